@@ -1,0 +1,13 @@
+"""parkbench: what one more idle waiter costs in Python.
+
+The public API is small on purpose:
+
+- ``parkbench.results.load(paths)``: any set of stored results as one tidy DataFrame.
+- ``parkbench.cli.main(argv)``: the command line.
+
+Everything else is private detail. This module imports nothing heavy, so that probe
+children (fresh interpreters that import ``parkbench.probe``) start with a small,
+model-independent baseline.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from parkbench.cli import main
+
+raise SystemExit(main())

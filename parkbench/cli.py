@@ -1,0 +1,211 @@
+"""The command line: ``parkbench run | show | list``.
+
+Each command is a plain function taking parsed arguments and returning an exit status,
+so tests call them directly. A ``UserError`` becomes a one-line message and exit
+status 2; any other exception is a bug and keeps its traceback. Heavy imports (pandas)
+happen inside the commands that need them, to keep ``parkbench list`` fast.
+"""
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from parkbench import probes
+from parkbench.errors import EXIT_USER_ERROR, UserError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+# --- run -------------------------------------------------------------------------------
+
+
+def _progress(stream):
+    def report(index, total, job, outcome):
+        if outcome is None:
+            return
+        from parkbench.runner import Failure
+
+        label = f"[{index + 1:>{len(str(total))}}/{total}] {job.model}/{job.variant} n={job.n:,}"
+        if job.repeat:
+            label += f" (repeat {job.repeat + 1})"
+        if isinstance(outcome, Failure):
+            status = f"FAILED ({outcome.kind}): {outcome.reason}"
+            seconds = outcome.wall_seconds
+        else:
+            status = "ok"
+            seconds = outcome["wall_seconds"]
+        print(f"{label}  {status}  {seconds:.1f} s", file=stream, flush=True)
+
+    return report
+
+
+def cmd_run(args) -> int:
+    from parkbench import machine, results, runner, suite
+    from parkbench.fitting import derive
+    from parkbench.sizes import parse_count_list
+
+    selection = suite.parse_selection(args.models)
+    grids = suite.grids_for(selection, parse_count_list(args.n) if args.n is not None else None)
+    name = machine.resolve_name(args.machine)
+    output = results.check_output_folder(Path(args.output))
+
+    description = machine.describe(name)
+    results.write_machine(output, description)
+    jobs = runner.plan(selection, grids, args.repeat)
+    parameters = {
+        "selection": [list(item) for item in selection],
+        "grids": {model: list(grid) for model, grid in grids.items()},
+        "repeat": args.repeat,
+        "timeout_seconds": args.timeout,
+        "jobs": len(jobs),
+    }
+    environment = {"python": description["python"], "packages": description["packages"]}
+    run_file = results.RunFile(output, name, results.new_run_id(), parameters, environment)
+    run_file.save()
+    print(f"parkbench: {len(jobs)} probe children for {len(selection)} model variants; "
+          f"results in {run_file.path}", file=sys.stderr, flush=True)
+
+    runner.sweep(
+        jobs,
+        args.timeout,
+        on_measurement=run_file.add_measurement,
+        on_failure=lambda failure: run_file.add_failure(failure.as_record()),
+        on_progress=_progress(sys.stderr),
+    )
+    run_file.finish(derive(run_file.document["measurements"]))
+    _print_summary([run_file.path])
+    return 0
+
+
+# --- show ------------------------------------------------------------------------------
+
+
+def _failure_notes(paths) -> list[str]:
+    from parkbench import results
+
+    notes = []
+    for target in paths:
+        for path in results.find_run_files(target):
+            document = results.read_run(path)
+            for failure in document["failures"]:
+                notes.append(
+                    f"{document['machine']} {document['run_id']}: {failure['model']}/"
+                    f"{failure['variant']} stopped at n={failure['n']:,}: {failure['reason']}"
+                )
+            if not document["complete"]:
+                notes.append(f"{document['machine']} {document['run_id']}: incomplete run "
+                             "(interrupted); figures are missing")
+    return ["", "failures:", *notes] if notes else []
+
+
+def _print_summary(paths) -> None:
+    from parkbench import results, summary
+
+    frame = results.load(paths)
+    print(summary.render(summary.table(frame), notes=_failure_notes(paths)))
+
+
+def cmd_show(args) -> int:
+    from parkbench import results
+
+    if args.format == "json":
+        frame = results.load([args.results])
+        for row in frame.to_dict(orient="records"):
+            clean = {key: (None if _is_missing(value) else _plain(value)) for key, value in row.items()}
+            sys.stdout.write(json.dumps(clean) + "\n")
+        return 0
+    _print_summary([args.results])
+    return 0
+
+
+def _is_missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or bool(pd.isna(value))
+
+
+def _plain(value):
+    """numpy and pandas scalars -> plain Python for json."""
+    return value.item() if hasattr(value, "item") else value
+
+
+# --- list ------------------------------------------------------------------------------
+
+
+def cmd_list(args) -> int:
+    from parkbench.suite import QUICK_GRIDS
+
+    for model in probes.MODELS.values():
+        grid = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
+        print(f"{model.name}: {model.description}")
+        print(f"  variants: {', '.join(model.variants)}")
+        print(f"  quick grid: {grid}")
+    return 0
+
+
+# --- entry point -----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parkbench", description="What one more idle waiter costs in Python."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a sweep, store results, print a summary")
+    run.add_argument("--models", help="comma list of MODEL or MODEL:VARIANT (default: all)")
+    run.add_argument("--n", help="comma list of N for every selected model, e.g. 1k,10k,100k "
+                                 "(default: each model's quick grid)")
+    run.add_argument("--repeat", type=_positive_int, default=1,
+                     help="fresh children per N (default 1)")
+    run.add_argument("--output", default="results", help="results folder (default results/)")
+    run.add_argument("--machine", help="machine name (default: stored, or derived once)")
+    from parkbench.suite import DEFAULT_TIMEOUT_SECONDS
+
+    run.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_SECONDS,
+                     help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g})")
+    run.set_defaults(func=cmd_run)
+
+    show = commands.add_parser("show", help="summarise stored results")
+    show.add_argument("results", nargs="?", default="results",
+                      help="results folder, machine folder or run file (default results/)")
+    show.add_argument("--format", choices=("table", "json"), default="table",
+                      help="table (default) or json: tidy records, one JSON object per line")
+    show.set_defaults(func=cmd_show)
+
+    listing = commands.add_parser("list", help="models and variants")
+    listing.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"parkbench: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("parkbench: interrupted", file=sys.stderr)
+        return 130

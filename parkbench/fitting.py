@@ -1,0 +1,86 @@
+"""Fitting memory and time against N: the per-waiter figures are slopes.
+
+A single total divided by N mixes the interpreter's fixed cost into the per-waiter
+figure; the slope of a straight line through several N, each measured in a fresh
+process, is the marginal cost of one more waiter, and the intercept is the fixed cost.
+R² says how well a straight line explains the points.
+
+Everything here returns data; nothing prints.
+"""
+
+import math
+import statistics
+from dataclasses import dataclass
+
+MIN_DISTINCT_N = 3
+
+# (raw measurement key, figure stem, unit) for every view that is fitted against N.
+FITTED = (
+    ("rss", "rss", "bytes"),
+    ("uss", "uss", "bytes"),
+    ("pss", "pss", "bytes"),
+    ("vms", "vms", "bytes"),
+    ("spawn_seconds", "spawn", "seconds"),
+    ("wake_seconds", "wake", "seconds"),
+)
+
+
+@dataclass(frozen=True)
+class LineFit:
+    slope: float
+    intercept: float
+    r2: float
+    points: int
+
+
+def fit_line(xs, ys) -> LineFit:
+    """Least-squares line through (x, y); needs ``MIN_DISTINCT_N`` distinct x."""
+    xs, ys = [float(x) for x in xs], [float(y) for y in ys]
+    if len(xs) != len(ys):
+        raise ValueError("xs and ys must have the same length")
+    if len(set(xs)) < MIN_DISTINCT_N:
+        raise ValueError(f"a fit needs at least {MIN_DISTINCT_N} distinct N, got {sorted(set(xs))}")
+    slope, intercept = statistics.linear_regression(xs, ys)
+    if len(set(ys)) == 1:
+        r2 = math.nan  # a flat line explains nothing and leaves nothing unexplained
+    else:
+        r2 = statistics.correlation(xs, ys) ** 2
+    return LineFit(slope, intercept, r2, len(xs))
+
+
+def measurement_value(record: dict, key: str) -> float:
+    """One raw value of a measurement record, memory views included."""
+    if key in record.get("memory", {}):
+        return record["memory"][key]
+    return record[key]
+
+
+def derive(measurements: list[dict]) -> list[dict]:
+    """Figures per (model, variant) from raw measurement records.
+
+    For each fitted view: ``<stem>_per_waiter`` (slope), ``<stem>_fixed`` (intercept)
+    and ``<stem>_fit_r2``; plus ``max_n``, the largest N measured. A (model, variant)
+    with fewer than ``MIN_DISTINCT_N`` distinct N gets only ``max_n``.
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for record in measurements:
+        groups.setdefault((record["model"], record["variant"]), []).append(record)
+    figures = []
+    for (model, variant), records in groups.items():
+        ns = [record["n"] for record in records]
+
+        def figure(metric, value, unit, **detail):
+            figures.append(
+                {"model": model, "variant": variant, "metric": metric,
+                 "value": value, "unit": unit, **detail}
+            )
+
+        figure("max_n", max(ns), "waiters")
+        if len(set(ns)) < MIN_DISTINCT_N:
+            continue
+        for key, stem, unit in FITTED:
+            fit = fit_line(ns, [measurement_value(record, key) for record in records])
+            figure(f"{stem}_per_waiter", fit.slope, unit, r2=fit.r2, points=fit.points)
+            figure(f"{stem}_fixed", fit.intercept, unit)
+            figure(f"{stem}_fit_r2", fit.r2, "1")
+    return figures

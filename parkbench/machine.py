@@ -1,0 +1,111 @@
+"""Who the machine is: a stable, explicit name and the facts that explain its figures.
+
+The name is chosen once (``--machine``, ``PARKBENCH_MACHINE``, or a default derived
+from the hardware) and stored in the user's config, so later runs file their results in
+the same ``results/<machine>/`` folder even if the hostname changes.
+"""
+
+import json
+import os
+import platform
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from parkbench import limits
+from parkbench.errors import UserError
+
+PACKAGES = ("parkbench", "pyperf", "psutil", "uvloop", "gevent", "greenlet", "pandas", "matplotlib")
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _PLAIN_NAME.match(name) or ".." in name:
+        raise UserError(
+            f"machine name must be a plain name (letters, digits, '.', '_', '-'; "
+            f"no path separators or '..'; at most 64 characters), not {name!r}"
+        )
+    return name
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "parkbench" / "machine.json"
+
+
+def default_name() -> str:
+    memory_gib = round(psutil.virtual_memory().total / 2**30)
+    return f"{platform.machine()}-{os.cpu_count()}cpu-{memory_gib}gib".lower()
+
+
+def resolve_name(explicit: str | None = None) -> str:
+    """The machine name, from the first of: ``explicit``, $PARKBENCH_MACHINE, the
+    stored config, a hardware-derived default (which is then stored)."""
+    for candidate in (explicit, os.environ.get("PARKBENCH_MACHINE")):
+        if candidate is not None:
+            return check_name(candidate)
+    path = config_path()
+    try:
+        return check_name(json.loads(path.read_text())["name"])
+    except FileNotFoundError:
+        pass
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path} is not a parkbench machine config ({exc}); fix or delete it") from None
+    name = default_name()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"name": name}) + "\n")
+    except OSError:
+        pass  # an unwritable home only means the default is derived again next time
+    return name
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_versions() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def python_info() -> dict:
+    return {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "build": " ".join(platform.python_build()),
+        "compiler": platform.python_compiler(),
+        "executable": sys.executable,
+    }
+
+
+def describe(name: str) -> dict:
+    """Everything machine.json records about this machine."""
+    return {
+        "name": name,
+        "cpu_model": _cpu_model(),
+        "architecture": platform.machine(),
+        "logical_cpus": os.cpu_count(),
+        "physical_cpus": psutil.cpu_count(logical=False),
+        "memory_total": psutil.virtual_memory().total,
+        "memory_available": psutil.virtual_memory().available,
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "python": python_info(),
+        "packages": package_versions(),
+        "limits": limits.read(),
+    }

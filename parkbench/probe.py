@@ -1,0 +1,76 @@
+"""The probe child: one fresh interpreter parks N waiters of one model and reports.
+
+Run by the runner as ``python -m parkbench.probe --model M --variant V --n N``. It
+imports only the one probe module it needs, parks N waiters, and when the probe has
+proved all N parked, collects garbage, lets the allocator settle for
+``SETTLE_SECONDS``, and reads the memory views of its process tree. It then wakes all
+N, waits for them to finish, and prints one JSON record as the last line of stdout.
+
+A failure exits with status ``EXIT_PROBE_FAILED`` and a one-line reason as the last
+line of stderr; the runner records that reason.
+"""
+
+import argparse
+import gc
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+
+from parkbench import memory, probes
+
+SETTLE_SECONDS = 0.1
+EXIT_PROBE_FAILED = 3
+
+
+def _measure() -> dict:
+    gc.collect()
+    time.sleep(SETTLE_SECONDS)
+    return memory.tree_views()
+
+
+def run(model: str, variant: str, n: int) -> dict:
+    spec = probes.get(model)
+    probes.check_variant(spec, variant)
+    module = probes.load(model)
+    gc.collect()
+    baseline = memory.tree_views()
+    result = module.park(n, variant, _measure)
+    if result["parked"] != n:
+        raise RuntimeError(f"proved {result['parked']} of {n} waiters parked")
+    return {
+        "model": model,
+        "variant": variant,
+        "n": n,
+        **result,
+        "baseline": baseline,
+        "settle_seconds": SETTLE_SECONDS,
+        "python": platform.python_version(),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m parkbench.probe")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--variant", required=True)
+    parser.add_argument("--n", required=True, type=int)
+    args = parser.parse_args(argv)
+    try:
+        record = run(args.model, args.variant, args.n)
+    except BaseException as exc:  # report any failure as this probe's reason, then die
+        traceback.print_exc(file=sys.stderr)
+        reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        print(reason, file=sys.stderr, flush=True)
+        # _exit: parked waiters (threads, workers) must not hold the process open.
+        os._exit(EXIT_PROBE_FAILED)
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    # _exit skips interpreter teardown of a process that held N waiters: the record is
+    # already flushed, and teardown time is not part of any measurement.
+    os._exit(main())

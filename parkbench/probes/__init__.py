@@ -1,0 +1,92 @@
+"""The registry of concurrency models.
+
+Each model is one module in this package with the same small interface::
+
+    park(n, variant, measure) -> dict
+
+``park`` starts ``n`` waiters, proves that all ``n`` are parked, calls ``measure()``
+(which reads memory) while they are, then wakes them all and waits for them to finish.
+It returns ``parked`` (the count it proved), ``spawn_seconds``, ``wake_seconds``,
+``primitive`` (what the waiters block on) and ``memory`` (what ``measure`` returned).
+
+The registry holds only static facts, so the runner can validate a request without
+importing gevent or uvloop: a probe module imports its own library, and only a probe
+child ever imports a probe module. Adding a model is one module plus one entry here.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+from parkbench.errors import UserError
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    module: str
+    variants: tuple[str, ...]
+    description: str
+    # Whether the model's waiters are separate OS processes (memory is then a tree sum).
+    multiprocess: bool = False
+
+
+MODELS = {
+    model.name: model
+    for model in (
+        Model(
+            "threads",
+            "parkbench.probes.threads",
+            ("condition",),
+            "threading.Thread, each parked in threading.Condition.wait()",
+        ),
+        Model(
+            "asyncio",
+            "parkbench.probes.asyncio_tasks",
+            ("event",),
+            "asyncio tasks on the stdlib event loop, each parked in asyncio.Event.wait()",
+        ),
+        Model(
+            "uvloop",
+            "parkbench.probes.uvloop_tasks",
+            ("event",),
+            "asyncio tasks on uvloop's event loop, each parked in asyncio.Event.wait()",
+        ),
+        Model(
+            "gevent",
+            "parkbench.probes.gevent_greenlets",
+            ("event",),
+            "greenlets from gevent.spawn, each parked in gevent.event.Event.wait()",
+        ),
+        Model(
+            "subprocess",
+            "parkbench.probes.subprocess_workers",
+            ("exec", "fork"),
+            "worker processes, each blocked reading its own pipe; "
+            "exec: a fresh interpreter per worker, fork: os.fork() of the probe",
+            multiprocess=True,
+        ),
+    )
+}
+
+
+def get(name: str) -> Model:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UserError(
+            f"unknown model {name!r}; accepted models: {', '.join(MODELS)}"
+        ) from None
+
+
+def check_variant(model: Model, variant: str) -> str:
+    if variant not in model.variants:
+        raise UserError(
+            f"unknown variant {variant!r} for model {model.name!r}; "
+            f"accepted variants: {', '.join(model.variants)}"
+        )
+    return variant
+
+
+def load(name: str):
+    """Import a probe module. Only a probe child calls this."""
+    return importlib.import_module(get(name).module)

@@ -1,0 +1,16 @@
+"""asyncio tasks on uvloop's event loop, each parked in ``asyncio.Event.wait()``.
+
+The tasks, the primitive and the proof of parking are those of ``asyncio_tasks``; only
+the loop is uvloop's (libuv underneath), so the difference between the two models is
+the loop's own cost per parked task.
+"""
+
+import uvloop
+
+from parkbench.probes import asyncio_tasks
+
+PRIMITIVE = asyncio_tasks.PRIMITIVE
+
+
+def park(n: int, variant: str, measure) -> dict:
+    return asyncio_tasks.park(n, variant, measure, loop_factory=uvloop.new_event_loop)
