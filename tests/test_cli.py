@@ -1,0 +1,93 @@
+"""The command line end to end, on tiny grids."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from parkbench.cli import main
+
+
+def _json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_run_then_show_json_end_to_end(tmp_path, capsys):
+    out = tmp_path / "res"
+    status = main(["run", "--models", "asyncio,subprocess:fork", "--n", "5,20,80",
+                   "--output", str(out), "--machine", "ci-box"])
+    assert status == 0
+    printed = capsys.readouterr()
+    assert "RSS/waiter" in printed.out and "asyncio" in printed.out
+    assert "[1/6] asyncio/event n=5" in printed.err
+    assert (out / "ci-box" / "machine.json").exists()
+    runs = list((out / "ci-box").glob("2*.json"))
+    assert len(runs) == 1
+
+    assert main(["show", str(out), "--format", "json"]) == 0
+    records = _json_lines(capsys.readouterr().out)
+    for key in ("machine", "run_id", "model", "variant", "metric", "n", "value", "unit"):
+        assert all(key in record for record in records)
+    figures = {(r["model"], r["variant"], r["metric"]): r for r in records if r["n"] is None}
+    assert figures[("asyncio", "event", "rss_per_waiter")]["unit"] == "bytes"
+    assert figures[("subprocess", "fork", "pss_per_waiter")]["value"] > 0
+    assert figures[("subprocess", "fork", "uss_per_waiter")]["value"] > 0
+    assert figures[("asyncio", "event", "max_n")]["value"] == 80
+
+    assert main(["show", str(runs[0])]) == 0
+    assert "subprocess" in capsys.readouterr().out
+
+
+def test_list_names_every_model_and_variant(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("threads", "asyncio", "uvloop", "gevent", "subprocess", "exec", "fork"):
+        assert name in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--models", "fibers"], "unknown model 'fibers'; accepted models: threads"),
+    (["run", "--models", "subprocess:vfork"], "unknown variant 'vfork' for model 'subprocess'; accepted variants: exec, fork"),
+    (["run", "--n", "10,ten,100"], "N must be a positive whole number"),
+    (["run", "--n", "0,10,100"], "N must be a positive whole number"),
+    (["run", "--n", "10,100,10"], "at least 3 distinct N"),
+    (["run", "--machine", "../evil"], "machine name must be a plain name"),
+    (["run", "--machine", "a/b"], "machine name must be a plain name"),
+    (["run", "--machine", ""], "machine name must be a plain name"),
+])
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "res"
+    assert main(argv + ["--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unwritable_output_is_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["run", "--n", "1,2,3", "--models", "asyncio", "--output", str(blocker / "res")]) == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+def test_show_without_results_is_exit_2(tmp_path, capsys):
+    assert main(["show", str(tmp_path)]) == 2
+    assert "no results found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["run", "--repeat", "0"], ["run", "--timeout", "-1"]])
+def test_argparse_level_bad_input_is_exit_2(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_console_command_and_module_both_work():
+    for command in (["parkbench", "list"], [sys.executable, "-m", "parkbench", "list"]):
+        if command[0] == "parkbench":
+            command[0] = os.path.join(os.path.dirname(sys.executable), "parkbench")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "uvloop" in done.stdout

@@ -1,0 +1,91 @@
+import json
+
+import pytest
+
+from parkbench import results
+from parkbench.errors import UserError
+
+
+def _measurement(model, n, repeat=0):
+    return {
+        "model": model, "variant": "event", "n": n, "repeat": repeat, "parked": n,
+        "spawn_seconds": n * 2e-6, "wake_seconds": n * 1e-6, "primitive": "p",
+        "memory": {"rss": 1e7 + 1000 * n, "vms": 2e7 + 1000 * n, "uss": 9e6 + 1000 * n,
+                   "pss": 9.5e6 + 1000 * n, "processes": 1},
+    }
+
+
+def _write_run(folder, machine="m1", run_id="20260101T000000Z"):
+    from parkbench.fitting import derive
+
+    run = results.RunFile(folder, machine, run_id, {"repeat": 1}, {"python": {}})
+    for n in (10, 100, 1000):
+        run.add_measurement(_measurement("asyncio", n))
+    run.finish(derive(run.document["measurements"]))
+    return run.path
+
+
+def test_round_trip_through_write_and_load(tmp_path):
+    path = _write_run(tmp_path)
+    assert path == tmp_path / "m1" / "20260101T000000Z.json"
+    frame = results.load(tmp_path)
+    assert list(frame.columns) == list(results.COLUMNS)
+    raw = frame[(frame.metric == "rss")]
+    assert sorted(raw["n"].tolist()) == [10, 100, 1000]
+    slope = frame[frame.metric == "rss_per_waiter"]
+    assert slope["value"].item() == pytest.approx(1000)
+    assert slope["unit"].item() == "bytes"
+    assert slope["n"].isna().all()
+    assert set(frame["machine"]) == {"m1"}
+
+
+def test_load_accepts_machine_folder_run_file_and_lists(tmp_path):
+    path = _write_run(tmp_path)
+    _write_run(tmp_path, machine="m2")
+    assert set(results.load(tmp_path)["machine"]) == {"m1", "m2"}
+    assert set(results.load(tmp_path / "m2")["machine"]) == {"m2"}
+    assert set(results.load(path)["machine"]) == {"m1"}
+    assert set(results.load([path, tmp_path / "m2"])["machine"]) == {"m1", "m2"}
+
+
+def test_every_save_leaves_a_loadable_file(tmp_path):
+    run = results.RunFile(tmp_path, "m1", "r1", {}, {})
+    run.add_measurement(_measurement("asyncio", 10))
+    document = results.read_run(run.path)
+    assert document["complete"] is False
+    assert len(document["measurements"]) == 1
+    assert not list((tmp_path / "m1").glob(".*.tmp"))
+
+
+def test_nan_figures_are_stored_as_null(tmp_path):
+    run = results.RunFile(tmp_path, "m1", "r1", {}, {})
+    run.finish([{"model": "a", "variant": "v", "metric": "rss_fit_r2", "value": float("nan"), "unit": "1"}])
+    assert json.loads(run.path.read_text())["figures"][0]["value"] is None
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"schema": "parkbench-run", "schema_version": 99}', "newer than this parkbench"),
+    ('{"schema": "parkbench-run", "schema_ver', "not valid JSON"),
+    ("not json at all", "not valid JSON"),
+    ('{"schema": "asv-result", "schema_version": 1}', "not a parkbench"),
+    ('[1, 2, 3]', "not a parkbench"),
+    ('{"schema": "parkbench-run", "schema_version": "1"}', "no valid schema_version"),
+])
+def test_bad_files_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "m1" / "bad.json"
+    path.parent.mkdir()
+    path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        results.load(tmp_path)
+
+
+def test_binary_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_bytes(b"\x80\x81\xff")
+    with pytest.raises(UserError, match="not text"):
+        results.load(path)
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="no results found"):
+        results.load(tmp_path)

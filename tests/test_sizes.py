@@ -1,0 +1,34 @@
+import pytest
+
+from parkbench.errors import UserError
+from parkbench.sizes import format_bytes, format_seconds, parse_count, parse_count_list
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1", 1), ("100", 100), ("10k", 10_000), ("10K", 10_000), ("1M", 1_000_000),
+    ("1.5m", 1_500_000), (" 2k ", 2_000), ("1g", 10**9),
+])
+def test_parse_count_accepts_plain_and_suffixed_counts(text, value):
+    assert parse_count(text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "1.5", "ten", "", "1e3", "10x", "0.0001k", "1,000"])
+def test_parse_count_rejects_what_is_not_a_positive_whole_number(text):
+    with pytest.raises(UserError, match="positive whole number"):
+        parse_count(text)
+
+
+def test_parse_count_list_keeps_order():
+    assert parse_count_list("10k,1k,100") == [10_000, 1_000, 100]
+
+
+def test_parse_count_list_rejects_empty():
+    with pytest.raises(UserError):
+        parse_count_list(",,")
+
+
+def test_formatters_pick_readable_units():
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(512) == "512 B"
+    assert format_seconds(2.5e-6) == "2.5 µs"
+    assert format_seconds(0.25) == "250 ms"
