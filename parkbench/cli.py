@@ -41,14 +41,14 @@ def _positive_float(text: str) -> float:
 
 def _progress(stream):
     def report(index, total, job, outcome):
-        if outcome is None:
-            return
         from parkbench.runner import Failure
 
         label = f"[{index + 1:>{len(str(total))}}/{total}] {job.model}/{job.variant} n={job.n:,}"
         if job.repeat:
             label += f" (repeat {job.repeat + 1})"
-        if isinstance(outcome, Failure):
+        if isinstance(outcome, str):
+            status, seconds = f"SKIPPED: {outcome}", 0.0
+        elif isinstance(outcome, Failure):
             status = f"FAILED ({outcome.kind}): {outcome.reason}"
             seconds = outcome.wall_seconds
         else:
@@ -59,40 +59,85 @@ def _progress(stream):
     return report
 
 
-def cmd_run(args) -> int:
-    from parkbench import machine, results, runner, suite
-    from parkbench.fitting import derive
+def _new_run(args):
+    """Validate every option, then create the run file: nothing is written on bad input."""
+    from parkbench import guard, machine, results, suite
     from parkbench.sizes import parse_count_list
 
     selection = suite.parse_selection(args.models)
     grids = suite.grids_for(selection, parse_count_list(args.n) if args.n is not None else None)
+    budget = guard.parse_budget(args.memory_budget or guard.DEFAULT_BUDGET, guard.available_bytes())
     name = machine.resolve_name(args.machine)
     output = results.check_output_folder(Path(args.output))
 
     description = machine.describe(name)
     results.write_machine(output, description)
-    jobs = runner.plan(selection, grids, args.repeat)
+    memory_guard = guard.Guard(budget, guard.default_floor())
     parameters = {
         "selection": [list(item) for item in selection],
         "grids": {model: list(grid) for model, grid in grids.items()},
         "repeat": args.repeat,
         "timeout_seconds": args.timeout,
-        "jobs": len(jobs),
+        **memory_guard.as_parameters(),
     }
     environment = {"python": description["python"], "packages": description["packages"]}
     run_file = results.RunFile(output, name, results.new_run_id(), parameters, environment)
     run_file.save()
-    print(f"parkbench: {len(jobs)} probe children for {len(selection)} model variants; "
-          f"results in {run_file.path}", file=sys.stderr, flush=True)
+    return run_file
 
-    runner.sweep(
-        jobs,
-        args.timeout,
-        on_measurement=run_file.add_measurement,
-        on_failure=lambda failure: run_file.add_failure(failure.as_record()),
-        on_progress=_progress(sys.stderr),
-    )
-    run_file.finish(derive(run_file.document["measurements"]))
+
+def _reopen_run(args):
+    """The run file named by ``--resume`` (a path, or a run id under the machine's folder)."""
+    from parkbench import machine, results
+
+    for option in ("models", "n", "memory_budget"):
+        if getattr(args, option) is not None:
+            raise UserError(f"--resume continues a run with its stored parameters; "
+                            f"do not pass --{option.replace('_', '-')}")
+    path = Path(args.resume)
+    if not path.is_file():
+        name = machine.resolve_name(args.machine)
+        path = Path(args.output) / machine.check_name(name) / f"{machine.check_name(args.resume)}.json"
+        if not path.is_file():
+            raise UserError(f"no run {args.resume!r} to resume: {path} does not exist")
+    run_file = results.RunFile.reopen(path)
+    if run_file.document["complete"]:
+        raise UserError(f"run {run_file.document['run_id']} is already complete; nothing to resume")
+    return run_file
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def cmd_run(args) -> int:
+    import signal
+
+    from parkbench import guard, runner
+    from parkbench.fitting import derive
+
+    run_file = _reopen_run(args) if args.resume else _new_run(args)
+    document, parameters = run_file.document, run_file.document["parameters"]
+    selection = [tuple(item) for item in parameters["selection"]]
+    jobs = runner.plan(selection, parameters["grids"], parameters["repeat"])
+    memory_guard = guard.Guard(parameters["memory_budget_bytes"], parameters["memory_floor_bytes"])
+    sweep = runner.Sweep(jobs, parameters["timeout_seconds"], run_file, memory_guard,
+                         progress=_progress(sys.stderr), previous=document)
+    print(f"parkbench: {len(jobs)} probe children for {len(selection)} model variants "
+          f"({len(sweep.done)} already stored); results in {run_file.path}",
+          file=sys.stderr, flush=True)
+
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        sweep.run()
+    except KeyboardInterrupt:
+        print(f"parkbench: interrupted; {len(document['measurements'])} measurements are "
+              f"stored in {run_file.path}; finish with: parkbench run --resume "
+              f"{run_file.path}", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+    run_file.finish(derive(document["measurements"]))
     _print_summary([run_file.path])
     return 0
 
@@ -112,10 +157,15 @@ def _failure_notes(paths) -> list[str]:
                     f"{document['machine']} {document['run_id']}: {failure['model']}/"
                     f"{failure['variant']} stopped at n={failure['n']:,}: {failure['reason']}"
                 )
+            for skip in document.get("skipped", []):
+                notes.append(
+                    f"{document['machine']} {document['run_id']}: {skip['model']}/"
+                    f"{skip['variant']} skipped n={skip['n']:,}: {skip['reason']}"
+                )
             if not document["complete"]:
                 notes.append(f"{document['machine']} {document['run_id']}: incomplete run "
                              "(interrupted); figures are missing")
-    return ["", "failures:", *notes] if notes else []
+    return ["", "failures and skips:", *notes] if notes else []
 
 
 def _print_summary(paths) -> None:
@@ -184,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_SECONDS,
                      help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g})")
+    run.add_argument("--memory-budget",
+                     help="largest predicted peak memory of one probe child: a share of the "
+                          "memory available at the start (default 50%%) or a size such as 8GiB")
+    run.add_argument("--resume", metavar="RUN",
+                     help="finish an interrupted run (its file, or its run id), "
+                          "without repeating what it stored")
     run.set_defaults(func=cmd_run)
 
     show = commands.add_parser("show", help="summarise stored results")

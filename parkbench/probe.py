@@ -25,6 +25,22 @@ SETTLE_SECONDS = 0.1
 EXIT_PROBE_FAILED = 3
 
 
+def _die_with_runner() -> None:
+    """Ask the kernel to SIGKILL this child if the runner dies (Linux prctl), so a
+    runner killed with SIGKILL leaves no probe behind; its workers then see their wake
+    pipes close and exit too."""
+    runner = os.environ.get("PARKBENCH_RUNNER_PID")
+    if runner is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != int(runner):  # the runner died before the request was made
+        os._exit(EXIT_PROBE_FAILED)
+
+
 def _measure() -> dict:
     gc.collect()
     time.sleep(SETTLE_SECONDS)
@@ -57,6 +73,7 @@ def main(argv=None) -> int:
     parser.add_argument("--variant", required=True)
     parser.add_argument("--n", required=True, type=int)
     args = parser.parse_args(argv)
+    _die_with_runner()
     try:
         record = run(args.model, args.variant, args.n)
     except BaseException as exc:  # report any failure as this probe's reason, then die

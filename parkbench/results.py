@@ -95,8 +95,19 @@ class RunFile:
             "environment": environment,
             "measurements": [],
             "failures": [],
+            "skipped": [],
             "figures": [],
         }
+
+    @classmethod
+    def reopen(cls, path: Path) -> "RunFile":
+        """An interrupted run's file, to be finished by a resumed sweep."""
+        document = read_run(path)
+        run = cls.__new__(cls)
+        run.path = Path(path)
+        run.document = document
+        document.setdefault("skipped", [])
+        return run
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +119,10 @@ class RunFile:
 
     def add_failure(self, record: dict) -> None:
         self.document["failures"].append(record)
+        self.save()
+
+    def add_skip(self, record: dict) -> None:
+        self.document["skipped"].append(record)
         self.save()
 
     def finish(self, figures: list[dict]) -> None:

@@ -36,6 +36,24 @@ def parse_count_list(text: str) -> list[int]:
     return [parse_count(item) for item in items]
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?)[bB]?\s*$")
+_SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def parse_size(text: str) -> int:
+    """A memory size: ``"16GiB"``, ``"512M"``, ``"1.5g"``, ``"4096"`` (bytes).
+
+    Binary and decimal prefixes are both read as binary (GiB), as memory is sized.
+    """
+    match = _SIZE.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise UserError(
+            f"a size must be a positive amount such as 512MiB, 16GiB or 4096 (bytes), not {text!r}"
+        )
+    number, prefix, _binary = match.groups()
+    return int(float(number) * 1024 ** _SIZE_POWERS[prefix.lower()])
+
+
 def format_count(n: float) -> str:
     if n is None or (isinstance(n, float) and math.isnan(n)):
         return "-"

@@ -36,7 +36,7 @@ def table(frame):
 def render(wide, notes=()) -> str:
     """Fixed-width text of a ``table``: a block per (machine, run)."""
     if wide.empty:
-        return "no figures (every measurement failed, or too few N to fit)"
+        return "\n".join(["no figures (every measurement failed or was skipped, or too few N to fit)", *notes])
     blocks = []
     for (machine, run_id), group in wide.groupby(["machine", "run_id"], sort=False):
         headings = ["model", "variant"] + [heading for _, heading, _ in COLUMNS]

@@ -7,7 +7,9 @@ import sys
 import psutil
 import pytest
 
-from parkbench.runner import Failure, Job, plan, run_child, sweep
+from parkbench import runner
+from parkbench.guard import Guard
+from parkbench.runner import Failure, Job, Sweep, plan, run_child
 
 JOB = Job("asyncio", "event", 10, 0)
 
@@ -44,15 +46,18 @@ def test_child_without_a_record_is_bad_output():
     assert isinstance(outcome, Failure) and outcome.kind == "bad-output"
 
 
+_HANG_WITH_WORKER = (
+    "import os, subprocess, sys, time\n"
+    "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+    "open({pid_file!r} + '.tmp', 'w').write(str(worker.pid))\n"
+    "os.rename({pid_file!r} + '.tmp', {pid_file!r})\n"
+    "time.sleep(600)\n"
+)
+
+
 def test_timeout_kills_the_child_and_its_workers(tmp_path):
     pid_file = tmp_path / "worker.pid"
-    code = (
-        "import subprocess, sys, time\n"
-        "worker = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-        f"open({str(pid_file)!r}, 'w').write(str(worker.pid))\n"
-        "time.sleep(600)\n"
-    )
-    outcome = run_child(JOB, 3, _python(code))
+    outcome = run_child(JOB, 3, _python(_HANG_WITH_WORKER.format(pid_file=str(pid_file))))
     assert isinstance(outcome, Failure) and outcome.kind == "timeout"
     assert _ends(int(pid_file.read_text()))
 
@@ -72,19 +77,81 @@ def _ends(pid, seconds=10.0):
         return True
 
 
-def test_sweep_stops_a_model_at_its_first_failure_and_goes_on_with_others(monkeypatch):
-    import parkbench.runner as runner
+class ListStore:
+    def __init__(self):
+        self.measurements, self.failures, self.skipped = [], [], []
 
-    def fake_run_child(job, timeout, command=None):
-        if job.model == "threads" and job.n >= 100:
+    def add_measurement(self, record):
+        self.measurements.append(record)
+
+    def add_failure(self, record):
+        self.failures.append(record)
+
+    def add_skip(self, record):
+        self.skipped.append(record)
+
+
+def _fake_child(fail_from=None):
+    def fake_run_child(job, timeout, command=None, memory_floor=None):
+        if fail_from and job.model == fail_from[0] and job.n >= fail_from[1]:
             return Failure(job, "exit", "RuntimeError: can't start new thread", 3, 0.0)
-        return {"model": job.model, "variant": job.variant, "n": job.n}
+        return {"model": job.model, "variant": job.variant, "n": job.n, "repeat": job.repeat,
+                "memory": {"pss": 10_000_000 + 1000 * job.n, "kernel": 0}}
+    return fake_run_child
 
-    monkeypatch.setattr(runner, "run_child", fake_run_child)
+
+def test_sweep_stops_a_model_at_its_first_failure_and_goes_on_with_others(monkeypatch):
+    monkeypatch.setattr(runner, "run_child", _fake_child(fail_from=("threads", 100)))
     jobs = plan([("threads", "condition"), ("asyncio", "event")],
                 {"threads": (10, 100, 1000), "asyncio": (10, 100, 1000)}, repeat=1)
-    measured, failed = [], []
-    sweep(jobs, 5, measured.append, failed.append)
-    assert [(m["model"], m["n"]) for m in measured] == [
+    store = ListStore()
+    Sweep(jobs, 5, store).run()
+    assert [(m["model"], m["n"]) for m in store.measurements] == [
         ("threads", 10), ("asyncio", 10), ("asyncio", 100), ("asyncio", 1000)]
-    assert [(f.job.model, f.job.n) for f in failed] == [("threads", 100)]
+    assert [(f["model"], f["n"]) for f in store.failures] == [("threads", 100)]
+
+
+def test_guard_skips_an_n_predicted_over_budget_and_records_why(monkeypatch):
+    monkeypatch.setattr(runner, "run_child", _fake_child())
+    jobs = plan([("asyncio", "event")], {"asyncio": (10, 100, 1000, 100_000, 1_000_000)}, repeat=1)
+    store = ListStore()
+    # 10 MB fixed + 1000 B per waiter measured; 1.5x margin: 100k waiters need ~165 MB.
+    Sweep(jobs, 5, store, guard=Guard(budget_bytes=150 * 10**6, floor_bytes=0)).run()
+    assert [m["n"] for m in store.measurements] == [10, 100, 1000]
+    assert [s["n"] for s in store.skipped] == [100_000]
+    assert "exceeds the memory budget" in store.skipped[0]["reason"]
+    assert "fit over 3 measurements" in store.skipped[0]["reason"]
+
+
+def test_guard_uses_the_prior_before_anything_is_measured(monkeypatch):
+    monkeypatch.setattr(runner, "run_child", _fake_child())
+    jobs = plan([("subprocess", "exec")], {"subprocess": (4, 40, 400)}, repeat=1)
+    store = ListStore()
+    Sweep(jobs, 5, store, guard=Guard(budget_bytes=2**20, floor_bytes=0)).run()
+    assert store.measurements == []
+    assert "prior of 32 MiB per waiter" in store.skipped[0]["reason"]
+
+
+def test_resumed_sweep_runs_only_what_is_missing(monkeypatch):
+    monkeypatch.setattr(runner, "run_child", _fake_child())
+    jobs = plan([("asyncio", "event"), ("gevent", "event")],
+                {"asyncio": (10, 100, 1000), "gevent": (10, 100, 1000)}, repeat=1)
+    previous = {"measurements": [_fake_child()(job, 5) for job in jobs[:2]],
+                "failures": [{"model": "gevent", "variant": "event", "n": 100}], "skipped": []}
+    store = ListStore()
+    Sweep(jobs, 5, store, previous=previous).run()
+    assert [(m["model"], m["n"]) for m in store.measurements] == [("asyncio", 1000)]
+
+
+def test_watchdog_ends_a_child_when_memory_falls_below_the_floor(tmp_path):
+    pid_file = tmp_path / "worker.pid"
+    outcome = run_child(JOB, 60, _python(_HANG_WITH_WORKER.format(pid_file=str(pid_file))),
+                        memory_floor=10**9, available=_available_after_file(pid_file))
+    assert isinstance(outcome, Failure) and outcome.kind == "memory-floor"
+    assert "below the floor of 954 MiB" in outcome.reason
+    assert _ends(int(pid_file.read_text()))
+
+
+def _available_after_file(path):
+    """Plenty of memory until the child has started its worker, then almost none."""
+    return lambda: 10 if path.exists() else 10**12

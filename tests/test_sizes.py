@@ -1,7 +1,7 @@
 import pytest
 
 from parkbench.errors import UserError
-from parkbench.sizes import format_bytes, format_seconds, parse_count, parse_count_list
+from parkbench.sizes import format_bytes, format_seconds, parse_count, parse_count_list, parse_size
 
 
 @pytest.mark.parametrize("text, value", [
@@ -32,3 +32,17 @@ def test_formatters_pick_readable_units():
     assert format_bytes(512) == "512 B"
     assert format_seconds(2.5e-6) == "2.5 µs"
     assert format_seconds(0.25) == "250 ms"
+
+
+@pytest.mark.parametrize("text, value", [
+    ("16GiB", 16 * 2**30), ("16G", 16 * 2**30), ("512MiB", 512 * 2**20), ("512m", 512 * 2**20),
+    ("4096", 4096), ("1.5GiB", int(1.5 * 2**30)), ("2 KiB", 2048),
+])
+def test_parse_size(text, value):
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-1G", "0", "16 GB of RAM", "1e9", "12X"])
+def test_parse_size_rejects_malformed(text):
+    with pytest.raises(UserError, match="a size must be"):
+        parse_size(text)

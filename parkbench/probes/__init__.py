@@ -26,6 +26,9 @@ class Model:
     module: str
     variants: tuple[str, ...]
     description: str
+    # A deliberately high guess of the memory (user plus kernel) one waiter takes, used
+    # by the memory guard before a sweep has measured anything of this model.
+    prior_bytes_per_waiter: int
     # Whether the model's waiters are separate OS processes (memory is then a tree sum).
     multiprocess: bool = False
 
@@ -38,24 +41,28 @@ MODELS = {
             "parkbench.probes.threads",
             ("condition",),
             "threading.Thread, each parked in threading.Condition.wait()",
+            64 * 1024,
         ),
         Model(
             "asyncio",
             "parkbench.probes.asyncio_tasks",
             ("event",),
             "asyncio tasks on the stdlib event loop, each parked in asyncio.Event.wait()",
+            8 * 1024,
         ),
         Model(
             "uvloop",
             "parkbench.probes.uvloop_tasks",
             ("event",),
             "asyncio tasks on uvloop's event loop, each parked in asyncio.Event.wait()",
+            8 * 1024,
         ),
         Model(
             "gevent",
             "parkbench.probes.gevent_greenlets",
             ("event",),
             "greenlets from gevent.spawn, each parked in gevent.event.Event.wait()",
+            32 * 1024,
         ),
         Model(
             "subprocess",
@@ -63,6 +70,7 @@ MODELS = {
             ("exec", "fork"),
             "worker processes, each blocked reading its own pipe; "
             "exec: a fresh interpreter per worker, fork: os.fork() of the probe",
+            32 * 1024 * 1024,
             multiprocess=True,
         ),
     )

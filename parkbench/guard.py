@@ -1,0 +1,86 @@
+"""The memory guard: a sweep never asks the machine for more memory than it has.
+
+Before each probe child, the guard predicts the child's peak memory and skips an N
+whose prediction exceeds the budget, recording why. The prediction is a straight line
+through what this sweep already measured for the same model and variant (PSS plus
+kernel memory, the memory the machine really gave up) times ``GUARD_MARGIN``; before
+two distinct N are measured it is the registry's deliberately high prior per waiter
+plus ``PRIOR_FIXED_BYTES``.
+
+While a child runs, the runner's watchdog ends it if the machine's available memory
+falls below the floor, before the kernel's out-of-memory killer has to choose a victim.
+"""
+
+import statistics
+from dataclasses import dataclass
+
+import psutil
+
+from parkbench import probes
+from parkbench.errors import UserError
+from parkbench.sizes import format_bytes, parse_size
+
+DEFAULT_BUDGET = "50%"          # of the memory available when the sweep starts
+GUARD_MARGIN = 1.5              # predicted peak = fitted line x margin
+PRIOR_FIXED_BYTES = 128 * 2**20  # interpreter plus libraries, before any waiter
+FLOOR_FRACTION = 0.05           # watchdog floor: this share of total memory ...
+FLOOR_MIN_BYTES = 512 * 2**20   # ... but never less than this
+
+
+def available_bytes() -> int:
+    return psutil.virtual_memory().available
+
+
+def default_floor() -> int:
+    return max(FLOOR_MIN_BYTES, int(psutil.virtual_memory().total * FLOOR_FRACTION))
+
+
+def parse_budget(text: str, available: int) -> int:
+    """``"50%"`` of ``available``, or an absolute size such as ``"8GiB"``."""
+    text = str(text).strip()
+    if text.endswith("%"):
+        try:
+            percent = float(text[:-1])
+        except ValueError:
+            percent = -1.0
+        if not 0 < percent <= 100:
+            raise UserError(f"a memory budget in percent must be in (0, 100], not {text!r}")
+        return int(available * percent / 100)
+    return parse_size(text)
+
+
+def measured_cost(record: dict) -> int:
+    """The memory a measurement took from the machine: PSS plus kernel growth."""
+    memory = record["memory"]
+    return memory["pss"] + max(memory.get("kernel", 0), 0)
+
+
+def predict_peak(model: str, n: int, measured: list[dict]) -> tuple[int, str]:
+    """Predicted peak bytes of a child parking ``n``, and the basis of the prediction."""
+    points = [(record["n"], measured_cost(record)) for record in measured]
+    if len({x for x, _ in points}) >= 2:
+        slope, intercept = statistics.linear_regression(
+            [float(x) for x, _ in points], [float(y) for _, y in points]
+        )
+        line = max(intercept, 0) + max(slope, 0) * n
+        return int(line * GUARD_MARGIN), f"fit over {len(points)} measurements x {GUARD_MARGIN}"
+    prior = probes.get(model).prior_bytes_per_waiter
+    return PRIOR_FIXED_BYTES + prior * n, f"prior of {format_bytes(prior)} per waiter"
+
+
+@dataclass(frozen=True)
+class Guard:
+    budget_bytes: int
+    floor_bytes: int
+
+    def refuse(self, model: str, n: int, measured: list[dict]) -> str | None:
+        """Why ``n`` must be skipped, or ``None`` if it fits the budget."""
+        peak, basis = predict_peak(model, n, measured)
+        if peak <= self.budget_bytes:
+            return None
+        return (f"predicted peak {format_bytes(peak)} ({basis}) exceeds the memory "
+                f"budget of {format_bytes(self.budget_bytes)}")
+
+    def as_parameters(self) -> dict:
+        return {"memory_budget_bytes": self.budget_bytes, "memory_floor_bytes": self.floor_bytes,
+                "guard_margin": GUARD_MARGIN}
