@@ -20,6 +20,8 @@ FITTED = (
     ("uss", "uss", "bytes"),
     ("pss", "pss", "bytes"),
     ("vms", "vms", "bytes"),
+    ("kernel", "kernel", "bytes"),
+    ("total", "total", "bytes"),
     ("spawn_seconds", "spawn", "seconds"),
     ("wake_seconds", "wake", "seconds"),
 )
@@ -49,9 +51,15 @@ def fit_line(xs, ys) -> LineFit:
 
 
 def measurement_value(record: dict, key: str) -> float:
-    """One raw value of a measurement record, memory views included."""
-    if key in record.get("memory", {}):
-        return record["memory"][key]
+    """One raw value of a measurement record, memory views included.
+
+    ``total`` is PSS plus kernel growth: the memory the machine gave up.
+    """
+    memory = record.get("memory", {})
+    if key == "total":
+        return memory["pss"] + memory["kernel"]
+    if key in memory:
+        return memory[key]
     return record[key]
 
 

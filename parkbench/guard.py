@@ -52,7 +52,7 @@ def parse_budget(text: str, available: int) -> int:
 def measured_cost(record: dict) -> int:
     """The memory a measurement took from the machine: PSS plus kernel growth."""
     memory = record["memory"]
-    return memory["pss"] + max(memory.get("kernel", 0), 0)
+    return memory["pss"] + max(memory["kernel"], 0)
 
 
 def predict_peak(model: str, n: int, measured: list[dict]) -> tuple[int, str]:

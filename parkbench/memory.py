@@ -7,6 +7,11 @@
 - ``pss``: proportional set size, each shared page divided among the processes that map
   it; summed over a tree it is the honest total of user memory.
 
+- ``kernel``: growth of the kernel's own memory (KernelStack + SUnreclaim slab +
+  PageTables in /proc/meminfo) since a baseline. A thread's kernel stack, task struct
+  and page tables never show in RSS. The figure is system-wide, so anything else the
+  machine does at the same time lands in it too: it is noisier than the other views.
+
 USS and PSS come from /proc/<pid>/smaps_rollup through psutil, which is slow and takes
 memory-management locks: read them once per measurement, never while timing.
 """
@@ -14,6 +19,7 @@ memory-management locks: read them once per measurement, never while timing.
 import psutil
 
 VIEWS = ("rss", "vms", "uss", "pss")
+KERNEL_FIELDS = ("KernelStack", "SUnreclaim", "PageTables")
 
 
 def tree_views(pid: int | None = None) -> dict:
@@ -35,3 +41,22 @@ def tree_views(pid: int | None = None) -> dict:
         counted += 1
     totals["processes"] = counted
     return totals
+
+
+def kernel_meminfo(path: str = "/proc/meminfo") -> dict:
+    """The kernel-memory fields of /proc/meminfo, in bytes (absent fields are 0)."""
+    values = dict.fromkeys(KERNEL_FIELDS, 0)
+    try:
+        with open(path) as handle:
+            for line in handle:
+                name, _, rest = line.partition(":")
+                if name in values:
+                    values[name] = int(rest.split()[0]) * 1024  # meminfo counts kB
+    except FileNotFoundError:
+        pass  # not Linux: no kernel view
+    return values
+
+
+def kernel_growth(baseline: dict, now: dict) -> int:
+    """Bytes of kernel memory gained between two ``kernel_meminfo`` readings."""
+    return sum(now[field] - baseline[field] for field in KERNEL_FIELDS)

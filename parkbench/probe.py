@@ -41,10 +41,17 @@ def _die_with_runner() -> None:
         os._exit(EXIT_PROBE_FAILED)
 
 
-def _measure() -> dict:
-    gc.collect()
-    time.sleep(SETTLE_SECONDS)
-    return memory.tree_views()
+def _measurer(kernel_baseline: dict):
+    def measure() -> dict:
+        gc.collect()
+        time.sleep(SETTLE_SECONDS)
+        kernel_now = memory.kernel_meminfo()
+        views = memory.tree_views()
+        views["kernel"] = memory.kernel_growth(kernel_baseline, kernel_now)
+        views["kernel_meminfo"] = kernel_now
+        return views
+
+    return measure
 
 
 def run(model: str, variant: str, n: int) -> dict:
@@ -53,7 +60,9 @@ def run(model: str, variant: str, n: int) -> dict:
     module = probes.load(model)
     gc.collect()
     baseline = memory.tree_views()
-    result = module.park(n, variant, _measure)
+    kernel_baseline = memory.kernel_meminfo()
+    baseline["kernel_meminfo"] = kernel_baseline
+    result = module.park(n, variant, _measurer(kernel_baseline))
     if result["parked"] != n:
         raise RuntimeError(f"proved {result['parked']} of {n} waiters parked")
     return {

@@ -13,6 +13,8 @@ COLUMNS = (
     ("uss_per_waiter", "USS/waiter", format_bytes),
     ("pss_per_waiter", "PSS/waiter", format_bytes),
     ("vms_per_waiter", "VMS/waiter", format_bytes),
+    ("kernel_per_waiter", "kernel/waiter", format_bytes),
+    ("total_per_waiter", "total/waiter", format_bytes),
     ("rss_fit_r2", "R² (RSS)", lambda v: "-" if v != v else f"{v:.4f}"),
     ("spawn_per_waiter", "spawn/waiter", format_seconds),
     ("wake_per_waiter", "wake/waiter", format_seconds),
@@ -57,6 +59,7 @@ def render(wide, notes=()) -> str:
     legend = (
         "per-waiter figures are slopes of a line fitted over N, each N in a fresh process;\n"
         "subprocess RSS/waiter is the naive sum over processes (counts shared pages once per\n"
-        "worker): use PSS/waiter for what a worker really costs."
+        "worker): use PSS/waiter for what a worker really costs. kernel/waiter is the growth of\n"
+        "KernelStack + SUnreclaim + PageTables, system-wide and so noisier; total = PSS + kernel."
     )
     return "\n".join([text, "", legend, *notes])

@@ -39,7 +39,7 @@ def _record(model, n, rss):
     return {
         "model": model, "variant": "v", "n": n, "spawn_seconds": n * 1e-6,
         "wake_seconds": n * 5e-7,
-        "memory": {"rss": rss, "uss": rss - 1000, "pss": rss - 500, "vms": 2 * rss},
+        "memory": {"rss": rss, "uss": rss - 1000, "pss": rss - 500, "vms": 2 * rss, "kernel": 20 * n},
     }
 
 
@@ -50,6 +50,8 @@ def test_derive_gives_slopes_per_model_and_max_n():
     assert figures[("a", "rss_per_waiter")] == pytest.approx(100)
     assert figures[("a", "rss_fixed")] == pytest.approx(1e6)
     assert figures[("a", "vms_per_waiter")] == pytest.approx(200)
+    assert figures[("a", "kernel_per_waiter")] == pytest.approx(20)
+    assert figures[("a", "total_per_waiter")] == pytest.approx(120)  # PSS + kernel
     assert figures[("a", "spawn_per_waiter")] == pytest.approx(1e-6)
     assert figures[("a", "wake_per_waiter")] == pytest.approx(5e-7)
     assert figures[("a", "max_n")] == 1000

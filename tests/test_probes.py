@@ -44,3 +44,14 @@ def test_probe_child_rejects_unknown_model_with_a_reason():
     assert isinstance(outcome, Failure)
     assert outcome.kind == "exit"
     assert "unknown model 'nosuch'" in outcome.reason
+
+
+def test_thread_kernel_memory_is_at_least_its_kernel_stack():
+    """An OS thread's kernel stack (16 KiB on x86-64 and arm64 Linux) never shows in
+    RSS; the kernel view must see at least that much per thread."""
+    low, high = _run("threads", "condition", 50), _run("threads", "condition", 1050)
+    per_thread = (high["memory"]["kernel"] - low["memory"]["kernel"]) / 1000
+    assert per_thread >= 16 * 1024
+    stack = (high["memory"]["kernel_meminfo"]["KernelStack"]
+             - low["memory"]["kernel_meminfo"]["KernelStack"]) / 1000
+    assert stack >= 16 * 1024 * 0.95  # other processes may end meanwhile; 5% slack
