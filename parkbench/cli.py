@@ -43,9 +43,7 @@ def _progress(stream):
     def report(index, total, job, outcome):
         from parkbench.runner import Failure
 
-        label = f"[{index + 1:>{len(str(total))}}/{total}] {job.model}/{job.variant} n={job.n:,}"
-        if job.repeat:
-            label += f" (repeat {job.repeat + 1})"
+        label = f"[{index + 1:>{len(str(total))}}/{total}] {job.label()}"
         if isinstance(outcome, str):
             status, seconds = f"SKIPPED: {outcome}", 0.0
         elif isinstance(outcome, Failure):
@@ -61,11 +59,13 @@ def _progress(stream):
 
 def _new_run(args):
     """Validate every option, then create the run file: nothing is written on bad input."""
-    from parkbench import guard, machine, results, suite
+    from parkbench import guard, latency, machine, placement, results, suite
     from parkbench.sizes import parse_count_list
 
     selection = suite.parse_selection(args.models)
     grids = suite.grids_for(selection, parse_count_list(args.n) if args.n is not None else None)
+    primitives = suite.parse_primitives(args.primitives, selection,
+                                        every=args.latency_mode == "rigorous")
     budget = guard.parse_budget(args.memory_budget or guard.DEFAULT_BUDGET, guard.available_bytes())
     name = machine.resolve_name(args.machine)
     output = results.check_output_folder(Path(args.output))
@@ -78,6 +78,14 @@ def _new_run(args):
         "grids": {model: list(grid) for model, grid in grids.items()},
         "repeat": args.repeat,
         "timeout_seconds": args.timeout,
+        "memory": args.only in (None, "memory"),
+        "latency": args.only in (None, "latency"),
+        "latency_mode": args.latency_mode,
+        "pyperf_options": list(latency.PYPERF_MODES[args.latency_mode]),
+        "primitives": {model: list(names) for model, names in primitives.items()},
+        "placements": list(placement.PLACEMENTS),
+        "tail_loops": latency.TAIL_LOOPS,
+        "tail_placement": latency.TAIL_PLACEMENT,
         **memory_guard.as_parameters(),
     }
     environment = {"python": description["python"], "packages": description["packages"]}
@@ -90,7 +98,7 @@ def _reopen_run(args):
     """The run file named by ``--resume`` (a path, or a run id under the machine's folder)."""
     from parkbench import machine, results
 
-    for option in ("models", "n", "memory_budget"):
+    for option in ("models", "n", "memory_budget", "only", "primitives"):
         if getattr(args, option) is not None:
             raise UserError(f"--resume continues a run with its stored parameters; "
                             f"do not pass --{option.replace('_', '-')}")
@@ -113,16 +121,27 @@ def _raise_interrupt(signum, frame):
 def cmd_run(args) -> int:
     import signal
 
-    from parkbench import guard, runner
+    from parkbench import guard, runner, suite
     from parkbench.fitting import derive
 
     run_file = _reopen_run(args) if args.resume else _new_run(args)
     document, parameters = run_file.document, run_file.document["parameters"]
     selection = [tuple(item) for item in parameters["selection"]]
-    jobs = runner.plan(selection, parameters["grids"], parameters["repeat"])
+    jobs, refused = suite.plan(
+        selection, parameters["grids"], parameters["repeat"],
+        memory=parameters["memory"], latency=parameters["latency"],
+        primitives={model: tuple(names) for model, names in parameters["primitives"].items()},
+        placements=tuple(parameters["placements"]),
+    )
     memory_guard = guard.Guard(parameters["memory_budget_bytes"], parameters["memory_floor_bytes"])
     sweep = runner.Sweep(jobs, parameters["timeout_seconds"], run_file, memory_guard,
-                         progress=_progress(sys.stderr), previous=document)
+                         progress=_progress(sys.stderr), previous=document,
+                         switch_folder=run_file.path.with_suffix(""),
+                         latency_mode=parameters["latency_mode"],
+                         tail_loops=parameters["tail_loops"])
+    for job, reason in refused:
+        if job.series not in sweep.stopped:
+            sweep.skip(job, reason)
     print(f"parkbench: {len(jobs)} probe children for {len(selection)} model variants "
           f"({len(sweep.done)} already stored); results in {run_file.path}",
           file=sys.stderr, flush=True)
@@ -153,26 +172,29 @@ def _failure_notes(paths) -> list[str]:
         for path in results.find_run_files(target):
             document = results.read_run(path)
             for failure in document["failures"]:
-                notes.append(
-                    f"{document['machine']} {document['run_id']}: {failure['model']}/"
-                    f"{failure['variant']} stopped at n={failure['n']:,}: {failure['reason']}"
-                )
+                notes.append(f"{document['machine']} {document['run_id']}: "
+                             f"{_job_label(failure)} failed: {failure['reason']}")
             for skip in document.get("skipped", []):
-                notes.append(
-                    f"{document['machine']} {document['run_id']}: {skip['model']}/"
-                    f"{skip['variant']} skipped n={skip['n']:,}: {skip['reason']}"
-                )
+                notes.append(f"{document['machine']} {document['run_id']}: "
+                             f"{_job_label(skip)} skipped: {skip['reason']}")
             if not document["complete"]:
                 notes.append(f"{document['machine']} {document['run_id']}: incomplete run "
                              "(interrupted); figures are missing")
     return ["", "failures and skips:", *notes] if notes else []
 
 
+def _job_label(record: dict) -> str:
+    from parkbench.runner import Job
+
+    return Job(**record["job"]).label()
+
+
 def _print_summary(paths) -> None:
     from parkbench import results, summary
 
     frame = results.load(paths)
-    print(summary.render(summary.table(frame), notes=_failure_notes(paths)))
+    print(summary.render(summary.table(frame), notes=_failure_notes(paths),
+                         latency=summary.latency_table(frame)))
 
 
 def cmd_show(args) -> int:
@@ -209,6 +231,7 @@ def cmd_list(args) -> int:
         grid = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
         print(f"{model.name}: {model.description}")
         print(f"  variants: {', '.join(model.variants)}")
+        print(f"  hand-off primitives: {', '.join(model.primitives)}")
         print(f"  quick grid: {grid}")
     return 0
 
@@ -234,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT_SECONDS,
                      help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g})")
+    run.add_argument("--only", choices=("memory", "latency"),
+                     help="measure only memory, or only hand-off latency (default: both)")
+    run.add_argument("--latency-mode", choices=("quick", "rigorous"), default="quick",
+                     help="pyperf settings for switch latency: quick (default: 3 processes x "
+                          "3 values) or rigorous (pyperf --rigorous)")
+    run.add_argument("--primitives",
+                     help="comma list of hand-off primitives to time (default: each model's "
+                          "first in quick mode, all in rigorous mode); see parkbench list")
     run.add_argument("--memory-budget",
                      help="largest predicted peak memory of one probe child: a share of the "
                           "memory available at the start (default 50%%) or a size such as 8GiB")

@@ -63,8 +63,39 @@ def measurement_value(record: dict, key: str) -> float:
     return record[key]
 
 
+SWITCH_STATS = (
+    ("median", "switch_latency", "seconds"),
+    ("mean", "switch_latency_mean", "seconds"),
+    ("stdev", "switch_latency_stdev", "seconds"),
+    ("values", "switch_latency_values", "values"),
+)
+
+
+def kind(record: dict) -> str:
+    """The kind of a stored record (records of schema 1 before latency were memory)."""
+    return record.get("kind", "memory")
+
+
 def derive(measurements: list[dict]) -> list[dict]:
-    """Figures per (model, variant) from raw measurement records.
+    """Figures of a run: memory fits (``derive_memory``) and switch latency."""
+    return derive_memory([r for r in measurements if kind(r) == "memory"]) + derive_switch(
+        [r for r in measurements if kind(r) == "switch"]
+    )
+
+
+def derive_switch(records: list[dict]) -> list[dict]:
+    """Per (model, primitive, placement): ``switch_latency`` (the pyperf median of the
+    one-way hand-off), its mean, standard deviation and number of values."""
+    return [
+        {"model": record["model"], "variant": record["primitive"], "placement": record["placement"],
+         "metric": metric, "value": record[stat], "unit": unit}
+        for record in records
+        for stat, metric, unit in SWITCH_STATS
+    ]
+
+
+def derive_memory(measurements: list[dict]) -> list[dict]:
+    """Figures per (model, variant) from raw memory measurement records.
 
     For each fitted view: ``<stem>_per_waiter`` (slope), ``<stem>_fixed`` (intercept)
     and ``<stem>_fit_r2``; plus ``max_n``, the largest N measured. A (model, variant)

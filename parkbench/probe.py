@@ -6,12 +6,18 @@ proved all N parked, collects garbage, lets the allocator settle for
 ``SETTLE_SECONDS``, and reads the memory views of its process tree. It then wakes all
 N, waits for them to finish, and prints one JSON record as the last line of stdout.
 
+With ``--tail-loops K --primitive P`` it measures tail latency instead of memory: while
+the N waiters stay parked, two more waiters of the model hand off K round trips, each
+timed on its own; the record holds p50, p99, p99.9 and max of the one-way time. Memory
+is not read in this mode (reading smaps takes kernel locks that disturb latency).
+
 A failure exits with status ``EXIT_PROBE_FAILED`` and a one-line reason as the last
 line of stderr; the runner records that reason.
 """
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import platform
@@ -20,6 +26,7 @@ import time
 import traceback
 
 from parkbench import memory, probes
+from parkbench.handoff import one_way_percentiles
 
 SETTLE_SECONDS = 0.1
 EXIT_PROBE_FAILED = 3
@@ -54,18 +61,47 @@ def _measurer(kernel_baseline: dict):
     return measure
 
 
-def run(model: str, variant: str, n: int) -> dict:
+def _tail_measurer(module, primitive: str, loops: int):
+    """A ``measure`` that times ``loops`` hand-offs while the probe's waiters are parked."""
+    def measure():
+        gc.collect()  # start from a clean heap; collections during the loop are part of it
+        samples = []
+        timing = module.pingpong_here(primitive, loops, samples)
+        if inspect.isawaitable(timing):  # asyncio: finish on the running loop
+            async def finish():
+                await timing
+                return one_way_percentiles(samples)
+            return finish()
+        return one_way_percentiles(samples)
+
+    return measure
+
+
+def run(model: str, variant: str, n: int, primitive: str | None = None,
+        tail_loops: int | None = None) -> dict:
     spec = probes.get(model)
     probes.check_variant(spec, variant)
+    if tail_loops is not None:
+        probes.check_primitive(spec, primitive)
     module = probes.load(model)
     gc.collect()
     baseline = memory.tree_views()
     kernel_baseline = memory.kernel_meminfo()
     baseline["kernel_meminfo"] = kernel_baseline
-    result = module.park(n, variant, _measurer(kernel_baseline))
+    if tail_loops is None:
+        measure, kind = _measurer(kernel_baseline), "memory"
+    else:
+        measure, kind = _tail_measurer(module, primitive, tail_loops), "tail"
+    # A tail probe exits right after its record: waking N waiters would only cost time.
+    result = module.park(n, variant, measure, wake=(kind == "memory"))
     if result["parked"] != n:
         raise RuntimeError(f"proved {result['parked']} of {n} waiters parked")
+    if kind == "tail":
+        result["tail"] = result.pop("memory")
+        result["handoff_primitive"] = primitive
+        result["tail_loops"] = tail_loops
     return {
+        "kind": kind,
         "model": model,
         "variant": variant,
         "n": n,
@@ -81,10 +117,12 @@ def main(argv=None) -> int:
     parser.add_argument("--model", required=True)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--n", required=True, type=int)
+    parser.add_argument("--primitive", help="hand-off primitive (tail mode)")
+    parser.add_argument("--tail-loops", type=int, help="time this many hand-offs (tail mode)")
     args = parser.parse_args(argv)
     _die_with_runner()
     try:
-        record = run(args.model, args.variant, args.n)
+        record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops)
     except BaseException as exc:  # report any failure as this probe's reason, then die
         traceback.print_exc(file=sys.stderr)
         reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")

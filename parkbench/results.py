@@ -18,13 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from parkbench.errors import UserError
-from parkbench.fitting import FITTED, measurement_value
+from parkbench.fitting import FITTED, kind, measurement_value
 
 RUN_SCHEMA = "parkbench-run"
 MACHINE_SCHEMA = "parkbench-machine"
 SCHEMA_VERSION = 1
 
-COLUMNS = ("machine", "run_id", "model", "variant", "metric", "n", "value", "unit", "repeat")
+COLUMNS = ("machine", "run_id", "model", "variant", "placement", "metric", "n", "value", "unit",
+           "repeat")
+TAIL_METRICS = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
 
 
 def write_json_atomic(path: Path, document: dict) -> None:
@@ -192,17 +194,28 @@ def tidy_rows(document: dict) -> list[dict]:
     base = {"machine": document["machine"], "run_id": document["run_id"]}
     rows = []
     for record in document["measurements"]:
-        for key, _stem, unit in FITTED:
-            rows.append({
-                **base, "model": record["model"], "variant": record["variant"],
-                "metric": key, "n": record["n"], "value": measurement_value(record, key),
-                "unit": unit, "repeat": record.get("repeat"),
-            })
+        if kind(record) == "memory":
+            for key, _stem, unit in FITTED:
+                rows.append({
+                    **base, "model": record["model"], "variant": record["variant"],
+                    "placement": None, "metric": key, "n": record["n"],
+                    "value": measurement_value(record, key), "unit": unit,
+                    "repeat": record.get("repeat"),
+                })
+        elif kind(record) == "tail":
+            for metric in TAIL_METRICS:
+                rows.append({
+                    **base, "model": record["model"], "variant": record["handoff_primitive"],
+                    "placement": record["job"]["placement"], "metric": metric,
+                    "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
+                    "repeat": record.get("repeat"),
+                })
     for figure in document["figures"]:
         rows.append({
             **base, "model": figure["model"], "variant": figure["variant"],
-            "metric": figure["metric"], "n": figure.get("n"), "value": figure["value"],
-            "unit": figure["unit"], "repeat": None,
+            "placement": figure.get("placement"), "metric": figure["metric"],
+            "n": figure.get("n"), "value": figure["value"], "unit": figure["unit"],
+            "repeat": None,
         })
     return rows
 
@@ -210,10 +223,12 @@ def tidy_rows(document: dict) -> list[dict]:
 def load(paths):
     """Any mix of results folders, machine folders and run files -> tidy DataFrame.
 
-    Columns: machine, run_id, model, variant, metric, n, value, unit, repeat. Raw
-    measurements have metric ``rss``, ``uss``, ``pss``, ``vms`` (bytes),
-    ``spawn_seconds``, ``wake_seconds`` (seconds) and their N; derived figures
-    (``rss_per_waiter`` ...) have no N, except where the figure is about one N.
+    Columns: machine, run_id, model, variant, placement, metric, n, value, unit,
+    repeat. Raw memory measurements have metric ``rss``, ``uss``, ``pss``, ``vms``,
+    ``kernel``, ``total`` (bytes), ``spawn_seconds``, ``wake_seconds`` (seconds) and
+    their N; tail latency has ``switch_p50`` ... ``switch_max`` (seconds) with the N of
+    parked waiters and ``variant`` the hand-off primitive; derived figures
+    (``rss_per_waiter``, ``switch_latency`` ...) have no N.
     """
     import pandas as pd
 

@@ -16,15 +16,43 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
 class Job:
+    """One child of a sweep.
+
+    ``kind`` is ``memory`` (park N, read memory), ``tail`` (park N, time hand-offs of
+    ``primitive`` one by one) or ``switch`` (the pyperf hand-off benchmark of
+    ``primitive`` at ``placement``; ``variant`` and ``n`` do not apply).
+    """
+
+    kind: str
     model: str
-    variant: str
+    variant: str | None
     n: int
-    repeat: int
+    repeat: int = 0
+    primitive: str | None = None
+    placement: str | None = None
+
+    @property
+    def series(self) -> tuple:
+        """Jobs of one series share a fate: the first failure stops the rest."""
+        return (self.kind, self.model, self.variant, self.primitive, self.placement)
+
+    def label(self) -> str:
+        if self.kind == "switch":
+            return f"switch {self.model}/{self.primitive} {self.placement}"
+        text = f"{self.kind} {self.model}/{self.variant} n={self.n:,}"
+        if self.primitive:
+            text += f" ({self.primitive})"
+        if self.repeat:
+            text += f" repeat {self.repeat + 1}"
+        return text
+
+    def as_record(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -37,32 +65,29 @@ class Failure:
 
     def as_record(self) -> dict:
         return {
+            "job": self.job.as_record(),
             "model": self.job.model,
             "variant": self.job.variant,
             "n": self.job.n,
-            "repeat": self.job.repeat,
-            "kind": self.kind,
+            "failure": self.kind,
             "reason": self.reason,
             "exit_code": self.exit_code,
             "wall_seconds": self.wall_seconds,
         }
 
 
-def plan(selection, grids, repeat: int) -> list[Job]:
-    """Every job of a sweep, in run order: per (model, variant), N ascending."""
-    return [
-        Job(model, variant, n, r)
-        for model, variant in selection
-        for n in sorted(grids[model])
-        for r in range(repeat)
-    ]
-
-
-def probe_command(job: Job) -> list[str]:
-    return [
+def probe_command(job: Job, tail_loops: int | None = None) -> list[str]:
+    command = [
         sys.executable, "-m", "parkbench.probe",
         "--model", job.model, "--variant", job.variant, "--n", str(job.n),
     ]
+    if job.kind == "tail":
+        command += ["--primitive", job.primitive, "--tail-loops", str(tail_loops)]
+    return command
+
+
+def parse_json_line(out: str) -> dict:
+    return json.loads(_last_line(out))
 
 
 def _kill_group(pgid: int) -> None:
@@ -86,8 +111,11 @@ def _stop(child) -> None:
 
 
 def run_child(job: Job, timeout: float, command=None, memory_floor: int | None = None,
-              available=None) -> dict | Failure:
-    """Run one probe child; return its record, or a ``Failure`` saying why not.
+              available=None, parse=parse_json_line) -> dict | Failure:
+    """Run one child; return its record, or a ``Failure`` saying why not.
+
+    ``command`` defaults to the probe child of ``job``; ``parse`` turns the child's
+    stdout into the record (default: the JSON object on its last line).
 
     The child runs in a session of its own. It is killed, with its whole process group,
     when it outlives ``timeout``, when the machine's available memory (``available()``,
@@ -144,64 +172,95 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     if code != 0:
         return Failure(job, "exit", _last_line(err) or f"exit status {code}", code, wall)
     try:
-        record = json.loads(_last_line(out))
-    except ValueError:
-        return Failure(job, "bad-output", f"no JSON record on stdout: {_last_line(out)!r}", code, wall)
-    record["repeat"] = job.repeat
-    record["wall_seconds"] = wall
+        record = parse(out)
+    except (ValueError, KeyError, OSError) as exc:
+        return Failure(job, "bad-output", f"no usable result ({exc}); stdout ended "
+                       f"{_last_line(out)!r}", code, wall)
+    record.update(job=job.as_record(), repeat=job.repeat, wall_seconds=wall)
     return record
-
-
-def job_key(record: dict) -> tuple:
-    return (record["model"], record["variant"], record["n"], record.get("repeat", 0))
 
 
 class Sweep:
     """Runs jobs in order, storing each outcome through ``store`` as it arrives.
 
     ``store`` has ``add_measurement(record)``, ``add_failure(record)`` and
-    ``add_skip(record)``. A (model, variant) stops at its first failure or guard skip:
-    larger N would fail or exceed the budget too. Jobs whose result ``store`` already
-    holds (a resumed run) are not run again, and a (model, variant) that had stopped
-    stays stopped.
+    ``add_skip(record)``. A series (``Job.series``) stops at its first failure or guard
+    skip: larger N would fail or exceed the budget too. Jobs whose result ``previous``
+    already holds (a resumed run) are not run again, and a series that had stopped stays
+    stopped. ``switch_folder`` receives the pyperf files of switch jobs.
     """
 
-    def __init__(self, jobs, timeout: float, store, guard=None, progress=None, previous=None):
+    def __init__(self, jobs, timeout: float, store, guard=None, progress=None, previous=None,
+                 switch_folder=None, latency_mode: str = "quick", tail_loops: int = 0):
         self.jobs = jobs
         self.timeout = timeout
         self.store = store
         self.guard = guard
         self.progress = progress
-        previous = previous or {"measurements": [], "failures": [], "skipped": []}
-        self.done = {job_key(record) for record in previous["measurements"]}
-        self.stopped = {(record["model"], record["variant"])
-                        for record in previous["failures"] + previous["skipped"]}
+        self.switch_folder = switch_folder
+        self.latency_mode = latency_mode
+        self.tail_loops = tail_loops
+        previous = previous or {}
+        measurements = previous.get("measurements", [])
+        self.done = {Job(**record["job"]) for record in measurements}
+        self.stopped = {Job(**record["job"]).series
+                        for record in previous.get("failures", []) + previous.get("skipped", [])}
         self.measured: dict[tuple, list] = {}
-        for record in previous["measurements"]:
+        for record in measurements:
+            self._remember(record)
+
+    def _remember(self, record: dict) -> None:
+        if record["job"]["kind"] == "memory":
             self.measured.setdefault((record["model"], record["variant"]), []).append(record)
+
+    def _child(self, job: Job):
+        """The command of ``job``'s child and the parser of its output."""
+        if job.kind != "switch":
+            return probe_command(job, self.tail_loops), parse_json_line
+        from parkbench import latency
+
+        name = latency.switch_filename(job.model, job.primitive, job.placement)
+        path = self.switch_folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)  # pyperf refuses to overwrite; a stale file is no result
+        command = latency.switch_command(job.model, job.primitive, job.placement, path,
+                                         self.latency_mode)
+
+        def parse(_out):
+            return {"kind": "switch", "model": job.model, "primitive": job.primitive,
+                    "placement": job.placement, "mode": self.latency_mode,
+                    "file": f"{self.switch_folder.name}/{name}", **latency.read_switch(path)}
+
+        return command, parse
 
     def run(self) -> None:
         for index, job in enumerate(self.jobs):
-            key = (job.model, job.variant)
-            if key in self.stopped or (job.model, job.variant, job.n, job.repeat) in self.done:
+            if job.series in self.stopped or job in self.done:
                 continue
-            if self.guard is not None:
-                reason = self.guard.refuse(job.model, job.n, self.measured.get(key, []))
+            if self.guard is not None and job.kind != "switch":
+                reason = self.guard.refuse(job.model, job.n,
+                                           self.measured.get((job.model, job.variant), []))
                 if reason:
-                    self.stopped.add(key)
-                    self.store.add_skip({"model": job.model, "variant": job.variant,
-                                         "n": job.n, "repeat": job.repeat, "reason": reason})
-                    self._report(index, job, reason)
+                    self.skip(job, reason, index)
                     continue
+            command, parse = self._child(job)
             floor = self.guard.floor_bytes if self.guard is not None else None
-            outcome = run_child(job, self.timeout, memory_floor=floor)
+            outcome = run_child(job, self.timeout, command, memory_floor=floor, parse=parse)
             if isinstance(outcome, Failure):
-                self.stopped.add(key)
+                self.stopped.add(job.series)
                 self.store.add_failure(outcome.as_record())
             else:
-                self.measured.setdefault(key, []).append(outcome)
+                self._remember(outcome)
                 self.store.add_measurement(outcome)
             self._report(index, job, outcome)
+
+    def skip(self, job: Job, reason: str, index: int | None = None) -> None:
+        """Record that ``job`` (and the rest of its series) will not run, and why."""
+        self.stopped.add(job.series)
+        self.store.add_skip({"job": job.as_record(), "model": job.model,
+                             "variant": job.variant, "n": job.n, "reason": reason})
+        if index is not None:
+            self._report(index, job, reason)
 
     def _report(self, index, job, outcome) -> None:
         if self.progress:

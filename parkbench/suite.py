@@ -1,13 +1,15 @@
-"""The suite definition: which models and variants run, over which N.
+"""The suite definition: which models, variants, primitives and placements run, over
+which N, and the list of jobs that makes a sweep.
 
 Each default grid spans at least two decades in at least three points, sized so the
 quick sweep finishes in well under two minutes on a 2-core machine while the memory a
 grid's largest N takes dwarfs the noise of a fresh interpreter's baseline.
 """
 
-from parkbench import probes
+from parkbench import placement, probes
 from parkbench.errors import UserError
 from parkbench.fitting import MIN_DISTINCT_N
+from parkbench.runner import Job
 
 QUICK_GRIDS = {
     "threads": (100, 300, 1_000, 3_000),
@@ -62,3 +64,56 @@ def grids_for(selection, override=None) -> dict[str, tuple[int, ...]]:
         grid = check_grid(override)
         return {model: grid for model in models}
     return {model: QUICK_GRIDS[model] for model in models}
+
+
+def parse_primitives(text: str | None, selection, every: bool = False) -> dict[str, tuple[str, ...]]:
+    """Hand-off primitives per selected model: those named in ``text`` (a comma list;
+    each must belong to a selected model), or by default each model's first (its most
+    idiomatic), or all of them when ``every``."""
+    models = [probes.get(name) for name in dict.fromkeys(model for model, _ in selection)]
+    if text is None:
+        return {model.name: model.primitives if every else model.primitives[:1] for model in models}
+    wanted = [item.strip() for item in text.split(",") if item.strip()]
+    known = sorted({p for model in models for p in model.primitives})
+    for primitive in wanted:
+        if primitive not in known:
+            raise UserError(f"unknown hand-off primitive {primitive!r} for the selected models; "
+                            f"accepted primitives: {', '.join(known)}")
+    return {model.name: tuple(p for p in model.primitives if p in wanted) for model in models}
+
+
+def tail_grid(grid) -> tuple[int, ...]:
+    """Smallest, middle and largest N of a grid: tail latency over two decades of idle
+    waiters without repeating every memory point."""
+    grid = sorted(set(grid))
+    return tuple(dict.fromkeys((grid[0], grid[len(grid) // 2], grid[-1])))
+
+
+def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: bool = False,
+         primitives=None, placements=placement.PLACEMENTS):
+    """Every job of a sweep in run order, and the jobs this machine cannot honour
+    (with why): memory jobs per (model, variant), N ascending; then one switch job per
+    (model, primitive, placement); then tail jobs over each model's tail grid, parking
+    the model's first selected variant and handing off its first selected primitive."""
+    jobs, refused = [], []
+    if memory:
+        jobs += [Job("memory", model, variant, n, r)
+                 for model, variant in selection
+                 for n in sorted(grids[model])
+                 for r in range(repeat)]
+    if latency:
+        primitives = primitives or parse_primitives(None, selection)
+        first_variant = {}
+        for model, variant in selection:
+            first_variant.setdefault(model, variant)
+        for model in first_variant:
+            for primitive in primitives[model]:
+                for where in placements:
+                    job = Job("switch", model, None, 0, 0, primitive, where)
+                    reason = placement.refuse(where)
+                    (refused.append((job, reason)) if reason else jobs.append(job))
+        for model, variant in first_variant.items():
+            if primitives[model]:
+                jobs += [Job("tail", model, variant, n, 0, primitives[model][0], "os")
+                         for n in tail_grid(grids[model])]
+    return jobs, refused

@@ -23,6 +23,39 @@ COLUMNS = (
 KEYS = ["machine", "run_id", "model", "variant"]
 
 
+def latency_table(frame):
+    """One row per (machine, run_id, model, primitive): the pyperf median one-way
+    hand-off per placement, and tail percentiles at the largest N of parked waiters."""
+    import pandas as pd
+
+    keys = ["machine", "run_id", "model", "variant"]
+    switch = frame[frame["metric"] == "switch_latency"]
+    wide = switch.pivot_table(index=keys, columns="placement", values="value",
+                              aggfunc="first", sort=False)
+    wide = wide.rename(columns=lambda placement: f"switch {placement}")
+    tail = frame[frame["metric"].isin(["switch_p50", "switch_p99", "switch_p999", "switch_max"])]
+    if not tail.empty:
+        largest = tail[tail["n"] == tail.groupby(keys)["n"].transform("max")]
+        tail_wide = largest.pivot_table(index=keys, columns="metric", values="value",
+                                        aggfunc="median", sort=False)
+        tail_wide["tail N"] = largest.groupby(keys)["n"].max()
+        wide = wide.join(tail_wide, how="outer") if not wide.empty else tail_wide
+    if wide.empty:
+        return pd.DataFrame(columns=keys)
+    return wide.astype(float).reset_index()
+
+
+LATENCY_COLUMNS = (
+    ("switch same-core", "same-core", format_seconds),
+    ("switch cross-core", "cross-core", format_seconds),
+    ("tail N", "tail at N", format_count),
+    ("switch_p50", "p50", format_seconds),
+    ("switch_p99", "p99", format_seconds),
+    ("switch_p999", "p99.9", format_seconds),
+    ("switch_max", "max", format_seconds),
+)
+
+
 def table(frame):
     """One row per (machine, run_id, model, variant), one column per summary figure."""
     import pandas as pd
@@ -32,28 +65,43 @@ def table(frame):
     if figures.empty:
         return pd.DataFrame(columns=KEYS + metrics)
     wide = figures.pivot_table(index=KEYS, columns="metric", values="value", aggfunc="first", sort=False)
-    return wide.reindex(columns=metrics).reset_index()
+    return wide.reindex(columns=metrics).astype(float).reset_index()
 
 
-def render(wide, notes=()) -> str:
-    """Fixed-width text of a ``table``: a block per (machine, run)."""
-    if wide.empty:
+def _text_table(group, columns, second: str) -> list[str]:
+    headings = ["model", second] + [heading for _, heading, _ in columns]
+    rows = [
+        [row["model"], row["variant"]]
+        + [fmt(row[metric]) if metric in row else "-" for metric, _, fmt in columns]
+        for _, row in group.iterrows()
+    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headings, *rows)]
+    return [
+        "  ".join(str(cell).ljust(width) if i < 2 else str(cell).rjust(width)
+                  for i, (cell, width) in enumerate(zip(cells, widths)))
+        for cells in [headings] + rows
+    ]
+
+
+def render(wide, notes=(), latency=None) -> str:
+    """Fixed-width text of a ``table`` (and a ``latency_table``): a block per run."""
+    latency = latency if latency is not None else wide.iloc[0:0]
+    if wide.empty and latency.empty:
         return "\n".join(["no figures (every measurement failed or was skipped, or too few N to fit)", *notes])
     blocks = []
-    for (machine, run_id), group in wide.groupby(["machine", "run_id"], sort=False):
-        headings = ["model", "variant"] + [heading for _, heading, _ in COLUMNS]
-        rows = [
-            [row["model"], row["variant"]]
-            + [fmt(row[metric]) for metric, _, fmt in COLUMNS]
-            for _, row in group.iterrows()
-        ]
-        widths = [max(len(str(cell)) for cell in column) for column in zip(headings, *rows)]
+    runs = dict.fromkeys(
+        [tuple(key) for key in wide[["machine", "run_id"]].values.tolist()]
+        + [tuple(key) for key in latency[["machine", "run_id"]].values.tolist()]
+    )
+    for machine, run_id in runs:
         lines = [f"machine {machine}, run {run_id}"]
-        for cells in [headings] + rows:
-            lines.append("  ".join(
-                str(cell).ljust(width) if i < 2 else str(cell).rjust(width)
-                for i, (cell, width) in enumerate(zip(cells, widths))
-            ))
+        memory = wide[(wide["machine"] == machine) & (wide["run_id"] == run_id)]
+        if not memory.empty:
+            lines += ["memory per idle waiter:"] + _text_table(memory, COLUMNS, "variant")
+        timing = latency[(latency["machine"] == machine) & (latency["run_id"] == run_id)]
+        if not timing.empty:
+            lines += ["", "one-way hand-off (pyperf median by placement; tail while N waiters "
+                          "stay parked):"] + _text_table(timing, LATENCY_COLUMNS, "primitive")
         blocks.append("\n".join(lines))
     text = "\n\n".join(blocks)
     legend = (

@@ -16,12 +16,12 @@ def _json_lines(text):
 
 def test_run_then_show_json_end_to_end(tmp_path, capsys):
     out = tmp_path / "res"
-    status = main(["run", "--models", "asyncio,subprocess:fork", "--n", "5,20,80",
+    status = main(["run", "--models", "asyncio,subprocess:fork", "--n", "5,20,80", "--only", "memory",
                    "--output", str(out), "--machine", "ci-box"])
     assert status == 0
     printed = capsys.readouterr()
     assert "RSS/waiter" in printed.out and "asyncio" in printed.out
-    assert "[1/6] asyncio/event n=5" in printed.err
+    assert "[1/6] memory asyncio/event n=5" in printed.err
     assert (out / "ci-box" / "machine.json").exists()
     runs = list((out / "ci-box").glob("2*.json"))
     assert len(runs) == 1
@@ -49,7 +49,7 @@ def test_list_names_every_model_and_variant(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "--models", "fibers"], "unknown model 'fibers'; accepted models: threads"),
-    (["run", "--models", "subprocess:vfork"], "unknown variant 'vfork' for model 'subprocess'; accepted variants: exec, fork"),
+    (["run", "--models", "subprocess:vfork"], "unknown variant 'vfork' for model 'subprocess'; accepted variants: fork, exec"),
     (["run", "--n", "10,ten,100"], "N must be a positive whole number"),
     (["run", "--n", "0,10,100"], "N must be a positive whole number"),
     (["run", "--n", "10,100,10"], "at least 3 distinct N"),

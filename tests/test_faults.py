@@ -18,7 +18,7 @@ import pytest
 from parkbench import results
 from parkbench.cli import main
 
-SWEEP = ["--models", "asyncio,gevent", "--n", "10,20,40,80", "--machine", "faults"]
+SWEEP = ["--models", "asyncio,gevent", "--n", "10,20,40,80", "--machine", "faults", "--only", "memory"]
 
 
 @pytest.fixture
@@ -119,7 +119,8 @@ def test_runner_killed_with_sigkill_leaves_a_readable_file_and_no_children(tmp_p
 
 def test_resume_refuses_other_parameters_and_complete_runs(tmp_path, capsys):
     output = tmp_path / "res"
-    assert main(["run", *SWEEP[:2], "--n", "5,10,20", "--machine", "faults", "--output", str(output)]) == 0
+    assert main(["run", *SWEEP[:2], "--n", "5,10,20", "--machine", "faults", "--only", "memory",
+                 "--output", str(output)]) == 0
     (path,) = (output / "faults").glob("2*.json")
     capsys.readouterr()
     assert main(["run", "--resume", str(path)]) == 2
@@ -133,11 +134,12 @@ def test_resume_refuses_other_parameters_and_complete_runs(tmp_path, capsys):
 def test_guard_skips_oversized_n_end_to_end(tmp_path, capsys):
     output = tmp_path / "res"
     status = main(["run", "--models", "subprocess:exec", "--n", "4,40,400", "--machine", "faults",
+                   "--only", "memory",
                    "--memory-budget", "64MiB", "--output", str(output)])
     assert status == 0
     captured = capsys.readouterr()
     assert "SKIPPED: predicted peak" in captured.err
-    assert "skipped n=4: predicted peak" in captured.out
+    assert "memory subprocess/exec n=4 skipped: predicted peak" in captured.out
     (path,) = (output / "faults").glob("2*.json")
     document = results.read_run(path)
     assert document["measurements"] == []

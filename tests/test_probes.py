@@ -10,7 +10,7 @@ SMALL_N = {"subprocess": (3, 30)}
 
 
 def _run(model, variant, n):
-    outcome = run_child(Job(model, variant, n, 0), timeout=60)
+    outcome = run_child(Job("memory", model, variant, n), timeout=60)
     assert not isinstance(outcome, Failure), outcome
     return outcome
 
@@ -40,7 +40,7 @@ def test_memory_grows_with_n(model, variant):
 
 
 def test_probe_child_rejects_unknown_model_with_a_reason():
-    outcome = run_child(Job("nosuch", "x", 5, 0), timeout=30)
+    outcome = run_child(Job("memory", "nosuch", "x", 5), timeout=30)
     assert isinstance(outcome, Failure)
     assert outcome.kind == "exit"
     assert "unknown model 'nosuch'" in outcome.reason

@@ -9,9 +9,10 @@ import pytest
 
 from parkbench import runner
 from parkbench.guard import Guard
-from parkbench.runner import Failure, Job, Sweep, plan, run_child
+from parkbench.runner import Failure, Job, Sweep, run_child
+from parkbench.suite import plan
 
-JOB = Job("asyncio", "event", 10, 0)
+JOB = Job("memory", "asyncio", "event", 10, 0)
 
 
 def _python(code):
@@ -19,8 +20,28 @@ def _python(code):
 
 
 def test_plan_orders_n_ascending_with_repeats():
-    jobs = plan([("threads", "condition")], {"threads": (100, 10, 1000)}, repeat=2)
+    jobs, refused = plan([("threads", "condition")], {"threads": (100, 10, 1000)}, repeat=2)
     assert [(j.n, j.repeat) for j in jobs] == [(10, 0), (10, 1), (100, 0), (100, 1), (1000, 0), (1000, 1)]
+    assert refused == []
+
+
+def test_plan_with_latency_adds_switch_per_placement_and_tail_over_the_grid(monkeypatch):
+    import parkbench.placement as placement
+
+    monkeypatch.setattr(placement, "usable_cpus", lambda: [0, 1])
+    jobs, refused = plan([("gevent", "event")], {"gevent": (10, 100, 1000, 10000)}, latency=True,
+                         primitives={"gevent": ("event", "greenlet")})
+    switch = [(j.primitive, j.placement) for j in jobs if j.kind == "switch"]
+    assert switch == [("event", "same-core"), ("event", "cross-core"),
+                      ("greenlet", "same-core"), ("greenlet", "cross-core")]
+    assert [(j.n, j.primitive) for j in jobs if j.kind == "tail"] == [
+        (10, "event"), (1000, "event"), (10000, "event")]
+    monkeypatch.setattr(placement, "usable_cpus", lambda: [3])
+    jobs, refused = plan([("gevent", "event")], {"gevent": (10, 100, 1000)}, memory=False,
+                         latency=True, primitives={"gevent": ("event",)})
+    assert [(j.kind, j.placement) for j in jobs if j.kind == "switch"] == [("switch", "same-core")]
+    assert [(job.placement, reason) for job, reason in refused] == [
+        ("cross-core", "cross-core needs two CPUs; this process may use only one")]
 
 
 def test_child_that_raises_is_a_failure_with_its_last_stderr_line():
@@ -92,18 +113,19 @@ class ListStore:
 
 
 def _fake_child(fail_from=None):
-    def fake_run_child(job, timeout, command=None, memory_floor=None):
+    def fake_run_child(job, timeout, command=None, memory_floor=None, parse=None):
         if fail_from and job.model == fail_from[0] and job.n >= fail_from[1]:
             return Failure(job, "exit", "RuntimeError: can't start new thread", 3, 0.0)
         return {"model": job.model, "variant": job.variant, "n": job.n, "repeat": job.repeat,
+                "kind": job.kind, "job": job.as_record(),
                 "memory": {"pss": 10_000_000 + 1000 * job.n, "kernel": 0}}
     return fake_run_child
 
 
 def test_sweep_stops_a_model_at_its_first_failure_and_goes_on_with_others(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child(fail_from=("threads", 100)))
-    jobs = plan([("threads", "condition"), ("asyncio", "event")],
-                {"threads": (10, 100, 1000), "asyncio": (10, 100, 1000)}, repeat=1)
+    jobs, _ = plan([("threads", "condition"), ("asyncio", "event")],
+                   {"threads": (10, 100, 1000), "asyncio": (10, 100, 1000)}, repeat=1)
     store = ListStore()
     Sweep(jobs, 5, store).run()
     assert [(m["model"], m["n"]) for m in store.measurements] == [
@@ -113,7 +135,7 @@ def test_sweep_stops_a_model_at_its_first_failure_and_goes_on_with_others(monkey
 
 def test_guard_skips_an_n_predicted_over_budget_and_records_why(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child())
-    jobs = plan([("asyncio", "event")], {"asyncio": (10, 100, 1000, 100_000, 1_000_000)}, repeat=1)
+    jobs, _ = plan([("asyncio", "event")], {"asyncio": (10, 100, 1000, 100_000, 1_000_000)}, repeat=1)
     store = ListStore()
     # 10 MB fixed + 1000 B per waiter measured; 1.5x margin: 100k waiters need ~165 MB.
     Sweep(jobs, 5, store, guard=Guard(budget_bytes=150 * 10**6, floor_bytes=0)).run()
@@ -125,19 +147,20 @@ def test_guard_skips_an_n_predicted_over_budget_and_records_why(monkeypatch):
 
 def test_guard_uses_the_prior_before_anything_is_measured(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child())
-    jobs = plan([("subprocess", "exec")], {"subprocess": (4, 40, 400)}, repeat=1)
+    jobs, _ = plan([("subprocess", "exec")], {"subprocess": (4, 40, 400)}, repeat=1)
     store = ListStore()
     Sweep(jobs, 5, store, guard=Guard(budget_bytes=2**20, floor_bytes=0)).run()
     assert store.measurements == []
-    assert "prior of 32 MiB per waiter" in store.skipped[0]["reason"]
+    assert "prior of 16 MiB per waiter" in store.skipped[0]["reason"]
 
 
 def test_resumed_sweep_runs_only_what_is_missing(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child())
-    jobs = plan([("asyncio", "event"), ("gevent", "event")],
-                {"asyncio": (10, 100, 1000), "gevent": (10, 100, 1000)}, repeat=1)
+    jobs, _ = plan([("asyncio", "event"), ("gevent", "event")],
+                   {"asyncio": (10, 100, 1000), "gevent": (10, 100, 1000)}, repeat=1)
+    gevent_100 = Job("memory", "gevent", "event", 100)
     previous = {"measurements": [_fake_child()(job, 5) for job in jobs[:2]],
-                "failures": [{"model": "gevent", "variant": "event", "n": 100}], "skipped": []}
+                "failures": [Failure(gevent_100, "exit", "boom", 1, 0.0).as_record()], "skipped": []}
     store = ListStore()
     Sweep(jobs, 5, store, previous=previous).run()
     assert [(m["model"], m["n"]) for m in store.measurements] == [("asyncio", 1000)]

@@ -2,10 +2,15 @@
 
 Each model is one module in this package with the same small interface::
 
-    park(n, variant, measure) -> dict
+    park(n, variant, measure, wake=True) -> dict
+    pingpong(primitive, loops, cpus, samples=None, observed=None) -> seconds
+    pingpong_here(primitive, loops, samples=None) -> seconds (or an awaitable)
 
 ``park`` starts ``n`` waiters, proves that all ``n`` are parked, calls ``measure()``
-(which reads memory) while they are, then wakes them all and waits for them to finish.
+(which reads memory, or times hand-offs) while they are, then (unless ``wake`` is
+false, when the caller is about to exit) wakes them all and waits for them to finish.
+``pingpong`` times round trips between two fresh waiters of the model, pinned as
+``cpus`` says; ``pingpong_here`` does the same beside the probe's parked waiters.
 It returns ``parked`` (the count it proved), ``spawn_seconds``, ``wake_seconds``,
 ``primitive`` (what the waiters block on) and ``memory`` (what ``measure`` returned).
 
@@ -29,6 +34,8 @@ class Model:
     # A deliberately high guess of the memory (user plus kernel) one waiter takes, used
     # by the memory guard before a sweep has measured anything of this model.
     prior_bytes_per_waiter: int
+    # Hand-off primitives of the model's ping-pong (the probe module's HANDOFF_PRIMITIVES).
+    primitives: tuple[str, ...]
     # Whether the model's waiters are separate OS processes (memory is then a tree sum).
     multiprocess: bool = False
 
@@ -42,6 +49,7 @@ MODELS = {
             ("condition",),
             "threading.Thread, each parked in threading.Condition.wait()",
             64 * 1024,
+            ("lock", "queue"),
         ),
         Model(
             "asyncio",
@@ -49,6 +57,7 @@ MODELS = {
             ("event",),
             "asyncio tasks on the stdlib event loop, each parked in asyncio.Event.wait()",
             8 * 1024,
+            ("future", "queue"),
         ),
         Model(
             "uvloop",
@@ -56,6 +65,7 @@ MODELS = {
             ("event",),
             "asyncio tasks on uvloop's event loop, each parked in asyncio.Event.wait()",
             8 * 1024,
+            ("future", "queue"),
         ),
         Model(
             "gevent",
@@ -63,14 +73,16 @@ MODELS = {
             ("event",),
             "greenlets from gevent.spawn, each parked in gevent.event.Event.wait()",
             32 * 1024,
+            ("event", "channel", "greenlet"),
         ),
         Model(
             "subprocess",
             "parkbench.probes.subprocess_workers",
-            ("exec", "fork"),
+            ("fork", "exec"),
             "worker processes, each blocked reading its own pipe; "
             "exec: a fresh interpreter per worker, fork: os.fork() of the probe",
-            32 * 1024 * 1024,
+            16 * 1024 * 1024,
+            ("pipe",),
             multiprocess=True,
         ),
     )
@@ -93,6 +105,15 @@ def check_variant(model: Model, variant: str) -> str:
             f"accepted variants: {', '.join(model.variants)}"
         )
     return variant
+
+
+def check_primitive(model: Model, primitive: str) -> str:
+    if primitive not in model.primitives:
+        raise UserError(
+            f"unknown hand-off primitive {primitive!r} for model {model.name!r}; "
+            f"accepted primitives: {', '.join(model.primitives)}"
+        )
+    return primitive
 
 
 def load(name: str):

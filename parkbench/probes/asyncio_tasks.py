@@ -5,21 +5,37 @@ future the main coroutine awaits; then it awaits the event. The loop runs one ca
 at a time, so by the time the main coroutine resumes, the N-th task has reached its
 ``await`` and every earlier one had already: all N are suspended.
 
+Hand-off (``pingpong``): two tasks on one loop pass control back and forth.
+Primitives: ``future`` (each side resolves a fresh future the other awaits) and
+``queue`` (two ``asyncio.Queue`` objects). Both tasks share one OS thread, so CPU
+placement only decides which CPU that thread may run on.
+
 The same code runs on uvloop (``uvloop_tasks``): only the loop differs.
 """
 
 import asyncio
+import inspect
 import time
+
+from parkbench import placement
+from parkbench.handoff import time_round_trips_async
 
 PRIMITIVE = "asyncio.Event.wait"
 
 
-def park(n: int, variant: str, measure, loop_factory=None) -> dict:
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(_park(n, measure))
+def park(n: int, variant: str, measure, wake: bool = True, loop_factory=None) -> dict:
+    if wake:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(_park(n, measure, wake))
+    # The caller exits right after: leave the loop and its parked tasks as they are.
+    # Closing a runner cancels them, which costs O(N²) here (each cancelled
+    # Event.wait() removes its future from the event's deque): a minute at N = 100k.
+    loop = (loop_factory or asyncio.new_event_loop)()
+    asyncio.set_event_loop(loop)
+    return loop.run_until_complete(_park(n, measure, wake))
 
 
-async def _park(n: int, measure) -> dict:
+async def _park(n: int, measure, wake: bool) -> dict:
     loop = asyncio.get_running_loop()
     go = asyncio.Event()
     all_parked = loop.create_future()
@@ -43,16 +59,82 @@ async def _park(n: int, measure) -> dict:
     spawn_seconds = time.perf_counter() - start
 
     memory = measure()
+    if inspect.isawaitable(memory):  # a measurement that runs on this loop (tail latency)
+        memory = await memory
+
+    if not wake:
+        return _result(state["parked"], spawn_seconds, None, memory)
 
     start = time.perf_counter()
     go.set()
     await all_finished
     wake_seconds = time.perf_counter() - start
     del tasks
+    return _result(state["parked"], spawn_seconds, wake_seconds, memory)
+
+
+def _result(parked, spawn_seconds, wake_seconds, memory) -> dict:
     return {
-        "parked": state["parked"],
+        "parked": parked,
         "spawn_seconds": spawn_seconds,
         "wake_seconds": wake_seconds,
         "primitive": PRIMITIVE,
         "memory": memory,
     }
+
+
+HANDOFF_PRIMITIVES = ("future", "queue")
+
+
+def _future_pair(loop):
+    state = {"a": None, "b": loop.create_future()}
+
+    async def a_step():
+        state["a"] = loop.create_future()
+        state["b"].set_result(None)
+        await state["a"]
+
+    async def b_side(loops):
+        for _ in range(loops):
+            await state["b"]
+            state["b"] = loop.create_future()
+            state["a"].set_result(None)
+
+    return a_step, b_side
+
+
+def _queue_pair(loop):
+    to_b, to_a = asyncio.Queue(), asyncio.Queue()
+
+    async def a_step():
+        to_b.put_nowait(None)
+        await to_a.get()
+
+    async def b_side(loops):
+        for _ in range(loops):
+            await to_b.get()
+            to_a.put_nowait(None)
+
+    return a_step, b_side
+
+
+async def pingpong_here(primitive: str, loops: int, samples=None) -> float:
+    """``loops`` round trips between two tasks on the running loop, in seconds."""
+    loop = asyncio.get_running_loop()
+    a_step, b_side = {"future": _future_pair, "queue": _queue_pair}[primitive](loop)
+    b_task = loop.create_task(b_side(loops))
+    await asyncio.sleep(0)  # let B reach its first wait before A starts the clock
+    elapsed = await time_round_trips_async(a_step, loops, samples)
+    await b_task
+    return elapsed
+
+
+def pingpong(primitive: str, loops: int, cpus=None, samples=None, observed=None,
+             loop_factory=None) -> float:
+    """Seconds for ``loops`` round trips on a fresh loop. Both tasks run on the calling
+    thread, which is pinned to the CPUs of ``cpus`` (one CPU for same-core)."""
+    affinity = placement.pin(None if cpus is None else set(cpus))
+    if observed is not None:
+        observed.update(a=affinity, b=affinity)
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(pingpong_here(primitive, loops, samples))

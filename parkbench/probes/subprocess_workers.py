@@ -12,6 +12,10 @@ Waking closes each wake pipe (the worker's read returns end-of-file, and it exit
 If the probe dies, the kernel closes the wake pipes and the workers exit the same way,
 so no worker outlives its probe.
 
+Hand-off (``pingpong``): the probe and one forked partner process pass a byte back
+and forth over two pipes (primitive ``pipe``); with ``cross-core`` placement the two
+processes are pinned to different CPUs.
+
 Memory is summed over the probe and all its workers: USS and PSS sums are honest, the
 RSS sum is the naive figure that counts shared pages once per worker.
 """
@@ -20,6 +24,9 @@ import os
 import subprocess
 import sys
 import time
+
+from parkbench import placement
+from parkbench.handoff import time_round_trips
 
 PRIMITIVE = "os.read on a pipe"
 
@@ -57,7 +64,7 @@ def _start_fork(wake_r: int, ready_w: int):
 STARTERS = {"exec": _start_exec, "fork": _start_fork}
 
 
-def park(n: int, variant: str, measure) -> dict:
+def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     start_worker = STARTERS[variant]
     ready_r, ready_w = os.pipe()
     workers, wake_ends = [], []
@@ -79,6 +86,10 @@ def park(n: int, variant: str, measure) -> dict:
 
     memory = measure()
 
+    if not wake:  # the caller exits without waking (tail latency needs no wake timing)
+        return {"parked": ready, "spawn_seconds": spawn_seconds, "wake_seconds": None,
+                "primitive": PRIMITIVE, "memory": memory}
+
     start = time.perf_counter()
     for wake_w in wake_ends:
         os.close(wake_w)
@@ -94,3 +105,49 @@ def park(n: int, variant: str, measure) -> dict:
         "primitive": PRIMITIVE,
         "memory": memory,
     }
+
+
+HANDOFF_PRIMITIVES = ("pipe",)
+
+
+def pingpong(primitive: str, loops: int, cpus=None, samples=None, observed=None) -> float:
+    """Seconds for ``loops`` round trips of one byte between this process (on
+    ``cpus[0]``) and a forked partner (on ``cpus[1]``)."""
+    if primitive != "pipe":
+        raise ValueError(f"unknown hand-off primitive {primitive!r}; accepted: pipe")
+    to_b_r, to_b_w = os.pipe()
+    to_a_r, to_a_w = os.pipe()
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # partner B: echo every byte until end-of-file
+        try:
+            for fd in (to_b_w, to_a_r, report_r):
+                os.close(fd)  # or B would hold its own input open and never see EOF
+            affinity = placement.pin(None if cpus is None else [cpus[1]])
+            os.write(report_w, (",".join(map(str, affinity)) + "\n").encode())
+            while os.read(to_b_r, 1):
+                os.write(to_a_w, b"b")
+        finally:
+            os._exit(0)
+    for fd in (to_b_r, to_a_w, report_w):
+        os.close(fd)
+    try:
+        affinity_a = placement.pin(None if cpus is None else [cpus[0]])
+        report = os.read(report_r, 4096).decode().strip()  # B is pinned and ready
+        if observed is not None:
+            observed.update(a=affinity_a, b=[int(cpu) for cpu in report.split(",")])
+
+        def a_step():
+            os.write(to_b_w, b"a")
+            os.read(to_a_r, 1)
+
+        return time_round_trips(a_step, loops, samples)
+    finally:
+        for fd in (to_b_w, to_a_r, report_r):
+            os.close(fd)
+        os.waitpid(pid, 0)
+
+
+def pingpong_here(primitive: str, loops: int, samples=None) -> float:
+    """The hand-off where the probe stands (for tail latency): not pinned."""
+    return pingpong(primitive, loops, None, samples)

@@ -6,17 +6,26 @@ condition's lock on its way to blocking. The last thread to arrive sets an event
 main thread then takes the condition's lock, which it can only get once that last thread
 has released it inside ``wait()``, and checks the count is N.
 
+Hand-off (``pingpong``): two threads pass control back and forth; each blocks until
+the other releases it. Primitives: ``lock`` (two ``threading.Lock`` objects, each
+released by the other thread) and ``queue`` (two ``queue.Queue`` objects). With
+``cross-core`` placement the two threads are pinned to different CPUs.
+
 Each parked thread owns an OS thread with its own stack (virtual size: the thread
 stack size; resident: the pages it touched) plus kernel memory that RSS does not show.
 """
 
+import queue
 import threading
 import time
+
+from parkbench import placement
+from parkbench.handoff import time_round_trips
 
 PRIMITIVE = "threading.Condition.wait"
 
 
-def park(n: int, variant: str, measure) -> dict:
+def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     condition = threading.Condition()
     all_arrived = threading.Event()
     state = {"parked": 0, "go": False, "finished": 0}
@@ -45,6 +54,9 @@ def park(n: int, variant: str, measure) -> dict:
     spawn_seconds = time.perf_counter() - start
 
     memory = measure()
+    if not wake:  # the caller exits without waking (tail latency needs no wake timing)
+        return {"parked": parked, "spawn_seconds": spawn_seconds, "wake_seconds": None,
+                "primitive": PRIMITIVE, "memory": memory}
 
     start = time.perf_counter()
     with condition:
@@ -61,3 +73,69 @@ def park(n: int, variant: str, measure) -> dict:
         "primitive": PRIMITIVE,
         "memory": memory,
     }
+
+
+HANDOFF_PRIMITIVES = ("lock", "queue")
+
+
+def _lock_pair():
+    a_turn, b_turn = threading.Lock(), threading.Lock()
+    a_turn.acquire()
+    b_turn.acquire()
+
+    def a_step():
+        b_turn.release()
+        a_turn.acquire()
+
+    def b_step():
+        b_turn.acquire()
+        a_turn.release()
+
+    return a_step, b_step
+
+
+def _queue_pair():
+    to_b, to_a = queue.Queue(), queue.Queue()
+
+    def a_step():
+        to_b.put(None)
+        to_a.get()
+
+    def b_step():
+        to_b.get()
+        to_a.put(None)
+
+    return a_step, b_step
+
+
+def pingpong(primitive: str, loops: int, cpus=None, samples=None, observed=None) -> float:
+    """Seconds for ``loops`` round trips between two threads (A on ``cpus[0]``, B on
+    ``cpus[1]``). ``samples`` gets each round trip in ns; ``observed`` each thread's
+    affinity after pinning."""
+    a_step, b_step = {"lock": _lock_pair, "queue": _queue_pair}[primitive]()
+    observed = {} if observed is None else observed
+    ready = threading.Barrier(2)
+    result = {}
+
+    def side_b():
+        observed["b"] = placement.pin(None if cpus is None else [cpus[1]])
+        ready.wait()
+        for _ in range(loops):
+            b_step()
+
+    def side_a():
+        observed["a"] = placement.pin(None if cpus is None else [cpus[0]])
+        ready.wait()
+        result["elapsed"] = time_round_trips(a_step, loops, samples)
+
+    threads = [threading.Thread(target=side_b), threading.Thread(target=side_a)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return result["elapsed"]
+
+
+def pingpong_here(primitive: str, loops: int, samples=None) -> float:
+    """The hand-off where the probe stands (for tail latency): not pinned."""
+    return pingpong(primitive, loops, None, samples)

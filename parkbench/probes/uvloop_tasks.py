@@ -10,7 +10,14 @@ import uvloop
 from parkbench.probes import asyncio_tasks
 
 PRIMITIVE = asyncio_tasks.PRIMITIVE
+HANDOFF_PRIMITIVES = asyncio_tasks.HANDOFF_PRIMITIVES
+pingpong_here = asyncio_tasks.pingpong_here
 
 
-def park(n: int, variant: str, measure) -> dict:
-    return asyncio_tasks.park(n, variant, measure, loop_factory=uvloop.new_event_loop)
+def park(n: int, variant: str, measure, wake: bool = True) -> dict:
+    return asyncio_tasks.park(n, variant, measure, wake, loop_factory=uvloop.new_event_loop)
+
+
+def pingpong(primitive: str, loops: int, cpus=None, samples=None, observed=None) -> float:
+    return asyncio_tasks.pingpong(primitive, loops, cpus, samples, observed,
+                                  loop_factory=uvloop.new_event_loop)

@@ -1,0 +1,58 @@
+"""Switch latency: driving the pyperf benchmark and reading what it wrote.
+
+- ``switch`` jobs run ``benchmarks/bench_switch.py`` (pyperf: calibrated loops, warm-ups,
+  several worker processes) once per (model, primitive, placement); its pyperf JSON file
+  is kept under ``results/<machine>/<run-id>/`` and summarised into a record.
+- ``tail`` jobs run a probe child that parks N waiters and, while they stay parked,
+  times ``TAIL_LOOPS`` hand-offs one by one (see ``probe.py``), for p50 ... max.
+
+Tuning constants are recorded in each run's parameters.
+"""
+
+import sys
+from pathlib import Path
+
+SWITCH_SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_switch.py"
+
+# pyperf options per latency mode. quick: short values from a few processes, to fit the
+# default sweep's time budget (each model's first primitive only); rigorous: pyperf's
+# own --rigorous, every primitive.
+PYPERF_MODES = {
+    "quick": ("--processes", "6", "--values", "5", "--warmups", "1", "--min-time", "0.01"),
+    "rigorous": ("--rigorous",),
+}
+
+TAIL_LOOPS = 20_000         # round trips timed one by one per tail measurement
+TAIL_PLACEMENT = "os"       # tail hand-offs are not pinned: the scheduler places them
+
+
+def switch_filename(model: str, primitive: str, placement: str) -> str:
+    return f"switch-{model}-{primitive}-{placement}.json"
+
+
+def switch_command(model: str, primitive: str, placement: str, output: Path, mode: str) -> list[str]:
+    if not SWITCH_SCRIPT.is_file():
+        raise FileNotFoundError(
+            f"{SWITCH_SCRIPT} is missing: install parkbench from its repository (pip install -e .)"
+        )
+    return [
+        sys.executable, str(SWITCH_SCRIPT),
+        "--model", model, "--primitive", primitive, "--placement", placement,
+        "--output", str(output), "--quiet", *PYPERF_MODES[mode],
+    ]
+
+
+def read_switch(path: Path) -> dict:
+    """The summary of one pyperf result file: median, mean, stdev, values (seconds)."""
+    import pyperf
+
+    benchmark = pyperf.Benchmark.load(str(path))
+    values = benchmark.get_values()
+    return {
+        "median": benchmark.median(),
+        "mean": benchmark.mean(),
+        "stdev": benchmark.stdev() if len(values) > 1 else 0.0,
+        "values": len(values),
+        "loops": benchmark.get_loops(),
+        "pyperf_name": benchmark.get_name(),
+    }
