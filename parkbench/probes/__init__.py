@@ -98,22 +98,21 @@ def get(name: str) -> Model:
         ) from None
 
 
-def check_variant(model: Model, variant: str) -> str:
-    if variant not in model.variants:
+def _check_member(model: Model, value: str, accepted, what: str, plural: str) -> str:
+    if value not in accepted:
         raise UserError(
-            f"unknown variant {variant!r} for model {model.name!r}; "
-            f"accepted variants: {', '.join(model.variants)}"
+            f"unknown {what} {value!r} for model {model.name!r}; "
+            f"accepted {plural}: {', '.join(accepted)}"
         )
-    return variant
+    return value
+
+
+def check_variant(model: Model, variant: str) -> str:
+    return _check_member(model, variant, model.variants, "variant", "variants")
 
 
 def check_primitive(model: Model, primitive: str) -> str:
-    if primitive not in model.primitives:
-        raise UserError(
-            f"unknown hand-off primitive {primitive!r} for model {model.name!r}; "
-            f"accepted primitives: {', '.join(model.primitives)}"
-        )
-    return primitive
+    return _check_member(model, primitive, model.primitives, "hand-off primitive", "primitives")
 
 
 def load(name: str):
