@@ -156,7 +156,9 @@ def cmd_run(args) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
-    run_file.finish(derive(document["measurements"]))
+    from parkbench import limits
+
+    run_file.finish(derive(document["measurements"], limits.read()))
     _print_summary([run_file.path])
     return 0
 
@@ -221,6 +223,78 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
+# --- limits ----------------------------------------------------------------------------
+
+
+def _latest_figures(folder: Path, name: str):
+    """Per-waiter figures of the newest complete run of machine ``name``, if any."""
+    from parkbench import results
+
+    runs = sorted((folder / name).glob("2*.json")) if (folder / name).is_dir() else []
+    for path in reversed(runs):
+        document = results.read_run(path)
+        if document["complete"]:
+            return path, document["figures"]
+    return None, []
+
+
+def _limit_lines(values: dict) -> list[str]:
+    from parkbench.sizes import format_bytes
+
+    def count(value):
+        return "unlimited" if value is None else f"{value:,}"
+
+    def size(value):
+        return "unlimited" if value is None else format_bytes(value)
+
+    nproc, nofile, stack = values["rlimit_nproc"], values["rlimit_nofile"], values["rlimit_stack"]
+    root_note = "  (not enforced for root)" if values["is_root"] else ""
+    rows = [
+        ("kernel.pid_max", count(values["pid_max"])),
+        ("kernel.threads-max", count(values["threads_max"])),
+        ("vm.max_map_count", count(values["max_map_count"])),
+        ("ulimit -u (processes+threads)", f"{count(nproc['soft'])} soft, {count(nproc['hard'])} hard{root_note}"),
+        ("ulimit -n (open files)", f"{count(nofile['soft'])} soft, {count(nofile['hard'])} hard"),
+        ("ulimit -s (stack)", f"{size(stack['soft'])} soft, {size(stack['hard'])} hard"),
+        ("cgroup pids.max", count(values["cgroup_pids_max"])),
+        ("cgroup memory limit", size(values["cgroup_memory_max"])),
+        ("memory available", size(values["memory_available"])),
+        ("tasks (threads) in use", count(values["tasks_in_use"])),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return [f"  {name.ljust(width)}  {value}" for name, value in rows]
+
+
+def cmd_limits(args) -> int:
+    from parkbench import limits, machine, probes
+
+    values = limits.read()
+    name = machine.resolve_name(args.machine)
+    path, figures = _latest_figures(Path(args.results), name)
+    per = {(f["model"], f["variant"], f["metric"]): f["value"] for f in figures}
+    print(f"limits that bound waiters on this machine ({name}):")
+    print("\n".join(_limit_lines(values)))
+    source = f"per-waiter costs from {path}" if path else (
+        "no stored run of this machine: memory bounds need 'parkbench run' first")
+    print(f"\nbinding limit per model ({source}):")
+    rows = []
+    for model in probes.MODELS.values():
+        for variant in model.variants:
+            bound = limits.capacity(model.name, variant, values,
+                                    per.get((model.name, variant, "total_per_waiter")),
+                                    per.get((model.name, variant, "maps_per_waiter")))
+            if bound is None:
+                rows.append((f"{model.name}/{variant}", "-", "none known", "", ""))
+            else:
+                rows.append((f"{model.name}/{variant}", f"{bound.waiters:,}", bound.limit,
+                             bound.detail, bound.how_to_raise))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for label, waiters, limit, detail, how in rows:
+        print(f"  {label.ljust(widths[0])}  {waiters.rjust(widths[1])}  {limit.ljust(widths[2])}"
+              + (f"  {detail}; raise: {how}" if how else ""))
+    return 0
+
+
 # --- list ------------------------------------------------------------------------------
 
 
@@ -279,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=("table", "json"), default="table",
                       help="table (default) or json: tidy records, one JSON object per line")
     show.set_defaults(func=cmd_show)
+
+    limits_cmd = commands.add_parser("limits", help="OS limits and the binding limit per model")
+    limits_cmd.add_argument("--results", default="results",
+                            help="results folder whose newest run of this machine gives "
+                                 "the per-waiter costs (default results/)")
+    limits_cmd.add_argument("--machine", help="machine name (default: stored, or derived once)")
+    limits_cmd.set_defaults(func=cmd_limits)
 
     listing = commands.add_parser("list", help="models and variants")
     listing.set_defaults(func=cmd_list)

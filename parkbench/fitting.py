@@ -22,6 +22,7 @@ FITTED = (
     ("vms", "vms", "bytes"),
     ("kernel", "kernel", "bytes"),
     ("total", "total", "bytes"),
+    ("maps", "maps", "mappings"),
     ("spawn_seconds", "spawn", "seconds"),
     ("wake_seconds", "wake", "seconds"),
 )
@@ -76,11 +77,34 @@ def kind(record: dict) -> str:
     return record.get("kind", "memory")
 
 
-def derive(measurements: list[dict]) -> list[dict]:
-    """Figures of a run: memory fits (``derive_memory``) and switch latency."""
-    return derive_memory([r for r in measurements if kind(r) == "memory"]) + derive_switch(
-        [r for r in measurements if kind(r) == "switch"]
-    )
+def derive(measurements: list[dict], limits: dict | None = None) -> list[dict]:
+    """Figures of a run: memory fits (``derive_memory``), switch latency and, given the
+    machine's ``limits``, the capacity of each model and variant."""
+    memory = derive_memory([r for r in measurements if kind(r) == "memory"])
+    figures = memory + derive_switch([r for r in measurements if kind(r) == "switch"])
+    if limits is not None:
+        figures += derive_capacity(memory, limits)
+    return figures
+
+
+def derive_capacity(memory_figures: list[dict], limits: dict) -> list[dict]:
+    """``capacity`` per (model, variant): waiters one machine holds, and the limit that
+    binds (``limit``), from ``total_per_waiter`` and ``maps_per_waiter``."""
+    from parkbench import limits as os_limits
+
+    per = {(f["model"], f["variant"], f["metric"]): f["value"] for f in memory_figures}
+    figures = []
+    for model, variant in dict.fromkeys((f["model"], f["variant"]) for f in memory_figures):
+        total = per.get((model, variant, "total_per_waiter"))
+        if total is None:
+            continue
+        bound = os_limits.capacity(model, variant, limits, total,
+                                   per.get((model, variant, "maps_per_waiter")))
+        if bound is not None:
+            figures.append({"model": model, "variant": variant, "metric": "capacity",
+                            "value": bound.waiters, "unit": "waiters", "limit": bound.limit,
+                            "detail": bound.detail})
+    return figures
 
 
 def derive_switch(records: list[dict]) -> list[dict]:

@@ -1,41 +1,111 @@
-"""Operating-system limits that bound how many waiters a machine can hold.
+"""Operating-system limits that bound how many waiters a machine can hold, and the
+capacity of each model: the smallest of its memory bound and the OS bounds that apply.
 
-Read from /proc, /sys/fs/cgroup and getrlimit. ``root`` lets tests point the readers
-at fixture trees instead of the live system.
+``read(root)`` reads /proc, the process's cgroups (v1 and v2) and getrlimit; ``root``
+lets tests point it at fixture trees. ``bounds`` and ``capacity`` are plain functions
+of what ``read`` returned and of measured per-waiter figures: they return data.
 """
 
+import os
 import resource
+from dataclasses import dataclass
 from pathlib import Path
 
 UNLIMITED = None
+
+# The lowest a limit is reported as: cgroup v1 writes "no limit" as a huge number.
+_NO_LIMIT_FROM = 2**62
 
 
 def _read_int(path: Path):
     try:
         text = path.read_text().strip()
-    except (FileNotFoundError, PermissionError):
+    except (FileNotFoundError, PermissionError, NotADirectoryError):
         return None
     if text == "max":
         return UNLIMITED
     try:
-        value = int(text)
-    except ValueError:
+        value = int(text.split()[0])
+    except (ValueError, IndexError):
         return None
-    # cgroup v1 writes "no limit" as a huge page-aligned number.
-    return UNLIMITED if value >= 2**62 else value
+    return UNLIMITED if value >= _NO_LIMIT_FROM else value
 
 
 def _rlimit(which) -> dict:
     soft, hard = resource.getrlimit(which)
-    as_value = lambda v: UNLIMITED if v == resource.RLIM_INFINITY else v  # noqa: E731
-    return {"soft": as_value(soft), "hard": as_value(hard)}
+
+    def plain(value):
+        return UNLIMITED if value == resource.RLIM_INFINITY else value
+
+    return {"soft": plain(soft), "hard": plain(hard)}
+
+
+def _cgroup_paths(root: Path) -> dict:
+    """controller -> cgroup path of this process; key "" for the v2 unified hierarchy."""
+    paths = {}
+    try:
+        lines = (root / "proc/self/cgroup").read_text().splitlines()
+    except FileNotFoundError:
+        return paths
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        for controller in controllers.split(",") if controllers else [""]:
+            paths[controller] = path
+    return paths
+
+
+def _cgroup_limit(root: Path, paths: dict, v1_controller: str, v1_file: str, v2_file: str):
+    """The tightest limit on this process's cgroup and its ancestors (limits nest)."""
+    base = root / "sys/fs/cgroup"
+    candidates = []
+    if v1_controller in paths:
+        candidates.append((base / v1_controller, paths[v1_controller], v1_file))
+    if "" in paths:
+        candidates.append((base, paths[""], v2_file))
+        candidates.append((base / "unified", paths[""], v2_file))
+    found = []
+    for mount, path, name in candidates:
+        parts = [part for part in path.split("/") if part]
+        for depth in range(len(parts) + 1):
+            value = _read_int(mount.joinpath(*parts[:depth], name))
+            if value is not None:
+                found.append(value)
+    return min(found) if found else UNLIMITED
+
+
+def _meminfo(root: Path) -> dict:
+    values = {}
+    try:
+        for line in (root / "proc/meminfo").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            values[name] = int(rest.split()[0]) * 1024
+    except (FileNotFoundError, ValueError, IndexError):
+        pass
+    return values
+
+
+def _tasks_in_use(root: Path) -> int | None:
+    """Threads of every process on the machine (each one holds a pid)."""
+    proc = root / "proc"
+    try:
+        return sum(
+            len(os.listdir(entry / "task"))
+            for entry in proc.iterdir()
+            if entry.name.isdigit() and (entry / "task").is_dir()
+        )
+    except OSError:
+        return None
 
 
 def read(root: str = "/") -> dict:
-    """This machine's limits: kernel-wide, per-user (rlimits) and cgroup."""
+    """This machine's limits: kernel-wide, per-process (rlimits), cgroup, and usage."""
     root = Path(root)
     proc = root / "proc/sys"
-    cgroup = root / "sys/fs/cgroup"
+    cgroups = _cgroup_paths(root)
+    meminfo = _meminfo(root)
     return {
         "pid_max": _read_int(proc / "kernel/pid_max"),
         "threads_max": _read_int(proc / "kernel/threads-max"),
@@ -43,17 +113,89 @@ def read(root: str = "/") -> dict:
         "rlimit_nproc": _rlimit(resource.RLIMIT_NPROC),
         "rlimit_nofile": _rlimit(resource.RLIMIT_NOFILE),
         "rlimit_stack": _rlimit(resource.RLIMIT_STACK),
-        "cgroup_pids_max": _first_known(
-            cgroup / "pids.max", cgroup / "pids/pids.max"
+        "cgroup_pids_max": _cgroup_limit(root, cgroups, "pids", "pids.max", "pids.max"),
+        "cgroup_memory_max": _cgroup_limit(
+            root, cgroups, "memory", "memory.limit_in_bytes", "memory.max"
         ),
-        "cgroup_memory_max": _first_known(
-            cgroup / "memory.max", cgroup / "memory/memory.limit_in_bytes"
-        ),
+        "memory_available": meminfo.get("MemAvailable"),
+        "memory_total": meminfo.get("MemTotal"),
+        "tasks_in_use": _tasks_in_use(root),
+        "is_root": os.geteuid() == 0 if str(root) == "/" else False,
     }
 
 
-def _first_known(*paths: Path):
-    for path in paths:
-        if path.exists():
-            return _read_int(path)
-    return UNLIMITED
+# --- bounds and capacity ----------------------------------------------------------------
+
+HOW_TO_RAISE = {
+    "memory": "add memory, or choose a model with a smaller total per waiter",
+    "pid_max": "sysctl -w kernel.pid_max=4194304",
+    "threads_max": "sysctl -w kernel.threads-max=<N>",
+    "max_map_count": "sysctl -w vm.max_map_count=1048576",
+    "rlimit_nproc": "ulimit -u <N> (raise the hard limit in /etc/security/limits.conf)",
+    "rlimit_nofile": "ulimit -n <N> up to the hard limit (raise that in /etc/security/limits.conf)",
+    "cgroup_pids_max": "raise pids.max of the cgroup (systemd: TasksMax=)",
+}
+
+# Mappings one thread adds (stack and its guard page) when none was measured.
+DEFAULT_MAPS_PER_THREAD = 2
+# File descriptors one waiter holds, per kind of waiter: a subprocess worker keeps one
+# wake-pipe end open in the probe; a socket waiter holds both ends of a socketpair.
+FDS_PER_WAITER = {"subprocess": 1, "socket": 2}
+
+
+@dataclass(frozen=True)
+class Bound:
+    limit: str       # the name of the limit, a key of HOW_TO_RAISE
+    waiters: int     # how many more waiters it allows
+    detail: str      # the arithmetic, in words
+
+    @property
+    def how_to_raise(self) -> str:
+        return HOW_TO_RAISE[self.limit]
+
+
+def _headroom(limit, used) -> int | None:
+    if limit is None:
+        return None
+    return max(limit - (used or 0), 0)
+
+
+def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | None = None,
+           maps_per_waiter: float | None = None) -> list[Bound]:
+    """Every bound that applies to ``model``/``variant`` on a machine with ``limits``."""
+    found = []
+    memory = [v for v in (limits.get("memory_available"), limits.get("cgroup_memory_max")) if v]
+    if total_per_waiter and total_per_waiter > 0 and memory:
+        available = min(memory)
+        found.append(Bound("memory", int(available / total_per_waiter),
+                           f"{available:,} B available / {total_per_waiter:,.0f} B per waiter"))
+    tasks = limits.get("tasks_in_use")
+    takes_a_task = model in ("threads", "subprocess")
+    if takes_a_task:
+        for name in ("pid_max", "threads_max", "cgroup_pids_max"):
+            room = _headroom(limits.get(name), tasks)
+            if room is not None:
+                found.append(Bound(name, room, f"{limits[name]:,} - {tasks or 0:,} tasks in use"))
+        nproc = (limits.get("rlimit_nproc") or {}).get("soft")
+        if nproc is not None and not limits.get("is_root"):
+            found.append(Bound("rlimit_nproc", _headroom(nproc, tasks),
+                               f"{nproc:,} per user (counts threads too)"))
+    if model == "threads" and limits.get("max_map_count"):
+        per = maps_per_waiter if maps_per_waiter and maps_per_waiter > 0 else DEFAULT_MAPS_PER_THREAD
+        found.append(Bound("max_map_count", int(limits["max_map_count"] / per),
+                           f"{limits['max_map_count']:,} mappings / {per:.2f} per thread"))
+    fds = FDS_PER_WAITER.get("socket" if variant == "socket" else model)
+    nofile = limits.get("rlimit_nofile") or {}
+    # A socket probe raises its soft limit to the hard one; a worker pool does not.
+    ceiling = nofile.get("hard") if variant == "socket" else nofile.get("soft")
+    if fds and ceiling is not None:
+        found.append(Bound("rlimit_nofile", int(ceiling / fds),
+                           f"{ceiling:,} descriptors / {fds} per waiter"))
+    return found
+
+
+def capacity(model: str, variant: str, limits: dict, total_per_waiter: float | None = None,
+             maps_per_waiter: float | None = None) -> Bound | None:
+    """The binding bound: the one allowing the fewest waiters (``None`` if none known)."""
+    found = bounds(model, variant, limits, total_per_waiter, maps_per_waiter)
+    return min(found, key=lambda bound: bound.waiters) if found else None

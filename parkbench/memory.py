@@ -12,6 +12,9 @@
   and page tables never show in RSS. The figure is system-wide, so anything else the
   machine does at the same time lands in it too: it is noisier than the other views.
 
+``tree_views`` also counts ``maps``, the memory mappings (a thread stack takes more
+than one, and vm.max_map_count bounds them).
+
 USS and PSS come from /proc/<pid>/smaps_rollup through psutil, which is slow and takes
 memory-management locks: read them once per measurement, never while timing.
 """
@@ -30,17 +33,29 @@ def tree_views(pid: int | None = None) -> dict:
     root = psutil.Process(pid)
     processes = [root] + root.children(recursive=True)
     totals = dict.fromkeys(VIEWS, 0)
+    totals["maps"] = 0
     counted = 0
     for process in processes:
         try:
             info = process.memory_full_info()
+            maps = _count_mappings(process.pid)
         except psutil.NoSuchProcess:
             continue  # a child that already exited holds no memory
         for view in VIEWS:
             totals[view] += getattr(info, view)
+        totals["maps"] += maps
         counted += 1
     totals["processes"] = counted
     return totals
+
+
+def _count_mappings(pid: int) -> int:
+    """Memory mappings of a process (vm.max_map_count bounds them per process)."""
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as handle:
+            return sum(1 for _ in handle)
+    except FileNotFoundError:
+        raise psutil.NoSuchProcess(pid) from None
 
 
 def kernel_meminfo(path: str = "/proc/meminfo") -> dict:

@@ -25,7 +25,7 @@ MACHINE_SCHEMA = "parkbench-machine"
 SCHEMA_VERSION = 1
 
 COLUMNS = ("machine", "run_id", "model", "variant", "placement", "metric", "n", "value", "unit",
-           "repeat")
+           "repeat", "limit")
 TAIL_METRICS = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
 
 
@@ -215,7 +215,7 @@ def tidy_rows(document: dict) -> list[dict]:
             **base, "model": figure["model"], "variant": figure["variant"],
             "placement": figure.get("placement"), "metric": figure["metric"],
             "n": figure.get("n"), "value": figure["value"], "unit": figure["unit"],
-            "repeat": None,
+            "repeat": None, "limit": figure.get("limit"),
         })
     return rows
 
@@ -228,7 +228,8 @@ def load(paths):
     ``kernel``, ``total`` (bytes), ``spawn_seconds``, ``wake_seconds`` (seconds) and
     their N; tail latency has ``switch_p50`` ... ``switch_max`` (seconds) with the N of
     parked waiters and ``variant`` the hand-off primitive; derived figures
-    (``rss_per_waiter``, ``switch_latency`` ...) have no N.
+    (``rss_per_waiter``, ``switch_latency`` ...) have no N; ``capacity`` rows name
+    the binding limit in ``limit``.
     """
     import pandas as pd
 

@@ -15,6 +15,7 @@ COLUMNS = (
     ("vms_per_waiter", "VMS/waiter", format_bytes),
     ("kernel_per_waiter", "kernel/waiter", format_bytes),
     ("total_per_waiter", "total/waiter", format_bytes),
+    ("capacity", "capacity", format_count),
     ("rss_fit_r2", "R² (RSS)", lambda v: "-" if v != v else f"{v:.4f}"),
     ("spawn_per_waiter", "spawn/waiter", format_seconds),
     ("wake_per_waiter", "wake/waiter", format_seconds),

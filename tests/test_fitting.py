@@ -39,7 +39,7 @@ def _record(model, n, rss):
     return {
         "model": model, "variant": "v", "n": n, "spawn_seconds": n * 1e-6,
         "wake_seconds": n * 5e-7,
-        "memory": {"rss": rss, "uss": rss - 1000, "pss": rss - 500, "vms": 2 * rss, "kernel": 20 * n},
+        "memory": {"rss": rss, "uss": rss - 1000, "pss": rss - 500, "vms": 2 * rss, "kernel": 20 * n, "maps": 2 * n},
     }
 
 

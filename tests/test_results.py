@@ -11,7 +11,7 @@ def _measurement(model, n, repeat=0):
         "model": model, "variant": "event", "n": n, "repeat": repeat, "parked": n,
         "spawn_seconds": n * 2e-6, "wake_seconds": n * 1e-6, "primitive": "p",
         "memory": {"rss": 1e7 + 1000 * n, "vms": 2e7 + 1000 * n, "uss": 9e6 + 1000 * n,
-                   "pss": 9.5e6 + 1000 * n, "kernel": 16 * n, "processes": 1},
+                   "pss": 9.5e6 + 1000 * n, "kernel": 16 * n, "maps": 100 + 2 * n, "processes": 1},
     }
 
 
