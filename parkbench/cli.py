@@ -59,13 +59,26 @@ def _progress(stream):
 
 def _new_run(args):
     """Validate every option, then create the run file: nothing is written on bad input."""
-    from parkbench import guard, latency, machine, placement, results, suite
+    from parkbench import guard, latency, limits, machine, placement, results, suite
     from parkbench.sizes import parse_count_list
 
-    selection = suite.parse_selection(args.models)
-    grids = suite.grids_for(selection, parse_count_list(args.n) if args.n is not None else None)
+    if args.to_limit:
+        if args.models or args.n:
+            raise UserError("--to-limit chooses its own model and grid; do not pass --models or --n")
+        selection = suite.parse_selection(args.to_limit)
+        if len(selection) != 1:
+            raise UserError(f"--to-limit takes one model or model:variant, not {args.to_limit!r}")
+        (model, variant), = selection
+        start = min(suite.QUICK_GRIDS[model])
+        grids = {model: suite.to_limit_grid(start, suite.predicted_capacity(model, variant, limits.read()))}
+        args.only = "memory"
+    else:
+        grids = None
+        selection = suite.parse_selection(args.models)
+    grids = grids or suite.grids_for(selection, parse_count_list(args.n) if args.n is not None else None)
     primitives = suite.parse_primitives(args.primitives, selection,
                                         every=args.latency_mode == "rigorous")
+    child_rlimits = _parse_child_rlimits(args.child_rlimit)
     budget = guard.parse_budget(args.memory_budget or guard.DEFAULT_BUDGET, guard.available_bytes())
     name = machine.resolve_name(args.machine)
     output = results.check_output_folder(Path(args.output))
@@ -86,6 +99,8 @@ def _new_run(args):
         "placements": list(placement.PLACEMENTS),
         "tail_loops": latency.TAIL_LOOPS,
         "tail_placement": latency.TAIL_PLACEMENT,
+        "to_limit": args.to_limit,
+        "child_rlimits": child_rlimits,
         **memory_guard.as_parameters(),
     }
     environment = {"python": description["python"], "packages": description["packages"]}
@@ -94,11 +109,26 @@ def _new_run(args):
     return run_file
 
 
+def _parse_child_rlimits(items) -> str:
+    """``["nofile=64", "as=2GiB"]`` -> ``"nofile=64,as=2147483648"``, checked."""
+    from parkbench.probe import RLIMITS
+    from parkbench.sizes import parse_size
+
+    parsed = []
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep or name not in RLIMITS:
+            raise UserError(f"--child-rlimit takes NAME=VALUE with NAME one of "
+                            f"{', '.join(RLIMITS)}, not {item!r}")
+        parsed.append(f"{name}={parse_size(value)}")
+    return ",".join(parsed)
+
+
 def _reopen_run(args):
     """The run file named by ``--resume`` (a path, or a run id under the machine's folder)."""
     from parkbench import machine, results
 
-    for option in ("models", "n", "memory_budget", "only", "primitives"):
+    for option in ("models", "n", "memory_budget", "only", "primitives", "to_limit", "child_rlimit"):
         if getattr(args, option) is not None:
             raise UserError(f"--resume continues a run with its stored parameters; "
                             f"do not pass --{option.replace('_', '-')}")
@@ -138,7 +168,8 @@ def cmd_run(args) -> int:
                          progress=_progress(sys.stderr), previous=document,
                          switch_folder=run_file.path.with_suffix(""),
                          latency_mode=parameters["latency_mode"],
-                         tail_loops=parameters["tail_loops"])
+                         tail_loops=parameters["tail_loops"],
+                         child_rlimits=parameters.get("child_rlimits", ""))
     for job, reason in refused:
         if job.series not in sweep.stopped:
             sweep.skip(job, reason)
@@ -158,7 +189,8 @@ def cmd_run(args) -> int:
         signal.signal(signal.SIGTERM, previous_handler)
     from parkbench import limits
 
-    run_file.finish(derive(document["measurements"], limits.read()))
+    seen = limits.with_child_rlimits(limits.read(), parameters.get("child_rlimits", ""))
+    run_file.finish(derive(document["measurements"], seen, document["failures"]))
     _print_summary([run_file.path])
     return 0
 
@@ -195,8 +227,8 @@ def _print_summary(paths) -> None:
     from parkbench import results, summary
 
     frame = results.load(paths)
-    print(summary.render(summary.table(frame), notes=_failure_notes(paths),
-                         latency=summary.latency_table(frame)))
+    notes = _failure_notes(paths) + summary.limit_notes(frame)
+    print(summary.render(summary.table(frame), notes=notes, latency=summary.latency_table(frame)))
 
 
 def cmd_show(args) -> int:
@@ -339,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--primitives",
                      help="comma list of hand-off primitives to time (default: each model's "
                           "first in quick mode, all in rigorous mode); see parkbench list")
+    run.add_argument("--to-limit", metavar="MODEL[:VARIANT]",
+                     help="raise N geometrically toward the predicted capacity until the "
+                          "machine says no, and record where and why (memory only)")
+    run.add_argument("--child-rlimit", action="append", metavar="NAME=VALUE",
+                     help="lower a resource limit in every probe child (nofile, nproc, as, "
+                          "stack), to meet a ceiling on purpose; repeatable")
     run.add_argument("--memory-budget",
                      help="largest predicted peak memory of one probe child: a share of the "
                           "memory available at the start (default 50%%) or a size such as 8GiB")

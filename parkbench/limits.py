@@ -199,3 +199,14 @@ def capacity(model: str, variant: str, limits: dict, total_per_waiter: float | N
     """The binding bound: the one allowing the fewest waiters (``None`` if none known)."""
     found = bounds(model, variant, limits, total_per_waiter, maps_per_waiter)
     return min(found, key=lambda bound: bound.waiters) if found else None
+
+
+def with_child_rlimits(limits: dict, spec: str) -> dict:
+    """``limits`` as a probe child saw them after ``--child-rlimit`` lowered some."""
+    names = {"nofile": "rlimit_nofile", "nproc": "rlimit_nproc", "stack": "rlimit_stack"}
+    limits = dict(limits)
+    for item in filter(None, spec.split(",")):
+        name, _, value = item.partition("=")
+        if name in names:
+            limits[names[name]] = {"soft": int(value), "hard": int(value)}
+    return limits

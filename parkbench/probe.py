@@ -30,6 +30,7 @@ from parkbench.handoff import one_way_percentiles
 
 SETTLE_SECONDS = 0.1
 EXIT_PROBE_FAILED = 3
+EXIT_LIMIT_REACHED = 4
 
 
 def _die_with_runner() -> None:
@@ -46,6 +47,21 @@ def _die_with_runner() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != int(runner):  # the runner died before the request was made
         os._exit(EXIT_PROBE_FAILED)
+
+
+RLIMITS = {"nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "as": "RLIMIT_AS",
+           "stack": "RLIMIT_STACK"}
+
+
+def _apply_rlimits(spec: str) -> None:
+    """Lower this child's limits (``nofile=64,as=1073741824``): a low ceiling on purpose,
+    to see how a model fails without exhausting the machine."""
+    import resource
+
+    for item in filter(None, spec.split(",")):
+        name, _, value = item.partition("=")
+        which = getattr(resource, RLIMITS[name])
+        resource.setrlimit(which, (int(value), int(value)))
 
 
 def _measurer(kernel_baseline: dict):
@@ -122,7 +138,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     _die_with_runner()
     try:
+        _apply_rlimits(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))
         record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops)
+    except probes.LimitReached as exc:
+        # The record says how far it got; stdout stays parseable for the runner.
+        sys.stdout.write(json.dumps({"kind": "limit", "reached": exc.reached,
+                                     "error": str(exc)}) + "\n")
+        sys.stdout.flush()
+        print(f"{exc} after {exc.reached:,} of {args.n:,} waiters", file=sys.stderr, flush=True)
+        os._exit(EXIT_LIMIT_REACHED)
     except BaseException as exc:  # report any failure as this probe's reason, then die
         traceback.print_exc(file=sys.stderr)
         reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")

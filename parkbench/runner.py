@@ -58,10 +58,11 @@ class Job:
 @dataclass(frozen=True)
 class Failure:
     job: Job
-    kind: str  # "exit", "signal", "timeout" or "bad-output"
+    kind: str  # "exit", "limit", "signal", "timeout", "memory-floor" or "bad-output"
     reason: str
     exit_code: int | None
     wall_seconds: float
+    reached: int | None = None  # for "limit": waiters started before the OS said no
 
     def as_record(self) -> dict:
         return {
@@ -70,6 +71,7 @@ class Failure:
             "variant": self.job.variant,
             "n": self.job.n,
             "failure": self.kind,
+            "reached": self.reached,
             "reason": self.reason,
             "exit_code": self.exit_code,
             "wall_seconds": self.wall_seconds,
@@ -88,6 +90,15 @@ def probe_command(job: Job, tail_loops: int | None = None) -> list[str]:
 
 def parse_json_line(out: str) -> dict:
     return json.loads(_last_line(out))
+
+
+def _limit_record(out: str) -> dict | None:
+    """The ``{"kind": "limit", ...}`` line a probe prints when the OS refused a waiter."""
+    try:
+        record = parse_json_line(out)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and record.get("kind") == "limit" else None
 
 
 def _kill_group(pgid: int) -> None:
@@ -111,7 +122,7 @@ def _stop(child) -> None:
 
 
 def run_child(job: Job, timeout: float, command=None, memory_floor: int | None = None,
-              available=None, parse=parse_json_line) -> dict | Failure:
+              available=None, parse=parse_json_line, env=None) -> dict | Failure:
     """Run one child; return its record, or a ``Failure`` saying why not.
 
     ``command`` defaults to the probe child of ``job``; ``parse`` turns the child's
@@ -128,7 +139,7 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     command = command or probe_command(job)
     available = available or available_bytes
     start = time.perf_counter()
-    env = dict(os.environ, PARKBENCH_RUNNER_PID=str(os.getpid()))
+    env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()))
     child = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -170,6 +181,10 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
         reason = f"killed by {name}" + (f" after: {detail}" if detail else "")
         return Failure(job, "signal", reason, code, wall)
     if code != 0:
+        limit = _limit_record(out)
+        if limit is not None:
+            return Failure(job, "limit", _last_line(err) or limit["error"], code, wall,
+                           reached=limit["reached"])
         return Failure(job, "exit", _last_line(err) or f"exit status {code}", code, wall)
     try:
         record = parse(out)
@@ -191,7 +206,8 @@ class Sweep:
     """
 
     def __init__(self, jobs, timeout: float, store, guard=None, progress=None, previous=None,
-                 switch_folder=None, latency_mode: str = "quick", tail_loops: int = 0):
+                 switch_folder=None, latency_mode: str = "quick", tail_loops: int = 0,
+                 child_rlimits: str = ""):
         self.jobs = jobs
         self.timeout = timeout
         self.store = store
@@ -200,6 +216,7 @@ class Sweep:
         self.switch_folder = switch_folder
         self.latency_mode = latency_mode
         self.tail_loops = tail_loops
+        self.child_rlimits = child_rlimits
         previous = previous or {}
         measurements = previous.get("measurements", [])
         self.done = {Job(**record["job"]) for record in measurements}
@@ -245,7 +262,8 @@ class Sweep:
                     continue
             command, parse = self._child(job)
             floor = self.guard.floor_bytes if self.guard is not None else None
-            outcome = run_child(job, self.timeout, command, memory_floor=floor, parse=parse)
+            outcome = run_child(job, self.timeout, command, memory_floor=floor, parse=parse,
+                                env={"PARKBENCH_CHILD_RLIMITS": self.child_rlimits})
             if isinstance(outcome, Failure):
                 self.stopped.add(job.series)
                 self.store.add_failure(outcome.as_record())

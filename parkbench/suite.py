@@ -117,3 +117,26 @@ def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
                 jobs += [Job("tail", model, variant, n, 0, primitives[model][0], "os")
                          for n in tail_grid(grids[model])]
     return jobs, refused
+
+
+TO_LIMIT_STEPS = (0.7, 0.85, 1.0, 1.15)  # shares of the predicted capacity, after doubling
+
+
+def to_limit_grid(start: int, predicted: int) -> tuple[int, ...]:
+    """N doubling from ``start`` to half the predicted capacity, then closing in on it and
+    stepping 15% past it, so that the sweep meets the real ceiling wherever it is."""
+    grid, n = [], max(start, 1)
+    while n < predicted * 0.5:
+        grid.append(n)
+        n *= 2
+    grid += [max(int(predicted * share), 1) for share in TO_LIMIT_STEPS]
+    return check_grid(grid)
+
+
+def predicted_capacity(model: str, variant: str, limits: dict) -> int:
+    """Capacity before anything is measured: OS bounds, and memory at the registry's
+    (deliberately high) prior per waiter."""
+    from parkbench.limits import capacity
+
+    bound = capacity(model, variant, limits, probes.get(model).prior_bytes_per_waiter)
+    return bound.waiters

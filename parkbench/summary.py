@@ -112,3 +112,14 @@ def render(wide, notes=(), latency=None) -> str:
         "KernelStack + SUnreclaim + PageTables, system-wide and so noisier; total = PSS + kernel."
     )
     return "\n".join([text, "", legend, *notes])
+
+
+def limit_notes(frame) -> list[str]:
+    """A line per sweep that an OS limit stopped: how far it got and which limit."""
+    rows = frame[frame["metric"] == "limit_reached"]
+    return [
+        f"{row['machine']} {row['run_id']}: {row['model']}/{row['variant']} reached "
+        f"{format_count(row['value'])} waiters before the OS refused one more; binding "
+        f"limit: {row['limit']}"
+        for _, row in rows.iterrows()
+    ]

@@ -113,7 +113,7 @@ class ListStore:
 
 
 def _fake_child(fail_from=None):
-    def fake_run_child(job, timeout, command=None, memory_floor=None, parse=None):
+    def fake_run_child(job, timeout, command=None, memory_floor=None, parse=None, env=None):
         if fail_from and job.model == fail_from[0] and job.n >= fail_from[1]:
             return Failure(job, "exit", "RuntimeError: can't start new thread", 3, 0.0)
         return {"model": job.model, "variant": job.variant, "n": job.n, "repeat": job.repeat,

@@ -25,6 +25,15 @@ from dataclasses import dataclass
 from parkbench.errors import UserError
 
 
+class LimitReached(Exception):
+    """A probe could not start all N waiters: the machine said no after ``reached``."""
+
+    def __init__(self, reached: int, error: BaseException):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.reached = reached
+        self.error = error
+
+
 @dataclass(frozen=True)
 class Model:
     name: str

@@ -26,6 +26,7 @@ import sys
 import time
 
 from parkbench import placement
+from parkbench.probes import LimitReached
 from parkbench.handoff import time_round_trips
 
 PRIMITIVE = "os.read on a pipe"
@@ -71,9 +72,16 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
 
     start = time.perf_counter()
     for _ in range(n):
-        wake_r, wake_w = os.pipe()
-        workers.append(start_worker(wake_r, ready_w))
-        os.close(wake_r)
+        try:
+            wake_r, wake_w = os.pipe()
+        except OSError as exc:  # EMFILE: out of file descriptors
+            raise LimitReached(len(workers), exc) from exc
+        try:
+            workers.append(start_worker(wake_r, ready_w))
+        except OSError as exc:  # EAGAIN from fork: out of pids or processes
+            raise LimitReached(len(workers), exc) from exc
+        finally:
+            os.close(wake_r)
         wake_ends.append(wake_w)
     os.close(ready_w)
     ready = 0

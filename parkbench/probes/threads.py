@@ -20,6 +20,7 @@ import threading
 import time
 
 from parkbench import placement
+from parkbench.probes import LimitReached
 from parkbench.handoff import time_round_trips
 
 PRIMITIVE = "threading.Condition.wait"
@@ -46,7 +47,10 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     start = time.perf_counter()
     for _ in range(n):
         thread = threading.Thread(target=waiter, daemon=True)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as exc:  # "can't start new thread": an OS limit said no
+            raise LimitReached(len(threads), exc) from exc
         threads.append(thread)
     all_arrived.wait()
     with condition:
