@@ -70,7 +70,8 @@ def _new_run(args):
             raise UserError(f"--to-limit takes one model or model:variant, not {args.to_limit!r}")
         (model, variant), = selection
         start = min(suite.QUICK_GRIDS[model])
-        grids = {model: suite.to_limit_grid(start, suite.predicted_capacity(model, variant, limits.read()))}
+        predicted = suite.predicted_capacity(model, variant, limits.read())
+        grids = {suite.grid_key(model, variant): suite.to_limit_grid(start, predicted)}
         args.only = "memory"
     else:
         grids = None
@@ -88,7 +89,7 @@ def _new_run(args):
     memory_guard = guard.Guard(budget, guard.default_floor())
     parameters = {
         "selection": [list(item) for item in selection],
-        "grids": {model: list(grid) for model, grid in grids.items()},
+        "grids": {key: list(grid) for key, grid in grids.items()},
         "repeat": args.repeat,
         "timeout_seconds": args.timeout,
         "memory": args.only in (None, "memory"),
@@ -333,12 +334,17 @@ def cmd_limits(args) -> int:
 def cmd_list(args) -> int:
     from parkbench.suite import QUICK_GRIDS
 
+    from parkbench.suite import QUICK_VARIANTS, VARIANT_GRIDS
+
     for model in probes.MODELS.values():
         grid = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
         print(f"{model.name}: {model.description}")
-        print(f"  variants: {', '.join(model.variants)}")
+        print(f"  variants: {', '.join(model.variants)} "
+              f"(default sweep: {', '.join(QUICK_VARIANTS[model.name])})")
         print(f"  hand-off primitives: {', '.join(model.primitives)}")
         print(f"  quick grid: {grid}")
+    for variant, grid in VARIANT_GRIDS.items():
+        print(f"grid of every {variant} variant: {', '.join(f'{n:,}' for n in grid)}")
     return 0
 
 
@@ -352,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run a sweep, store results, print a summary")
-    run.add_argument("--models", help="comma list of MODEL or MODEL:VARIANT (default: all)")
+    run.add_argument("--models", help="comma list of MODEL (all its variants) or MODEL:VARIANT, "
+                                      "or 'all' (default: the quick sweep's variants)")
     run.add_argument("--n", help="comma list of N for every selected model, e.g. 1k,10k,100k "
                                  "(default: each model's quick grid)")
     run.add_argument("--repeat", type=_positive_int, default=1,

@@ -19,16 +19,26 @@ QUICK_GRIDS = {
     "subprocess": (4, 12, 40, 120, 400),
 }
 
+# Socket waiters hold two descriptors each: their grid stays under a 20,000 ulimit -n.
+VARIANT_GRIDS = {"socket": (100, 300, 1_000, 3_000, 9_000)}
+
+# The variants of the default sweep (a bare model name in --models selects them all).
+QUICK_VARIANTS = {"threads": ("condition",), "asyncio": ("event",), "uvloop": ("event",),
+                  "gevent": ("event",), "subprocess": ("fork", "exec")}
+
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
 
 def parse_selection(text: str | None) -> list[tuple[str, str]]:
     """``"threads,subprocess:fork"`` -> [(model, variant), ...].
 
-    A bare model name selects all its variants; ``model:variant`` selects one.
-    ``None`` selects every model and variant.
+    A bare model name selects all its variants; ``model:variant`` selects one;
+    ``all`` selects every model and variant. ``None`` selects the quick sweep's
+    variants (``QUICK_VARIANTS``).
     """
     if text is None:
+        return [(model, v) for model, variants in QUICK_VARIANTS.items() for v in variants]
+    if text.strip() == "all":
         return [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
     selected = []
     for item in (part.strip() for part in text.split(",")):
@@ -57,13 +67,18 @@ def check_grid(grid) -> tuple[int, ...]:
     return tuple(distinct)
 
 
+def grid_key(model: str, variant: str) -> str:
+    return f"{model}:{variant}"
+
+
 def grids_for(selection, override=None) -> dict[str, tuple[int, ...]]:
-    """The N grid per selected model: ``override`` for all of them, or each default."""
-    models = dict.fromkeys(model for model, _ in selection)
+    """The N grid per selected ``model:variant``: ``override`` for all of them, or each
+    default (the variant's, else the model's)."""
     if override is not None:
         grid = check_grid(override)
-        return {model: grid for model in models}
-    return {model: QUICK_GRIDS[model] for model in models}
+        return {grid_key(model, variant): grid for model, variant in selection}
+    return {grid_key(model, variant): VARIANT_GRIDS.get(variant, QUICK_GRIDS[model])
+            for model, variant in selection}
 
 
 def parse_primitives(text: str | None, selection, every: bool = False) -> dict[str, tuple[str, ...]]:
@@ -99,7 +114,7 @@ def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
     if memory:
         jobs += [Job("memory", model, variant, n, r)
                  for model, variant in selection
-                 for n in sorted(grids[model])
+                 for n in sorted(grids[grid_key(model, variant)])
                  for r in range(repeat)]
     if latency:
         primitives = primitives or parse_primitives(None, selection)
@@ -115,7 +130,7 @@ def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
         for model, variant in first_variant.items():
             if primitives[model]:
                 jobs += [Job("tail", model, variant, n, 0, primitives[model][0], "os")
-                         for n in tail_grid(grids[model])]
+                         for n in tail_grid(grids[grid_key(model, variant)])]
     return jobs, refused
 
 

@@ -16,7 +16,7 @@ def _json_lines(text):
 
 def test_run_then_show_json_end_to_end(tmp_path, capsys):
     out = tmp_path / "res"
-    status = main(["run", "--models", "asyncio,subprocess:fork", "--n", "5,20,80", "--only", "memory",
+    status = main(["run", "--models", "asyncio:event,subprocess:fork", "--n", "5,20,80", "--only", "memory",
                    "--output", str(out), "--machine", "ci-box"])
     assert status == 0
     printed = capsys.readouterr()
@@ -49,9 +49,12 @@ def test_list_names_every_model_and_variant(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "--models", "fibers"], "unknown model 'fibers'; accepted models: threads"),
-    (["run", "--models", "subprocess:vfork"], "unknown variant 'vfork' for model 'subprocess'; accepted variants: fork, exec"),
     (["run", "--n", "10,ten,100"], "N must be a positive whole number"),
     (["run", "--n", "0,10,100"], "N must be a positive whole number"),
+    (["run", "--models", "threads:stack-16k"], "the platform minimum is 32k"),
+    (["run", "--models", "threads:stack-66k"], "multiple of 4k"),
+    (["run", "--models", "subprocess:socket"], "accepted variants: fork, exec, forkserver, spawn"),
+    (["run", "--models", "subprocess:vfork"], "accepted variants: fork, exec, forkserver, spawn"),
     (["run", "--n", "10,100,10"], "at least 3 distinct N"),
     (["run", "--machine", "../evil"], "machine name must be a plain name"),
     (["run", "--machine", "a/b"], "machine name must be a plain name"),

@@ -18,7 +18,7 @@ import pytest
 from parkbench import results
 from parkbench.cli import main
 
-SWEEP = ["--models", "asyncio,gevent", "--n", "10,20,40,80", "--machine", "faults", "--only", "memory"]
+SWEEP = ["--models", "asyncio:event,gevent:event", "--n", "10,20,40,80", "--machine", "faults", "--only", "memory"]
 
 
 @pytest.fixture

@@ -137,7 +137,7 @@ def test_to_limit_threads_against_a_lowered_address_space(tmp_path):
     # 2 GiB more: 8 MiB stacks, and up to 8 per CPU of glibc's 64 MiB per-thread arenas.
     room = vms + 2 * 2**30
     out = tmp_path / "res"
-    assert main(["run", "--models", "threads", "--n", "10,100,1000", "--only", "memory",
+    assert main(["run", "--models", "threads:condition", "--n", "10,100,1000", "--only", "memory",
                  "--child-rlimit", f"as={room}", "--machine", "lim", "--output", str(out)]) == 0
     (path,) = (out / "lim").glob("2*.json")
     document = results.read_run(path)

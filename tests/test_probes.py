@@ -9,6 +9,12 @@ ALL = [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
 SMALL_N = {"subprocess": (3, 30)}
 
 
+def _sizes(model, variant):
+    if model == "subprocess" and variant in ("spawn", "forkserver"):
+        return (2, 12)
+    return SMALL_N.get(model, (50, 2000))
+
+
 def _run(model, variant, n):
     outcome = run_child(Job("memory", model, variant, n), timeout=60)
     assert not isinstance(outcome, Failure), outcome
@@ -17,7 +23,7 @@ def _run(model, variant, n):
 
 @pytest.mark.parametrize("model, variant", ALL)
 def test_probe_parks_exactly_n_and_reports_every_view(model, variant):
-    small, _ = SMALL_N.get(model, (50, 2000))
+    small, _ = _sizes(model, variant)
     record = _run(model, variant, small)
     assert record["parked"] == small
     assert record["n"] == small
@@ -27,13 +33,19 @@ def test_probe_parks_exactly_n_and_reports_every_view(model, variant):
     assert record["memory"]["uss"] <= record["memory"]["pss"] <= record["memory"]["rss"]
     assert record["spawn_seconds"] > 0 and record["wake_seconds"] > 0
     assert record["primitive"]
-    expected_processes = 1 + small if model == "subprocess" else 1
-    assert record["memory"]["processes"] == expected_processes
+    if model != "subprocess":
+        assert record["memory"]["processes"] == 1
+    elif variant in ("fork", "exec"):
+        assert record["memory"]["processes"] == 1 + small
+    else:  # multiprocessing adds its resource tracker, and forkserver its server
+        assert 1 + small < record["memory"]["processes"] <= 3 + small
+    if variant == "socket":
+        assert record["sockets"]["nofile_soft"] > 0
 
 
 @pytest.mark.parametrize("model, variant", ALL)
 def test_memory_grows_with_n(model, variant):
-    small, large = SMALL_N.get(model, (50, 2000))
+    small, large = _sizes(model, variant)
     low, high = _run(model, variant, small), _run(model, variant, large)
     assert high["memory"]["pss"] > low["memory"]["pss"]
     assert high["memory"]["rss"] > low["memory"]["rss"]
@@ -55,3 +67,31 @@ def test_thread_kernel_memory_is_at_least_its_kernel_stack():
     stack = (high["memory"]["kernel_meminfo"]["KernelStack"]
              - low["memory"]["kernel_meminfo"]["KernelStack"]) / 1000
     assert stack >= 16 * 1024 * 0.95  # other processes may end meanwhile; 5% slack
+
+
+def test_smaller_thread_stacks_reserve_less_address_space():
+    default = _run("threads", "condition", 200)["memory"]["vms"]
+    small = _run("threads", "stack-64k", 200)["memory"]["vms"]
+    assert small < default - 200 * (8 * 2**20 - 64 * 2**10) * 0.9
+
+
+def test_socket_waiters_raise_the_soft_descriptor_limit_and_say_so():
+    """With the soft limit lowered below what N socketpairs need (the hard one stays),
+    the probe raises it and records that it did."""
+    import resource
+    import subprocess
+    import sys
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 1000:
+        pytest.skip("hard descriptor limit too low")
+    code = ("import resource, runpy, sys\n"
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, (256, {hard}))\n"
+            "sys.argv = ['probe', '--model', 'asyncio', '--variant', 'socket', '--n', '400']\n"
+            "runpy.run_module('parkbench.probe', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    import json
+
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert record["parked"] == 400
+    assert record["sockets"] == {"nofile_soft": 256, "nofile_hard": hard, "nofile_raised_to": hard}

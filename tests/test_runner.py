@@ -20,7 +20,7 @@ def _python(code):
 
 
 def test_plan_orders_n_ascending_with_repeats():
-    jobs, refused = plan([("threads", "condition")], {"threads": (100, 10, 1000)}, repeat=2)
+    jobs, refused = plan([("threads", "condition")], {"threads:condition": (100, 10, 1000)}, repeat=2)
     assert [(j.n, j.repeat) for j in jobs] == [(10, 0), (10, 1), (100, 0), (100, 1), (1000, 0), (1000, 1)]
     assert refused == []
 
@@ -29,7 +29,7 @@ def test_plan_with_latency_adds_switch_per_placement_and_tail_over_the_grid(monk
     import parkbench.placement as placement
 
     monkeypatch.setattr(placement, "usable_cpus", lambda: [0, 1])
-    jobs, refused = plan([("gevent", "event")], {"gevent": (10, 100, 1000, 10000)}, latency=True,
+    jobs, refused = plan([("gevent", "event")], {"gevent:event": (10, 100, 1000, 10000)}, latency=True,
                          primitives={"gevent": ("event", "greenlet")})
     switch = [(j.primitive, j.placement) for j in jobs if j.kind == "switch"]
     assert switch == [("event", "same-core"), ("event", "cross-core"),
@@ -37,7 +37,7 @@ def test_plan_with_latency_adds_switch_per_placement_and_tail_over_the_grid(monk
     assert [(j.n, j.primitive) for j in jobs if j.kind == "tail"] == [
         (10, "event"), (1000, "event"), (10000, "event")]
     monkeypatch.setattr(placement, "usable_cpus", lambda: [3])
-    jobs, refused = plan([("gevent", "event")], {"gevent": (10, 100, 1000)}, memory=False,
+    jobs, refused = plan([("gevent", "event")], {"gevent:event": (10, 100, 1000)}, memory=False,
                          latency=True, primitives={"gevent": ("event",)})
     assert [(j.kind, j.placement) for j in jobs if j.kind == "switch"] == [("switch", "same-core")]
     assert [(job.placement, reason) for job, reason in refused] == [
@@ -125,7 +125,7 @@ def _fake_child(fail_from=None):
 def test_sweep_stops_a_model_at_its_first_failure_and_goes_on_with_others(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child(fail_from=("threads", 100)))
     jobs, _ = plan([("threads", "condition"), ("asyncio", "event")],
-                   {"threads": (10, 100, 1000), "asyncio": (10, 100, 1000)}, repeat=1)
+                   {"threads:condition": (10, 100, 1000), "asyncio:event": (10, 100, 1000)}, repeat=1)
     store = ListStore()
     Sweep(jobs, 5, store).run()
     assert [(m["model"], m["n"]) for m in store.measurements] == [
@@ -135,7 +135,7 @@ def test_sweep_stops_a_model_at_its_first_failure_and_goes_on_with_others(monkey
 
 def test_guard_skips_an_n_predicted_over_budget_and_records_why(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child())
-    jobs, _ = plan([("asyncio", "event")], {"asyncio": (10, 100, 1000, 100_000, 1_000_000)}, repeat=1)
+    jobs, _ = plan([("asyncio", "event")], {"asyncio:event": (10, 100, 1000, 100_000, 1_000_000)}, repeat=1)
     store = ListStore()
     # 10 MB fixed + 1000 B per waiter measured; 1.5x margin: 100k waiters need ~165 MB.
     Sweep(jobs, 5, store, guard=Guard(budget_bytes=150 * 10**6, floor_bytes=0)).run()
@@ -147,7 +147,7 @@ def test_guard_skips_an_n_predicted_over_budget_and_records_why(monkeypatch):
 
 def test_guard_uses_the_prior_before_anything_is_measured(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child())
-    jobs, _ = plan([("subprocess", "exec")], {"subprocess": (4, 40, 400)}, repeat=1)
+    jobs, _ = plan([("subprocess", "exec")], {"subprocess:exec": (4, 40, 400)}, repeat=1)
     store = ListStore()
     Sweep(jobs, 5, store, guard=Guard(budget_bytes=2**20, floor_bytes=0)).run()
     assert store.measurements == []
@@ -157,7 +157,7 @@ def test_guard_uses_the_prior_before_anything_is_measured(monkeypatch):
 def test_resumed_sweep_runs_only_what_is_missing(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child())
     jobs, _ = plan([("asyncio", "event"), ("gevent", "event")],
-                   {"asyncio": (10, 100, 1000), "gevent": (10, 100, 1000)}, repeat=1)
+                   {"asyncio:event": (10, 100, 1000), "gevent:event": (10, 100, 1000)}, repeat=1)
     gevent_100 = Job("memory", "gevent", "event", 100)
     previous = {"measurements": [_fake_child()(job, 5) for job in jobs[:2]],
                 "failures": [Failure(gevent_100, "exit", "boom", 1, 0.0).as_record()], "skipped": []}

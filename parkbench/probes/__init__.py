@@ -20,6 +20,7 @@ child ever imports a probe module. Adding a model is one module plus one entry h
 """
 
 import importlib
+import re
 from dataclasses import dataclass
 
 from parkbench.errors import UserError
@@ -47,6 +48,35 @@ class Model:
     primitives: tuple[str, ...]
     # Whether the model's waiters are separate OS processes (memory is then a tree sum).
     multiprocess: bool = False
+    # Variants named by a pattern rather than listed: a function that returns True for
+    # a valid one, False for one it does not know, and raises UserError for a bad one.
+    open_variants: object = None
+
+
+THREAD_STACK_MIN = 32 * 1024  # threading.stack_size() refuses less
+_STACK_VARIANT = re.compile(r"^stack-(\d+)([km]?)$")
+
+
+def stack_variant_bytes(variant: str) -> int | None:
+    """``stack-256k`` -> 262144; ``None`` for a variant that is not a stack size."""
+    match = _STACK_VARIANT.match(variant)
+    if not match:
+        return None
+    number, unit = match.groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024 * 1024}[unit]
+
+
+def _check_stack_variant(variant: str) -> bool:
+    size = stack_variant_bytes(variant)
+    if size is None:
+        return False
+    if size < THREAD_STACK_MIN or size % 4096:
+        raise UserError(
+            f"thread stack size {variant!r} is not allowed: the platform minimum is "
+            f"{THREAD_STACK_MIN // 1024}k and the size must be a multiple of 4k "
+            f"(e.g. stack-64k, stack-256k, stack-1m)"
+        )
+    return True
 
 
 MODELS = {
@@ -55,41 +85,48 @@ MODELS = {
         Model(
             "threads",
             "parkbench.probes.threads",
-            ("condition",),
-            "threading.Thread, each parked in threading.Condition.wait()",
+            ("condition", "stack-256k", "stack-64k", "socket"),
+            "threading.Thread, each parked in threading.Condition.wait(); stack-SIZE: "
+            "the same with threading.stack_size(SIZE) (any multiple of 4k from 32k); "
+            "socket: each blocked in recv() on its own socketpair",
             64 * 1024,
             ("lock", "queue"),
+            open_variants=_check_stack_variant,
         ),
         Model(
             "asyncio",
             "parkbench.probes.asyncio_tasks",
-            ("event",),
-            "asyncio tasks on the stdlib event loop, each parked in asyncio.Event.wait()",
+            ("event", "socket"),
+            "asyncio tasks on the stdlib event loop, each parked in asyncio.Event.wait(); "
+            "socket: each awaiting loop.sock_recv() on its own socketpair",
             8 * 1024,
             ("future", "queue"),
         ),
         Model(
             "uvloop",
             "parkbench.probes.uvloop_tasks",
-            ("event",),
-            "asyncio tasks on uvloop's event loop, each parked in asyncio.Event.wait()",
+            ("event", "socket"),
+            "asyncio tasks on uvloop's event loop, each parked in asyncio.Event.wait(); "
+            "socket: each awaiting loop.sock_recv() on its own socketpair",
             8 * 1024,
             ("future", "queue"),
         ),
         Model(
             "gevent",
             "parkbench.probes.gevent_greenlets",
-            ("event",),
-            "greenlets from gevent.spawn, each parked in gevent.event.Event.wait()",
+            ("event", "socket"),
+            "greenlets from gevent.spawn, each parked in gevent.event.Event.wait(); "
+            "socket: each blocked in recv() on its own gevent socketpair",
             32 * 1024,
             ("event", "channel", "greenlet"),
         ),
         Model(
             "subprocess",
             "parkbench.probes.subprocess_workers",
-            ("fork", "exec"),
-            "worker processes, each blocked reading its own pipe; "
-            "exec: a fresh interpreter per worker, fork: os.fork() of the probe",
+            ("fork", "exec", "forkserver", "spawn"),
+            "worker processes, each blocked reading its own pipe; fork: os.fork() of the "
+            "probe, exec: a fresh interpreter per worker (python -I -c), forkserver and "
+            "spawn: multiprocessing's start methods",
             16 * 1024 * 1024,
             ("pipe",),
             multiprocess=True,
@@ -117,6 +154,8 @@ def _check_member(model: Model, value: str, accepted, what: str, plural: str) ->
 
 
 def check_variant(model: Model, variant: str) -> str:
+    if model.open_variants is not None and model.open_variants(variant):
+        return variant
     return _check_member(model, variant, model.variants, "variant", "variants")
 
 

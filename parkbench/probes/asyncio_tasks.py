@@ -15,10 +15,12 @@ The same code runs on uvloop (``uvloop_tasks``): only the loop differs.
 
 import asyncio
 import inspect
+import socket
 import time
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips_async
+from parkbench.probes import sockets
 
 PRIMITIVE = "asyncio.Event.wait"
 
@@ -26,27 +28,37 @@ PRIMITIVE = "asyncio.Event.wait"
 def park(n: int, variant: str, measure, wake: bool = True, loop_factory=None) -> dict:
     if wake:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(_park(n, measure, wake))
+            return runner.run(_park(n, measure, wake, variant))
     # The caller exits right after: leave the loop and its parked tasks as they are.
     # Closing a runner cancels them, which costs O(N²) here (each cancelled
     # Event.wait() removes its future from the event's deque): a minute at N = 100k.
     loop = (loop_factory or asyncio.new_event_loop)()
     asyncio.set_event_loop(loop)
-    return loop.run_until_complete(_park(n, measure, wake))
+    return loop.run_until_complete(_park(n, measure, wake, variant))
 
 
-async def _park(n: int, measure, wake: bool) -> dict:
+async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     loop = asyncio.get_running_loop()
     go = asyncio.Event()
     all_parked = loop.create_future()
     all_finished = loop.create_future()
     state = {"parked": 0, "finished": 0}
+    note = None
+    if variant == "socket":
+        note = sockets.ensure_descriptors(n)
+        pairs = sockets.socketpairs(n, socket.socketpair)
+        for pair in pairs:
+            for end in pair:
+                end.setblocking(False)
 
-    async def waiter():
+    async def waiter(sock=None):
         state["parked"] += 1
         if state["parked"] == n:
             all_parked.set_result(None)
-        await go.wait()
+        if sock is None:
+            await go.wait()
+        else:
+            await loop.sock_recv(sock, 1)
         state["finished"] += 1
         if state["finished"] == n:
             all_finished.set_result(None)
@@ -54,7 +66,10 @@ async def _park(n: int, measure, wake: bool) -> dict:
     start = time.perf_counter()
     # The list is the strong reference a server keeps to its tasks (the loop holds weak
     # ones only), so it is part of what a parked task costs.
-    tasks = [loop.create_task(waiter()) for _ in range(n)]
+    if note is None:
+        tasks = [loop.create_task(waiter()) for _ in range(n)]
+    else:
+        tasks = [loop.create_task(waiter(waiter_end)) for waiter_end, _ in pairs]
     await all_parked
     spawn_seconds = time.perf_counter() - start
 
@@ -62,25 +77,33 @@ async def _park(n: int, measure, wake: bool) -> dict:
     if inspect.isawaitable(memory):  # a measurement that runs on this loop (tail latency)
         memory = await memory
 
+    primitive = PRIMITIVE if note is None else "loop.sock_recv on a socketpair"
     if not wake:
-        return _result(state["parked"], spawn_seconds, None, memory)
+        return _result(state["parked"], spawn_seconds, None, memory, primitive, note)
 
     start = time.perf_counter()
-    go.set()
+    if note is None:
+        go.set()
+    else:
+        for _, probe_end in pairs:
+            probe_end.send(b"w")
     await all_finished
     wake_seconds = time.perf_counter() - start
     del tasks
-    return _result(state["parked"], spawn_seconds, wake_seconds, memory)
+    return _result(state["parked"], spawn_seconds, wake_seconds, memory, primitive, note)
 
 
-def _result(parked, spawn_seconds, wake_seconds, memory) -> dict:
-    return {
+def _result(parked, spawn_seconds, wake_seconds, memory, primitive, note) -> dict:
+    result = {
         "parked": parked,
         "spawn_seconds": spawn_seconds,
         "wake_seconds": wake_seconds,
-        "primitive": PRIMITIVE,
+        "primitive": primitive,
         "memory": memory,
     }
+    if note is not None:
+        result["sockets"] = note
+    return result
 
 
 HANDOFF_PRIMITIVES = ("future", "queue")

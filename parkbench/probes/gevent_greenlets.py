@@ -19,12 +19,14 @@ own, so gevent never touches another model's process.
 import time
 
 import gevent
+import gevent.socket
 import greenlet
 from gevent.event import Event
 from gevent.queue import Channel
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips
+from parkbench.probes import sockets
 
 PRIMITIVE = "gevent.event.Event.wait"
 
@@ -34,39 +36,51 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     all_parked = Event()
     all_finished = Event()
     state = {"parked": 0, "finished": 0}
+    note = None
+    if variant == "socket":
+        note = sockets.ensure_descriptors(n)
+        pairs = sockets.socketpairs(n, gevent.socket.socketpair)
 
-    def waiter():
+    def waiter(sock=None):
         state["parked"] += 1
         if state["parked"] == n:
             all_parked.set()
-        go.wait()
+        if sock is None:
+            go.wait()
+        else:
+            sock.recv(1)
         state["finished"] += 1
         if state["finished"] == n:
             all_finished.set()
 
     start = time.perf_counter()
-    greenlets = [gevent.spawn(waiter) for _ in range(n)]
+    if note is None:
+        greenlets = [gevent.spawn(waiter) for _ in range(n)]
+    else:
+        greenlets = [gevent.spawn(waiter, waiter_end) for waiter_end, _ in pairs]
     all_parked.wait()
     spawn_seconds = time.perf_counter() - start
 
     memory = measure()
 
+    result = {"parked": state["parked"], "spawn_seconds": spawn_seconds, "wake_seconds": None,
+              "primitive": PRIMITIVE if note is None else "gevent socket recv on a socketpair",
+              "memory": memory}
+    if note is not None:
+        result["sockets"] = note
     if not wake:  # the caller exits without waking (tail latency needs no wake timing)
-        return {"parked": state["parked"], "spawn_seconds": spawn_seconds, "wake_seconds": None,
-                "primitive": PRIMITIVE, "memory": memory}
+        return result
 
     start = time.perf_counter()
-    go.set()
+    if note is None:
+        go.set()
+    else:
+        for _, probe_end in pairs:
+            probe_end.send(b"w")
     all_finished.wait()
-    wake_seconds = time.perf_counter() - start
+    result["wake_seconds"] = time.perf_counter() - start
     del greenlets
-    return {
-        "parked": state["parked"],
-        "spawn_seconds": spawn_seconds,
-        "wake_seconds": wake_seconds,
-        "primitive": PRIMITIVE,
-        "memory": memory,
-    }
+    return result
 
 
 HANDOFF_PRIMITIVES = ("event", "channel", "greenlet")

@@ -2,9 +2,11 @@
 
 Variants (the start method):
 
-- ``exec``: ``subprocess.Popen`` of a fresh interpreter (``python -I -c ...``) per worker.
 - ``fork``: ``os.fork()`` of the probe process; the worker shares the parent's pages
   copy-on-write, so its RSS counts pages that PSS and USS do not.
+- ``exec``: ``subprocess.Popen`` of a fresh interpreter (``python -I -c ...``) per worker.
+- ``forkserver`` and ``spawn``: ``multiprocessing`` workers; spawn starts a fresh
+  interpreter that imports this module, forkserver forks them from a server process.
 
 Proof of parking: each worker writes one readiness byte to a pipe shared by all
 workers, then blocks reading its own wake pipe; the parent reads until it has N bytes.
@@ -20,6 +22,7 @@ Memory is summed over the probe and all its workers: USS and PSS sums are honest
 RSS sum is the naive figure that counts shared pages once per worker.
 """
 
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -65,7 +68,57 @@ def _start_fork(wake_r: int, ready_w: int):
 STARTERS = {"exec": _start_exec, "fork": _start_fork}
 
 
+def _mp_worker(wake, ready) -> None:
+    """A multiprocessing worker: say it is ready, then block until its pipe closes."""
+    ready.send_bytes(b"r")
+    try:
+        wake.recv_bytes()
+    except EOFError:
+        pass
+
+
+def _park_multiprocessing(n: int, method: str, measure, wake: bool) -> dict:
+    """Workers started by multiprocessing's ``forkserver`` or ``spawn`` method; each
+    blocks receiving from its own pipe; readiness arrives as one message per worker."""
+    context = multiprocessing.get_context(method)
+    ready_r, ready_w = context.Pipe(duplex=False)
+    workers, wake_ends = [], []
+    start = time.perf_counter()
+    for _ in range(n):
+        try:
+            wake_r, wake_w = context.Pipe(duplex=False)
+            worker = context.Process(target=_mp_worker, args=(wake_r, ready_w), daemon=True)
+            worker.start()
+        except OSError as exc:
+            raise LimitReached(len(workers), exc) from exc
+        wake_r.close()
+        workers.append(worker)
+        wake_ends.append(wake_w)
+    for ready in range(n):
+        if not ready_r.poll(120):
+            raise RuntimeError(f"only {ready} of {n} workers became ready")
+        ready_r.recv_bytes()
+    spawn_seconds = time.perf_counter() - start
+    memory = measure()
+    result = {"parked": n, "spawn_seconds": spawn_seconds, "wake_seconds": None,
+              "primitive": "multiprocessing Connection.recv_bytes", "memory": memory}
+    if not wake:
+        return result
+    start = time.perf_counter()
+    for wake_w in wake_ends:
+        wake_w.close()
+    for worker in workers:
+        worker.join()
+    result["wake_seconds"] = time.perf_counter() - start
+    failed = sum(1 for worker in workers if worker.exitcode != 0)
+    if failed:
+        raise RuntimeError(f"{failed} of {n} workers exited with an error")
+    return result
+
+
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
+    if variant in ("forkserver", "spawn"):
+        return _park_multiprocessing(n, variant, measure, wake)
     start_worker = STARTERS[variant]
     ready_r, ready_w = os.pipe()
     workers, wake_ends = [], []

@@ -16,17 +16,23 @@ stack size; resident: the pages it touched) plus kernel memory that RSS does not
 """
 
 import queue
+import socket
 import threading
 import time
 
 from parkbench import placement
-from parkbench.probes import LimitReached
+from parkbench.probes import LimitReached, sockets, stack_variant_bytes
 from parkbench.handoff import time_round_trips
 
 PRIMITIVE = "threading.Condition.wait"
 
 
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
+    if variant == "socket":
+        return _park_on_sockets(n, measure, wake)
+    stack = stack_variant_bytes(variant)
+    if stack is not None:
+        threading.stack_size(stack)
     condition = threading.Condition()
     all_arrived = threading.Event()
     state = {"parked": 0, "go": False, "finished": 0}
@@ -43,15 +49,8 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
             if state["finished"] == n:
                 all_finished.set()
 
-    threads = []
     start = time.perf_counter()
-    for _ in range(n):
-        thread = threading.Thread(target=waiter, daemon=True)
-        try:
-            thread.start()
-        except RuntimeError as exc:  # "can't start new thread": an OS limit said no
-            raise LimitReached(len(threads), exc) from exc
-        threads.append(thread)
+    threads = _start_threads(n, waiter)
     all_arrived.wait()
     with condition:
         parked = state["parked"]
@@ -77,6 +76,53 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
         "primitive": PRIMITIVE,
         "memory": memory,
     }
+
+
+def _start_threads(n: int, target, args_of=lambda i: ()) -> list:
+    threads = []
+    for i in range(n):
+        thread = threading.Thread(target=target, args=args_of(i), daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as exc:  # "can't start new thread": an OS limit said no
+            raise LimitReached(len(threads), exc) from exc
+        threads.append(thread)
+    return threads
+
+
+def _park_on_sockets(n: int, measure, wake: bool) -> dict:
+    """Each thread blocks in recv() on its own socketpair. Proof of parking: each thread
+    counts itself under a lock just before recv(); the gap between the two is a few
+    bytecodes, and a thread cannot get past recv() until the probe sends."""
+    note = sockets.ensure_descriptors(n)
+    pairs = sockets.socketpairs(n, socket.socketpair)
+    lock = threading.Lock()
+    all_arrived = threading.Event()
+    state = {"parked": 0}
+
+    def waiter(sock):
+        with lock:
+            state["parked"] += 1
+            if state["parked"] == n:
+                all_arrived.set()
+        sock.recv(1)
+
+    start = time.perf_counter()
+    threads = _start_threads(n, waiter, lambda i: (pairs[i][0],))
+    all_arrived.wait()
+    spawn_seconds = time.perf_counter() - start
+    memory = measure()
+    result = {"parked": state["parked"], "spawn_seconds": spawn_seconds, "wake_seconds": None,
+              "primitive": "socket.recv on a socketpair", "memory": memory, "sockets": note}
+    if not wake:
+        return result
+    start = time.perf_counter()
+    for _, probe_end in pairs:
+        probe_end.send(b"w")
+    for thread in threads:
+        thread.join()
+    result["wake_seconds"] = time.perf_counter() - start
+    return result
 
 
 HANDOFF_PRIMITIVES = ("lock", "queue")
