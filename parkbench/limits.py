@@ -138,9 +138,10 @@ HOW_TO_RAISE = {
 
 # Mappings one thread adds (stack and its guard page) when none was measured.
 DEFAULT_MAPS_PER_THREAD = 2
-# File descriptors one waiter holds, per kind of waiter: a subprocess worker keeps one
-# wake-pipe end open in the probe; a socket waiter holds both ends of a socketpair.
-FDS_PER_WAITER = {"subprocess": 1, "socket": 2}
+# File descriptors one waiter holds in the probe, by model or variant: a subprocess
+# worker keeps one wake-pipe end open there (multiprocessing adds a sentinel); a socket
+# waiter holds both ends of a socketpair.
+FDS_PER_WAITER = {"subprocess": 1, "socket": 2, "forkserver": 2, "spawn": 2}
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | Non
         per = maps_per_waiter if maps_per_waiter and maps_per_waiter > 0 else DEFAULT_MAPS_PER_THREAD
         found.append(Bound("max_map_count", int(limits["max_map_count"] / per),
                            f"{limits['max_map_count']:,} mappings / {per:.2f} per thread"))
-    fds = FDS_PER_WAITER.get("socket" if variant == "socket" else model)
+    fds = FDS_PER_WAITER.get(variant, FDS_PER_WAITER.get(model))
     nofile = limits.get("rlimit_nofile") or {}
     # A socket probe raises its soft limit to the hard one; a worker pool does not.
     ceiling = nofile.get("hard") if variant == "socket" else nofile.get("soft")
