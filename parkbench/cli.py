@@ -328,6 +328,68 @@ def cmd_limits(args) -> int:
     return 0
 
 
+# --- fit, compare, report ----------------------------------------------------------------
+
+
+def cmd_fit(args) -> int:
+    from parkbench import fitmap, results
+    from parkbench.sizes import format_bytes, format_count, parse_count, parse_size
+
+    waiters, rate = parse_count(args.waiters), parse_count(args.rate)
+    memory = parse_size(args.memory) if args.memory is not None else None
+    frame = results.load(args.results)
+    if args.machine is not None:
+        if args.machine not in set(frame.machine):
+            raise UserError(f"unknown machine {args.machine!r}; results hold: "
+                            f"{', '.join(sorted(set(frame.machine)))}")
+        frame = frame[frame.machine == args.machine]
+    rows = fitmap.answer(fitmap.profiles(frame, results.load_machines(args.results), memory),
+                         waiters, rate)
+    if not rows:
+        raise UserError("no run holds both memory and latency figures; run 'parkbench run' first")
+    memory_note = f", a machine of {format_bytes(memory)}" if memory else ""
+    print(f"workload: {waiters:,} idle waiters, {rate:,} wake-ups/s{memory_note}")
+    print(f"{'machine':<20} {'model/variant':<24} {'machines':>8}  bound by        "
+          f"{'capacity':>12} {'hand-offs/s':>12}")
+    for row in rows:
+        print(f"{row['machine']:<20} {row['model'] + '/' + row['variant']:<24} "
+              f"{row['machines']:>8,}  {row['bound_by']:<14} {format_count(row['capacity']):>12} "
+              f"{row['handoffs_per_second']:>12,.0f}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from parkbench import compare
+
+    table = compare.compare(compare.resolve(args.a, args.results), compare.resolve(args.b, args.results))
+    if args.format == "json":
+        for row in table.to_dict(orient="records"):
+            clean = {key: (None if _is_missing(value) else _plain(value)) for key, value in row.items()}
+            sys.stdout.write(json.dumps(clean) + "\n")
+        return 0
+    print(f"A: {table.attrs['a']}\nB: {table.attrs['b']}")
+    print(f"{'model/variant':<26} {'placement':<11} {'metric':<18} {'A':>12} {'B':>12} "
+          f"{'B/A':>7}  significant")
+    for row in table.itertuples():
+        def value(v):
+            return "-" if _is_missing(v) else f"{v:.4g}"
+        verdict = row.status if row.status != "compared" else (
+            "-" if row.significant is None else ("yes" if row.significant else "no")
+            + (f" (p={row.p_value:.3g})" if not _is_missing(row.p_value) else ""))
+        print(f"{row.model + '/' + row.variant:<26} {row.placement or '-':<11} {row.metric:<18} "
+              f"{value(row.a):>12} {value(row.b):>12} {value(row.ratio):>7}  {verdict}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from parkbench import report
+
+    machines = [m for m in args.machines.split(",") if m] if args.machines else None
+    executed, html = report.render(Path(args.results), Path(args.output or args.results), machines)
+    print(f"wrote {html} and {executed}")
+    return 0
+
+
 # --- list ------------------------------------------------------------------------------
 
 
@@ -405,6 +467,29 @@ def build_parser() -> argparse.ArgumentParser:
                                  "the per-waiter costs (default results/)")
     limits_cmd.add_argument("--machine", help="machine name (default: stored, or derived once)")
     limits_cmd.set_defaults(func=cmd_limits)
+
+    fit = commands.add_parser("fit", help="machines each model needs for a workload")
+    fit.add_argument("--waiters", required=True, help="concurrent idle waiters, e.g. 200k")
+    fit.add_argument("--rate", required=True, help="wake-ups per second, e.g. 50k")
+    fit.add_argument("--memory", help="size of the machine to plan for, e.g. 16GiB "
+                                      "(default: the measured machine's available memory)")
+    fit.add_argument("--machine", help="only this machine's results")
+    fit.add_argument("--results", default="results", help="results folder (default results/)")
+    fit.set_defaults(func=cmd_fit)
+
+    comparison = commands.add_parser("compare", help="two machines or two run files side by side")
+    comparison.add_argument("a", help="a run file, a machine folder, or a machine name")
+    comparison.add_argument("b", help="the same, for the other side")
+    comparison.add_argument("--results", default="results", help="where machine names live")
+    comparison.add_argument("--format", choices=("table", "json"), default="table")
+    comparison.set_defaults(func=cmd_compare)
+
+    rendering = commands.add_parser("report", help="execute the report notebook, write HTML")
+    rendering.add_argument("--results", default="results", help="results folder (default results/)")
+    rendering.add_argument("--machines", help="comma list of machines (default: all)")
+    rendering.add_argument("--output", help="where report.html and report.ipynb go "
+                                            "(default: the results folder)")
+    rendering.set_defaults(func=cmd_report)
 
     listing = commands.add_parser("list", help="models and variants")
     listing.set_defaults(func=cmd_list)

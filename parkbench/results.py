@@ -30,14 +30,20 @@ TAIL_METRICS = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
 
 
 def write_json_atomic(path: Path, document: dict) -> None:
-    """Write ``document`` so that ``path`` holds either the old or the new file, whole."""
+    """Write ``document`` as JSON so that ``path`` holds either the old or the new file."""
+    text = json.dumps(document, indent=1, allow_nan=False, default=_jsonable) + "\n"
+    write_text_atomic(path, text)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` so that ``path`` holds either the old or the new file, whole."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle, indent=1, allow_nan=False, default=_jsonable)
-            handle.write("\n")
+            handle.write(text)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would follow the file into git
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -196,6 +202,8 @@ def tidy_rows(document: dict) -> list[dict]:
     for record in document["measurements"]:
         if kind(record) == "memory":
             for key, _stem, unit in FITTED:
+                if key == "maps" and "maps" not in record["memory"]:
+                    continue  # runs before mappings were counted have no such view
                 rows.append({
                     **base, "model": record["model"], "variant": record["variant"],
                     "placement": None, "metric": key, "n": record["n"],
@@ -244,3 +252,12 @@ def load(paths):
     frame["repeat"] = frame["repeat"].astype("Int64")
     frame["value"] = frame["value"].astype(float)
     return frame
+
+
+def load_machines(folder) -> dict:
+    """machine name -> machine.json of every machine folder under a results folder."""
+    machines = {}
+    for path in sorted(Path(folder).glob("*/machine.json")):
+        document = read_document(path, MACHINE_SCHEMA)
+        machines[document["name"]] = document
+    return machines
