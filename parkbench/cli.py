@@ -62,7 +62,16 @@ def _new_run(args):
     from parkbench import guard, latency, limits, machine, placement, results, suite
     from parkbench.sizes import parse_count_list
 
-    if args.to_limit:
+    if args.full:
+        if args.models or args.n or args.to_limit:
+            raise UserError("--full chooses its own models and grids; do not pass --models, --n or --to-limit")
+        selection = suite.parse_selection(None)
+        grids = suite.full_grids(selection, limits.read())
+        args.latency_mode = "rigorous"
+        args.memory_budget = args.memory_budget or suite.FULL_BUDGET
+        if args.timeout == suite.DEFAULT_TIMEOUT_SECONDS:
+            args.timeout = suite.FULL_TIMEOUT_SECONDS
+    elif args.to_limit:
         if args.models or args.n:
             raise UserError("--to-limit chooses its own model and grid; do not pass --models or --n")
         selection = suite.parse_selection(args.to_limit)
@@ -86,8 +95,10 @@ def _new_run(args):
 
     description = machine.describe(name)
     results.write_machine(output, description)
-    memory_guard = guard.Guard(budget, guard.default_floor())
+    margin = guard.FULL_GUARD_MARGIN if args.full else guard.GUARD_MARGIN
+    memory_guard = guard.Guard(budget, guard.default_floor(), margin)
     parameters = {
+        "full": args.full,
         "selection": [list(item) for item in selection],
         "grids": {key: list(grid) for key, grid in grids.items()},
         "repeat": args.repeat,
@@ -130,6 +141,8 @@ def _reopen_run(args):
     from parkbench import machine, results
 
     for option in ("models", "n", "memory_budget", "only", "primitives", "to_limit", "child_rlimit"):
+        if option == "full":
+            continue
         if getattr(args, option) is not None:
             raise UserError(f"--resume continues a run with its stored parameters; "
                             f"do not pass --{option.replace('_', '-')}")
@@ -164,7 +177,8 @@ def cmd_run(args) -> int:
         primitives={model: tuple(names) for model, names in parameters["primitives"].items()},
         placements=tuple(parameters["placements"]),
     )
-    memory_guard = guard.Guard(parameters["memory_budget_bytes"], parameters["memory_floor_bytes"])
+    memory_guard = guard.Guard(parameters["memory_budget_bytes"], parameters["memory_floor_bytes"],
+                               parameters["guard_margin"])
     sweep = runner.Sweep(jobs, parameters["timeout_seconds"], run_file, memory_guard,
                          progress=_progress(sys.stderr), previous=document,
                          switch_folder=run_file.path.with_suffix(""),
@@ -440,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--primitives",
                      help="comma list of hand-off primitives to time (default: each model's "
                           "first in quick mode, all in rigorous mode); see parkbench list")
+    run.add_argument("--full", action="store_true",
+                     help="the full sweep: each model toward this machine's ceiling (10M asyncio "
+                          "and uvloop tasks, 2M greenlets, threads to the OS limit, 2,000 workers), "
+                          "rigorous latency, a 90%% memory budget")
     run.add_argument("--to-limit", metavar="MODEL[:VARIANT]",
                      help="raise N geometrically toward the predicted capacity until the "
                           "machine says no, and record where and why (memory only)")

@@ -22,6 +22,7 @@ from parkbench.sizes import format_bytes, parse_size
 
 DEFAULT_BUDGET = "50%"          # of the memory available when the sweep starts
 GUARD_MARGIN = 1.5              # predicted peak = fitted line x margin
+FULL_GUARD_MARGIN = 1.15        # the full sweep's margin: its fits span five decades
 PRIOR_FIXED_BYTES = 128 * 2**20  # interpreter plus libraries, before any waiter
 FLOOR_FRACTION = 0.05           # watchdog floor: this share of total memory ...
 FLOOR_MIN_BYTES = 512 * 2**20   # ... but never less than this
@@ -55,7 +56,8 @@ def measured_cost(record: dict) -> int:
     return memory["pss"] + max(memory["kernel"], 0)
 
 
-def predict_peak(model: str, n: int, measured: list[dict]) -> tuple[int, str]:
+def predict_peak(model: str, n: int, measured: list[dict],
+                 margin: float = GUARD_MARGIN) -> tuple[int, str]:
     """Predicted peak bytes of a child parking ``n``, and the basis of the prediction."""
     points = [(record["n"], measured_cost(record)) for record in measured]
     if len({x for x, _ in points}) >= 2:
@@ -63,7 +65,7 @@ def predict_peak(model: str, n: int, measured: list[dict]) -> tuple[int, str]:
             [float(x) for x, _ in points], [float(y) for _, y in points]
         )
         line = max(intercept, 0) + max(slope, 0) * n
-        return int(line * GUARD_MARGIN), f"fit over {len(points)} measurements x {GUARD_MARGIN}"
+        return int(line * margin), f"fit over {len(points)} measurements x {margin}"
     prior = probes.get(model).prior_bytes_per_waiter
     return PRIOR_FIXED_BYTES + prior * n, f"prior of {format_bytes(prior)} per waiter"
 
@@ -72,10 +74,11 @@ def predict_peak(model: str, n: int, measured: list[dict]) -> tuple[int, str]:
 class Guard:
     budget_bytes: int
     floor_bytes: int
+    margin: float = GUARD_MARGIN
 
     def refuse(self, model: str, n: int, measured: list[dict]) -> str | None:
         """Why ``n`` must be skipped, or ``None`` if it fits the budget."""
-        peak, basis = predict_peak(model, n, measured)
+        peak, basis = predict_peak(model, n, measured, self.margin)
         if peak <= self.budget_bytes:
             return None
         return (f"predicted peak {format_bytes(peak)} ({basis}) exceeds the memory "
@@ -83,4 +86,4 @@ class Guard:
 
     def as_parameters(self) -> dict:
         return {"memory_budget_bytes": self.budget_bytes, "memory_floor_bytes": self.floor_bytes,
-                "guard_margin": GUARD_MARGIN}
+                "guard_margin": self.margin}

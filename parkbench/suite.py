@@ -19,6 +19,18 @@ QUICK_GRIDS = {
     "subprocess": (4, 12, 40, 120, 400),
 }
 
+# The full sweep (--full): toward each model's ceiling on a 24 GiB, 2-core machine.
+# threads go to the OS ceiling through a to-the-limit grid instead.
+FULL_GRIDS = {
+    "asyncio": (10_000, 100_000, 1_000_000, 3_000_000, 10_000_000),
+    "uvloop": (10_000, 100_000, 1_000_000, 3_000_000, 10_000_000),
+    "gevent": (10_000, 100_000, 500_000, 1_000_000, 2_000_000),
+    "subprocess": (20, 200, 700, 2_000),
+}
+FULL_BUDGET = "90%"               # of available memory; the watchdog floor still holds
+FULL_TIMEOUT_SECONDS = 1200.0
+TAIL_MAX_N = 1_000_000            # tail probes park at most this many (spawning costs time)
+
 # Socket waiters hold two descriptors each: their grid stays under a 20,000 ulimit -n.
 VARIANT_GRIDS = {"socket": (100, 300, 1_000, 3_000, 9_000)}
 
@@ -100,7 +112,7 @@ def parse_primitives(text: str | None, selection, every: bool = False) -> dict[s
 def tail_grid(grid) -> tuple[int, ...]:
     """Smallest, middle and largest N of a grid: tail latency over two decades of idle
     waiters without repeating every memory point."""
-    grid = sorted(set(grid))
+    grid = sorted(n for n in set(grid) if n <= TAIL_MAX_N) or [min(grid)]
     return tuple(dict.fromkeys((grid[0], grid[len(grid) // 2], grid[-1])))
 
 
@@ -155,3 +167,16 @@ def predicted_capacity(model: str, variant: str, limits: dict) -> int:
 
     bound = capacity(model, variant, limits, probes.get(model).prior_bytes_per_waiter)
     return bound.waiters
+
+
+def full_grids(selection, limits: dict) -> dict[str, tuple[int, ...]]:
+    """The full sweep's grid per ``model:variant``: ``FULL_GRIDS``, and for threads a
+    to-the-limit grid toward the predicted OS ceiling."""
+    grids = {}
+    for model, variant in selection:
+        if model == "threads":
+            grid = to_limit_grid(min(QUICK_GRIDS[model]), predicted_capacity(model, variant, limits))
+        else:
+            grid = FULL_GRIDS[model]
+        grids[grid_key(model, variant)] = grid
+    return grids
