@@ -97,4 +97,27 @@ def render(results_dir: Path, output_dir: Path, machines: list[str] | None = Non
     write_text_atomic(executed, nbformat.writes(nb))
     html, _ = HTMLExporter().from_notebook_node(nb)
     write_text_atomic(html_path, html)
+    for machine, png in fit_map_images(nb):
+        (output_dir / f"fitmap-{machine}.png").write_bytes(png)
     return executed, html_path
+
+
+def fit_map_images(nb):
+    """(machine, PNG bytes) of each fit map the executed notebook drew: the image that
+    follows the "Fit map of `NAME`" line in the cell tagged ``fit-map``."""
+    import base64
+    import re
+
+    found, machine = [], None
+    for cell in nb.cells:
+        if "fit-map" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            match = re.match(r"Fit map of `([^`]+)`", data.get("text/markdown", ""))
+            if match:
+                machine = match.group(1)
+            elif "image/png" in data and machine is not None:
+                found.append((machine, base64.b64decode(data["image/png"])))
+                machine = None
+    return found

@@ -24,6 +24,11 @@ def test_report_renders_html_and_the_executed_notebook(rendered):
     assert "Traceback" not in html
 
 
+def test_report_writes_the_fit_map_of_each_machine(rendered):
+    for machine in ("fixture-a", "fixture-b"):
+        assert (rendered / f"fitmap-{machine}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_report_has_every_plot(rendered):
     import json
 

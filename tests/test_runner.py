@@ -178,3 +178,15 @@ def test_watchdog_ends_a_child_when_memory_falls_below_the_floor(tmp_path):
 def _available_after_file(path):
     """Plenty of memory until the child has started its worker, then almost none."""
     return lambda: 10 if path.exists() else 10**12
+
+
+def test_tail_jobs_stop_at_the_largest_n_parked_for_memory(monkeypatch):
+    monkeypatch.setattr(runner, "run_child", _fake_child(fail_from=("threads", 1000)))
+    jobs, _ = plan([("threads", "condition")], {"threads:condition": (10, 100, 1000)},
+                   latency=True, primitives={"threads": ("lock",)}, placements=())
+    store = ListStore()
+    Sweep(jobs, 5, store).run()
+    tail = [m["n"] for m in store.measurements if m["kind"] == "tail"]
+    assert tail == [10, 100]
+    assert [s["n"] for s in store.skipped] == [1000]
+    assert "beyond the largest N parked for memory (100)" in store.skipped[0]["reason"]
