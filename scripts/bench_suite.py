@@ -26,7 +26,8 @@ TARGETS = {"rss_per_waiter": 0.02, "switch_latency": 0.05}
 def run_once(output: Path) -> tuple[dict, float]:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "parkbench", "run", "--output", str(output),
-                    "--machine", "suite-bench"], check=True, stdout=subprocess.DEVNULL)
+                    "--machine", "suite-bench"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     (path,) = (output / "suite-bench").glob("2*.json")
     return json.loads(path.read_text()), wall
