@@ -3,13 +3,14 @@
 import json
 import random
 import shutil
+from pathlib import Path
 
 import pytest
 
 from parkbench import compare, results
 from parkbench.cli import main
 
-FIXTURES = "tests/fixtures/results"
+FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
 
 def test_mann_whitney_on_hand_checked_cases():

@@ -1,12 +1,14 @@
 """Fit-map arithmetic on hand-computed cases, and the fit command on fixture results."""
 
+from pathlib import Path
+
 import pytest
 
 from parkbench import fitmap, results
 from parkbench.cli import main
 from parkbench.fitmap import Profile, machines_needed
 
-FIXTURES = "tests/fixtures/results"
+FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
 
 def _profile(**overrides):

@@ -2,12 +2,13 @@
 
 import builtins
 import shutil
+from pathlib import Path
 
 import pytest
 
 from parkbench.cli import main
 
-FIXTURES = "tests/fixtures/results"
+FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
 
 @pytest.fixture(scope="module")
