@@ -19,6 +19,19 @@ def _label(row) -> str:
     return f"{row.model}/{row.variant}"
 
 
+def _grouped_bars(ax, labels, groups) -> None:
+    """Horizontal bars, one group of bars per label: ``groups`` is a list of
+    (legend name, {label: value}, {label: error} or None)."""
+    height = 0.8 / max(len(groups), 1)
+    for i, (name, values, errors) in enumerate(groups):
+        ax.barh([y + i * height for y in range(len(labels))],
+                [values.get(label, math.nan) for label in labels], height,
+                xerr=None if errors is None else [errors.get(label, 0) for label in labels],
+                label=name)
+    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    ax.legend(fontsize=8)
+
+
 def _figures(frame, machine):
     rows = frame[(frame.machine == machine) & frame.n.isna()]
     return rows
@@ -53,15 +66,11 @@ def views_per_waiter(frame, machine):
     figures = _figures(frame, machine)
     labels = sorted({_label(r) for r in figures[figures.metric == "total_per_waiter"].itertuples()})
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.5))
-    height = 0.8 / len(VIEWS)
-    for i, (metric, name) in enumerate(VIEWS):
-        rows = {_label(r): r.value for r in figures[figures.metric == metric].itertuples()}
-        ax.barh([y + i * height for y in range(len(labels))],
-                [max(rows.get(label, math.nan), 1) for label in labels], height, label=name)
-    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    _grouped_bars(ax, labels, [
+        (name, {_label(r): max(r.value, 1) for r in figures[figures.metric == metric].itertuples()}, None)
+        for metric, name in VIEWS])
     ax.set(xscale="log", xlabel="bytes per parked waiter (slope over N)",
            title=f"{machine}: what one idle waiter costs, by memory view")
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -75,17 +84,14 @@ def switch_latency(frame, machine):
     labels = sorted({_label(r) for r in medians.itertuples()})
     placements = sorted(medians.placement.dropna().unique())
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.5))
-    height = 0.8 / max(len(placements), 1)
-    for i, placement in enumerate(placements):
-        rows = {_label(r): (r.value, stdevs.get((r.model, r.variant, r.placement), 0))
-                for r in medians[medians.placement == placement].itertuples()}
-        values = [rows.get(label, (math.nan, 0)) for label in labels]
-        ax.barh([y + i * height for y in range(len(labels))], [v * 1e6 for v, _ in values],
-                height, xerr=[s * 1e6 for _, s in values], label=placement)
-    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    groups = []
+    for placement in placements:
+        rows = list(medians[medians.placement == placement].itertuples())
+        groups.append((placement, {_label(r): r.value * 1e6 for r in rows},
+                       {_label(r): stdevs.get((r.model, r.variant, r.placement), 0) * 1e6 for r in rows}))
+    _grouped_bars(ax, labels, groups)
     ax.set(xlabel="one-way hand-off (µs, pyperf median ± std dev)",
            title=f"{machine}: hand-off latency by CPU placement")
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -114,15 +120,11 @@ def spawn_and_wake(frame, machine):
     figures = _figures(frame, machine)
     labels = sorted({_label(r) for r in figures[figures.metric == "spawn_per_waiter"].itertuples()})
     fig, ax = plt.subplots(figsize=(9, 0.4 * len(labels) + 1.5))
-    for i, (metric, name) in enumerate((("spawn_per_waiter", "spawn + park"),
-                                        ("wake_per_waiter", "wake + finish"))):
-        rows = {_label(r): r.value for r in figures[figures.metric == metric].itertuples()}
-        ax.barh([y + i * 0.4 for y in range(len(labels))],
-                [rows.get(label, math.nan) * 1e6 for label in labels], 0.4, label=name)
-    ax.set_yticks([y + 0.2 for y in range(len(labels))], labels)
+    _grouped_bars(ax, labels, [
+        (name, {_label(r): r.value * 1e6 for r in figures[figures.metric == metric].itertuples()}, None)
+        for metric, name in (("spawn_per_waiter", "spawn + park"), ("wake_per_waiter", "wake + finish"))])
     ax.set(xscale="log", xlabel="µs per waiter (slope over N)",
            title=f"{machine}: churn cost per waiter")
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -187,13 +189,9 @@ def compare_machines(frame, metric: str = "total_per_waiter"):
     labels = sorted({_label(r) for r in rows.itertuples()})
     machines = sorted(rows.machine.unique())
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.5))
-    height = 0.8 / max(len(machines), 1)
-    for i, machine in enumerate(machines):
-        values = {_label(r): r.value for r in rows[rows.machine == machine].itertuples()}
-        ax.barh([y + i * height for y in range(len(labels))],
-                [values.get(label, math.nan) for label in labels], height, label=machine)
-    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    _grouped_bars(ax, labels, [
+        (machine, {_label(r): r.value for r in rows[rows.machine == machine].itertuples()}, None)
+        for machine in machines])
     ax.set(xscale="log", xlabel=metric, title=f"{metric}: machines side by side")
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
