@@ -141,8 +141,6 @@ def _reopen_run(args):
     from parkbench import machine, results
 
     for option in ("models", "n", "memory_budget", "only", "primitives", "to_limit", "child_rlimit"):
-        if option == "full":
-            continue
         if getattr(args, option) is not None:
             raise UserError(f"--resume continues a run with its stored parameters; "
                             f"do not pass --{option.replace('_', '-')}")
@@ -251,12 +249,17 @@ def cmd_show(args) -> int:
 
     if args.format == "json":
         frame = results.load([args.results])
-        for row in frame.to_dict(orient="records"):
-            clean = {key: (None if _is_missing(value) else _plain(value)) for key, value in row.items()}
-            sys.stdout.write(json.dumps(clean) + "\n")
+        _write_json_lines(frame)
         return 0
     _print_summary([args.results])
     return 0
+
+
+def _write_json_lines(frame) -> None:
+    """One JSON object per row on stdout; missing values (NaN, NA, None) as null."""
+    for row in frame.to_dict(orient="records"):
+        clean = {key: (None if _is_missing(value) else _plain(value)) for key, value in row.items()}
+        sys.stdout.write(json.dumps(clean) + "\n")
 
 
 def _is_missing(value) -> bool:
@@ -377,9 +380,7 @@ def cmd_compare(args) -> int:
 
     table = compare.compare(compare.resolve(args.a, args.results), compare.resolve(args.b, args.results))
     if args.format == "json":
-        for row in table.to_dict(orient="records"):
-            clean = {key: (None if _is_missing(value) else _plain(value)) for key, value in row.items()}
-            sys.stdout.write(json.dumps(clean) + "\n")
+        _write_json_lines(table)
         return 0
     print(f"A: {table.attrs['a']}\nB: {table.attrs['b']}")
     print(f"{'model/variant':<26} {'placement':<11} {'metric':<18} {'A':>12} {'B':>12} "
@@ -449,8 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", choices=("memory", "latency"),
                      help="measure only memory, or only hand-off latency (default: both)")
     run.add_argument("--latency-mode", choices=("quick", "rigorous"), default="quick",
-                     help="pyperf settings for switch latency: quick (default: 3 processes x "
-                          "3 values) or rigorous (pyperf --rigorous)")
+                     help="pyperf settings for switch latency: quick (default: 6 processes x "
+                          "5 values, each model's first primitive) or rigorous (pyperf "
+                          "--rigorous, every primitive)")
     run.add_argument("--primitives",
                      help="comma list of hand-off primitives to time (default: each model's "
                           "first in quick mode, all in rigorous mode); see parkbench list")

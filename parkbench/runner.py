@@ -254,15 +254,14 @@ class Sweep:
         for index, job in enumerate(self.jobs):
             if job.series in self.stopped or job in self.done:
                 continue
-            measured = self.measured.get((job.model, job.variant))
-            if job.kind == "tail" and measured and job.n > max(r["n"] for r in measured):
+            measured = self.measured.get((job.model, job.variant), [])
+            largest = max((r["n"] for r in measured), default=None)
+            if job.kind == "tail" and largest is not None and job.n > largest:
                 # past the largest N this sweep parked for memory (a to-the-limit grid)
-                self.skip(job, f"beyond the largest N parked for memory "
-                               f"({max(r['n'] for r in measured):,})", index)
+                self.skip(job, f"beyond the largest N parked for memory ({largest:,})", index)
                 continue
             if self.guard is not None and job.kind != "switch":
-                reason = self.guard.refuse(job.model, job.n,
-                                           self.measured.get((job.model, job.variant), []))
+                reason = self.guard.refuse(job.model, job.n, measured)
                 if reason:
                     self.skip(job, reason, index)
                     continue
