@@ -1,18 +1,22 @@
-"""Comparing two runs (or the newest runs of two machines), side by side.
+"""Comparing two sides: two machines (their current figures), two machine folders, or
+two run files (two runs of one machine too), one interpreter a side.
 
 ``compare(a, b)`` returns a DataFrame, one row per (model, variant, placement, metric)
-with both values, their ratio B/A and, for switch latency, whether the difference is
-significant: a two-sided Mann-Whitney U test on the stored pyperf values (no
-assumption of normality; latency distributions are skewed and often bimodal) together
-with a ratio threshold. Rows present on one side only, or from files of different
-schema versions, are flagged in ``status`` and never merged into one figure.
+with both values, their unit, their ratio B/A, the run each came from and, for switch
+latency, whether the difference is significant: a two-sided Mann-Whitney U test on the
+stored pyperf values (no assumption of normality; latency distributions are skewed and
+often bimodal) together with a ratio threshold. Rows present on one side only, or whose
+interpreters, grids, latency settings or capacity basis differ, are flagged in
+``status`` ("only in A", "differ: grid, interpreter") and never compared silently.
 """
 
+import io
 import math
 import statistics
+from dataclasses import dataclass
 from pathlib import Path
 
-from parkbench import results
+from parkbench import results, schema
 from parkbench.errors import UserError
 
 COMPARED = ("rss_per_waiter", "uss_per_waiter", "pss_per_waiter", "vms_per_waiter",
@@ -50,67 +54,127 @@ def mann_whitney_p(x, y) -> float:
     return min(1.0, 2 * (1 - statistics.NormalDist().cdf(max(z, 0.0))))
 
 
-def resolve(target: str, results_folder: Path) -> Path:
-    """A run file: ``target`` itself, the newest complete run in a machine folder, or
-    the newest complete run of the machine named ``target`` under ``results_folder``."""
+@dataclass
+class Side:
+    """One side of a comparison: its label and current figures."""
+
+    label: str
+    current: object
+
+
+def resolve(target: str, results_folder: Path, interpreter: str | None = None) -> Side:
+    """One side: ``target`` a run file (that run alone), a machine folder, or the name of
+    a machine under ``results_folder`` (its current figures). ``interpreter`` keeps only
+    figures of interpreters whose label contains it (e.g. ``3.12``)."""
+    from parkbench import current
+
     path = Path(target)
     if not path.exists():
+        if not schema.is_plain_name(target):
+            raise UserError(f"{target!r} is neither a run file nor a machine name")
         path = Path(results_folder) / target
         if not path.is_dir():
             raise UserError(f"{target!r} is neither a run file nor a machine under "
                             f"{str(results_folder)!r}")
-    if path.is_file():
-        return path
-    for run in reversed(results.find_run_files(path)):
-        if results.read_run(run)["complete"]:
-            return run
-    raise UserError(f"no complete run under {str(path)!r}")
+    elif path.is_dir() and not (path / "machine.json").is_file():
+        raise UserError(f"{str(path)!r} is not a machine folder (it has no machine.json)")
+    figures = current.load([path])
+    label = str(path) if path.is_file() else path.name
+    if interpreter is not None:
+        frame = figures.frame
+        figures.frame = frame[frame.interpreter.str.contains(interpreter, regex=False)]
+        label += f", interpreter {interpreter}"
+    interpreters = sorted(set(figures.frame.interpreter))
+    if not interpreters:
+        raise UserError(f"{label}: no figures" + (f" of an interpreter matching {interpreter!r}"
+                                                  if interpreter else ""))
+    if len(interpreters) > 1:
+        raise UserError(f"{label} holds figures of several interpreters ({', '.join(interpreters)}); "
+                        f"choose one with --interpreter-a/--interpreter-b")
+    return Side(f"{label} ({interpreters[0]})", figures)
 
 
-def _switch_values(document: dict, path: Path) -> dict:
-    """(model, primitive, placement) -> the pyperf values of a run's switch benchmarks."""
+def _switch_values(side: Side) -> dict:
+    """(model, primitive, placement) -> the pyperf values behind a side's switch medians."""
     import pyperf
 
     values = {}
-    for record in document["measurements"]:
-        if record.get("kind") == "switch":
-            pyperf_file = path.parent / record["file"]
-            if pyperf_file.is_file():
-                benchmark = pyperf.Benchmark.load(str(pyperf_file))
-                values[(record["model"], record["primitive"], record["placement"])] = benchmark.get_values()
+    for run in side.current.used_runs():
+        document = results.read_run(run.path)
+        for record in document["measurements"]:
+            if record["kind"] != "switch":
+                continue
+            pyperf_file = run.path.parent / record["file"]
+            key = (record["model"], record["primitive"], record["placement"])
+            rows = side.current.frame
+            used = rows[(rows.model == key[0]) & (rows.variant == key[1])
+                        & (rows.placement == key[2]) & (rows.metric == "switch_latency")]
+            if not used.empty and used.run_id.iloc[0] == run.run_id and not pyperf_file.is_file():
+                raise UserError(f"{pyperf_file} is missing: the pyperf file of a switch "
+                                f"figure of run {run.run_id}")
+            if used.empty or used.run_id.iloc[0] != run.run_id or not pyperf_file.is_file():
+                continue
+            try:
+                benchmark = pyperf.Benchmark.load(io.StringIO(results.read_text(pyperf_file)))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UserError(f"{pyperf_file} is not a pyperf benchmark file ({exc})") from None
+            values[key] = benchmark.get_values()
     return values
 
 
-def compare(path_a: Path, path_b: Path):
-    """The comparison table of two run files (see the module docstring)."""
+def _context(side: Side, row) -> dict:
+    """What makes a figure comparable: its interpreter, grid and latency settings."""
+    run = side.current.runs.get((row.machine, row.run_id))
+    parameters = run.parameters if run else {}
+    if row.metric == "switch_latency":
+        return {"interpreter": row.interpreter, "latency mode": parameters.get("latency_mode"),
+                "pyperf options": tuple(parameters.get("pyperf_options") or ())}
+    grid = (parameters.get("grids") or {}).get(f"{row.model}:{row.variant}")
+    if row.metric == "capacity":
+        return {"interpreter": row.interpreter, "basis": row.basis}
+    return {"interpreter": row.interpreter, "grid": tuple(grid) if grid else None}
+
+
+def _side_table(side: Side) -> dict:
+    frame = side.current.frame
+    frame = frame[frame.metric.isin(COMPARED) & frame.n.isna()]
+    table = {}
+    for row in frame.itertuples():
+        placement = row.placement if isinstance(row.placement, str) else ""
+        table[(row.model, row.variant, placement, row.metric)] = (
+            float(row.value), row.unit, row.run_id, _context(side, row))
+    return table
+
+
+def compare(side_a: Side, side_b: Side):
+    """The comparison table of two sides (see the module docstring)."""
     import pandas as pd
 
-    doc_a, doc_b = results.read_run(path_a), results.read_run(path_b)
-    side = {}
-    for label, path, document in (("a", path_a, doc_a), ("b", path_b, doc_b)):
-        frame = results.load(path)
-        frame = frame[frame.metric.isin(COMPARED) & frame.n.isna()].copy()
-        frame["placement"] = frame["placement"].fillna("")
-        side[label] = frame.set_index(KEY)["value"]
-    values_a, values_b = _switch_values(doc_a, Path(path_a)), _switch_values(doc_b, Path(path_b))
-    schema_differs = doc_a["schema_version"] != doc_b["schema_version"]
+    table_a, table_b = _side_table(side_a), _side_table(side_b)
+    values_a, values_b = _switch_values(side_a), _switch_values(side_b)
     rows = []
-    for key in sorted(set(side["a"].index) | set(side["b"].index)):
-        a, b = side["a"].get(key), side["b"].get(key)
-        row = dict(zip(KEY, key), a=a, b=b, ratio=math.nan, p_value=math.nan,
-                   significant=None, status="compared")
-        if schema_differs:
-            row["status"] = f"schema {doc_a['schema_version']} vs {doc_b['schema_version']}: not compared"
-        elif a is None or b is None:
+    for key in sorted(set(table_a) | set(table_b)):
+        a, b = table_a.get(key), table_b.get(key)
+        row = dict(zip(KEY, key), unit=(a or b)[1], a=a[0] if a else math.nan,
+                   b=b[0] if b else math.nan, ratio=math.nan, p_value=math.nan,
+                   significant=None, status="compared",
+                   run_a=a[2] if a else None, run_b=b[2] if b else None)
+        if a is None or b is None:
             row["status"] = "only in A" if b is None else "only in B"
-        else:
-            row["ratio"] = b / a if a else math.nan
-            if key[3] == "switch_latency":
-                switch_key = (key[0], key[1], key[2])
-                p = mann_whitney_p(values_a.get(switch_key, []), values_b.get(switch_key, []))
-                row["p_value"] = p
+            rows.append(row)
+            continue
+        differs = [name for name in a[3] if a[3][name] != b[3].get(name)]
+        if differs:
+            row["status"] = "differ: " + ", ".join(differs)
+        row["ratio"] = b[0] / a[0] if a[0] else math.nan
+        if key[3] == "switch_latency":
+            switch_key = (key[0], key[1], key[2])
+            p = mann_whitney_p(values_a.get(switch_key, []), values_b.get(switch_key, []))
+            row["p_value"] = p
+            if not math.isnan(p):
                 row["significant"] = bool(p < ALPHA and abs(row["ratio"] - 1) >= RATIO_THRESHOLD)
         rows.append(row)
-    table = pd.DataFrame(rows, columns=KEY + ["a", "b", "ratio", "p_value", "significant", "status"])
-    table.attrs.update(a=f"{doc_a['machine']} {doc_a['run_id']}", b=f"{doc_b['machine']} {doc_b['run_id']}")
+    columns = KEY + ["unit", "a", "b", "ratio", "p_value", "significant", "status", "run_a", "run_b"]
+    table = pd.DataFrame(rows, columns=columns)
+    table.attrs.update(a=side_a.label, b=side_b.label)
     return table

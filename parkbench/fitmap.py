@@ -1,8 +1,10 @@
 """The fit map: for W concurrent idle waiters and R wake-ups per second, which model fits
 on one machine (scale up) and how many machines each needs (scale out).
 
-Per model and machine the inputs are measured: total bytes per idle waiter (PSS plus
-kernel), capacity (the binding memory or OS limit), and the one-way hand-off time. How a
+Per model and machine the inputs are the machine's current figures (``current.py``):
+total bytes per idle waiter (PSS plus kernel), capacity (a measured ceiling, else the
+binding memory or OS limit), and the one-way hand-off time of the model's default
+primitive (the one that wakes a parked waiter), at its slower placement. How a
 model uses cores decides its hand-off rate: one interpreter runs Python on one core at a
 time, so threads, asyncio, uvloop and gevent get ``1 / hand-off`` wake-ups per second per
 machine; subprocess workers use every core, ``cores / hand-off``. Then
@@ -14,8 +16,6 @@ Everything here returns data; plotting lives in ``plots.py``.
 
 import math
 from dataclasses import dataclass
-
-from parkbench import limits as os_limits
 
 # Published figures of other runtimes (from one widely read article): reference
 # markers, never measurements of this machine.
@@ -37,6 +37,12 @@ class Profile:
     capacity_limit: str         # the binding limit
     switch_seconds: float       # one-way hand-off, pyperf median
     cores: int                  # cores the model's hand-offs can use
+    interpreter: str = ""
+    capacity_basis: str = "predicted"   # measured (a sweep met the ceiling) or predicted
+    primitive: str = ""                 # the hand-off primitive timed
+    placement: str = ""                 # and the placement whose median is used
+    memory_run: str = ""                # run ids the figures came from
+    switch_run: str = ""
 
     @property
     def handoffs_per_second(self) -> float:
@@ -52,7 +58,7 @@ def _machines(share: float) -> int:
 def machines_needed(profile: Profile, waiters: float, rate: float) -> tuple[int, str]:
     """Machines ``profile``'s model needs for ``waiters`` idle waiters and ``rate``
     wake-ups per second, and what binds: its capacity limit, or ``hand-off rate``."""
-    by_waiters = _machines(waiters / profile.capacity) if profile.capacity else math.inf
+    by_waiters = _machines(waiters / profile.capacity) if profile.capacity > 0 else math.inf
     by_rate = _machines(rate / profile.handoffs_per_second)
     machines = max(by_waiters, by_rate, 1)
     if by_rate > by_waiters:
@@ -60,60 +66,49 @@ def machines_needed(profile: Profile, waiters: float, rate: float) -> tuple[int,
     return machines, profile.capacity_limit
 
 
-def _figure(frame, machine, run_id, model, variant, metric, placement=None):
-    rows = frame[(frame.machine == machine) & (frame.run_id == run_id) & (frame.model == model)
-                 & (frame.variant == variant) & (frame.metric == metric) & frame.n.isna()]
-    if placement is not None:
-        rows = rows[rows.placement == placement]
-    return rows
+def handoff(frame, machine: str, interpreter: str, model: str):
+    """(seconds, primitive, placement, run id) of the hand-off that wakes ``model``'s
+    parked waiter: its default primitive (the registry's first; another measured one
+    only when that was not timed), at the slower of its placements (a wake-up can land
+    on either), or ``None``."""
+    from parkbench import probes
+
+    rows = frame[(frame.machine == machine) & (frame.interpreter == interpreter)
+                 & (frame.model == model) & (frame.metric == "switch_latency")
+                 & (frame.value > 0)]
+    if rows.empty:
+        return None
+    known = probes.MODELS[model].primitives if model in probes.MODELS else ()
+    order = [p for p in known if p in set(rows.variant)] or sorted(set(rows.variant))
+    chosen = rows[rows.variant == order[0]]
+    slowest = chosen.loc[chosen.value.idxmax()]
+    return float(slowest.value), order[0], str(slowest.placement), str(slowest.run_id)
 
 
-def profiles(frame, machines: dict, memory_bytes: int | None = None) -> list[Profile]:
-    """A ``Profile`` per (machine, model, memory variant) of the newest run of each
-    machine in ``frame`` that holds both memory and latency figures.
-
-    ``machines`` maps a machine name to its machine.json (cores and limits); with
-    ``memory_bytes`` the memory bound is recomputed for a machine of that much memory.
-    The hand-off time is the model's fastest measured switch-latency median over its
-    primitives and placements (the best a model can do on the machine).
-    """
+def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
+    """A ``Profile`` per (machine, interpreter, model, variant) of a machine's current
+    figures (``current.select``) that has a total per waiter, a capacity and a
+    hand-off. ``cores`` maps a machine to its logical CPUs (subprocess workers use them
+    all; one interpreter uses one core)."""
+    frame = current_frame
     found = []
-    for machine, group in frame.groupby("machine", sort=True):
-        info = machines.get(machine, {})
-        for run_id in sorted(group.run_id.unique(), reverse=True):
-            run = group[group.run_id == run_id]
-            totals = run[(run.metric == "total_per_waiter") & run.n.isna()]
-            switches = run[(run.metric == "switch_latency") & run.n.isna()]
-            if totals.empty or switches.empty:
-                continue
-            for _, row in totals.iterrows():
-                model_switch = switches[switches.model == row.model]
-                if model_switch.empty:
-                    continue
-                bound = _capacity(run, row, info, memory_bytes)
-                if bound is None:
-                    continue
-                cores = (info.get("logical_cpus") or 1) if row.model in MULTICORE_MODELS else 1
-                found.append(Profile(machine, row.model, row.variant, float(row.value),
-                                     bound[0], bound[1], float(model_switch.value.min()), cores))
-            break  # the newest run with figures speaks for the machine
+    totals = frame[(frame.metric == "total_per_waiter") & frame.n.isna()]
+    capacity = frame[frame.metric == "capacity"]
+    for row in totals.sort_values(["machine", "interpreter", "model", "variant"]).itertuples():
+        bound = capacity[(capacity.machine == row.machine) & (capacity.interpreter == row.interpreter)
+                         & (capacity.model == row.model) & (capacity.variant == row.variant)]
+        switch = handoff(frame, row.machine, row.interpreter, row.model)
+        if bound.empty or switch is None:
+            continue
+        bound = bound.iloc[0]
+        machine_cores = (cores or {}).get(row.machine) or 1
+        found.append(Profile(
+            row.machine, row.model, row.variant, float(row.value), int(bound.value),
+            str(bound["limit"]), switch[0],
+            machine_cores if row.model in MULTICORE_MODELS else 1,
+            interpreter=row.interpreter, capacity_basis=str(bound.basis), primitive=switch[1],
+            placement=switch[2], memory_run=row.run_id, switch_run=switch[3]))
     return found
-
-
-def _capacity(run, row, info, memory_bytes):
-    if memory_bytes is None:
-        stored = run[(run.metric == "capacity") & (run.model == row.model)
-                     & (run.variant == row.variant) & run.n.isna()]
-        if not stored.empty:
-            return int(stored.value.iloc[0]), str(stored["limit"].iloc[0])
-    limits = dict(info.get("limits") or {})
-    if memory_bytes is not None:
-        limits.update(memory_available=memory_bytes, cgroup_memory_max=None)
-    maps = run[(run.metric == "maps_per_waiter") & (run.model == row.model)
-               & (run.variant == row.variant)]
-    bound = os_limits.capacity(row.model, row.variant, limits, float(row.value),
-                               float(maps.value.iloc[0]) if not maps.empty else None)
-    return (bound.waiters, bound.limit) if bound else None
 
 
 def answer(profiles_, waiters: float, rate: float) -> list[dict]:
@@ -121,11 +116,15 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
     rows = []
     for profile in profiles_:
         machines, binding = machines_needed(profile, waiters, rate)
-        rows.append({"machine": profile.machine, "model": profile.model,
-                     "variant": profile.variant, "machines": machines, "bound_by": binding,
+        rows.append({"machine": profile.machine, "interpreter": profile.interpreter,
+                     "model": profile.model, "variant": profile.variant,
+                     "machines": machines, "bound_by": binding,
                      "capacity": profile.capacity, "capacity_limit": profile.capacity_limit,
+                     "capacity_basis": profile.capacity_basis,
                      "handoffs_per_second": profile.handoffs_per_second,
-                     "total_per_waiter": profile.total_per_waiter})
+                     "primitive": profile.primitive, "placement": profile.placement,
+                     "total_per_waiter": profile.total_per_waiter,
+                     "memory_run": profile.memory_run, "switch_run": profile.switch_run})
     return sorted(rows, key=lambda r: (r["machines"], r["total_per_waiter"]))
 
 

@@ -204,10 +204,11 @@ def capacity(model: str, variant: str, limits: dict, total_per_waiter: float | N
 
 def with_child_rlimits(limits: dict, spec: str) -> dict:
     """``limits`` as a probe child saw them after ``--child-rlimit`` lowered some."""
+    from parkbench import rlimits
+
     names = {"nofile": "rlimit_nofile", "nproc": "rlimit_nproc", "stack": "rlimit_stack"}
     limits = dict(limits)
-    for item in filter(None, spec.split(",")):
-        name, _, value = item.partition("=")
+    for name, value in rlimits.items(spec, "child_rlimits"):
         if name in names:
-            limits[names[name]] = {"soft": int(value), "hard": int(value)}
+            limits[names[name]] = {"soft": value, "hard": value}
     return limits

@@ -8,7 +8,6 @@ the same ``results/<machine>/`` folder even if the hostname changes.
 import json
 import os
 import platform
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -17,13 +16,11 @@ import psutil
 
 from parkbench import limits
 from parkbench.errors import UserError
+from parkbench.schema import is_plain_name
 
 PACKAGES = ("parkbench", "pyperf", "psutil", "uvloop", "gevent", "greenlet", "pandas", "matplotlib")
-_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _PLAIN_NAME.match(name) or ".." in name:
+    if not is_plain_name(name):
         raise UserError(
             f"machine name must be a plain name (letters, digits, '.', '_', '-'; "
             f"no path separators or '..'; at most 64 characters), not {name!r}"
@@ -52,8 +49,9 @@ def resolve_name(explicit: str | None = None) -> str:
         return check_name(json.loads(path.read_text())["name"])
     except FileNotFoundError:
         pass
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path} is not a parkbench machine config ({exc}); fix or delete it") from None
+    except (ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+        raise UserError(f"{path} is not a parkbench machine config "
+                        f"({type(exc).__name__}: {exc}); fix or delete it") from None
     name = default_name()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,13 +82,28 @@ def package_versions() -> dict:
 
 
 def python_info() -> dict:
+    """The interpreter's identity: never its absolute path (results go into git)."""
+    import sysconfig
+
     return {
         "version": platform.python_version(),
         "implementation": platform.python_implementation(),
         "build": " ".join(platform.python_build()),
         "compiler": platform.python_compiler(),
-        "executable": sys.executable,
+        "executable": Path(sys.executable).name,
+        "abi": sysconfig.get_config_var("SOABI"),
+        "gil_disabled": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
     }
+
+
+def interpreter() -> dict:
+    """What a run file records of the interpreter its probe children ran under."""
+    return python_info()
+
+
+def without_paths(description: dict) -> dict:
+    """A machine description as a run file stores it (the name is the run's machine)."""
+    return {key: value for key, value in description.items() if key != "name"}
 
 
 def describe(name: str) -> dict:

@@ -25,7 +25,7 @@ import sys
 import time
 import traceback
 
-from parkbench import memory, probes
+from parkbench import memory, probes, rlimits
 from parkbench.handoff import one_way_percentiles
 
 SETTLE_SECONDS = 0.1
@@ -47,21 +47,6 @@ def _die_with_runner() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != int(runner):  # the runner died before the request was made
         os._exit(EXIT_PROBE_FAILED)
-
-
-RLIMITS = {"nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "as": "RLIMIT_AS",
-           "stack": "RLIMIT_STACK"}
-
-
-def _apply_rlimits(spec: str) -> None:
-    """Lower this child's limits (``nofile=64,as=1073741824``): a low ceiling on purpose,
-    to see how a model fails without exhausting the machine."""
-    import resource
-
-    for item in filter(None, spec.split(",")):
-        name, _, value = item.partition("=")
-        which = getattr(resource, RLIMITS[name])
-        resource.setrlimit(which, (int(value), int(value)))
 
 
 def _measurer(kernel_baseline: dict):
@@ -138,7 +123,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     _die_with_runner()
     try:
-        _apply_rlimits(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))
+        rlimits.apply(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))
         record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops)
     except probes.LimitReached as exc:
         # The record says how far it got; stdout stays parseable for the runner.

@@ -1,37 +1,38 @@
 """The results store: plain, versioned JSON under ``results/<machine>/``.
 
-- ``machine.json``: who the machine is (``machine.describe``).
-- ``<run-id>.json``: one sweep: parameters, every raw measurement, every failure and
-  every derived figure. It is rewritten atomically after each measurement, so a runner
-  killed at any moment leaves a readable file holding all it had finished.
+- ``machine.json``: the machine's latest description (``machine.describe``), no paths.
+- ``<run-id>.json``: one sweep: the machine description and OS limits in force when it
+  ran, the interpreter, parameters, every raw measurement, failure and skip, and every
+  derived figure. It is rewritten atomically after each measurement, so a runner killed
+  at any moment leaves a readable file holding all it had finished. A run id is claimed
+  with an exclusive create (two runs started in the same second get ``...Z`` and
+  ``...Z-2``), and a run file being written is locked, so that no two processes write
+  one file.
 
-``load(paths)`` turns any set of run files into one tidy DataFrame, one row per
-(machine, run, model, variant, metric, n). Files are read as JSON only; a file of an
-unknown schema or a newer version is an error, never a guess.
+Reading is bounded and checked: only regular files of at most ``MAX_FILE_BYTES``, JSON
+only (never pickle), every document checked against its format (``schema.py``);
+version-1 files are upgraded in memory. ``tidy.load`` turns run files into a DataFrame.
 """
 
+import fcntl
 import json
 import math
 import os
+import stat
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from parkbench import schema
 from parkbench.errors import UserError
-from parkbench.fitting import FITTED, kind, measurement_value
+from parkbench.schema import MACHINE_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
 
-RUN_SCHEMA = "parkbench-run"
-MACHINE_SCHEMA = "parkbench-machine"
-SCHEMA_VERSION = 1
-
-COLUMNS = ("machine", "run_id", "model", "variant", "placement", "metric", "n", "value", "unit",
-           "repeat", "limit")
-TAIL_METRICS = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
+MAX_FILE_BYTES = 64 * 2**20  # a full sweep's run file is about 1 MiB; pyperf files less
 
 
 def write_json_atomic(path: Path, document: dict) -> None:
     """Write ``document`` as JSON so that ``path`` holds either the old or the new file."""
-    text = json.dumps(document, indent=1, allow_nan=False, default=_jsonable) + "\n"
+    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
     write_text_atomic(path, text)
 
 
@@ -40,7 +41,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would follow the file into git
@@ -52,10 +53,6 @@ def write_text_atomic(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
-
-
-def _jsonable(value):
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
 def _finite(value):
@@ -74,6 +71,12 @@ def new_run_id(now: datetime | None = None) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ")
 
 
+def run_order(run_id: str) -> tuple[str, int]:
+    """Sort key of run ids: by time, then by the ``-2``, ``-3`` of runs of one second."""
+    base, _, suffix = run_id.partition("-")
+    return base, int(suffix) if suffix.isdigit() else 1
+
+
 def check_output_folder(folder: Path) -> Path:
     """Create ``folder`` if needed and prove it is writable, or raise ``UserError``."""
     folder = Path(folder)
@@ -86,39 +89,90 @@ def check_output_folder(folder: Path) -> Path:
     return folder
 
 
-class RunFile:
-    """One sweep's file, saved atomically after every change."""
+def _lock(path: Path):
+    """An exclusive advisory lock on ``path``'s lock file, or ``UserError`` if another
+    process holds it. The lock lives as long as the returned file object."""
+    lock_path = path.with_name(f".{path.stem}.lock")
+    handle = open(lock_path, "a")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(f"run {path.stem} is being written by another parkbench process "
+                        f"(lock {lock_path}); wait for it to finish") from None
+    return handle
 
-    def __init__(self, folder: Path, machine: str, run_id: str, parameters: dict, environment: dict):
-        self.path = Path(folder) / machine / f"{run_id}.json"
-        self.document = {
+
+class RunFile:
+    """One sweep's file, saved atomically after every change, locked while open."""
+
+    def __init__(self, path: Path, document: dict, lock):
+        self.path = Path(path)
+        self.document = document
+        self._lock = lock
+
+    @classmethod
+    def create(cls, folder: Path, machine: str, parameters: dict, interpreter: dict,
+               machine_description: dict, now: datetime | None = None) -> "RunFile":
+        """A new run: claims a fresh run id (never one another run holds) and saves."""
+        base = new_run_id(now)
+        machine_folder = Path(folder) / machine
+        try:
+            machine_folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create {str(machine_folder)!r}: {exc.strerror or exc}") from None
+        if not machine_folder.is_dir():
+            raise UserError(f"{str(machine_folder)!r} exists and is not a folder")
+        for attempt in range(1, 1000):
+            run_id = base if attempt == 1 else f"{base}-{attempt}"
+            path = machine_folder / f"{run_id}.json"
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise UserError(f"cannot create {str(path)!r}: {exc.strerror or exc}") from None
+            break
+        else:
+            raise UserError(f"no free run id under {str(machine_folder)!r} for {base}")
+        document = {
             "schema": RUN_SCHEMA,
             "schema_version": SCHEMA_VERSION,
             "run_id": run_id,
             "machine": machine,
-            "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "started_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
             "finished_at": None,
             "complete": False,
             "parameters": parameters,
-            "environment": environment,
+            "interpreter": interpreter,
+            "machine_description": machine_description,
             "measurements": [],
             "failures": [],
             "skipped": [],
             "figures": [],
         }
+        run = cls(path, document, _lock(path))
+        try:
+            run.save()
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise UserError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        return run
 
     @classmethod
     def reopen(cls, path: Path) -> "RunFile":
-        """An interrupted run's file, to be finished by a resumed sweep."""
+        """An interrupted run's file, to be finished by a resumed sweep (locked first,
+        so that two resumes of one run cannot both write it)."""
+        path = Path(path)
+        lock = _lock(path)
         document = read_run(path)
-        run = cls.__new__(cls)
-        run.path = Path(path)
-        run.document = document
-        document.setdefault("skipped", [])
-        return run
+        if document.get("upgraded_from"):
+            lock.close()
+            raise UserError(f"{path} is of results format {document['upgraded_from']}; "
+                            f"only runs of format {SCHEMA_VERSION} can be resumed")
+        return cls(path, document, lock)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.path, _finite(self.document))
 
     def add_measurement(self, record: dict) -> None:
@@ -142,122 +196,119 @@ class RunFile:
 
 def write_machine(folder: Path, description: dict) -> Path:
     path = Path(folder) / description["name"] / "machine.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, {"schema": MACHINE_SCHEMA, "schema_version": SCHEMA_VERSION, **description})
+    write_json_atomic(path, {"schema": MACHINE_SCHEMA, "schema_version": SCHEMA_VERSION,
+                             **schema.describe_from_machine_json(description)})
     return path
 
 
 # --- reading -------------------------------------------------------------------------
 
 
-def read_document(path: Path, schema: str) -> dict:
-    """A stored file of ``schema``, checked; any problem is a ``UserError``."""
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a regular file of at most ``limit`` bytes; anything else (a FIFO, a
+    device, a symlink to one, a huge file, binary) is a ``UserError``."""
     path = Path(path)
     try:
-        document = json.loads(path.read_text())
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError:
         raise UserError(f"no such results file: {path}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"{path} is not a regular file")
+        if info.st_size > limit:
+            raise UserError(f"{path} is {info.st_size:,} bytes, more than a results file may "
+                            f"be ({limit:,})")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UserError(f"{path} is more than {limit:,} bytes")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UserError(f"{path} is not a parkbench results file (not text)") from None
+        raise UserError(f"{path} is not a parkbench results file (not UTF-8 text)") from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_json(path: Path):
+    text = read_text(path)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise UserError(f"{path} is nested too deeply to be a results file") from None
     except ValueError as exc:
         raise UserError(f"{path} is not valid JSON (truncated or damaged?): {exc}") from None
-    if not isinstance(document, dict) or document.get("schema") != schema:
-        raise UserError(f"{path} is not a parkbench {schema!r} file")
-    version = document.get("schema_version")
-    if not isinstance(version, int) or version < 1:
-        raise UserError(f"{path} has no valid schema_version")
-    if version > SCHEMA_VERSION:
-        raise UserError(
-            f"{path} has schema version {version}, newer than this parkbench reads "
-            f"({SCHEMA_VERSION}); upgrade parkbench"
-        )
-    return document
+
+
+def read_machine(path: Path) -> dict:
+    return schema.check_machine(read_json(path), str(path))
 
 
 def read_run(path: Path) -> dict:
-    return read_document(path, RUN_SCHEMA)
+    """A run file, upgraded to the current format and checked; any problem is a
+    ``UserError``. The folder it lies in must be named after its machine."""
+    path = Path(path)
+    document = read_json(path)
+    version = schema.check_version(document, str(path), RUN_SCHEMA)
+    if version < SCHEMA_VERSION:
+        machine_json = path.parent / "machine.json"
+        machine = read_machine(machine_json) if machine_json.is_file() else None
+        document = schema.upgrade_run(document, machine)
+    return schema.check_run(document, str(path), path.parent.name)
+
+
+def _is_run_file(path: Path) -> bool:
+    return (path.suffix == ".json" and path.name != "machine.json"
+            and not path.name.startswith(".") and schema.RUN_ID.match(path.stem) is not None)
 
 
 def find_run_files(target: Path) -> list[Path]:
-    """Run files under a results folder, a machine folder, or one run file."""
+    """Run files under a results folder (``*/<run-id>.json``), a machine folder (one
+    holding ``machine.json``: ``<run-id>.json``), or one run file. pyperf files in run
+    folders are never taken for run files."""
     target = Path(target)
     if target.is_file():
         return [target]
     if not target.is_dir():
         raise UserError(f"no results at {str(target)!r}: not a file or folder")
-    runs = sorted(
-        path for pattern in ("*.json", "*/*.json")
-        for path in target.glob(pattern)
-        if path.name != "machine.json" and not path.name.startswith(".")
-    )
+    direct = [path for path in target.glob("*.json") if _is_run_file(path)]
+    if direct or (target / "machine.json").is_file():
+        candidates = direct  # a machine folder
+    else:
+        candidates = target.glob("*/*.json")
+    runs = sorted((path for path in candidates if _is_run_file(path)),
+                  key=lambda path: (path.parent.name, run_order(path.stem)))
     if not runs:
         raise UserError(f"no results found under {str(target)!r}; run 'parkbench run' first")
     return runs
 
 
-def tidy_rows(document: dict) -> list[dict]:
-    """The tidy rows of one run document: raw measurements, then figures."""
-    base = {"machine": document["machine"], "run_id": document["run_id"]}
-    rows = []
-    for record in document["measurements"]:
-        if kind(record) == "memory":
-            for key, _stem, unit in FITTED:
-                if key == "maps" and "maps" not in record["memory"]:
-                    continue  # runs before mappings were counted have no such view
-                rows.append({
-                    **base, "model": record["model"], "variant": record["variant"],
-                    "placement": None, "metric": key, "n": record["n"],
-                    "value": measurement_value(record, key), "unit": unit,
-                    "repeat": record.get("repeat"),
-                })
-        elif kind(record) == "tail":
-            for metric in TAIL_METRICS:
-                rows.append({
-                    **base, "model": record["model"], "variant": record["handoff_primitive"],
-                    "placement": record["job"]["placement"], "metric": metric,
-                    "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
-                    "repeat": record.get("repeat"),
-                })
-    for figure in document["figures"]:
-        rows.append({
-            **base, "model": figure["model"], "variant": figure["variant"],
-            "placement": figure.get("placement"), "metric": figure["metric"],
-            "n": figure.get("n"), "value": figure["value"], "unit": figure["unit"],
-            "repeat": None, "limit": figure.get("limit"),
-        })
-    return rows
-
-
-def load(paths):
-    """Any mix of results folders, machine folders and run files -> tidy DataFrame.
-
-    Columns: machine, run_id, model, variant, placement, metric, n, value, unit,
-    repeat. Raw memory measurements have metric ``rss``, ``uss``, ``pss``, ``vms``,
-    ``kernel``, ``total`` (bytes), ``spawn_seconds``, ``wake_seconds`` (seconds) and
-    their N; tail latency has ``switch_p50`` ... ``switch_max`` (seconds) with the N of
-    parked waiters and ``variant`` the hand-off primitive; derived figures
-    (``rss_per_waiter``, ``switch_latency`` ...) have no N; ``capacity`` rows name
-    the binding limit in ``limit``.
-    """
-    import pandas as pd
-
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    rows = []
-    for target in paths:
-        for path in find_run_files(target):
-            rows.extend(tidy_rows(read_run(path)))
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    frame["n"] = frame["n"].astype("Int64")
-    frame["repeat"] = frame["repeat"].astype("Int64")
-    frame["value"] = frame["value"].astype(float)
-    return frame
+def has_runs(folder: Path) -> bool:
+    """Whether a machine folder holds any run file."""
+    folder = Path(folder)
+    return folder.is_dir() and any(_is_run_file(path) for path in folder.glob("*.json"))
 
 
 def load_machines(folder) -> dict:
-    """machine name -> machine.json of every machine folder under a results folder."""
+    """machine name -> machine.json of every machine folder under a results folder
+    (or of the one machine folder given)."""
+    folder = Path(folder)
+    if folder.is_file():
+        folder = folder.parent.parent
+    paths = [folder / "machine.json"] if (folder / "machine.json").is_file() else sorted(
+        folder.glob("*/machine.json"))
     machines = {}
-    for path in sorted(Path(folder).glob("*/machine.json")):
-        document = read_document(path, MACHINE_SCHEMA)
+    for path in paths:
+        document = read_machine(path)
+        if document["name"] != path.parent.name:
+            raise UserError(f"{path}: name {document['name']!r} differs from its folder "
+                            f"({path.parent.name!r})")
         machines[document["name"]] = document
     return machines

@@ -9,22 +9,22 @@ import re
 from parkbench.errors import UserError
 
 _SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
+MAX_COUNT = 10**15
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*$")
 
 
-def parse_count(text: str) -> int:
-    """``"10k"`` -> 10000, ``"1.5M"`` -> 1500000; positive whole numbers only."""
-    match = _COUNT.match(str(text))
+def parse_count(text: str, allow_zero: bool = False) -> int:
+    """``"10k"`` -> 10000, ``"1.5M"`` -> 1500000; positive whole numbers only (or zero,
+    with ``allow_zero``), at most ``MAX_COUNT``."""
+    kind = "a whole number (0 or more)" if allow_zero else "a positive whole number"
+    match = _COUNT.fullmatch(str(text))
+    rule = f"N must be {kind} such as 100, 10k or 1M, at most {MAX_COUNT:,}, not {text!r}"
     if not match:
-        raise UserError(
-            f"N must be a positive whole number such as 100, 10k or 1M, not {text!r}"
-        )
+        raise UserError(rule)
     number, suffix = match.groups()
     value = float(number) * _SUFFIXES[suffix.lower()]
-    if value != int(value) or value < 1:
-        raise UserError(
-            f"N must be a positive whole number such as 100, 10k or 1M, not {text!r}"
-        )
+    if value != int(value) or value < (0 if allow_zero else 1) or value > MAX_COUNT:
+        raise UserError(rule)
     return int(value)
 
 
@@ -36,22 +36,30 @@ def parse_count_list(text: str) -> list[int]:
     return [parse_count(item) for item in items]
 
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?)[bB]?\s*$")
-_SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([kKmMgGtT])(i?)([bB]?))?\s*")
+_SIZE_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
+MAX_SIZE = 2**62
 
 
 def parse_size(text: str) -> int:
-    """A memory size: ``"16GiB"``, ``"512M"``, ``"1.5g"``, ``"4096"`` (bytes).
-
-    Binary and decimal prefixes are both read as binary (GiB), as memory is sized.
-    """
-    match = _SIZE.match(str(text))
-    if not match or float(match.group(1)) <= 0:
-        raise UserError(
-            f"a size must be a positive amount such as 512MiB, 16GiB or 4096 (bytes), not {text!r}"
-        )
-    number, prefix, _binary = match.groups()
-    return int(float(number) * 1024 ** _SIZE_POWERS[prefix.lower()])
+    """A size in bytes, units exactly as written: ``"16GiB"`` (IEC, 16 x 2^30),
+    ``"4GB"`` (SI, 4 x 10^9), ``"512M"`` or ``"1.5g"`` (a bare prefix: IEC, as
+    ``ulimit`` and ``free`` use it), ``"4096"`` (bytes). At least one byte."""
+    match = _SIZE.fullmatch(str(text))
+    rule = (f"a size must be a whole number of bytes from 1 such as 4096, or an amount "
+            f"such as 512MiB, 16GiB (IEC) or 4GB (SI), not {text!r}")
+    if not match:
+        raise UserError(rule)
+    number, prefix, binary, byte = match.groups()
+    if prefix is None:
+        value = float(number)
+    elif binary or not byte:
+        value = float(number) * 1024 ** _SIZE_POWERS[prefix.lower()]
+    else:
+        value = float(number) * 1000 ** _SIZE_POWERS[prefix.lower()]
+    if value < 1 or value > MAX_SIZE:
+        raise UserError(rule)
+    return int(value)
 
 
 def format_count(n: float) -> str:

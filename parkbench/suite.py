@@ -41,10 +41,14 @@ QUICK_VARIANTS = {"threads": ("condition",), "asyncio": ("event",), "uvloop": ("
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
 
-def parse_selection(text: str | None) -> list[tuple[str, str]]:
+MAX_N = 10**9  # no grid point above a billion waiters (the guard skips far less)
+
+
+def parse_selection(text: str | None, bare_model_default: bool = False) -> list[tuple[str, str]]:
     """``"threads,subprocess:fork"`` -> [(model, variant), ...].
 
-    A bare model name selects all its variants; ``model:variant`` selects one;
+    A bare model name selects all its variants (with ``bare_model_default``, its
+    default variant: the first of the quick sweep's); ``model:variant`` selects one;
     ``all`` selects every model and variant. ``None`` selects the quick sweep's
     variants (``QUICK_VARIANTS``).
     """
@@ -58,7 +62,12 @@ def parse_selection(text: str | None) -> list[tuple[str, str]]:
             continue
         name, _, variant = item.partition(":")
         model = probes.get(name)
-        variants = [probes.check_variant(model, variant)] if variant else model.variants
+        if variant:
+            variants = [probes.check_variant(model, variant)]
+        elif bare_model_default:
+            variants = QUICK_VARIANTS[model.name][:1]
+        else:
+            variants = model.variants
         for chosen in variants:
             if (model.name, chosen) not in selected:
                 selected.append((model.name, chosen))
@@ -70,6 +79,9 @@ def parse_selection(text: str | None) -> list[tuple[str, str]]:
 
 
 def check_grid(grid) -> tuple[int, ...]:
+    too_big = [n for n in grid if n > MAX_N]
+    if too_big:
+        raise UserError(f"N of at most {MAX_N:,} per child, not {too_big[0]:,}")
     distinct = sorted(set(grid))
     if len(distinct) < MIN_DISTINCT_N:
         raise UserError(

@@ -1,7 +1,9 @@
-"""The summary table: derived figures per (machine, run, model, variant).
+"""The summary table: a machine's current figures per (machine, interpreter, model,
+variant), each row naming the run its figures came from.
 
-``table`` returns data (a wide DataFrame of numbers); ``render`` turns it into text for
-the terminal. The CLI's ``run`` and ``show`` both print through here.
+``table`` and ``latency_table`` take the frame of ``current.select`` and return data
+(wide DataFrames of numbers); ``render`` turns them into text for the terminal. The
+CLI's ``run`` and ``show`` both print through here.
 """
 
 from parkbench.sizes import format_bytes, format_count, format_seconds
@@ -16,12 +18,14 @@ COLUMNS = (
     ("kernel_per_waiter", "kernel/waiter", format_bytes),
     ("total_per_waiter", "total/waiter", format_bytes),
     ("capacity", "capacity", format_count),
+    ("capacity_limit", "binding limit", str),
     ("rss_fit_r2", "R² (RSS)", lambda v: "-" if v != v else f"{v:.4f}"),
     ("spawn_per_waiter", "spawn/waiter", format_seconds),
     ("wake_per_waiter", "wake/waiter", format_seconds),
+    ("run", "run", str),
 )
 
-KEYS = ["machine", "run_id", "model", "variant"]
+KEYS = ["machine", "interpreter", "model", "variant"]
 
 
 def latency_table(frame):
@@ -29,11 +33,13 @@ def latency_table(frame):
     hand-off per placement, and tail percentiles at the largest N of parked waiters."""
     import pandas as pd
 
-    keys = ["machine", "run_id", "model", "variant"]
+    keys = KEYS
     switch = frame[frame["metric"] == "switch_latency"]
     wide = switch.pivot_table(index=keys, columns="placement", values="value",
                               aggfunc="first", sort=False)
     wide = wide.rename(columns=lambda placement: f"switch {placement}")
+    runs = pd.concat([switch, frame[frame["metric"].isin(TAIL)]]).groupby(keys, sort=False).run_id.agg(
+        lambda ids: ", ".join(sorted(set(ids))))
     tail = frame[frame["metric"].isin(["switch_p50", "switch_p99", "switch_p999", "switch_max"])]
     if not tail.empty:
         largest = tail[tail["n"] == tail.groupby(keys)["n"].transform("max")]
@@ -42,8 +48,13 @@ def latency_table(frame):
         tail_wide["tail N"] = largest.groupby(keys)["n"].max()
         wide = wide.join(tail_wide, how="outer") if not wide.empty else tail_wide
     if wide.empty:
-        return pd.DataFrame(columns=keys)
-    return wide.astype(float).reset_index()
+        return pd.DataFrame(columns=keys + ["run"])
+    wide = wide.astype(float)
+    wide["run"] = runs
+    return _in_registry_order(wide.reset_index())
+
+
+TAIL = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
 
 
 LATENCY_COLUMNS = (
@@ -54,6 +65,7 @@ LATENCY_COLUMNS = (
     ("switch_p99", "p99", format_seconds),
     ("switch_p999", "p99.9", format_seconds),
     ("switch_max", "max", format_seconds),
+    ("run", "run", str),
 )
 
 
@@ -61,45 +73,77 @@ def table(frame):
     """One row per (machine, run_id, model, variant), one column per summary figure."""
     import pandas as pd
 
-    metrics = [metric for metric, _, _ in COLUMNS]
+    metrics = [metric for metric, _, _ in COLUMNS if metric not in ("capacity_limit", "run")]
     figures = frame[frame["metric"].isin(metrics) & frame["n"].isna()]
     if figures.empty:
-        return pd.DataFrame(columns=KEYS + metrics)
+        return pd.DataFrame(columns=KEYS + metrics + ["capacity_limit", "run"])
     wide = figures.pivot_table(index=KEYS, columns="metric", values="value", aggfunc="first", sort=False)
-    return wide.reindex(columns=metrics).astype(float).reset_index()
+    wide = wide.reindex(columns=metrics).astype(float)
+    capacity = frame[frame["metric"] == "capacity"].set_index(KEYS)
+    wide["capacity_limit"] = [
+        f"{capacity.loc[key, 'limit']} ({capacity.loc[key, 'basis']})" if key in capacity.index else "-"
+        for key in wide.index]
+    memory = figures[figures["metric"] == "rss_per_waiter"].set_index(KEYS)["run_id"]
+    wide["run"] = [memory.get(key, "-") for key in wide.index]
+    return _in_registry_order(wide.reset_index())
+
+
+def _in_registry_order(wide):
+    """Rows in the order models and variants are registered (threads first)."""
+    from parkbench import probes
+
+    def key(row):
+        model = probes.MODELS.get(row["model"])
+        order = list(probes.MODELS).index(row["model"]) if model else len(probes.MODELS)
+        variants = (model.variants + model.primitives) if model else ()
+        position = variants.index(row["variant"]) if row["variant"] in variants else len(variants)
+        return (row["machine"], row["interpreter"], order, position, row["variant"])
+
+    if wide.empty:
+        return wide
+    order = sorted(range(len(wide)), key=lambda i: key(wide.iloc[i]))
+    return wide.iloc[order].reset_index(drop=True)
 
 
 def _text_table(group, columns, second: str) -> list[str]:
     headings = ["model", second] + [heading for _, heading, _ in columns]
+    left = {0, 1} | {i + 2 for i, (_, _, fmt) in enumerate(columns) if fmt is str}
     rows = [
         [row["model"], row["variant"]]
-        + [fmt(row[metric]) if metric in row else "-" for metric, _, fmt in columns]
+        + [_cell(row[metric], fmt) if metric in row else "-" for metric, _, fmt in columns]
         for _, row in group.iterrows()
     ]
     widths = [max(len(str(cell)) for cell in column) for column in zip(headings, *rows)]
     return [
-        "  ".join(str(cell).ljust(width) if i < 2 else str(cell).rjust(width)
-                  for i, (cell, width) in enumerate(zip(cells, widths)))
+        "  ".join(str(cell).ljust(width) if i in left else str(cell).rjust(width)
+                  for i, (cell, width) in enumerate(zip(cells, widths))).rstrip()
         for cells in [headings] + rows
     ]
+
+
+def _cell(value, fmt) -> str:
+    if value is None or (not isinstance(value, str) and value != value):
+        return "-"
+    return fmt(value)
 
 
 def render(wide, notes=(), latency=None) -> str:
     """Fixed-width text of a ``table`` (and a ``latency_table``): a block per run."""
     latency = latency if latency is not None else wide.iloc[0:0]
     if wide.empty and latency.empty:
-        return "\n".join(["no figures (every measurement failed or was skipped, or too few N to fit)", *notes])
+        return "\n".join(["no figures (every measurement failed or was skipped, or too few N "
+                          "to fit)", *notes])
     blocks = []
-    runs = dict.fromkeys(
-        [tuple(key) for key in wide[["machine", "run_id"]].values.tolist()]
-        + [tuple(key) for key in latency[["machine", "run_id"]].values.tolist()]
+    groups = dict.fromkeys(
+        [tuple(key) for key in wide[["machine", "interpreter"]].values.tolist()]
+        + [tuple(key) for key in latency[["machine", "interpreter"]].values.tolist()]
     )
-    for machine, run_id in runs:
-        lines = [f"machine {machine}, run {run_id}"]
-        memory = wide[(wide["machine"] == machine) & (wide["run_id"] == run_id)]
+    for machine, interpreter in groups:
+        lines = [f"machine {machine}, {interpreter}"]
+        memory = wide[(wide["machine"] == machine) & (wide["interpreter"] == interpreter)]
         if not memory.empty:
             lines += ["memory per idle waiter:"] + _text_table(memory, COLUMNS, "variant")
-        timing = latency[(latency["machine"] == machine) & (latency["run_id"] == run_id)]
+        timing = latency[(latency["machine"] == machine) & (latency["interpreter"] == interpreter)]
         if not timing.empty:
             lines += ["", "one-way hand-off (pyperf median by placement; tail while N waiters "
                           "stay parked):"] + _text_table(timing, LATENCY_COLUMNS, "primitive")
@@ -109,7 +153,9 @@ def render(wide, notes=(), latency=None) -> str:
         "per-waiter figures are slopes of a line fitted over N, each N in a fresh process;\n"
         "subprocess RSS/waiter is the naive sum over processes (counts shared pages once per\n"
         "worker): use PSS/waiter for what a worker really costs. kernel/waiter is the growth of\n"
-        "KernelStack + SUnreclaim + PageTables, system-wide and so noisier; total = PSS + kernel."
+        "KernelStack + SUnreclaim + PageTables, system-wide and so noisier; total = PSS + kernel.\n"
+        "Each row shows the newest complete run that measured it (column run); capacity is\n"
+        "measured where a sweep met the OS ceiling, else predicted from the figures."
     )
     return "\n".join([text, "", legend, *notes])
 

@@ -49,7 +49,8 @@ def test_records_that_cannot_be_compared_are_flagged_not_merged(tmp_path):
         if figure["model"] == "threads":
             figure["variant"] = "stack-64k"
     run_b.write_text(json.dumps(document))
-    table = compare.compare(compare.resolve("fixture-a", tmp_path / "res"), run_b)
+    table = compare.compare(compare.resolve("fixture-a", tmp_path / "res"),
+                            compare.resolve(str(run_b), tmp_path / "res"))
     threads = table[table.model == "threads"]
     assert set(threads[threads.variant == "condition"].status) == {"only in A"}
     assert set(threads[threads.variant == "stack-64k"].status) == {"only in B"}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import fitmap, results
+from parkbench import current, fitmap, results, tidy
 from parkbench.cli import main
 from parkbench.fitmap import Profile, machines_needed
 
@@ -59,16 +59,16 @@ def test_published_markers_are_labelled_as_published():
 
 
 def test_profiles_from_fixture_results_of_two_machines():
-    frame = results.load(FIXTURES)
-    found = fitmap.profiles(frame, results.load_machines(FIXTURES))
+    machines = results.load_machines(FIXTURES)
+    cores = {name: info["logical_cpus"] for name, info in machines.items()}
+    found = fitmap.profiles(current.load(FIXTURES).frame, cores)
     assert {(p.machine, p.model) for p in found} == {
         (m, model) for m in ("fixture-a", "fixture-b") for model in ("asyncio", "threads", "subprocess")}
-    machines = results.load_machines(FIXTURES)
     for profile in found:
         assert profile.capacity > 0 and profile.switch_seconds > 0
         expected = machines[profile.machine]["logical_cpus"] if profile.model == "subprocess" else 1
         assert profile.cores == expected
-    smaller = fitmap.profiles(frame, results.load_machines(FIXTURES), memory_bytes=2**30)
+    smaller = fitmap.profiles(current.load(FIXTURES, memory_bytes=2**30).frame, cores)
     asyncio_small = next(p for p in smaller if p.model == "asyncio")
     assert asyncio_small.capacity_limit == "memory"
     assert asyncio_small.capacity == pytest.approx(2**30 / asyncio_small.total_per_waiter, rel=1e-6)
@@ -86,7 +86,7 @@ def test_fit_command_answers_one_workload(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--waiters", "lots", "--rate", "5"], "N must be a positive whole number"),
-    (["--waiters", "5", "--rate", "-3"], "N must be a positive whole number"),
+    (["--waiters", "5", "--rate", "-3"], "N must be a whole number (0 or more)"),
     (["--waiters", "5", "--rate", "5", "--memory", "big"], "a size must be"),
     (["--waiters", "5", "--rate", "5", "--machine", "nosuch"], "unknown machine 'nosuch'"),
 ])

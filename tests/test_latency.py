@@ -13,7 +13,7 @@ import sys
 import pyperf
 import pytest
 
-from parkbench import probes, results
+from parkbench import probes, results, tidy
 from parkbench.cli import main
 from parkbench.handoff import one_way_percentiles
 
@@ -101,7 +101,7 @@ def test_latency_run_stores_pyperf_files_and_tidy_records(tmp_path, capsys):
                                capture_output=True, text=True, timeout=60)
         assert stats.returncode == 0 and "Median" in stats.stdout
 
-    frame = results.load(out)
+    frame = tidy.load(out)
     medians = frame[frame.metric == "switch_latency"]
     assert set(medians["placement"]) == expected
     assert (medians["unit"] == "seconds").all() and (medians["value"] > 0).all()

@@ -1,24 +1,37 @@
 import json
+from datetime import datetime, timezone
 
 import pytest
 
-from parkbench import results
+from parkbench import results, tidy
 from parkbench.errors import UserError
 
 
 def _measurement(model, n, repeat=0):
+    """Every view with its own slope, so that a figure taken from the wrong view shows."""
     return {
-        "model": model, "variant": "event", "n": n, "repeat": repeat, "parked": n,
+        "kind": "memory", "model": model, "variant": "event", "n": n, "repeat": repeat, "parked": n,
         "spawn_seconds": n * 2e-6, "wake_seconds": n * 1e-6, "primitive": "p",
-        "memory": {"rss": 1e7 + 1000 * n, "vms": 2e7 + 1000 * n, "uss": 9e6 + 1000 * n,
-                   "pss": 9.5e6 + 1000 * n, "kernel": 16 * n, "maps": 100 + 2 * n, "processes": 1},
+        "memory": {"rss": 1e7 + 1000 * n, "vms": 2e7 + 1700 * n, "uss": 9e6 + 900 * n,
+                   "pss": 9.5e6 + 950 * n, "kernel": 16 * n, "maps": 100 + 2 * n, "processes": 1},
+        "baseline": {"maps": 100},
+        "job": {"kind": "memory", "model": model, "variant": "event", "n": n, "repeat": repeat,
+                "primitive": None, "placement": None},
     }
 
 
-def _write_run(folder, machine="m1", run_id="20260101T000000Z"):
+JAN_1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _new_run(folder, machine="m1", now=JAN_1):
+    return results.RunFile.create(folder, machine, {"repeat": 1}, {"implementation": "CPython", "version": "3.11.7"},
+                                  {"logical_cpus": 2}, now=now)
+
+
+def _write_run(folder, machine="m1", now=JAN_1):
     from parkbench.fitting import derive
 
-    run = results.RunFile(folder, machine, run_id, {"repeat": 1}, {"python": {}})
+    run = _new_run(folder, machine, now)
     for n in (10, 100, 1000):
         run.add_measurement(_measurement("asyncio", n))
     run.finish(derive(run.document["measurements"]))
@@ -28,8 +41,8 @@ def _write_run(folder, machine="m1", run_id="20260101T000000Z"):
 def test_round_trip_through_write_and_load(tmp_path):
     path = _write_run(tmp_path)
     assert path == tmp_path / "m1" / "20260101T000000Z.json"
-    frame = results.load(tmp_path)
-    assert list(frame.columns) == list(results.COLUMNS)
+    frame = tidy.load(tmp_path)
+    assert list(frame.columns) == list(tidy.COLUMNS)
     raw = frame[(frame.metric == "rss")]
     assert sorted(raw["n"].tolist()) == [10, 100, 1000]
     slope = frame[frame.metric == "rss_per_waiter"]
@@ -42,14 +55,14 @@ def test_round_trip_through_write_and_load(tmp_path):
 def test_load_accepts_machine_folder_run_file_and_lists(tmp_path):
     path = _write_run(tmp_path)
     _write_run(tmp_path, machine="m2")
-    assert set(results.load(tmp_path)["machine"]) == {"m1", "m2"}
-    assert set(results.load(tmp_path / "m2")["machine"]) == {"m2"}
-    assert set(results.load(path)["machine"]) == {"m1"}
-    assert set(results.load([path, tmp_path / "m2"])["machine"]) == {"m1", "m2"}
+    assert set(tidy.load(tmp_path)["machine"]) == {"m1", "m2"}
+    assert set(tidy.load(tmp_path / "m2")["machine"]) == {"m2"}
+    assert set(tidy.load(path)["machine"]) == {"m1"}
+    assert set(tidy.load([path, tmp_path / "m2"])["machine"]) == {"m1", "m2"}
 
 
 def test_every_save_leaves_a_loadable_file(tmp_path):
-    run = results.RunFile(tmp_path, "m1", "r1", {}, {})
+    run = _new_run(tmp_path)
     run.add_measurement(_measurement("asyncio", 10))
     document = results.read_run(run.path)
     assert document["complete"] is False
@@ -58,7 +71,7 @@ def test_every_save_leaves_a_loadable_file(tmp_path):
 
 
 def test_nan_figures_are_stored_as_null(tmp_path):
-    run = results.RunFile(tmp_path, "m1", "r1", {}, {})
+    run = _new_run(tmp_path)
     run.finish([{"model": "a", "variant": "v", "metric": "rss_fit_r2", "value": float("nan"), "unit": "1"}])
     assert json.loads(run.path.read_text())["figures"][0]["value"] is None
 
@@ -72,20 +85,20 @@ def test_nan_figures_are_stored_as_null(tmp_path):
     ('{"schema": "parkbench-run", "schema_version": "1"}', "no valid schema_version"),
 ])
 def test_bad_files_are_clear_errors(tmp_path, content, message):
-    path = tmp_path / "m1" / "bad.json"
+    path = tmp_path / "m1" / "20260101T000000Z.json"
     path.parent.mkdir()
     path.write_text(content)
     with pytest.raises(UserError, match=message):
-        results.load(tmp_path)
+        tidy.load(tmp_path)
 
 
 def test_binary_file_is_a_clear_error(tmp_path):
     path = tmp_path / "run.json"
     path.write_bytes(b"\x80\x81\xff")
-    with pytest.raises(UserError, match="not text"):
-        results.load(path)
+    with pytest.raises(UserError, match="not UTF-8 text"):
+        tidy.load(path)
 
 
 def test_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="no results found"):
-        results.load(tmp_path)
+        tidy.load(tmp_path)

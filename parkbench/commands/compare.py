@@ -1,0 +1,50 @@
+"""``parkbench compare A B``: two machines, machine folders or run files side by side,
+every figure with its unit, the ratio B/A, and significance for latency."""
+
+from parkbench.commands import output
+
+
+def format_value(value, unit: str) -> str:
+    from parkbench.sizes import format_bytes, format_count, format_seconds
+
+    if output.is_missing(value):
+        return "-"
+    if unit == "bytes":
+        return format_bytes(value)
+    if unit == "seconds":
+        return format_seconds(value)
+    if unit == "waiters":
+        return f"{format_count(value)} waiters"
+    return f"{value:.4g} {unit}"
+
+
+def verdict(row) -> str:
+    if row.status != "compared" and not row.status.startswith("differ"):
+        return row.status
+    if row.significant is None or output.is_missing(row.significant):
+        text = "-"
+    else:
+        text = ("yes" if row.significant else "no") + (
+            f" (p={row.p_value:.3g})" if not output.is_missing(row.p_value) else "")
+    return text if row.status == "compared" else f"{text}; {row.status}"
+
+
+def run(args) -> int:
+    from parkbench import compare
+
+    table = compare.compare(
+        compare.resolve(args.a, args.results, getattr(args, "interpreter_a", None)),
+        compare.resolve(args.b, args.results, getattr(args, "interpreter_b", None)))
+    if args.format == "json":
+        output.json_lines(table)
+        return 0
+    lines = [f"A: {table.attrs['a']}", f"B: {table.attrs['b']}",
+             f"{'model/variant':<24} {'placement':<11} {'metric':<18} {'A':>16} {'B':>16} "
+             f"{'B/A':>7}  significant / status"]
+    for row in table.itertuples():
+        ratio = "-" if output.is_missing(row.ratio) else f"{row.ratio:.3g}"
+        lines.append(f"{row.model + '/' + row.variant:<24} {row.placement or '-':<11} "
+                     f"{row.metric:<18} {format_value(row.a, row.unit):>16} "
+                     f"{format_value(row.b, row.unit):>16} {ratio:>7}  {verdict(row)}")
+    output.write("\n".join(lines))
+    return 0

@@ -1,0 +1,55 @@
+"""``parkbench fit``: machines each model needs for W idle waiters and R wake-ups per
+second, from each machine's current figures (``current.py``), naming where each figure
+came from."""
+
+import math
+
+from parkbench.commands import output
+from parkbench.errors import UserError
+
+
+def machine_cores(current) -> dict:
+    """machine -> logical CPUs, from the newest run that recorded them."""
+    cores = {}
+    for run in current.used_runs():
+        if run.logical_cpus:
+            cores[run.machine] = run.logical_cpus
+    return cores
+
+
+def run(args) -> int:
+    from parkbench import current, fitmap
+    from parkbench.sizes import format_bytes, format_count, parse_count, parse_size
+
+    waiters = parse_count(args.waiters)
+    rate = parse_count(args.rate, allow_zero=True)
+    memory = parse_size(args.memory) if args.memory is not None else None
+    figures = current.load(args.results, memory_bytes=memory)
+    frame = figures.frame
+    if args.machine is not None:
+        if args.machine not in set(frame.machine):
+            raise UserError(f"unknown machine {args.machine!r}; results hold: "
+                            f"{', '.join(sorted(set(frame.machine)))}")
+        frame = frame[frame.machine == args.machine]
+    profiles = fitmap.profiles(frame, machine_cores(figures))
+    rows = fitmap.answer(profiles, waiters, rate)
+    if not rows:
+        raise UserError("no model has both a total per waiter and a hand-off time in these "
+                        "results; run 'parkbench run' (memory and latency) first")
+    memory_note = f", a machine of {format_bytes(memory)}" if memory else ""
+    lines = [f"workload: {waiters:,} idle waiters, {rate:,} wake-ups/s{memory_note}",
+             f"{'machine':<20} {'interpreter':<15} {'model/variant':<22} {'machines':>8}  "
+             f"{'bound by':<14} {'capacity':>12} {'basis':<9} {'hand-offs/s':>12}  figures from"]
+    for row in rows:
+        machines = "never" if math.isinf(row["machines"]) else f"{row['machines']:,}"
+        source = (f"memory run {row['memory_run']}; hand-off {row['primitive']} "
+                  f"{row['placement']}, run {row['switch_run']}")
+        lines.append(
+            f"{row['machine']:<20} {row['interpreter']:<15} "
+            f"{row['model'] + '/' + row['variant']:<22} {machines:>8}  {row['bound_by']:<14} "
+            f"{format_count(row['capacity']):>12} {row['capacity_basis']:<9} "
+            f"{row['handoffs_per_second']:>12,.0f}  {source}")
+    if any(math.isinf(row["machines"]) for row in rows):
+        lines.append("never: one waiter of that model needs more than a whole machine of this size")
+    output.write("\n".join(lines))
+    return 0

@@ -1,0 +1,89 @@
+"""``parkbench limits``: the OS limits that bound waiters on this machine, then the
+capacity of each model and variant: measured where a sweep met the ceiling, else
+predicted from this machine's current figures and its live limits, with the run each
+figure came from."""
+
+from pathlib import Path
+
+from parkbench.commands import output
+
+
+def limit_lines(values: dict) -> list[str]:
+    from parkbench.sizes import format_bytes
+
+    def count(value):
+        return "unlimited" if value is None else f"{value:,}"
+
+    def size(value):
+        return "unlimited" if value is None else format_bytes(value)
+
+    nproc, nofile, stack = values["rlimit_nproc"], values["rlimit_nofile"], values["rlimit_stack"]
+    root_note = "  (not enforced for root)" if values["is_root"] else ""
+    rows = [
+        ("kernel.pid_max", count(values["pid_max"])),
+        ("kernel.threads-max", count(values["threads_max"])),
+        ("vm.max_map_count", count(values["max_map_count"])),
+        ("ulimit -u (processes+threads)", f"{count(nproc['soft'])} soft, {count(nproc['hard'])} hard{root_note}"),
+        ("ulimit -n (open files)", f"{count(nofile['soft'])} soft, {count(nofile['hard'])} hard"),
+        ("ulimit -s (stack)", f"{size(stack['soft'])} soft, {size(stack['hard'])} hard"),
+        ("cgroup pids.max", count(values["cgroup_pids_max"])),
+        ("cgroup memory limit", size(values["cgroup_memory_max"])),
+        ("memory available", size(values["memory_available"])),
+        ("tasks (threads) in use", count(values["tasks_in_use"])),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return [f"  {name.ljust(width)}  {value}" for name, value in rows]
+
+
+def capacity_rows(name: str, results_folder: Path, values: dict) -> list[dict]:
+    """One row per registered model and variant, and per variant with stored figures."""
+    from parkbench import current, limits, probes, results
+
+    stored = []
+    folder = Path(results_folder) / name
+    if results.has_runs(folder):
+        stored = current.load([folder], limits=values).frame
+    rows, seen = [], set()
+    if len(stored):
+        for row in stored[stored.metric == "capacity"].itertuples():
+            seen.add((row.model, row.variant))
+            rows.append({"label": f"{row.model}/{row.variant}", "interpreter": row.interpreter,
+                         "waiters": int(row.value), "limit": row.limit, "basis": row.basis,
+                         "detail": row.detail, "run": row.run_id,
+                         "how": limits.HOW_TO_RAISE.get(row.limit, "")})
+    for model in probes.MODELS.values():
+        for variant in model.variants:
+            if (model.name, variant) in seen:
+                continue
+            bound = limits.capacity(model.name, variant, values)
+            rows.append({"label": f"{model.name}/{variant}", "interpreter": "",
+                         "waiters": bound.waiters if bound else None,
+                         "limit": bound.limit if bound else "none known",
+                         "basis": "predicted, OS only (no memory figures stored)",
+                         "detail": bound.detail if bound else "", "run": "",
+                         "how": bound.how_to_raise if bound else ""})
+    order = {f"{m.name}/{v}": i for i, (m, v) in enumerate(
+        (model, variant) for model in probes.MODELS.values() for variant in model.variants)}
+    return sorted(rows, key=lambda row: (order.get(row["label"], len(order)), row["label"]))
+
+
+def run(args) -> int:
+    from parkbench import limits, machine
+
+    values = limits.read()
+    name = machine.resolve_name(args.machine)
+    rows = capacity_rows(name, Path(args.results), values)
+    lines = [f"limits that bound waiters on this machine ({name}):", *limit_lines(values), "",
+             "capacity per model (measured: a sweep met the OS ceiling; predicted: the smallest "
+             "bound from the run's figures and the limits above):"]
+    widths = [max(len(row["label"]) for row in rows),
+              max(len(f"{row['waiters']:,}") if row["waiters"] is not None else 1 for row in rows),
+              max(len(row["limit"]) for row in rows)]
+    for row in rows:
+        waiters = f"{row['waiters']:,}" if row["waiters"] is not None else "-"
+        source = f" [{row['interpreter']}, run {row['run']}]" if row["run"] else ""
+        how = f"; raise: {row['how']}" if row["how"] else ""
+        lines.append(f"  {row['label'].ljust(widths[0])}  {waiters.rjust(widths[1])}  "
+                     f"{row['limit'].ljust(widths[2])}  {row['basis']}: {row['detail']}{source}{how}")
+    output.write("\n".join(lines))
+    return 0

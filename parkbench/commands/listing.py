@@ -1,0 +1,19 @@
+"""``parkbench list``: models, variants, primitives and grids."""
+
+from parkbench.commands import output
+
+
+def run(args) -> int:
+    from parkbench import probes
+    from parkbench.suite import QUICK_GRIDS, QUICK_VARIANTS, VARIANT_GRIDS
+
+    for model in probes.MODELS.values():
+        grid = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
+        output.write(f"{model.name}: {model.description}")
+        output.write(f"  variants: {', '.join(model.variants)} "
+                     f"(default sweep: {', '.join(QUICK_VARIANTS[model.name])})")
+        output.write(f"  hand-off primitives: {', '.join(model.primitives)}")
+        output.write(f"  quick grid: {grid}")
+    for variant, grid in VARIANT_GRIDS.items():
+        output.write(f"grid of every {variant} variant: {', '.join(f'{n:,}' for n in grid)}")
+    return 0

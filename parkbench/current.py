@@ -1,0 +1,246 @@
+"""A machine's current figures: the one rule every reader (show, limits, fit, compare,
+the report) uses to decide which measurement speaks for the machine.
+
+For each (machine, interpreter, model, variant, placement) and family of figures, the
+figures come from **the newest complete run that measured them**, and carry its run id:
+
+- memory (every ``*_per_waiter``, ``*_fixed``, ``*_fit_r2``, ``max_n`` and the raw
+  points behind them): the newest complete run with a fit of that model/variant whose
+  fit is *sound* (N spans at least ``MIN_SPAN`` and R² of RSS at least ``MIN_R2``).
+  A newer fit that is not sound does not replace a sound older one; a note says so.
+  Raw points of different runs are never fitted or plotted together.
+- switch latency per (model, primitive, placement), and tail latency per (model,
+  primitive): the newest complete run that timed it.
+- capacity: a measured ceiling (``limit_reached`` from ``--to-limit`` or the full
+  sweep, newest) beats a prediction; otherwise the predicted bound from the memory
+  run's total per waiter, the OS limits in force when that run ran (or the limits
+  given, e.g. this machine's live limits), and mappings per thread taken from the
+  largest N measured in any run.
+
+Incomplete (interrupted) runs speak for nothing; a note names them. Everything here
+returns data; nothing prints.
+"""
+
+from dataclasses import dataclass, field
+
+from parkbench import limits as os_limits
+from parkbench.fitting import FITTED
+from parkbench.tidy import TAIL_METRICS, frame_of
+
+MIN_SPAN = 10.0  # a fit over less than a decade of N extrapolates more than it measures
+# Memory grows linearly in N: every committed fit has R² >= 0.9999. Below 0.99, a point
+# is off the line by more than the noise of a fresh interpreter: something went wrong.
+MIN_R2 = 0.99
+
+MEMORY_RAW = tuple(key for key, _, _ in FITTED) + ("maps_added",)
+MEMORY_FIGURES = tuple(
+    f"{stem}_{suffix}" for _, stem, _ in FITTED for suffix in ("per_waiter", "fixed", "fit_r2")
+) + ("max_n",)
+SWITCH_FIGURES = ("switch_latency", "switch_latency_mean", "switch_latency_stdev",
+                  "switch_latency_values")
+EXTRA_COLUMNS = ("basis", "detail")
+
+
+@dataclass
+class Current:
+    """The current figures (``frame``: tidy rows plus ``basis`` and ``detail``), where
+    each family came from (``sources``: dicts), and notes for the reader."""
+
+    frame: object
+    sources: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    runs: dict = field(default_factory=dict)
+
+    def used_runs(self) -> list:
+        """The runs that speak for something, and each machine's newest run, oldest
+        first."""
+        from parkbench.results import run_order
+
+        keys = {(s["machine"], s["run_id"]) for s in self.sources}
+        newest = {}
+        for machine, run_id in self.runs:
+            if machine not in newest or run_order(run_id) > run_order(newest[machine]):
+                newest[machine] = run_id
+        keys |= set(newest.items())
+        return sorted((self.runs[key] for key in keys if key in self.runs),
+                      key=lambda run: (run.machine, run_order(run.run_id)))
+
+
+def _newest_first(run_ids):
+    from parkbench.results import run_order
+
+    return sorted(set(run_ids), key=run_order, reverse=True)
+
+
+def _span_text(low, high) -> str:
+    if low != low or high != high:
+        return "no raw points"
+    return f"N {int(low):,}-{int(high):,}"
+
+
+def _memory_quality(raw, figures) -> tuple[bool, float, float, float, float]:
+    """(sound, span, R² of RSS, smallest N, largest N) of one run's fit."""
+    ns = raw[raw.metric == "rss"].n.astype(float)
+    low, high = (ns.min(), ns.max()) if len(ns) else (float("nan"), float("nan"))
+    span = high / low if len(ns) and low > 0 else 0.0
+    r2 = figures[figures.metric == "rss_fit_r2"].value
+    r2 = float(r2.iloc[0]) if len(r2) else float("nan")
+    sound = span >= MIN_SPAN and r2 >= MIN_R2
+    return sound, span, r2, low, high
+
+
+def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | None = None) -> Current:
+    """The current figures of every machine in ``frame`` (see the module docstring).
+
+    ``runs`` is ``tidy.load_runs``'s second value. ``limits`` replaces the stored OS
+    limits for predicted capacity (``parkbench limits`` passes this machine's live
+    ones); ``memory_bytes`` plans for a machine of that much memory instead.
+    """
+    import pandas as pd
+
+    current = Current(frame=None, runs=runs)
+    complete = {key for key, run in runs.items() if run.complete}
+    for (machine, run_id), run in sorted(runs.items()):
+        if not run.complete:
+            current.notes.append(
+                f"{machine} {run_id}: incomplete run (interrupted), not used; finish it with "
+                f"'parkbench run --resume {run.path}'")
+    done = frame[[(m, r) in complete for m, r in zip(frame.machine, frame.run_id)]] \
+        if len(frame) else frame
+    pieces = []
+    figures = done[done.n.isna()]
+    raw = done[done.n.notna()]
+
+    def take(rows, machine, run_id, family, what, reason=""):
+        pieces.append(rows)
+        current.sources.append({"machine": machine, "run_id": run_id, "family": family,
+                                "what": what, "reason": reason})
+
+    memory_runs = {}
+    keys = figures[figures.metric == "rss_per_waiter"][["machine", "interpreter", "model", "variant"]]
+    for machine, interpreter, model, variant in sorted(set(map(tuple, keys.values.tolist()))):
+        mine = done[(done.machine == machine) & (done.interpreter == interpreter)
+                    & (done.model == model) & (done.variant == variant) & done.placement.isna()]
+        candidates = _newest_first(mine[mine.metric == "rss_per_waiter"].run_id)
+        quality = {}
+        for run_id in candidates:
+            one = mine[mine.run_id == run_id]
+            quality[run_id] = _memory_quality(one[one.n.notna()], one[one.n.isna()])
+        sound = [run_id for run_id in candidates if quality[run_id][0]]
+        chosen = sound[0] if sound else candidates[0]
+        what = f"{model}/{variant}"
+        _, span, r2, low, high = quality[chosen]
+        reason = f"{_span_text(low, high)}, R² {r2:.4f}"
+        for newer in candidates[:candidates.index(chosen)]:
+            _, n_span, n_r2, n_low, n_high = quality[newer]
+            current.notes.append(
+                f"{machine} {interpreter} {what}: memory figures from run {chosen} "
+                f"({_span_text(low, high)}, R² {r2:.4f}); the newer run {newer} fitted "
+                f"{_span_text(n_low, n_high)} ({n_span:.1f}x span, R² {n_r2:.4f}), short of "
+                f"the {MIN_SPAN:g}x span and R² {MIN_R2} a figure needs to replace it")
+        if not sound:
+            current.notes.append(
+                f"{machine} {interpreter} {what}: no run fits memory over {MIN_SPAN:g}x of N "
+                f"with R² >= {MIN_R2}; the figures of run {chosen} ({reason}) are shown but "
+                f"weak")
+        one = mine[(mine.run_id == chosen)
+                   & (mine.metric.isin(MEMORY_FIGURES) | mine.metric.isin(MEMORY_RAW))]
+        take(one, machine, chosen, "memory", what, reason)
+        memory_runs[(machine, interpreter, model, variant)] = chosen
+
+    switch = figures[figures.metric.isin(SWITCH_FIGURES)]
+    for key, rows in switch.groupby(["machine", "interpreter", "model", "variant", "placement"],
+                                    sort=True, dropna=False):
+        newest = _newest_first(rows.run_id)[0]
+        take(rows[rows.run_id == newest], key[0], newest, "switch",
+             f"{key[2]}/{key[3]} {key[4]}")
+
+    tail = raw[raw.metric.isin(TAIL_METRICS)]
+    for key, rows in tail.groupby(["machine", "interpreter", "model", "variant"], sort=True):
+        newest = _newest_first(rows.run_id)[0]
+        take(rows[rows.run_id == newest], key[0], newest, "tail", f"{key[2]}/{key[3]}")
+
+    reached = figures[figures.metric == "limit_reached"]
+    ceilings = {}
+    for key, rows in reached.groupby(["machine", "interpreter", "model", "variant"], sort=True):
+        newest = _newest_first(rows.run_id)[0]
+        chosen = rows[rows.run_id == newest]
+        take(chosen, key[0], newest, "limit_reached", f"{key[2]}/{key[3]}")
+        ceilings[key] = chosen.iloc[0]
+
+    capacity_rows = []
+    for key, run_id in memory_runs.items():
+        row = _capacity(key, run_id, done, runs, ceilings.get(key), limits, memory_bytes)
+        if row is not None:
+            capacity_rows.append(row)
+            current.sources.append({"machine": key[0], "run_id": row["run_id"],
+                                    "family": "capacity", "what": f"{key[2]}/{key[3]}",
+                                    "reason": f"{row['basis']}: {row['detail']}"})
+    parts = [piece for piece in pieces if len(piece)]
+    if capacity_rows:
+        parts.append(frame_of(capacity_rows).assign(
+            basis=[row["basis"] for row in capacity_rows],
+            detail=[row["detail"] for row in capacity_rows]))
+    if parts:
+        result = pd.concat(parts, ignore_index=True)
+    else:
+        result = frame_of([])
+    for column in EXTRA_COLUMNS:
+        if column not in result:
+            result[column] = None
+    current.frame = result.reset_index(drop=True)
+    return current
+
+
+def maps_per_thread_at_largest_n(done, machine, interpreter, model, variant):
+    """Mappings one waiter added at the largest N any complete run measured, or None."""
+    rows = done[(done.machine == machine) & (done.interpreter == interpreter)
+                & (done.model == model) & (done.variant == variant)
+                & (done.metric == "maps_added") & done.n.notna()]
+    if rows.empty:
+        return None
+    largest = rows[rows.n == rows.n.max()]
+    return float((largest.value / largest.n.astype(float)).median()), int(largest.n.max())
+
+
+def _capacity(key, run_id, done, runs, ceiling, limits, memory_bytes) -> dict | None:
+    machine, interpreter, model, variant = key
+    base = {"machine": machine, "interpreter": interpreter, "model": model, "variant": variant,
+            "placement": None, "metric": "capacity", "n": None, "unit": "waiters",
+            "repeat": None}
+    if ceiling is not None and memory_bytes is None:
+        return {**base, "run_id": ceiling.run_id, "value": float(ceiling.value),
+                "limit": ceiling["limit"], "basis": "measured",
+                "detail": f"the OS refused one more waiter at {int(ceiling.value):,}"}
+    run = runs.get((machine, run_id))
+    in_force = dict(limits if limits is not None else (run.limits if run else None) or {})
+    if memory_bytes is not None:
+        in_force.update(memory_available=memory_bytes, cgroup_memory_max=None)
+    mine = done[(done.machine == machine) & (done.run_id == run_id) & (done.model == model)
+                & (done.variant == variant) & done.n.isna()]
+    total = mine[mine.metric == "total_per_waiter"].value
+    total = float(total.iloc[0]) if len(total) else None
+    maps = found = None
+    if model == "threads":
+        found = maps_per_thread_at_largest_n(done, machine, interpreter, model, variant)
+        if found is not None:
+            maps = found[0]
+        else:
+            fitted = mine[mine.metric == "maps_per_waiter"].value
+            maps = float(fitted.iloc[0]) if len(fitted) else None
+    bound = os_limits.capacity(model, variant, in_force, total, maps)
+    if bound is None:
+        return None
+    detail = bound.detail
+    if maps is not None and found is not None and bound.limit == "max_map_count":
+        detail += f" (at N {found[1]:,})"
+    return {**base, "run_id": run_id, "value": float(bound.waiters), "limit": bound.limit,
+            "basis": "predicted", "detail": detail}
+
+
+def load(paths, limits: dict | None = None, memory_bytes: int | None = None) -> Current:
+    """The current figures of whatever results ``paths`` hold."""
+    from parkbench import tidy
+
+    frame, runs = tidy.load_runs(paths)
+    return select(frame, runs, limits, memory_bytes)

@@ -1,0 +1,43 @@
+"""Resource limits lowered in every probe child (``--child-rlimit NAME=VALUE``): one
+parser for the command line, the stored parameters and the child itself.
+
+The spec travels as text, ``nofile=64,as=1073741824``, in the run's parameters and in
+the child's ``PARKBENCH_CHILD_RLIMITS``. This module imports nothing heavy: a probe
+child imports it.
+"""
+
+from parkbench.errors import UserError
+
+RLIMITS = {"nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "as": "RLIMIT_AS",
+           "stack": "RLIMIT_STACK"}
+MAX_VALUE = 2**62
+
+
+def items(spec: str, source: str = "--child-rlimit") -> list[tuple[str, int]]:
+    """``"nofile=64,as=2GiB"`` -> ``[("nofile", 64), ("as", 2147483648)]``, checked."""
+    from parkbench.sizes import parse_size
+
+    parsed = []
+    for item in filter(None, (part.strip() for part in str(spec).split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or name not in RLIMITS:
+            raise UserError(f"{source} takes NAME=VALUE with NAME one of "
+                            f"{', '.join(RLIMITS)}, not {item!r}")
+        size = parse_size(value)
+        if size > MAX_VALUE:
+            raise UserError(f"{source}: {item!r} is larger than any limit ({MAX_VALUE:,})")
+        parsed.append((name, size))
+    return parsed
+
+
+def normalise(spec: str, source: str = "--child-rlimit") -> str:
+    """The checked spec in its stored form."""
+    return ",".join(f"{name}={value}" for name, value in items(spec, source))
+
+
+def apply(spec: str) -> None:
+    """Lower this process's limits (soft and hard) as ``spec`` says."""
+    import resource
+
+    for name, value in items(spec, "PARKBENCH_CHILD_RLIMITS"):
+        resource.setrlimit(getattr(resource, RLIMITS[name]), (value, value))

@@ -1,0 +1,351 @@
+"""The results format: its version history, the upgrade of older files, and the check
+of every file read from disk against its format.
+
+Everything in a results file is untrusted input: names are checked like
+``--machine``, numbers must be finite and in range, paths must stay inside the run's
+folder. A file that breaks a rule is a ``UserError`` naming the file and the rule.
+
+Format history (``schema_version``):
+
+1. 2026-11 (first session): run files with ``environment`` (python, packages);
+   ``machine.json`` rewritten by every run with the absolute interpreter path; grids
+   keyed by model, later by ``model:variant``; records without ``kind`` are memory.
+2. 2026-11-26: each run file carries ``machine_description`` (the machine and the OS
+   limits in force when it ran) and ``interpreter`` (implementation, version, build,
+   ABI, free-threading; the executable by name only); grids keyed by
+   ``model:variant``; every record has ``kind``. Version-1 files are upgraded when
+   read, never rewritten: their machine description is the one in ``machine.json``
+   beside them (the latest, so possibly newer than the run), marked as such.
+"""
+
+import math
+import re
+from pathlib import PurePosixPath
+
+from parkbench.errors import UserError
+
+RUN_SCHEMA = "parkbench-run"
+MACHINE_SCHEMA = "parkbench-machine"
+SCHEMA_VERSION = 2
+
+PLAIN_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+RUN_ID = re.compile(r"\A\d{8}T\d{6}Z(-\d{1,4})?\Z")
+MAX_N = 10**9                # no probe parks more than a billion waiters
+MAX_RECORDS = 100_000        # records of one kind in one run file
+RECORD_KINDS = ("memory", "switch", "tail")
+
+
+def is_plain_name(value) -> bool:
+    return isinstance(value, str) and bool(PLAIN_NAME.match(value)) and ".." not in value
+
+
+class _Checker:
+    """Collects the path of the value being checked, for one-line messages."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, where: str, rule: str):
+        raise UserError(f"{self.source}: {where} {rule}")
+
+    def dict(self, value, where: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where, f"must be an object, not {_kind(value)}")
+        return value
+
+    def list(self, value, where: str) -> list:
+        if not isinstance(value, list):
+            self.fail(where, f"must be a list, not {_kind(value)}")
+        if len(value) > MAX_RECORDS:
+            self.fail(where, f"holds {len(value):,} entries, more than {MAX_RECORDS:,}")
+        return value
+
+    def key(self, mapping: dict, key: str, where: str):
+        if key not in mapping:
+            self.fail(where, f"lacks {key!r}")
+        return mapping[key]
+
+    def name(self, value, where: str, optional: bool = False):
+        if value is None and optional:
+            return None
+        if not is_plain_name(value):
+            self.fail(where, f"must be a plain name (letters, digits, '.', '_', '-'), not {_short(value)}")
+        return value
+
+    def text(self, value, where: str, optional: bool = False, limit: int = 4096):
+        if value is None and optional:
+            return None
+        if not isinstance(value, str) or len(value) > limit:
+            self.fail(where, f"must be text of at most {limit} characters, not {_short(value)}")
+        return value
+
+    def number(self, value, where: str, low=-math.inf, high=math.inf, optional=False,
+               integer=False):
+        if value is None and optional:
+            return None
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and integer and isinstance(value, float):
+            ok = value.is_integer()
+        if not ok or not math.isfinite(value) or not low <= value <= high:
+            kind = "a whole number" if integer else "a finite number"
+            self.fail(where, f"must be {kind} in [{low:g}, {high:g}], not {_short(value)}")
+        return value
+
+    def flag(self, value, where: str):
+        if not isinstance(value, bool):
+            self.fail(where, f"must be true or false, not {_short(value)}")
+        return value
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# --- upgrade ---------------------------------------------------------------------------
+
+
+def interpreter_key(interpreter: dict | None) -> str:
+    """The label of an interpreter: ``CPython 3.11.7`` (``t`` for free-threaded)."""
+    if not interpreter:
+        return "unknown"
+    suffix = "t" if interpreter.get("gil_disabled") else ""
+    return f"{interpreter.get('implementation', '?')} {interpreter.get('version', '?')}{suffix}"
+
+
+def _executable_name(python: dict) -> dict:
+    python = dict(python)
+    if isinstance(python.get("executable"), str):
+        python["executable"] = PurePosixPath(python["executable"]).name
+    return python
+
+
+def upgrade_run(document: dict, machine_document: dict | None) -> dict:
+    """A run document of any known version as version ``SCHEMA_VERSION`` (in memory)."""
+    if document.get("schema_version") == SCHEMA_VERSION:
+        return document
+    upgraded = dict(document)
+    environment = document.get("environment") if isinstance(document.get("environment"), dict) else {}
+    python = environment.get("python") if isinstance(environment.get("python"), dict) else {}
+    upgraded["interpreter"] = _executable_name(python)
+    if isinstance(machine_document, dict):
+        description = describe_from_machine_json(machine_document)
+        description["source"] = "machine.json at upgrade (format 1 did not record it)"
+    else:
+        description = None
+    if description is not None and "packages" in environment:
+        description["packages"] = environment["packages"]
+    upgraded["machine_description"] = description
+    upgraded.pop("environment", None)
+    parameters = document.get("parameters")
+    if isinstance(parameters, dict) and isinstance(parameters.get("grids"), dict):
+        parameters = dict(parameters)
+        selection = parameters.get("selection") if isinstance(parameters.get("selection"), list) else []
+        grids = {}
+        for key, grid in parameters["grids"].items():
+            if isinstance(key, str) and ":" not in key:
+                for item in selection:
+                    if isinstance(item, list) and len(item) == 2 and item[0] == key:
+                        grids[f"{key}:{item[1]}"] = grid
+            else:
+                grids[key] = grid
+        parameters["grids"] = grids
+        upgraded["parameters"] = parameters
+    if isinstance(document.get("measurements"), list):
+        upgraded["measurements"] = [
+            {"kind": "memory", **record} if isinstance(record, dict) and "kind" not in record else record
+            for record in document["measurements"]]
+    upgraded["schema_version"] = SCHEMA_VERSION
+    upgraded["upgraded_from"] = document.get("schema_version")
+    return upgraded
+
+
+def describe_from_machine_json(machine_document: dict) -> dict:
+    description = {key: value for key, value in machine_document.items()
+                   if key not in ("schema", "schema_version")}
+    if isinstance(description.get("python"), dict):
+        description["python"] = _executable_name(description["python"])
+    return description
+
+
+# --- checks ----------------------------------------------------------------------------
+
+
+def check_version(document, source: str, schema: str) -> int:
+    if not isinstance(document, dict) or document.get("schema") != schema:
+        raise UserError(f"{source} is not a parkbench {schema!r} file")
+    version = document.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise UserError(f"{source} has no valid schema_version")
+    if version > SCHEMA_VERSION:
+        raise UserError(f"{source} has schema version {version}, newer than this parkbench "
+                        f"reads ({SCHEMA_VERSION}); upgrade parkbench")
+    return version
+
+
+def check_limits(check: _Checker, limits, where: str) -> None:
+    if limits is None:
+        return
+    check.dict(limits, where)
+    for key in ("pid_max", "threads_max", "max_map_count", "cgroup_pids_max",
+                "cgroup_memory_max", "memory_available", "memory_total", "tasks_in_use"):
+        check.number(limits.get(key), f"{where}.{key}", 0, 2**63, optional=True, integer=True)
+    for key in ("rlimit_nproc", "rlimit_nofile", "rlimit_stack"):
+        value = limits.get(key)
+        if value is not None:
+            check.dict(value, f"{where}.{key}")
+            for side in ("soft", "hard"):
+                check.number(value.get(side), f"{where}.{key}.{side}", 0, 2**63, optional=True,
+                             integer=True)
+    if "is_root" in limits:
+        check.flag(limits["is_root"], f"{where}.is_root")
+
+
+def check_machine(document, source: str) -> dict:
+    """A machine.json document, checked (any version)."""
+    check_version(document, source, MACHINE_SCHEMA)
+    check = _Checker(source)
+    check.name(check.key(document, "name", "the machine file"), "name")
+    check_limits(check, document.get("limits"), "limits")
+    check.number(document.get("logical_cpus"), "logical_cpus", 1, 1 << 20, optional=True, integer=True)
+    check.number(document.get("memory_total"), "memory_total", 0, 2**63, optional=True, integer=True)
+    for key in ("cpu_model", "kernel", "os", "architecture"):
+        check.text(document.get(key), key, optional=True)
+    return document
+
+
+def _check_job(check: _Checker, job, where: str) -> None:
+    check.dict(job, where)
+    check.name(check.key(job, "kind", where), f"{where}.kind")
+    check.name(check.key(job, "model", where), f"{where}.model")
+    check.name(job.get("variant"), f"{where}.variant", optional=True)
+    check.number(check.key(job, "n", where), f"{where}.n", 0, MAX_N, integer=True)
+    check.number(job.get("repeat", 0), f"{where}.repeat", 0, MAX_RECORDS, integer=True)
+    check.name(job.get("primitive"), f"{where}.primitive", optional=True)
+    check.name(job.get("placement"), f"{where}.placement", optional=True)
+    unknown = set(job) - {"kind", "model", "variant", "n", "repeat", "primitive", "placement"}
+    if unknown:
+        check.fail(where, f"has unknown fields {sorted(unknown)}")
+
+
+def _check_measurement(check: _Checker, record, where: str, run_id: str) -> None:
+    check.dict(record, where)
+    kind = check.key(record, "kind", where)
+    if kind not in RECORD_KINDS:
+        check.fail(f"{where}.kind", f"must be one of {', '.join(RECORD_KINDS)}, not {_short(kind)}")
+    check.name(check.key(record, "model", where), f"{where}.model")
+    _check_job(check, check.key(record, "job", where), f"{where}.job")
+    if kind == "memory":
+        check.name(check.key(record, "variant", where), f"{where}.variant")
+        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
+        memory = check.dict(check.key(record, "memory", where), f"{where}.memory")
+        for key in ("rss", "uss", "pss", "vms"):
+            check.number(check.key(memory, key, f"{where}.memory"), f"{where}.memory.{key}", 0, 2**63)
+        check.number(check.key(memory, "kernel", f"{where}.memory"), f"{where}.memory.kernel",
+                     -(2**63), 2**63)
+        check.number(memory.get("maps"), f"{where}.memory.maps", 0, 2**40, optional=True)
+        for key in ("spawn_seconds", "wake_seconds"):
+            check.number(check.key(record, key, where), f"{where}.{key}", 0, 1e7)
+        baseline = record.get("baseline")
+        if baseline is not None:
+            check.dict(baseline, f"{where}.baseline")
+            check.number(baseline.get("maps"), f"{where}.baseline.maps", 0, 2**40, optional=True)
+    elif kind == "tail":
+        check.name(check.key(record, "variant", where), f"{where}.variant")
+        check.name(check.key(record, "handoff_primitive", where), f"{where}.handoff_primitive")
+        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
+        tail = check.dict(check.key(record, "tail", where), f"{where}.tail")
+        for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max"):
+            check.number(check.key(tail, key, f"{where}.tail"), f"{where}.tail.{key}", 0, 1e4)
+    else:
+        check.name(check.key(record, "primitive", where), f"{where}.primitive")
+        check.name(check.key(record, "placement", where), f"{where}.placement")
+        for key in ("median", "mean", "stdev"):
+            check.number(check.key(record, key, where), f"{where}.{key}", 0, 1e4)
+        check.number(check.key(record, "values", where), f"{where}.values", 0, 10**7, integer=True)
+        file = check.text(check.key(record, "file", where), f"{where}.file", limit=300)
+        parts = PurePosixPath(file).parts
+        if len(parts) != 2 or parts[0] != run_id or not is_plain_name(parts[1]) \
+                or not parts[1].endswith(".json"):
+            check.fail(f"{where}.file", f"must be '{run_id}/<name>.json' inside the run's "
+                                        f"folder, not {_short(file)}")
+
+
+def _check_figure(check: _Checker, figure, where: str) -> None:
+    check.dict(figure, where)
+    check.name(check.key(figure, "model", where), f"{where}.model")
+    check.name(check.key(figure, "variant", where), f"{where}.variant")
+    check.name(check.key(figure, "metric", where), f"{where}.metric")
+    check.name(figure.get("placement"), f"{where}.placement", optional=True)
+    check.number(check.key(figure, "value", where), f"{where}.value", -1e18, 1e18, optional=True)
+    check.text(check.key(figure, "unit", where), f"{where}.unit", limit=32)
+    check.text(figure.get("limit"), f"{where}.limit", optional=True, limit=64)
+    check.number(figure.get("r2"), f"{where}.r2", -1, 1.000001, optional=True)
+
+
+def _check_failure(check: _Checker, record, where: str, reached: bool) -> None:
+    check.dict(record, where)
+    _check_job(check, check.key(record, "job", where), f"{where}.job")
+    check.text(check.key(record, "reason", where), f"{where}.reason")
+    if reached:
+        check.text(record.get("failure"), f"{where}.failure", optional=True, limit=32)
+        check.number(record.get("reached"), f"{where}.reached", 0, MAX_N, optional=True, integer=True)
+
+
+def check_parameters(check: _Checker, parameters) -> None:
+    check.dict(parameters, "parameters")
+    grids = parameters.get("grids")
+    if grids is not None:
+        check.dict(grids, "parameters.grids")
+        for key, grid in grids.items():
+            model, _, variant = str(key).partition(":")
+            check.name(model, "parameters.grids key")
+            check.name(variant or None, "parameters.grids key", optional=True)
+            check.list(grid, f"parameters.grids.{key}")
+            for n in grid:
+                check.number(n, f"parameters.grids.{key}", 1, MAX_N, integer=True)
+
+
+def check_run(document, source: str, folder_name: str | None = None) -> dict:
+    """A run document (already upgraded), checked against format ``SCHEMA_VERSION``."""
+    check = _Checker(source)
+    check.dict(document, "the run file")
+    run_id = check.key(document, "run_id", "the run file")
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+        check.fail("run_id", f"must look like 20261126T050824Z, not {_short(run_id)}")
+    machine = check.name(check.key(document, "machine", "the run file"), "machine")
+    if folder_name is not None and machine != folder_name:
+        check.fail("machine", f"{machine!r} differs from the folder it is in ({folder_name!r}); "
+                              f"a run file lives in results/<its machine>/")
+    check.flag(check.key(document, "complete", "the run file"), "complete")
+    check_parameters(check, check.key(document, "parameters", "the run file"))
+    interpreter = document.get("interpreter")
+    if interpreter is not None:
+        check.dict(interpreter, "interpreter")
+        for key in ("implementation", "version", "executable", "abi"):
+            check.text(interpreter.get(key), f"interpreter.{key}", optional=True, limit=200)
+        if "/" in (interpreter.get("executable") or ""):
+            check.fail("interpreter.executable", "must be a name, not a path")
+    description = document.get("machine_description")
+    if description is not None:
+        check.dict(description, "machine_description")
+        check_limits(check, description.get("limits"), "machine_description.limits")
+        check.number(description.get("logical_cpus"), "machine_description.logical_cpus", 1,
+                     1 << 20, optional=True, integer=True)
+    for index, record in enumerate(check.list(check.key(document, "measurements", "the run file"),
+                                              "measurements")):
+        _check_measurement(check, record, f"measurements[{index}]", run_id)
+    for index, record in enumerate(check.list(check.key(document, "failures", "the run file"),
+                                              "failures")):
+        _check_failure(check, record, f"failures[{index}]", reached=True)
+    for index, record in enumerate(check.list(document.get("skipped", []), "skipped")):
+        _check_failure(check, record, f"skipped[{index}]", reached=False)
+    for index, figure in enumerate(check.list(check.key(document, "figures", "the run file"),
+                                              "figures")):
+        _check_figure(check, figure, f"figures[{index}]")
+    return document

@@ -1,0 +1,121 @@
+"""Run files -> one tidy DataFrame, one row per (machine, interpreter, run, model,
+variant, placement, metric, n).
+
+``load(paths)`` reads any mix of results folders, machine folders and run files.
+``load_runs(paths)`` also returns what each run needs for its interpretation (whether
+it is complete, the OS limits in force, its parameters and failures), which the
+current-figures rule (``current.py``) uses.
+
+Raw memory measurements have metric ``rss``, ``uss``, ``pss``, ``vms``, ``kernel``,
+``total`` (bytes), ``maps``, ``maps_added`` (mappings, and those added over the probe's
+baseline), ``spawn_seconds``, ``wake_seconds`` (seconds) and their N; tail latency has
+``switch_p50`` ... ``switch_max`` (seconds) with the N of parked waiters and ``variant``
+the hand-off primitive; derived figures (``rss_per_waiter``, ``switch_latency`` ...)
+have no N; ``capacity`` and ``limit_reached`` rows name the limit in ``limit``.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parkbench import results, schema
+from parkbench.fitting import FITTED, measurement_value
+
+COLUMNS = ("machine", "interpreter", "run_id", "model", "variant", "placement", "metric", "n",
+           "value", "unit", "repeat", "limit")
+TAIL_METRICS = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
+
+
+@dataclass
+class Run:
+    """What interpreting one run needs beside its rows."""
+
+    path: Path
+    machine: str
+    run_id: str
+    interpreter: str
+    complete: bool
+    parameters: dict
+    limits: dict | None
+    logical_cpus: int | None
+    failures: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    upgraded_from: int | None = None
+
+
+def _run_info(path: Path, document: dict) -> Run:
+    description = document.get("machine_description") or {}
+    return Run(path=Path(path), machine=document["machine"], run_id=document["run_id"],
+               interpreter=schema.interpreter_key(document.get("interpreter")),
+               complete=document["complete"], parameters=document["parameters"],
+               limits=description.get("limits"), logical_cpus=description.get("logical_cpus"),
+               failures=document["failures"], skipped=document.get("skipped", []),
+               upgraded_from=document.get("upgraded_from"))
+
+
+def tidy_rows(document: dict) -> list[dict]:
+    """The tidy rows of one (checked) run document: raw measurements, then figures."""
+    base = {"machine": document["machine"], "run_id": document["run_id"],
+            "interpreter": schema.interpreter_key(document.get("interpreter"))}
+    rows = []
+    for record in document["measurements"]:
+        if record["kind"] == "memory":
+            common = {**base, "model": record["model"], "variant": record["variant"],
+                      "placement": None, "n": record["n"], "repeat": record.get("repeat")}
+            for key, _stem, unit in FITTED:
+                if key == "maps" and record["memory"].get("maps") is None:
+                    continue  # runs before mappings were counted have no such view
+                rows.append({**common, "metric": key, "value": measurement_value(record, key),
+                             "unit": unit})
+            baseline_maps = (record.get("baseline") or {}).get("maps")
+            if record["memory"].get("maps") is not None and baseline_maps is not None:
+                rows.append({**common, "metric": "maps_added", "unit": "mappings",
+                             "value": record["memory"]["maps"] - baseline_maps})
+        elif record["kind"] == "tail":
+            for metric in TAIL_METRICS:
+                rows.append({
+                    **base, "model": record["model"], "variant": record["handoff_primitive"],
+                    "placement": record["job"].get("placement"), "metric": metric,
+                    "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
+                    "repeat": record.get("repeat"),
+                })
+    for figure in document["figures"]:
+        rows.append({
+            **base, "model": figure["model"], "variant": figure["variant"],
+            "placement": figure.get("placement"), "metric": figure["metric"],
+            "n": None, "value": figure["value"], "unit": figure["unit"],
+            "repeat": None, "limit": figure.get("limit"),
+        })
+    return rows
+
+
+def frame_of(rows):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["n"] = frame["n"].astype("Int64")
+    frame["repeat"] = frame["repeat"].astype("Int64")
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+def load_runs(paths):
+    """(tidy DataFrame of every run, {(machine, run_id): Run}) of the given targets."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    rows, runs = [], {}
+    for target in paths:
+        for path in results.find_run_files(target):
+            document = results.read_run(path)
+            key = (document["machine"], document["run_id"])
+            if key in runs:
+                continue
+            runs[key] = _run_info(path, document)
+            rows.extend(tidy_rows(document))
+    return frame_of(rows), runs
+
+
+def load(paths):
+    """Any mix of results folders, machine folders and run files -> tidy DataFrame
+    (columns ``COLUMNS``; every row of every run, before the current-figures rule)."""
+    return load_runs(paths)[0]
