@@ -10,7 +10,6 @@ interpreters, grids, latency settings or capacity basis differ, are flagged in
 ``status`` ("only in A", "differ: grid, interpreter") and never compared silently.
 """
 
-import io
 import math
 import statistics
 from dataclasses import dataclass
@@ -96,30 +95,9 @@ def resolve(target: str, results_folder: Path, interpreter: str | None = None) -
 
 def _switch_values(side: Side) -> dict:
     """(model, primitive, placement) -> the pyperf values behind a side's switch medians."""
-    import pyperf
+    from parkbench import latency
 
-    values = {}
-    for run in side.current.used_runs():
-        document = results.read_run(run.path)
-        for record in document["measurements"]:
-            if record["kind"] != "switch":
-                continue
-            pyperf_file = run.path.parent / record["file"]
-            key = (record["model"], record["primitive"], record["placement"])
-            rows = side.current.frame
-            used = rows[(rows.model == key[0]) & (rows.variant == key[1])
-                        & (rows.placement == key[2]) & (rows.metric == "switch_latency")]
-            if not used.empty and used.run_id.iloc[0] == run.run_id and not pyperf_file.is_file():
-                raise UserError(f"{pyperf_file} is missing: the pyperf file of a switch "
-                                f"figure of run {run.run_id}")
-            if used.empty or used.run_id.iloc[0] != run.run_id or not pyperf_file.is_file():
-                continue
-            try:
-                benchmark = pyperf.Benchmark.load(io.StringIO(results.read_text(pyperf_file)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UserError(f"{pyperf_file} is not a pyperf benchmark file ({exc})") from None
-            values[key] = benchmark.get_values()
-    return values
+    return {key[2:]: values for key, values in latency.switch_values(side.current).items()}
 
 
 def _context(side: Side, row) -> dict:

@@ -138,3 +138,19 @@ def published_markers(memory_bytes: float, cores: int = 1) -> list[dict]:
     ``memory_bytes``: memory / bytes per waiter, and cores / switch time."""
     return [{"label": ref["label"], "waiters": memory_bytes / ref["bytes_per_waiter"],
              "rate": cores / ref["switch_seconds"]} for ref in PUBLISHED]
+
+
+def best(profiles_, waiters: float, rate: float) -> tuple[Profile, int]:
+    """The profile needing the fewest machines for one workload point, and how many it
+    needs. Ties go to the faster hand-off (more room for wake-ups), then to the smaller
+    total per waiter (more room for waiters)."""
+    scored = [(machines_needed(p, waiters, rate)[0], -p.handoffs_per_second, p.total_per_waiter, i, p)
+              for i, p in enumerate(profiles_)]
+    machines, _, _, _, profile = min(scored, key=lambda item: item[:4])
+    return profile, machines
+
+
+def decision_grid(profiles_, waiters_axis, rate_axis) -> list[list[tuple[Profile, int]]]:
+    """The decision map: rows by rate, columns by waiters, each cell the best profile
+    and the machines it needs."""
+    return [[best(profiles_, w, r) for w in waiters_axis] for r in rate_axis]

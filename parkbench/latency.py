@@ -56,3 +56,40 @@ def read_switch(path: Path) -> dict:
         "loops": benchmark.get_loops(),
         "pyperf_name": benchmark.get_name(),
     }
+
+
+def switch_values(current) -> dict:
+    """(machine, interpreter, model, primitive, placement) -> the pyperf values (seconds)
+    behind each current switch median (``current.select``), read from the run's pyperf
+    files. A missing or malformed file is a ``UserError``."""
+    import io
+
+    import pyperf
+
+    from parkbench import results
+    from parkbench.errors import UserError
+
+    frame = current.frame
+    medians = frame[frame.metric == "switch_latency"]
+    values = {}
+    for run in current.used_runs():
+        used = medians[(medians.machine == run.machine) & (medians.run_id == run.run_id)]
+        if used.empty:
+            continue
+        document = results.read_run(run.path)
+        for record in document["measurements"]:
+            if record["kind"] != "switch":
+                continue
+            mine = used[(used.model == record["model"]) & (used.variant == record["primitive"])
+                        & (used.placement == record["placement"])]
+            if mine.empty:
+                continue
+            path = run.path.parent / record["file"]
+            try:
+                benchmark = pyperf.Benchmark.load(io.StringIO(results.read_text(path)))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise UserError(f"{path} is not a pyperf benchmark file ({exc})") from None
+            key = (run.machine, mine.interpreter.iloc[0], record["model"], record["primitive"],
+                   record["placement"])
+            values[key] = benchmark.get_values()
+    return values

@@ -1,158 +1,378 @@
-"""Plots of the report notebook: each function takes the tidy DataFrame (or fit-map
-profiles) and returns a matplotlib Figure. No data is computed here that the analysis
-modules do not already return, and nothing carries a timestamp, so re-rendering
-unchanged results gives the same pictures.
+"""Plots of the report: each function takes a machine's current figures (the frame of
+``current.select``) and returns a matplotlib Figure whose artists carry what they show
+(series labels, ``gid``s), so tests can read them. One encoding throughout: colour =
+model, marker = variant (or primitive). Nothing here computes a figure the analysis
+modules do not return; nothing carries a timestamp, so re-rendering unchanged results
+gives the same pictures.
 """
 
 import math
 
 import matplotlib.pyplot as plt
 from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib.lines import Line2D
 
 from parkbench import fitmap
 
+DPI = 110
+MODEL_COLOURS = {"threads": "#1f77b4", "asyncio": "#ff7f0e", "uvloop": "#2ca02c",
+                 "gevent": "#d62728", "subprocess": "#9467bd", "go": "#111111"}
+EXTRA_COLOURS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 VIEWS = (("rss_per_waiter", "RSS"), ("pss_per_waiter", "PSS"),
          ("kernel_per_waiter", "kernel"), ("total_per_waiter", "total = PSS + kernel"))
+REFERENCE_MARKERS = ("*", "^", "P", "X")
+
+plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 9,
+                     "figure.dpi": DPI, "savefig.dpi": DPI, "svg.hashsalt": "parkbench"})
 
 
-def _label(row) -> str:
-    return f"{row.model}/{row.variant}"
+def model_colour(model: str) -> str:
+    if model in MODEL_COLOURS:
+        return MODEL_COLOURS[model]
+    return EXTRA_COLOURS[sum(map(ord, model)) % len(EXTRA_COLOURS)]
 
 
-def _grouped_bars(ax, labels, groups) -> None:
-    """Horizontal bars, one group of bars per label: ``groups`` is a list of
-    (legend name, {label: value}, {label: error} or None)."""
-    height = 0.8 / max(len(groups), 1)
-    for i, (name, values, errors) in enumerate(groups):
-        ax.barh([y + i * height for y in range(len(labels))],
-                [values.get(label, math.nan) for label in labels], height,
-                xerr=None if errors is None else [errors.get(label, 0) for label in labels],
-                label=name)
-    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
-    ax.legend(fontsize=8)
+def _variant_markers(frame) -> dict:
+    """(model, variant) -> marker: variants of one model in registry order get distinct
+    markers; together with the model's colour no two series look alike."""
+    from parkbench import probes
+
+    markers = {}
+    for model, rows in frame.groupby("model", sort=True):
+        registered = probes.MODELS[model].variants + probes.MODELS[model].primitives \
+            if model in probes.MODELS else ()
+        variants = sorted(set(rows.variant), key=lambda v: (registered.index(v)
+                                                            if v in registered else 99, v))
+        for i, variant in enumerate(variants):
+            markers[(model, variant)] = MARKERS[i % len(MARKERS)]
+    return markers
 
 
-def _figures(frame, machine):
-    rows = frame[(frame.machine == machine) & frame.n.isna()]
-    return rows
+def _models_in_order(models) -> list:
+    from parkbench import probes
+
+    order = list(probes.MODELS)
+    return sorted(set(models), key=lambda m: (order.index(m) if m in order else 99, m))
+
+
+def _mine(frame, machine):
+    return frame[frame.machine == machine]
+
+
+def _figure_value(figures, model, variant, metric):
+    rows = figures[(figures.model == model) & (figures.variant == variant)
+                   & (figures.metric == metric) & figures.n.isna()]
+    return float(rows.value.iloc[0]) if len(rows) else None
+
+
+def _bytes_axis(ax, axis="y"):
+    from matplotlib.ticker import FuncFormatter
+
+    from parkbench.sizes import format_bytes
+
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    formatter = FuncFormatter(lambda value, _pos: format_bytes(value) if value > 0 else "0")
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    ticks = []
+    for step in (10, 5, 1):  # the coarsest powers of two that give three ticks or more
+        ticks = [2.0 ** power for power in range(0, 61, step) if low <= 2.0 ** power <= high]
+        if len(ticks) >= 3:
+            break
+    if len(ticks) > 9:
+        ticks = ticks[::2]
+    if len(ticks) >= 2:  # 1 KiB, 32 KiB, 1 MiB ... or 16 MiB, 32 MiB, 64 MiB ...
+        target.set_major_locator(FixedLocator(ticks))
+        target.set_minor_locator(NullLocator())
+    target.set_major_formatter(formatter)
+    target.set_minor_formatter(NullFormatter())
 
 
 def memory_vs_n(frame, machine, view: str = "total"):
-    """Memory (``view``) against N on log-log axes, each model with its fitted line."""
-    fig, ax = plt.subplots(figsize=(8, 5))
-    raw = frame[(frame.machine == machine) & (frame.metric == view)]
-    figures = _figures(frame, machine)
-    for (model, variant), points in raw.groupby(["model", "variant"], sort=True):
-        ns = points.n.astype(float)
-        marker = ax.scatter(ns, points.value, s=14, label=f"{model}/{variant}")
-        slope = figures[(figures.model == model) & (figures.variant == variant)
-                        & (figures.metric == f"{view}_per_waiter")].value
-        fixed = figures[(figures.model == model) & (figures.variant == variant)
-                        & (figures.metric == f"{view}_fixed")].value
-        if len(slope) and len(fixed):
-            xs = [ns.min(), ns.max()]
-            ax.plot(xs, [fixed.iloc[0] + slope.iloc[0] * x for x in xs],
-                    color=marker.get_facecolor()[0], linewidth=1)
-    ax.set(xscale="log", yscale="log", xlabel="N parked waiters (each N a fresh process)",
-           ylabel=f"{view} memory of the process tree (bytes)",
-           title=f"{machine}: {view} memory against N, with fitted lines")
-    ax.legend(fontsize=7, ncol=2)
+    """Memory (``view``) of the process tree against N, one panel per model: the
+    measured points and the fitted line (fixed + slope x N) evaluated at many N, so it
+    is a true line on log-log axes; slope and R² on the panel."""
+    mine = _mine(frame, machine)
+    raw = mine[(mine.metric == view) & mine.n.notna()]
+    models = _models_in_order(raw.model)
+    markers = _variant_markers(raw)
+    columns = min(len(models), 3) or 1
+    rows_n = math.ceil(len(models) / columns) or 1
+    fig, axes = plt.subplots(rows_n, columns, figsize=(4.6 * columns, 3.6 * rows_n), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        notes = []
+        for variant, points in raw[raw.model == model].groupby("variant", sort=False):
+            label = f"{model}/{variant}"
+            ns = points.n.astype(float)
+            colour, marker = model_colour(model), markers[(model, variant)]
+            ax.scatter(ns, points.value, s=22, color=colour, marker=marker, label=label,
+                       gid=f"points:{label}", zorder=3)
+            slope = _figure_value(mine, model, variant, f"{view}_per_waiter")
+            fixed = _figure_value(mine, model, variant, f"{view}_fixed")
+            r2 = _figure_value(mine, model, variant, f"{view}_fit_r2")
+            if slope is not None and fixed is not None:
+                low, high = ns.min(), ns.max()
+                xs = [low * (high / low) ** (k / 60) for k in range(61)]
+                ax.plot(xs, [fixed + slope * x for x in xs], color=colour, linewidth=1.2,
+                        linestyle="-" if marker == "o" else "--", label=f"{label} fit",
+                        gid=f"fit:{label}")
+                notes.append(f"{variant}: {_per(slope)}/waiter, R² {r2:.4f}" if r2 is not None
+                             else f"{variant}: {_per(slope)}/waiter")
+        ax.set(xscale="log", yscale="log", title=model, xlabel="N parked waiters")
+        _bytes_axis(ax)
+        ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+        ax.grid(True, which="major", alpha=0.3)
+        if len(set(raw[raw.model == model].variant)) > 1:
+            points = [c for c in ax.collections if str(c.get_gid()).startswith("points:")]
+            ax.legend(handles=points, labels=[c.get_label() for c in points], loc="lower right",
+                      fontsize=8, title="points; lines: fits", title_fontsize=7)
+    for ax in axes.flat[len(models):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"{view} memory")
+    fig.suptitle(f"{machine}: {view} memory against N (points: one fresh process per N; "
+                 f"line: the fitted straight line)")
     fig.tight_layout()
     return fig
+
+
+def _per(value: float) -> str:
+    from parkbench.sizes import format_bytes
+
+    return format_bytes(value)
 
 
 def views_per_waiter(frame, machine):
-    """Bytes per waiter by view (RSS, PSS, kernel, total) per model and variant."""
-    figures = _figures(frame, machine)
-    labels = sorted({_label(r) for r in figures[figures.metric == "total_per_waiter"].itertuples()})
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.5))
-    _grouped_bars(ax, labels, [
-        (name, {_label(r): max(r.value, 1) for r in figures[figures.metric == metric].itertuples()}, None)
-        for metric, name in VIEWS])
-    ax.set(xscale="log", xlabel="bytes per parked waiter (slope over N)",
+    """Bytes per waiter by view (RSS, PSS, kernel, total), grouped bars per
+    model/variant, with the value written at each bar."""
+    from parkbench.sizes import format_bytes
+
+    figures = _mine(frame, machine)
+    figures = figures[figures.n.isna()]
+    labels = _labels(figures[figures.metric == "total_per_waiter"])
+    fig, ax = plt.subplots(figsize=(10, 0.75 * len(labels) + 1.8))
+    height = 0.8 / len(VIEWS)
+    for i, (metric, name) in enumerate(VIEWS):
+        values = {f"{r.model}/{r.variant}": r.value for r in figures[figures.metric == metric].itertuples()}
+        ys = [y + i * height for y in range(len(labels))]
+        widths = [max(values.get(label, math.nan), 1.0) for label in labels]
+        bars = ax.barh(ys, widths, height, label=name, color=f"C{i}")
+        for bar, label in zip(bars, labels):
+            value = values.get(label)
+            if value is not None:
+                ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {format_bytes(value)}",
+                        va="center", fontsize=7)
+    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set(xscale="log", xlabel="bytes per parked waiter (slope over N; log scale)",
            title=f"{machine}: what one idle waiter costs, by memory view")
+    _bytes_axis(ax, "x")
+    ax.legend(loc="upper right")
+    ax.margins(x=0.15)
     fig.tight_layout()
     return fig
 
 
-def switch_latency(frame, machine):
-    """One-way hand-off time (pyperf median, bar = ± standard deviation) by placement."""
-    figures = _figures(frame, machine)
+def _labels(rows) -> list:
+    from parkbench import probes
+
+    order = [(m.name, v) for m in probes.MODELS.values() for v in m.variants + m.primitives]
+    keys = {(r.model, r.variant) for r in rows.itertuples()}
+    ordered = sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
+    return [f"{model}/{variant}" for model, variant in ordered]
+
+
+def switch_latency(frame, machine, values: dict | None = None):
+    """One-way hand-off time per model/primitive, same-core and cross-core side by
+    side: the pyperf median, whiskers from the 25th to the 75th percentile of its values
+    (``values``: (model, primitive, placement) -> seconds)."""
+    import statistics
+
+    figures = _mine(frame, machine)
     medians = figures[figures.metric == "switch_latency"]
-    stdevs = {(r.model, r.variant, r.placement): r.value
-              for r in figures[figures.metric == "switch_latency_stdev"].itertuples()}
-    labels = sorted({_label(r) for r in medians.itertuples()})
-    placements = sorted(medians.placement.dropna().unique())
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.5))
-    groups = []
-    for placement in placements:
-        rows = list(medians[medians.placement == placement].itertuples())
-        groups.append((placement, {_label(r): r.value * 1e6 for r in rows},
-                       {_label(r): stdevs.get((r.model, r.variant, r.placement), 0) * 1e6 for r in rows}))
-    _grouped_bars(ax, labels, groups)
-    ax.set(xlabel="one-way hand-off (µs, pyperf median ± std dev)",
+    labels = _labels(medians)
+    placements = [p for p in ("same-core", "cross-core") if p in set(medians.placement)]
+    fig, ax = plt.subplots(figsize=(10, 0.7 * len(labels) + 1.6))
+    height = 0.8 / max(len(placements), 1)
+    for i, placement in enumerate(placements):
+        rows = {f"{r.model}/{r.variant}": r for r in medians[medians.placement == placement].itertuples()}
+        ys, widths, low, high = [], [], [], []
+        
+        for y, label in enumerate(labels):
+            if label not in rows:
+                continue
+            row = rows[label]
+            median = row.value * 1e6
+            sample = (values or {}).get((row.model, row.variant, placement)) or []
+            if len(sample) >= 4:
+                q1, _, q3 = statistics.quantiles(sample, n=4)
+                low.append(max(median - q1 * 1e6, 0))
+                high.append(max(q3 * 1e6 - median, 0))
+            else:
+                low.append(0)
+                high.append(0)
+            ys.append(y + i * height)
+            widths.append(median)
+        ax.barh(ys, widths, height, xerr=[low, high], label=placement, color=f"C{i}",
+                error_kw={"elinewidth": 1, "capsize": 2})
+        for y, width, whisker in zip(ys, widths, high):
+            ax.text(width + whisker, y, f"  {width:.3g} µs", va="center", fontsize=7)
+    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set(xlabel="one-way hand-off (µs): pyperf median; whisker: 25th to 75th percentile",
            title=f"{machine}: hand-off latency by CPU placement")
+    ax.legend(loc="lower right")
+    ax.margins(x=0.12)
     fig.tight_layout()
     return fig
 
 
 def tail_latency(frame, machine):
-    """Tail percentiles of the hand-off against N idle waiters kept parked."""
-    tail = frame[(frame.machine == machine) & frame.metric.isin(
-        ["switch_p50", "switch_p99", "switch_p999"])]
-    models = sorted(tail.model.unique())
-    fig, axes = plt.subplots(1, max(len(models), 1), figsize=(3.2 * max(len(models), 1), 3.4),
+    """Tail percentiles of the hand-off against N idle waiters kept parked: one panel
+    per model, one line per percentile, the run named in the title."""
+    tail = _mine(frame, machine)
+    tail = tail[tail.metric.isin(["switch_p50", "switch_p99", "switch_p999"])]
+    keys = sorted({(r.model, r.variant) for r in tail.itertuples()},
+                  key=lambda k: _models_in_order([k[0]] + list(tail.model)).index(k[0]))
+    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.4 * max(len(keys), 1), 3.6),
                              sharey=True, squeeze=False)
-    for ax, model in zip(axes[0], models):
-        for metric, points in tail[tail.model == model].groupby("metric", sort=True):
+    styles = {"switch_p50": ("p50", "-"), "switch_p99": ("p99", "--"), "switch_p999": ("p99.9", ":")}
+    for ax, (model, primitive) in zip(axes[0], keys):
+        mine = tail[(tail.model == model) & (tail.variant == primitive)]
+        run_id = mine.run_id.iloc[0]
+        for metric, points in mine.groupby("metric", sort=True):
             points = points.sort_values("n")
-            ax.plot(points.n.astype(float), points.value * 1e6, marker="o", label=metric[7:])
-        ax.set(xscale="log", yscale="log", title=model, xlabel="N parked")
+            name, style = styles[metric]
+            ax.plot(points.n.astype(float), points.value * 1e6, marker="o", linestyle=style,
+                    color=model_colour(model), label=name)
+        ax.set(xscale="log", yscale="log", xlabel="N parked", title=f"{model}/{primitive}\nrun {run_id}")
+        ax.title.set_fontsize(9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
     axes[0][0].set_ylabel("one-way hand-off (µs)")
-    axes[0][-1].legend(fontsize=7)
-    fig.suptitle(f"{machine}: does an idle waiter tax the active ones?")
+    fig.suptitle(f"{machine}: does an idle waiter tax the active ones? (tail while N stay parked)")
     fig.tight_layout()
     return fig
 
 
 def spawn_and_wake(frame, machine):
-    """Time to create-and-park, and to wake-and-finish, one more waiter."""
-    figures = _figures(frame, machine)
-    labels = sorted({_label(r) for r in figures[figures.metric == "spawn_per_waiter"].itertuples()})
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(labels) + 1.5))
-    _grouped_bars(ax, labels, [
-        (name, {_label(r): r.value * 1e6 for r in figures[figures.metric == metric].itertuples()}, None)
-        for metric, name in (("spawn_per_waiter", "spawn + park"), ("wake_per_waiter", "wake + finish"))])
-    ax.set(xscale="log", xlabel="µs per waiter (slope over N)",
+    """Time to create-and-park, and to wake-and-finish, one more waiter (µs)."""
+    figures = _mine(frame, machine)
+    figures = figures[figures.n.isna()]
+    labels = _labels(figures[figures.metric == "spawn_per_waiter"])
+    fig, ax = plt.subplots(figsize=(10, 0.6 * len(labels) + 1.6))
+    height = 0.4
+    for i, (metric, name) in enumerate((("spawn_per_waiter", "spawn + park"),
+                                        ("wake_per_waiter", "wake + finish"))):
+        values = {f"{r.model}/{r.variant}": r.value * 1e6 for r in figures[figures.metric == metric].itertuples()}
+        ys = [y + i * height for y in range(len(labels))]
+        widths = [max(values.get(label, math.nan), 1e-3) for label in labels]
+        ax.barh(ys, widths, height, label=name, color=f"C{i}")
+        for y, label in zip(ys, labels):
+            if label in values:
+                ax.text(max(values[label], 1e-3), y, f" {_micro(values[label])}", va="center", fontsize=7)
+    ax.set_yticks([y + 0.2 for y in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set(xscale="log", xlabel="µs per waiter (slope over N; log scale)",
            title=f"{machine}: churn cost per waiter")
+    ax.legend(loc="lower right")
+    ax.margins(x=0.15)
     fig.tight_layout()
     return fig
 
 
+def _micro(value: float) -> str:
+    return f"{value:,.0f} µs" if value >= 100 else f"{value:.3g} µs"
+
+
 def capacity(frame, machine):
-    """Waiters one machine holds, labelled with the limit that binds."""
-    rows = _figures(frame, machine)
-    rows = rows[rows.metric == "capacity"].sort_values("value")
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(rows) + 1.5))
-    ax.barh([_label(r) for r in rows.itertuples()], rows.value)
-    for y, r in enumerate(rows.itertuples()):
-        ax.text(r.value, y, f"  {int(r.value):,} ({r.limit})", va="center", fontsize=7)
-    ax.set(xscale="log", xlabel="idle waiters one machine holds",
+    """Waiters one machine holds per model/variant: one bar each, labelled with its own
+    value, the binding limit and whether it was measured or predicted."""
+    rows = _mine(frame, machine)
+    rows = rows[rows.metric == "capacity"].sort_values(["value", "model", "variant"])
+    labels = [f"{r.model}/{r.variant}" for r in rows.itertuples()]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(labels) + 1.6))
+    bars = ax.barh(range(len(labels)), rows.value.tolist(),
+                   color=[model_colour(m) for m in rows.model],
+                   hatch=None)
+    for bar, row, label in zip(bars, rows.itertuples(), labels):
+        bar.set_gid(f"bar:{label}")
+        if row.basis == "predicted":
+            bar.set_alpha(0.55)
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                f"  {int(row.value):,} ({row.limit}, {row.basis})", va="center", fontsize=8,
+                gid=f"label:{label}")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xscale="log", xlabel="idle waiters one machine holds (log scale); "
+                                "solid: measured ceiling, pale: predicted",
            title=f"{machine}: capacity and the binding limit")
+    ax.set_xlim(right=rows.value.max() * 60 if len(rows) else None)
+    fig.tight_layout()
+    return fig
+
+
+def _reference_handles(markers):
+    return [Line2D([], [], linestyle="none", marker=REFERENCE_MARKERS[i % len(REFERENCE_MARKERS)],
+                   markersize=9, markerfacecolor="white", markeredgecolor="black",
+                   label=marker["label"]) for i, marker in enumerate(markers)]
+
+
+def _draw_references(ax, markers):
+    for i, marker in enumerate(markers):
+        ax.plot(marker["waiters"], marker["rate"], linestyle="none",
+                marker=REFERENCE_MARKERS[i % len(REFERENCE_MARKERS)], markersize=9,
+                markerfacecolor="white", markeredgecolor="black", gid=f"reference:{marker['label']}")
+
+
+def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
+    """For each (W, R) cell the model/variant needing the fewest machines, coloured by
+    model; contour lines give how many machines that best choice needs."""
+    import numpy as np
+
+    grid = fitmap.decision_grid(profiles, waiters_axis, rate_axis)
+    winners = sorted({cell[0] for row in grid for cell in row},
+                     key=lambda p: (_models_in_order([p.model] + [q.model for q in profiles]).index(p.model),
+                                    p.variant))
+    index = {id(p): i for i, p in enumerate(winners)}
+    codes = np.array([[index[id(cell[0])] for cell in row] for row in grid])
+    machines = np.array([[cell[1] for cell in row] for row in grid], dtype=float)
+    fig, ax = plt.subplots(figsize=(12, 6))
+    colours = [model_colour(p.model) for p in winners]
+    cmap = ListedColormap(colours)
+    norm = BoundaryNorm([i - 0.5 for i in range(len(winners) + 1)], cmap.N)
+    ax.pcolormesh(waiters_axis, rate_axis, codes, cmap=cmap, norm=norm, shading="nearest", alpha=0.45)
+    levels = [level for level in (1.5, 10.5, 100.5, 1000.5) if machines.min() < level < machines.max()]
+    if levels:
+        contour = ax.contour(waiters_axis, rate_axis, machines, levels=levels, colors="black",
+                             linewidths=0.8)
+        ax.clabel(contour, fmt={1.5: "> 1 machine", 10.5: "> 10 machines", 100.5: "> 100 machines",
+                                1000.5: "> 1000 machines"}, fontsize=8)
+    markers = fitmap.published_markers(memory_bytes, cores)
+    _draw_references(ax, markers)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[i], alpha=0.6,
+                             label=f"{p.model}/{p.variant} ({p.interpreter})")
+               for i, p in enumerate(winners)]
+    ax.legend(handles=handles + _reference_handles(markers), loc="upper left",
+              bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines")
+    ax.set(xscale="log", yscale="log", xlabel="W: concurrent idle waiters",
+           ylabel="R: wake-ups per second",
+           title=f"{profiles[0].machine}: which model needs the fewest machines")
     fig.tight_layout()
     return fig
 
 
 def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
     """Small multiples over W (idle waiters) and R (wake-ups/s), log axes: white where a
-    model fits one machine (scale up), shades for how many it needs (scale out), grey
-    labelled markers where published runtimes would sit on this machine."""
+    model fits one machine (scale up), shades for how many it needs (scale out), and
+    where published runtimes would sit on this machine (distinct markers, legend)."""
     count = len(profiles)
     columns = min(count, 3) or 1
     rows_n = math.ceil(count / columns) or 1
-    fig, axes = plt.subplots(rows_n, columns, figsize=(4.2 * columns, 3.6 * rows_n),
+    fig, axes = plt.subplots(rows_n, columns, figsize=(4.8 * columns, 4.0 * rows_n + 0.8),
                              squeeze=False, sharex=True, sharey=True)
-    levels = [1, 2, 11, 101, 1001, math.inf]
     cmap = ListedColormap(["#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"])
     norm = BoundaryNorm([0.5, 1.5, 10.5, 100.5, 1000.5, 1e18], cmap.N)
     image = None
@@ -161,10 +381,11 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
         grid = fitmap.grid(profile, waiters_axis, rate_axis)
         image = ax.pcolormesh(waiters_axis, rate_axis, grid, cmap=cmap, norm=norm, shading="nearest")
         ax.plot([waiters_axis[0], profile.capacity, profile.capacity],
-                [profile.handoffs_per_second] * 2 + [rate_axis[0]], color="black", linewidth=1)
-        for marker in markers:
-            ax.plot(marker["waiters"], marker["rate"], marker="x", color="grey")
-        ax.set(xscale="log", yscale="log", title=f"{profile.model}/{profile.variant}")
+                [profile.handoffs_per_second] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
+        _draw_references(ax, markers)
+        ax.set(xscale="log", yscale="log")
+        ax.set_title(f"{profile.model}/{profile.variant}\ncapacity {profile.capacity:,} "
+                     f"({profile.capacity_basis}); {profile.primitive} hand-off", fontsize=9)
     for ax in axes.flat[count:]:
         ax.axis("off")
     for ax in axes[-1]:
@@ -175,23 +396,43 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
         bar = fig.colorbar(image, ax=axes, ticks=[1, 6, 55, 550, 5000], shrink=0.8)
         bar.ax.set_yticklabels(["1 (fits)", "2-10", "11-100", "101-1000", ">1000"])
         bar.set_label("machines needed")
-    labels = "; ".join(f"x = {m['label']}" for m in markers)
+    fig.legend(handles=_reference_handles(markers), loc="lower center", ncol=len(markers),
+               fontsize=8, frameon=False)
     machine = profiles[0].machine if profiles else ""
-    fig.suptitle(f"{machine}: fit map (black line: one machine's edge)\n{labels}", fontsize=8)
+    fig.suptitle(f"{machine}: machines each model needs (black line: one machine's edge)")
     return fig
 
 
-def compare_machines(frame, metric: str = "total_per_waiter"):
-    """One figure of ``metric`` per model and variant, machines side by side."""
+def compare_machines(frame, metric: str = "total_per_waiter", unit: str = "bytes"):
+    """One figure of ``metric`` per model and variant, machines side by side (each
+    machine's current figures, never merged)."""
+    from parkbench.sizes import format_bytes, format_seconds
+
     rows = frame[(frame.metric == metric) & frame.n.isna()]
-    newest = rows.groupby("machine").run_id.transform("max")
-    rows = rows[rows.run_id == newest]
-    labels = sorted({_label(r) for r in rows.itertuples()})
+    if metric == "switch_latency":
+        rows = rows[rows.placement == "same-core"]
+    labels = _labels(rows)
     machines = sorted(rows.machine.unique())
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.5))
-    _grouped_bars(ax, labels, [
-        (machine, {_label(r): r.value for r in rows[rows.machine == machine].itertuples()}, None)
-        for machine in machines])
-    ax.set(xscale="log", xlabel=metric, title=f"{metric}: machines side by side")
+    fig, ax = plt.subplots(figsize=(10, 0.5 * len(labels) * max(len(machines), 1) + 1.6))
+    height = 0.8 / max(len(machines), 1)
+    fmt = {"bytes": format_bytes, "seconds": format_seconds}.get(unit, lambda v: f"{v:,.0f}")
+    for i, machine in enumerate(machines):
+        values = {f"{r.model}/{r.variant}": r.value for r in rows[rows.machine == machine].itertuples()}
+        ys = [y + i * height for y in range(len(labels)) if labels[y] in values]
+        widths = [values[label] for label in labels if label in values]
+        ax.barh(ys, widths, height, label=machine, color=f"C{i}")
+        for y, width in zip(ys, widths):
+            ax.text(width, y, f" {fmt(width)}", va="center", fontsize=7)
+    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    ax.invert_yaxis()
+    title = {"total_per_waiter": "total memory per waiter (PSS + kernel)",
+             "pss_per_waiter": "PSS per waiter",
+             "switch_latency": "one-way hand-off, same-core (pyperf median)",
+             "capacity": "capacity (waiters one machine holds)"}.get(metric, metric)
+    ax.set(xscale="log", xlabel=f"{title} (log scale)", title=f"{title}: machines side by side")
+    if unit == "bytes":
+        _bytes_axis(ax, "x")
+    ax.legend(loc="lower right")
+    ax.margins(x=0.15)
     fig.tight_layout()
     return fig

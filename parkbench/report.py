@@ -44,80 +44,118 @@ def _current_interpreter_kernel(specs: Path):
         "display_name": "parkbench (current interpreter)", "language": "python",
     }))
     manager = KernelSpecManager(kernel_dirs=[str(specs)], ensure_native_kernel=False)
-    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=manager)
+    # IPC sockets in the private temporary folder: no TCP port, no "without encryption"
+    # warning, nothing reachable from another user.
+    return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=manager,
+                         transport="ipc", ip=str(specs / "kernel"), shutdown_wait_time=10)
 
 
 def render(results_dir: Path, output_dir: Path, machines: list[str] | None = None,
-           notebook: Path = NOTEBOOK) -> tuple[Path, Path]:
-    """Execute the report over ``results_dir``; return (executed notebook, HTML)."""
+           notebook: Path = NOTEBOOK) -> list[Path]:
+    """Execute the report over ``results_dir``; write the executed notebook, its HTML
+    (code hidden) and each machine's fit map and decision map PNG into ``output_dir``;
+    return the paths written."""
+    import os
+
     for module in ("nbformat", "nbclient", "nbconvert", "ipykernel"):
         _require(module)
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
-    from parkbench import results
+    from parkbench import current, schema
+    from parkbench.results import check_output_folder, write_text_atomic
 
     results_dir, output_dir = Path(results_dir).resolve(), Path(output_dir).resolve()
-    frame = results.load(results_dir)  # fails clearly on no or bad results
+    frame = current.load(results_dir).frame  # fails clearly on no or bad results
     known = sorted(frame.machine.unique())
     for machine in machines or ():
         if machine not in known:
             raise UserError(f"unknown machine {machine!r}; results hold: {', '.join(known)}")
+    for machine in known:
+        schema.is_plain_name(machine) or _refuse(machine)
     if not notebook.is_file():
         raise UserError(f"the report notebook is missing: {notebook}")
+    check_output_folder(output_dir)
 
     nb = nbformat.read(notebook, as_version=4)
     index = next((i for i, cell in enumerate(nb.cells)
                   if "parameters" in cell.get("metadata", {}).get("tags", [])), None)
     if index is None:
         raise UserError(f"{notebook} has no cell tagged 'parameters'")
+    relative = os.path.relpath(results_dir, output_dir)  # no absolute path in the page
     injected = nbformat.v4.new_code_cell(
-        f"# Parameters injected by parkbench report\n"
-        f"results_dir = {json.dumps(str(results_dir))}\n"
-        f"machines = {json.dumps(machines)}\n".replace("null", "None"))
+        "# Parameters injected by parkbench report\n"
+        f"results_dir = {relative!r}\n"
+        f"machines = {machines!r}\n")
     injected.metadata["tags"] = ["injected-parameters"]
     nb.cells.insert(index + 1, injected)
     for number, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{number}"  # random ids would change the file on every render
     with tempfile.TemporaryDirectory(prefix="parkbench-kernel-") as specs:
+        manager = _current_interpreter_kernel(Path(specs))
         client = NotebookClient(
-            nb, timeout=KERNEL_TIMEOUT_SECONDS, record_timing=False,
-            km=_current_interpreter_kernel(Path(specs)),
-            resources={"metadata": {"path": str(notebook.parent)}},
+            nb, timeout=KERNEL_TIMEOUT_SECONDS, record_timing=False, km=manager,
+            resources={"metadata": {"path": str(output_dir)}},
         )
-        client.execute()
+        try:
+            client.execute()
+        finally:
+            if manager.has_kernel:  # a kernel we started: never leave it behind
+                manager.shutdown_kernel(now=False)
+    problems = [output for cell in nb.cells for output in cell.get("outputs", [])
+                if output.get("output_type") == "error"
+                or (output.get("output_type") == "stream" and output.get("name") == "stderr")]
+    if problems:
+        first = problems[0]
+        text = first.get("ename", "") + ": " + str(first.get("evalue", first.get("text", "")))
+        raise RuntimeError(f"the report notebook wrote an error or to stderr: {text[:300]}")
 
-    output_dir.mkdir(parents=True, exist_ok=True)
     executed = output_dir / "report.ipynb"
     html_path = output_dir / "report.html"
     nb.metadata.pop("widgets", None)
-    from parkbench.results import write_text_atomic
-
     write_text_atomic(executed, nbformat.writes(nb))
-    html, _ = HTMLExporter().from_notebook_node(nb)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    html, _ = exporter.from_notebook_node(nb)
     write_text_atomic(html_path, html)
-    for machine, png in fit_map_images(nb):
-        (output_dir / f"fitmap-{machine}.png").write_bytes(png)
-    return executed, html_path
+    written = [html_path, executed]
+    for kind, machine, png in images(nb):
+        path = output_dir / f"{kind}-{machine}.png"
+        path.write_bytes(png)
+        written.append(path)
+    return written
 
 
-def fit_map_images(nb):
-    """(machine, PNG bytes) of each fit map the executed notebook drew: the image that
-    follows the "Fit map of `NAME`" line in the cell tagged ``fit-map``."""
+def _refuse(machine):
+    raise UserError(f"machine name {machine!r} in the results is not a plain name")
+
+
+MARKERS = (("Decision map of `", "decision-map"), ("Fit map of `", "fitmap"))
+
+
+def images(nb):
+    """(kind, machine, PNG bytes) of each map the executed notebook drew: the image that
+    follows a "Decision map of `NAME`" or "Fit map of `NAME`" line in the cell tagged
+    ``fit-map``."""
     import base64
-    import re
 
-    found, machine = [], None
+    from parkbench import schema
+
+    found, pending = [], None
     for cell in nb.cells:
         if "fit-map" not in cell.get("metadata", {}).get("tags", []):
             continue
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            match = re.match(r"Fit map of `([^`]+)`", data.get("text/markdown", ""))
-            if match:
-                machine = match.group(1)
-            elif "image/png" in data and machine is not None:
-                found.append((machine, base64.b64decode(data["image/png"])))
-                machine = None
+            text = data.get("text/markdown", "")
+            for prefix, kind in MARKERS:
+                if text.startswith(prefix):
+                    machine = text[len(prefix):].split("`", 1)[0]
+                    pending = (kind, machine) if schema.is_plain_name(machine) else None
+                    break
+            else:
+                if "image/png" in data and pending is not None:
+                    found.append((*pending, base64.b64decode(data["image/png"])))
+                    pending = None
     return found

@@ -51,7 +51,7 @@ def latency_table(frame):
         return pd.DataFrame(columns=keys + ["run"])
     wide = wide.astype(float)
     wide["run"] = runs
-    return _in_registry_order(wide.reset_index())
+    return in_registry_order(wide.reset_index())
 
 
 TAIL = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
@@ -85,10 +85,10 @@ def table(frame):
         for key in wide.index]
     memory = figures[figures["metric"] == "rss_per_waiter"].set_index(KEYS)["run_id"]
     wide["run"] = [memory.get(key, "-") for key in wide.index]
-    return _in_registry_order(wide.reset_index())
+    return in_registry_order(wide.reset_index())
 
 
-def _in_registry_order(wide):
+def in_registry_order(wide):
     """Rows in the order models and variants are registered (threads first)."""
     from parkbench import probes
 

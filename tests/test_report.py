@@ -18,29 +18,55 @@ def rendered(tmp_path_factory):
     return output
 
 
+def test_report_names_every_file_it_wrote(tmp_path, capsys):
+    assert main(["report", "--results", FIXTURES, "--output", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    for name in ("report.html", "report.ipynb", "fitmap-fixture-a.png", "decision-map-fixture-b.png"):
+        assert name in captured.out
+    assert "without encryption" not in captured.err
+
+
 def test_report_renders_html_and_the_executed_notebook(rendered):
     html = (rendered / "report.html").read_text()
-    for text in ("fit map", "fixture-a", "fixture-b", "Comparing machines", "image/png"):
+    for text in ("Fit map", "Decision map", "fixture-a", "fixture-b", "Comparing machines", "image/png"):
         assert text in html
     assert "Traceback" not in html
 
 
-def test_report_writes_the_fit_map_of_each_machine(rendered):
+def test_report_writes_the_maps_of_each_machine(rendered):
     for machine in ("fixture-a", "fixture-b"):
-        assert (rendered / f"fitmap-{machine}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for kind in ("fitmap", "decision-map"):
+            assert (rendered / f"{kind}-{machine}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_report_has_every_plot(rendered):
+def test_report_has_every_plot_and_no_error_or_stderr(rendered):
     import json
 
     notebook = json.loads((rendered / "report.ipynb").read_text())
-    images = sum("image/png" in output.get("data", {})
-                 for cell in notebook["cells"] for output in cell.get("outputs", []))
-    errors = [output for cell in notebook["cells"] for output in cell.get("outputs", [])
-              if output["output_type"] == "error"]
-    assert errors == []
-    # per machine: 6 plots; a fit map per machine; 4 comparison plots
-    assert images == 2 * 6 + 2 + 4
+    outputs = [output for cell in notebook["cells"] for output in cell.get("outputs", [])]
+    images = sum("image/png" in output.get("data", {}) for output in outputs)
+    problems = [output for output in outputs if output["output_type"] == "error"
+                or (output["output_type"] == "stream" and output["name"] == "stderr")]
+    assert problems == []
+    # per machine: decision map, fit map, 4 memory plots, 2 latency plots; 4 comparisons
+    assert images == 2 * 8 + 4
+
+
+def test_report_page_hides_code_and_paths(rendered):
+    import base64
+    import re
+    import struct
+
+    html = (rendered / "report.html").read_text()
+    assert "import " not in html and "plots.memory_vs_n" not in html  # no code cells
+    assert str(Path(FIXTURES).resolve()) not in html and str(rendered) not in html
+    assert "/tmp/" not in html and "/home/" not in html
+    assert "The answer in one table" in html and "Which model needs the fewest machines" in html
+    assert "KiB" in html and "µs" in html and "predicted" in html
+    for image in re.findall(r'src="data:image/png;base64,([^"]+)"', html)[:3]:
+        png = base64.b64decode(image)
+        width, height = struct.unpack(">II", png[16:24])
+        assert width >= 800  # drawn at 110 dpi, at least 8 inches wide
 
 
 def test_rendering_unchanged_results_changes_nothing(rendered, tmp_path):
@@ -58,6 +84,7 @@ def test_report_errors_are_exit_2(tmp_path, capsys):
     shutil.copytree(FIXTURES, tmp_path / "res")
     (run,) = (tmp_path / "res" / "fixture-a").glob("2*.json")
     run.write_text(run.read_text().replace('"schema_version": 1', '"schema_version": 7'))
+    capsys.readouterr()
     assert main(["report", "--results", str(tmp_path / "res"), "--output", str(tmp_path)]) == 2
     assert "schema version 7, newer than this parkbench reads" in capsys.readouterr().err
 

@@ -1,0 +1,89 @@
+"""The report's tables, as data: formatted strings with units, one row per model and
+variant, no index. The notebook only displays them.
+"""
+
+from parkbench.sizes import format_bytes, format_count, format_seconds
+
+
+def _value(rows, model, variant, metric, placement=None):
+    found = rows[(rows.model == model) & (rows.variant == variant) & (rows.metric == metric)]
+    if placement is not None:
+        found = found[found.placement == placement]
+    return found.iloc[0] if len(found) else None
+
+
+def _text(row, fmt) -> str:
+    if row is None or row.value != row.value:
+        return "-"
+    return fmt(row.value)
+
+
+def headline(frame, machine: str):
+    """Per model/variant of ``machine``'s current figures: bytes per waiter (RSS, PSS,
+    kernel, total), the default primitive's hand-off by placement, capacity with its
+    binding limit (measured or predicted), and the runs the row came from."""
+    import pandas as pd
+
+    from parkbench import probes
+    from parkbench.summary import in_registry_order
+
+    mine = frame[(frame.machine == machine) & frame.n.isna()]
+    keys = mine[mine.metric == "total_per_waiter"][["machine", "interpreter", "model", "variant"]]
+    keys = in_registry_order(keys.drop_duplicates().reset_index(drop=True))
+    rows = []
+    for key in keys.itertuples():
+        one = mine[mine.interpreter == key.interpreter]
+        memory = _value(one, key.model, key.variant, "total_per_waiter")
+        capacity = _value(one, key.model, key.variant, "capacity")
+        primitive = probes.MODELS[key.model].primitives[0] if key.model in probes.MODELS else "-"
+        same = _value(one, key.model, primitive, "switch_latency", "same-core")
+        cross = _value(one, key.model, primitive, "switch_latency", "cross-core")
+        runs = {memory.run_id} | {r.run_id for r in (same, cross, capacity) if r is not None}
+        rows.append({
+            "model/variant": f"{key.model}/{key.variant}",
+            "interpreter": key.interpreter,
+            "RSS/waiter": _text(_value(one, key.model, key.variant, "rss_per_waiter"), format_bytes),
+            "PSS/waiter": _text(_value(one, key.model, key.variant, "pss_per_waiter"), format_bytes),
+            "kernel/waiter": _text(_value(one, key.model, key.variant, "kernel_per_waiter"), format_bytes),
+            "total/waiter": _text(memory, format_bytes),
+            "hand-off": primitive,
+            "same-core": _text(same, format_seconds),
+            "cross-core": _text(cross, format_seconds),
+            "capacity": _text(capacity, format_count),
+            "binding limit": "-" if capacity is None else f"{capacity['limit']} ({capacity.basis})",
+            "runs": ", ".join(sorted(runs)),
+        })
+    return pd.DataFrame(rows)
+
+
+def workload_points(profiles, points):
+    """Machines each model/variant needs at a few (W, R) points, as a table of text."""
+    import pandas as pd
+
+    from parkbench import fitmap
+
+    rows = []
+    for profile in profiles:
+        row = {"model/variant": f"{profile.model}/{profile.variant}"}
+        for waiters, rate in points:
+            machines, binding = fitmap.machines_needed(profile, waiters, rate)
+            row[f"W {format_count(waiters)}, R {format_count(rate)}/s"] = \
+                f"{format_count(machines)} ({binding})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sources(current, machine: str):
+    """Where each family of figures of ``machine`` came from, and why."""
+    import pandas as pd
+
+    rows = [{"figures": f"{s['family']} {s['what']}", "run": s["run_id"], "why": s["reason"]}
+            for s in current.sources if s["machine"] == machine]
+    return pd.DataFrame(rows)
+
+
+def html(table, text: bool = False) -> str:
+    """A table as compact HTML, no index: first column left, the rest right (numbers),
+    or every column left (``text``)."""
+    return table.to_html(index=False, escape=True, border=0,
+                         classes="parkbench text" if text else "parkbench")

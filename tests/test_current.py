@@ -1,0 +1,211 @@
+"""One machine, one answer: the current-figures rule, on synthetic runs and on a copy of
+the committed results."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from parkbench import current, fitmap, results, tidy
+from parkbench.cli import main
+from parkbench.errors import UserError
+
+from . import synthetic
+
+COMMITTED = Path(__file__).parent.parent / "results"
+MACHINE = "x86_64-2cpu-24gib"
+THREAD_CEILING = 22_328  # limit_reached of the committed full run
+
+
+def _figure(frame, model, variant, metric):
+    rows = frame[(frame.model == model) & (frame.variant == variant) & (frame.metric == metric)]
+    assert len(rows) == 1, (model, variant, metric, rows)
+    return rows.iloc[0]
+
+
+def _asyncio(n, per_waiter, noise=0.0):
+    views = dict(synthetic.VIEWS, pss=(25e6 + noise * (-1) ** (n // 500), per_waiter))
+    return synthetic.memory_record("asyncio", "event", n, views)
+
+
+def test_a_newer_narrow_fit_does_not_replace_a_sound_one(tmp_path):
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(n, 1200.0) for n in (1_000, 10_000, 100_000)])
+    synthetic.write_run(tmp_path, "m", "20260102T000000", [_asyncio(n, 2980.0, 3e5) for n in (1_500, 2_000, 3_000)])
+    figures = current.load(tmp_path)
+    pss = _figure(figures.frame, "asyncio", "event", "pss_per_waiter")
+    assert pss.value == pytest.approx(1200.0)
+    assert pss.run_id == "20260101T000000Z"
+    assert any("newer run 20260102T000000Z" in note and "2.0x span" in note for note in figures.notes)
+    # raw points come from the chosen run only
+    raw = figures.frame[(figures.frame.metric == "pss") & figures.frame.n.notna()]
+    assert sorted(raw.n.tolist()) == [1_000, 10_000, 100_000]
+
+
+def test_a_newer_sound_fit_replaces_an_older_one(tmp_path):
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(n, 1200.0) for n in (1_000, 10_000, 100_000)])
+    synthetic.write_run(tmp_path, "m", "20260102T000000", [_asyncio(n, 1100.0) for n in (300, 3_000, 30_000)])
+    frame = current.load(tmp_path).frame
+    assert _figure(frame, "asyncio", "event", "pss_per_waiter").value == pytest.approx(1100.0)
+    assert _figure(frame, "asyncio", "event", "total_per_waiter").value == pytest.approx(1100.0 + 40.0)
+
+
+def test_a_partial_newer_run_hides_no_model(tmp_path):
+    threads = [synthetic.memory_record("threads", "condition", n, maps_per_waiter=2.5) for n in (100, 1_000, 3_000)]
+    synthetic.write_run(tmp_path, "m", "20260101T000000", threads)
+    synthetic.write_run(tmp_path, "m", "20260102T000000", [_asyncio(n, 1100.0) for n in (300, 3_000, 30_000)])
+    frame = current.load(tmp_path).frame
+    assert {"threads", "asyncio"} <= set(frame[frame.metric == "capacity"].model)
+
+
+def test_incomplete_runs_speak_for_nothing(tmp_path):
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(n, 1200.0) for n in (1_000, 10_000, 100_000)])
+    synthetic.write_run(tmp_path, "m", "20260102T000000", [_asyncio(n, 900.0) for n in (1_000, 10_000, 100_000)],
+                        complete=False)
+    figures = current.load(tmp_path)
+    assert _figure(figures.frame, "asyncio", "event", "pss_per_waiter").value == pytest.approx(1200.0)
+    assert any("incomplete run" in note and "--resume" in note for note in figures.notes)
+
+
+def test_interpreters_are_never_merged(tmp_path):
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(n, 1200.0) for n in (1_000, 10_000, 100_000)])
+    newer = dict(synthetic.INTERPRETER, version="3.13.0")
+    synthetic.write_run(tmp_path, "m", "20260102T000000", [_asyncio(n, 1100.0) for n in (1_000, 10_000, 100_000)],
+                        interpreter=newer)
+    frame = current.load(tmp_path).frame
+    pss = frame[frame.metric == "pss_per_waiter"].set_index("interpreter").value
+    assert pss["CPython 3.11.7"] == pytest.approx(1200.0)
+    assert pss["CPython 3.13.0"] == pytest.approx(1100.0)
+
+
+def test_capacity_measured_beats_predicted_and_maps_come_from_the_largest_n(tmp_path):
+    # mappings per thread grow with N (2.0 at small N, 3.0 at the largest): the bound
+    # uses the largest N measured, in any run.
+    small = [synthetic.memory_record("threads", "condition", n, maps_per_waiter=2.0) for n in (100, 300, 1_000)]
+    large = [synthetic.memory_record("threads", "condition", n, maps_per_waiter=m)
+             for n, m in ((100, 2.0), (1_000, 2.0), (12_800, 3.0))]
+    synthetic.write_run(tmp_path, "m", "20260101T000000", large)
+    synthetic.write_run(tmp_path, "m", "20260102T000000", small)
+    capacity = _figure(current.load(tmp_path).frame, "threads", "condition", "capacity")
+    assert capacity.basis == "predicted" and capacity.limit == "max_map_count"
+    assert capacity.value == int(65_530 / 3.0)
+    failure = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 22_000,
+                       "repeat": 0, "primitive": None, "placement": None},
+               "model": "threads", "variant": "condition", "n": 22_000, "failure": "limit",
+               "reached": 21_700, "reason": "RuntimeError: can't start new thread", "exit_code": 4,
+               "wall_seconds": 1.0}
+    synthetic.write_run(tmp_path, "m", "20260103T000000", large, failures=[failure])
+    capacity = _figure(current.load(tmp_path).frame, "threads", "condition", "capacity")
+    assert (capacity.value, capacity.basis, capacity.run_id) == (21_700, "measured", "20260103T000000Z")
+
+
+@pytest.fixture
+def committed_plus_small_run(tmp_path):
+    """The issue's scenario: the committed results, plus a small asyncio run over
+    1.5k-3k written into the same machine folder."""
+    folder = tmp_path / "results"
+    shutil.copytree(COMMITTED / MACHINE, folder / MACHINE)
+    synthetic.write_run(folder, MACHINE, "20261127T000000",
+                        [_asyncio(n, 2980.0, 3e5) for n in (1_500, 2_000, 3_000)])
+    return folder
+
+
+def test_fit_and_limits_answer_for_every_model_after_a_small_run(committed_plus_small_run, capsys):
+    folder = committed_plus_small_run
+    assert main(["fit", "--waiters", "200k", "--rate", "50k", "--results", str(folder)]) == 0
+    out = capsys.readouterr().out
+    for label in ("threads/condition", "asyncio/event", "uvloop/event", "gevent/event",
+                  "subprocess/fork", "subprocess/exec"):
+        assert label in out
+    assert "asyncio/event" in out and "20261127T000000Z" not in out  # the narrow fit is set aside
+
+    assert main(["limits", "--results", str(folder), "--machine", MACHINE]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ") and "/" in line.split()[0]}
+    for label in ("uvloop/event", "gevent/event", "asyncio/event", "subprocess/exec"):
+        assert "none known" not in lines[label]
+    threads = int(lines["threads/condition"].split()[1].replace(",", ""))
+    assert threads == pytest.approx(THREAD_CEILING, rel=0.01)
+    assert "measured" in lines["threads/condition"]
+    assert "memory" in lines["subprocess/exec"]  # ~4,900 by memory, not 20,000 by descriptors
+    assert "1,2" in lines["asyncio/event"].split("/ ")[1][:6]  # 1,2xx B per waiter, not 2,980
+    assert "run 2026" in lines["asyncio/event"]
+
+
+def test_profiles_use_the_measured_thread_ceiling(committed_plus_small_run):
+    profiles = fitmap.profiles(current.load(committed_plus_small_run).frame)
+    (threads,) = [p for p in profiles if (p.model, p.variant) == ("threads", "condition")]
+    assert (threads.capacity, threads.capacity_basis) == (THREAD_CEILING, "measured")
+
+
+def test_show_and_compare_work_on_a_machine_folder_with_an_incomplete_newest_run(
+        committed_plus_small_run, capsys):
+    folder = committed_plus_small_run
+    synthetic.write_run(folder, MACHINE, "20261128T000000", [_asyncio(100, 1.0)], complete=False)
+    (folder / MACHINE / "20261128T000000Z").mkdir()
+    (folder / MACHINE / "20261128T000000Z" / "switch-asyncio-future-cross-core.json").write_text("{}")
+    assert main(["show", str(folder / MACHINE)]) == 0
+    out = capsys.readouterr().out
+    assert "incomplete run" in out and "threads" in out and "22,328" in out
+    runs = sorted(path for path in (folder / MACHINE).glob("2026*.json"))
+    assert main(["compare", str(runs[0]), str(runs[2]), "--results", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "KiB" in out and "µs" in out and "only in B" in out
+    assert main(["compare", MACHINE, str(folder / MACHINE), "--results", str(folder)]) == 0
+    assert "B/A" in capsys.readouterr().out
+
+
+def test_version_1_files_load_through_the_upgrade(tmp_path):
+    shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
+    (path,) = [p for p in (tmp_path / MACHINE).glob("20261126T050824Z.json")]
+    before = path.read_bytes()
+    document = results.read_run(path)
+    assert document["schema_version"] == 2 and document["upgraded_from"] == 1
+    assert document["interpreter"]["executable"] == "python"  # a name, not /work/.../python
+    assert document["machine_description"]["limits"]["max_map_count"] == 65530
+    assert set(document["parameters"]["grids"]) >= {"threads:condition", "subprocess:fork"}
+    assert all(record["kind"] in ("memory", "switch", "tail") for record in document["measurements"])
+    assert path.read_bytes() == before  # never rewritten in place
+    frame = tidy.load(path)
+    assert set(frame.interpreter) == {"CPython 3.11.7"}
+
+
+def test_a_newer_version_is_refused_in_one_line(tmp_path, capsys):
+    shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
+    path = tmp_path / MACHINE / "20261126T050824Z.json"
+    document = json.loads(path.read_text())
+    document["schema_version"] = 3
+    path.write_text(json.dumps(document))
+    assert main(["show", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "schema version 3, newer than this parkbench reads (2)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_two_runs_started_in_one_second_keep_both_files(tmp_path):
+    first = synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(n, 1.0) for n in (1, 10, 100)])
+    second = synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(n, 2.0) for n in (1, 10, 100)])
+    assert (first.name, second.name) == ("20260101T000000Z.json", "20260101T000000Z-2.json")
+    assert set(tidy.load(tmp_path).run_id) == {"20260101T000000Z", "20260101T000000Z-2"}
+
+
+def test_a_run_file_being_written_is_locked(tmp_path):
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(1, 1.0)], complete=False)
+    first = results.RunFile.reopen(path)
+    with pytest.raises(UserError, match="being written by another parkbench process"):
+        results.RunFile.reopen(path)
+    first._lock.close()
+    results.RunFile.reopen(path)._lock.close()
+
+
+def test_to_limit_with_a_bare_model_runs_its_default_variant():
+    import argparse
+
+    from parkbench.commands import run
+
+    args = argparse.Namespace(full=False, to_limit="threads", models=None, n=None, only=None,
+                              latency_mode=None, timeout=None, memory_budget=None, repeat=None,
+                              primitives=None, child_rlimit=None)
+    parameters = run.plan_parameters(args)
+    assert parameters["selection"] == [["threads", "condition"]]
+    assert parameters["memory"] and not parameters["latency"]

@@ -1,0 +1,147 @@
+"""The report's plots checked at the data level: each label on its own bar, each
+fitted line through its points, no two series alike, the right hand-off in the fit map.
+
+Fixture: two runs of one machine (the second a copy with other figures), so that a plot
+that mixes runs, or places labels by row index, shows it.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from parkbench import current, fitmap, plots  # noqa: E402
+
+from . import synthetic  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "results"
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """fixture-a, plus a newer run whose capacities differ (x3) and whose asyncio memory
+    fit is sound: the current figures take the newer capacities."""
+    folder = tmp_path_factory.mktemp("results")
+    shutil.copytree(FIXTURES / "fixture-a", folder / "fixture-a")
+    (old,) = (folder / "fixture-a").glob("2*.json")
+    document = json.loads(old.read_text())
+    document["run_id"] = "20261127T000000Z"
+    for figure in document["figures"]:
+        if figure["metric"] == "capacity":
+            figure["value"] *= 3
+    for record in document["measurements"]:
+        if record.get("kind") == "switch":
+            record["file"] = record["file"].replace(old.stem, "20261127T000000Z")
+    (folder / "fixture-a" / "20261127T000000Z.json").write_text(json.dumps(document))
+    shutil.copytree(old.with_suffix(""), folder / "fixture-a" / "20261127T000000Z")
+    return folder
+
+
+def _bars_by_label(ax):
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    bars = {}
+    for patch in ax.patches:
+        centre = patch.get_y() + patch.get_height() / 2
+        index = min(range(len(ax.get_yticks())), key=lambda i: abs(ax.get_yticks()[i] - centre))
+        bars[labels[index]] = patch
+    return bars
+
+
+def test_each_capacity_label_sits_on_its_own_bar_and_states_its_value(two_runs):
+    frame = current.load(two_runs).frame
+    figure = plots.capacity(frame, "fixture-a")
+    ax = figure.axes[0]
+    bars = _bars_by_label(ax)
+    capacity = frame[frame.metric == "capacity"]
+    assert len(ax.texts) == len(capacity) == len(bars)
+    for text in ax.texts:
+        y = text.get_position()[1]
+        label = min(bars, key=lambda name: abs(bars[name].get_y() + bars[name].get_height() / 2 - y))
+        model, variant = label.split("/")
+        value = capacity[(capacity.model == model) & (capacity.variant == variant)].value.iloc[0]
+        assert f"{int(value):,}" in text.get_text(), (label, text.get_text())
+        assert bars[label].get_width() == pytest.approx(value)
+
+
+def _points_and_lines(figure):
+    points, lines = {}, {}
+    for ax in figure.axes:
+        for collection in ax.collections:
+            gid = str(collection.get_gid())
+            if gid.startswith("points:"):
+                points[gid[7:]] = (ax, collection)
+        for line in ax.lines:
+            gid = str(line.get_gid())
+            if gid.startswith("fit:"):
+                lines[gid[4:]] = line
+    return points, lines
+
+
+def test_each_fitted_line_passes_through_its_points(tmp_path):
+    """Exactly linear data over uneven N: the drawn line meets every point within 1%
+    (a line drawn straight between its end points on log-log axes misses them)."""
+    import numpy as np
+
+    records = [synthetic.memory_record(model, variant, n)
+               for model, variant in (("asyncio", "event"), ("asyncio", "socket"), ("threads", "condition"))
+               for n in (100, 350, 2_000, 30_000)]
+    synthetic.write_run(tmp_path, "m", "20260101T000000", records)
+    figure = plots.memory_vs_n(current.load(tmp_path).frame, "m")
+    points, lines = _points_and_lines(figure)
+    assert set(points) == set(lines) == {"asyncio/event", "asyncio/socket", "threads/condition"}
+    for label, (_ax, collection) in points.items():
+        line = lines[label]
+        xs, ys = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+        for n, value in collection.get_offsets():
+            # the line as drawn on log-log axes: straight segments in log space
+            drawn = np.exp(np.interp(np.log(n), np.log(xs), np.log(ys)))
+            assert drawn == pytest.approx(value, rel=0.01), (label, n)
+
+
+def test_no_two_series_share_colour_and_marker():
+    """Every (colour, marker) pair of the committed results' memory plot is unique."""
+    results = Path(__file__).parent.parent / "results"
+    frame = current.load(results).frame
+    machine = sorted(frame.machine.unique())[0]
+    figure = plots.memory_vs_n(frame, machine)
+    points, _ = _points_and_lines(figure)
+    assert len(points) >= 10
+    seen = {}
+    for label, (_ax, collection) in points.items():
+        colour = tuple(round(c, 3) for c in collection.get_facecolor()[0][:3])
+        marker = collection.get_paths()[0].vertices.round(3).tobytes()
+        assert (colour, marker) not in seen, f"{label} looks like {seen.get((colour, marker))}"
+        seen[(colour, marker)] = label
+
+
+def test_fit_map_uses_the_primitive_that_wakes_a_parked_waiter(tmp_path):
+    """gevent's hand-off rate comes from its event hand-off, not the raw greenlet.switch
+    that no parked waiter uses, and the slower placement of it."""
+    frame = current.load(Path(__file__).parent.parent / "results").frame
+    (gevent,) = [p for p in fitmap.profiles(frame) if p.model == "gevent" and p.variant == "event"]
+    event = frame[(frame.model == "gevent") & (frame.variant == "event")
+                  & (frame.metric == "switch_latency")]
+    assert gevent.primitive == "event"
+    assert gevent.switch_seconds == pytest.approx(event.value.max())
+    greenlet = frame[(frame.variant == "greenlet") & (frame.metric == "switch_latency")].value.max()
+    assert gevent.switch_seconds > 3 * greenlet
+
+
+def test_decision_map_colours_the_model_needing_fewest_machines():
+    def profile(model, total, capacity, seconds):
+        return fitmap.Profile("m", model, "v", total, capacity, "memory", seconds, 1)
+
+    small = profile("asyncio", 1000.0, 1_000_000, 10e-6)     # holds many, slow hand-off
+    fast = profile("uvloop", 5000.0, 100_000, 1e-6)          # holds fewer, fast hand-off
+    grid = fitmap.decision_grid([small, fast], [1e3, 1e6], [1e3, 1e6])
+    # few waiters, many wake-ups: uvloop (1 machine vs 10); many waiters, few wake-ups: asyncio
+    assert grid[1][0] == (fast, 1)
+    assert grid[0][1] == (small, 1)
+    figure = plots.decision_map([small, fast], [1e3, 1e4, 1e5, 1e6], [1e3, 1e4, 1e5, 1e6], 2**30, 1)
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert any("asyncio/v" in text for text in legend) and any("uvloop/v" in text for text in legend)
+    assert sum("published" in text for text in legend) == 2
