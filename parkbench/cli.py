@@ -91,10 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="largest predicted peak memory of one probe child: a share of the "
                           "memory available at the start (default 50%%) or a size such as 8GiB")
     run.add_argument("--resume", metavar="RUN",
-                     help="finish an interrupted run (its file, or its run id), "
-                          "without repeating what it stored")
+                     help="finish an interrupted run (its file, or its run id) with its stored "
+                          "parameters, without repeating what it stored; refuses every other "
+                          "sweep option")
 
-    show = commands.add_parser("show", help="summarise stored results")
+    show = commands.add_parser("show", help="the current figures of stored results, per machine and interpreter")
     show.add_argument("results", nargs="?", default="results",
                       help="results folder, machine folder or run file (default results/)")
     show.add_argument("--format", choices=("table", "json"), default="table",
@@ -102,19 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     limits_cmd = commands.add_parser("limits", help="OS limits and the binding limit per model")
     limits_cmd.add_argument("--results", default="results",
-                            help="results folder whose newest run of this machine gives "
-                                 "the per-waiter costs (default results/)")
+                            help="results folder whose current figures of this machine give "
+                                 "the per-waiter costs and measured ceilings (default results/)")
     limits_cmd.add_argument("--machine", help="machine name (default: stored, or derived once)")
 
-    fit = commands.add_parser("fit", help="machines each model needs for a workload")
+    fit = commands.add_parser("fit", help="machines each model needs for W idle waiters and R wake-ups per second")
     fit.add_argument("--waiters", required=True, help="concurrent idle waiters, e.g. 200k")
-    fit.add_argument("--rate", required=True, help="wake-ups per second, e.g. 50k")
+    fit.add_argument("--rate", required=True, help="wake-ups per second, e.g. 50k (0 allowed)")
     fit.add_argument("--memory", help="size of the machine to plan for, e.g. 16GiB "
                                       "(default: the measured machine's available memory)")
     fit.add_argument("--machine", help="only this machine's results")
     fit.add_argument("--results", default="results", help="results folder (default results/)")
 
-    comparison = commands.add_parser("compare", help="two machines or two run files side by side")
+    comparison = commands.add_parser("compare", help="two machines, machine folders or run files side by side")
     comparison.add_argument("a", help="a run file, a machine folder, or a machine name")
     comparison.add_argument("b", help="the same, for the other side")
     comparison.add_argument("--results", default="results", help="where machine names live")

@@ -52,9 +52,11 @@ def write_run(folder, machine, when, records, failures=(), limits=LIMITS, comple
             record["file"] = f"{run.document['run_id']}/{record['file'].split('/', 1)[1]}"
         run.document["measurements"].append(record)
     run.document["failures"].extend(failures)
+    figures = derive(run.document["measurements"], limits, run.document["failures"])
     if complete:
-        run.finish(derive(run.document["measurements"], limits, run.document["failures"]))
-    else:
+        run.finish(figures)
+    else:  # an interrupted run with figures (a hand-edited or hostile file): still not used
+        run.document["figures"] = figures
         run.save()
     run._lock.close()
     return run.path

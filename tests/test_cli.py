@@ -94,3 +94,15 @@ def test_console_command_and_module_both_work():
             command[0] = os.path.join(os.path.dirname(sys.executable), "parkbench")
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and "uvloop" in done.stdout
+
+
+def test_the_command_reference_is_current():
+    """docs/commands.md is generated from the parser; regenerate it with
+    `python scripts/command_reference.py` when this fails."""
+    from pathlib import Path
+
+    from parkbench.cli import build_parser
+    from parkbench.reference import markdown
+
+    page = Path(__file__).parent.parent / "docs" / "commands.md"
+    assert page.read_text() == markdown(build_parser())

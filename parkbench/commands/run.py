@@ -262,5 +262,6 @@ def run(args) -> int:
         signal.signal(signal.SIGTERM, previous_handler)
     seen = limits.with_child_rlimits(limits.read(), parameters.get("child_rlimits", ""))
     run_file.finish(derive(document["measurements"], seen, document["failures"]))
-    show.print_summary([run_file.path])
+    show.print_summary([run_file.path.parent], selection=selection,
+                       run_id=document["run_id"])
     return 0

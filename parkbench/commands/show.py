@@ -30,10 +30,25 @@ def summary_text(current) -> str:
     return summary.render(summary.table(frame), notes=notes, latency=summary.latency_table(frame))
 
 
-def print_summary(paths) -> None:
+def print_summary(paths, selection=None, run_id=None) -> None:
+    """The summary of ``paths``; with ``selection`` ((model, variant) pairs) only their
+    rows, and only the latency of run ``run_id``: what a run just measured, read as the
+    machine's current figures (so a measured ceiling of an earlier run still gives
+    capacity, and a fit the rule set aside says so)."""
     from parkbench import current
 
-    output.write(summary_text(current.load(paths)))
+    figures = current.load(paths)
+    if selection is not None:
+        frame = figures.frame
+        pairs = set(map(tuple, selection))
+        models = {model for model, _ in pairs}
+        latency = frame.metric.str.startswith("switch")
+        keep = [(is_latency and model in models and run == run_id)
+                or (not is_latency and (model, variant) in pairs)
+                for model, variant, run, is_latency
+                in zip(frame.model, frame.variant, frame.run_id, latency)]
+        figures.frame = frame[frame.index.isin(frame.index[keep])] if keep else frame.iloc[0:0]
+    output.write(summary_text(figures))
 
 
 def run(args) -> int:
