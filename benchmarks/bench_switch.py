@@ -12,9 +12,12 @@ and ``compare_to`` read.
 ``parkbench run`` drives this script once per (model, primitive, placement).
 """
 
+import os
+import sys
+
 import pyperf
 
-from parkbench import placement, probes
+from parkbench import lifeline, placement, probes
 from parkbench.errors import UserError
 
 INNER_LOOPS = 2  # one round trip = two one-way hand-offs
@@ -30,6 +33,10 @@ def _time_round_trips(loops, module, primitive, cpus):
 
 
 def main():
+    # The benchmark dies with the runner, and each pyperf worker with the benchmark: a
+    # runner killed with SIGKILL leaves no process behind.
+    worker = "--worker" in sys.argv
+    lifeline.die_with_parent(None if worker else os.environ.get("PARKBENCH_RUNNER_PID"))
     runner = pyperf.Runner(add_cmdline_args=_add_worker_args)
     runner.argparser.add_argument("--model", required=True, choices=list(probes.MODELS))
     runner.argparser.add_argument("--primitive", required=True)

@@ -228,10 +228,17 @@ def _capacity(key, run_id, done, runs, ceiling, limits, memory_bytes) -> dict | 
         else:
             fitted = mine[mine.metric == "maps_per_waiter"].value
             maps = float(fitted.iloc[0]) if len(fitted) else None
+    note = ""
+    if total is not None and total <= 0:  # a noisy fit; memory is never free
+        from parkbench import probes
+
+        floor = probes.MODELS[model].floor_bytes_per_waiter if model in probes.MODELS else 256
+        note = f" (measured total per waiter {total:,.0f} B is noise: the floor of {floor:,} B used)"
+        total = float(floor)
     bound = os_limits.capacity(model, variant, in_force, total, maps)
     if bound is None:
         return None
-    detail = bound.detail
+    detail = bound.detail + note
     if maps is not None and found is not None and bound.limit == "max_map_count":
         detail += f" (at N {found[1]:,})"
     return {**base, "run_id": run_id, "value": float(bound.waiters), "limit": bound.limit,

@@ -3,9 +3,10 @@
 Before each probe child, the guard predicts the child's peak memory and skips an N
 whose prediction exceeds the budget, recording why. The prediction is a straight line
 through what this sweep already measured for the same model and variant (PSS plus
-kernel memory, the memory the machine really gave up) times ``GUARD_MARGIN``; before
-two distinct N are measured it is the registry's deliberately high prior per waiter
-plus ``PRIOR_FIXED_BYTES``.
+kernel memory, the memory the machine really gave up) times ``GUARD_MARGIN``, its slope
+never below the model's floor per waiter (noise cannot make a large N look free);
+before two distinct N are measured it is the registry's deliberately high prior per
+waiter plus ``PRIOR_FIXED_BYTES``.
 
 While a child runs, the runner's watchdog ends it if the machine's available memory
 falls below the floor, before the kernel's out-of-memory killer has to choose a victim.
@@ -64,8 +65,13 @@ def predict_peak(model: str, n: int, measured: list[dict],
         slope, intercept = statistics.linear_regression(
             [float(x) for x, _ in points], [float(y) for _, y in points]
         )
-        line = max(intercept, 0) + max(slope, 0) * n
-        return int(line * margin), f"fit over {len(points)} measurements x {margin}"
+        # Noise can make a slope tiny or negative; never below the model's floor.
+        floor = probes.get(model).floor_bytes_per_waiter
+        line = max(intercept, 0) + max(slope, floor) * n
+        basis = f"fit over {len(points)} measurements x {margin}"
+        if slope < floor:
+            basis += f", slope raised to the floor of {format_bytes(floor)} per waiter"
+        return int(line * margin), basis
     prior = probes.get(model).prior_bytes_per_waiter
     return PRIOR_FIXED_BYTES + prior * n, f"prior of {format_bytes(prior)} per waiter"
 

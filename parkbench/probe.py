@@ -25,28 +25,12 @@ import sys
 import time
 import traceback
 
-from parkbench import memory, probes, rlimits
+from parkbench import lifeline, memory, probes, rlimits
 from parkbench.handoff import one_way_percentiles
 
 SETTLE_SECONDS = 0.1
 EXIT_PROBE_FAILED = 3
 EXIT_LIMIT_REACHED = 4
-
-
-def _die_with_runner() -> None:
-    """Ask the kernel to SIGKILL this child if the runner dies (Linux prctl), so a
-    runner killed with SIGKILL leaves no probe behind; its workers then see their wake
-    pipes close and exit too."""
-    runner = os.environ.get("PARKBENCH_RUNNER_PID")
-    if runner is None or not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != int(runner):  # the runner died before the request was made
-        os._exit(EXIT_PROBE_FAILED)
 
 
 def _measurer(kernel_baseline: dict):
@@ -121,7 +105,7 @@ def main(argv=None) -> int:
     parser.add_argument("--primitive", help="hand-off primitive (tail mode)")
     parser.add_argument("--tail-loops", type=int, help="time this many hand-offs (tail mode)")
     args = parser.parse_args(argv)
-    _die_with_runner()
+    lifeline.die_with_parent(os.environ.get("PARKBENCH_RUNNER_PID"))
     try:
         rlimits.apply(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))
         record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops)

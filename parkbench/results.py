@@ -175,17 +175,24 @@ class RunFile:
     def save(self) -> None:
         write_json_atomic(self.path, _finite(self.document))
 
+    def _append(self, key: str, record: dict) -> None:
+        """Add ``record`` and save; if saving fails, the document stays what the disk
+        holds (so a count of stored records is true)."""
+        self.document[key].append(record)
+        try:
+            self.save()
+        except BaseException:
+            self.document[key].pop()
+            raise
+
     def add_measurement(self, record: dict) -> None:
-        self.document["measurements"].append(record)
-        self.save()
+        self._append("measurements", record)
 
     def add_failure(self, record: dict) -> None:
-        self.document["failures"].append(record)
-        self.save()
+        self._append("failures", record)
 
     def add_skip(self, record: dict) -> None:
-        self.document["skipped"].append(record)
-        self.save()
+        self._append("skipped", record)
 
     def finish(self, figures: list[dict]) -> None:
         self.document["figures"] = figures

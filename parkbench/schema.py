@@ -33,6 +33,8 @@ RUN_ID = re.compile(r"\A\d{8}T\d{6}Z(-\d{1,4})?\Z")
 MAX_N = 10**9                # no probe parks more than a billion waiters
 MAX_RECORDS = 100_000        # records of one kind in one run file
 RECORD_KINDS = ("memory", "switch", "tail")
+NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n")
+POSITIVE_FIGURES = ("switch_latency", "switch_latency_mean")
 
 
 def is_plain_name(value) -> bool:
@@ -240,6 +242,7 @@ def _check_measurement(check: _Checker, record, where: str, run_id: str) -> None
         check.fail(f"{where}.kind", f"must be one of {', '.join(RECORD_KINDS)}, not {_short(kind)}")
     check.name(check.key(record, "model", where), f"{where}.model")
     _check_job(check, check.key(record, "job", where), f"{where}.job")
+    check.number(record.get("repeat"), f"{where}.repeat", 0, MAX_RECORDS, optional=True, integer=True)
     if kind == "memory":
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
@@ -266,7 +269,9 @@ def _check_measurement(check: _Checker, record, where: str, run_id: str) -> None
         check.name(check.key(record, "primitive", where), f"{where}.primitive")
         check.name(check.key(record, "placement", where), f"{where}.placement")
         for key in ("median", "mean", "stdev"):
-            check.number(check.key(record, key, where), f"{where}.{key}", 0, 1e4)
+            value = check.number(check.key(record, key, where), f"{where}.{key}", 0, 1e4)
+            if key != "stdev" and value <= 0:
+                check.fail(f"{where}.{key}", f"must be more than 0 seconds, not {value!r}")
         check.number(check.key(record, "values", where), f"{where}.values", 0, 10**7, integer=True)
         file = check.text(check.key(record, "file", where), f"{where}.file", limit=300)
         parts = PurePosixPath(file).parts
@@ -282,7 +287,13 @@ def _check_figure(check: _Checker, figure, where: str) -> None:
     check.name(check.key(figure, "variant", where), f"{where}.variant")
     check.name(check.key(figure, "metric", where), f"{where}.metric")
     check.name(figure.get("placement"), f"{where}.placement", optional=True)
-    check.number(check.key(figure, "value", where), f"{where}.value", -1e18, 1e18, optional=True)
+    metric = figure["metric"]
+    low = -1e18
+    if metric in NON_NEGATIVE_FIGURES or metric.startswith("switch_latency"):
+        low = 0
+    value = check.number(check.key(figure, "value", where), f"{where}.value", low, 1e18, optional=True)
+    if metric in POSITIVE_FIGURES and value is not None and value <= 0:
+        check.fail(f"{where}.value", f"of {metric} must be more than 0, not {value!r}")
     check.text(check.key(figure, "unit", where), f"{where}.unit", limit=32)
     check.text(figure.get("limit"), f"{where}.limit", optional=True, limit=64)
     check.number(figure.get("r2"), f"{where}.r2", -1, 1.000001, optional=True)

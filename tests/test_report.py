@@ -13,17 +13,23 @@ FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
+    import contextlib
+    import io
+
     output = tmp_path_factory.mktemp("report")
-    assert main(["report", "--results", FIXTURES, "--output", str(output)]) == 0
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert main(["report", "--results", FIXTURES, "--output", str(output)]) == 0
+    (output / "stdout.txt").write_text(out.getvalue())
+    (output / "stderr.txt").write_text(err.getvalue())
     return output
 
 
-def test_report_names_every_file_it_wrote(tmp_path, capsys):
-    assert main(["report", "--results", FIXTURES, "--output", str(tmp_path)]) == 0
-    captured = capsys.readouterr()
+def test_report_names_every_file_it_wrote(rendered):
+    out = (rendered / "stdout.txt").read_text()
     for name in ("report.html", "report.ipynb", "fitmap-fixture-a.png", "decision-map-fixture-b.png"):
-        assert name in captured.out
-    assert "without encryption" not in captured.err
+        assert name in out
+    assert "without encryption" not in (rendered / "stderr.txt").read_text()
 
 
 def test_report_renders_html_and_the_executed_notebook(rendered):

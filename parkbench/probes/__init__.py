@@ -46,6 +46,9 @@ class Model:
     prior_bytes_per_waiter: int
     # Hand-off primitives of the model's ping-pong (the probe module's HANDOFF_PRIMITIVES).
     primitives: tuple[str, ...]
+    # The least memory one waiter can take (a deliberately low bound, below every
+    # measurement): no prediction from noisy points may fall under it.
+    floor_bytes_per_waiter: int = 256
     # Whether the model's waiters are separate OS processes (memory is then a tree sum).
     multiprocess: bool = False
     # Variants named by a pattern rather than listed: a function that returns True for
@@ -91,6 +94,7 @@ MODELS = {
             "socket: each blocked in recv() on its own socketpair",
             64 * 1024,
             ("lock", "queue"),
+            16 * 1024,  # a thread's kernel stack alone
             open_variants=_check_stack_variant,
         ),
         Model(
@@ -101,6 +105,7 @@ MODELS = {
             "socket: each awaiting loop.sock_recv() on its own socketpair",
             8 * 1024,
             ("future", "queue"),
+            512,  # a task object and its coroutine frame
         ),
         Model(
             "uvloop",
@@ -110,6 +115,7 @@ MODELS = {
             "socket: each awaiting loop.sock_recv() on its own socketpair",
             8 * 1024,
             ("future", "queue"),
+            512,
         ),
         Model(
             "gevent",
@@ -119,6 +125,7 @@ MODELS = {
             "socket: each blocked in recv() on its own gevent socketpair",
             32 * 1024,
             ("event", "channel", "greenlet"),
+            4 * 1024,  # a greenlet's saved stack slice
         ),
         Model(
             "subprocess",
@@ -129,6 +136,7 @@ MODELS = {
             "spawn: multiprocessing's start methods",
             16 * 1024 * 1024,
             ("pipe",),
+            256 * 1024,  # a forked process's private pages and kernel structures
             multiprocess=True,
         ),
     )

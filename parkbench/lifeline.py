@@ -1,0 +1,23 @@
+"""Children die with their parent: a probe child, the switch benchmark and its pyperf
+workers ask the kernel (Linux ``PR_SET_PDEATHSIG``) for SIGKILL when their parent dies,
+so a runner killed with SIGKILL leaves nothing running. Imports nothing heavy."""
+
+import os
+import sys
+
+EXIT_ORPHANED = 3
+
+
+def die_with_parent(expected_parent: str | int | None = None) -> None:
+    """SIGKILL this process when its parent dies. If the parent is already gone (it is
+    not ``expected_parent``, or this process was re-parented to init), exit now."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    parent = os.getppid()
+    if parent == 1 or (expected_parent is not None and parent != int(expected_parent)):
+        os._exit(EXIT_ORPHANED)  # the parent died before the request was made
