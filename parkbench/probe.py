@@ -81,6 +81,9 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     result = module.park(n, variant, measure, wake=(kind == "memory"))
     if result["parked"] != n:
         raise RuntimeError(f"proved {result['parked']} of {n} waiters parked")
+    checked = result.get("proof") or {}
+    if checked.get("blocked_before") != n or checked.get("blocked_after") != n:
+        raise RuntimeError(f"no proof that {n} waiters were blocked while measured: {checked}")
     if kind == "tail":
         result["tail"] = result.pop("memory")
         result["handoff_primitive"] = primitive

@@ -41,6 +41,10 @@ def test_probe_parks_exactly_n_and_reports_every_view(model, variant):
         assert 1 + small < record["memory"]["processes"] <= 3 + small
     if variant == "socket":
         assert record["sockets"]["nofile_soft"] > 0
+    checked = record["proof"]  # parking proved from outside, right before and after reading
+    assert checked["blocked_before"] == checked["blocked_after"] == small
+    assert set(checked["before"].values()) == set(checked["after"].values()) == {small}
+    assert len(checked["before"]) >= 2  # two independent views of "blocked"
 
 
 @pytest.mark.parametrize("model, variant", ALL)

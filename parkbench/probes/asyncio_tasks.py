@@ -3,7 +3,10 @@
 Proof of parking: each task increments a counter and, if it is the N-th, resolves a
 future the main coroutine awaits; then it awaits the event. The loop runs one callback
 at a time, so by the time the main coroutine resumes, the N-th task has reached its
-``await`` and every earlier one had already: all N are suspended.
+``await`` and every earlier one had already (a task that ends instead fails the probe
+at once). Right before and after memory is read, ``prove`` counts from outside the
+tasks not done and the futures waiting on the event (one per parked task): both must
+be N (``proof.py``).
 
 Hand-off (``pingpong``): two tasks on one loop pass control back and forth.
 Primitives: ``future`` (each side resolves a fresh future the other awaits) and
@@ -14,13 +17,12 @@ The same code runs on uvloop (``uvloop_tasks``): only the loop differs.
 """
 
 import asyncio
-import inspect
 import socket
 import time
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips_async
-from parkbench.probes import sockets
+from parkbench.probes import proof, sockets
 
 PRIMITIVE = "asyncio.Event.wait"
 
@@ -70,16 +72,25 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
         tasks = [loop.create_task(waiter()) for _ in range(n)]
     else:
         tasks = [loop.create_task(waiter(waiter_end)) for waiter_end, _ in pairs]
-    await all_parked
+    await _arrival(all_parked, tasks, state, n)
     spawn_seconds = time.perf_counter() - start
 
-    memory = measure()
-    if inspect.isawaitable(memory):  # a measurement that runs on this loop (tail latency)
-        memory = await memory
+    def prove() -> dict:
+        counts = {"method": "tasks not done, and futures waiting on the event",
+                  "tasks_not_done": sum(1 for task in tasks if not task.done())}
+        if note is None:
+            counts["event_waiters"] = len(go._waiters)  # one future per waiting task
+        else:
+            counts["method"] = "tasks not done, and their sockets open"
+            counts["sockets_open"] = sum(1 for end, _ in pairs if end.fileno() >= 0)
+        return counts
+
+    # the measurement may run on this loop (tail latency): it is awaited if need be
+    memory, checked = await proof.measured_async(n, prove, measure)
 
     primitive = PRIMITIVE if note is None else "loop.sock_recv on a socketpair"
     if not wake:
-        return _result(state["parked"], spawn_seconds, None, memory, primitive, note)
+        return _result(state["parked"], spawn_seconds, None, memory, primitive, note, checked)
 
     start = time.perf_counter()
     if note is None:
@@ -90,16 +101,37 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     await all_finished
     wake_seconds = time.perf_counter() - start
     del tasks
-    return _result(state["parked"], spawn_seconds, wake_seconds, memory, primitive, note)
+    return _result(state["parked"], spawn_seconds, wake_seconds, memory, primitive, note, checked)
 
 
-def _result(parked, spawn_seconds, wake_seconds, memory, primitive, note) -> dict:
+async def _arrival(all_parked, tasks, state, n: int) -> None:
+    """Wait for the N-th task to arrive; fail fast if arrivals stop because a task
+    ended instead of parking (it would never arrive)."""
+    seen = -1
+    while True:
+        done, _ = await asyncio.wait([all_parked], timeout=ARRIVAL_POLL_SECONDS)
+        if done:
+            all_parked.result()
+            return
+        if state["parked"] == seen:  # no progress in a whole poll: look why
+            ended = sum(1 for task in tasks if task.done())
+            if ended:
+                raise proof.NotParked(f"{ended:,} of {n:,} tasks ended before all arrived "
+                                      f"({state['parked']:,} arrived)")
+        seen = state["parked"]
+
+
+ARRIVAL_POLL_SECONDS = 0.5
+
+
+def _result(parked, spawn_seconds, wake_seconds, memory, primitive, note, checked) -> dict:
     result = {
         "parked": parked,
         "spawn_seconds": spawn_seconds,
         "wake_seconds": wake_seconds,
         "primitive": primitive,
         "memory": memory,
+        "proof": checked,
     }
     if note is not None:
         result["sockets"] = note

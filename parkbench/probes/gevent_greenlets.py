@@ -3,7 +3,9 @@
 Proof of parking: each greenlet increments a counter and, if it is the N-th, sets an
 event the main greenlet waits on; then it waits on the shared event. Greenlets switch
 only when they block, so the main greenlet resumes only after the N-th greenlet has
-blocked, and every earlier one had already.
+blocked, and every earlier one had already. Right before and after memory is read,
+``prove`` counts from outside the greenlets alive and not running, and the event's
+links (one per waiting greenlet): both must be N (``proof.py``).
 
 Hand-off (``pingpong``): two greenlets pass control back and forth. Primitives:
 ``event`` (two ``gevent.event.Event`` objects; each wake goes through the hub),
@@ -26,7 +28,7 @@ from gevent.queue import Channel
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips
-from parkbench.probes import sockets
+from parkbench.probes import proof, sockets
 
 PRIMITIVE = "gevent.event.Event.wait"
 
@@ -58,14 +60,25 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
         greenlets = [gevent.spawn(waiter) for _ in range(n)]
     else:
         greenlets = [gevent.spawn(waiter, waiter_end) for waiter_end, _ in pairs]
-    all_parked.wait()
+    _arrival(all_parked, greenlets, state, n)
     spawn_seconds = time.perf_counter() - start
 
-    memory = measure()
+    def prove() -> dict:
+        current = gevent.getcurrent()
+        counts = {"method": "greenlets alive and not running, and linked to the event",
+                  "greenlets_blocked": sum(1 for g in greenlets if not g.dead and g is not current)}
+        if note is None:
+            counts["event_links"] = go.linkcount()  # one link per greenlet waiting on it
+        else:
+            counts["method"] = "greenlets alive and not running, and their sockets open"
+            counts["sockets_open"] = sum(1 for end, _ in pairs if end.fileno() >= 0)
+        return counts
+
+    memory, checked = proof.measured(n, prove, measure)
 
     result = {"parked": state["parked"], "spawn_seconds": spawn_seconds, "wake_seconds": None,
               "primitive": PRIMITIVE if note is None else "gevent socket recv on a socketpair",
-              "memory": memory}
+              "memory": memory, "proof": checked}
     if note is not None:
         result["sockets"] = note
     if not wake:  # the caller exits without waking (tail latency needs no wake timing)
@@ -81,6 +94,21 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     result["wake_seconds"] = time.perf_counter() - start
     del greenlets
     return result
+
+
+ARRIVAL_POLL_SECONDS = 0.5
+
+
+def _arrival(all_parked, greenlets, state, n: int) -> None:
+    """Wait for the N-th greenlet to arrive; fail fast if one ended instead."""
+    seen = -1
+    while not all_parked.wait(timeout=ARRIVAL_POLL_SECONDS):
+        if state["parked"] == seen:
+            ended = sum(1 for g in greenlets if g.dead)
+            if ended:
+                raise proof.NotParked(f"{ended:,} of {n:,} greenlets ended before all arrived "
+                                      f"({state['parked']:,} arrived)")
+        seen = state["parked"]
 
 
 HANDOFF_PRIMITIVES = ("event", "channel", "greenlet")

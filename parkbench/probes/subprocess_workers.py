@@ -9,7 +9,10 @@ Variants (the start method):
   interpreter that imports this module, forkserver forks them from a server process.
 
 Proof of parking: each worker writes one readiness byte to a pipe shared by all
-workers, then blocks reading its own wake pipe; the parent reads until it has N bytes.
+workers, then blocks reading its own wake pipe; the parent reads until it has N bytes
+(a worker that ends instead fails the probe at once). Right before and after memory is
+read, ``prove`` counts from outside the workers alive and those asleep in a pipe read
+(/proc/<pid>/stat state S and wchan): both must be N (``proof.py``).
 Waking closes each wake pipe (the worker's read returns end-of-file, and it exits).
 If the probe dies, the kernel closes the wake pipes and the workers exit the same way,
 so no worker outlives its probe.
@@ -29,7 +32,7 @@ import sys
 import time
 
 from parkbench import placement
-from parkbench.probes import LimitReached
+from parkbench.probes import LimitReached, proof
 from parkbench.handoff import time_round_trips
 
 PRIMITIVE = "os.read on a pipe"
@@ -40,9 +43,20 @@ WORKER_CODE = "import os\nos.write(1, b'r')\nos.read(0, 1)\n"
 class _ForkedWorker:
     def __init__(self, pid: int):
         self.pid = pid
+        self.returncode = None
+
+    def poll(self):
+        """The exit code if the worker has ended, else None (never blocks)."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
 
     def wait(self) -> int:
-        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
 
 
 def _start_exec(wake_r: int, ready_w: int):
@@ -94,14 +108,21 @@ def _park_multiprocessing(n: int, method: str, measure, wake: bool) -> dict:
         wake_r.close()
         workers.append(worker)
         wake_ends.append(wake_w)
-    for ready in range(n):
-        if not ready_r.poll(120):
-            raise RuntimeError(f"only {ready} of {n} workers became ready")
-        ready_r.recv_bytes()
+    ready = 0
+    while ready < n:  # one message per worker; fail fast if a worker ended instead
+        if ready_r.poll(ARRIVAL_POLL_SECONDS):
+            ready_r.recv_bytes()
+            ready += 1
+            continue
+        ended = sum(1 for worker in workers if not worker.is_alive())
+        if ended:
+            raise proof.NotParked(f"{ended:,} of {n:,} workers ended before all were ready "
+                                  f"({ready:,} ready)")
     spawn_seconds = time.perf_counter() - start
-    memory = measure()
-    result = {"parked": n, "spawn_seconds": spawn_seconds, "wake_seconds": None,
-              "primitive": "multiprocessing Connection.recv_bytes", "memory": memory}
+    memory, checked = proof.measured(n, lambda: _prove(workers, lambda w: w.is_alive()), measure)
+    result = {"parked": ready, "spawn_seconds": spawn_seconds, "wake_seconds": None,
+              "primitive": "multiprocessing Connection.recv_bytes", "memory": memory,
+              "proof": checked}
     if not wake:
         return result
     start = time.perf_counter()
@@ -137,19 +158,14 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
             os.close(wake_r)
         wake_ends.append(wake_w)
     os.close(ready_w)
-    ready = 0
-    while ready < n:
-        chunk = os.read(ready_r, n - ready)
-        if not chunk:
-            raise RuntimeError(f"only {ready} of {n} workers became ready")
-        ready += len(chunk)
+    ready = _readiness(ready_r, workers, n)
     spawn_seconds = time.perf_counter() - start
 
-    memory = measure()
+    memory, checked = proof.measured(n, lambda: _prove(workers, lambda w: w.poll() is None), measure)
 
     if not wake:  # the caller exits without waking (tail latency needs no wake timing)
         return {"parked": ready, "spawn_seconds": spawn_seconds, "wake_seconds": None,
-                "primitive": PRIMITIVE, "memory": memory}
+                "primitive": PRIMITIVE, "memory": memory, "proof": checked}
 
     start = time.perf_counter()
     for wake_w in wake_ends:
@@ -165,7 +181,38 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
         "wake_seconds": wake_seconds,
         "primitive": PRIMITIVE,
         "memory": memory,
+        "proof": checked,
     }
+
+
+ARRIVAL_POLL_SECONDS = 0.5
+
+
+def _readiness(ready_r: int, workers, n: int) -> int:
+    """Read one readiness byte per worker; fail fast if a worker ended instead (the
+    others hold the pipe open, so a read would wait forever)."""
+    import select
+
+    ready = 0
+    while ready < n:
+        readable, _, _ = select.select([ready_r], [], [], ARRIVAL_POLL_SECONDS)
+        if readable:
+            chunk = os.read(ready_r, n - ready)
+            if not chunk:
+                raise proof.NotParked(f"only {ready:,} of {n:,} workers became ready")
+            ready += len(chunk)
+            continue
+        ended = sum(1 for worker in workers if worker.poll() is not None)
+        if ended:
+            raise proof.NotParked(f"{ended:,} of {n:,} workers ended before all were ready "
+                                  f"({ready:,} ready)")
+    return ready
+
+
+def _prove(workers, alive) -> dict:
+    return {"method": "worker processes alive, and asleep in a pipe read (/proc state and wchan)",
+            "workers_alive": sum(1 for worker in workers if alive(worker)),
+            "workers_in_pipe_read": proof.processes_in_pipe_read(worker.pid for worker in workers)}
 
 
 HANDOFF_PRIMITIVES = ("pipe",)

@@ -4,7 +4,10 @@ Proof of parking: each thread increments a counter while holding the condition's
 then calls ``wait()``, which registers the thread's own waiter lock and releases the
 condition's lock on its way to blocking. The last thread to arrive sets an event; the
 main thread then takes the condition's lock, which it can only get once that last thread
-has released it inside ``wait()``, and checks the count is N.
+has released it inside ``wait()``, and checks the count is N (a thread that ends instead
+fails the probe at once). Right before and after memory is read, ``prove`` counts from
+outside the threads alive, those asleep in the kernel (/proc state S) and the waiter
+locks the condition holds: all must be N (``proof.py``).
 
 Hand-off (``pingpong``): two threads pass control back and forth; each blocks until
 the other releases it. Primitives: ``lock`` (two ``threading.Lock`` objects, each
@@ -21,7 +24,7 @@ import threading
 import time
 
 from parkbench import placement
-from parkbench.probes import LimitReached, sockets, stack_variant_bytes
+from parkbench.probes import LimitReached, proof, sockets, stack_variant_bytes
 from parkbench.handoff import time_round_trips
 
 PRIMITIVE = "threading.Condition.wait"
@@ -51,15 +54,23 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
 
     start = time.perf_counter()
     threads = _start_threads(n, waiter)
-    all_arrived.wait()
+    _arrival(all_arrived, threads, state, n)
     with condition:
         parked = state["parked"]
     spawn_seconds = time.perf_counter() - start
 
-    memory = measure()
+    def prove() -> dict:
+        with condition:  # the waiter locks the condition holds: one per waiting thread
+            waiters = len(condition._waiters)
+        return {"method": "threads alive and asleep in the kernel, and waiting on the condition",
+                "threads_alive": sum(1 for thread in threads if thread.is_alive()),
+                "threads_asleep": proof.sleeping_threads(t.native_id for t in threads),
+                "condition_waiters": waiters}
+
+    memory, checked = proof.measured(n, prove, measure)
     if not wake:  # the caller exits without waking (tail latency needs no wake timing)
         return {"parked": parked, "spawn_seconds": spawn_seconds, "wake_seconds": None,
-                "primitive": PRIMITIVE, "memory": memory}
+                "primitive": PRIMITIVE, "memory": memory, "proof": checked}
 
     start = time.perf_counter()
     with condition:
@@ -75,7 +86,23 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
         "wake_seconds": wake_seconds,
         "primitive": PRIMITIVE,
         "memory": memory,
+        "proof": checked,
     }
+
+
+ARRIVAL_POLL_SECONDS = 0.5
+
+
+def _arrival(all_arrived, threads, state, n: int) -> None:
+    """Wait for the N-th thread to arrive; fail fast if one ended instead."""
+    seen = -1
+    while not all_arrived.wait(ARRIVAL_POLL_SECONDS):
+        if state["parked"] == seen:
+            ended = sum(1 for thread in threads if not thread.is_alive())
+            if ended:
+                raise proof.NotParked(f"{ended:,} of {n:,} threads ended before all arrived "
+                                      f"({state['parked']:,} arrived)")
+        seen = state["parked"]
 
 
 def _start_threads(n: int, target, args_of=lambda i: ()) -> list:
@@ -109,11 +136,19 @@ def _park_on_sockets(n: int, measure, wake: bool) -> dict:
 
     start = time.perf_counter()
     threads = _start_threads(n, waiter, lambda i: (pairs[i][0],))
-    all_arrived.wait()
+    _arrival(all_arrived, threads, state, n)
     spawn_seconds = time.perf_counter() - start
-    memory = measure()
+
+    def prove() -> dict:
+        return {"method": "threads alive and asleep in the kernel, and their sockets open",
+                "threads_alive": sum(1 for thread in threads if thread.is_alive()),
+                "threads_asleep": proof.sleeping_threads(t.native_id for t in threads),
+                "sockets_open": sum(1 for end, _ in pairs if end.fileno() >= 0)}
+
+    memory, checked = proof.measured(n, prove, measure)
     result = {"parked": state["parked"], "spawn_seconds": spawn_seconds, "wake_seconds": None,
-              "primitive": "socket.recv on a socketpair", "memory": memory, "sockets": note}
+              "primitive": "socket.recv on a socketpair", "memory": memory, "sockets": note,
+              "proof": checked}
     if not wake:
         return result
     start = time.perf_counter()

@@ -1,0 +1,117 @@
+"""Proof of parking at the moment of measurement.
+
+Arrival (each waiter counting itself before it blocks) proves that N waiters *got
+there*; it does not prove they are still blocked when memory is read. Each probe
+therefore gives a ``prove()`` that looks at its waiters from the outside and counts
+those that are blocked now (tasks not done and waiting on the event's futures,
+greenlets alive and not running and linked to the event, threads alive and asleep in
+the kernel with the condition holding their waiter locks, worker processes alive and
+asleep in a pipe read). ``measured`` calls it right before and right after
+``measure()``; fewer than N either time is a ``NotParked`` failure, and what was
+checked is stored in the record (``proof``).
+
+Looking from outside costs O(N) reads and is not timed: it runs outside the spawn and
+wake timings, and before the memory views are read (the counts it builds are freed).
+"""
+
+import inspect
+
+# wchan names of a task asleep reading a pipe (kernel versions differ in the name)
+PIPE_WAITS = ("pipe_read", "pipe_wait", "anon_pipe_read", "pipe_read_wait")
+
+
+class NotParked(RuntimeError):
+    """Fewer than N waiters were blocked when they had to be."""
+
+
+def blocked_count(counts: dict) -> int:
+    """The waiters every check agrees are blocked: the smallest of the counts."""
+    return min(value for key, value in counts.items() if key not in ("method", "settle_polls"))
+
+
+def check(n: int, counts: dict, when: str) -> dict:
+    blocked = blocked_count(counts)
+    if blocked != n:
+        detail = ", ".join(f"{key} {value:,}" for key, value in counts.items()
+                           if key not in ("method", "settle_polls"))
+        raise NotParked(f"{when} measuring, {blocked:,} of {n:,} waiters were blocked ({detail})")
+    return counts
+
+
+SETTLE_SECONDS = 2.0  # the longest a waiter may take from "arrived" to "blocked"
+SETTLE_POLL_SECONDS = 0.005
+
+
+def settled(n: int, prove) -> dict:
+    """The first proof that all N are blocked, polled for up to ``SETTLE_SECONDS``: a
+    waiter signals arrival just before it blocks, and the kernel may not have put it to
+    sleep yet (there is no later signal to wait on). After that, not N is a failure."""
+    import time
+
+    deadline = time.monotonic() + SETTLE_SECONDS
+    polls = 0
+    while True:
+        counts = prove()
+        if blocked_count(counts) == n or time.monotonic() > deadline:
+            counts = check(n, counts, "before")
+            counts["settle_polls"] = polls
+            return counts
+        polls += 1
+        time.sleep(SETTLE_POLL_SECONDS)
+
+
+def measured(n: int, prove, measure):
+    """``measure()`` between two proofs that N waiters are blocked: (its result, proof)."""
+    before = settled(n, prove)
+    result = measure()
+    if inspect.isawaitable(result):
+        raise TypeError("use measured_async for a measurement that runs on an event loop")
+    after = check(n, prove(), "after")
+    return result, record(before, after)
+
+
+async def measured_async(n: int, prove, measure):
+    """The same, for an event loop whose measurement may itself be awaitable (tasks on
+    one loop are blocked as soon as they arrive: no settling)."""
+    before = check(n, prove(), "before")
+    result = measure()
+    if inspect.isawaitable(result):
+        result = await result
+    after = check(n, prove(), "after")
+    return result, record(before, after)
+
+
+def record(before: dict, after: dict) -> dict:
+    views = [key for key in before if key not in ("method", "settle_polls")]
+    return {"method": before["method"], "blocked_before": blocked_count(before),
+            "blocked_after": blocked_count(after), "settle_polls": before.get("settle_polls", 0),
+            "before": {key: before[key] for key in views},
+            "after": {key: after[key] for key in views}}
+
+
+def _stat(path: str):
+    """(state letter, wchan) of a task from /proc, or (None, None) if it is gone."""
+    try:
+        with open(f"{path}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+        with open(f"{path}/wchan") as handle:
+            wchan = handle.read().strip()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None, None
+    return state, wchan
+
+
+def sleeping_threads(native_ids) -> int:
+    """Threads of this process asleep in the kernel (state S)."""
+    return sum(1 for tid in native_ids if _stat(f"/proc/self/task/{tid}")[0] == "S")
+
+
+def processes_in_pipe_read(pids) -> int:
+    """Processes asleep (state S) in a pipe read; where the kernel hides wchan ("0"),
+    asleep is what can be seen."""
+    count = 0
+    for pid in pids:
+        state, wchan = _stat(f"/proc/{pid}")
+        if state == "S" and (wchan in ("", "0") or any(name in wchan for name in PIPE_WAITS)):
+            count += 1
+    return count
