@@ -75,8 +75,8 @@ def resolve(target: str, results_folder: Path, interpreter: str | None = None) -
         if not path.is_dir():
             raise UserError(f"{target!r} is neither a run file nor a machine under "
                             f"{str(results_folder)!r}")
-    elif path.is_dir() and not (path / "machine.json").is_file():
-        raise UserError(f"{str(path)!r} is not a machine folder (it has no machine.json)")
+    elif path.is_dir() and not ((path / "machine.json").is_file() or results.has_runs(path)):
+        raise UserError(f"{str(path)!r} is not a machine folder (no machine.json, no run files)")
     figures = current.load([path])
     label = str(path) if path.is_file() else path.name
     if interpreter is not None:

@@ -1,0 +1,261 @@
+"""Tests that separate right from nearly right: each fixture is built so that the
+plausible one-line bug (a wrong field, a wrong cut, a wrong formula, the wrong
+ancestor) gives a different answer from the right code."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import namedtuple
+
+import pytest
+
+from parkbench import compare, guard, handoff, limits, memory, results
+from parkbench.fitting import derive, fit_line, measurement_value
+from parkbench.runner import Job, run_child
+
+from . import synthetic
+
+
+# --- the fit ----------------------------------------------------------------------------
+
+
+def test_the_slope_is_least_squares_not_first_to_last():
+    # uneven N and one point off the line: least squares gives 10.5 (computed by hand),
+    # the slope through the first and last point 10.0, the last two points 11.25
+    xs = [10, 20, 60, 100]
+    ys = [100 + 10 * x for x in xs]
+    ys[2] += 60
+    fit = fit_line(xs, ys)
+    mean_x = sum(xs) / 4
+    mean_y = sum(ys) / 4
+    expected = (sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys))
+                / sum((x - mean_x) ** 2 for x in xs))
+    assert fit.slope == pytest.approx(expected)
+    assert fit.slope != pytest.approx(10.0)
+    assert fit.intercept == pytest.approx(mean_y - expected * mean_x)
+    assert 0.9 < fit.r2 < 1.0
+
+
+def test_total_is_pss_plus_kernel_with_views_of_different_slopes():
+    records = [synthetic.memory_record("asyncio", "event", n) for n in (100, 350, 2_000)]
+    figures = {f["metric"]: f["value"] for f in derive(records)}
+    fixed_per = synthetic.VIEWS
+    assert figures["rss_per_waiter"] == pytest.approx(fixed_per["rss"][1])
+    assert figures["pss_per_waiter"] == pytest.approx(fixed_per["pss"][1])
+    assert figures["uss_per_waiter"] == pytest.approx(fixed_per["uss"][1])
+    assert figures["vms_per_waiter"] == pytest.approx(fixed_per["vms"][1])
+    assert figures["kernel_per_waiter"] == pytest.approx(fixed_per["kernel"][1])
+    assert figures["total_per_waiter"] == pytest.approx(fixed_per["pss"][1] + fixed_per["kernel"][1])
+    assert figures["total_fixed"] == pytest.approx(fixed_per["pss"][0] + fixed_per["kernel"][0])
+    assert measurement_value(records[0], "total") == records[0]["memory"]["pss"] + records[0]["memory"]["kernel"]
+    assert figures["max_n"] == 2_000
+
+
+# --- memory views of a process tree -----------------------------------------------------
+
+
+FullInfo = namedtuple("FullInfo", "rss vms uss pss")
+
+
+class _FakeProcess:
+    def __init__(self, pid, info, children=()):
+        self.pid, self._info, self._children = pid, info, list(children)
+
+    def memory_full_info(self):
+        return self._info
+
+    def children(self, recursive=False):
+        return self._children
+
+
+def test_tree_views_sum_each_view_from_its_own_field(monkeypatch):
+    workers = [_FakeProcess(11, FullInfo(rss=1000, vms=9000, uss=100, pss=300)),
+               _FakeProcess(12, FullInfo(rss=1001, vms=9001, uss=101, pss=301))]
+    root = _FakeProcess(10, FullInfo(rss=50_000, vms=90_000, uss=20_000, pss=30_000), workers)
+    monkeypatch.setattr(memory.psutil, "Process", lambda pid=None: root)
+    monkeypatch.setattr(memory, "_count_mappings", lambda pid: pid)  # 10 + 11 + 12
+    views = memory.tree_views()
+    assert views == {"rss": 52_001, "vms": 108_001, "uss": 20_201, "pss": 30_601,
+                     "maps": 33, "processes": 3}
+
+
+def test_kernel_growth_sums_the_three_fields(tmp_path):
+    before = tmp_path / "before"
+    after = tmp_path / "after"
+    before.write_text("MemTotal: 100 kB\nKernelStack: 10 kB\nSUnreclaim: 20 kB\nPageTables: 30 kB\nSlab: 999 kB\n")
+    after.write_text("MemTotal: 100 kB\nKernelStack: 16 kB\nSUnreclaim: 27 kB\nPageTables: 38 kB\nSlab: 5 kB\n")
+    growth = memory.kernel_growth(memory.kernel_meminfo(str(before)), memory.kernel_meminfo(str(after)))
+    assert growth == (6 + 7 + 8) * 1024
+
+
+# --- percentiles ------------------------------------------------------------------------
+
+
+def test_percentiles_on_a_known_sequence():
+    # round trips of 2, 4, ..., 2000 ns: one-way 1 ... 1000 ns, one of each
+    samples = [2 * k for k in range(1, 1001)]
+    cuts = handoff.one_way_percentiles(samples)
+    assert cuts["switch_p50"] == pytest.approx(500.5e-9)
+    assert cuts["switch_p99"] == pytest.approx(990.01e-9)
+    assert cuts["switch_p999"] == pytest.approx(999.001e-9)
+    assert cuts["switch_max"] == pytest.approx(1000e-9)
+    assert cuts["samples"] == 1000
+
+
+# --- the switch benchmark ---------------------------------------------------------------
+
+
+def test_the_switch_benchmark_counts_two_hand_offs_per_round_trip(tmp_path):
+    """pyperf's metadata says inner_loops = 2, and its median agrees (within a loose
+    factor: a shared machine) with a direct ping-pong timed here."""
+    import pyperf
+
+    from parkbench import latency
+    from parkbench.probes import threads
+
+    path = tmp_path / "switch.json"
+    command = latency.switch_command("threads", "lock", "same-core", path, "quick")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    benchmark = pyperf.Benchmark.load(str(path))
+    assert benchmark.get_metadata()["inner_loops"] == 2
+    loops = 20_000
+    one_way = threads.pingpong("lock", loops, None) / loops / 2
+    ratio = benchmark.median() / one_way
+    assert 0.25 < ratio < 4, (benchmark.median(), one_way)
+
+
+# --- the guard --------------------------------------------------------------------------
+
+
+def test_the_guard_counts_kernel_memory_when_it_dominates():
+    # threads: PSS grows 2 KiB per waiter, kernel 40 KiB: a PSS-only guard predicts a
+    # 20th of the real need
+    measured = [{"n": n, "memory": {"pss": 30e6 + 2048 * n, "kernel": 40_960 * n}} for n in (100, 1_000)]
+    peak, _ = guard.predict_peak("threads", 100_000, measured, margin=1.0)
+    assert peak == pytest.approx(30e6 + (2048 + 40_960) * 100_000, rel=1e-6)
+    budget = int(30e6 + 2048 * 100_000 * 2)  # enough for PSS alone, not for the total
+    assert guard.Guard(budget, 0, 1.0).refuse("threads", 100_000, measured) is not None
+
+
+# --- significance -----------------------------------------------------------------------
+
+
+def _side_with_values(tmp_path, name, values):
+    import pyperf
+
+    run_id = "20260101T000000Z"
+    folder = tmp_path / name
+    (folder / run_id).mkdir(parents=True)
+    runs = [pyperf.Run([value], metadata={"name": "switch", "loops": 1}, collect_metadata=False)
+            for value in values]
+    pyperf.Benchmark(runs).dump(str(folder / run_id / "switch-asyncio-future-same-core.json"))
+    record = synthetic.switch_record("asyncio", "future", "same-core", run_id, sorted(values)[len(values) // 2])
+    synthetic.write_run(tmp_path, name, "20260101T000000", [record])
+    return compare.resolve(str(folder), tmp_path)
+
+
+def test_significance_says_yes_for_clearly_different_and_no_for_identical(tmp_path):
+    import random
+
+    rng = random.Random(7)
+    fast = [rng.gauss(2e-6, 0.05e-6) for _ in range(30)]
+    slow = [rng.gauss(3e-6, 0.05e-6) for _ in range(30)]
+    a = _side_with_values(tmp_path, "a", fast)
+    table = compare.compare(a, _side_with_values(tmp_path, "b", slow))
+    row = table[table.metric == "switch_latency"].iloc[0]
+    assert bool(row.significant) is True and row.p_value < 1e-6
+    table = compare.compare(a, _side_with_values(tmp_path, "c", list(fast)))
+    row = table[table.metric == "switch_latency"].iloc[0]
+    assert bool(row.significant) is False and row.p_value > 0.5
+
+
+# --- cgroups: the tightest limit wins, wherever it is --------------------------------------
+
+
+def test_a_tighter_parent_cgroup_binds_the_child(tmp_path):
+    (tmp_path / "proc/self").mkdir(parents=True)
+    (tmp_path / "proc/self/cgroup").write_text("0::/parent/child\n")
+    base = tmp_path / "sys/fs/cgroup"
+    (base / "parent/child").mkdir(parents=True)
+    (base / "parent/pids.max").write_text("300\n")          # tighter, in the parent
+    (base / "parent/child/pids.max").write_text("5000\n")   # looser, in the child
+    (base / "pids.max").write_text("max\n")
+    (base / "parent/memory.max").write_text("max\n")
+    (base / "parent/child/memory.max").write_text("1073741824\n")
+    found = limits.read(str(tmp_path))
+    assert found["cgroup_pids_max"] == 300
+    assert found["cgroup_memory_max"] == 2**30
+
+
+# --- the probe checks its own count ----------------------------------------------------------
+
+
+def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
+    from parkbench import probe, probes
+
+    class Short:
+        @staticmethod
+        def park(n, variant, measure, wake=True):
+            measure()
+            return {"parked": n - 1, "spawn_seconds": 0.1, "wake_seconds": 0.1, "primitive": "p",
+                    "memory": {}, "proof": {"blocked_before": n, "blocked_after": n}}
+
+    monkeypatch.setattr(probes, "load", lambda name: Short)
+    monkeypatch.setattr(probe, "_measurer", lambda baseline: (lambda: {}))
+    with pytest.raises(RuntimeError, match="proved 4 of 5 waiters parked"):
+        probe.run("asyncio", "event", 5)
+    Short.park = staticmethod(lambda n, variant, measure, wake=True: {
+        "parked": n, "spawn_seconds": 0.1, "wake_seconds": 0.1, "primitive": "p", "memory": {},
+        "proof": {"blocked_before": n, "blocked_after": n - 1}})
+    with pytest.raises(RuntimeError, match="no proof that 5 waiters were blocked"):
+        probe.run("asyncio", "event", 5)
+
+
+# --- the runner cleans up after a child that succeeded ------------------------------------
+
+
+def test_the_runner_kills_what_a_finished_child_left_in_its_group(tmp_path):
+    marker = tmp_path / "grandchild.pid"
+    code = ("import json, os, subprocess, sys\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+            "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
+            "print(json.dumps({'kind': 'memory', 'ok': True}))\n")
+    outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
+                        command=[sys.executable, "-c", code])
+    assert outcome["ok"] is True
+    pid = int(marker.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the grandchild outlived its finished parent"
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+# --- atomic writes ----------------------------------------------------------------------
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "run.json"
+    results.write_json_atomic(path, {"version": "old", "values": list(range(100))})
+    before = path.read_bytes()
+
+    def fail(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError):
+        results.write_json_atomic(path, {"version": "new", "values": list(range(10**5))})
+    assert path.read_bytes() == before
+    assert json.loads(before)["version"] == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp file left
