@@ -113,6 +113,19 @@ def _context(side: Side, row) -> dict:
     return {"interpreter": row.interpreter, "grid": tuple(grid) if grid else None}
 
 
+def _shapes(side: Side) -> dict:
+    """(model, variant, stem) -> "N^1.75" for each per-waiter figure that is a curve."""
+    frame = side.current.frame
+    curves = frame[frame.metric.str.endswith("_nonlinear") & (frame.value == 1)]
+    shapes = {}
+    for row in curves.itertuples():
+        stem = row.metric[: -len("_nonlinear")]
+        exponent = frame[(frame.model == row.model) & (frame.variant == row.variant)
+                         & (frame.metric == f"{stem}_exponent")].value
+        shapes[(row.model, row.variant, stem)] = f"N^{exponent.iloc[0]:.2f}" if len(exponent) else "curve"
+    return shapes
+
+
 def _side_table(side: Side) -> dict:
     frame = side.current.frame
     frame = frame[frame.metric.isin(COMPARED) & frame.n.isna()]
@@ -129,6 +142,7 @@ def compare(side_a: Side, side_b: Side):
     import pandas as pd
 
     table_a, table_b = _side_table(side_a), _side_table(side_b)
+    shapes_a, shapes_b = _shapes(side_a), _shapes(side_b)
     values_a, values_b = _switch_values(side_a), _switch_values(side_b)
     rows = []
     for key in sorted(set(table_a) | set(table_b)):
@@ -139,6 +153,13 @@ def compare(side_a: Side, side_b: Side):
                    run_a=a[2] if a else None, run_b=b[2] if b else None)
         if a is None or b is None:
             row["status"] = "only in A" if b is None else "only in B"
+            rows.append(row)
+            continue
+        stem = key[3][: -len("_per_waiter")] if key[3].endswith("_per_waiter") else None
+        curve_a, curve_b = shapes_a.get((key[0], key[1], stem)), shapes_b.get((key[0], key[1], stem))
+        if curve_a or curve_b:
+            row["status"] = (f"curve (A {curve_a or 'linear'}, B {curve_b or 'linear'}): "
+                             f"per-waiter slopes not compared")
             rows.append(row)
             continue
         differs = [name for name in a[3] if a[3][name] != b[3].get(name)]

@@ -34,8 +34,10 @@ MIN_R2 = 0.99
 
 MEMORY_RAW = tuple(key for key, _, _ in FITTED) + ("maps_added",)
 MEMORY_FIGURES = tuple(
-    f"{stem}_{suffix}" for _, stem, _ in FITTED for suffix in ("per_waiter", "fixed", "fit_r2")
-) + ("max_n",)
+    f"{stem}_{suffix}" for _, stem, _ in FITTED
+    for suffix in ("per_waiter", "fixed", "fit_r2", "exponent", "exponent_low", "exponent_high",
+                   "nonlinear", "at_min_n", "at_max_n")
+) + ("max_n", "min_n")
 SWITCH_FIGURES = ("switch_latency", "switch_latency_mean", "switch_latency_stdev",
                   "switch_latency_values")
 EXTRA_COLUMNS = ("basis", "detail")
@@ -235,6 +237,11 @@ def _capacity(key, run_id, done, runs, ceiling, limits, memory_bytes) -> dict | 
         floor = probes.MODELS[model].floor_bytes_per_waiter if model in probes.MODELS else 256
         note = f" (measured total per waiter {total:,.0f} B is noise: the floor of {floor:,} B used)"
         total = float(floor)
+    curve = mine[mine.metric == "total_nonlinear"].value
+    if len(curve) and curve.iloc[0] == 1:
+        exponent = mine[mine.metric == "total_exponent"].value
+        note += (f" (total per waiter grows as N^{exponent.iloc[0]:.2f}: this straight-line "
+                 f"bound holds near the N measured)")
     bound = os_limits.capacity(model, variant, in_force, total, maps)
     if bound is None:
         return None

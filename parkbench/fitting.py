@@ -51,6 +51,60 @@ def fit_line(xs, ys) -> LineFit:
     return LineFit(slope, intercept, r2, len(xs))
 
 
+# --- curves: where cost does not grow linearly -------------------------------------------
+
+# A per-waiter slope is shown only while it does not mislead: the figure is a curve when,
+# even at the favourable end of the 95% interval of its scaling exponent b, the cost per
+# waiter changes by more than CURVE_CHANGE across the N measured (span^|b - 1|), or when
+# a straight line explains too little of it (R² below CURVE_MIN_R2). A 10% change is
+# within what a reader can plan with; memory, whose exponent is 1.00 within a few
+# hundredths on every committed run, stays a slope.
+CURVE_CHANGE = 1.10
+CURVE_MIN_R2 = 0.9
+# 97.5% quantiles of Student's t by degrees of freedom (the normal 1.96 beyond 30)
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
+         2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074,
+         2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t975(degrees: int) -> float:
+    return _T975[degrees - 1] if 1 <= degrees <= len(_T975) else 1.96
+
+
+@dataclass(frozen=True)
+class Curve:
+    exponent: float      # b in cost ~ N^b (1: linear)
+    low: float           # its 95% interval
+    high: float
+    nonlinear: bool
+    reason: str
+
+
+def scaling(ns, costs, r2_linear: float) -> Curve | None:
+    """The scaling exponent of ``costs`` against ``ns`` (slope of log cost against log N,
+    with its 95% interval), and whether the figure is a curve rather than a slope.
+    ``None`` where a cost is not positive (noise around a fixed cost): no exponent."""
+    ns, costs = [float(n) for n in ns], [float(c) for c in costs]
+    if len(set(ns)) < MIN_DISTINCT_N or min(costs) <= 0:
+        return None
+    xs, ys = [math.log(n) for n in ns], [math.log(c) for c in costs]
+    exponent, intercept = statistics.linear_regression(xs, ys)
+    mean_x = sum(xs) / len(xs)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    residual = sum((y - intercept - exponent * x) ** 2 for x, y in zip(xs, ys))
+    half = t975(len(xs) - 2) * math.sqrt(residual / (len(xs) - 2) / spread)
+    low, high = exponent - half, exponent + half
+    span = max(ns) / min(ns)
+    change = max(span ** (low - 1), span ** (1 - high))
+    if change > CURVE_CHANGE:
+        return Curve(exponent, low, high, True,
+                     f"per-waiter cost changes {change:.2f}x across N {min(ns):,.0f}-{max(ns):,.0f} "
+                     f"even at the edge of the exponent's 95% interval")
+    if r2_linear == r2_linear and r2_linear < CURVE_MIN_R2:
+        return Curve(exponent, low, high, True, f"a straight line explains too little (R² {r2_linear:.2f})")
+    return Curve(exponent, low, high, False, "")
+
+
 def measurement_value(record: dict, key: str) -> float:
     """One raw value of a measurement record, memory views included.
 
@@ -191,9 +245,38 @@ def derive_memory(measurements: list[dict]) -> list[dict]:
         figure("max_n", max(ns), "waiters")
         if len(set(ns)) < MIN_DISTINCT_N:
             continue
+        figure("min_n", min(ns), "waiters")
         for key, stem, unit in FITTED:
-            fit = fit_line(ns, [measurement_value(record, key) for record in records])
+            if key == "maps" and any(record["memory"].get("maps") is None for record in records):
+                continue
+            values = [measurement_value(record, key) for record in records]
+            fit = fit_line(ns, values)
             figure(f"{stem}_per_waiter", fit.slope, unit, r2=fit.r2, points=fit.points)
             figure(f"{stem}_fixed", fit.intercept, unit)
             figure(f"{stem}_fit_r2", fit.r2, "1")
+            figures.extend(curve_figures(model, variant, stem, unit, ns, values, fit))
     return figures
+
+
+def curve_figures(model, variant, stem, unit, ns, values, fit: LineFit) -> list[dict]:
+    """``<stem>_exponent`` (with ``_exponent_low``/``_high``), ``<stem>_nonlinear`` (1 or
+    0, with the reason) and the cost per waiter at the smallest and largest N. Memory's
+    cost is what lies above the fitted fixed cost; a time is its own cost."""
+    costs = list(values) if unit == "seconds" else [value - fit.intercept for value in values]
+    curve = scaling(ns, costs, fit.r2)
+    found = []
+
+    def figure(metric, value, figure_unit, **detail):
+        found.append({"model": model, "variant": variant, "metric": f"{stem}_{metric}",
+                      "value": value, "unit": figure_unit, **detail})
+
+    for where, n in (("min_n", min(ns)), ("max_n", max(ns))):
+        at = [cost / n for n_i, cost in zip(ns, costs) if n_i == n]
+        figure(f"at_{where}", statistics.fmean(at), unit)
+    if curve is None:
+        return found
+    figure("exponent", curve.exponent, "1")
+    figure("exponent_low", curve.low, "1")
+    figure("exponent_high", curve.high, "1")
+    figure("nonlinear", 1.0 if curve.nonlinear else 0.0, "1", reason=curve.reason)
+    return found

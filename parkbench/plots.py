@@ -259,27 +259,30 @@ def tail_latency(frame, machine):
 
 
 def spawn_and_wake(frame, machine):
-    """Time to create-and-park, and to wake-and-finish, one more waiter (µs)."""
-    figures = _mine(frame, machine)
-    figures = figures[figures.n.isna()]
-    labels = _labels(figures[figures.metric == "spawn_per_waiter"])
-    fig, ax = plt.subplots(figsize=(10, 0.6 * len(labels) + 1.6))
-    height = 0.4
-    for i, (metric, name) in enumerate((("spawn_per_waiter", "spawn + park"),
-                                        ("wake_per_waiter", "wake + finish"))):
-        values = {f"{r.model}/{r.variant}": r.value * 1e6 for r in figures[figures.metric == metric].itertuples()}
-        ys = [y + i * height for y in range(len(labels))]
-        widths = [max(values.get(label, math.nan), 1e-3) for label in labels]
-        ax.barh(ys, widths, height, label=name, color=f"C{i}")
-        for y, label in zip(ys, labels):
-            if label in values:
-                ax.text(max(values[label], 1e-3), y, f" {_micro(values[label])}", va="center", fontsize=7)
-    ax.set_yticks([y + 0.2 for y in range(len(labels))], labels)
-    ax.invert_yaxis()
-    ax.set(xscale="log", xlabel="µs per waiter (slope over N; log scale)",
-           title=f"{machine}: churn cost per waiter")
-    ax.legend(loc="lower right")
-    ax.margins(x=0.15)
+    """Time per waiter to create-and-park and to wake-and-finish N waiters, against N
+    (log-log): a flat line is a cost linear in N; a rising one is a curve, and its
+    exponent (N^b) is in the legend wherever a straight line would mislead."""
+    mine = _mine(frame, machine)
+    raw = mine[mine.metric.isin(["spawn_seconds", "wake_seconds"]) & mine.n.notna()]
+    markers = _variant_markers(raw)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), sharey=True)
+    for ax, (metric, stem, title) in zip(axes, (("spawn_seconds", "spawn", "create and park"),
+                                                 ("wake_seconds", "wake", "wake and finish"))):
+        rows = raw[raw.metric == metric]
+        for (model, variant), points in sorted(rows.groupby(["model", "variant"]),
+                                               key=lambda item: (_models_in_order([item[0][0]] + list(rows.model)).index(item[0][0]), item[0][1])):
+            points = points.groupby("n").value.median().sort_index()
+            label = f"{model}/{variant}"
+            if _figure_value(mine, model, variant, f"{stem}_nonlinear") == 1:
+                label += f" N^{_figure_value(mine, model, variant, f'{stem}_exponent'):.2f}"
+            ns = points.index.astype(float)
+            ax.plot(ns, points.values / ns * 1e6, marker=markers[(model, variant)],
+                    color=model_colour(model), label=label, gid=f"{stem}:{model}/{variant}")
+        ax.set(xscale="log", yscale="log", xlabel="N waiters", title=title)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    axes[0].set_ylabel("µs per waiter (time for N / N)")
+    fig.suptitle(f"{machine}: churn cost per waiter against N (flat: linear in N)")
     fig.tight_layout()
     return fig
 

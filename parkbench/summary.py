@@ -73,7 +73,9 @@ def table(frame):
     """One row per (machine, run_id, model, variant), one column per summary figure."""
     import pandas as pd
 
-    metrics = [metric for metric, _, _ in COLUMNS if metric not in ("capacity_limit", "run")]
+    shown = [metric for metric, _, _ in COLUMNS if metric not in ("capacity_limit", "run")]
+    metrics = shown + [f"{metric[:-len('_per_waiter')]}_{extra}" for metric in shown
+                       if metric.endswith("_per_waiter") for extra in CURVE_EXTRAS] + ["min_n"]
     figures = frame[frame["metric"].isin(metrics) & frame["n"].isna()]
     if figures.empty:
         return pd.DataFrame(columns=KEYS + metrics + ["capacity_limit", "run"])
@@ -105,12 +107,28 @@ def in_registry_order(wide):
     return wide.iloc[order].reset_index(drop=True)
 
 
+CURVE_EXTRAS = ("nonlinear", "exponent", "at_min_n", "at_max_n")
+
+
+def curve_text(row, metric: str, fmt) -> str | None:
+    """``N^1.75: 71 µs → 6 ms`` for a per-waiter figure that is a curve (its exponent and
+    the cost per waiter at the smallest and largest N measured), else ``None``."""
+    if not metric.endswith("_per_waiter"):
+        return None
+    stem = metric[: -len("_per_waiter")]
+    if row.get(f"{stem}_nonlinear") != 1:
+        return None
+    return (f"N^{row[f'{stem}_exponent']:.2f}: {fmt(row[f'{stem}_at_min_n'])} → "
+            f"{fmt(row[f'{stem}_at_max_n'])}")
+
+
 def _text_table(group, columns, second: str) -> list[str]:
     headings = ["model", second] + [heading for _, heading, _ in columns]
     left = {0, 1} | {i + 2 for i, (_, _, fmt) in enumerate(columns) if fmt is str}
     rows = [
         [row["model"], row["variant"]]
-        + [_cell(row[metric], fmt) if metric in row else "-" for metric, _, fmt in columns]
+        + [curve_text(row, metric, fmt) or (_cell(row[metric], fmt) if metric in row else "-")
+           for metric, _, fmt in columns]
         for _, row in group.iterrows()
     ]
     widths = [max(len(str(cell)) for cell in column) for column in zip(headings, *rows)]
@@ -155,7 +173,9 @@ def render(wide, notes=(), latency=None) -> str:
         "worker): use PSS/waiter for what a worker really costs. kernel/waiter is the growth of\n"
         "KernelStack + SUnreclaim + PageTables, system-wide and so noisier; total = PSS + kernel.\n"
         "Each row shows the newest complete run that measured it (column run); capacity is\n"
-        "measured where a sweep met the OS ceiling, else predicted from the figures."
+        "measured where a sweep met the OS ceiling, else predicted from the figures.\n"
+        "N^b: a figure that does not grow linearly (exponent b of cost against N), shown as\n"
+        "its cost per waiter at the smallest and the largest N measured, never as one slope."
     )
     return "\n".join([text, "", legend, *notes])
 

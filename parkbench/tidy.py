@@ -79,7 +79,7 @@ def tidy_rows(document: dict) -> list[dict]:
                     "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
                     "repeat": record.get("repeat"),
                 })
-    for figure in document["figures"]:
+    for figure in document["figures"] + missing_curves(document):
         rows.append({
             **base, "model": figure["model"], "variant": figure["variant"],
             "placement": figure.get("placement"), "metric": figure["metric"],
@@ -87,6 +87,21 @@ def tidy_rows(document: dict) -> list[dict]:
             "repeat": None, "limit": figure.get("limit"),
         })
     return rows
+
+
+def missing_curves(document: dict) -> list[dict]:
+    """Curve figures (exponents, cost per waiter at the smallest and largest N) of a run
+    stored before they were derived: computed from its raw measurements, never written."""
+    from parkbench.fitting import derive_memory
+
+    if not document["complete"]:
+        return []
+    have = {(f["model"], f["variant"], f["metric"]) for f in document["figures"]}
+    measured = [record for record in document["measurements"] if record["kind"] == "memory"]
+    if not measured or any(metric.endswith("_at_max_n") for _, _, metric in have):
+        return []
+    return [figure for figure in derive_memory(measured)
+            if (figure["model"], figure["variant"], figure["metric"]) not in have]
 
 
 def frame_of(rows):

@@ -14,6 +14,7 @@ def _json_lines(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_run_then_show_json_end_to_end(tmp_path, capsys):
     out = tmp_path / "res"
     status = main(["run", "--models", "asyncio:event,subprocess:fork", "--n", "5,20,80", "--only", "memory",
@@ -88,6 +89,7 @@ def test_argparse_level_bad_input_is_exit_2(argv):
     assert exit_info.value.code == 2
 
 
+@pytest.mark.slow
 def test_console_command_and_module_both_work():
     for command in (["parkbench", "list"], [sys.executable, "-m", "parkbench", "list"]):
         if command[0] == "parkbench":

@@ -18,6 +18,8 @@ import pytest
 from parkbench import results, tidy
 from parkbench.cli import main
 
+pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
+
 SWEEP = ["--models", "asyncio:event,gevent:event", "--n", "10,20,40,80", "--machine", "faults", "--only", "memory"]
 
 

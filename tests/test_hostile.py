@@ -116,6 +116,7 @@ def _processes_mentioning(text: str):
     return found
 
 
+@pytest.mark.slow
 def test_sigkill_of_the_runner_during_a_switch_job_leaves_no_process(tmp_path):
     import psutil
 
@@ -176,6 +177,7 @@ def test_a_symlink_to_a_device_is_not_read(tmp_path, capsys):
     _one_line_error(capsys, main(["show", str(tmp_path)]), "not a regular file")
 
 
+@pytest.mark.slow
 def test_a_fifo_does_not_hang_show(tmp_path):
     (tmp_path / "m").mkdir()
     os.mkfifo(tmp_path / "m" / "20260101T000000Z.json")
@@ -282,6 +284,7 @@ def test_a_bad_machine_json_is_a_one_line_error(tmp_path, capsys):
 # --- 9. I/O faults ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_full_disk_mid_sweep_keeps_what_was_stored_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
     real = results.write_json_atomic
     calls = []
@@ -320,12 +323,14 @@ def test_a_config_path_that_is_a_folder_is_refused(tmp_path, capsys, monkeypatch
     ["list"], ["show", str(FIXTURES), "--format", "json"], ["show", str(FIXTURES)],
     ["compare", "fixture-a", "fixture-b", "--results", str(FIXTURES), "--format", "json"],
 ])
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(command):
     shell = " ".join(f"'{part}'" for part in [sys.executable, "-m", "parkbench", *command])
     done = subprocess.run(f"{shell} | head -1", shell=True, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() and done.stderr == ""
 
 
+@pytest.mark.slow
 def test_a_closed_stdout_and_a_full_device_are_one_line_errors():
     base = [sys.executable, "-m", "parkbench", "show", str(FIXTURES), "--format", "json"]
     closed = subprocess.run(" ".join(f"'{p}'" for p in base) + " >&-", shell=True,
@@ -337,6 +342,7 @@ def test_a_closed_stdout_and_a_full_device_are_one_line_errors():
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_an_ascii_terminal_gets_the_table(tmp_path):
     done = subprocess.run([sys.executable, "-m", "parkbench", "show", str(FIXTURES)],
                           capture_output=True, text=True, timeout=60,
@@ -419,6 +425,7 @@ def _fresh(value):
     return json.loads(json.dumps(value))
 
 
+@pytest.mark.slow
 def test_fuzzed_run_files_give_exit_0_or_one_line_exit_2(tmp_path, capsys):
     import random
 

@@ -17,6 +17,8 @@ from parkbench import probes, results, tidy
 from parkbench.cli import main
 from parkbench.handoff import one_way_percentiles
 
+pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
+
 ALL_PRIMITIVES = [(m.name, p) for m in probes.MODELS.values() for p in m.primitives]
 TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
 

@@ -110,6 +110,7 @@ def test_limits_command_names_the_binding_limit_per_model(tmp_path, capsys):
         assert "raise:" in line
 
 
+@pytest.mark.slow
 def test_to_limit_against_a_lowered_descriptor_limit_stops_cleanly(tmp_path, capsys):
     out = tmp_path / "res"
     assert main(["run", "--to-limit", "subprocess:fork", "--child-rlimit", "nofile=64",
@@ -125,6 +126,7 @@ def test_to_limit_against_a_lowered_descriptor_limit_stops_cleanly(tmp_path, cap
     assert "reached" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_to_limit_threads_against_a_lowered_address_space(tmp_path):
     """RLIMIT_AS holds threads back even for root (RLIMIT_NPROC does not): each thread
     reserves its stack. The runner survives and records the refusal."""

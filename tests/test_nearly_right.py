@@ -107,6 +107,7 @@ def test_percentiles_on_a_known_sequence():
 # --- the switch benchmark ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_switch_benchmark_counts_two_hand_offs_per_round_trip(tmp_path):
     """pyperf's metadata says inner_loops = 2, and its median agrees (within a loose
     factor: a shared machine) with a direct ping-pong timed here."""
@@ -217,6 +218,7 @@ def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
 # --- the runner cleans up after a child that succeeded ------------------------------------
 
 
+@pytest.mark.slow
 def test_the_runner_kills_what_a_finished_child_left_in_its_group(tmp_path):
     marker = tmp_path / "grandchild.pid"
     code = ("import json, os, subprocess, sys\n"
@@ -259,3 +261,13 @@ def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypat
     assert path.read_bytes() == before
     assert json.loads(before)["version"] == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp file left
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="cross-core needs two CPUs")
+def test_cross_core_placement_names_two_different_cpus_and_same_core_one():
+    from parkbench import placement
+
+    a, b = placement.cpus_for("cross-core")
+    assert a != b and {a, b} <= os.sched_getaffinity(0)
+    a, b = placement.cpus_for("same-core")
+    assert a == b

@@ -5,6 +5,8 @@ import pytest
 from parkbench import probes
 from parkbench.runner import Failure, Job, run_child
 
+pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
+
 ALL = [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
 SMALL_N = {"subprocess": (3, 30)}
 

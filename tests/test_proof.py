@@ -9,6 +9,8 @@ import pytest
 
 from parkbench.probes import proof
 
+pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
+
 
 def _probe(code: str, timeout: float = 60):
     """Run ``code`` in a fresh interpreter (probes import their libraries there)."""

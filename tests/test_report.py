@@ -8,6 +8,8 @@ import pytest
 
 from parkbench.cli import main
 
+pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
+
 FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
 

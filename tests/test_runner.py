@@ -44,12 +44,14 @@ def test_plan_with_latency_adds_switch_per_placement_and_tail_over_the_grid(monk
         ("cross-core", "cross-core needs two CPUs; this process may use only one")]
 
 
+@pytest.mark.slow
 def test_child_that_raises_is_a_failure_with_its_last_stderr_line():
     outcome = run_child(JOB, 30, _python("import sys; print('noise', file=sys.stderr); sys.exit('RuntimeError: boom')"))
     assert isinstance(outcome, Failure)
     assert (outcome.kind, outcome.exit_code, outcome.reason) == ("exit", 1, "RuntimeError: boom")
 
 
+@pytest.mark.slow
 def test_child_killed_by_a_signal_is_named():
     outcome = run_child(JOB, 30, _python("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"))
     assert isinstance(outcome, Failure)
@@ -57,11 +59,13 @@ def test_child_killed_by_a_signal_is_named():
     assert "SIGKILL" in outcome.reason
 
 
+@pytest.mark.slow
 def test_child_that_aborts_is_contained():
     outcome = run_child(JOB, 30, _python("import os; os.abort()"))
     assert isinstance(outcome, Failure) and "SIGABRT" in outcome.reason
 
 
+@pytest.mark.slow
 def test_child_without_a_record_is_bad_output():
     outcome = run_child(JOB, 30, _python("print('not json')"))
     assert isinstance(outcome, Failure) and outcome.kind == "bad-output"
@@ -76,6 +80,7 @@ _HANG_WITH_WORKER = (
 )
 
 
+@pytest.mark.slow
 def test_timeout_kills_the_child_and_its_workers(tmp_path):
     pid_file = tmp_path / "worker.pid"
     outcome = run_child(JOB, 3, _python(_HANG_WITH_WORKER.format(pid_file=str(pid_file))))
@@ -166,6 +171,7 @@ def test_resumed_sweep_runs_only_what_is_missing(monkeypatch):
     assert [(m["model"], m["n"]) for m in store.measurements] == [("asyncio", 1000)]
 
 
+@pytest.mark.slow
 def test_watchdog_ends_a_child_when_memory_falls_below_the_floor(tmp_path):
     pid_file = tmp_path / "worker.pid"
     outcome = run_child(JOB, 60, _python(_HANG_WITH_WORKER.format(pid_file=str(pid_file))),
