@@ -101,7 +101,12 @@ def missing_curves(document: dict) -> list[dict]:
     if not measured or any(metric.endswith("_at_max_n") for _, _, metric in have):
         return []
     return [figure for figure in derive_memory(measured)
-            if (figure["model"], figure["variant"], figure["metric"]) not in have]
+            if figure["metric"].endswith(CURVE_METRICS)
+            and (figure["model"], figure["variant"], figure["metric"]) not in have]
+
+
+CURVE_METRICS = ("_exponent", "_exponent_low", "_exponent_high", "_nonlinear", "_at_min_n",
+                 "_at_max_n", "min_n")
 
 
 def frame_of(rows):
