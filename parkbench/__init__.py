@@ -6,7 +6,7 @@ The public API is small on purpose:
 - ``parkbench.cli.main(argv)``: the command line.
 
 Everything else is private detail. This module imports nothing heavy, so that probe
-children (fresh interpreters that import ``parkbench.probe``) start with a small,
+children (fresh interpreters that import ``parkbench.probe_child``) start with a small,
 model-independent baseline.
 """
 

@@ -95,9 +95,9 @@ def resolve(target: str, results_folder: Path, interpreter: str | None = None) -
 
 def _switch_values(side: Side) -> dict:
     """(model, primitive, placement) -> the pyperf values behind a side's switch medians."""
-    from parkbench import latency
+    from parkbench import switchbench
 
-    return {key[2:]: values for key, values in latency.switch_values(side.current).items()}
+    return {key[2:]: values for key, values in switchbench.switch_values(side.current).items()}
 
 
 def _context(side: Side, row) -> dict:

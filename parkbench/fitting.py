@@ -134,80 +134,14 @@ def kind(record: dict) -> str:
 def derive(measurements: list[dict], limits: dict | None = None, failures=()) -> list[dict]:
     """Figures of a run: memory fits (``derive_memory``), switch latency and, given the
     machine's ``limits``, the capacity of each model and variant and the limits that
-    stopped a sweep (``derive_limits_reached``)."""
+    stopped a sweep (``capacity.py``)."""
+    from parkbench import capacity
+
     memory = derive_memory([r for r in measurements if kind(r) == "memory"])
     figures = memory + derive_switch([r for r in measurements if kind(r) == "switch"])
     if limits is not None:
-        figures += derive_capacity(memory, limits)
-        figures += derive_limits_reached(failures, memory, limits)
-    return figures
-
-
-LIMIT_MATCH = 0.05  # a ceiling is named when the waiters reached are within 5% of it
-_TASK_LIMITS = ("pid_max", "threads_max", "cgroup_pids_max", "rlimit_nproc")
-# Which limits an error can come from: the error narrows the suspects.
-ERROR_LIMITS = (
-    ("Too many open files", ("rlimit_nofile",)),
-    ("can't start new thread", _TASK_LIMITS + ("max_map_count",)),
-    ("Resource temporarily unavailable", _TASK_LIMITS),
-)
-
-
-def _suspects(reason: str):
-    for text, names in ERROR_LIMITS:
-        if text in reason:
-            return names
-    return None
-
-
-def derive_limits_reached(failures, memory_figures: list[dict], limits: dict) -> list[dict]:
-    """``limit_reached`` per (model, variant) whose sweep the OS stopped: the waiters it
-    started before the refusal, and the limit whose bound is within ``LIMIT_MATCH`` of
-    that count (or ``unidentified``)."""
-    from parkbench import limits as os_limits
-
-    per = {(f["model"], f["variant"], f["metric"]): f["value"] for f in memory_figures}
-    figures = []
-    for failure in failures:
-        if failure.get("failure") != "limit" or failure["job"]["kind"] != "memory":
-            continue
-        model, variant, reached = failure["model"], failure["variant"], failure["reached"]
-        found = os_limits.bounds(model, variant, limits,
-                                 per.get((model, variant, "total_per_waiter")),
-                                 per.get((model, variant, "maps_per_waiter")))
-        suspects = _suspects(failure["reason"])
-        if suspects is not None:
-            found = [b for b in found if b.limit in suspects]
-        close = [b for b in found if b.waiters and abs(reached - b.waiters) <= LIMIT_MATCH * b.waiters]
-        if close:
-            name = min(close, key=lambda b: abs(reached - b.waiters)).limit
-        elif suspects is not None and len(suspects) == 1:
-            name = suspects[0]  # the error names it, though other descriptors were open
-        else:
-            name = "unidentified"
-        figures.append({"model": model, "variant": variant, "metric": "limit_reached",
-                        "value": reached, "unit": "waiters", "limit": name,
-                        "detail": failure["reason"]})
-    return figures
-
-
-def derive_capacity(memory_figures: list[dict], limits: dict) -> list[dict]:
-    """``capacity`` per (model, variant): waiters one machine holds, and the limit that
-    binds (``limit``), from ``total_per_waiter`` and ``maps_per_waiter``."""
-    from parkbench import limits as os_limits
-
-    per = {(f["model"], f["variant"], f["metric"]): f["value"] for f in memory_figures}
-    figures = []
-    for model, variant in dict.fromkeys((f["model"], f["variant"]) for f in memory_figures):
-        total = per.get((model, variant, "total_per_waiter"))
-        if total is None:
-            continue
-        bound = os_limits.capacity(model, variant, limits, total,
-                                   per.get((model, variant, "maps_per_waiter")))
-        if bound is not None:
-            figures.append({"model": model, "variant": variant, "metric": "capacity",
-                            "value": bound.waiters, "unit": "waiters", "limit": bound.limit,
-                            "detail": bound.detail})
+        figures += capacity.derive_capacity(memory, limits)
+        figures += capacity.derive_limits_reached(failures, memory, limits)
     return figures
 
 

@@ -19,7 +19,7 @@ import psutil
 
 from parkbench import probes
 from parkbench.errors import UserError
-from parkbench.sizes import format_bytes, parse_size
+from parkbench.units import format_bytes, parse_size
 
 DEFAULT_BUDGET = "50%"          # of the memory available when the sweep starts
 GUARD_MARGIN = 1.5              # predicted peak = fitted line x margin

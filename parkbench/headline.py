@@ -2,7 +2,7 @@
 variant, no index. The notebook only displays them.
 """
 
-from parkbench.sizes import format_bytes, format_count, format_seconds
+from parkbench.units import format_bytes, format_count, format_seconds
 
 
 def _value(rows, model, variant, metric, placement=None):

@@ -5,7 +5,7 @@ so a runner killed with SIGKILL leaves nothing running. Imports nothing heavy.""
 import os
 import sys
 
-EXIT_ORPHANED = 3
+from parkbench.protocol import EXIT_ORPHANED
 
 
 def die_with_parent(expected_parent: str | int | None = None) -> None:

@@ -69,7 +69,7 @@ def _figure_value(figures, model, variant, metric):
 def _bytes_axis(ax, axis="y"):
     from matplotlib.ticker import FuncFormatter
 
-    from parkbench.sizes import format_bytes
+    from parkbench.units import format_bytes
 
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
@@ -140,7 +140,7 @@ def memory_vs_n(frame, machine, view: str = "total"):
 
 
 def _per(value: float) -> str:
-    from parkbench.sizes import format_bytes
+    from parkbench.units import format_bytes
 
     return format_bytes(value)
 
@@ -148,7 +148,7 @@ def _per(value: float) -> str:
 def views_per_waiter(frame, machine):
     """Bytes per waiter by view (RSS, PSS, kernel, total), grouped bars per
     model/variant, with the value written at each bar."""
-    from parkbench.sizes import format_bytes
+    from parkbench.units import format_bytes
 
     figures = _mine(frame, machine)
     figures = figures[figures.n.isna()]
@@ -409,7 +409,7 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
 def compare_machines(frame, metric: str = "total_per_waiter", unit: str = "bytes"):
     """One figure of ``metric`` per model and variant, machines side by side (each
     machine's current figures, never merged)."""
-    from parkbench.sizes import format_bytes, format_seconds
+    from parkbench.units import format_bytes, format_seconds
 
     rows = frame[(frame.metric == metric) & frame.n.isna()]
     if metric == "switch_latency":

@@ -15,7 +15,7 @@ MAX_VALUE = 2**62
 
 def items(spec: str, source: str = "--child-rlimit") -> list[tuple[str, int]]:
     """``"nofile=64,as=2GiB"`` -> ``[("nofile", 64), ("as", 2147483648)]``, checked."""
-    from parkbench.sizes import parse_size
+    from parkbench.units import parse_size
 
     parsed = []
     for item in filter(None, (part.strip() for part in str(spec).split(","))):

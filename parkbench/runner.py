@@ -5,60 +5,29 @@ that leaves subprocess workers behind, is cleaned up by killing the whole group.
 runner never parks a waiter itself. A (model, variant) sweep stops at its first
 failure, which is recorded with its reason (the limit it hit).
 
-Results flow out through callbacks (``on_measurement``, ``on_failure``, ``on_progress``)
-so that the caller can store each one as it arrives and show progress; this module
-neither prints nor writes files.
+Each child sends its record on a pipe of its own and says how it ended by its exit
+status (``protocol.py``). ``Sweep`` hands every outcome to a store (``add_measurement``,
+``add_failure``, ``add_skip``) as it arrives, and to a ``progress`` callback; this
+module neither prints nor writes files (the switch benchmark writes its pyperf file).
 """
 
-import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Job:
-    """One child of a sweep.
-
-    ``kind`` is ``memory`` (park N, read memory), ``tail`` (park N, time hand-offs of
-    ``primitive`` one by one) or ``switch`` (the pyperf hand-off benchmark of
-    ``primitive`` at ``placement``; ``variant`` and ``n`` do not apply).
-    """
-
-    kind: str
-    model: str
-    variant: str | None
-    n: int
-    repeat: int = 0
-    primitive: str | None = None
-    placement: str | None = None
-
-    @property
-    def series(self) -> tuple:
-        """Jobs of one series share a fate: the first failure stops the rest."""
-        return (self.kind, self.model, self.variant, self.primitive, self.placement)
-
-    def label(self) -> str:
-        if self.kind == "switch":
-            return f"switch {self.model}/{self.primitive} {self.placement}"
-        text = f"{self.kind} {self.model}/{self.variant} n={self.n:,}"
-        if self.primitive:
-            text += f" ({self.primitive})"
-        if self.repeat:
-            text += f" repeat {self.repeat + 1}"
-        return text
-
-    def as_record(self) -> dict:
-        return asdict(self)
+from parkbench import protocol
+from parkbench.protocol import FailureKind, JobKind
+from parkbench.suite import Job
 
 
 @dataclass(frozen=True)
 class Failure:
     job: Job
-    kind: str  # "exit", "limit", "signal", "timeout", "memory-floor" or "bad-output"
+    kind: FailureKind
     reason: str
     exit_code: int | None
     wall_seconds: float
@@ -80,25 +49,12 @@ class Failure:
 
 def probe_command(job: Job, tail_loops: int | None = None) -> list[str]:
     command = [
-        sys.executable, "-m", "parkbench.probe",
+        sys.executable, "-m", "parkbench.probe_child",
         "--model", job.model, "--variant", job.variant, "--n", str(job.n),
     ]
-    if job.kind == "tail":
+    if job.kind == JobKind.TAIL:
         command += ["--primitive", job.primitive, "--tail-loops", str(tail_loops)]
     return command
-
-
-def parse_json_line(out: str) -> dict:
-    return json.loads(_last_line(out))
-
-
-def _limit_record(out: str) -> dict | None:
-    """The ``{"kind": "limit", ...}`` line a probe prints when the OS refused a waiter."""
-    try:
-        record = parse_json_line(out)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) and record.get("kind") == "limit" else None
 
 
 def _kill_group(pgid: int) -> None:
@@ -121,12 +77,39 @@ def _stop(child) -> None:
     child.communicate()
 
 
+class _Channel:
+    """The read end of a child's record pipe, drained by a thread so that a child never
+    blocks on a full pipe."""
+
+    def __init__(self):
+        self.read_fd, self.write_fd = os.pipe()
+        self.chunks: list[bytes] = []
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+
+    def _drain(self) -> None:
+        total = 0
+        while chunk := os.read(self.read_fd, 65536):
+            total += len(chunk)
+            if total <= protocol.MAX_RECORD_BYTES + 1:
+                self.chunks.append(chunk)
+
+    def started(self) -> None:
+        os.close(self.write_fd)  # the child holds its own copy
+        self.thread.start()
+
+    def data(self) -> bytes:
+        self.thread.join(timeout=5)
+        os.close(self.read_fd)
+        return b"".join(self.chunks)
+
+
 def run_child(job: Job, timeout: float, command=None, memory_floor: int | None = None,
-              available=None, parse=parse_json_line, env=None) -> dict | Failure:
+              available=None, parse=None, env=None) -> dict | Failure:
     """Run one child; return its record, or a ``Failure`` saying why not.
 
-    ``command`` defaults to the probe child of ``job``; ``parse`` turns the child's
-    stdout into the record (default: the JSON object on its last line).
+    ``command`` defaults to the probe child of ``job``, which sends its record on a
+    pipe of its own (``protocol.py``); with ``parse``, the record is instead
+    ``parse(stdout)`` (the switch benchmark, whose result is a pyperf file).
 
     The child runs in a session of its own. It is killed, with its whole process group,
     when it outlives ``timeout``, when the machine's available memory (``available()``,
@@ -134,12 +117,15 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     interrupted. Whatever it leaves in its group is killed when it ends.
     """
     from parkbench.guard import available_bytes
-    from parkbench.sizes import format_bytes
+    from parkbench.units import format_bytes
 
     command = command or probe_command(job)
     available = available or available_bytes
+    channel = _Channel() if parse is None else None
     start = time.perf_counter()
     env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()))
+    if channel is not None:
+        env[protocol.RECORD_FD_ENV] = str(channel.write_fd)
     child = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -148,7 +134,10 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
         start_new_session=True,
         text=True,
         env=env,
+        pass_fds=(channel.write_fd,) if channel is not None else (),
     )
+    if channel is not None:
+        channel.started()
     try:
         while True:
             try:
@@ -158,13 +147,14 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
                 elapsed = time.perf_counter() - start
                 if elapsed > timeout:
                     _stop(child)
-                    return Failure(job, "timeout", f"no result within {timeout:g} s", None, elapsed)
+                    return Failure(job, FailureKind.TIMEOUT, f"no result within {timeout:g} s",
+                                   None, elapsed)
                 if memory_floor is not None:
                     free = available()
                     if free < memory_floor:
                         _stop(child)
                         return Failure(
-                            job, "memory-floor",
+                            job, FailureKind.MEMORY_FLOOR,
                             f"ended by the watchdog: available memory {format_bytes(free)} "
                             f"fell below the floor of {format_bytes(memory_floor)}",
                             None, elapsed)
@@ -173,23 +163,33 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
         raise
     finally:
         _kill_group(child.pid)  # anything the child left in its group
+        data = channel.data() if channel is not None else b""
     wall = time.perf_counter() - start
     code = child.returncode
     if code < 0:
         name = signal.Signals(-code).name
         detail = _last_line(err)
         reason = f"killed by {name}" + (f" after: {detail}" if detail else "")
-        return Failure(job, "signal", reason, code, wall)
-    if code != 0:
-        limit = _limit_record(out)
-        if limit is not None:
-            return Failure(job, "limit", _last_line(err) or limit["error"], code, wall,
-                           reached=limit["reached"])
-        return Failure(job, "exit", _last_line(err) or f"exit status {code}", code, wall)
+        return Failure(job, FailureKind.SIGNAL, reason, code, wall)
+    if code == protocol.EXIT_LIMIT_REACHED and channel is not None:
+        try:
+            limit = protocol.decode(data)
+            if limit.get("kind") == "limit":
+                return Failure(job, FailureKind.LIMIT, _last_line(err) or limit["error"], code, wall,
+                               reached=int(limit["reached"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+    if code != protocol.EXIT_OK:
+        reason = _last_line(err) or f"exit status {code}"
+        if code == protocol.EXIT_ORPHANED:
+            reason = "the child found its runner gone before it started"
+        return Failure(job, FailureKind.EXIT, reason, code, wall)
     try:
-        record = parse(out)
+        record = parse(out) if parse is not None else protocol.decode(data)
+        if parse is None and record.get("kind") != job.kind:
+            raise ValueError(f"a {record.get('kind')!r} record for a {job.kind} job")
     except (ValueError, KeyError, OSError) as exc:
-        return Failure(job, "bad-output", f"no usable result ({exc}); stdout ended "
+        return Failure(job, FailureKind.BAD_OUTPUT, f"no usable result ({exc}); stdout ended "
                        f"{_last_line(out)!r}", code, wall)
     record.update(job=job.as_record(), repeat=job.repeat, wall_seconds=wall)
     return record
@@ -232,21 +232,21 @@ class Sweep:
 
     def _child(self, job: Job):
         """The command of ``job``'s child and the parser of its output."""
-        if job.kind != "switch":
-            return probe_command(job, self.tail_loops), parse_json_line
-        from parkbench import latency
+        if job.kind != JobKind.SWITCH:
+            return probe_command(job, self.tail_loops), None
+        from parkbench import switchbench
 
-        name = latency.switch_filename(job.model, job.primitive, job.placement)
+        name = switchbench.switch_filename(job.model, job.primitive, job.placement)
         path = self.switch_folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # pyperf refuses to overwrite; a stale file is no result
-        command = latency.switch_command(job.model, job.primitive, job.placement, path,
+        command = switchbench.switch_command(job.model, job.primitive, job.placement, path,
                                          self.latency_mode)
 
         def parse(_out):
             return {"kind": "switch", "model": job.model, "primitive": job.primitive,
                     "placement": job.placement, "mode": self.latency_mode,
-                    "file": f"{self.switch_folder.name}/{name}", **latency.read_switch(path)}
+                    "file": f"{self.switch_folder.name}/{name}", **switchbench.read_switch(path)}
 
         return command, parse
 

@@ -6,10 +6,50 @@ quick sweep finishes in well under two minutes on a 2-core machine while the mem
 grid's largest N takes dwarfs the noise of a fresh interpreter's baseline.
 """
 
+from dataclasses import asdict, dataclass
+
 from parkbench import placement, probes
 from parkbench.errors import UserError
 from parkbench.fitting import MIN_DISTINCT_N
-from parkbench.runner import Job
+from parkbench.protocol import JobKind
+
+
+@dataclass(frozen=True)
+class Job:
+    """One child of a sweep.
+
+    ``kind`` is ``memory`` (park N, read memory), ``tail`` (park N, time hand-offs of
+    ``primitive`` one by one) or ``switch`` (the pyperf hand-off benchmark of
+    ``primitive`` at ``placement``; ``variant`` and ``n`` do not apply).
+    """
+
+    kind: JobKind
+    model: str
+    variant: str | None
+    n: int
+    repeat: int = 0
+    primitive: str | None = None
+    placement: str | None = None
+
+    @property
+    def series(self) -> tuple:
+        """Jobs of one series share a fate: the first failure stops the rest."""
+        return (self.kind, self.model, self.variant, self.primitive, self.placement)
+
+    def label(self) -> str:
+        if self.kind == JobKind.SWITCH:
+            return f"switch {self.model}/{self.primitive} {self.placement}"
+        text = f"{self.kind} {self.model}/{self.variant} n={self.n:,}"
+        if self.primitive:
+            text += f" ({self.primitive})"
+        if self.repeat:
+            text += f" repeat {self.repeat + 1}"
+        return text
+
+    def as_record(self) -> dict:
+        return asdict(self)
+
+
 
 QUICK_GRIDS = {
     "threads": (100, 300, 1_000, 3_000),
@@ -136,7 +176,7 @@ def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
     the model's first selected variant and handing off its first selected primitive."""
     jobs, refused = [], []
     if memory:
-        jobs += [Job("memory", model, variant, n, r)
+        jobs += [Job(JobKind.MEMORY, model, variant, n, r)
                  for model, variant in selection
                  for n in sorted(grids[grid_key(model, variant)])
                  for r in range(repeat)]
@@ -148,12 +188,12 @@ def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
         for model in first_variant:
             for primitive in primitives[model]:
                 for where in placements:
-                    job = Job("switch", model, None, 0, 0, primitive, where)
+                    job = Job(JobKind.SWITCH, model, None, 0, 0, primitive, where)
                     reason = placement.refuse(where)
                     (refused.append((job, reason)) if reason else jobs.append(job))
         for model, variant in first_variant.items():
             if primitives[model]:
-                jobs += [Job("tail", model, variant, n, 0, primitives[model][0], "os")
+                jobs += [Job(JobKind.TAIL, model, variant, n, 0, primitives[model][0], "os")
                          for n in tail_grid(grids[grid_key(model, variant)])]
     return jobs, refused
 

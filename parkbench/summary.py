@@ -6,7 +6,7 @@ variant), each row naming the run its figures came from.
 CLI's ``run`` and ``show`` both print through here.
 """
 
-from parkbench.sizes import format_bytes, format_count, format_seconds
+from parkbench.units import format_bytes, format_count, format_seconds
 
 # (figure metric, column heading, formatter)
 COLUMNS = (

@@ -380,7 +380,7 @@ def test_fit_takes_zero_wake_ups_and_says_never_for_a_tiny_machine(capsys):
 
 
 def test_sizes_follow_si_and_iec_exactly():
-    from parkbench.sizes import parse_size
+    from parkbench.units import parse_size
 
     assert parse_size("4GB") == 4 * 10**9
     assert parse_size("4GiB") == 4 * 2**30

@@ -140,7 +140,7 @@ def test_unknown_primitive_is_exit_2_with_accepted_values(tmp_path, capsys):
 
 
 def test_switch_script_rejects_unknown_primitive():
-    from parkbench.latency import SWITCH_SCRIPT
+    from parkbench.switchbench import SWITCH_SCRIPT
 
     done = subprocess.run([sys.executable, str(SWITCH_SCRIPT), "--model", "gevent", "--primitive",
                            "lock", "--placement", "same-core"], capture_output=True, text=True, timeout=60)

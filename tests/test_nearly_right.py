@@ -13,7 +13,8 @@ import pytest
 
 from parkbench import compare, guard, handoff, limits, memory, results
 from parkbench.fitting import derive, fit_line, measurement_value
-from parkbench.runner import Job, run_child
+from parkbench.runner import run_child
+from parkbench.suite import Job
 
 from . import synthetic
 
@@ -113,11 +114,11 @@ def test_the_switch_benchmark_counts_two_hand_offs_per_round_trip(tmp_path):
     factor: a shared machine) with a direct ping-pong timed here."""
     import pyperf
 
-    from parkbench import latency
+    from parkbench import switchbench
     from parkbench.probes import threads
 
     path = tmp_path / "switch.json"
-    command = latency.switch_command("threads", "lock", "same-core", path, "quick")
+    command = switchbench.switch_command("threads", "lock", "same-core", path, "quick")
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     benchmark = pyperf.Benchmark.load(str(path))
@@ -195,7 +196,7 @@ def test_a_tighter_parent_cgroup_binds_the_child(tmp_path):
 
 
 def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
-    from parkbench import probe, probes
+    from parkbench import probe_child as probe, probes
 
     class Short:
         @staticmethod
@@ -225,7 +226,8 @@ def test_the_runner_kills_what_a_finished_child_left_in_its_group(tmp_path):
             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
             "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
             f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
-            "print(json.dumps({'kind': 'memory', 'ok': True}))\n")
+            "from parkbench import protocol\n"
+            "protocol.send({'kind': 'memory', 'ok': True})\n")
     outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
                         command=[sys.executable, "-c", code])
     assert outcome["ok"] is True

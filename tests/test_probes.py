@@ -3,7 +3,8 @@
 import pytest
 
 from parkbench import probes
-from parkbench.runner import Failure, Job, run_child
+from parkbench.runner import Failure, run_child
+from parkbench.suite import Job
 
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 
@@ -94,7 +95,7 @@ def test_socket_waiters_raise_the_soft_descriptor_limit_and_say_so():
     code = ("import resource, runpy, sys\n"
             f"resource.setrlimit(resource.RLIMIT_NOFILE, (256, {hard}))\n"
             "sys.argv = ['probe', '--model', 'asyncio', '--variant', 'socket', '--n', '400']\n"
-            "runpy.run_module('parkbench.probe', run_name='__main__')\n")
+            "runpy.run_module('parkbench.probe_child', run_name='__main__')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     import json
 

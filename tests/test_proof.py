@@ -19,7 +19,7 @@ def _probe(code: str, timeout: float = 60):
     return done, time.monotonic() - started
 
 
-RUN = "from parkbench import probe\nprobe.run({model!r}, {variant!r}, {n})\n"
+RUN = "from parkbench import probe_child as probe\nprobe.run({model!r}, {variant!r}, {n})\n"
 
 
 def test_the_check_takes_the_smallest_count_and_names_every_view():

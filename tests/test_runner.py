@@ -9,7 +9,8 @@ import pytest
 
 from parkbench import runner
 from parkbench.guard import Guard
-from parkbench.runner import Failure, Job, Sweep, run_child
+from parkbench.runner import Failure, Sweep, run_child
+from parkbench.suite import Job
 from parkbench.suite import plan
 
 JOB = Job("memory", "asyncio", "event", 10, 0)

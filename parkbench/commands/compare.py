@@ -5,7 +5,7 @@ from parkbench.commands import output
 
 
 def format_value(value, unit: str) -> str:
-    from parkbench.sizes import format_bytes, format_count, format_seconds
+    from parkbench.units import format_bytes, format_count, format_seconds
 
     if output.is_missing(value):
         return "-"

@@ -19,7 +19,7 @@ def machine_cores(current) -> dict:
 
 def run(args) -> int:
     from parkbench import current, fitmap
-    from parkbench.sizes import format_bytes, format_count, parse_count, parse_size
+    from parkbench.units import format_bytes, format_count, parse_count, parse_size
 
     waiters = parse_count(args.waiters)
     rate = parse_count(args.rate, allow_zero=True)

@@ -9,7 +9,7 @@ from parkbench.commands import output
 
 
 def limit_lines(values: dict) -> list[str]:
-    from parkbench.sizes import format_bytes
+    from parkbench.units import format_bytes
 
     def count(value):
         return "unlimited" if value is None else f"{value:,}"

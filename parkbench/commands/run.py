@@ -43,7 +43,7 @@ def _progress(stream):
 
 def _selection_and_grids(args, limits_now):
     from parkbench import suite
-    from parkbench.sizes import parse_count_list
+    from parkbench.units import parse_count_list
 
     if args.full:
         if args.models or args.n or args.to_limit:
@@ -67,7 +67,7 @@ def _selection_and_grids(args, limits_now):
 
 def plan_parameters(args) -> dict:
     """Every option checked, as the run's parameters (nothing is written)."""
-    from parkbench import guard, latency, limits, placement, suite
+    from parkbench import guard, limits, placement, suite, switchbench
 
     limits_now = limits.read()
     selection, grids, only = _selection_and_grids(args, limits_now)
@@ -86,11 +86,11 @@ def plan_parameters(args) -> dict:
         "memory": only in (None, "memory"),
         "latency": only in (None, "latency"),
         "latency_mode": mode,
-        "pyperf_options": list(latency.PYPERF_MODES[mode]),
+        "pyperf_options": list(switchbench.PYPERF_MODES[mode]),
         "primitives": {model: list(names) for model, names in primitives.items()},
         "placements": list(placement.PLACEMENTS),
-        "tail_loops": latency.TAIL_LOOPS,
-        "tail_placement": latency.TAIL_PLACEMENT,
+        "tail_loops": switchbench.TAIL_LOOPS,
+        "tail_placement": switchbench.TAIL_PLACEMENT,
         "to_limit": args.to_limit,
         "child_rlimits": parse_child_rlimits(args.child_rlimit),
         "memory_budget_bytes": guard.parse_budget(budget_text, guard.available_bytes()),
@@ -112,7 +112,7 @@ def check_parameters(parameters, source: str) -> dict:
     """A run's parameters, checked like the command line's: known models, variants and
     primitives, grids of at least three distinct N within bounds, a timeout, a repeat
     count and a memory budget within reason, and a floor no lower than the default."""
-    from parkbench import guard, latency, probes, suite
+    from parkbench import guard, probes, suite, switchbench
     from parkbench import rlimits
 
     def fail(rule):
@@ -145,8 +145,8 @@ def check_parameters(parameters, source: str) -> dict:
         fail(f"repeat must be a whole number from 1 to {MAX_REPEAT}, not {repeat!r}")
     if not _number(timeout) or not 0 < timeout <= MAX_TIMEOUT_SECONDS:
         fail(f"the timeout must be in (0, {MAX_TIMEOUT_SECONDS:g}] seconds, not {timeout!r}")
-    if mode not in latency.PYPERF_MODES:
-        fail(f"latency mode must be one of {', '.join(latency.PYPERF_MODES)}, not {mode!r}")
+    if mode not in switchbench.PYPERF_MODES:
+        fail(f"latency mode must be one of {', '.join(switchbench.PYPERF_MODES)}, not {mode!r}")
     if not _number(margin) or not 1 <= margin <= 10:
         fail(f"the guard margin must be in [1, 10], not {margin!r}")
     if isinstance(tail_loops, bool) or not isinstance(tail_loops, int) \

@@ -5,7 +5,7 @@ from parkbench.commands import output
 
 
 def _job_label(record: dict) -> str:
-    from parkbench.runner import Job
+    from parkbench.suite import Job
 
     return Job(**record["job"]).label()
 

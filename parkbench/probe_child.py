@@ -1,36 +1,36 @@
 """The probe child: one fresh interpreter parks N waiters of one model and reports.
 
-Run by the runner as ``python -m parkbench.probe --model M --variant V --n N``. It
+Run by the runner as ``python -m parkbench.probe_child --model M --variant V --n N``. It
 imports only the one probe module it needs, parks N waiters, and when the probe has
 proved all N parked, collects garbage, lets the allocator settle for
 ``SETTLE_SECONDS``, and reads the memory views of its process tree. It then wakes all
-N, waits for them to finish, and prints one JSON record as the last line of stdout.
+N, waits for them to finish, and sends one record (``protocol.ProbeRecord``) on the
+record channel the runner gave it (``protocol.py``).
 
 With ``--tail-loops K --primitive P`` it measures tail latency instead of memory: while
 the N waiters stay parked, two more waiters of the model hand off K round trips, each
 timed on its own; the record holds p50, p99, p99.9 and max of the one-way time. Memory
 is not read in this mode (reading smaps takes kernel locks that disturb latency).
 
-A failure exits with status ``EXIT_PROBE_FAILED`` and a one-line reason as the last
-line of stderr; the runner records that reason.
+A failure exits with status ``protocol.EXIT_PROBE_FAILED`` and a one-line reason as the
+last line of stderr; the runner records that reason. Where the OS refuses a waiter, the
+child sends a ``protocol.LimitRecord`` and exits with ``protocol.EXIT_LIMIT_REACHED``.
 """
 
 import argparse
 import gc
 import inspect
-import json
 import os
 import platform
 import sys
 import time
 import traceback
 
-from parkbench import lifeline, memory, probes, rlimits
+from parkbench import lifeline, memory, probes, protocol, rlimits
 from parkbench.handoff import one_way_percentiles
+from parkbench.protocol import EXIT_LIMIT_REACHED, EXIT_PROBE_FAILED
 
 SETTLE_SECONDS = 0.1
-EXIT_PROBE_FAILED = 3
-EXIT_LIMIT_REACHED = 4
 
 
 def _measurer(kernel_baseline: dict):
@@ -63,7 +63,7 @@ def _tail_measurer(module, primitive: str, loops: int):
 
 
 def run(model: str, variant: str, n: int, primitive: str | None = None,
-        tail_loops: int | None = None) -> dict:
+        tail_loops: int | None = None) -> protocol.ProbeRecord:
     spec = probes.get(model)
     probes.check_variant(spec, variant)
     if tail_loops is not None:
@@ -101,7 +101,7 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m parkbench.probe")
+    parser = argparse.ArgumentParser(prog="python -m parkbench.probe_child")
     parser.add_argument("--model", required=True)
     parser.add_argument("--variant", required=True)
     parser.add_argument("--n", required=True, type=int)
@@ -113,10 +113,8 @@ def main(argv=None) -> int:
         rlimits.apply(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))
         record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops)
     except probes.LimitReached as exc:
-        # The record says how far it got; stdout stays parseable for the runner.
-        sys.stdout.write(json.dumps({"kind": "limit", "reached": exc.reached,
-                                     "error": str(exc)}) + "\n")
-        sys.stdout.flush()
+        # The record says how far it got.
+        protocol.send({"kind": "limit", "reached": exc.reached, "error": str(exc)})
         print(f"{exc} after {exc.reached:,} of {args.n:,} waiters", file=sys.stderr, flush=True)
         os._exit(EXIT_LIMIT_REACHED)
     except BaseException as exc:  # report any failure as this probe's reason, then die
@@ -125,9 +123,8 @@ def main(argv=None) -> int:
         print(reason, file=sys.stderr, flush=True)
         # _exit: parked waiters (threads, workers) must not hold the process open.
         os._exit(EXIT_PROBE_FAILED)
-    sys.stdout.write(json.dumps(record) + "\n")
-    sys.stdout.flush()
-    return 0
+    protocol.send(record)
+    return protocol.EXIT_OK
 
 
 if __name__ == "__main__":
