@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     rendering.add_argument("--output", help="where report.html and report.ipynb go "
                                             "(default: the results folder)")
 
-    listing = commands.add_parser("list", help="models and variants")
+    commands.add_parser("list", help="models and variants")
     return parser
 
 

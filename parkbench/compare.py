@@ -14,6 +14,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from parkbench import results, schema
 from parkbench.errors import UserError
@@ -58,7 +59,7 @@ class Side:
     """One side of a comparison: its label and current figures."""
 
     label: str
-    current: object
+    current: Any
 
 
 def resolve(target: str, results_folder: Path, interpreter: str | None = None) -> Side:
@@ -147,7 +148,9 @@ def compare(side_a: Side, side_b: Side):
     rows = []
     for key in sorted(set(table_a) | set(table_b)):
         a, b = table_a.get(key), table_b.get(key)
-        row = dict(zip(KEY, key), unit=(a or b)[1], a=a[0] if a else math.nan,
+        either = a if a is not None else b
+        assert either is not None
+        row = dict(zip(KEY, key), unit=either[1], a=a[0] if a else math.nan,
                    b=b[0] if b else math.nan, ratio=math.nan, p_value=math.nan,
                    significant=None, status="compared",
                    run_a=a[2] if a else None, run_b=b[2] if b else None)

@@ -22,6 +22,7 @@ returns data; nothing prints.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from parkbench import limits as os_limits
 from parkbench.fitting import FITTED
@@ -48,7 +49,7 @@ class Current:
     """The current figures (``frame``: tidy rows plus ``basis`` and ``detail``), where
     each family came from (``sources``: dicts), and notes for the reader."""
 
-    frame: object
+    frame: Any
     sources: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     runs: dict = field(default_factory=dict)
@@ -59,7 +60,7 @@ class Current:
         from parkbench.results import run_order
 
         keys = {(s["machine"], s["run_id"]) for s in self.sources}
-        newest = {}
+        newest: dict[str, str] = {}
         for machine, run_id in self.runs:
             if machine not in newest or run_order(run_id) > run_order(newest[machine]):
                 newest[machine] = run_id

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 # Published figures of other runtimes (from one widely read article): reference
 # markers, never measurements of this machine.
-PUBLISHED = (
+PUBLISHED: tuple[dict, ...] = (
     {"label": "Go goroutine (published)", "bytes_per_waiter": 2.6e3, "switch_seconds": 200e-9},
     {"label": "JVM platform thread (published: 1 MB stack reserved, 1-5 µs OS switch)",
      "bytes_per_waiter": 2.0**20, "switch_seconds": 3e-6},
@@ -55,9 +55,10 @@ def _machines(share: float) -> int:
     return math.ceil(round(share, 9))
 
 
-def machines_needed(profile: Profile, waiters: float, rate: float) -> tuple[int, str]:
+def machines_needed(profile: Profile, waiters: float, rate: float) -> tuple[float, str]:
     """Machines ``profile``'s model needs for ``waiters`` idle waiters and ``rate``
-    wake-ups per second, and what binds: its capacity limit, or ``hand-off rate``."""
+    wake-ups per second (``math.inf`` where one waiter needs more than a machine), and
+    what binds: its capacity limit, or ``hand-off rate``."""
     by_waiters = _machines(waiters / profile.capacity) if profile.capacity > 0 else math.inf
     by_rate = _machines(rate / profile.handoffs_per_second)
     machines = max(by_waiters, by_rate, 1)
@@ -128,7 +129,7 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
     return sorted(rows, key=lambda r: (r["machines"], r["total_per_waiter"]))
 
 
-def grid(profile: Profile, waiters_axis, rate_axis) -> list[list[int]]:
+def grid(profile: Profile, waiters_axis, rate_axis) -> list[list[float]]:
     """Machines needed over a (rate x waiters) grid, rows by rate: the map of one model."""
     return [[machines_needed(profile, w, r)[0] for w in waiters_axis] for r in rate_axis]
 
@@ -140,7 +141,7 @@ def published_markers(memory_bytes: float, cores: int = 1) -> list[dict]:
              "rate": cores / ref["switch_seconds"]} for ref in PUBLISHED]
 
 
-def best(profiles_, waiters: float, rate: float) -> tuple[Profile, int]:
+def best(profiles_, waiters: float, rate: float) -> tuple[Profile, float]:
     """The profile needing the fewest machines for one workload point, and how many it
     needs. Ties go to the faster hand-off (more room for wake-ups), then to the smaller
     total per waiter (more room for waiters)."""
@@ -150,7 +151,7 @@ def best(profiles_, waiters: float, rate: float) -> tuple[Profile, int]:
     return profile, machines
 
 
-def decision_grid(profiles_, waiters_axis, rate_axis) -> list[list[tuple[Profile, int]]]:
+def decision_grid(profiles_, waiters_axis, rate_axis) -> list[list[tuple[Profile, float]]]:
     """The decision map: rows by rate, columns by waiters, each cell the best profile
     and the machines it needs."""
     return [[best(profiles_, w, r) for w in waiters_axis] for r in rate_axis]

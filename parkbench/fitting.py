@@ -170,7 +170,7 @@ def derive_memory(measurements: list[dict]) -> list[dict]:
     for (model, variant), records in groups.items():
         ns = [record["n"] for record in records]
 
-        def figure(metric, value, unit, **detail):
+        def figure(metric, value, unit, model=model, variant=variant, **detail):
             figures.append(
                 {"model": model, "variant": variant, "metric": metric,
                  "value": value, "unit": unit, **detail}

@@ -42,7 +42,7 @@ def _rlimit(which) -> dict:
 
 def _cgroup_paths(root: Path) -> dict:
     """controller -> cgroup path of this process; key "" for the v2 unified hierarchy."""
-    paths = {}
+    paths: dict[str, str] = {}
     try:
         lines = (root / "proc/self/cgroup").read_text().splitlines()
     except FileNotFoundError:
@@ -100,9 +100,9 @@ def _tasks_in_use(root: Path) -> int | None:
         return None
 
 
-def read(root: str = "/") -> dict:
+def read(root_path: str = "/") -> dict:
     """This machine's limits: kernel-wide, per-process (rlimits), cgroup, and usage."""
-    root = Path(root)
+    root = Path(root_path)
     proc = root / "proc/sys"
     cgroups = _cgroup_paths(root)
     meminfo = _meminfo(root)
@@ -120,7 +120,7 @@ def read(root: str = "/") -> dict:
         "memory_available": meminfo.get("MemAvailable"),
         "memory_total": meminfo.get("MemTotal"),
         "tasks_in_use": _tasks_in_use(root),
-        "is_root": os.geteuid() == 0 if str(root) == "/" else False,
+        "is_root": os.geteuid() == 0 if str(root_path) == "/" else False,
     }
 
 
@@ -179,7 +179,7 @@ def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | Non
                 found.append(Bound(name, room, f"{limits[name]:,} - {tasks or 0:,} tasks in use"))
         nproc = (limits.get("rlimit_nproc") or {}).get("soft")
         if nproc is not None and not limits.get("is_root"):
-            found.append(Bound("rlimit_nproc", _headroom(nproc, tasks),
+            found.append(Bound("rlimit_nproc", _headroom(nproc, tasks) or 0,
                                f"{nproc:,} per user (counts threads too)"))
     if model == "threads" and limits.get("max_map_count"):
         per = maps_per_waiter if maps_per_waiter and maps_per_waiter > 0 else DEFAULT_MAPS_PER_THREAD

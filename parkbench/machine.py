@@ -72,7 +72,7 @@ def _cpu_model() -> str:
 
 
 def package_versions() -> dict:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)

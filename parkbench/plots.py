@@ -9,10 +9,6 @@ gives the same pictures.
 import math
 
 import matplotlib.pyplot as plt
-from matplotlib.colors import BoundaryNorm, ListedColormap
-from matplotlib.lines import Line2D
-
-from parkbench import fitmap
 
 DPI = 110
 MODEL_COLOURS = {"threads": "#1f77b4", "asyncio": "#ff7f0e", "uvloop": "#2ca02c",
@@ -21,7 +17,6 @@ EXTRA_COLOURS = ("#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 VIEWS = (("rss_per_waiter", "RSS"), ("pss_per_waiter", "PSS"),
          ("kernel_per_waiter", "kernel"), ("total_per_waiter", "total = PSS + kernel"))
-REFERENCE_MARKERS = ("*", "^", "P", "X")
 
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 9,
                      "figure.dpi": DPI, "savefig.dpi": DPI, "svg.hashsalt": "parkbench"})
@@ -67,11 +62,9 @@ def _figure_value(figures, model, variant, metric):
 
 
 def _bytes_axis(ax, axis="y"):
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
     from parkbench.units import format_bytes
-
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     formatter = FuncFormatter(lambda value, _pos: format_bytes(value) if value > 0 else "0")
     target = ax.yaxis if axis == "y" else ax.xaxis
@@ -199,8 +192,11 @@ def switch_latency(frame, machine, values: dict | None = None):
     height = 0.8 / max(len(placements), 1)
     for i, placement in enumerate(placements):
         rows = {f"{r.model}/{r.variant}": r for r in medians[medians.placement == placement].itertuples()}
-        ys, widths, low, high = [], [], [], []
-        
+        ys: list[float] = []
+        widths: list[float] = []
+        low: list[float] = []
+        high: list[float] = []
+
         for y, label in enumerate(labels):
             if label not in rows:
                 continue
@@ -218,8 +214,8 @@ def switch_latency(frame, machine, values: dict | None = None):
             widths.append(median)
         ax.barh(ys, widths, height, xerr=[low, high], label=placement, color=f"C{i}",
                 error_kw={"elinewidth": 1, "capsize": 2})
-        for y, width, whisker in zip(ys, widths, high):
-            ax.text(width + whisker, y, f"  {width:.3g} µs", va="center", fontsize=7)
+        for bar_y, width, whisker in zip(ys, widths, high):
+            ax.text(width + whisker, bar_y, f"  {width:.3g} µs", va="center", fontsize=7)
     ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
     ax.invert_yaxis()
     ax.set(xlabel="one-way hand-off (µs): pyperf median; whisker: 25th to 75th percentile",
@@ -313,129 +309,5 @@ def capacity(frame, machine):
                                 "solid: measured ceiling, pale: predicted",
            title=f"{machine}: capacity and the binding limit")
     ax.set_xlim(right=rows.value.max() * 60 if len(rows) else None)
-    fig.tight_layout()
-    return fig
-
-
-def _reference_handles(markers):
-    return [Line2D([], [], linestyle="none", marker=REFERENCE_MARKERS[i % len(REFERENCE_MARKERS)],
-                   markersize=9, markerfacecolor="white", markeredgecolor="black",
-                   label=marker["label"]) for i, marker in enumerate(markers)]
-
-
-def _draw_references(ax, markers):
-    for i, marker in enumerate(markers):
-        ax.plot(marker["waiters"], marker["rate"], linestyle="none",
-                marker=REFERENCE_MARKERS[i % len(REFERENCE_MARKERS)], markersize=9,
-                markerfacecolor="white", markeredgecolor="black", gid=f"reference:{marker['label']}")
-
-
-def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
-    """For each (W, R) cell the model/variant needing the fewest machines, coloured by
-    model; contour lines give how many machines that best choice needs."""
-    import numpy as np
-
-    grid = fitmap.decision_grid(profiles, waiters_axis, rate_axis)
-    winners = sorted({cell[0] for row in grid for cell in row},
-                     key=lambda p: (_models_in_order([p.model] + [q.model for q in profiles]).index(p.model),
-                                    p.variant))
-    index = {id(p): i for i, p in enumerate(winners)}
-    codes = np.array([[index[id(cell[0])] for cell in row] for row in grid])
-    machines = np.array([[cell[1] for cell in row] for row in grid], dtype=float)
-    fig, ax = plt.subplots(figsize=(12, 6))
-    colours = [model_colour(p.model) for p in winners]
-    cmap = ListedColormap(colours)
-    norm = BoundaryNorm([i - 0.5 for i in range(len(winners) + 1)], cmap.N)
-    ax.pcolormesh(waiters_axis, rate_axis, codes, cmap=cmap, norm=norm, shading="nearest", alpha=0.45)
-    levels = [level for level in (1.5, 10.5, 100.5, 1000.5) if machines.min() < level < machines.max()]
-    if levels:
-        contour = ax.contour(waiters_axis, rate_axis, machines, levels=levels, colors="black",
-                             linewidths=0.8)
-        ax.clabel(contour, fmt={1.5: "> 1 machine", 10.5: "> 10 machines", 100.5: "> 100 machines",
-                                1000.5: "> 1000 machines"}, fontsize=8)
-    markers = fitmap.published_markers(memory_bytes, cores)
-    _draw_references(ax, markers)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[i], alpha=0.6,
-                             label=f"{p.model}/{p.variant} ({p.interpreter})")
-               for i, p in enumerate(winners)]
-    ax.legend(handles=handles + _reference_handles(markers), loc="upper left",
-              bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines")
-    ax.set(xscale="log", yscale="log", xlabel="W: concurrent idle waiters",
-           ylabel="R: wake-ups per second",
-           title=f"{profiles[0].machine}: which model needs the fewest machines")
-    fig.tight_layout()
-    return fig
-
-
-def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
-    """Small multiples over W (idle waiters) and R (wake-ups/s), log axes: white where a
-    model fits one machine (scale up), shades for how many it needs (scale out), and
-    where published runtimes would sit on this machine (distinct markers, legend)."""
-    count = len(profiles)
-    columns = min(count, 3) or 1
-    rows_n = math.ceil(count / columns) or 1
-    fig, axes = plt.subplots(rows_n, columns, figsize=(4.8 * columns, 4.0 * rows_n + 0.8),
-                             squeeze=False, sharex=True, sharey=True)
-    cmap = ListedColormap(["#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"])
-    norm = BoundaryNorm([0.5, 1.5, 10.5, 100.5, 1000.5, 1e18], cmap.N)
-    image = None
-    markers = fitmap.published_markers(memory_bytes, cores)
-    for ax, profile in zip(axes.flat, profiles):
-        grid = fitmap.grid(profile, waiters_axis, rate_axis)
-        image = ax.pcolormesh(waiters_axis, rate_axis, grid, cmap=cmap, norm=norm, shading="nearest")
-        ax.plot([waiters_axis[0], profile.capacity, profile.capacity],
-                [profile.handoffs_per_second] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
-        _draw_references(ax, markers)
-        ax.set(xscale="log", yscale="log")
-        ax.set_title(f"{profile.model}/{profile.variant}\ncapacity {profile.capacity:,} "
-                     f"({profile.capacity_basis}); {profile.primitive} hand-off", fontsize=9)
-    for ax in axes.flat[count:]:
-        ax.axis("off")
-    for ax in axes[-1]:
-        ax.set_xlabel("W: concurrent idle waiters")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("R: wake-ups per second")
-    if image is not None:
-        bar = fig.colorbar(image, ax=axes, ticks=[1, 6, 55, 550, 5000], shrink=0.8)
-        bar.ax.set_yticklabels(["1 (fits)", "2-10", "11-100", "101-1000", ">1000"])
-        bar.set_label("machines needed")
-    fig.legend(handles=_reference_handles(markers), loc="lower center", ncol=len(markers),
-               fontsize=8, frameon=False)
-    machine = profiles[0].machine if profiles else ""
-    fig.suptitle(f"{machine}: machines each model needs (black line: one machine's edge)")
-    return fig
-
-
-def compare_machines(frame, metric: str = "total_per_waiter", unit: str = "bytes"):
-    """One figure of ``metric`` per model and variant, machines side by side (each
-    machine's current figures, never merged)."""
-    from parkbench.units import format_bytes, format_seconds
-
-    rows = frame[(frame.metric == metric) & frame.n.isna()]
-    if metric == "switch_latency":
-        rows = rows[rows.placement == "same-core"]
-    labels = _labels(rows)
-    machines = sorted(rows.machine.unique())
-    fig, ax = plt.subplots(figsize=(10, 0.5 * len(labels) * max(len(machines), 1) + 1.6))
-    height = 0.8 / max(len(machines), 1)
-    fmt = {"bytes": format_bytes, "seconds": format_seconds}.get(unit, lambda v: f"{v:,.0f}")
-    for i, machine in enumerate(machines):
-        values = {f"{r.model}/{r.variant}": r.value for r in rows[rows.machine == machine].itertuples()}
-        ys = [y + i * height for y in range(len(labels)) if labels[y] in values]
-        widths = [values[label] for label in labels if label in values]
-        ax.barh(ys, widths, height, label=machine, color=f"C{i}")
-        for y, width in zip(ys, widths):
-            ax.text(width, y, f" {fmt(width)}", va="center", fontsize=7)
-    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
-    ax.invert_yaxis()
-    title = {"total_per_waiter": "total memory per waiter (PSS + kernel)",
-             "pss_per_waiter": "PSS per waiter",
-             "switch_latency": "one-way hand-off, same-core (pyperf median)",
-             "capacity": "capacity (waiters one machine holds)"}.get(metric, metric)
-    ax.set(xscale="log", xlabel=f"{title} (log scale)", title=f"{title}: machines side by side")
-    if unit == "bytes":
-        _bytes_axis(ax, "x")
-    ax.legend(loc="lower right")
-    ax.margins(x=0.15)
     fig.tight_layout()
     return fig

@@ -67,7 +67,7 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     spec = probes.get(model)
     probes.check_variant(spec, variant)
     if tail_loops is not None:
-        probes.check_primitive(spec, primitive)
+        primitive = probes.check_primitive(spec, str(primitive))
     module = probes.load(model)
     gc.collect()
     baseline = memory.tree_views()
@@ -76,7 +76,7 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     if tail_loops is None:
         measure, kind = _measurer(kernel_baseline), "memory"
     else:
-        measure, kind = _tail_measurer(module, primitive, tail_loops), "tail"
+        measure, kind = _tail_measurer(module, str(primitive), tail_loops), "tail"
     # A tail probe exits right after its record: waking N waiters would only cost time.
     result = module.park(n, variant, measure, wake=(kind == "memory"))
     if result["parked"] != n:
@@ -88,7 +88,7 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
         result["tail"] = result.pop("memory")
         result["handoff_primitive"] = primitive
         result["tail_loops"] = tail_loops
-    return {
+    record: protocol.ProbeRecord = {  # type: ignore[typeddict-item]  # park() gives the rest
         "kind": kind,
         "model": model,
         "variant": variant,
@@ -98,6 +98,7 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
         "settle_seconds": SETTLE_SECONDS,
         "python": platform.python_version(),
     }
+    return record
 
 
 def main(argv=None) -> int:
@@ -117,7 +118,7 @@ def main(argv=None) -> int:
         protocol.send({"kind": "limit", "reached": exc.reached, "error": str(exc)})
         print(f"{exc} after {exc.reached:,} of {args.n:,} waiters", file=sys.stderr, flush=True)
         os._exit(EXIT_LIMIT_REACHED)
-    except BaseException as exc:  # report any failure as this probe's reason, then die
+    except BaseException as exc:  # noqa: BLE001 - any failure is this probe's reason: report it, die
         traceback.print_exc(file=sys.stderr)
         reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
         print(reason, file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ it could start. This module imports nothing heavy: a probe child imports it.
 
 import json
 import os
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import NotRequired, TypedDict
 
@@ -96,18 +97,16 @@ class LimitRecord(TypedDict):
     error: str
 
 
-def send(record: dict) -> None:
+def send(record: Mapping) -> None:
     """Send the one record of this child on its channel (or stdout, run by hand)."""
     data = (json.dumps(record) + "\n").encode()
-    fd = os.environ.get(RECORD_FD_ENV)
-    if fd is None:
-        os.write(1, data)
-        return
-    fd = int(fd)
+    given = os.environ.get(RECORD_FD_ENV)
+    fd = 1 if given is None else int(given)
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-    os.close(fd)
+    if given is not None:
+        os.close(fd)
 
 
 def decode(data: bytes) -> dict:

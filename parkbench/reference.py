@@ -23,7 +23,7 @@ def markdown(parser: argparse.ArgumentParser) -> str:
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     helps = {choice.dest: choice.help for choice in commands._choices_actions}
     for name, sub in commands.choices.items():
-        lines += [f"## `parkbench {name}`", "", helps.get(name, "") + ".", "", "```",
+        lines += [f"## `parkbench {name}`", "", (helps.get(name) or "") + ".", "", "```",
                   _usage(sub), "```", ""]
         rows = []
         for action in sub._actions:

@@ -12,9 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from parkbench import resources
 from parkbench.errors import UserError
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "report.ipynb"
+NOTEBOOK = resources.path("report.ipynb")
 KERNEL_TIMEOUT_SECONDS = 600
 
 

@@ -20,10 +20,10 @@ import math
 import os
 import stat
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from parkbench import schema
+from parkbench import schema, upgrade
 from parkbench.errors import UserError
 from parkbench.schema import MACHINE_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
 
@@ -67,7 +67,7 @@ def _finite(value):
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%SZ")
 
 
@@ -89,10 +89,14 @@ def check_output_folder(folder: Path) -> Path:
     return folder
 
 
+def _lock_path(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.lock")
+
+
 def _lock(path: Path):
     """An exclusive advisory lock on ``path``'s lock file, or ``UserError`` if another
     process holds it. The lock lives as long as the returned file object."""
-    lock_path = path.with_name(f".{path.stem}.lock")
+    lock_path = _lock_path(path)
     handle = open(lock_path, "a")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -126,8 +130,10 @@ class RunFile:
         for attempt in range(1, 1000):
             run_id = base if attempt == 1 else f"{base}-{attempt}"
             path = machine_folder / f"{run_id}.json"
-            try:
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            if path.exists():
+                continue
+            try:  # the claim: an exclusive create of the run's lock file
+                os.close(os.open(_lock_path(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
             except FileExistsError:
                 continue
             except OSError as exc:
@@ -140,7 +146,7 @@ class RunFile:
             "schema_version": SCHEMA_VERSION,
             "run_id": run_id,
             "machine": machine,
-            "started_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+            "started_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
             "finished_at": None,
             "complete": False,
             "parameters": parameters,
@@ -153,9 +159,8 @@ class RunFile:
         }
         run = cls(path, document, _lock(path))
         try:
-            run.save()
+            run.save()  # atomic: the run file never exists half-written, nor empty
         except OSError as exc:
-            path.unlink(missing_ok=True)
             raise UserError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
         return run
 
@@ -197,14 +202,14 @@ class RunFile:
     def finish(self, figures: list[dict]) -> None:
         self.document["figures"] = figures
         self.document["complete"] = True
-        self.document["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.document["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.save()
 
 
 def write_machine(folder: Path, description: dict) -> Path:
     path = Path(folder) / description["name"] / "machine.json"
     write_json_atomic(path, {"schema": MACHINE_SCHEMA, "schema_version": SCHEMA_VERSION,
-                             **schema.describe_from_machine_json(description)})
+                             **upgrade.describe_from_machine_json(description)})
     return path
 
 
@@ -267,7 +272,7 @@ def read_run(path: Path) -> dict:
     if version < SCHEMA_VERSION:
         machine_json = path.parent / "machine.json"
         machine = read_machine(machine_json) if machine_json.is_file() else None
-        document = schema.upgrade_run(document, machine)
+        document = upgrade.upgrade_run(document, machine)
     return schema.check_run(document, str(path), path.parent.name)
 
 
@@ -289,7 +294,7 @@ def find_run_files(target: Path) -> list[Path]:
     if direct or (target / "machine.json").is_file():
         candidates = direct  # a machine folder
     else:
-        candidates = target.glob("*/*.json")
+        candidates = list(target.glob("*/*.json"))
     runs = sorted((path for path in candidates if _is_run_file(path)),
                   key=lambda path: (path.parent.name, run_order(path.stem)))
     if not runs:

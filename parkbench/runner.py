@@ -50,10 +50,10 @@ class Failure:
 def probe_command(job: Job, tail_loops: int | None = None) -> list[str]:
     command = [
         sys.executable, "-m", "parkbench.probe_child",
-        "--model", job.model, "--variant", job.variant, "--n", str(job.n),
+        "--model", job.model, "--variant", str(job.variant), "--n", str(job.n),
     ]
     if job.kind == JobKind.TAIL:
-        command += ["--primitive", job.primitive, "--tail-loops", str(tail_loops)]
+        command += ["--primitive", str(job.primitive), "--tail-loops", str(tail_loops)]
     return command
 
 
@@ -236,12 +236,12 @@ class Sweep:
             return probe_command(job, self.tail_loops), None
         from parkbench import switchbench
 
-        name = switchbench.switch_filename(job.model, job.primitive, job.placement)
+        primitive, where = str(job.primitive), str(job.placement)
+        name = switchbench.switch_filename(job.model, primitive, where)
         path = self.switch_folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # pyperf refuses to overwrite; a stale file is no result
-        command = switchbench.switch_command(job.model, job.primitive, job.placement, path,
-                                         self.latency_mode)
+        command = switchbench.switch_command(job.model, primitive, where, path, self.latency_mode)
 
         def parse(_out):
             return {"kind": "switch", "model": job.model, "primitive": job.primitive,

@@ -62,7 +62,7 @@ class _Checker:
             self.fail(where, f"holds {len(value):,} entries, more than {MAX_RECORDS:,}")
         return value
 
-    def key(self, mapping: dict, key: str, where: str):
+    def key(self, mapping, key: str, where: str):
         if key not in mapping:
             self.fail(where, f"lacks {key!r}")
         return mapping[key]
@@ -109,70 +109,12 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-# --- upgrade ---------------------------------------------------------------------------
-
-
 def interpreter_key(interpreter: dict | None) -> str:
     """The label of an interpreter: ``CPython 3.11.7`` (``t`` for free-threaded)."""
     if not interpreter:
         return "unknown"
     suffix = "t" if interpreter.get("gil_disabled") else ""
     return f"{interpreter.get('implementation', '?')} {interpreter.get('version', '?')}{suffix}"
-
-
-def _executable_name(python: dict) -> dict:
-    python = dict(python)
-    if isinstance(python.get("executable"), str):
-        python["executable"] = PurePosixPath(python["executable"]).name
-    return python
-
-
-def upgrade_run(document: dict, machine_document: dict | None) -> dict:
-    """A run document of any known version as version ``SCHEMA_VERSION`` (in memory)."""
-    if document.get("schema_version") == SCHEMA_VERSION:
-        return document
-    upgraded = dict(document)
-    environment = document.get("environment") if isinstance(document.get("environment"), dict) else {}
-    python = environment.get("python") if isinstance(environment.get("python"), dict) else {}
-    upgraded["interpreter"] = _executable_name(python)
-    if isinstance(machine_document, dict):
-        description = describe_from_machine_json(machine_document)
-        description["source"] = "machine.json at upgrade (format 1 did not record it)"
-    else:
-        description = None
-    if description is not None and "packages" in environment:
-        description["packages"] = environment["packages"]
-    upgraded["machine_description"] = description
-    upgraded.pop("environment", None)
-    parameters = document.get("parameters")
-    if isinstance(parameters, dict) and isinstance(parameters.get("grids"), dict):
-        parameters = dict(parameters)
-        selection = parameters.get("selection") if isinstance(parameters.get("selection"), list) else []
-        grids = {}
-        for key, grid in parameters["grids"].items():
-            if isinstance(key, str) and ":" not in key:
-                for item in selection:
-                    if isinstance(item, list) and len(item) == 2 and item[0] == key:
-                        grids[f"{key}:{item[1]}"] = grid
-            else:
-                grids[key] = grid
-        parameters["grids"] = grids
-        upgraded["parameters"] = parameters
-    if isinstance(document.get("measurements"), list):
-        upgraded["measurements"] = [
-            {"kind": "memory", **record} if isinstance(record, dict) and "kind" not in record else record
-            for record in document["measurements"]]
-    upgraded["schema_version"] = SCHEMA_VERSION
-    upgraded["upgraded_from"] = document.get("schema_version")
-    return upgraded
-
-
-def describe_from_machine_json(machine_document: dict) -> dict:
-    description = {key: value for key, value in machine_document.items()
-                   if key not in ("schema", "schema_version")}
-    if isinstance(description.get("python"), dict):
-        description["python"] = _executable_name(description["python"])
-    return description
 
 
 # --- checks ----------------------------------------------------------------------------

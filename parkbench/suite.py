@@ -102,8 +102,9 @@ def parse_selection(text: str | None, bare_model_default: bool = False) -> list[
             continue
         name, _, variant = item.partition(":")
         model = probes.get(name)
+        variants: tuple[str, ...]
         if variant:
-            variants = [probes.check_variant(model, variant)]
+            variants = (probes.check_variant(model, variant),)
         elif bare_model_default:
             variants = QUICK_VARIANTS[model.name][:1]
         else:
@@ -182,7 +183,7 @@ def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
                  for r in range(repeat)]
     if latency:
         primitives = primitives or parse_primitives(None, selection)
-        first_variant = {}
+        first_variant: dict[str, str] = {}
         for model, variant in selection:
             first_variant.setdefault(model, variant)
         for model in first_variant:
@@ -218,6 +219,8 @@ def predicted_capacity(model: str, variant: str, limits: dict) -> int:
     from parkbench.limits import capacity
 
     bound = capacity(model, variant, limits, probes.get(model).prior_bytes_per_waiter)
+    if bound is None:  # no limit known at all: the prior's memory bound is always known
+        raise UserError(f"no capacity can be predicted for {model}/{variant} on this machine")
     return bound.waiters
 
 

@@ -12,7 +12,9 @@ Tuning constants are recorded in each run's parameters.
 import sys
 from pathlib import Path
 
-SWITCH_SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_switch.py"
+from parkbench import resources
+
+SWITCH_SCRIPT = resources.path("bench_switch.py")
 
 # pyperf options per latency mode. quick: short values from a few processes, to fit the
 # default sweep's time budget (each model's first primitive only); rigorous: pyperf's
@@ -32,9 +34,7 @@ def switch_filename(model: str, primitive: str, placement: str) -> str:
 
 def switch_command(model: str, primitive: str, placement: str, output: Path, mode: str) -> list[str]:
     if not SWITCH_SCRIPT.is_file():
-        raise FileNotFoundError(
-            f"{SWITCH_SCRIPT} is missing: install parkbench from its repository (pip install -e .)"
-        )
+        raise FileNotFoundError(f"{SWITCH_SCRIPT} is missing: the parkbench install is damaged")
     return [
         sys.executable, str(SWITCH_SCRIPT),
         "--model", model, "--primitive", primitive, "--placement", placement,

@@ -2,7 +2,7 @@
 slope and intercept, uneven N, so that a figure taken from the wrong view, a wrong
 formula or the wrong run shows in a test."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from parkbench import results
 from parkbench.fitting import derive
@@ -43,7 +43,7 @@ def write_run(folder, machine, when, records, failures=(), limits=LIMITS, comple
     """A run file of ``records`` started at ``when`` (a datetime or 'YYYYmmddTHHMMSS'),
     its figures derived as ``parkbench run`` derives them."""
     if isinstance(when, str):
-        when = datetime.strptime(when, "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+        when = datetime.strptime(when, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     run = results.RunFile.create(folder, machine, {"repeat": 1, "grids": {}}, interpreter,
                                  {"logical_cpus": 2, "limits": limits}, now=when)
     for record in records:

@@ -5,7 +5,6 @@ the end that none of them is left running.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import current, fitmap, results, tidy
+from parkbench import current, fitmap, results
 from parkbench.cli import main
 from parkbench.fitmap import Profile, machines_needed
 

@@ -1,6 +1,5 @@
 """OS limits from fixture trees, capacity arithmetic, and real runs into a lowered limit."""
 
-import os
 import subprocess
 import sys
 

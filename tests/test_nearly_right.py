@@ -18,7 +18,6 @@ from parkbench.suite import Job
 
 from . import synthetic
 
-
 # --- the fit ----------------------------------------------------------------------------
 
 
@@ -196,7 +195,8 @@ def test_a_tighter_parent_cgroup_binds_the_child(tmp_path):
 
 
 def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
-    from parkbench import probe_child as probe, probes
+    from parkbench import probe_child as probe
+    from parkbench import probes
 
     class Short:
         @staticmethod

@@ -14,7 +14,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench import current, fitmap, plots  # noqa: E402
+from parkbench import current, fitmap, mapplots, plots  # noqa: E402
 
 from . import synthetic  # noqa: E402
 
@@ -141,7 +141,7 @@ def test_decision_map_colours_the_model_needing_fewest_machines():
     # few waiters, many wake-ups: uvloop (1 machine vs 10); many waiters, few wake-ups: asyncio
     assert grid[1][0] == (fast, 1)
     assert grid[0][1] == (small, 1)
-    figure = plots.decision_map([small, fast], [1e3, 1e4, 1e5, 1e6], [1e3, 1e4, 1e5, 1e6], 2**30, 1)
+    figure = mapplots.decision_map([small, fast], [1e3, 1e4, 1e5, 1e6], [1e3, 1e4, 1e5, 1e6], 2**30, 1)
     legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert any("asyncio/v" in text for text in legend) and any("uvloop/v" in text for text in legend)
     assert sum("published" in text for text in legend) == 2

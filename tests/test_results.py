@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -20,7 +20,7 @@ def _measurement(model, n, repeat=0):
     }
 
 
-JAN_1 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _new_run(folder, machine="m1", now=JAN_1):

@@ -1,7 +1,5 @@
 """The runner contains what its children do: failures, crashes and hangs."""
 
-import os
-import signal
 import sys
 
 import psutil
@@ -10,8 +8,7 @@ import pytest
 from parkbench import runner
 from parkbench.guard import Guard
 from parkbench.runner import Failure, Sweep, run_child
-from parkbench.suite import Job
-from parkbench.suite import plan
+from parkbench.suite import Job, plan
 
 JOB = Job("memory", "asyncio", "event", 10, 0)
 

@@ -39,12 +39,10 @@ def capacity_rows(name: str, results_folder: Path, values: dict) -> list[dict]:
     """One row per registered model and variant, and per variant with stored figures."""
     from parkbench import current, limits, probes, results
 
-    stored = []
     folder = Path(results_folder) / name
-    if results.has_runs(folder):
-        stored = current.load([folder], limits=values).frame
+    stored = current.load([folder], limits=values).frame if results.has_runs(folder) else None
     rows, seen = [], set()
-    if len(stored):
+    if stored is not None:
         for row in stored[stored.metric == "capacity"].itertuples():
             seen.add((row.model, row.variant))
             rows.append({"label": f"{row.model}/{row.variant}", "interpreter": row.interpreter,

@@ -8,12 +8,12 @@ def run(args) -> int:
     from parkbench.suite import QUICK_GRIDS, QUICK_VARIANTS, VARIANT_GRIDS
 
     for model in probes.MODELS.values():
-        grid = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
+        quick = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
         output.write(f"{model.name}: {model.description}")
         output.write(f"  variants: {', '.join(model.variants)} "
                      f"(default sweep: {', '.join(QUICK_VARIANTS[model.name])})")
         output.write(f"  hand-off primitives: {', '.join(model.primitives)}")
-        output.write(f"  quick grid: {grid}")
+        output.write(f"  quick grid: {quick}")
     for variant, grid in VARIANT_GRIDS.items():
         output.write(f"grid of every {variant} variant: {', '.join(f'{n:,}' for n in grid)}")
     return 0

@@ -112,8 +112,7 @@ def check_parameters(parameters, source: str) -> dict:
     """A run's parameters, checked like the command line's: known models, variants and
     primitives, grids of at least three distinct N within bounds, a timeout, a repeat
     count and a memory budget within reason, and a floor no lower than the default."""
-    from parkbench import guard, probes, suite, switchbench
-    from parkbench import rlimits
+    from parkbench import guard, probes, rlimits, suite, switchbench
 
     def fail(rule):
         raise UserError(f"{source}: {rule}")

@@ -21,6 +21,7 @@ child ever imports a probe module. Adding a model is one module plus one entry h
 
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from parkbench.errors import UserError
@@ -53,7 +54,7 @@ class Model:
     multiprocess: bool = False
     # Variants named by a pattern rather than listed: a function that returns True for
     # a valid one, False for one it does not know, and raises UserError for a bad one.
-    open_variants: object = None
+    open_variants: Callable[[str], bool] | None = None
 
 
 THREAD_STACK_MIN = 32 * 1024  # threading.stack_size() refuses less

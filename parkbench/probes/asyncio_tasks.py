@@ -100,7 +100,7 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
             probe_end.send(b"w")
     await all_finished
     wake_seconds = time.perf_counter() - start
-    del tasks
+    tasks.clear()
     return _result(state["parked"], spawn_seconds, wake_seconds, memory, primitive, note, checked)
 
 

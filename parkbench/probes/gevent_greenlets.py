@@ -92,7 +92,7 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
             probe_end.send(b"w")
     all_finished.wait()
     result["wake_seconds"] = time.perf_counter() - start
-    del greenlets
+    greenlets.clear()
     return result
 
 

@@ -30,10 +30,11 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 from parkbench import placement
-from parkbench.probes import LimitReached, proof
 from parkbench.handoff import time_round_trips
+from parkbench.probes import LimitReached, proof
 
 PRIMITIVE = "os.read on a pipe"
 
@@ -43,7 +44,7 @@ WORKER_CODE = "import os\nos.write(1, b'r')\nos.read(0, 1)\n"
 class _ForkedWorker:
     def __init__(self, pid: int):
         self.pid = pid
-        self.returncode = None
+        self.returncode: int | None = None
 
     def poll(self):
         """The exit code if the worker has ended, else None (never blocks)."""
@@ -94,9 +95,10 @@ def _mp_worker(wake, ready) -> None:
 def _park_multiprocessing(n: int, method: str, measure, wake: bool) -> dict:
     """Workers started by multiprocessing's ``forkserver`` or ``spawn`` method; each
     blocks receiving from its own pipe; readiness arrives as one message per worker."""
-    context = multiprocessing.get_context(method)
+    context: Any = multiprocessing.get_context(method)
     ready_r, ready_w = context.Pipe(duplex=False)
-    workers, wake_ends = [], []
+    workers: list[Any] = []
+    wake_ends: list[Any] = []
     start = time.perf_counter()
     for _ in range(n):
         try:
@@ -142,7 +144,8 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
         return _park_multiprocessing(n, variant, measure, wake)
     start_worker = STARTERS[variant]
     ready_r, ready_w = os.pipe()
-    workers, wake_ends = [], []
+    workers: list[Any] = []
+    wake_ends: list[Any] = []
 
     start = time.perf_counter()
     for _ in range(n):

@@ -24,8 +24,8 @@ import threading
 import time
 
 from parkbench import placement
-from parkbench.probes import LimitReached, proof, sockets, stack_variant_bytes
 from parkbench.handoff import time_round_trips
+from parkbench.probes import LimitReached, proof, sockets, stack_variant_bytes
 
 PRIMITIVE = "threading.Condition.wait"
 
@@ -61,7 +61,7 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
 
     def prove() -> dict:
         with condition:  # the waiter locks the condition holds: one per waiting thread
-            waiters = len(condition._waiters)
+            waiters = len(condition._waiters)  # type: ignore[attr-defined]
         return {"method": "threads alive and asleep in the kernel, and waiting on the condition",
                 "threads_alive": sum(1 for thread in threads if thread.is_alive()),
                 "threads_asleep": proof.sleeping_threads(t.native_id for t in threads),
@@ -106,7 +106,7 @@ def _arrival(all_arrived, threads, state, n: int) -> None:
 
 
 def _start_threads(n: int, target, args_of=lambda i: ()) -> list:
-    threads = []
+    threads: list[threading.Thread] = []
     for i in range(n):
         thread = threading.Thread(target=target, args=args_of(i), daemon=True)
         try:

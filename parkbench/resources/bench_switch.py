@@ -1,0 +1,1 @@
+../../benchmarks/bench_switch.py
