@@ -3,6 +3,6 @@
 # may follow).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bash "$root/scripts/setup-venv.sh" test report
+bash "$root/scripts/setup-venv.sh" test report lint
 cd "$root"
 exec "$root/.venv/bin/python" -m pytest "$@"
