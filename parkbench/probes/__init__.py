@@ -6,13 +6,14 @@ Each model is one module in this package with the same small interface::
     pingpong(primitive, loops, cpus, samples=None, observed=None) -> seconds
     pingpong_here(primitive, loops, samples=None) -> seconds (or an awaitable)
 
-``park`` starts ``n`` waiters, proves that all ``n`` are parked, calls ``measure()``
-(which reads memory, or times hand-offs) while they are, then (unless ``wake`` is
-false, when the caller is about to exit) wakes them all and waits for them to finish.
-``pingpong`` times round trips between two fresh waiters of the model, pinned as
-``cpus`` says; ``pingpong_here`` does the same beside the probe's parked waiters.
-It returns ``parked`` (the count it proved), ``spawn_seconds``, ``wake_seconds``,
-``primitive`` (what the waiters block on) and ``memory`` (what ``measure`` returned).
+``park`` starts ``n`` waiters, waits until all ``n`` arrived, calls ``measure()``
+(which reads memory, or times hand-offs) between two proofs that all ``n`` are blocked
+(``proof.py``), then (unless ``wake`` is false, when the caller is about to exit) wakes
+them all and waits for them to finish. It returns ``parked_result(...)``: ``parked``
+(the count that arrived), ``spawn_seconds``, ``wake_seconds``, ``primitive`` (what the
+waiters block on), ``memory`` (what ``measure`` returned) and ``proof`` (what was
+checked). ``pingpong`` times round trips between two fresh waiters of the model, pinned
+as ``cpus`` says; ``pingpong_here`` does the same beside the probe's parked waiters.
 
 The registry holds only static facts, so the runner can validate a request without
 importing gevent or uvloop: a probe module imports its own library, and only a probe
@@ -33,7 +34,6 @@ class LimitReached(Exception):
     def __init__(self, reached: int, error: BaseException):
         super().__init__(f"{type(error).__name__}: {error}")
         self.reached = reached
-        self.error = error
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,16 @@ MODELS = {
         ),
     )
 }
+
+
+def parked_result(parked: int, spawn_seconds: float, primitive: str, memory, proof: dict,
+                  sockets: dict | None = None) -> dict:
+    """What ``park`` returns (``wake_seconds`` is filled in if the probe wakes them)."""
+    result = {"parked": parked, "spawn_seconds": spawn_seconds, "wake_seconds": None,
+              "primitive": primitive, "memory": memory, "proof": proof}
+    if sockets is not None:
+        result["sockets"] = sockets
+    return result
 
 
 def get(name: str) -> Model:

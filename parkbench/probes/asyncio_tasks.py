@@ -22,7 +22,7 @@ import time
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips_async
-from parkbench.probes import proof, sockets
+from parkbench.probes import parked_result, proof, sockets
 
 PRIMITIVE = "asyncio.Event.wait"
 
@@ -89,8 +89,9 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     memory, checked = await proof.measured_async(n, prove, measure)
 
     primitive = PRIMITIVE if note is None else "loop.sock_recv on a socketpair"
+    result = parked_result(state["parked"], spawn_seconds, primitive, memory, checked, note)
     if not wake:
-        return _result(state["parked"], spawn_seconds, None, memory, primitive, note, checked)
+        return result
 
     start = time.perf_counter()
     if note is None:
@@ -99,9 +100,9 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
         for _, probe_end in pairs:
             probe_end.send(b"w")
     await all_finished
-    wake_seconds = time.perf_counter() - start
+    result["wake_seconds"] = time.perf_counter() - start
     tasks.clear()
-    return _result(state["parked"], spawn_seconds, wake_seconds, memory, primitive, note, checked)
+    return result
 
 
 async def _arrival(all_parked, tasks, state, n: int) -> None:
@@ -122,20 +123,6 @@ async def _arrival(all_parked, tasks, state, n: int) -> None:
 
 
 ARRIVAL_POLL_SECONDS = 0.5
-
-
-def _result(parked, spawn_seconds, wake_seconds, memory, primitive, note, checked) -> dict:
-    result = {
-        "parked": parked,
-        "spawn_seconds": spawn_seconds,
-        "wake_seconds": wake_seconds,
-        "primitive": primitive,
-        "memory": memory,
-        "proof": checked,
-    }
-    if note is not None:
-        result["sockets"] = note
-    return result
 
 
 HANDOFF_PRIMITIVES = ("future", "queue")

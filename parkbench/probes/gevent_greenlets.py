@@ -28,7 +28,7 @@ from gevent.queue import Channel
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips
-from parkbench.probes import proof, sockets
+from parkbench.probes import parked_result, proof, sockets
 
 PRIMITIVE = "gevent.event.Event.wait"
 
@@ -76,11 +76,9 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
 
     memory, checked = proof.measured(n, prove, measure)
 
-    result = {"parked": state["parked"], "spawn_seconds": spawn_seconds, "wake_seconds": None,
-              "primitive": PRIMITIVE if note is None else "gevent socket recv on a socketpair",
-              "memory": memory, "proof": checked}
-    if note is not None:
-        result["sockets"] = note
+    result = parked_result(state["parked"], spawn_seconds,
+                           PRIMITIVE if note is None else "gevent socket recv on a socketpair",
+                           memory, checked, note)
     if not wake:  # the caller exits without waking (tail latency needs no wake timing)
         return result
 

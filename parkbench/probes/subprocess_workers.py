@@ -34,7 +34,7 @@ from typing import Any
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips
-from parkbench.probes import LimitReached, proof
+from parkbench.probes import LimitReached, parked_result, proof
 
 PRIMITIVE = "os.read on a pipe"
 
@@ -122,9 +122,8 @@ def _park_multiprocessing(n: int, method: str, measure, wake: bool) -> dict:
                                   f"({ready:,} ready)")
     spawn_seconds = time.perf_counter() - start
     memory, checked = proof.measured(n, lambda: _prove(workers, lambda w: w.is_alive()), measure)
-    result = {"parked": ready, "spawn_seconds": spawn_seconds, "wake_seconds": None,
-              "primitive": "multiprocessing Connection.recv_bytes", "memory": memory,
-              "proof": checked}
+    result = parked_result(ready, spawn_seconds, "multiprocessing Connection.recv_bytes", memory,
+                           checked)
     if not wake:
         return result
     start = time.perf_counter()
@@ -166,26 +165,19 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
 
     memory, checked = proof.measured(n, lambda: _prove(workers, lambda w: w.poll() is None), measure)
 
+    result = parked_result(ready, spawn_seconds, PRIMITIVE, memory, checked)
     if not wake:  # the caller exits without waking (tail latency needs no wake timing)
-        return {"parked": ready, "spawn_seconds": spawn_seconds, "wake_seconds": None,
-                "primitive": PRIMITIVE, "memory": memory, "proof": checked}
+        return result
 
     start = time.perf_counter()
     for wake_w in wake_ends:
         os.close(wake_w)
     failed = sum(1 for worker in workers if worker.wait() != 0)
-    wake_seconds = time.perf_counter() - start
+    result["wake_seconds"] = time.perf_counter() - start
     os.close(ready_r)
     if failed:
         raise RuntimeError(f"{failed} of {n} workers exited with an error")
-    return {
-        "parked": ready,
-        "spawn_seconds": spawn_seconds,
-        "wake_seconds": wake_seconds,
-        "primitive": PRIMITIVE,
-        "memory": memory,
-        "proof": checked,
-    }
+    return result
 
 
 ARRIVAL_POLL_SECONDS = 0.5

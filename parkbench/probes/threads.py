@@ -25,7 +25,7 @@ import time
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips
-from parkbench.probes import LimitReached, proof, sockets, stack_variant_bytes
+from parkbench.probes import LimitReached, parked_result, proof, sockets, stack_variant_bytes
 
 PRIMITIVE = "threading.Condition.wait"
 
@@ -68,9 +68,9 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
                 "condition_waiters": waiters}
 
     memory, checked = proof.measured(n, prove, measure)
+    result = parked_result(parked, spawn_seconds, PRIMITIVE, memory, checked)
     if not wake:  # the caller exits without waking (tail latency needs no wake timing)
-        return {"parked": parked, "spawn_seconds": spawn_seconds, "wake_seconds": None,
-                "primitive": PRIMITIVE, "memory": memory, "proof": checked}
+        return result
 
     start = time.perf_counter()
     with condition:
@@ -79,15 +79,8 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     all_finished.wait()
     for thread in threads:
         thread.join()
-    wake_seconds = time.perf_counter() - start
-    return {
-        "parked": parked,
-        "spawn_seconds": spawn_seconds,
-        "wake_seconds": wake_seconds,
-        "primitive": PRIMITIVE,
-        "memory": memory,
-        "proof": checked,
-    }
+    result["wake_seconds"] = time.perf_counter() - start
+    return result
 
 
 ARRIVAL_POLL_SECONDS = 0.5
@@ -146,9 +139,8 @@ def _park_on_sockets(n: int, measure, wake: bool) -> dict:
                 "sockets_open": sum(1 for end, _ in pairs if end.fileno() >= 0)}
 
     memory, checked = proof.measured(n, prove, measure)
-    result = {"parked": state["parked"], "spawn_seconds": spawn_seconds, "wake_seconds": None,
-              "primitive": "socket.recv on a socketpair", "memory": memory, "sockets": note,
-              "proof": checked}
+    result = parked_result(state["parked"], spawn_seconds, "socket.recv on a socketpair", memory,
+                           checked, note)
     if not wake:
         return result
     start = time.perf_counter()
