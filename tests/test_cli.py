@@ -42,10 +42,16 @@ def test_run_then_show_json_end_to_end(tmp_path, capsys):
 
 
 def test_list_names_every_model_and_variant(capsys):
+    import re
+
+    from parkbench import probes
+
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("threads", "asyncio", "uvloop", "gevent", "subprocess", "exec", "fork"):
-        assert name in out
+    for model in probes.MODELS.values():
+        assert re.search(rf"^{model.name}: ", out, re.M)
+        variants = re.search(rf"^{model.name}: .*\n  variants: ([^(]+) \(", out, re.M).group(1)
+        assert variants.split(", ") == list(model.variants)  # "fork" is not found in "forkserver"
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -61,6 +61,15 @@ def test_compare_command_table_and_json(capsys):
     assert main(["compare", "fixture-a", "fixture-b", "--results", FIXTURES]) == 0
     out = capsys.readouterr().out
     assert "B/A" in out and "switch_latency" in out
+    table = compare.compare(compare.resolve("fixture-a", FIXTURES), compare.resolve("fixture-b", FIXTURES))
+    row = table[(table.model == "asyncio") & (table.metric == "rss_per_waiter")].iloc[0]
+    from parkbench.commands.compare import format_value
+
+    line = next(line for line in out.splitlines() if line.startswith("asyncio/event") and "rss_per_waiter" in line)
+    assert format_value(row.a, "bytes") in line and format_value(row.b, "bytes") in line
+    assert f"{row.ratio:.3g}" in line and "B" in format_value(row.a, "bytes")
+    switch = next(line for line in out.splitlines() if "switch_latency" in line and "asyncio" in line)
+    assert "µs" in switch and ("yes (p=" in switch or "no (p=" in switch)
     assert main(["compare", "fixture-a", "fixture-b", "--results", FIXTURES, "--format", "json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {"model", "variant", "placement", "metric", "a", "b", "ratio", "p_value",

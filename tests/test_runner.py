@@ -17,31 +17,6 @@ def _python(code):
     return [sys.executable, "-c", code]
 
 
-def test_plan_orders_n_ascending_with_repeats():
-    jobs, refused = plan([("threads", "condition")], {"threads:condition": (100, 10, 1000)}, repeat=2)
-    assert [(j.n, j.repeat) for j in jobs] == [(10, 0), (10, 1), (100, 0), (100, 1), (1000, 0), (1000, 1)]
-    assert refused == []
-
-
-def test_plan_with_latency_adds_switch_per_placement_and_tail_over_the_grid(monkeypatch):
-    import parkbench.placement as placement
-
-    monkeypatch.setattr(placement, "usable_cpus", lambda: [0, 1])
-    jobs, refused = plan([("gevent", "event")], {"gevent:event": (10, 100, 1000, 10000)}, latency=True,
-                         primitives={"gevent": ("event", "greenlet")})
-    switch = [(j.primitive, j.placement) for j in jobs if j.kind == "switch"]
-    assert switch == [("event", "same-core"), ("event", "cross-core"),
-                      ("greenlet", "same-core"), ("greenlet", "cross-core")]
-    assert [(j.n, j.primitive) for j in jobs if j.kind == "tail"] == [
-        (10, "event"), (1000, "event"), (10000, "event")]
-    monkeypatch.setattr(placement, "usable_cpus", lambda: [3])
-    jobs, refused = plan([("gevent", "event")], {"gevent:event": (10, 100, 1000)}, memory=False,
-                         latency=True, primitives={"gevent": ("event",)})
-    assert [(j.kind, j.placement) for j in jobs if j.kind == "switch"] == [("switch", "same-core")]
-    assert [(job.placement, reason) for job, reason in refused] == [
-        ("cross-core", "cross-core needs two CPUs; this process may use only one")]
-
-
 @pytest.mark.slow
 def test_child_that_raises_is_a_failure_with_its_last_stderr_line():
     outcome = run_child(JOB, 30, _python("import sys; print('noise', file=sys.stderr); sys.exit('RuntimeError: boom')"))
