@@ -119,13 +119,25 @@ def render(results_dir: Path, output_dir: Path, machines: list[str] | None = Non
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     html, _ = exporter.from_notebook_node(nb)
-    write_text_atomic(html_path, html)
+    write_text_atomic(html_path, offline(html))
     written = [html_path, executed]
     for kind, machine, png in images(nb):
         path = output_dir / f"{kind}-{machine}.png"
         path.write_bytes(png)
         written.append(path)
     return written
+
+
+def offline(html: str) -> str:
+    """The page without what it would fetch from the network (require.js and MathJax from
+    a CDN: the report has no widgets and no formulas), titled for what it is."""
+    import re
+
+    html = re.sub(r'<script src="https?://[^"]*"[^>]*>\s*</script>', "", html)
+    html = re.sub(r'<script type="text/x-mathjax-config">.*?</script>', "", html, flags=re.S)
+    html = re.sub(r'<script type="module">(?:(?!</script>).)*?import\("https?://.*?</script>', "",
+                  html, flags=re.S)
+    return html.replace("<title>Notebook</title>", "<title>parkbench report</title>", 1)
 
 
 def _refuse(machine):

@@ -69,6 +69,8 @@ def test_report_page_hides_code_and_paths(rendered):
     assert "import " not in html and "plots.memory_vs_n" not in html  # no code cells
     assert str(Path(FIXTURES).resolve()) not in html and str(rendered) not in html
     assert "/tmp/" not in html and "/home/" not in html
+    assert 'src="http' not in html and 'import("http' not in html  # opens with no network
+    assert "<title>parkbench report</title>" in html
     assert "The answer in one table" in html and "Which model needs the fewest machines" in html
     assert "KiB" in html and "µs" in html and "predicted" in html
     for image in re.findall(r'src="data:image/png;base64,([^"]+)"', html)[:3]:
