@@ -12,8 +12,6 @@ from parkbench import protocol
 from parkbench.runner import Failure, run_child
 from parkbench.suite import Job
 
-pytestmark = pytest.mark.slow  # real children
-
 JOB = Job("memory", "asyncio", "event", 10)
 
 
@@ -52,6 +50,7 @@ FOREIGN = {"asyncio": ("gevent", "uvloop", "greenlet"), "uvloop": ("gevent", "gr
 HEAVY = ("pandas", "numpy", "matplotlib", "pyperf", "nbformat", "parkbench.current", "parkbench.plots")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, variant", [("asyncio", "event"), ("uvloop", "event"),
                                             ("gevent", "event"), ("threads", "condition"),
                                             ("subprocess", "fork")])

@@ -17,14 +17,12 @@ def _python(code):
     return [sys.executable, "-c", code]
 
 
-@pytest.mark.slow
 def test_child_that_raises_is_a_failure_with_its_last_stderr_line():
     outcome = run_child(JOB, 30, _python("import sys; print('noise', file=sys.stderr); sys.exit('RuntimeError: boom')"))
     assert isinstance(outcome, Failure)
     assert (outcome.kind, outcome.exit_code, outcome.reason) == ("exit", 1, "RuntimeError: boom")
 
 
-@pytest.mark.slow
 def test_child_killed_by_a_signal_is_named():
     outcome = run_child(JOB, 30, _python("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"))
     assert isinstance(outcome, Failure)
@@ -32,13 +30,11 @@ def test_child_killed_by_a_signal_is_named():
     assert "SIGKILL" in outcome.reason
 
 
-@pytest.mark.slow
 def test_child_that_aborts_is_contained():
     outcome = run_child(JOB, 30, _python("import os; os.abort()"))
     assert isinstance(outcome, Failure) and "SIGABRT" in outcome.reason
 
 
-@pytest.mark.slow
 def test_child_without_a_record_is_bad_output():
     outcome = run_child(JOB, 30, _python("print('not json')"))
     assert isinstance(outcome, Failure) and outcome.kind == "bad-output"
