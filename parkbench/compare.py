@@ -127,6 +127,21 @@ def _shapes(side: Side) -> dict:
     return shapes
 
 
+UNSTABLE_CV = 0.10  # pyperf's own threshold: standard deviation above 10% of the mean
+
+
+def _spreads(side: Side) -> dict:
+    """(model, primitive, placement) -> standard deviation / mean of the pyperf values."""
+    frame = side.current.frame
+    rows = frame[frame.metric.isin(["switch_latency_mean", "switch_latency_stdev"])]
+    found: dict = {}
+    for row in rows.itertuples():
+        found.setdefault((row.model, row.variant, row.placement), {})[row.metric] = row.value
+    return {key: stats["switch_latency_stdev"] / stats["switch_latency_mean"]
+            for key, stats in found.items()
+            if stats.get("switch_latency_mean") and "switch_latency_stdev" in stats}
+
+
 def _side_table(side: Side) -> dict:
     frame = side.current.frame
     frame = frame[frame.metric.isin(COMPARED) & frame.n.isna()]
@@ -144,6 +159,7 @@ def compare(side_a: Side, side_b: Side):
 
     table_a, table_b = _side_table(side_a), _side_table(side_b)
     shapes_a, shapes_b = _shapes(side_a), _shapes(side_b)
+    spreads_a, spreads_b = _spreads(side_a), _spreads(side_b)
     values_a, values_b = _switch_values(side_a), _switch_values(side_b)
     rows = []
     for key in sorted(set(table_a) | set(table_b)):
@@ -170,6 +186,12 @@ def compare(side_a: Side, side_b: Side):
             row["status"] = "differ: " + ", ".join(differs)
         row["ratio"] = b[0] / a[0] if a[0] else math.nan
         if key[3] == "switch_latency":
+            unstable = [f"{side} ±{cv * 100:.0f}%" for side, cv in
+                        (("A", spreads_a.get(key[:3])), ("B", spreads_b.get(key[:3])))
+                        if cv is not None and cv > UNSTABLE_CV]
+            if unstable:
+                row["status"] = ("unstable: " + ", ".join(unstable) if row["status"] == "compared"
+                                 else row["status"] + "; unstable: " + ", ".join(unstable))
             switch_key = (key[0], key[1], key[2])
             p = mann_whitney_p(values_a.get(switch_key, []), values_b.get(switch_key, []))
             row["p_value"] = p

@@ -18,6 +18,17 @@ def _text(row, fmt) -> str:
     return fmt(row.value)
 
 
+def _spread(rows, model, primitive, placement) -> str:
+    """' ±4%' (or ' ±32% unstable') after a hand-off median, from its pyperf values."""
+    from parkbench.summary import stability
+
+    mean = _value(rows, model, primitive, "switch_latency_mean", placement)
+    stdev = _value(rows, model, primitive, "switch_latency_stdev", placement)
+    if mean is None or stdev is None or not mean.value:
+        return ""
+    return " " + stability(stdev.value / mean.value)
+
+
 def headline(frame, machine: str):
     """Per model/variant of ``machine``'s current figures: bytes per waiter (RSS, PSS,
     kernel, total), the default primitive's hand-off by placement, capacity with its
@@ -47,8 +58,8 @@ def headline(frame, machine: str):
             "kernel/waiter": _text(_value(one, key.model, key.variant, "kernel_per_waiter"), format_bytes),
             "total/waiter": _text(memory, format_bytes),
             "hand-off": primitive,
-            "same-core": _text(same, format_seconds),
-            "cross-core": _text(cross, format_seconds),
+            "same-core": _text(same, format_seconds) + _spread(one, key.model, primitive, "same-core"),
+            "cross-core": _text(cross, format_seconds) + _spread(one, key.model, primitive, "cross-core"),
             "capacity": _text(capacity, format_count),
             "binding limit": "-" if capacity is None else f"{capacity['limit']} ({capacity.basis})",
             "runs": ", ".join(sorted(runs)),

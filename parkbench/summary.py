@@ -38,6 +38,12 @@ def latency_table(frame):
     wide = switch.pivot_table(index=keys, columns="placement", values="value",
                               aggfunc="first", sort=False)
     wide = wide.rename(columns=lambda placement: f"switch {placement}")
+    spread = frame[frame["metric"].isin(["switch_latency_mean", "switch_latency_stdev"])]
+    if not spread.empty:
+        stats = spread.pivot_table(index=keys + ["placement"], columns="metric", values="value",
+                                   aggfunc="first", sort=False)
+        cv = (stats["switch_latency_stdev"] / stats["switch_latency_mean"]).unstack("placement")
+        wide = wide.join(cv.rename(columns=lambda placement: f"cv {placement}"), how="left")
     runs = pd.concat([switch, frame[frame["metric"].isin(TAIL)]]).groupby(keys, sort=False).run_id.agg(
         lambda ids: ", ".join(sorted(set(ids))))
     tail = frame[frame["metric"].isin(["switch_p50", "switch_p99", "switch_p999", "switch_max"])]
@@ -57,9 +63,22 @@ def latency_table(frame):
 TAIL = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
 
 
+# pyperf's own check warns when the standard deviation exceeds 10% of the mean.
+UNSTABLE_CV = 0.10
+
+
+def stability(cv) -> str:
+    """The spread of a median's pyperf values: '±4%', or '±32% unstable'."""
+    if cv is None or cv != cv:
+        return ""
+    return f"±{cv * 100:.0f}%" + (" unstable" if cv > UNSTABLE_CV else "")
+
+
 LATENCY_COLUMNS = (
     ("switch same-core", "same-core", format_seconds),
+    ("cv same-core", "spread", stability),
     ("switch cross-core", "cross-core", format_seconds),
+    ("cv cross-core", "spread", stability),
     ("tail N", "tail at N", format_count),
     ("switch_p50", "p50", format_seconds),
     ("switch_p99", "p99", format_seconds),
@@ -124,7 +143,7 @@ def curve_text(row, metric: str, fmt) -> str | None:
 
 def _text_table(group, columns, second: str) -> list[str]:
     headings = ["model", second] + [heading for _, heading, _ in columns]
-    left = {0, 1} | {i + 2 for i, (_, _, fmt) in enumerate(columns) if fmt is str}
+    left = {0, 1} | {i + 2 for i, (_, _, fmt) in enumerate(columns) if fmt in (str, stability)}
     rows = [
         [row["model"], row["variant"]]
         + [curve_text(row, metric, fmt) or (_cell(row[metric], fmt) if metric in row else "-")
@@ -175,7 +194,9 @@ def render(wide, notes=(), latency=None) -> str:
         "Each row shows the newest complete run that measured it (column run); capacity is\n"
         "measured where a sweep met the OS ceiling, else predicted from the figures.\n"
         "N^b: a figure that does not grow linearly (exponent b of cost against N), shown as\n"
-        "its cost per waiter at the smallest and the largest N measured, never as one slope."
+        "its cost per waiter at the smallest and the largest N measured, never as one slope.\n"
+        "spread: standard deviation of a hand-off's pyperf values over their mean; unstable\n"
+        "above 10% (pyperf's own threshold): compare such figures only as ratios in one run."
     )
     return "\n".join([text, "", legend, *notes])
 

@@ -19,7 +19,7 @@ def format_value(value, unit: str) -> str:
 
 
 def verdict(row) -> str:
-    if row.status != "compared" and not row.status.startswith("differ"):
+    if row.status != "compared" and not row.status.startswith(("differ", "unstable")):
         return row.status  # only on one side, or a curve
     if row.significant is None or output.is_missing(row.significant):
         text = "-"
