@@ -209,3 +209,51 @@ def test_to_limit_with_a_bare_model_runs_its_default_variant():
     parameters = run.plan_parameters(args)
     assert parameters["selection"] == [["threads", "condition"]]
     assert parameters["memory"] and not parameters["latency"]
+
+
+def test_predicted_capacity_uses_the_limits_given_or_the_runs_own(tmp_path):
+    records = [_asyncio(n, 1000.0) for n in (1_000, 10_000, 100_000)]
+    synthetic.write_run(tmp_path, "m", "20260101T000000", records)
+    stored = _figure(current.load(tmp_path).frame, "asyncio", "event", "capacity")
+    assert stored.value == int(synthetic.LIMITS["memory_available"] / 1040.0)  # PSS 1,000 + kernel 40
+    live = dict(synthetic.LIMITS, memory_available=2**30, cgroup_memory_max=2**29)
+    assert _figure(current.load(tmp_path, limits=live).frame, "asyncio", "event", "capacity").value \
+        == int(2**29 / 1040.0)  # the tighter of available memory and the cgroup's
+    planned = current.load(tmp_path, limits=live, memory_bytes=2**31).frame
+    capacity = _figure(planned, "asyncio", "event", "capacity")
+    assert capacity.value == int(2**31 / 1040.0) and capacity.basis == "predicted"
+
+
+def test_mappings_fall_back_to_the_fitted_slope_without_a_baseline(tmp_path):
+    records = [synthetic.memory_record("threads", "condition", n, maps_per_waiter=3.0) for n in (100, 300, 1_000)]
+    for record in records:
+        del record["baseline"]
+    synthetic.write_run(tmp_path, "m", "20260101T000000", records)
+    capacity = _figure(current.load(tmp_path).frame, "threads", "condition", "capacity")
+    assert (capacity.value, capacity.limit) == (int(65_530 / 3.0), "max_map_count")
+    assert "at N" not in capacity.detail
+
+
+def test_every_family_names_its_run(tmp_path):
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(n, 1200.0) for n in (1_000, 10_000, 100_000)])
+    figures = current.load(tmp_path)
+    families = {(s["family"], s["what"], s["run_id"], s["machine"]) for s in figures.sources}
+    assert ("memory", "asyncio/event", "20260101T000000Z", "m") in families
+    assert ("capacity", "asyncio/event", "20260101T000000Z", "m") in families
+    memory = next(s for s in figures.sources if s["family"] == "memory")
+    assert memory["reason"] == "N 1,000-100,000, R² 1.0000"
+    assert [run.run_id for run in figures.used_runs()] == ["20260101T000000Z"]
+    assert figures.notes == []
+    assert list(figures.frame.index) == list(range(len(figures.frame)))
+
+
+def test_switch_and_tail_come_from_the_newest_run_that_timed_them(tmp_path):
+    old = synthetic.switch_record("asyncio", "future", "same-core", "x", 5e-6)
+    new = synthetic.switch_record("asyncio", "future", "same-core", "x", 2e-6)
+    other = synthetic.switch_record("asyncio", "future", "cross-core", "x", 7e-6)
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [old, other])
+    synthetic.write_run(tmp_path, "m", "20260102T000000", [new])
+    frame = current.load(tmp_path).frame
+    switch = frame[frame.metric == "switch_latency"].set_index("placement")
+    assert switch.loc["same-core", "value"] == 2e-6 and switch.loc["same-core", "run_id"] == "20260102T000000Z"
+    assert switch.loc["cross-core", "value"] == 7e-6 and switch.loc["cross-core", "run_id"] == "20260101T000000Z"
