@@ -105,8 +105,9 @@ def scaling(ns, costs, r2_linear: float) -> Curve | None:
     return Curve(exponent, low, high, False, "")
 
 
-def measurement_value(record: dict, key: str) -> float:
-    """One raw value of a measurement record, memory views included.
+def measurement_value(record: dict, key: str) -> float | None:
+    """One raw value of a measurement record, memory views included (``None`` where it
+    was not measured: mappings before they were counted, wake where it was not timed).
 
     ``total`` is PSS plus kernel growth: the memory the machine gave up.
     """
@@ -115,7 +116,7 @@ def measurement_value(record: dict, key: str) -> float:
         return memory["pss"] + memory["kernel"]
     if key in memory:
         return memory[key]
-    return record[key]
+    return record.get(key)
 
 
 SWITCH_STATS = (
@@ -183,12 +184,16 @@ def derive_memory(measurements: list[dict]) -> list[dict]:
         for key, stem, unit in FITTED:
             if key == "maps" and any(record["memory"].get("maps") is None for record in records):
                 continue
-            values = [measurement_value(record, key) for record in records]
-            fit = fit_line(ns, values)
+            timed = [(record["n"], measurement_value(record, key)) for record in records
+                     if measurement_value(record, key) is not None]
+            if len({n for n, _ in timed}) < MIN_DISTINCT_N:
+                continue  # e.g. wake, not timed at the largest N
+            view_ns, values = [n for n, _ in timed], [value for _, value in timed]
+            fit = fit_line(view_ns, values)
             figure(f"{stem}_per_waiter", fit.slope, unit, r2=fit.r2, points=fit.points)
             figure(f"{stem}_fixed", fit.intercept, unit)
             figure(f"{stem}_fit_r2", fit.r2, "1")
-            figures.extend(curve_figures(model, variant, stem, unit, ns, values, fit))
+            figures.extend(curve_figures(model, variant, stem, unit, view_ns, values, fit))
     return figures
 
 

@@ -63,7 +63,7 @@ def _tail_measurer(module, primitive: str, loops: int):
 
 
 def run(model: str, variant: str, n: int, primitive: str | None = None,
-        tail_loops: int | None = None) -> protocol.ProbeRecord:
+        tail_loops: int | None = None, wake: bool = True) -> protocol.ProbeRecord:
     spec = probes.get(model)
     probes.check_variant(spec, variant)
     if tail_loops is not None:
@@ -78,7 +78,9 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     else:
         measure, kind = _tail_measurer(module, str(primitive), tail_loops), "tail"
     # A tail probe exits right after its record: waking N waiters would only cost time.
-    result = module.park(n, variant, measure, wake=(kind == "memory"))
+    result = module.park(n, variant, measure, wake=(kind == "memory" and wake))
+    if kind == "memory" and not wake:
+        result["wake_timed"] = False  # the child exits without waking: no wake figure at this N
     if result["parked"] != n:
         raise RuntimeError(f"proved {result['parked']} of {n} waiters parked")
     checked = result.get("proof") or {}
@@ -108,11 +110,14 @@ def main(argv=None) -> int:
     parser.add_argument("--n", required=True, type=int)
     parser.add_argument("--primitive", help="hand-off primitive (tail mode)")
     parser.add_argument("--tail-loops", type=int, help="time this many hand-offs (tail mode)")
+    parser.add_argument("--no-wake", action="store_true",
+                        help="exit without waking the N waiters (wake is not timed)")
     args = parser.parse_args(argv)
     lifeline.die_with_parent(os.environ.get("PARKBENCH_RUNNER_PID"))
     try:
         rlimits.apply(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))
-        record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops)
+        record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops,
+                     wake=not args.no_wake)
     except probes.LimitReached as exc:
         # The record says how far it got.
         protocol.send({"kind": "limit", "reached": exc.reached, "error": str(exc)})

@@ -47,11 +47,13 @@ class Failure:
         }
 
 
-def probe_command(job: Job, tail_loops: int | None = None) -> list[str]:
+def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | None = None) -> list[str]:
     command = [
         sys.executable, "-m", "parkbench.probe_child",
         "--model", job.model, "--variant", str(job.variant), "--n", str(job.n),
     ]
+    if job.kind == JobKind.MEMORY and job.n > (wake_max_n or {}).get(job.model, job.n):
+        command.append("--no-wake")
     if job.kind == JobKind.TAIL:
         command += ["--primitive", str(job.primitive), "--tail-loops", str(tail_loops)]
     return command
@@ -207,6 +209,7 @@ class Sweep:
 
     def __init__(self, jobs, timeout: float, store, guard=None, progress=None, previous=None,
                  switch_folder=None, latency_mode: str = "quick", tail_loops: int = 0,
+                 wake_max_n: dict | None = None, rigorous_primitives: dict | None = None,
                  child_rlimits: str = ""):
         self.jobs = jobs
         self.timeout = timeout
@@ -216,6 +219,10 @@ class Sweep:
         self.switch_folder = switch_folder
         self.latency_mode = latency_mode
         self.tail_loops = tail_loops
+        self.wake_max_n = wake_max_n or {}
+        # with rigorous latency, only these primitives get pyperf's --rigorous; the others
+        # run quick (None: all of them rigorous)
+        self.rigorous_primitives = rigorous_primitives
         self.child_rlimits = child_rlimits
         previous = previous or {}
         measurements = previous.get("measurements", [])
@@ -233,7 +240,7 @@ class Sweep:
     def _child(self, job: Job):
         """The command of ``job``'s child and the parser of its output."""
         if job.kind != JobKind.SWITCH:
-            return probe_command(job, self.tail_loops), None
+            return probe_command(job, self.tail_loops, self.wake_max_n), None
         from parkbench import switchbench
 
         primitive, where = str(job.primitive), str(job.placement)
@@ -241,11 +248,15 @@ class Sweep:
         path = self.switch_folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # pyperf refuses to overwrite; a stale file is no result
-        command = switchbench.switch_command(job.model, primitive, where, path, self.latency_mode)
+        mode = self.latency_mode
+        if mode == "rigorous" and self.rigorous_primitives is not None \
+                and primitive not in self.rigorous_primitives.get(job.model, ()):
+            mode = "quick"
+        command = switchbench.switch_command(job.model, primitive, where, path, mode)
 
         def parse(_out):
             return {"kind": "switch", "model": job.model, "primitive": job.primitive,
-                    "placement": job.placement, "mode": self.latency_mode,
+                    "placement": job.placement, "mode": mode,
                     "file": f"{self.switch_folder.name}/{name}", **switchbench.read_switch(path)}
 
         return command, parse

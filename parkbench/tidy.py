@@ -63,10 +63,10 @@ def tidy_rows(document: dict) -> list[dict]:
             common = {**base, "model": record["model"], "variant": record["variant"],
                       "placement": None, "n": record["n"], "repeat": record.get("repeat")}
             for key, _stem, unit in FITTED:
-                if key == "maps" and record["memory"].get("maps") is None:
-                    continue  # runs before mappings were counted have no such view
-                rows.append({**common, "metric": key, "value": measurement_value(record, key),
-                             "unit": unit})
+                value = measurement_value(record, key)
+                if value is None:
+                    continue  # no mappings before they were counted; no wake where not timed
+                rows.append({**common, "metric": key, "value": value, "unit": unit})
             baseline_maps = (record.get("baseline") or {}).get("maps")
             if record["memory"].get("maps") is not None and baseline_maps is not None:
                 rows.append({**common, "metric": "maps_added", "unit": "mappings",

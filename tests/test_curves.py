@@ -79,3 +79,25 @@ def test_the_committed_wake_curves_are_shown_as_curves_and_memory_as_slopes():
             assert exponent != exponent or abs(exponent - 1) < 0.1, (key, view, exponent)
     rendered = summary.render(wide)
     assert "N^1.38: " in rendered and "→" in rendered
+
+
+def test_wake_not_timed_at_the_largest_n_is_fitted_over_the_rest():
+    from . import synthetic
+
+    records = [synthetic.memory_record("gevent", "event", n) for n in (10, 30, 100, 300)]
+    records[-1]["wake_seconds"] = None  # the child exited without waking
+    figures = {f["metric"]: f for f in fitting.derive_memory(records)}
+    assert figures["wake_per_waiter"]["points"] == 3
+    assert figures["wake_at_max_n"]["value"] == pytest.approx(5e-6)
+    assert figures["rss_per_waiter"]["points"] == 4 and figures["max_n"]["value"] == 300
+    records[-2]["wake_seconds"] = None  # two N left: no wake figure at all
+    assert "wake_per_waiter" not in {f["metric"] for f in fitting.derive_memory(records)}
+
+
+def test_the_probe_command_skips_the_wake_above_its_cap():
+    from parkbench.runner import probe_command
+    from parkbench.suite import Job
+
+    assert "--no-wake" in probe_command(Job("memory", "gevent", "event", 500_000), None, {"gevent": 300_000})
+    assert "--no-wake" not in probe_command(Job("memory", "gevent", "event", 300_000), None, {"gevent": 300_000})
+    assert "--no-wake" not in probe_command(Job("memory", "asyncio", "event", 10**7), None, {"gevent": 300_000})

@@ -93,6 +93,11 @@ def plan_parameters(args) -> dict:
         "tail_placement": switchbench.TAIL_PLACEMENT,
         "to_limit": args.to_limit,
         "child_rlimits": parse_child_rlimits(args.child_rlimit),
+        "wake_max_n": dict(suite.WAKE_MAX_N) if args.full else {},
+        # rigorous pyperf for the primitive that wakes a parked waiter (the fit map's);
+        # the others quick: pyperf's time goes where the figures are used
+        "rigorous_primitives": ({model: names[:1] for model, names in primitives.items()}
+                                if args.full else None),
         "memory_budget_bytes": guard.parse_budget(budget_text, guard.available_bytes()),
         "memory_floor_bytes": guard.default_floor(),
         "guard_margin": margin,
@@ -236,6 +241,8 @@ def run(args) -> int:
                          switch_folder=run_file.path.with_suffix(""),
                          latency_mode=parameters["latency_mode"],
                          tail_loops=parameters["tail_loops"],
+                         wake_max_n=parameters.get("wake_max_n") or {},
+                         rigorous_primitives=parameters.get("rigorous_primitives"),
                          child_rlimits=parameters.get("child_rlimits", ""))
     for job, reason in refused:
         if job.series not in sweep.stopped:
@@ -243,6 +250,14 @@ def run(args) -> int:
     print(f"parkbench: {len(jobs)} probe children for {len(selection)} model variants "
           f"({len(sweep.done)} already stored); results in {run_file.path}",
           file=sys.stderr, flush=True)
+    if parameters.get("full"):
+        from parkbench import estimate
+
+        todo = [job for job in jobs if job not in sweep.done]
+        print("parkbench: " + estimate.describe(estimate.plan_seconds(
+            todo, run_file.path.parent, parameters.get("wake_max_n"),
+            parameters.get("rigorous_primitives"), parameters["latency_mode"])),
+            file=sys.stderr, flush=True)
 
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -261,6 +276,10 @@ def run(args) -> int:
         signal.signal(signal.SIGTERM, previous_handler)
     seen = limits.with_child_rlimits(limits.read(), parameters.get("child_rlimits", ""))
     run_file.finish(derive(document["measurements"], seen, document["failures"]))
+    from parkbench import estimate
+
+    print("parkbench: " + estimate.describe(estimate.phase_seconds(document), "took"),
+          file=sys.stderr, flush=True)
     show.print_summary([run_file.path.parent], selection=selection,
                        run_id=document["run_id"])
     return 0

@@ -1,0 +1,94 @@
+"""How long a sweep will take, and how long it took, by phase (memory, switch, tail).
+
+The estimate of each planned child is its wall time in the newest earlier run of the
+machine that ran the same job (same kind, model, variant, N, primitive, placement), else
+a rough default per kind scaled by N. It is printed before a full sweep starts; the
+time per phase is printed when any sweep ends.
+"""
+
+from pathlib import Path
+
+# (seconds fixed, seconds per waiter) by job kind, for jobs no earlier run measured
+DEFAULT_SECONDS = {"memory": (0.5, 25e-6), "tail": (1.0, 25e-6), "switch": (30.0, 0.0)}
+
+
+def _key(job: dict) -> tuple:
+    return (job["kind"], job["model"], job.get("variant"), job["n"], job.get("primitive"),
+            job.get("placement"))
+
+
+def _measured(machine_folder: Path) -> dict:
+    """Job key -> wall seconds from the machine's earlier runs (newest wins)."""
+    from parkbench import results
+    from parkbench.errors import UserError
+
+    seconds: dict = {}
+    if not results.has_runs(machine_folder):
+        return seconds
+    for path in results.find_run_files(machine_folder):  # oldest first: newest overwrites
+        try:
+            document = results.read_run(path)
+        except UserError:
+            continue  # an unreadable earlier run only means no estimate from it
+        for record in document["measurements"] + document["failures"]:
+            if record.get("wall_seconds") is not None:  # a switch benchmark by its pyperf mode
+                seconds[(_key(record["job"]), record.get("mode"))] = (
+                    float(record["wall_seconds"]), float(record.get("wake_seconds") or 0.0))
+    return seconds
+
+
+QUICK_SWITCH_SECONDS = 2.5  # a quick pyperf switch benchmark here
+
+
+def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
+                 rigorous_primitives: dict | None = None, latency_mode: str = "quick") -> dict:
+    """Estimated seconds per phase for ``jobs``, and how many were measured before (an
+    earlier wake is taken off where this sweep will not wake; an earlier rigorous
+    benchmark counts as quick where this sweep runs it quick)."""
+    measured = _measured(Path(machine_folder))
+    phases: dict = {}
+    known = 0
+    for job in jobs:
+        record = job.as_record()
+        mode = None
+        if str(job.kind) == "switch":
+            quick = rigorous_primitives is not None and job.primitive not in rigorous_primitives.get(job.model, ())
+            mode = "quick" if quick else latency_mode
+        if (_key(record), mode) in measured:
+            seconds, wake = measured[(_key(record), mode)]
+            if job.n > (wake_max_n or {}).get(job.model, job.n):
+                seconds -= wake
+            known += 1
+        elif mode == "quick":
+            seconds = QUICK_SWITCH_SECONDS
+        else:
+            fixed, per = DEFAULT_SECONDS.get(str(job.kind), (1.0, 0.0))
+            seconds = fixed + per * job.n
+        phases[str(job.kind)] = phases.get(str(job.kind), 0.0) + seconds
+    phases["_known"] = known
+    phases["_jobs"] = len(list(jobs))
+    return phases
+
+
+def phase_seconds(document: dict) -> dict:
+    """Seconds each phase of a finished run took (the children's wall times)."""
+    phases: dict = {}
+    for record in document["measurements"] + document["failures"]:
+        kind = record["job"]["kind"]
+        phases[kind] = phases.get(kind, 0.0) + float(record.get("wall_seconds") or 0.0)
+    return phases
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def describe(phases: dict, verb: str = "estimate") -> str:
+    parts = {kind: seconds for kind, seconds in phases.items() if not kind.startswith("_")}
+    total = sum(parts.values())
+    text = f"{verb}: {_minutes(total)} (" + ", ".join(
+        f"{kind} {_minutes(seconds)}" for kind, seconds in sorted(parts.items())) + ")"
+    if "_jobs" in phases:
+        text += (f"; {phases['_known']} of {phases['_jobs']} children timed by an earlier run "
+                 f"of this machine, the rest guessed")
+    return text

@@ -1,0 +1,41 @@
+"""The full sweep's estimate and the time per phase."""
+
+import pytest
+
+from parkbench import estimate
+from parkbench.suite import Job
+
+from . import synthetic
+
+
+def test_phases_sum_the_childrens_wall_times():
+    document = {"measurements": [{"job": {"kind": "memory"}, "wall_seconds": 2.0},
+                                 {"job": {"kind": "switch"}, "wall_seconds": 30.0},
+                                 {"job": {"kind": "memory"}, "wall_seconds": 3.5}],
+                "failures": [{"job": {"kind": "tail"}, "wall_seconds": 4.0}]}
+    phases = estimate.phase_seconds(document)
+    assert phases == {"memory": 5.5, "switch": 30.0, "tail": 4.0}
+    assert estimate.describe(phases, "took") == "took: 40 s (memory 6 s, switch 30 s, tail 4 s)"  # 39.5 rounds to even
+
+
+def test_the_estimate_takes_earlier_timings_less_a_wake_that_will_be_skipped(tmp_path):
+    record = synthetic.memory_record("gevent", "event", 500_000)
+    record.update(wall_seconds=100.0, wake_seconds=60.0)
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
+    jobs = [Job("memory", "gevent", "event", 500_000), Job("memory", "gevent", "event", 1_000)]
+    phases = estimate.plan_seconds(jobs, tmp_path / "m", {"gevent": 300_000})
+    guessed = estimate.DEFAULT_SECONDS["memory"][0] + estimate.DEFAULT_SECONDS["memory"][1] * 1_000
+    assert phases["memory"] == pytest.approx(40.0 + guessed)
+    assert (phases["_known"], phases["_jobs"]) == (1, 2)
+    assert "1 of 2 children timed by an earlier run" in estimate.describe(phases)
+
+
+def test_a_quick_switch_benchmark_is_not_estimated_from_a_rigorous_one(tmp_path):
+    record = synthetic.switch_record("asyncio", "queue", "same-core", "x", 2e-6)
+    record.update(wall_seconds=35.0, mode="rigorous")
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
+    job = Job("switch", "asyncio", None, 0, 0, "queue", "same-core")
+    quick = estimate.plan_seconds([job], tmp_path / "m", None, {"asyncio": ("future",)}, "rigorous")
+    assert quick["switch"] == estimate.QUICK_SWITCH_SECONDS
+    rigorous = estimate.plan_seconds([job], tmp_path / "m", None, None, "rigorous")
+    assert rigorous["switch"] == 35.0
