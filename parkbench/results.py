@@ -89,6 +89,14 @@ def check_output_folder(folder: Path) -> Path:
     return folder
 
 
+def _remove_if_empty(folder: Path, created: bool) -> None:
+    if created:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty, or already gone: leave it
+
+
 def _lock_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.lock")
 
@@ -121,6 +129,7 @@ class RunFile:
         """A new run: claims a fresh run id (never one another run holds) and saves."""
         base = new_run_id(now)
         machine_folder = Path(folder) / machine
+        created = not machine_folder.exists()
         try:
             machine_folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -137,6 +146,7 @@ class RunFile:
             except FileExistsError:
                 continue
             except OSError as exc:
+                _remove_if_empty(machine_folder, created)
                 raise UserError(f"cannot create {str(path)!r}: {exc.strerror or exc}") from None
             break
         else:
@@ -160,7 +170,10 @@ class RunFile:
         run = cls(path, document, _lock(path))
         try:
             run.save()  # atomic: the run file never exists half-written, nor empty
-        except OSError as exc:
+        except OSError as exc:  # nothing of this run is left behind: no lock, no empty folder
+            run._lock.close()
+            _lock_path(path).unlink(missing_ok=True)
+            _remove_if_empty(machine_folder, created)
             raise UserError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
         return run
 

@@ -450,3 +450,33 @@ def test_fuzzed_run_files_give_exit_0_or_one_line_exit_2(tmp_path, capsys):
             assert len(captured.err.strip().splitlines()) == 1, (case, captured.err)
         outcomes[status] += 1
     assert outcomes[0] > 20 and outcomes[2] > 20  # both paths were exercised
+
+
+def test_a_full_disk_at_the_start_leaves_nothing(tmp_path, capsys, monkeypatch):
+    def full(path, document):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(results, "write_json_atomic", full)
+    started = []
+    monkeypatch.setattr("parkbench.runner.run_child", lambda *a, **k: started.append(a))
+    status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
+                   "--output", str(tmp_path / "out"), "--machine", "m"])
+    _one_line_error(capsys, status, "No space left on device")
+    assert started == [] and not (tmp_path / "out" / "m").exists()
+
+
+def test_an_unwritable_machine_folder_is_refused_before_any_child(tmp_path, capsys, monkeypatch):
+    real = os.open
+
+    def refuse_lock(path, flags, *args):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied")
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(results.os, "open", refuse_lock)
+    started = []
+    monkeypatch.setattr("parkbench.runner.run_child", lambda *a, **k: started.append(a))
+    status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
+                   "--output", str(tmp_path / "out"), "--machine", "m"])
+    _one_line_error(capsys, status, "Permission denied")
+    assert started == []
