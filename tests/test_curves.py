@@ -98,6 +98,6 @@ def test_the_probe_command_skips_the_wake_above_its_cap():
     from parkbench.runner import probe_command
     from parkbench.suite import Job
 
-    assert "--no-wake" in probe_command(Job("memory", "gevent", "event", 500_000), None, {"gevent": 300_000})
-    assert "--no-wake" not in probe_command(Job("memory", "gevent", "event", 300_000), None, {"gevent": 300_000})
-    assert "--no-wake" not in probe_command(Job("memory", "asyncio", "event", 10**7), None, {"gevent": 300_000})
+    assert "--no-wake" in probe_command(Job("memory", "gevent", "event", 600_000), None, {"gevent": 500_000})
+    assert "--no-wake" not in probe_command(Job("memory", "gevent", "event", 500_000), None, {"gevent": 500_000})
+    assert "--no-wake" not in probe_command(Job("memory", "asyncio", "event", 10**7), None, {"gevent": 500_000})
