@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parkbench import results, schema
+from parkbench import results, schema, summary
 from parkbench.errors import UserError
 
 COMPARED = ("rss_per_waiter", "uss_per_waiter", "pss_per_waiter", "vms_per_waiter",
@@ -127,19 +127,10 @@ def _shapes(side: Side) -> dict:
     return shapes
 
 
-UNSTABLE_CV = 0.10  # pyperf's own threshold: standard deviation above 10% of the mean
-
-
 def _spreads(side: Side) -> dict:
-    """(model, primitive, placement) -> standard deviation / mean of the pyperf values."""
-    frame = side.current.frame
-    rows = frame[frame.metric.isin(["switch_latency_mean", "switch_latency_stdev"])]
-    found: dict = {}
-    for row in rows.itertuples():
-        found.setdefault((row.model, row.variant, row.placement), {})[row.metric] = row.value
-    return {key: stats["switch_latency_stdev"] / stats["switch_latency_mean"]
-            for key, stats in found.items()
-            if stats.get("switch_latency_mean") and "switch_latency_stdev" in stats}
+    """(model, primitive, placement) -> standard deviation / mean of the pyperf values
+    (one interpreter a side: ``resolve`` sees to it)."""
+    return {key[2:]: cv for key, cv in summary.spreads(side.current.frame).items()}
 
 
 def _side_table(side: Side) -> dict:
@@ -188,7 +179,7 @@ def compare(side_a: Side, side_b: Side):
         if key[3] == "switch_latency":
             unstable = [f"{side} ±{cv * 100:.0f}%" for side, cv in
                         (("A", spreads_a.get(key[:3])), ("B", spreads_b.get(key[:3])))
-                        if cv is not None and cv > UNSTABLE_CV]
+                        if cv is not None and cv > summary.UNSTABLE_CV]
             if unstable:
                 row["status"] = ("unstable: " + ", ".join(unstable) if row["status"] == "compared"
                                  else row["status"] + "; unstable: " + ", ".join(unstable))

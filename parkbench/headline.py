@@ -18,15 +18,12 @@ def _text(row, fmt) -> str:
     return fmt(row.value)
 
 
-def _spread(rows, model, primitive, placement) -> str:
-    """' ±4%' (or ' ±32% unstable') after a hand-off median, from its pyperf values."""
+def _spread(spread: dict, key, primitive: str, placement: str) -> str:
+    """' ±4%' (or ' ±32% unstable') after a hand-off median (``summary.spreads``)."""
     from parkbench.summary import stability
 
-    mean = _value(rows, model, primitive, "switch_latency_mean", placement)
-    stdev = _value(rows, model, primitive, "switch_latency_stdev", placement)
-    if mean is None or stdev is None or not mean.value:
-        return ""
-    return " " + stability(stdev.value / mean.value)
+    cv = spread.get((key.machine, key.interpreter, key.model, primitive, placement))
+    return "" if cv is None else " " + stability(cv)
 
 
 def headline(frame, machine: str):
@@ -36,11 +33,12 @@ def headline(frame, machine: str):
     import pandas as pd
 
     from parkbench import probes
-    from parkbench.summary import in_registry_order
+    from parkbench.summary import in_registry_order, spreads
 
     mine = frame[(frame.machine == machine) & frame.n.isna()]
     keys = mine[mine.metric == "total_per_waiter"][["machine", "interpreter", "model", "variant"]]
     keys = in_registry_order(keys.drop_duplicates().reset_index(drop=True))
+    spread = spreads(mine)
     rows = []
     for key in keys.itertuples():
         one = mine[mine.interpreter == key.interpreter]
@@ -58,8 +56,8 @@ def headline(frame, machine: str):
             "kernel/waiter": _text(_value(one, key.model, key.variant, "kernel_per_waiter"), format_bytes),
             "total/waiter": _text(memory, format_bytes),
             "hand-off": primitive,
-            "same-core": _text(same, format_seconds) + _spread(one, key.model, primitive, "same-core"),
-            "cross-core": _text(cross, format_seconds) + _spread(one, key.model, primitive, "cross-core"),
+            "same-core": _text(same, format_seconds) + _spread(spread, key, primitive, "same-core"),
+            "cross-core": _text(cross, format_seconds) + _spread(spread, key, primitive, "cross-core"),
             "capacity": _text(capacity, format_count),
             "binding limit": "-" if capacity is None else f"{capacity['limit']} ({capacity.basis})",
             "runs": ", ".join(sorted(runs)),

@@ -38,12 +38,8 @@ def latency_table(frame):
     wide = switch.pivot_table(index=keys, columns="placement", values="value",
                               aggfunc="first", sort=False)
     wide = wide.rename(columns=lambda placement: f"switch {placement}")
-    spread = frame[frame["metric"].isin(["switch_latency_mean", "switch_latency_stdev"])]
-    if not spread.empty:
-        stats = spread.pivot_table(index=keys + ["placement"], columns="metric", values="value",
-                                   aggfunc="first", sort=False)
-        cv = (stats["switch_latency_stdev"] / stats["switch_latency_mean"]).unstack("placement")
-        wide = wide.join(cv.rename(columns=lambda placement: f"cv {placement}"), how="left")
+    for (machine, interpreter, model, primitive, placement), cv in spreads(frame).items():
+        wide.loc[(machine, interpreter, model, primitive), f"cv {placement}"] = cv
     runs = pd.concat([switch, frame[frame["metric"].isin(TAIL)]]).groupby(keys, sort=False).run_id.agg(
         lambda ids: ", ".join(sorted(set(ids))))
     tail = frame[frame["metric"].isin(["switch_p50", "switch_p99", "switch_p999", "switch_max"])]
@@ -65,6 +61,19 @@ TAIL = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
 
 # pyperf's own check warns when the standard deviation exceeds 10% of the mean.
 UNSTABLE_CV = 0.10
+
+
+def spreads(frame) -> dict:
+    """(machine, interpreter, model, primitive, placement) -> standard deviation over mean
+    of each switch median's pyperf values: the one place the spread is computed."""
+    rows = frame[frame["metric"].isin(["switch_latency_mean", "switch_latency_stdev"])]
+    found: dict = {}
+    for row in rows.itertuples():
+        key = (row.machine, row.interpreter, row.model, row.variant, row.placement)
+        found.setdefault(key, {})[row.metric] = row.value
+    return {key: stats["switch_latency_stdev"] / stats["switch_latency_mean"]
+            for key, stats in found.items()
+            if stats.get("switch_latency_mean") and "switch_latency_stdev" in stats}
 
 
 def stability(cv) -> str:
