@@ -184,8 +184,8 @@ def derive_memory(measurements: list[dict]) -> list[dict]:
         for key, stem, unit in FITTED:
             if key == "maps" and any(record["memory"].get("maps") is None for record in records):
                 continue
-            timed = [(record["n"], measurement_value(record, key)) for record in records
-                     if measurement_value(record, key) is not None]
+            measured = [(record["n"], measurement_value(record, key)) for record in records]
+            timed = [(n, value) for n, value in measured if value is not None]
             if len({n for n, _ in timed}) < MIN_DISTINCT_N:
                 continue  # e.g. wake, not timed at the largest N
             view_ns, values = [n for n, _ in timed], [value for _, value in timed]

@@ -72,24 +72,16 @@ def switch_values(current) -> dict:
     frame = current.frame
     medians = frame[frame.metric == "switch_latency"]
     values = {}
-    for run in current.used_runs():
-        used = medians[(medians.machine == run.machine) & (medians.run_id == run.run_id)]
-        if used.empty:
-            continue
-        document = results.read_run(run.path)
-        for record in document["measurements"]:
-            if record["kind"] != "switch":
-                continue
-            mine = used[(used.model == record["model"]) & (used.variant == record["primitive"])
-                        & (used.placement == record["placement"])]
-            if mine.empty:
-                continue
-            path = run.path.parent / record["file"]
-            try:
-                benchmark = pyperf.Benchmark.load(io.StringIO(results.read_text(path)))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise UserError(f"{path} is not a pyperf benchmark file ({exc})") from None
-            key = (run.machine, mine.interpreter.iloc[0], record["model"], record["primitive"],
-                   record["placement"])
-            values[key] = benchmark.get_values()
+    for row in medians.itertuples():
+        run = current.runs[(row.machine, row.run_id)]
+        file = run.switch_files.get((row.model, row.variant, row.placement))
+        if file is None:
+            continue  # a median without its benchmark record (a hand-edited file): no values
+        path = run.path.parent / file
+        try:
+            benchmark = pyperf.Benchmark.load(io.StringIO(results.read_text(path)))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{path} is not a pyperf benchmark file ({exc})") from None
+        values[(row.machine, row.interpreter, row.model, row.variant, row.placement)] = \
+            benchmark.get_values()
     return values

@@ -41,6 +41,8 @@ class Run:
     failures: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     upgraded_from: int | None = None
+    # (model, primitive, placement) -> its pyperf file, relative to the machine folder
+    switch_files: dict = field(default_factory=dict)
 
 
 def _run_info(path: Path, document: dict) -> Run:
@@ -50,7 +52,9 @@ def _run_info(path: Path, document: dict) -> Run:
                complete=document["complete"], parameters=document["parameters"],
                limits=description.get("limits"), logical_cpus=description.get("logical_cpus"),
                failures=document["failures"], skipped=document.get("skipped", []),
-               upgraded_from=document.get("upgraded_from"))
+               upgraded_from=document.get("upgraded_from"),
+               switch_files={(r["model"], r["primitive"], r["placement"]): r["file"]
+                             for r in document["measurements"] if r["kind"] == "switch"})
 
 
 def tidy_rows(document: dict) -> list[dict]:
