@@ -24,7 +24,7 @@ PUBLISHED: tuple[dict, ...] = (
     {"label": "JVM platform thread (published: 1 MB stack reserved, 1-5 µs OS switch)",
      "bytes_per_waiter": 2.0**20, "switch_seconds": 3e-6},
 )
-MULTICORE_MODELS = ("subprocess",)
+MULTICORE_MODELS = ("subprocess", "go")  # workers, or goroutines on GOMAXPROCS threads
 
 
 @dataclass(frozen=True)

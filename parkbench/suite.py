@@ -57,6 +57,7 @@ QUICK_GRIDS = {
     "uvloop": (1_000, 3_000, 10_000, 30_000, 100_000),
     "gevent": (1_000, 3_000, 10_000, 30_000, 100_000),
     "subprocess": (4, 12, 40, 120, 400),
+    "go": (3_000, 10_000, 30_000, 100_000, 300_000),
 }
 
 # The full sweep (--full): toward each model's ceiling on a 24 GiB, 2-core machine.
@@ -66,6 +67,8 @@ FULL_GRIDS = {
     "uvloop": (10_000, 100_000, 1_000_000, 3_000_000, 10_000_000),
     "gevent": (10_000, 100_000, 300_000, 500_000, 1_000_000, 2_000_000),
     "subprocess": (20, 200, 700, 2_000),
+    # a goroutine takes about 2.7 KB: 3M is 8 GB (10M would not fit in 24 GiB)
+    "go": (10_000, 100_000, 1_000_000, 3_000_000),
 }
 FULL_BUDGET = "90%"               # of available memory; the watchdog floor still holds
 FULL_TIMEOUT_SECONDS = 1200.0
@@ -81,7 +84,7 @@ VARIANT_GRIDS = {"socket": (100, 300, 1_000, 3_000, 9_000)}
 
 # The variants of the default sweep (a bare model name in --models selects them all).
 QUICK_VARIANTS = {"threads": ("condition",), "asyncio": ("event",), "uvloop": ("event",),
-                  "gevent": ("event",), "subprocess": ("fork", "exec")}
+                  "gevent": ("event",), "subprocess": ("fork", "exec"), "go": ("chan",)}
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
@@ -175,11 +178,30 @@ def tail_grid(grid) -> tuple[int, ...]:
 
 
 def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: bool = False,
-         primitives=None, placements=placement.PLACEMENTS):
+         primitives=None, placements=placement.PLACEMENTS, unavailable=None):
     """Every job of a sweep in run order, and the jobs this machine cannot honour
     (with why): memory jobs per (model, variant), N ascending; then one switch job per
     (model, primitive, placement); then tail jobs over each model's tail grid, parking
-    the model's first selected variant and handing off its first selected primitive."""
+    the model's first selected variant and handing off its first selected primitive.
+    ``unavailable`` maps a model that cannot run here to why: its jobs are refused."""
+    jobs, refused = _plan(selection, grids, repeat, memory, latency, primitives, placements)
+    unavailable = unavailable or {}
+    refused += [(job, unavailable[job.model]) for job in jobs if job.model in unavailable]
+    return [job for job in jobs if job.model not in unavailable], refused
+
+
+def unavailable_models(selection) -> dict[str, str]:
+    """Models of ``selection`` that cannot run on this machine, with why (this builds
+    the Go reference if it is selected and not built yet)."""
+    found = {}
+    for name in dict.fromkeys(model for model, _ in selection):
+        reason = probes.unavailable(probes.get(name))
+        if reason:
+            found[name] = reason
+    return found
+
+
+def _plan(selection, grids, repeat, memory, latency, primitives, placements):
     jobs, refused = [], []
     if memory:
         jobs += [Job(JobKind.MEMORY, model, variant, n, r)

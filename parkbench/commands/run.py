@@ -221,18 +221,22 @@ def _raise_interrupt(signum, frame):
 
 
 def run(args) -> int:
-    from parkbench import guard, limits, runner, suite
+    from parkbench import guard, limits, probes, runner, suite
     from parkbench.commands import show
     from parkbench.fitting import derive
 
     run_file = _reopen_run(args) if args.resume else _new_run(args)
     document, parameters = run_file.document, run_file.document["parameters"]
     selection = [tuple(item) for item in parameters["selection"]]
+    if any(probes.get(model).unavailable for model, _ in selection):
+        print("parkbench: checking the Go toolchain (the first use builds the reference "
+              "program)", file=sys.stderr, flush=True)
     jobs, refused = suite.plan(
         selection, parameters["grids"], parameters["repeat"],
         memory=parameters["memory"], latency=parameters["latency"],
         primitives={model: tuple(names) for model, names in parameters["primitives"].items()},
         placements=tuple(parameters["placements"]),
+        unavailable=suite.unavailable_models(selection),
     )
     memory_guard = guard.Guard(parameters["memory_budget_bytes"], parameters["memory_floor_bytes"],
                                parameters["guard_margin"])

@@ -55,6 +55,11 @@ class Model:
     # Variants named by a pattern rather than listed: a function that returns True for
     # a valid one, False for one it does not know, and raises UserError for a bad one.
     open_variants: Callable[[str], bool] | None = None
+    # Why the model cannot run on this machine (one line), or None when it can; for a
+    # model that needs more than this package (a toolchain). None here: always runs.
+    unavailable: Callable[[], str | None] | None = None
+    # A reference model: measured beside the Python models, for comparison.
+    reference: bool = False
 
 
 THREAD_STACK_MIN = 32 * 1024  # threading.stack_size() refuses less
@@ -81,6 +86,17 @@ def _check_stack_variant(variant: str) -> bool:
             f"(e.g. stack-64k, stack-256k, stack-1m)"
         )
     return True
+
+
+def _go_unavailable() -> str | None:
+    from parkbench import gotoolchain
+
+    return gotoolchain.unavailable_reason()
+
+
+def unavailable(model: "Model") -> str | None:
+    """Why ``model`` cannot run here, or ``None``."""
+    return model.unavailable() if model.unavailable is not None else None
 
 
 MODELS = {
@@ -139,6 +155,19 @@ MODELS = {
             ("pipe",),
             256 * 1024,  # a forked process's private pages and kernel structures
             multiprocess=True,
+        ),
+        Model(
+            "go",
+            "parkbench.probes.go_goroutines",
+            ("chan", "cond", "sleep"),
+            "the reference: goroutines of a Go program (benchmarks/goprobe), each "
+            "receiving on one shared unbuffered channel; cond: sync.Cond.Wait; sleep: "
+            "time.Sleep (woken by its timer only). Needs a Go toolchain",
+            8 * 1024,
+            ("chan",),
+            2 * 1024,  # a goroutine's smallest stack
+            unavailable=_go_unavailable,
+            reference=True,
         ),
     )
 }

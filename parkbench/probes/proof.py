@@ -24,16 +24,22 @@ class NotParked(RuntimeError):
     """Fewer than N waiters were blocked when they had to be."""
 
 
+def _checks(counts: dict) -> dict:
+    """The counts that are checks: not the method, the polls, or ``info_`` figures
+    (recorded for the reader, e.g. a count documented as approximate)."""
+    return {key: value for key, value in counts.items()
+            if key not in ("method", "settle_polls") and not key.startswith("info_")}
+
+
 def blocked_count(counts: dict) -> int:
     """The waiters every check agrees are blocked: the smallest of the counts."""
-    return min(value for key, value in counts.items() if key not in ("method", "settle_polls"))
+    return min(_checks(counts).values())
 
 
 def check(n: int, counts: dict, when: str) -> dict:
     blocked = blocked_count(counts)
     if blocked != n:
-        detail = ", ".join(f"{key} {value:,}" for key, value in counts.items()
-                           if key not in ("method", "settle_polls"))
+        detail = ", ".join(f"{key} {value:,}" for key, value in _checks(counts).items())
         raise NotParked(f"{when} measuring, {blocked:,} of {n:,} waiters were blocked ({detail})")
     return counts
 

@@ -1,0 +1,3 @@
+module parkbench/goprobe
+
+go 1.21
