@@ -56,7 +56,7 @@ def main():
         "parkbench_primitive": args.primitive,
         "parkbench_placement": args.placement,
         "parkbench_cpus": ",".join(map(str, cpus)),
-        "parkbench_one_thread": int(not model.multiprocess and model.name != "threads"),
+        "parkbench_one_thread": int(not model.multiprocess and model.name not in ("threads", "go")),
     })
     runner.bench_time_func(
         f"switch-{model.name}-{args.primitive}-{args.placement}",
