@@ -11,18 +11,23 @@ machine; subprocess workers use every core, ``cores / hand-off``. Then
 
     machines = max(ceil(W / capacity), ceil(R / hand-offs per second per machine))
 
-Everything here returns data; plotting lives in ``plots.py``.
+Reference models (go) are measured beside the Python models for comparison: ``fit`` and
+the fit maps show them, labelled; the decision map chooses among the Python models only
+(``candidates``) and marks the reference's one-machine corner. Everything here returns
+data; plotting lives in ``mapplots.py``.
 """
 
 import math
 from dataclasses import dataclass
 
 # Published figures of other runtimes (from one widely read article): reference
-# markers, never measurements of this machine.
+# markers, never measurements of this machine; shown only for a runtime that is not
+# measured here (``runtime`` names the model that measures it).
 PUBLISHED: tuple[dict, ...] = (
-    {"label": "Go goroutine (published)", "bytes_per_waiter": 2.6e3, "switch_seconds": 200e-9},
+    {"label": "Go goroutine (published)", "runtime": "go", "bytes_per_waiter": 2.6e3,
+     "switch_seconds": 200e-9},
     {"label": "JVM platform thread (published: 1 MB stack reserved, 1-5 µs OS switch)",
-     "bytes_per_waiter": 2.0**20, "switch_seconds": 3e-6},
+     "runtime": "jvm", "bytes_per_waiter": 2.0**20, "switch_seconds": 3e-6},
 )
 MULTICORE_MODELS = ("subprocess", "go")  # workers, or goroutines on GOMAXPROCS threads
 
@@ -79,9 +84,12 @@ def handoff(frame, machine: str, interpreter: str, model: str):
                  & (frame.value > 0)]
     if rows.empty:
         return None
-    known = probes.MODELS[model].primitives if model in probes.MODELS else ()
+    registered = probes.MODELS.get(model)
+    known = registered.primitives if registered else ()
     order = [p for p in known if p in set(rows.variant)] or sorted(set(rows.variant))
     chosen = rows[rows.variant == order[0]]
+    if registered and registered.handoff_placement in set(chosen.placement):
+        chosen = chosen[chosen.placement == registered.handoff_placement]
     slowest = chosen.loc[chosen.value.idxmax()]
     return float(slowest.value), order[0], str(slowest.placement), str(slowest.run_id)
 
@@ -119,7 +127,7 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
         machines, binding = machines_needed(profile, waiters, rate)
         rows.append({"machine": profile.machine, "interpreter": profile.interpreter,
                      "model": profile.model, "variant": profile.variant,
-                     "machines": machines, "bound_by": binding,
+                     "reference": is_reference(profile), "machines": machines, "bound_by": binding,
                      "capacity": profile.capacity, "capacity_limit": profile.capacity_limit,
                      "capacity_basis": profile.capacity_basis,
                      "handoffs_per_second": profile.handoffs_per_second,
@@ -134,11 +142,37 @@ def grid(profile: Profile, waiters_axis, rate_axis) -> list[list[float]]:
     return [[machines_needed(profile, w, r)[0] for w in waiters_axis] for r in rate_axis]
 
 
-def published_markers(memory_bytes: float, cores: int = 1) -> list[dict]:
+def published_markers(memory_bytes: float, cores: int = 1, measured=()) -> list[dict]:
     """Where the published runtimes' one-machine corners would sit on a machine of
-    ``memory_bytes``: memory / bytes per waiter, and cores / switch time."""
+    ``memory_bytes``: memory / bytes per waiter, and cores / switch time; none for a
+    runtime in ``measured`` (its own measurement is shown instead)."""
     return [{"label": ref["label"], "waiters": memory_bytes / ref["bytes_per_waiter"],
-             "rate": cores / ref["switch_seconds"]} for ref in PUBLISHED]
+             "rate": cores / ref["switch_seconds"]} for ref in PUBLISHED
+            if ref["runtime"] not in set(measured)]
+
+
+def is_reference(profile: Profile) -> bool:
+    """A reference model (go): measured beside the Python models, not a choice among them."""
+    from parkbench import probes
+
+    model = probes.MODELS.get(profile.model)
+    return bool(model and model.reference)
+
+
+def candidates(profiles_) -> list[Profile]:
+    """The profiles a Python service chooses among: every one but the references."""
+    return [p for p in profiles_ if not is_reference(p)]
+
+
+def reference_markers(profiles_) -> list[dict]:
+    """The one-machine corner (capacity, hand-offs per second) of each measured
+    reference profile of its default variant, labelled as measured here."""
+    from parkbench import probes
+
+    return [{"label": f"{p.model}/{p.variant}: measured here", "model": p.model,
+             "waiters": p.capacity, "rate": p.handoffs_per_second}
+            for p in profiles_ if is_reference(p)
+            and p.variant == probes.MODELS[p.model].variants[0]]
 
 
 def best(profiles_, waiters: float, rate: float) -> tuple[Profile, float]:

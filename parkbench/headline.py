@@ -39,6 +39,7 @@ def headline(frame, machine: str):
     keys = mine[mine.metric == "total_per_waiter"][["machine", "interpreter", "model", "variant"]]
     keys = in_registry_order(keys.drop_duplicates().reset_index(drop=True))
     spread = spreads(mine)
+    reference = _reference(mine)
     rows = []
     for key in keys.itertuples():
         one = mine[mine.interpreter == key.interpreter]
@@ -58,11 +59,41 @@ def headline(frame, machine: str):
             "hand-off": primitive,
             "same-core": _text(same, format_seconds) + _spread(spread, key, primitive, "same-core"),
             "cross-core": _text(cross, format_seconds) + _spread(spread, key, primitive, "cross-core"),
+            "vs go": _versus(memory, same, reference.get(key.interpreter)),
             "capacity": _text(capacity, format_count),
             "binding limit": "-" if capacity is None else f"{capacity['limit']} ({capacity.basis})",
             "runs": ", ".join(sorted(runs)),
         })
     return pd.DataFrame(rows)
+
+
+def _reference(mine) -> dict:
+    """interpreter -> (total per waiter, same-core hand-off) of the measured reference
+    (``summary.REFERENCE``: a goroutine on a channel), where measured."""
+    from parkbench.summary import REFERENCE
+
+    model, variant = REFERENCE
+    found = {}
+    for interpreter in set(mine.interpreter):
+        one = mine[mine.interpreter == interpreter]
+        memory = _value(one, model, variant, "total_per_waiter")
+        same = _value(one, model, variant, "switch_latency", "same-core")
+        if memory is not None and same is not None:
+            found[interpreter] = (float(memory.value), float(same.value))
+    return found
+
+
+def _versus(memory, same, reference) -> str:
+    """'0.44x memory, 15x hand-off': a row's total per waiter and same-core hand-off
+    over the reference's; '-' without a reference."""
+    from parkbench.summary import format_ratio
+
+    if reference is None or memory is None:
+        return "-"
+    text = f"{format_ratio(memory.value / reference[0])} memory"
+    if same is not None and same.value == same.value:
+        text += f", {format_ratio(same.value / reference[1])} hand-off"
+    return text
 
 
 def workload_points(profiles, points):

@@ -13,6 +13,20 @@ from parkbench import fitmap
 from parkbench.plots import _bytes_axis, _labels, _models_in_order, model_colour
 
 REFERENCE_MARKERS = ("*", "^", "P", "X")
+MEASURED_MARKER = "D"  # a reference runtime measured on this machine: filled, in its colour
+
+
+def _measured_handles(markers):
+    return [Line2D([], [], linestyle="none", marker=MEASURED_MARKER, markersize=8,
+                   markerfacecolor=model_colour(m["model"]), markeredgecolor="white",
+                   label=m["label"]) for m in markers]
+
+
+def _draw_measured(ax, markers):
+    for marker in markers:
+        ax.plot(marker["waiters"], marker["rate"], linestyle="none", marker=MEASURED_MARKER,
+                markersize=8, markerfacecolor=model_colour(marker["model"]),
+                markeredgecolor="white", gid=f"measured:{marker['label']}")
 
 
 def _reference_handles(markers):
@@ -29,10 +43,13 @@ def _draw_references(ax, markers):
 
 
 def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
-    """For each (W, R) cell the model/variant needing the fewest machines, coloured by
-    model; contour lines give how many machines that best choice needs."""
+    """For each (W, R) cell the Python model/variant needing the fewest machines,
+    coloured by model; contour lines give how many machines that best choice needs. A
+    measured reference (go) is a marker at its one-machine corner, not a choice."""
     import numpy as np
 
+    measured = fitmap.reference_markers(profiles)
+    profiles = fitmap.candidates(profiles)
     grid = fitmap.decision_grid(profiles, waiters_axis, rate_axis)
     winners = sorted({cell[0] for row in grid for cell in row},
                      key=lambda p: (_models_in_order([p.model] + [q.model for q in profiles]).index(p.model),
@@ -51,12 +68,14 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
                              linewidths=0.8)
         ax.clabel(contour, fmt={1.5: "> 1 machine", 10.5: "> 10 machines", 100.5: "> 100 machines",
                                 1000.5: "> 1000 machines"}, fontsize=8)
-    markers = fitmap.published_markers(memory_bytes, cores)
+    markers = fitmap.published_markers(memory_bytes, cores, [m["model"] for m in measured])
     _draw_references(ax, markers)
+    _draw_measured(ax, measured)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[i], alpha=0.6,
                              label=f"{p.model}/{p.variant} ({p.interpreter})")
                for i, p in enumerate(winners)]
-    ax.legend(handles=handles + _reference_handles(markers), loc="upper left",
+    ax.legend(handles=handles + _measured_handles(measured) + _reference_handles(markers),
+              loc="upper left",
               bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines")
     ax.set(xscale="log", yscale="log", xlabel="W: concurrent idle waiters",
            ylabel="R: wake-ups per second",
@@ -77,16 +96,20 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
     cmap = ListedColormap(["#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"])
     norm = BoundaryNorm([0.5, 1.5, 10.5, 100.5, 1000.5, 1e18], cmap.N)
     image = None
-    markers = fitmap.published_markers(memory_bytes, cores)
+    measured = fitmap.reference_markers(profiles)
+    markers = fitmap.published_markers(memory_bytes, cores, [m["model"] for m in measured])
     for ax, profile in zip(axes.flat, profiles):
         grid = fitmap.grid(profile, waiters_axis, rate_axis)
         image = ax.pcolormesh(waiters_axis, rate_axis, grid, cmap=cmap, norm=norm, shading="nearest")
         ax.plot([waiters_axis[0], profile.capacity, profile.capacity],
                 [profile.handoffs_per_second] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
         _draw_references(ax, markers)
+        _draw_measured(ax, measured)
         ax.set(xscale="log", yscale="log")
-        ax.set_title(f"{profile.model}/{profile.variant}\ncapacity {profile.capacity:,} "
-                     f"({profile.capacity_basis}); {profile.primitive} hand-off", fontsize=9)
+        role = " (reference, measured here)" if fitmap.is_reference(profile) else ""
+        ax.set_title(f"{profile.model}/{profile.variant}{role}\ncapacity {profile.capacity:,} "
+                     f"({profile.capacity_basis}); {profile.primitive} hand-off "
+                     f"{profile.placement}", fontsize=9)
     for ax in axes.flat[count:]:
         ax.axis("off")
     for ax in axes[-1]:
@@ -97,7 +120,8 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
         bar = fig.colorbar(image, ax=axes, ticks=[1, 6, 55, 550, 5000], shrink=0.8)
         bar.ax.set_yticklabels(["1 (fits)", "2-10", "11-100", "101-1000", ">1000"])
         bar.set_label("machines needed")
-    fig.legend(handles=_reference_handles(markers), loc="lower center", ncol=len(markers),
+    handles = _measured_handles(measured) + _reference_handles(markers)
+    fig.legend(handles=handles, loc="lower center", ncol=max(len(handles), 1),
                fontsize=8, frameon=False)
     machine = profiles[0].machine if profiles else ""
     fig.suptitle(f"{machine}: machines each model needs (black line: one machine's edge)")

@@ -22,6 +22,7 @@ COLUMNS = (
     ("rss_fit_r2", "R² (RSS)", lambda v: "-" if v != v else f"{v:.4f}"),
     ("spawn_per_waiter", "spawn/waiter", format_seconds),
     ("wake_per_waiter", "wake/waiter", format_seconds),
+    ("vs_reference", "vs go", lambda v: format_ratio(v)),
     ("run", "run", str),
 )
 
@@ -53,7 +54,7 @@ def latency_table(frame):
         return pd.DataFrame(columns=keys + ["run"])
     wide = wide.astype(float)
     wide["run"] = runs
-    return in_registry_order(wide.reset_index())
+    return with_reference_ratio(in_registry_order(wide.reset_index()), "switch same-core")
 
 
 TAIL = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
@@ -93,8 +94,38 @@ LATENCY_COLUMNS = (
     ("switch_p99", "p99", format_seconds),
     ("switch_p999", "p99.9", format_seconds),
     ("switch_max", "max", format_seconds),
+    ("vs_reference", "vs go", lambda v: format_ratio(v)),
     ("run", "run", str),
 )
+
+# The measured reference the Python models are set against: a goroutine receiving on a
+# channel (its default variant and primitive), on the same machine and interpreter row.
+REFERENCE = ("go", "chan")
+
+
+def format_ratio(value: float) -> str:
+    """0.44 -> '0.44x', 15.2 -> '15x', 1790.3 -> '1,790x'."""
+    if value >= 100:
+        return f"{value:,.0f}x"
+    if value >= 10:
+        return f"{value:.0f}x"
+    return f"{value:.2g}x"
+
+
+def with_reference_ratio(wide, column: str):
+    """``wide`` with ``vs_reference``: each row's ``column`` over the reference row's
+    (``REFERENCE``) of the same machine and interpreter; NaN where there is none."""
+    if wide.empty or column not in wide:
+        return wide
+    model, variant = REFERENCE
+    reference = wide[(wide["model"] == model) & (wide["variant"] == variant)]
+    base = {(row["machine"], row["interpreter"]): row[column] for _, row in reference.iterrows()}
+    wide = wide.copy()
+    wide["vs_reference"] = [
+        row[column] / base[key] if (key := (row["machine"], row["interpreter"])) in base
+        and base[key] and base[key] == base[key] else float("nan")
+        for _, row in wide.iterrows()]
+    return wide
 
 
 def table(frame):
@@ -115,7 +146,7 @@ def table(frame):
         for key in wide.index]
     memory = figures[figures["metric"] == "rss_per_waiter"].set_index(KEYS)["run_id"]
     wide["run"] = [memory.get(key, "-") for key in wide.index]
-    return in_registry_order(wide.reset_index())
+    return with_reference_ratio(in_registry_order(wide.reset_index()), "total_per_waiter")
 
 
 def in_registry_order(wide):
@@ -205,7 +236,9 @@ def render(wide, notes=(), latency=None) -> str:
         "N^b: a figure that does not grow linearly (exponent b of cost against N), shown as\n"
         "its cost per waiter at the smallest and the largest N measured, never as one slope.\n"
         "spread: standard deviation of a hand-off's pyperf values over their mean; unstable\n"
-        "above 10% (pyperf's own threshold): compare such figures only as ratios in one run."
+        "above 10% (pyperf's own threshold): compare such figures only as ratios in one run.\n"
+        "vs go: total/waiter, and same-core hand-off, over a goroutine's (go/chan, the measured\n"
+        "reference) on the same machine and interpreter."
     )
     return "\n".join([text, "", legend, *notes])
 

@@ -3,6 +3,6 @@
 # options given): a summary on stdout, results under results/<machine>/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bash "$root/scripts/setup-venv.sh"
+bash "$root/scripts/setup-venv.sh" reference
 cd "$root"
 exec "$root/.venv/bin/parkbench" run "$@"

@@ -3,6 +3,6 @@
 # may follow).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bash "$root/scripts/setup-venv.sh" test report lint
+bash "$root/scripts/setup-venv.sh" test report lint reference
 cd "$root"
 exec "$root/.venv/bin/python" -m pytest "$@"

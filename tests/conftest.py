@@ -3,11 +3,19 @@ import sys
 import pytest
 
 
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    """One cache folder for the whole session: the Go reference is built once."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_config(tmp_path_factory, monkeypatch):
-    """No test reads or writes the user's stored machine name."""
+def isolated_config(tmp_path_factory, monkeypatch, session_cache):
+    """No test reads or writes the user's stored machine name or cache folder."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("PARKBENCH_CACHE", str(session_cache))
     monkeypatch.delenv("PARKBENCH_MACHINE", raising=False)
+    monkeypatch.delenv("PARKBENCH_GO", raising=False)
 
 
 @pytest.fixture

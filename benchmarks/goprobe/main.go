@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -93,11 +94,17 @@ func sleepWaiter(arrive func()) {
 	time.Sleep(1000 * time.Hour)
 }
 
-// Where each variant's waiter must be blocked: its function, and the call it blocks in.
+// Where each variant's waiter must be blocked: its function (named as the runtime names
+// it: "main.chanWaiter" in the program, the package path in its tests), and the call it
+// blocks in.
 var blockSites = map[string][2]string{
-	"chan":  {"main.chanWaiter", "runtime.chanrecv"},
-	"cond":  {"main.condWaiter", "sync.runtime_notifyListWait"},
-	"sleep": {"main.sleepWaiter", "time.Sleep"},
+	"chan":  {funcName(chanWaiter), "runtime.chanrecv"},
+	"cond":  {funcName(condWaiter), "sync.runtime_notifyListWait"},
+	"sleep": {funcName(sleepWaiter), "time.Sleep"},
+}
+
+func funcName(function any) string {
+	return runtime.FuncForPC(reflect.ValueOf(function).Pointer()).Name()
 }
 
 func park(variant string, n int) {

@@ -17,6 +17,10 @@ def machine_cores(current) -> dict:
     return cores
 
 
+def _label(row) -> str:
+    return f"{row['model']}/{row['variant']}" + (" (ref)" if row["reference"] else "")
+
+
 def run(args) -> int:
     from parkbench import current, fitmap
     from parkbench.units import format_bytes, format_count, parse_count, parse_size
@@ -38,7 +42,7 @@ def run(args) -> int:
                         "results; run 'parkbench run' (memory and latency) first")
     memory_note = f", a machine of {format_bytes(memory)}" if memory else ""
     lines = [f"workload: {waiters:,} idle waiters, {rate:,} wake-ups/s{memory_note}",
-             f"{'machine':<20} {'interpreter':<15} {'model/variant':<22} {'machines':>8}  "
+             f"{'machine':<20} {'interpreter':<15} {'model/variant':<24} {'machines':>8}  "
              f"{'bound by':<14} {'capacity':>12} {'basis':<9} {'hand-offs/s':>12}  figures from"]
     for row in rows:
         machines = "never" if math.isinf(row["machines"]) else f"{row['machines']:,}"
@@ -46,9 +50,11 @@ def run(args) -> int:
                   f"{row['placement']}, run {row['switch_run']}")
         lines.append(
             f"{row['machine']:<20} {row['interpreter']:<15} "
-            f"{row['model'] + '/' + row['variant']:<22} {machines:>8}  {row['bound_by']:<14} "
+            f"{_label(row):<24} {machines:>8}  {row['bound_by']:<14} "
             f"{format_count(row['capacity']):>12} {row['capacity_basis']:<9} "
             f"{row['handoffs_per_second']:>12,.0f}  {source}")
+    if any(row["reference"] for row in rows):
+        lines.append("ref: a reference runtime measured here (a goroutine), not a Python model")
     if any(math.isinf(row["machines"]) for row in rows):
         lines.append("never: one waiter of that model needs more than a whole machine of this size")
     output.write("\n".join(lines))

@@ -3,6 +3,16 @@
 from parkbench.commands import output
 
 
+def _availability(model) -> str:
+    """Whether a model that needs a toolchain can run here, without building anything."""
+    from parkbench import gotoolchain
+
+    try:
+        return f"available: {gotoolchain.version()} ({gotoolchain.find_go()}); a reference, not a Python model"
+    except gotoolchain.Unavailable as exc:
+        return f"skipped by run: {exc}"
+
+
 def run(args) -> int:
     from parkbench import probes
     from parkbench.suite import QUICK_GRIDS, QUICK_VARIANTS, VARIANT_GRIDS
@@ -14,6 +24,8 @@ def run(args) -> int:
                      f"(default sweep: {', '.join(QUICK_VARIANTS[model.name])})")
         output.write(f"  hand-off primitives: {', '.join(model.primitives)}")
         output.write(f"  quick grid: {quick}")
+        if model.unavailable is not None:
+            output.write(f"  {_availability(model)}")
     for variant, grid in VARIANT_GRIDS.items():
         output.write(f"grid of every {variant} variant: {', '.join(f'{n:,}' for n in grid)}")
     return 0

@@ -229,14 +229,17 @@ def run(args) -> int:
     document, parameters = run_file.document, run_file.document["parameters"]
     selection = [tuple(item) for item in parameters["selection"]]
     if any(probes.get(model).unavailable for model, _ in selection):
-        print("parkbench: checking the Go toolchain (the first use builds the reference "
-              "program)", file=sys.stderr, flush=True)
+        print("parkbench: looking for a Go toolchain for the go reference (its first use "
+              "builds the program)", file=sys.stderr, flush=True)
+    unavailable = suite.unavailable_models(selection)
+    for model, reason in unavailable.items():
+        print(f"parkbench: {model} skipped: {reason}", file=sys.stderr, flush=True)
     jobs, refused = suite.plan(
         selection, parameters["grids"], parameters["repeat"],
         memory=parameters["memory"], latency=parameters["latency"],
         primitives={model: tuple(names) for model, names in parameters["primitives"].items()},
         placements=tuple(parameters["placements"]),
-        unavailable=suite.unavailable_models(selection),
+        unavailable=unavailable,
     )
     memory_guard = guard.Guard(parameters["memory_budget_bytes"], parameters["memory_floor_bytes"],
                                parameters["guard_margin"])

@@ -60,6 +60,8 @@ class Model:
     unavailable: Callable[[], str | None] | None = None
     # A reference model: measured beside the Python models, for comparison.
     reference: bool = False
+    # The placement whose hand-off the fit map uses; None: the slower of the two.
+    handoff_placement: str | None = None
 
 
 THREAD_STACK_MIN = 32 * 1024  # threading.stack_size() refuses less
@@ -168,6 +170,10 @@ MODELS = {
             2 * 1024,  # a goroutine's smallest stack
             unavailable=_go_unavailable,
             reference=True,
+            # Go's scheduler runs a woken goroutine on the waker's P (runnext): a server's
+            # wake-ups are same-core switches on each of GOMAXPROCS threads. cross-core
+            # pins two locked OS threads, a worst case no Go server runs by default.
+            handoff_placement="same-core",
         ),
     )
 }

