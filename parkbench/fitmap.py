@@ -103,7 +103,9 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
     found = []
     totals = frame[(frame.metric == "total_per_waiter") & frame.n.isna()]
     capacity = frame[frame.metric == "capacity"]
-    for row in totals.sort_values(["machine", "interpreter", "model", "variant"]).itertuples():
+    from parkbench.summary import in_registry_order
+
+    for row in in_registry_order(totals.reset_index(drop=True)).itertuples():
         bound = capacity[(capacity.machine == row.machine) & (capacity.interpreter == row.interpreter)
                          & (capacity.model == row.model) & (capacity.variant == row.variant)]
         switch = handoff(frame, row.machine, row.interpreter, row.model)

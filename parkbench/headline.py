@@ -104,7 +104,8 @@ def workload_points(profiles, points):
 
     rows = []
     for profile in profiles:
-        row = {"model/variant": f"{profile.model}/{profile.variant}"}
+        role = " (reference)" if fitmap.is_reference(profile) else ""
+        row = {"model/variant": f"{profile.model}/{profile.variant}{role}"}
         for waiters, rate in points:
             machines, binding = fitmap.machines_needed(profile, waiters, rate)
             row[f"W {format_count(waiters)}, R {format_count(rate)}/s"] = \

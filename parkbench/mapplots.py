@@ -108,7 +108,7 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
         ax.set(xscale="log", yscale="log")
         role = " (reference, measured here)" if fitmap.is_reference(profile) else ""
         ax.set_title(f"{profile.model}/{profile.variant}{role}\ncapacity {profile.capacity:,} "
-                     f"({profile.capacity_basis}); {profile.primitive} hand-off "
+                     f"({profile.capacity_basis})\n{profile.primitive} hand-off, "
                      f"{profile.placement}", fontsize=9)
     for ax in axes.flat[count:]:
         ax.axis("off")
