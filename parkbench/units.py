@@ -78,8 +78,8 @@ def format_bytes(value: float) -> str:
         if value < 1024 or unit == "TiB":
             break
         value /= 1024
-    if unit == "B":
-        return f"{sign}{value:.0f} B"
+    if unit == "B" or value >= 999.5:  # 1,010 KiB, never 1.01e+03 KiB
+        return f"{sign}{value:,.0f} {unit}"
     return f"{sign}{value:.3g} {unit}"
 
 

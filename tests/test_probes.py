@@ -9,6 +9,16 @@ from parkbench.suite import Job
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 
 ALL = [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
+
+
+@pytest.fixture(autouse=True)
+def toolchain(request):
+    """go's cases need a Go toolchain (CI has one: the reference extra)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("model") == "go":
+        reason = probes.unavailable(probes.get("go"))
+        if reason:
+            pytest.skip(reason)
 SMALL_N = {"subprocess": (3, 30)}
 
 
@@ -34,11 +44,17 @@ def test_probe_parks_exactly_n_and_reports_every_view(model, variant):
     for view in ("rss", "vms", "uss", "pss"):
         assert record["memory"][view] > 0
     assert record["memory"]["uss"] <= record["memory"]["pss"] <= record["memory"]["rss"]
-    assert record["spawn_seconds"] > 0 and record["wake_seconds"] > 0
+    assert record["spawn_seconds"] > 0
+    if variant == "sleep":  # woken by a timer only: the child exits, wake is not timed
+        assert record["wake_seconds"] is None and record["wake_timed"] is False
+    else:
+        assert record["wake_seconds"] > 0
     assert record["primitive"]
-    if model != "subprocess":
+    if model == "go":  # the probe child and the Go program
+        assert record["memory"]["processes"] == 2
+    elif model != "subprocess":
         assert record["memory"]["processes"] == 1
-    elif variant in ("fork", "exec"):
+    elif variant in ("fork", "exec", "sleep"):
         assert record["memory"]["processes"] == 1 + small
     else:  # multiprocessing adds its resource tracker, and forkserver its server
         assert 1 + small < record["memory"]["processes"] <= 3 + small

@@ -45,6 +45,25 @@ def test_a_waiter_that_finishes_instead_of_parking_fails_the_probe(model, patch)
     assert "NotParked: before measuring, 0 of 50 waiters were blocked" in done.stderr
 
 
+@pytest.mark.parametrize("model, patch", [
+    # the timer fires at once: each waiter sleeps zero seconds, then ends
+    ("asyncio", "import asyncio\nreal = asyncio.sleep\n"
+                "async def sleep(delay, result=None): return await real(0)\nasyncio.sleep = sleep\n"),
+    ("uvloop", "import asyncio\nreal = asyncio.sleep\n"
+               "async def sleep(delay, result=None): return await real(0)\nasyncio.sleep = sleep\n"),
+    ("gevent", "import gevent\nreal = gevent.sleep\n"
+               "def sleep(seconds=0, ref=True): return real(0)\ngevent.sleep = sleep\n"),
+    ("threads", "import threading, time\nreal = time.sleep\n"
+                "def sleep(seconds):\n"
+                "    return real(seconds if threading.current_thread() is threading.main_thread() else 0)\n"
+                "time.sleep = sleep\n"),
+])
+def test_a_sleeper_whose_timer_fires_at_once_fails_the_probe(model, patch):
+    done, _ = _probe(patch + RUN.format(model=model, variant="sleep", n=40))
+    assert done.returncode != 0
+    assert "NotParked" in done.stderr and "of 40 waiters were blocked" in done.stderr
+
+
 def test_a_thread_that_leaves_the_condition_fails_the_probe():
     patch = ("import threading\nreal = threading.Condition.wait\n"
              "def wait(self, timeout=None):\n"

@@ -30,6 +30,9 @@ def test_parse_count_list_rejects_empty():
 def test_formatters_pick_readable_units():
     assert format_bytes(1536) == "1.5 KiB"
     assert format_bytes(512) == "512 B"
+    # three significant figures never turn into an exponent below the next unit
+    assert format_bytes(1009.8 * 1024) == "1,010 KiB"
+    assert format_bytes(998 * 1024) == "998 KiB"
     assert format_seconds(2.5e-6) == "2.5 µs"
     assert format_seconds(0.25) == "250 ms"
 

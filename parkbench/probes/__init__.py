@@ -107,10 +107,11 @@ MODELS = {
         Model(
             "threads",
             "parkbench.probes.threads",
-            ("condition", "stack-256k", "stack-64k", "socket"),
+            ("condition", "stack-256k", "stack-64k", "socket", "sleep"),
             "threading.Thread, each parked in threading.Condition.wait(); stack-SIZE: "
             "the same with threading.stack_size(SIZE) (any multiple of 4k from 32k); "
-            "socket: each blocked in recv() on its own socketpair",
+            "socket: each blocked in recv() on its own socketpair; sleep: each in "
+            "time.sleep() far in the future",
             64 * 1024,
             ("lock", "queue"),
             16 * 1024,  # a thread's kernel stack alone
@@ -119,9 +120,10 @@ MODELS = {
         Model(
             "asyncio",
             "parkbench.probes.asyncio_tasks",
-            ("event", "socket"),
+            ("event", "socket", "sleep"),
             "asyncio tasks on the stdlib event loop, each parked in asyncio.Event.wait(); "
-            "socket: each awaiting loop.sock_recv() on its own socketpair",
+            "socket: each awaiting loop.sock_recv() on its own socketpair; sleep: each in "
+            "asyncio.sleep() far in the future",
             8 * 1024,
             ("future", "queue"),
             512,  # a task object and its coroutine frame
@@ -129,9 +131,10 @@ MODELS = {
         Model(
             "uvloop",
             "parkbench.probes.uvloop_tasks",
-            ("event", "socket"),
+            ("event", "socket", "sleep"),
             "asyncio tasks on uvloop's event loop, each parked in asyncio.Event.wait(); "
-            "socket: each awaiting loop.sock_recv() on its own socketpair",
+            "socket: each awaiting loop.sock_recv() on its own socketpair; sleep: each in "
+            "asyncio.sleep() far in the future",
             8 * 1024,
             ("future", "queue"),
             512,
@@ -139,9 +142,10 @@ MODELS = {
         Model(
             "gevent",
             "parkbench.probes.gevent_greenlets",
-            ("event", "socket"),
+            ("event", "socket", "sleep"),
             "greenlets from gevent.spawn, each parked in gevent.event.Event.wait(); "
-            "socket: each blocked in recv() on its own gevent socketpair",
+            "socket: each blocked in recv() on its own gevent socketpair; sleep: each in "
+            "gevent.sleep() far in the future",
             32 * 1024,
             ("event", "channel", "greenlet"),
             4 * 1024,  # a greenlet's saved stack slice
@@ -149,10 +153,11 @@ MODELS = {
         Model(
             "subprocess",
             "parkbench.probes.subprocess_workers",
-            ("fork", "exec", "forkserver", "spawn"),
+            ("fork", "exec", "forkserver", "spawn", "sleep"),
             "worker processes, each blocked reading its own pipe; fork: os.fork() of the "
             "probe, exec: a fresh interpreter per worker (python -I -c), forkserver and "
-            "spawn: multiprocessing's start methods",
+            "spawn: multiprocessing's start methods; sleep: forked, each in time.sleep() "
+            "far in the future",
             16 * 1024 * 1024,
             ("pipe",),
             256 * 1024,  # a forked process's private pages and kernel structures

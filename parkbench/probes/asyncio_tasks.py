@@ -8,6 +8,11 @@ at once). Right before and after memory is read, ``prove`` counts from outside t
 tasks not done and the futures waiting on the event (one per parked task): both must
 be N (``proof.py``).
 
+Variant ``sleep``: each task awaits ``asyncio.sleep`` of a timer far in the future (a
+timer handle and a future per task, as in whole-program "1M tasks" benchmarks); proof:
+tasks not done, each suspended on its pending sleep future (``Task._fut_waiter``, on both
+loops). Only its timer could wake it: no wake is timed, the child exits.
+
 Hand-off (``pingpong``): two tasks on one loop pass control back and forth.
 Primitives: ``future`` (each side resolves a fresh future the other awaits) and
 ``queue`` (two ``asyncio.Queue`` objects). Both tasks share one OS thread, so CPU
@@ -28,7 +33,7 @@ PRIMITIVE = "asyncio.Event.wait"
 
 
 def park(n: int, variant: str, measure, wake: bool = True, loop_factory=None) -> dict:
-    if wake:
+    if wake and variant != "sleep":  # a sleeping task is woken by its timer only
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(_park(n, measure, wake, variant))
     # The caller exits right after: leave the loop and its parked tasks as they are.
@@ -57,7 +62,9 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
         state["parked"] += 1
         if state["parked"] == n:
             all_parked.set_result(None)
-        if sock is None:
+        if variant == "sleep":
+            await asyncio.sleep(proof.SLEEP_SECONDS)
+        elif sock is None:
             await go.wait()
         else:
             await loop.sock_recv(sock, 1)
@@ -78,7 +85,10 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     def prove() -> dict:
         counts = {"method": "tasks not done, and futures waiting on the event",
                   "tasks_not_done": sum(1 for task in tasks if not task.done())}
-        if note is None:
+        if variant == "sleep":
+            counts["method"] = "tasks not done, and each awaiting its pending sleep future"
+            counts["tasks_sleeping"] = sum(1 for task in tasks if _awaits_pending(task))
+        elif note is None:
             counts["event_waiters"] = len(go._waiters)  # one future per waiting task
         else:
             counts["method"] = "tasks not done, and their sockets open"
@@ -89,7 +99,12 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     memory, checked = await proof.measured_async(n, prove, measure)
 
     primitive = PRIMITIVE if note is None else "loop.sock_recv on a socketpair"
+    if variant == "sleep":
+        primitive = "asyncio.sleep (a timer far in the future)"
     result = parked_result(state["parked"], spawn_seconds, primitive, memory, checked, note)
+    if variant == "sleep":
+        result["wake_timed"] = False
+        return result
     if not wake:
         return result
 
@@ -103,6 +118,12 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     result["wake_seconds"] = time.perf_counter() - start
     tasks.clear()
     return result
+
+
+def _awaits_pending(task) -> bool:
+    """A task not done, suspended on a future (its sleep's) that is still pending."""
+    waiting_on = getattr(task, "_fut_waiter", None)
+    return not task.done() and waiting_on is not None and not waiting_on.done()
 
 
 async def _arrival(all_parked, tasks, state, n: int) -> None:

@@ -7,6 +7,10 @@ blocked, and every earlier one had already. Right before and after memory is rea
 ``prove`` counts from outside the greenlets alive and not running, and the event's
 links (one per waiting greenlet): both must be N (``proof.py``).
 
+Variant ``sleep``: each greenlet in ``gevent.sleep`` of a timer far in the future; proof:
+greenlets alive and not running, and the hub loop's active watchers grown by N (one
+timer per sleeping greenlet). No wake is timed: only a timer wakes them.
+
 Hand-off (``pingpong``): two greenlets pass control back and forth. Primitives:
 ``event`` (two ``gevent.event.Event`` objects; each wake goes through the hub),
 ``channel`` (two ``gevent.queue.Channel`` objects, rendezvous without a buffer) and
@@ -43,11 +47,15 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
         note = sockets.ensure_descriptors(n)
         pairs = sockets.socketpairs(n, gevent.socket.socketpair)
 
+    timers_before = gevent.get_hub().loop.activecnt
+
     def waiter(sock=None):
         state["parked"] += 1
         if state["parked"] == n:
             all_parked.set()
-        if sock is None:
+        if variant == "sleep":
+            gevent.sleep(proof.SLEEP_SECONDS)
+        elif sock is None:
             go.wait()
         else:
             sock.recv(1)
@@ -67,7 +75,10 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
         current = gevent.getcurrent()
         counts = {"method": "greenlets alive and not running, and linked to the event",
                   "greenlets_blocked": sum(1 for g in greenlets if not g.dead and g is not current)}
-        if note is None:
+        if variant == "sleep":
+            counts["method"] = "greenlets alive and not running, and active timers of the hub"
+            counts["hub_timers"] = gevent.get_hub().loop.activecnt - timers_before
+        elif note is None:
             counts["event_links"] = go.linkcount()  # one link per greenlet waiting on it
         else:
             counts["method"] = "greenlets alive and not running, and their sockets open"
@@ -76,9 +87,13 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
 
     memory, checked = proof.measured(n, prove, measure)
 
-    result = parked_result(state["parked"], spawn_seconds,
-                           PRIMITIVE if note is None else "gevent socket recv on a socketpair",
-                           memory, checked, note)
+    primitive = PRIMITIVE if note is None else "gevent socket recv on a socketpair"
+    if variant == "sleep":
+        primitive = "gevent.sleep (a timer far in the future)"
+    result = parked_result(state["parked"], spawn_seconds, primitive, memory, checked, note)
+    if variant == "sleep":
+        result["wake_timed"] = False  # only its timer wakes it
+        return result
     if not wake:  # the caller exits without waking (tail latency needs no wake timing)
         return result
 

@@ -18,6 +18,12 @@ import inspect
 
 # wchan names of a task asleep reading a pipe (kernel versions differ in the name)
 PIPE_WAITS = ("pipe_read", "pipe_wait", "anon_pipe_read", "pipe_read_wait")
+# and of a task asleep in time.sleep (clock_nanosleep)
+NANOSLEEP_WAITS = ("hrtimer_nanosleep", "do_nanosleep", "clock_nanosleep")
+
+# How long a timer-parked waiter sleeps: far beyond any probe (1,000 hours). Nothing but
+# its timer wakes it, so a probe of a sleep variant never times a wake.
+SLEEP_SECONDS = 3.6e6
 
 
 class NotParked(RuntimeError):
@@ -107,17 +113,25 @@ def _stat(path: str):
     return state, wchan
 
 
-def sleeping_threads(native_ids) -> int:
-    """Threads of this process asleep in the kernel (state S)."""
-    return sum(1 for tid in native_ids if _stat(f"/proc/self/task/{tid}")[0] == "S")
+def _asleep_in(path: str, waits) -> bool:
+    """Asleep (state S) and, given ``waits``, in one of those kernel functions; where
+    the kernel hides wchan ("0"), asleep is what can be seen."""
+    state, wchan = _stat(path)
+    if state != "S":
+        return False
+    return waits is None or wchan in ("", "0") or any(name in wchan for name in waits)
+
+
+def sleeping_threads(native_ids, waits=None) -> int:
+    """Threads of this process asleep in the kernel (state S), in ``waits`` if given."""
+    return sum(1 for tid in native_ids if _asleep_in(f"/proc/self/task/{tid}", waits))
 
 
 def processes_in_pipe_read(pids) -> int:
-    """Processes asleep (state S) in a pipe read; where the kernel hides wchan ("0"),
-    asleep is what can be seen."""
-    count = 0
-    for pid in pids:
-        state, wchan = _stat(f"/proc/{pid}")
-        if state == "S" and (wchan in ("", "0") or any(name in wchan for name in PIPE_WAITS)):
-            count += 1
-    return count
+    """Processes asleep (state S) in a pipe read."""
+    return sum(1 for pid in pids if _asleep_in(f"/proc/{pid}", PIPE_WAITS))
+
+
+def processes_in_nanosleep(pids) -> int:
+    """Processes asleep (state S) in ``time.sleep``."""
+    return sum(1 for pid in pids if _asleep_in(f"/proc/{pid}", NANOSLEEP_WAITS))

@@ -5,6 +5,9 @@ Variants (the start method):
 - ``fork``: ``os.fork()`` of the probe process; the worker shares the parent's pages
   copy-on-write, so its RSS counts pages that PSS and USS do not.
 - ``exec``: ``subprocess.Popen`` of a fresh interpreter (``python -I -c ...``) per worker.
+- ``sleep``: forked like ``fork``, each worker asleep in ``time.sleep`` far in the future
+  instead of a pipe read (proof: alive and asleep in nanosleep); it dies with the probe
+  (PR_SET_PDEATHSIG), and the probe kills it after measuring (no wake is timed).
 - ``forkserver`` and ``spawn``: ``multiprocessing`` workers; spawn starts a fresh
   interpreter that imports this module, forkserver forks them from a server process.
 
@@ -32,7 +35,7 @@ import sys
 import time
 from typing import Any
 
-from parkbench import placement
+from parkbench import lifeline, placement
 from parkbench.handoff import time_round_trips
 from parkbench.probes import LimitReached, parked_result, proof
 
@@ -80,7 +83,22 @@ def _start_fork(wake_r: int, ready_w: int):
     return _ForkedWorker(pid)
 
 
-STARTERS = {"exec": _start_exec, "fork": _start_fork}
+def _start_fork_sleeper(wake_r: int, ready_w: int):
+    """A forked worker that says it is ready, then sleeps on a timer far in the future.
+    A pipe's end-of-file cannot wake it, so it dies with the probe (PR_SET_PDEATHSIG),
+    and the probe kills it after measuring."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            lifeline.die_with_parent()
+            os.write(ready_w, b"r")
+            time.sleep(proof.SLEEP_SECONDS)
+        finally:
+            os._exit(0)
+    return _ForkedWorker(pid)
+
+
+STARTERS = {"exec": _start_exec, "fork": _start_fork, "sleep": _start_fork_sleeper}
 
 
 def _mp_worker(wake, ready) -> None:
@@ -163,6 +181,8 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     ready = _readiness(ready_r, workers, n)
     spawn_seconds = time.perf_counter() - start
 
+    if variant == "sleep":
+        return _measure_sleepers(n, workers, ready, spawn_seconds, measure, wake_ends, ready_r)
     memory, checked = proof.measured(n, lambda: _prove(workers, lambda w: w.poll() is None), measure)
 
     result = parked_result(ready, spawn_seconds, PRIMITIVE, memory, checked)
@@ -202,6 +222,32 @@ def _readiness(ready_r: int, workers, n: int) -> int:
             raise proof.NotParked(f"{ended:,} of {n:,} workers ended before all were ready "
                                   f"({ready:,} ready)")
     return ready
+
+
+def _measure_sleepers(n, workers, ready, spawn_seconds, measure, wake_ends, ready_r) -> dict:
+    """Measure forked workers asleep in ``time.sleep``, then kill them (not a wake: no
+    wake is timed) and reap every one."""
+    import signal
+
+    def prove() -> dict:
+        return {"method": "worker processes alive, and asleep in nanosleep (/proc state and wchan)",
+                "workers_alive": sum(1 for worker in workers if worker.poll() is None),
+                "workers_in_nanosleep": proof.processes_in_nanosleep(w.pid for w in workers)}
+
+    try:
+        memory, checked = proof.measured(n, prove, measure)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.kill(worker.pid, signal.SIGKILL)
+        for worker in workers:
+            worker.wait()
+        for fd in wake_ends + [ready_r]:
+            os.close(fd)
+    result = parked_result(ready, spawn_seconds, "time.sleep (a timer far in the future)",
+                           memory, checked)
+    result["wake_timed"] = False
+    return result
 
 
 def _prove(workers, alive) -> dict:

@@ -9,6 +9,8 @@ fails the probe at once). Right before and after memory is read, ``prove`` count
 outside the threads alive, those asleep in the kernel (/proc state S) and the waiter
 locks the condition holds: all must be N (``proof.py``).
 
+Variant ``sleep``: each thread in ``time.sleep`` far in the future (``_park_asleep``).
+
 Hand-off (``pingpong``): two threads pass control back and forth; each blocks until
 the other releases it. Primitives: ``lock`` (two ``threading.Lock`` objects, each
 released by the other thread) and ``queue`` (two ``queue.Queue`` objects). With
@@ -33,6 +35,8 @@ PRIMITIVE = "threading.Condition.wait"
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     if variant == "socket":
         return _park_on_sockets(n, measure, wake)
+    if variant == "sleep":
+        return _park_asleep(n, measure)
     stack = stack_variant_bytes(variant)
     if stack is not None:
         threading.stack_size(stack)
@@ -108,6 +112,40 @@ def _start_threads(n: int, target, args_of=lambda i: ()) -> list:
             raise LimitReached(len(threads), exc) from exc
         threads.append(thread)
     return threads
+
+
+def _park_asleep(n: int, measure) -> dict:
+    """Each thread in ``time.sleep`` of a timer far in the future. Nothing can interrupt
+    a thread's sleep from outside (no signal is delivered to one chosen thread in
+    Python): the threads are daemons, and the child exits without waking them (no wake
+    is timed). Proof: threads alive and asleep in the kernel's nanosleep."""
+    lock = threading.Lock()
+    all_arrived = threading.Event()
+    state = {"parked": 0}
+
+    def waiter():
+        with lock:
+            state["parked"] += 1
+            if state["parked"] == n:
+                all_arrived.set()
+        time.sleep(proof.SLEEP_SECONDS)
+
+    start = time.perf_counter()
+    threads = _start_threads(n, waiter)
+    _arrival(all_arrived, threads, state, n)
+    spawn_seconds = time.perf_counter() - start
+
+    def prove() -> dict:
+        ids = [t.native_id for t in threads]
+        return {"method": "threads alive, and asleep in the kernel's nanosleep",
+                "threads_alive": sum(1 for thread in threads if thread.is_alive()),
+                "threads_in_nanosleep": proof.sleeping_threads(ids, proof.NANOSLEEP_WAITS)}
+
+    memory, checked = proof.measured(n, prove, measure)
+    result = parked_result(state["parked"], spawn_seconds, "time.sleep (a timer far in the future)",
+                           memory, checked)
+    result["wake_timed"] = False
+    return result
 
 
 def _park_on_sockets(n: int, measure, wake: bool) -> dict:
