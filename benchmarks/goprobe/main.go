@@ -364,22 +364,51 @@ func pingpongServer(where, cpuText string) {
 
 // ---- peer style -------------------------------------------------------------------
 
-// peer: N goroutines each sleep, all waited for, as whole-program benchmarks do.
+// peer: N goroutines each sleep, all waited for, as whole-program benchmarks do. It
+// reports its own resident memory before the goroutines and once all are asleep; the
+// parent reads the peak (wait4's ru_maxrss).
 func peer(n int, sleep time.Duration) {
 	if n < 1 {
 		fail("peer needs -n of at least 1")
 	}
+	rssStart := residentBytes()
 	var wg sync.WaitGroup
+	var asleep atomic.Int64
+	allAsleep := make(chan struct{})
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if asleep.Add(1) == int64(n) {
+				close(allAsleep)
+			}
 			time.Sleep(sleep)
 		}()
 	}
 	spawned := time.Since(start)
+	<-allAsleep
+	time.Sleep(50 * time.Millisecond) // the last arrivals reach time.Sleep
+	rssSettled := residentBytes()
 	wg.Wait()
 	out.Encode(map[string]any{"n": n, "spawn_seconds": spawned.Seconds(),
-		"total_seconds": time.Since(start).Seconds(), "go_version": runtime.Version()})
+		"total_seconds": time.Since(start).Seconds(), "go_version": runtime.Version(),
+		"rss_start": rssStart, "rss_settled": rssSettled})
+}
+
+// residentBytes: VmRSS of this process, from /proc/self/status.
+func residentBytes() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, found := strings.CutPrefix(line, "VmRSS:"); found {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return -1
 }
