@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--memory-budget",
                      help="largest predicted peak memory of one probe child: a share of the "
                           "memory available at the start (default 50%%) or a size such as 8GiB")
+    run.add_argument("--python", action="append", metavar="SPEC",
+                     help="run the probe children under another interpreter: a path, or a "
+                          "version found on PATH or in pyenv (3.13, 3.12.1, 3.13t); "
+                          "repeatable, one run per interpreter (default: this one)")
     run.add_argument("--resume", metavar="RUN",
                      help="finish an interrupted run (its file, or its run id) with its stored "
                           "parameters, without repeating what it stored; refuses every other "

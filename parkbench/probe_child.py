@@ -86,6 +86,9 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     checked = result.get("proof") or {}
     if checked.get("blocked_before") != n or checked.get("blocked_after") != n:
         raise RuntimeError(f"no proof that {n} waiters were blocked while measured: {checked}")
+    if model == "threads" and _gil_disabled_build() and gil_enabled():
+        raise RuntimeError("a free-threaded build is running with the GIL enabled (set "
+                           "PYTHON_GIL=0, or an extension module re-enabled it)")
     if kind == "tail":
         result["tail"] = result.pop("memory")
         result["handoff_primitive"] = primitive
@@ -99,8 +102,21 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
         "baseline": baseline,
         "settle_seconds": SETTLE_SECONDS,
         "python": platform.python_version(),
+        "gil_enabled": gil_enabled(),
     }
     return record
+
+
+def gil_enabled() -> bool:
+    """Whether the GIL is on in this process (always, before free-threaded builds)."""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+def _gil_disabled_build() -> bool:
+    import sysconfig
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 def main(argv=None) -> int:

@@ -47,9 +47,11 @@ class Failure:
         }
 
 
-def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | None = None) -> list[str]:
+def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | None = None,
+                  python: str | None = None) -> list[str]:
+    """The probe child of ``job``, under ``python`` (default: this interpreter)."""
     command = [
-        sys.executable, "-m", "parkbench.probe_child",
+        python or sys.executable, "-m", "parkbench.probe_child",
         "--model", job.model, "--variant", str(job.variant), "--n", str(job.n),
     ]
     if job.kind == JobKind.MEMORY and job.n > (wake_max_n or {}).get(job.model, job.n):
@@ -210,8 +212,9 @@ class Sweep:
     def __init__(self, jobs, timeout: float, store, guard=None, progress=None, previous=None,
                  switch_folder=None, latency_mode: str = "quick", tail_loops: int = 0,
                  wake_max_n: dict | None = None, rigorous_primitives: dict | None = None,
-                 child_rlimits: str = ""):
+                 child_rlimits: str = "", python: str | None = None):
         self.jobs = jobs
+        self.python = python  # the interpreter of the children (None: this one)
         self.timeout = timeout
         self.store = store
         self.guard = guard
@@ -240,7 +243,7 @@ class Sweep:
     def _child(self, job: Job):
         """The command of ``job``'s child and the parser of its output."""
         if job.kind != JobKind.SWITCH:
-            return probe_command(job, self.tail_loops, self.wake_max_n), None
+            return probe_command(job, self.tail_loops, self.wake_max_n, self.python), None
         from parkbench import switchbench
 
         primitive, where = str(job.primitive), str(job.placement)
@@ -252,7 +255,7 @@ class Sweep:
         if mode == "rigorous" and self.rigorous_primitives is not None \
                 and primitive not in self.rigorous_primitives.get(job.model, ()):
             mode = "quick"
-        command = switchbench.switch_command(job.model, primitive, where, path, mode)
+        command = switchbench.switch_command(job.model, primitive, where, path, mode, self.python)
 
         def parse(_out):
             return {"kind": "switch", "model": job.model, "primitive": job.primitive,

@@ -263,6 +263,10 @@ def check_parameters(check: _Checker, parameters) -> None:
             check.list(grid, f"parameters.grids.{key}")
             for n in grid:
                 check.number(n, f"parameters.grids.{key}", 1, MAX_N, integer=True)
+    spec = parameters.get("python_spec")
+    check.text(spec, "parameters.python_spec", optional=True, limit=20)
+    if spec is not None and not re.fullmatch(r"\d+\.\d+(\.\d+)?t?", spec):
+        check.fail("parameters.python_spec", f"must be a version such as 3.12 or 3.13.0, not {spec!r}")
 
 
 def check_run(document, source: str, folder_name: str | None = None) -> dict:

@@ -32,11 +32,12 @@ def switch_filename(model: str, primitive: str, placement: str) -> str:
     return f"switch-{model}-{primitive}-{placement}.json"
 
 
-def switch_command(model: str, primitive: str, placement: str, output: Path, mode: str) -> list[str]:
+def switch_command(model: str, primitive: str, placement: str, output: Path, mode: str,
+                   python: str | None = None) -> list[str]:
     if not SWITCH_SCRIPT.is_file():
         raise FileNotFoundError(f"{SWITCH_SCRIPT} is missing: the parkbench install is damaged")
     return [
-        sys.executable, str(SWITCH_SCRIPT),
+        python or sys.executable, str(SWITCH_SCRIPT),
         "--model", model, "--primitive", primitive, "--placement", placement,
         "--output", str(output), "--quiet", *PYPERF_MODES[mode],
     ]

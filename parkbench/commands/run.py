@@ -17,7 +17,7 @@ MAX_REPEAT = 100
 MAX_TIMEOUT_SECONDS = 24 * 3600.0
 MAX_TAIL_LOOPS = 10_000_000
 RESUME_REFUSES = ("models", "n", "memory_budget", "only", "primitives", "to_limit",
-                  "child_rlimit", "timeout", "repeat", "latency_mode", "full")
+                  "child_rlimit", "timeout", "repeat", "latency_mode", "full", "python")
 
 
 def _progress(stream):
@@ -178,15 +178,20 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _new_run(args):
-    """Validate every option, then create the run file: nothing is written on bad input."""
+def _new_run(args, interpreter=None):
+    """Validate every option, then create the run file: nothing is written on bad input.
+    ``interpreter`` is a ``Child`` (default: this interpreter)."""
     from parkbench import machine, results
 
     parameters = plan_parameters(args)
+    if interpreter is not None:  # a version, never a path (results go into git)
+        parameters["python_spec"] = interpreter.spec if "/" not in interpreter.spec \
+            else interpreter.identity["version"] + ("t" if interpreter.identity["gil_disabled"] else "")
     name = machine.resolve_name(args.machine)
     output = results.check_output_folder(Path(args.output))
     description = machine.describe(name)
-    run_file = results.RunFile.create(output, name, parameters, machine.interpreter(),
+    identity = interpreter.identity if interpreter is not None else machine.interpreter()
+    run_file = results.RunFile.create(output, name, parameters, identity,
                                       machine.without_paths(description))
     try:
         results.write_machine(output, description)
@@ -220,18 +225,69 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+class Child:
+    """An interpreter for the probe children (``--python``): the spec as given, the
+    environment's interpreter, its identity, and the models it cannot run (with why)."""
+
+    def __init__(self, spec: str):
+        from parkbench import interpreters
+
+        self.spec = spec
+        self.found = interpreters.resolve(spec)
+        self.identity = interpreters.identify(self.found)
+        self.python: str | None = None
+        self.unavailable: dict = {}
+
+    def prepare(self) -> None:
+        """Create (or reuse) its environment; prints what it installs."""
+        from parkbench import interpreters
+
+        if interpreters.is_current(self.found):
+            return  # this interpreter: its own environment already has everything
+        python, self.unavailable = interpreters.environment(
+            self.found, self.identity, lambda text: print(f"parkbench: {text}", file=sys.stderr, flush=True))
+        self.python = str(python)
+
+
 def run(args) -> int:
+    if args.python and not args.resume:
+        children = [Child(spec) for spec in args.python]  # every spec checked first
+        plan_parameters(args)                            # and every other option
+        status = 0
+        for child in children:
+            child.prepare()
+            print(f"parkbench: probe children under CPython {child.identity['version']} "
+                  f"({child.found})", file=sys.stderr, flush=True)
+            status = _run_one(args, _new_run(args, child), child) or status
+        return status
+    child = None
+    if args.resume:
+        run_file = _reopen_run(args)
+        spec = run_file.document["parameters"].get("python_spec")
+        if spec is not None:
+            if not isinstance(spec, str):
+                raise UserError(f"{run_file.path}: python_spec must be text, not {spec!r}")
+            child = Child(spec)
+            child.prepare()
+    else:
+        run_file = _new_run(args)
+    return _run_one(args, run_file, child)
+
+
+def _run_one(args, run_file, child=None) -> int:
     from parkbench import guard, limits, probes, runner, suite
     from parkbench.commands import show
     from parkbench.fitting import derive
 
-    run_file = _reopen_run(args) if args.resume else _new_run(args)
     document, parameters = run_file.document, run_file.document["parameters"]
     selection = [tuple(item) for item in parameters["selection"]]
     if any(probes.get(model).unavailable for model, _ in selection):
         print("parkbench: looking for a Go toolchain for the go reference (its first use "
               "builds the program)", file=sys.stderr, flush=True)
     unavailable = suite.unavailable_models(selection)
+    if child is not None:
+        unavailable.update({model: reason for model, reason in child.unavailable.items()
+                            if model in {m for m, _ in selection}})
     for model, reason in unavailable.items():
         print(f"parkbench: {model} skipped: {reason}", file=sys.stderr, flush=True)
     jobs, refused = suite.plan(
@@ -250,7 +306,8 @@ def run(args) -> int:
                          tail_loops=parameters["tail_loops"],
                          wake_max_n=parameters.get("wake_max_n") or {},
                          rigorous_primitives=parameters.get("rigorous_primitives"),
-                         child_rlimits=parameters.get("child_rlimits", ""))
+                         child_rlimits=parameters.get("child_rlimits", ""),
+                         python=child.python if child is not None else None)
     for job, reason in refused:
         if job.series not in sweep.stopped:
             sweep.skip(job, reason)
@@ -287,6 +344,8 @@ def run(args) -> int:
 
     print("parkbench: " + estimate.describe(estimate.phase_seconds(document), "took"),
           file=sys.stderr, flush=True)
-    show.print_summary([run_file.path.parent], selection=selection,
-                       run_id=document["run_id"])
+    from parkbench.schema import interpreter_key
+
+    show.print_summary([run_file.path.parent], selection=selection, run_id=document["run_id"],
+                       interpreter=interpreter_key(document.get("interpreter")))
     return 0

@@ -30,14 +30,17 @@ def summary_text(current) -> str:
     return summary.render(summary.table(frame), notes=notes, latency=summary.latency_table(frame))
 
 
-def print_summary(paths, selection=None, run_id=None) -> None:
+def print_summary(paths, selection=None, run_id=None, interpreter=None) -> None:
     """The summary of ``paths``; with ``selection`` ((model, variant) pairs) only their
     rows, and only the latency of run ``run_id``: what a run just measured, read as the
     machine's current figures (so a measured ceiling of an earlier run still gives
-    capacity, and a fit the rule set aside says so)."""
+    capacity, and a fit the rule set aside says so); with ``interpreter`` (a label such
+    as ``CPython 3.12.1``) only that interpreter's rows."""
     from parkbench import current
 
     figures = current.load(paths)
+    if interpreter is not None:
+        figures.frame = figures.frame[figures.frame.interpreter == interpreter]
     if selection is not None:
         frame = figures.frame
         pairs = set(map(tuple, selection))

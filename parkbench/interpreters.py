@@ -1,0 +1,177 @@
+"""Other Python interpreters for the probe children: ``parkbench run --python SPEC``.
+
+parkbench itself stays on the interpreter it runs under; the probe children, the pyperf
+hand-off benchmark and the tail probes run under the interpreter SPEC names:
+
+- a path to an interpreter, or
+- a version: ``3.13`` finds ``python3.13`` on PATH, else pyenv's newest 3.13.x
+  (``$PYENV_ROOT/versions``, default ``~/.pyenv``); ``3.12.1`` that exact build;
+  ``3.13t`` a free-threaded build (``python3.13t``).
+
+It must be CPython 3.11 or newer (the probe children use ``asyncio.Runner``). Each
+interpreter gets an environment of its own in the cache folder (a venv, created on first
+use, with what the children need: psutil, pyperf, gevent, uvloop); parkbench's own code
+reaches it through a ``.pth`` file naming a folder that holds only a link to this
+package. A library that cannot be installed for that interpreter makes its model
+skipped, with pip's reason.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from parkbench.errors import UserError
+
+MIN_VERSION = (3, 11)
+# what each model's children need beyond psutil and pyperf (every model needs those)
+MODEL_PACKAGES = {"gevent": ("gevent",), "uvloop": ("uvloop",)}
+BASE_PACKAGES = ("psutil", "pyperf")
+_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
+INSTALL_TIMEOUT_SECONDS = 900.0
+
+IDENTITY_CODE = """
+import json, platform, sys, sysconfig
+print(json.dumps({
+    "version": platform.python_version(),
+    "implementation": platform.python_implementation(),
+    "build": " ".join(platform.python_build()),
+    "compiler": platform.python_compiler(),
+    "abi": sysconfig.get_config_var("SOABI"),
+    "gil_disabled": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "version_info": list(sys.version_info[:2]),
+}))
+"""
+
+
+def pyenv_root() -> Path:
+    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+
+
+def resolve(spec: str) -> Path:
+    """The interpreter SPEC names; ``UserError`` (one line) when there is none."""
+    spec = spec.strip()
+    if not spec:
+        raise UserError("--python needs an interpreter path or a version such as 3.12")
+    if "/" in spec:
+        path = Path(spec).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise UserError(f"--python {spec}: no executable interpreter there")
+        return path
+    match = _VERSION.match(spec)
+    if not match:
+        raise UserError(f"--python {spec!r}: give an interpreter path or a version such as "
+                        f"3.12, 3.13.0 or 3.13t")
+    major, minor, micro, threaded = match.groups()
+    if micro is None:
+        found = shutil.which(f"python{major}.{minor}{threaded}")
+        # a pyenv shim (any pyenv's) runs only the versions pyenv has selected: go to
+        # the build itself
+        if found and Path(found).parent.name != "shims":
+            return Path(found)
+    candidates = []
+    versions = pyenv_root() / "versions"
+    if versions.is_dir():
+        for folder in versions.iterdir():
+            name = re.match(r"^(\d+)\.(\d+)\.(\d+)(t?)$", folder.name)
+            if not name or (name[1], name[2], name[4]) != (major, minor, threaded):
+                continue
+            if micro is not None and name[3] != micro:
+                continue
+            python = folder / "bin" / f"python{major}.{minor}{threaded}"
+            if python.is_file():
+                candidates.append((int(name[3]), python))
+    if not candidates:
+        where = f"on PATH (python{major}.{minor}{threaded}) or " if micro is None else ""
+        raise UserError(f"--python {spec}: no such interpreter {where}in pyenv ({versions})")
+    return max(candidates)[1]
+
+
+def identify(python: Path) -> dict:
+    """The interpreter's identity (as a run file records it); ``UserError`` if it is not
+    a CPython this package can drive."""
+    try:
+        done = subprocess.run([str(python), "-I", "-c", IDENTITY_CODE], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"--python {python}: it did not run ({exc})") from None
+    try:
+        info = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1].strip()
+        raise UserError(f"--python {python}: it did not run as a Python interpreter "
+                        f"({said[:200]})") from None
+    version = tuple(info.pop("version_info"))
+    if info["implementation"] != "CPython" or version < MIN_VERSION:
+        raise UserError(f"--python {python}: {info['implementation']} {info['version']} is not "
+                        f"CPython {MIN_VERSION[0]}.{MIN_VERSION[1]} or newer (the probe "
+                        f"children use asyncio.Runner)")
+    info["executable"] = python.name
+    return info
+
+
+def is_current(python: Path) -> bool:
+    return Path(python).resolve() == Path(sys.executable).resolve()
+
+
+def _package_folder() -> Path:
+    import parkbench
+
+    return Path(parkbench.__file__).resolve().parent
+
+
+def environment(python: Path, info: dict, progress=print) -> tuple[Path, dict]:
+    """The cached environment of ``python``: (its interpreter, model -> why it cannot
+    run there). Creates it on first use, installing with pip, ``progress`` told why."""
+    from parkbench import gotoolchain
+
+    key = hashlib.sha256(str(Path(python).resolve()).encode()).hexdigest()[:10]
+    suffix = "t" if info.get("gil_disabled") else ""
+    folder = gotoolchain.cache_folder() / "venvs" / f"cpython-{info['version']}{suffix}-{key}"
+    marker = folder / "parkbench-environment.json"
+    child = folder / "bin" / "python"
+    if marker.is_file():
+        try:
+            state = json.loads(marker.read_text())
+            return child, dict(state["unavailable"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged marker: build the environment again
+    progress(f"creating an environment for CPython {info['version']}{suffix} in {folder}")
+    shutil.rmtree(folder, ignore_errors=True)
+    _run([str(python), "-m", "venv", str(folder)], f"cannot create a venv with {python}")
+    # parkbench's code, and nothing else from this environment's folders
+    link_folder = folder / "parkbench-link"
+    link_folder.mkdir()
+    (link_folder / "parkbench").symlink_to(_package_folder())
+    site = subprocess.run([str(child), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, timeout=60).stdout.strip()
+    (Path(site) / "parkbench-link.pth").write_text(str(link_folder) + "\n")
+    progress(f"installing {', '.join(BASE_PACKAGES)} for CPython {info['version']}{suffix} (pip)")
+    _run([str(child), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+          *BASE_PACKAGES], f"pip could not install {', '.join(BASE_PACKAGES)} for {python}")
+    unavailable = {}
+    for model, packages in MODEL_PACKAGES.items():
+        progress(f"installing {', '.join(packages)} for CPython {info['version']}{suffix} (pip)")
+        try:
+            _run([str(child), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                  *packages], "pip failed")
+        except UserError as exc:
+            unavailable[model] = (f"{', '.join(packages)} could not be installed for CPython "
+                                  f"{info['version']}{suffix}: {exc}")
+    marker.write_text(json.dumps({"python": info, "unavailable": unavailable}, indent=1) + "\n")
+    return child, unavailable
+
+
+def _run(command, failure: str) -> None:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"{failure} ({exc})") from None
+    if done.returncode:
+        errors = [line for line in done.stderr.strip().splitlines()
+                  if line.strip() and not line.startswith("WARNING")] or ["no output"]
+        raise UserError(f"{failure}: {errors[-1][:300]}")

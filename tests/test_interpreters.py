@@ -1,0 +1,134 @@
+"""``--python SPEC``: finding interpreters (PATH, pyenv, paths), telling what they are
+(free-threaded builds included, from a described fake interpreter), refusing what cannot
+drive a probe child in one line, and a real run under another interpreter."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from parkbench import interpreters
+from parkbench.cli import main
+from parkbench.errors import UserError
+
+
+def _fake(path: Path, identity: dict) -> Path:
+    """An executable that answers the identity question as ``identity`` describes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho '{json.dumps(identity)}'\n")
+    path.chmod(0o755)
+    return path
+
+
+def _identity(version="3.13.0", implementation="CPython", gil_disabled=False):
+    major, minor = (int(part) for part in version.split(".")[:2])
+    return {"version": version, "implementation": implementation, "build": "b", "compiler": "c",
+            "abi": f"cpython-{major}{minor}{'t' if gil_disabled else ''}-x86_64-linux-gnu",
+            "gil_disabled": gil_disabled, "version_info": [major, minor]}
+
+
+@pytest.fixture
+def pyenv(tmp_path, monkeypatch):
+    root = tmp_path / "pyenv"
+    for version in ("3.13.0", "3.13.2", "3.12.1", "3.13.1t"):
+        threaded = "t" if version.endswith("t") else ""
+        minor = ".".join(version.rstrip("t").split(".")[:2])
+        _fake(root / "versions" / version / "bin" / f"python{minor}{threaded}",
+              _identity(version.rstrip("t"), gil_disabled=bool(threaded)))
+    _fake(root / "shims" / "python3.12", _identity("3.12.1"))  # a shim: never chosen
+    monkeypatch.setenv("PYENV_ROOT", str(root))
+    monkeypatch.setenv("PATH", f"{root / 'shims'}{os.pathsep}{os.environ['PATH']}")
+    return root
+
+
+def test_a_version_finds_pyenv_newest_build_and_an_exact_one(pyenv):
+    assert interpreters.resolve("3.13") == pyenv / "versions/3.13.2/bin/python3.13"
+    assert interpreters.resolve("3.13.0") == pyenv / "versions/3.13.0/bin/python3.13"
+    assert interpreters.resolve("3.12") == pyenv / "versions/3.12.1/bin/python3.12"  # not the shim
+    assert interpreters.resolve("3.13t") == pyenv / "versions/3.13.1t/bin/python3.13t"
+
+
+def test_path_wins_over_pyenv_for_a_minor_version(pyenv, tmp_path, monkeypatch):
+    found = _fake(tmp_path / "bin" / "python3.13", _identity("3.13.5"))
+    monkeypatch.setenv("PATH", f"{found.parent}{os.pathsep}{os.environ['PATH']}")
+    assert interpreters.resolve("3.13") == found
+    assert interpreters.resolve("3.13.0") == pyenv / "versions/3.13.0/bin/python3.13"
+
+
+def test_a_free_threaded_build_is_told_apart(pyenv):
+    info = interpreters.identify(interpreters.resolve("3.13t"))
+    assert info["gil_disabled"] is True and info["version"] == "3.13.1"
+    assert info["executable"] == "python3.13t" and "/" not in info["executable"]
+    assert interpreters.identify(interpreters.resolve("3.13"))["gil_disabled"] is False
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("3.14", "no such interpreter on PATH (python3.14) or in pyenv"),
+    ("3.13.9", "--python 3.13.9: no such interpreter in pyenv"),
+    ("three", "give an interpreter path or a version"),
+    ("/no/such/python", "no executable interpreter there"),
+])
+def test_a_spec_that_names_nothing_is_refused(pyenv, spec, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        interpreters.resolve(spec)
+
+
+@pytest.mark.parametrize("identity, message", [
+    (_identity("3.9.18"), "CPython 3.9.18 is not CPython 3.11 or newer"),
+    (_identity("3.11.4", implementation="PyPy"), "PyPy 3.11.4 is not CPython 3.11 or newer"),
+])
+def test_an_interpreter_that_cannot_drive_a_child_is_refused(tmp_path, identity, message):
+    with pytest.raises(UserError, match=message):
+        interpreters.identify(_fake(tmp_path / "python", identity))
+
+
+def test_something_that_is_not_python_is_refused(tmp_path):
+    script = tmp_path / "python"
+    script.write_text("#!/bin/sh\necho nope >&2\nexit 1\n")
+    script.chmod(0o755)
+    with pytest.raises(UserError, match=r"did not run as a Python interpreter \(nope\)"):
+        interpreters.identify(script)
+
+
+@pytest.mark.parametrize("spec", ["3.14", "/no/such/python", "3.9"])
+def test_run_with_a_bad_spec_writes_nothing_and_exits_2(pyenv, tmp_path, capsys, spec):
+    _fake(pyenv / "versions" / "3.9.18" / "bin" / "python3.9", _identity("3.9.18"))
+    output = tmp_path / "results"
+    assert main(["run", "--python", "3.13", "--python", spec, "--models", "asyncio:event",
+                 "--n", "1000,2000,4000", "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("parkbench: error: --python")
+    assert not output.exists()
+
+
+def _pyenv_312():
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    return sorted(root.glob("versions/3.12.*/bin/python3.12"))
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_its_children_under_another_interpreter(tmp_path, capsys):
+    builds = _pyenv_312()
+    if not builds:
+        pytest.skip("no pyenv build of CPython 3.12 on this machine")
+    version = builds[-1].parent.parent.name
+    output = tmp_path / "results"
+    assert main(["run", "--python", "3.12", "--models", "asyncio:event", "--n", "1000,3000,10000",
+                 "--only", "memory", "--output", str(output), "--machine", "m"]) == 0
+    captured = capsys.readouterr()
+    assert f"machine m, CPython {version}" in captured.out
+    document = json.loads(next((output / "m").glob("2*.json")).read_text())
+    assert document["interpreter"]["version"] == version
+    assert document["interpreter"]["executable"] == "python3.12"
+    assert document["parameters"]["python_spec"] == "3.12"
+    assert {record["python"] for record in document["measurements"]} == {version}
+    # the environment is cached, with parkbench and every model's library
+    venvs = list((Path(os.environ["PARKBENCH_CACHE"]) / "venvs").glob(f"cpython-{version}-*"))
+    assert len(venvs) == 1 and (venvs[0] / "parkbench-environment.json").is_file()
+    done = subprocess.run([str(venvs[0] / "bin" / "python"), "-c", "import parkbench, gevent, uvloop"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    shutil.rmtree(output)
