@@ -260,7 +260,7 @@ def run(args) -> int:
                   f"({child.found})", file=sys.stderr, flush=True)
             status = _run_one(args, _new_run(args, child), child) or status
         return status
-    child = None
+    child: Child | None = None
     if args.resume:
         run_file = _reopen_run(args)
         spec = run_file.document["parameters"].get("python_spec")
