@@ -254,23 +254,20 @@ def run(args) -> int:
         children = [Child(spec) for spec in args.python]  # every spec checked first
         plan_parameters(args)                            # and every other option
         status = 0
-        for child in children:
-            child.prepare()
-            print(f"parkbench: probe children under CPython {child.identity['version']} "
-                  f"({child.found})", file=sys.stderr, flush=True)
-            status = _run_one(args, _new_run(args, child), child) or status
+        for each in children:
+            each.prepare()
+            print(f"parkbench: probe children under CPython {each.identity['version']} "
+                  f"({each.found})", file=sys.stderr, flush=True)
+            status = _run_one(args, _new_run(args, each), each) or status
         return status
-    child: Child | None = None
-    if args.resume:
-        run_file = _reopen_run(args)
-        spec = run_file.document["parameters"].get("python_spec")
-        if spec is not None:
-            if not isinstance(spec, str):
-                raise UserError(f"{run_file.path}: python_spec must be text, not {spec!r}")
-            child = Child(spec)
-            child.prepare()
-    else:
-        run_file = _new_run(args)
+    if not args.resume:
+        return _run_one(args, _new_run(args), None)
+    run_file = _reopen_run(args)
+    spec = run_file.document["parameters"].get("python_spec")
+    child = None
+    if spec is not None:  # checked with the run file: a version such as 3.12
+        child = Child(spec)
+        child.prepare()
     return _run_one(args, run_file, child)
 
 
