@@ -191,5 +191,21 @@ def compare(side_a: Side, side_b: Side):
         rows.append(row)
     columns = KEY + ["unit", "a", "b", "ratio", "p_value", "significant", "status", "run_a", "run_b"]
     table = pd.DataFrame(rows, columns=columns)
-    table.attrs.update(a=side_a.label, b=side_b.label)
+    table.attrs.update(a=side_a.label, b=side_b.label, calibration_a=calibration_pipe(side_a),
+                       calibration_b=calibration_pipe(side_b))
     return table
+
+
+def calibration_pipe(side: Side) -> float | None:
+    """The side's calibration pipe hand-off (seconds): the median over the runs its
+    switch figures came from (``calibration.py``), or ``None`` if none has one."""
+    import statistics
+
+    from parkbench import calibration
+
+    frame = side.current.frame
+    used = set(zip(frame.machine[frame.metric == "switch_latency"],
+                   frame.run_id[frame.metric == "switch_latency"]))
+    values = [seconds for key, run in side.current.runs.items() if key in used
+              if (seconds := calibration.pipe_seconds(run.calibration))]
+    return statistics.median(values) if values else None

@@ -295,6 +295,18 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
         check_limits(check, description.get("limits"), "machine_description.limits")
         check.number(description.get("logical_cpus"), "machine_description.logical_cpus", 1,
                      1 << 20, optional=True, integer=True)
+    calibration = document.get("calibration")
+    if calibration is not None:
+        check.dict(calibration, "calibration")
+        for when in ("start", "end"):
+            if calibration.get(when) is None:
+                continue
+            measured = check.dict(calibration[when], f"calibration.{when}")
+            check.number(measured.get("python_loop_ns"), f"calibration.{when}.python_loop_ns", 0, 1e9)
+            check.number(measured.get("pipe_one_way_seconds"),
+                         f"calibration.{when}.pipe_one_way_seconds", 1e-9, 1.0)
+            check.number(measured.get("pipe_spread"), f"calibration.{when}.pipe_spread", 0, 100,
+                         optional=True)
     for index, record in enumerate(check.list(check.key(document, "measurements", "the run file"),
                                               "measurements")):
         _check_measurement(check, record, f"measurements[{index}]", run_id)

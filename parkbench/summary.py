@@ -29,9 +29,11 @@ COLUMNS = (
 KEYS = ["machine", "interpreter", "model", "variant"]
 
 
-def latency_table(frame):
+def latency_table(frame, pipes=None):
     """One row per (machine, run_id, model, primitive): the pyperf median one-way
-    hand-off per placement, and tail percentiles at the largest N of parked waiters."""
+    hand-off per placement, and tail percentiles at the largest N of parked waiters;
+    with ``pipes`` ((machine, run id) -> the run's calibration pipe hand-off, seconds), the
+    same-core median over it (``vs_pipe``)."""
     import pandas as pd
 
     keys = KEYS
@@ -54,7 +56,15 @@ def latency_table(frame):
         return pd.DataFrame(columns=keys + ["run"])
     wide = wide.astype(float)
     wide["run"] = runs
-    return with_reference_ratio(in_registry_order(wide.reset_index()), "switch same-core")
+    wide = with_reference_ratio(in_registry_order(wide.reset_index()), "switch same-core")
+    if pipes and "switch same-core" in wide:
+        switch_runs = switch.groupby(keys, sort=False).run_id.first()
+        wide["vs_pipe"] = [
+            row["switch same-core"] / pipes[key]
+            if (key := (row["machine"], switch_runs.get(tuple(row[k] for k in keys)))) in pipes
+            else float("nan")
+            for _, row in wide.iterrows()]
+    return wide
 
 
 TAIL = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
@@ -95,6 +105,7 @@ LATENCY_COLUMNS = (
     ("switch_p999", "p99.9", format_seconds),
     ("switch_max", "max", format_seconds),
     ("vs_reference", "vs go", lambda v: format_ratio(v)),
+    ("vs_pipe", "vs pipe", lambda v: format_ratio(v)),
     ("run", "run", str),
 )
 
@@ -238,7 +249,9 @@ def render(wide, notes=(), latency=None) -> str:
         "spread: standard deviation of a hand-off's pyperf values over their mean; unstable\n"
         "above 10% (pyperf's own threshold): compare such figures only as ratios in one run.\n"
         "vs go: total/waiter, and same-core hand-off, over a goroutine's (go/chan, the measured\n"
-        "reference) on the same machine and interpreter."
+        "reference) on the same machine and interpreter. vs pipe: the same-core hand-off over\n"
+        "its run's calibration (a one-byte pipe hand-off between two processes on one CPU,\n"
+        "measured at the run's start and end): it travels across days and machines better."
     )
     return "\n".join([text, "", legend, *notes])
 

@@ -43,6 +43,7 @@ class Run:
     upgraded_from: int | None = None
     # (model, primitive, placement) -> its pyperf file, relative to the machine folder
     switch_files: dict = field(default_factory=dict)
+    calibration: dict | None = None   # calibration.py's measurements at start and end
 
 
 def _run_info(path: Path, document: dict) -> Run:
@@ -54,7 +55,8 @@ def _run_info(path: Path, document: dict) -> Run:
                failures=document["failures"], skipped=document.get("skipped", []),
                upgraded_from=document.get("upgraded_from"),
                switch_files={(r["model"], r["primitive"], r["placement"]): r["file"]
-                             for r in document["measurements"] if r["kind"] == "switch"})
+                             for r in document["measurements"] if r["kind"] == "switch"},
+               calibration=document.get("calibration"))
 
 
 def tidy_rows(document: dict) -> list[dict]:

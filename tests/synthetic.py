@@ -39,7 +39,7 @@ def switch_record(model, primitive, placement, run_id, median):
 
 
 def write_run(folder, machine, when, records, failures=(), limits=LIMITS, complete=True,
-              interpreter=INTERPRETER):
+              interpreter=INTERPRETER, calibration=None):
     """A run file of ``records`` started at ``when`` (a datetime or 'YYYYmmddTHHMMSS'),
     its figures derived as ``parkbench run`` derives them."""
     if isinstance(when, str):
@@ -52,6 +52,8 @@ def write_run(folder, machine, when, records, failures=(), limits=LIMITS, comple
             record["file"] = f"{run.document['run_id']}/{record['file'].split('/', 1)[1]}"
         run.document["measurements"].append(record)
     run.document["failures"].extend(failures)
+    if calibration is not None:
+        run.document["calibration"] = calibration
     figures = derive(run.document["measurements"], limits, run.document["failures"])
     if complete:
         run.finish(figures)

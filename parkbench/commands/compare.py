@@ -29,6 +29,20 @@ def verdict(row) -> str:
     return text if row.status == "compared" else f"{text}; {row.status}"
 
 
+def calibration_lines(a, b) -> list[str]:
+    """How fast each side's machine was when its hand-offs were timed (calibration.py)."""
+    from parkbench.units import format_seconds
+
+    if a is None and b is None:
+        return []
+    text = (f"calibration (one-byte pipe hand-off on one CPU): A {format_seconds(a) if a else '-'}, "
+            f"B {format_seconds(b) if b else '-'}")
+    if a and b:
+        text += (f" (B/A {b / a:.3g}): a hand-off B/A near this is the machine's speed, "
+                 f"not the model's")
+    return [text]
+
+
 def run(args) -> int:
     from parkbench import compare
 
@@ -38,8 +52,9 @@ def run(args) -> int:
     if args.format == "json":
         output.json_lines(table)
         return 0
-    lines = [f"A: {table.attrs['a']}", f"B: {table.attrs['b']}",
-             f"{'model/variant':<24} {'placement':<11} {'metric':<18} {'A':>16} {'B':>16} "
+    lines = [f"A: {table.attrs['a']}", f"B: {table.attrs['b']}"]
+    lines += calibration_lines(table.attrs.get("calibration_a"), table.attrs.get("calibration_b"))
+    lines += [f"{'model/variant':<24} {'placement':<11} {'metric':<18} {'A':>16} {'B':>16} "
              f"{'B/A':>7}  significant / status"]
     for row in table.itertuples():
         ratio = "-" if output.is_missing(row.ratio) else f"{row.ratio:.3g}"

@@ -272,7 +272,7 @@ def run(args) -> int:
 
 
 def _run_one(args, run_file, child=None) -> int:
-    from parkbench import guard, limits, probes, runner, suite
+    from parkbench import calibration, guard, limits, probes, runner, suite
     from parkbench.commands import show
     from parkbench.fitting import derive
 
@@ -320,6 +320,10 @@ def _run_one(args, run_file, child=None) -> int:
             parameters.get("rigorous_primitives"), parameters["latency_mode"])),
             file=sys.stderr, flush=True)
 
+    python = child.python if child is not None else None
+    if parameters["latency"] and not (document.get("calibration") or {}).get("start"):
+        document["calibration"] = {"start": calibration.measure(python)}
+        run_file.save()
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         sweep.run()
@@ -335,6 +339,8 @@ def _run_one(args, run_file, child=None) -> int:
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+    if parameters["latency"]:
+        document.setdefault("calibration", {})["end"] = calibration.measure(python)
     seen = limits.with_child_rlimits(limits.read(), parameters.get("child_rlimits", ""))
     run_file.finish(derive(document["measurements"], seen, document["failures"]))
     from parkbench import estimate

@@ -1,0 +1,65 @@
+"""The per-run calibration: measured in a child, stored, checked on read, and each
+hand-off shown as a ratio to its own run's pipe hand-off."""
+
+import json
+
+import pytest
+
+from parkbench import calibration, current, summary
+from parkbench.commands.compare import calibration_lines
+from parkbench.commands.show import calibration_pipes
+from parkbench.errors import UserError
+from tests.synthetic import switch_record, write_run
+
+
+def _calibration(start, end):
+    return {"start": {"python_loop_ns": 20.0, "pipe_one_way_seconds": start, "pipe_spread": 0.01},
+            "end": {"python_loop_ns": 21.0, "pipe_one_way_seconds": end, "pipe_spread": 0.02}}
+
+
+def test_a_run_pipe_figure_is_the_mean_of_start_and_end():
+    assert calibration.pipe_seconds(_calibration(2e-6, 4e-6)) == pytest.approx(3e-6)
+    assert calibration.pipe_seconds({"start": {"pipe_one_way_seconds": 2e-6}, "end": None}) == 2e-6
+    assert calibration.pipe_seconds(None) is None
+
+
+def test_each_hand_off_is_divided_by_its_own_run_pipe(tmp_path):
+    # two machines whose runs share one run id, with different calibrations and medians
+    same = "20261126T100000"
+    write_run(tmp_path, "fast", same, [switch_record("asyncio", "future", "same-core", "r", 2e-6)],
+              calibration=_calibration(1e-6, 1e-6))
+    write_run(tmp_path, "slow", same, [switch_record("asyncio", "future", "same-core", "r", 6e-6)],
+              calibration=_calibration(3e-6, 5e-6))
+    figures = current.load(tmp_path)
+    pipes = calibration_pipes(figures)
+    table = summary.latency_table(figures.frame, pipes).set_index("machine")
+    assert table.loc["fast", "vs_pipe"] == pytest.approx(2.0)
+    assert table.loc["slow", "vs_pipe"] == pytest.approx(6e-6 / 4e-6)
+
+
+def test_a_hostile_calibration_is_refused_in_one_line(tmp_path):
+    from parkbench import results
+
+    path = write_run(tmp_path, "m", "20261126T100000",
+                     [switch_record("asyncio", "future", "same-core", "r", 2e-6)],
+                     calibration=_calibration(1e-6, 1e-6))
+    document = json.loads(path.read_text())
+    document["calibration"]["end"]["pipe_one_way_seconds"] = -1
+    path.write_text(json.dumps(document))
+    with pytest.raises(UserError, match=r"calibration\.end\.pipe_one_way_seconds"):
+        results.read_run(path)
+
+
+def test_compare_says_how_fast_each_machine_was():
+    line, = calibration_lines(2e-6, 3e-6)
+    assert "A 2 µs, B 3 µs (B/A 1.5)" in line
+    assert calibration_lines(None, None) == []
+    assert "B/A" not in calibration_lines(2e-6, None)[0]
+
+
+@pytest.mark.slow
+def test_the_calibration_runs_in_a_child_and_gives_both_figures():
+    measured = calibration.measure()
+    assert measured is not None and measured["repeats"] == calibration.REPEATS
+    assert 0 < measured["python_loop_ns"] < 10_000
+    assert 1e-8 < measured["pipe_one_way_seconds"] < 1e-2
