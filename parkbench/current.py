@@ -40,7 +40,7 @@ MEMORY_FIGURES = tuple(
                    "nonlinear", "at_min_n", "at_max_n")
 ) + ("max_n", "min_n")
 SWITCH_FIGURES = ("switch_latency", "switch_latency_mean", "switch_latency_stdev",
-                  "switch_latency_values")
+                  "switch_latency_values", "switch_latency_round_cv")
 EXTRA_COLUMNS = ("basis", "detail")
 
 

@@ -147,14 +147,36 @@ def derive(measurements: list[dict], limits: dict | None = None, failures=()) ->
 
 
 def derive_switch(records: list[dict]) -> list[dict]:
-    """Per (model, primitive, placement): ``switch_latency`` (the pyperf median of the
-    one-way hand-off), its mean, standard deviation and number of values."""
-    return [
-        {"model": record["model"], "variant": record["primitive"], "placement": record["placement"],
-         "metric": metric, "value": record[stat], "unit": unit}
-        for record in records
-        for stat, metric, unit in SWITCH_STATS
-    ]
+    """Per (model, primitive, placement): ``switch_latency`` (the median of the one-way
+    hand-off's pyperf values, pooled over the benchmark's interleaved rounds), its mean,
+    standard deviation and number of values; with two rounds or more,
+    ``switch_latency_round_cv``, how much the rounds' medians differ (standard deviation
+    over mean): the run-to-run stability a single pyperf spread cannot show."""
+    groups: dict = {}
+    for record in records:
+        groups.setdefault((record["model"], record["primitive"], record["placement"]), []).append(record)
+    figures = []
+    for (model, primitive, where), rounds in groups.items():
+        stats = _pooled(rounds)
+        figures += [{"model": model, "variant": primitive, "placement": where,
+                     "metric": metric, "value": stats[stat], "unit": unit}
+                    for stat, metric, unit in SWITCH_STATS]
+        medians = [r["median"] for r in rounds]
+        if len(medians) >= 2:
+            figures.append({"model": model, "variant": primitive, "placement": where,
+                            "metric": "switch_latency_round_cv", "unit": "ratio",
+                            "value": statistics.pstdev(medians) / statistics.mean(medians)})
+    return figures
+
+
+def _pooled(rounds: list[dict]) -> dict:
+    """Median, mean, stdev and count of the values of every round (a record without its
+    values, from before rounds, stands alone: the newest such record)."""
+    if not all(r.get("value_list") for r in rounds):
+        return rounds[-1]
+    values = [value for r in rounds for value in r["value_list"]]
+    return {"median": statistics.median(values), "mean": statistics.mean(values),
+            "stdev": statistics.stdev(values) if len(values) > 1 else 0.0, "values": len(values)}
 
 
 def derive_memory(measurements: list[dict]) -> list[dict]:

@@ -248,9 +248,12 @@ class Sweep:
 
         primitive, where = str(job.primitive), str(job.placement)
         name = switchbench.switch_filename(job.model, primitive, where)
-        path = self.switch_folder / name
+        merged = self.switch_folder / name
+        path = self.switch_folder / switchbench.round_filename(job.model, primitive, where, job.repeat)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # pyperf refuses to overwrite; a stale file is no result
+        if job.repeat == 0:
+            merged.unlink(missing_ok=True)  # a first round starts the benchmark anew
         mode = self.latency_mode
         if mode == "rigorous" and self.rigorous_primitives is not None \
                 and primitive not in self.rigorous_primitives.get(job.model, ()):
@@ -258,9 +261,11 @@ class Sweep:
         command = switchbench.switch_command(job.model, primitive, where, path, mode, self.python)
 
         def parse(_out):
-            return {"kind": "switch", "model": job.model, "primitive": job.primitive,
-                    "placement": job.placement, "mode": mode,
-                    "file": f"{self.switch_folder.name}/{name}", **switchbench.read_switch(path)}
+            record = {"kind": "switch", "model": job.model, "primitive": job.primitive,
+                      "placement": job.placement, "mode": mode, "round": job.repeat,
+                      "file": f"{self.switch_folder.name}/{name}", **switchbench.read_switch(path)}
+            switchbench.merge_round(path, merged)
+            return record
 
         return command, parse
 

@@ -216,6 +216,15 @@ def _check_measurement(check: _Checker, record, where: str, run_id: str) -> None
             if key != "stdev" and value <= 0:
                 check.fail(f"{where}.{key}", f"must be more than 0 seconds, not {value!r}")
         check.number(check.key(record, "values", where), f"{where}.values", 0, 10**7, integer=True)
+        check.number(record.get("round"), f"{where}.round", 0, 9, optional=True, integer=True)
+        values = record.get("value_list")
+        if values is not None:
+            check.list(values, f"{where}.value_list")
+            if len(values) > 100_000:
+                check.fail(f"{where}.value_list", f"holds {len(values):,} values, more than 100,000")
+            for value in values:
+                if check.number(value, f"{where}.value_list", 0, 1e4) <= 0:
+                    check.fail(f"{where}.value_list", "holds a value that is not more than 0 seconds")
         file = check.text(check.key(record, "file", where), f"{where}.file", limit=300)
         parts = PurePosixPath(file).parts
         if len(parts) != 2 or parts[0] != run_id or not is_plain_name(parts[1]) \

@@ -33,12 +33,13 @@ class Job:
 
     @property
     def series(self) -> tuple:
-        """Jobs of one series share a fate: the first failure stops the rest."""
+        """Jobs of one series share a fate: the first failure stops the rest (a switch
+        benchmark's rounds are one series)."""
         return (self.kind, self.model, self.variant, self.primitive, self.placement)
 
     def label(self) -> str:
         if self.kind == JobKind.SWITCH:
-            return f"switch {self.model}/{self.primitive} {self.placement}"
+            return f"switch {self.model}/{self.primitive} {self.placement} round {self.repeat + 1}"
         text = f"{self.kind} {self.model}/{self.variant} n={self.n:,}"
         if self.primitive:
             text += f" ({self.primitive})"
@@ -178,13 +179,16 @@ def tail_grid(grid) -> tuple[int, ...]:
 
 
 def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: bool = False,
-         primitives=None, placements=placement.PLACEMENTS, unavailable=None):
+         primitives=None, placements=placement.PLACEMENTS, unavailable=None, switch_rounds: int = 1):
     """Every job of a sweep in run order, and the jobs this machine cannot honour
     (with why): memory jobs per (model, variant), N ascending; then one switch job per
     (model, primitive, placement); then tail jobs over each model's tail grid, parking
     the model's first selected variant and handing off its first selected primitive.
-    ``unavailable`` maps a model that cannot run here to why: its jobs are refused."""
-    jobs, refused = _plan(selection, grids, repeat, memory, latency, primitives, placements)
+    ``unavailable`` maps a model that cannot run here to why: its jobs are refused.
+    Switch benchmarks run in ``switch_rounds`` interleaved rounds (A B C ... A B C, the
+    round in ``Job.repeat``), so a slow phase of the machine hits every model alike."""
+    jobs, refused = _plan(selection, grids, repeat, memory, latency, primitives, placements,
+                          switch_rounds)
     unavailable = unavailable or {}
     refused += [(job, unavailable[job.model]) for job in jobs if job.model in unavailable]
     return [job for job in jobs if job.model not in unavailable], refused
@@ -201,7 +205,7 @@ def unavailable_models(selection) -> dict[str, str]:
     return found
 
 
-def _plan(selection, grids, repeat, memory, latency, primitives, placements):
+def _plan(selection, grids, repeat, memory, latency, primitives, placements, switch_rounds=1):
     jobs, refused = [], []
     if memory:
         jobs += [Job(JobKind.MEMORY, model, variant, n, r)
@@ -213,12 +217,16 @@ def _plan(selection, grids, repeat, memory, latency, primitives, placements):
         first_variant: dict[str, str] = {}
         for model, variant in selection:
             first_variant.setdefault(model, variant)
-        for model in first_variant:
-            for primitive in primitives[model]:
-                for where in placements:
-                    job = Job(JobKind.SWITCH, model, None, 0, 0, primitive, where)
-                    reason = placement.refuse(where)
-                    (refused.append((job, reason)) if reason else jobs.append(job))
+        for round_ in range(switch_rounds):
+            for model in first_variant:
+                for primitive in primitives[model]:
+                    for where in placements:
+                        job = Job(JobKind.SWITCH, model, None, 0, round_, primitive, where)
+                        reason = placement.refuse(where)
+                        if not reason:
+                            jobs.append(job)
+                        elif round_ == 0:  # refused once, not once per round
+                            refused.append((job, reason))
         for model, variant in first_variant.items():
             if primitives[model]:
                 jobs += [Job(JobKind.TAIL, model, variant, n, 0, primitives[model][0], "os")

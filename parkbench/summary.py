@@ -75,14 +75,18 @@ UNSTABLE_CV = 0.10
 
 
 def spreads(frame) -> dict:
-    """(machine, interpreter, model, primitive, placement) -> standard deviation over mean
-    of each switch median's pyperf values: the one place the spread is computed."""
-    rows = frame[frame["metric"].isin(["switch_latency_mean", "switch_latency_stdev"])]
+    """(machine, interpreter, model, primitive, placement) -> the spread of each switch
+    median: the larger of its pyperf values' standard deviation over mean and, where the
+    benchmark ran in interleaved rounds, its rounds' medians' (a benchmark can be tight
+    within each round and still move between rounds). The one place it is computed."""
+    rows = frame[frame["metric"].isin(["switch_latency_mean", "switch_latency_stdev",
+                                       "switch_latency_round_cv"])]
     found: dict = {}
     for row in rows.itertuples():
         key = (row.machine, row.interpreter, row.model, row.variant, row.placement)
         found.setdefault(key, {})[row.metric] = row.value
-    return {key: stats["switch_latency_stdev"] / stats["switch_latency_mean"]
+    return {key: max(stats["switch_latency_stdev"] / stats["switch_latency_mean"],
+                     stats.get("switch_latency_round_cv", 0.0))
             for key, stats in found.items()
             if stats.get("switch_latency_mean") and "switch_latency_stdev" in stats}
 
@@ -246,8 +250,9 @@ def render(wide, notes=(), latency=None) -> str:
         "measured where a sweep met the OS ceiling, else predicted from the figures.\n"
         "N^b: a figure that does not grow linearly (exponent b of cost against N), shown as\n"
         "its cost per waiter at the smallest and the largest N measured, never as one slope.\n"
-        "spread: standard deviation of a hand-off's pyperf values over their mean; unstable\n"
-        "above 10% (pyperf's own threshold): compare such figures only as ratios in one run.\n"
+        "spread: standard deviation over mean of a hand-off's pyperf values, or of the medians\n"
+        "of its three interleaved rounds if larger; unstable above 10% (pyperf's own\n"
+        "threshold): compare such figures only as ratios in one run.\n"
         "vs go: total/waiter, and same-core hand-off, over a goroutine's (go/chan, the measured\n"
         "reference) on the same machine and interpreter. vs pipe: the same-core hand-off over\n"
         "its run's calibration (a one-byte pipe hand-off between two processes on one CPU,\n"

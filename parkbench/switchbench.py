@@ -16,12 +16,14 @@ from parkbench import resources
 
 SWITCH_SCRIPT = resources.path("bench_switch.py")
 
-# pyperf options per latency mode. quick: short values from a few processes, to fit the
-# default sweep's time budget (each model's first primitive only); rigorous: pyperf's
-# own --rigorous, every primitive.
+# pyperf options per latency mode, for each of SWITCH_ROUNDS interleaved rounds (the
+# rounds of one benchmark are merged into one pyperf file). quick: short values from a
+# few processes, to fit the default sweep's time budget (each model's first primitive
+# only); rigorous: as many processes over the rounds as pyperf's own --rigorous (40).
+SWITCH_ROUNDS = 3
 PYPERF_MODES = {
-    "quick": ("--processes", "6", "--values", "5", "--warmups", "1", "--min-time", "0.01"),
-    "rigorous": ("--rigorous",),
+    "quick": ("--processes", "2", "--values", "5", "--warmups", "1", "--min-time", "0.01"),
+    "rigorous": ("--processes", "14"),
 }
 
 TAIL_LOOPS = 20_000         # round trips timed one by one per tail measurement
@@ -43,8 +45,13 @@ def switch_command(model: str, primitive: str, placement: str, output: Path, mod
     ]
 
 
+def round_filename(model: str, primitive: str, placement: str, round_: int) -> str:
+    return f"switch-{model}-{primitive}-{placement}.round{round_ + 1}.json"
+
+
 def read_switch(path: Path) -> dict:
-    """The summary of one pyperf result file: median, mean, stdev, values (seconds)."""
+    """The summary of one pyperf result file: median, mean, stdev, values (seconds), and
+    the values themselves (``value_list``, for pooling the rounds of a benchmark)."""
     import pyperf
 
     benchmark = pyperf.Benchmark.load(str(path))
@@ -54,9 +61,28 @@ def read_switch(path: Path) -> dict:
         "mean": benchmark.mean(),
         "stdev": benchmark.stdev() if len(values) > 1 else 0.0,
         "values": len(values),
+        "value_list": list(values),
         "loops": benchmark.get_loops(),
         "pyperf_name": benchmark.get_name(),
     }
+
+
+def merge_round(round_file: Path, merged: Path) -> None:
+    """Add the runs of one round's pyperf file to the benchmark's merged file (created
+    by the first round), written whole or not at all; the round file is removed."""
+    import pyperf
+
+    benchmark = pyperf.Benchmark.load(str(round_file))
+    if merged.exists():
+        whole = pyperf.Benchmark.load(str(merged))
+        whole.add_runs(benchmark)
+    else:
+        whole = benchmark
+    partial = merged.with_name(merged.name + ".partial")
+    partial.unlink(missing_ok=True)
+    whole.dump(str(partial))
+    partial.replace(merged)
+    round_file.unlink()
 
 
 def switch_values(current) -> dict:

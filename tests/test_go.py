@@ -78,7 +78,7 @@ def test_the_hand_off_is_a_pyperf_file_near_a_direct_ping_pong(goprobe, tmp_path
 
     output = tmp_path / "switch.json"
     command = switchbench.switch_command("go", "chan", "same-core", output, "quick")
-    command[command.index("6")] = "2"  # two worker processes are enough here
+    command[command.index("--processes") + 1] = "2"  # two worker processes are enough here
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     benchmark = pyperf.Benchmark.load(str(output))

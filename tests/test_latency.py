@@ -91,11 +91,17 @@ def test_latency_run_stores_pyperf_files_and_tidy_records(tmp_path, capsys):
     switch = [m for m in document["measurements"] if m["kind"] == "switch"]
     expected = {"same-core", "cross-core"} if TWO_CPUS else {"same-core"}
     assert {m["placement"] for m in switch} == expected
+    frame = tidy.load(out)
     for record in switch:
+        # one record per interleaved round, all naming the benchmark's merged file
+        rounds = [m for m in switch if m["placement"] == record["placement"]]
+        assert sorted(m["round"] for m in rounds) == [0, 1, 2]
         path = out / "lat" / record["file"]
         suite = pyperf.BenchmarkSuite.load(str(path))
         (benchmark,) = suite.get_benchmarks()
-        assert benchmark.median() == pytest.approx(record["median"])
+        assert sorted(benchmark.get_values()) == sorted(v for m in rounds for v in m["value_list"])
+        figure = frame[(frame.metric == "switch_latency") & (frame.placement == record["placement"])]
+        assert benchmark.median() == pytest.approx(float(figure.value.iloc[0]))
         metadata = benchmark.get_metadata()
         assert metadata["parkbench_placement"] == record["placement"]
         assert metadata["parkbench_primitive"] == "future"
@@ -103,7 +109,6 @@ def test_latency_run_stores_pyperf_files_and_tidy_records(tmp_path, capsys):
                                capture_output=True, text=True, timeout=60)
         assert stats.returncode == 0 and "Median" in stats.stdout
 
-    frame = tidy.load(out)
     medians = frame[frame.metric == "switch_latency"]
     assert set(medians["placement"]) == expected
     assert (medians["unit"] == "seconds").all() and (medians["value"] > 0).all()

@@ -86,7 +86,8 @@ def plan_parameters(args) -> dict:
         "memory": only in (None, "memory"),
         "latency": only in (None, "latency"),
         "latency_mode": mode,
-        "pyperf_options": list(switchbench.PYPERF_MODES[mode]),
+        "pyperf_options": list(switchbench.PYPERF_MODES[mode]),  # per round
+        "switch_rounds": switchbench.SWITCH_ROUNDS,
         "primitives": {model: list(names) for model, names in primitives.items()},
         "placements": list(placement.PLACEMENTS),
         "tail_loops": switchbench.TAIL_LOOPS,
@@ -149,6 +150,9 @@ def check_parameters(parameters, source: str) -> dict:
         fail(f"repeat must be a whole number from 1 to {MAX_REPEAT}, not {repeat!r}")
     if not _number(timeout) or not 0 < timeout <= MAX_TIMEOUT_SECONDS:
         fail(f"the timeout must be in (0, {MAX_TIMEOUT_SECONDS:g}] seconds, not {timeout!r}")
+    rounds = parameters.get("switch_rounds", 1)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 10:
+        fail(f"switch rounds must be a whole number from 1 to 10, not {rounds!r}")
     if mode not in switchbench.PYPERF_MODES:
         fail(f"latency mode must be one of {', '.join(switchbench.PYPERF_MODES)}, not {mode!r}")
     if not _number(margin) or not 1 <= margin <= 10:
@@ -293,6 +297,7 @@ def _run_one(args, run_file, child=None) -> int:
         primitives={model: tuple(names) for model, names in parameters["primitives"].items()},
         placements=tuple(parameters["placements"]),
         unavailable=unavailable,
+        switch_rounds=parameters.get("switch_rounds", 1),
     )
     memory_guard = guard.Guard(parameters["memory_budget_bytes"], parameters["memory_floor_bytes"],
                                parameters["guard_margin"])
