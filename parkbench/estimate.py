@@ -32,8 +32,10 @@ def _measured(machine_folder: Path) -> dict:
             continue  # an unreadable earlier run only means no estimate from it
         for record in document["measurements"] + document["failures"]:
             if record.get("wall_seconds") is not None:  # a switch benchmark by its pyperf mode
+                # a switch record without a round timed the whole benchmark in one go
+                whole = record.get("kind") == "switch" and "round" not in record
                 seconds[(_key(record["job"]), record.get("mode"))] = (
-                    float(record["wall_seconds"]), float(record.get("wake_seconds") or 0.0))
+                    float(record["wall_seconds"]), float(record.get("wake_seconds") or 0.0), whole)
     return seconds
 
 
@@ -41,12 +43,16 @@ QUICK_SWITCH_SECONDS = 2.5  # a quick pyperf switch benchmark here
 
 
 def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
-                 rigorous_primitives: dict | None = None, latency_mode: str = "quick") -> dict:
+                 rigorous_primitives: dict | None = None, latency_mode: str = "quick",
+                 switch_rounds: int = 1) -> dict:
     """Estimated seconds per phase for ``jobs``, and how many were measured before (an
     earlier wake is taken off where this sweep will not wake; an earlier rigorous
-    benchmark counts as quick where this sweep runs it quick)."""
+    benchmark counts as quick where this sweep runs it quick; an earlier benchmark run
+    whole counts as one ``switch_rounds``-th per round). ``_models`` holds each
+    workload's share."""
     measured = _measured(Path(machine_folder))
     phases: dict = {}
+    models: dict = {}
     known = 0
     for job in jobs:
         record = job.as_record()
@@ -55,9 +61,11 @@ def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
             quick = rigorous_primitives is not None and job.primitive not in rigorous_primitives.get(job.model, ())
             mode = "quick" if quick else latency_mode
         if (_key(record), mode) in measured:
-            seconds, wake = measured[(_key(record), mode)]
+            seconds, wake, whole = measured[(_key(record), mode)]
             if job.n > (wake_max_n or {}).get(job.model, job.n):
                 seconds -= wake
+            if whole:
+                seconds /= switch_rounds
             known += 1
         elif mode == "quick":
             seconds = QUICK_SWITCH_SECONDS
@@ -65,6 +73,8 @@ def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
             fixed, per = DEFAULT_SECONDS.get(str(job.kind), (1.0, 0.0))
             seconds = fixed + per * job.n
         phases[str(job.kind)] = phases.get(str(job.kind), 0.0) + seconds
+        models[job.model] = models.get(job.model, 0.0) + seconds
+    phases["_models"] = models
     phases["_known"] = known
     phases["_jobs"] = len(list(jobs))
     return phases
@@ -73,9 +83,13 @@ def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
 def phase_seconds(document: dict) -> dict:
     """Seconds each phase of a finished run took (the children's wall times)."""
     phases: dict = {}
+    models: dict = {}
     for record in document["measurements"] + document["failures"]:
-        kind = record["job"]["kind"]
-        phases[kind] = phases.get(kind, 0.0) + float(record.get("wall_seconds") or 0.0)
+        kind, model = record["job"]["kind"], record["job"]["model"]
+        seconds = float(record.get("wall_seconds") or 0.0)
+        phases[kind] = phases.get(kind, 0.0) + seconds
+        models[model] = models.get(model, 0.0) + seconds
+    phases["_models"] = models
     return phases
 
 
@@ -88,6 +102,10 @@ def describe(phases: dict, verb: str = "estimate") -> str:
     total = sum(parts.values())
     text = f"{verb}: {_minutes(total)} (" + ", ".join(
         f"{kind} {_minutes(seconds)}" for kind, seconds in sorted(parts.items())) + ")"
+    if "_models" in phases:
+        text += "; by workload: " + ", ".join(
+            f"{model} {_minutes(seconds)} ({seconds / total:.0%})"
+            for model, seconds in phases["_models"].items()) if total else ""
     if "_jobs" in phases:
         text += (f"; {phases['_known']} of {phases['_jobs']} children timed by an earlier run "
                  f"of this machine, the rest guessed")

@@ -9,13 +9,16 @@ from . import synthetic
 
 
 def test_phases_sum_the_childrens_wall_times():
-    document = {"measurements": [{"job": {"kind": "memory"}, "wall_seconds": 2.0},
-                                 {"job": {"kind": "switch"}, "wall_seconds": 30.0},
-                                 {"job": {"kind": "memory"}, "wall_seconds": 3.5}],
-                "failures": [{"job": {"kind": "tail"}, "wall_seconds": 4.0}]}
+    document = {"measurements": [{"job": {"kind": "memory", "model": "go"}, "wall_seconds": 2.0},
+                                 {"job": {"kind": "switch", "model": "asyncio"}, "wall_seconds": 30.0},
+                                 {"job": {"kind": "memory", "model": "asyncio"}, "wall_seconds": 3.5}],
+                "failures": [{"job": {"kind": "tail", "model": "go"}, "wall_seconds": 4.0}]}
     phases = estimate.phase_seconds(document)
-    assert phases == {"memory": 5.5, "switch": 30.0, "tail": 4.0}
-    assert estimate.describe(phases, "took") == "took: 40 s (memory 6 s, switch 30 s, tail 4 s)"  # 39.5 rounds to even
+    assert phases == {"memory": 5.5, "switch": 30.0, "tail": 4.0,
+                      "_models": {"go": 6.0, "asyncio": 33.5}}
+    assert estimate.describe(phases, "took") == (  # 39.5 rounds to even
+        "took: 40 s (memory 6 s, switch 30 s, tail 4 s); by workload: go 6 s (15%), "
+        "asyncio 34 s (85%)")
 
 
 def test_the_estimate_takes_earlier_timings_less_a_wake_that_will_be_skipped(tmp_path):
@@ -39,3 +42,13 @@ def test_a_quick_switch_benchmark_is_not_estimated_from_a_rigorous_one(tmp_path)
     assert quick["switch"] == estimate.QUICK_SWITCH_SECONDS
     rigorous = estimate.plan_seconds([job], tmp_path / "m", None, None, "rigorous")
     assert rigorous["switch"] == 35.0
+
+
+def test_an_earlier_whole_benchmark_counts_one_round_share(tmp_path):
+    record = synthetic.switch_record("asyncio", "future", "same-core", "x", 2e-6)
+    record.update(wall_seconds=36.0, mode="rigorous")  # no round: the whole benchmark
+    synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
+    rounds = [Job("switch", "asyncio", None, 0, r, "future", "same-core") for r in range(3)]
+    phases = estimate.plan_seconds(rounds, tmp_path / "m", None, None, "rigorous", switch_rounds=3)
+    assert phases["switch"] == pytest.approx(36.0)  # three rounds of 12 s, not of 36 s
+    assert phases["_models"] == {"asyncio": pytest.approx(36.0)}

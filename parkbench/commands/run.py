@@ -322,7 +322,8 @@ def _run_one(args, run_file, child=None) -> int:
         todo = [job for job in jobs if job not in sweep.done]
         print("parkbench: " + estimate.describe(estimate.plan_seconds(
             todo, run_file.path.parent, parameters.get("wake_max_n"),
-            parameters.get("rigorous_primitives"), parameters["latency_mode"])),
+            parameters.get("rigorous_primitives"), parameters["latency_mode"],
+            parameters.get("switch_rounds", 1))),
             file=sys.stderr, flush=True)
 
     python = child.python if child is not None else None
