@@ -96,6 +96,69 @@ def _versus(memory, same, reference) -> str:
     return text
 
 
+def _version_key(label: str):
+    """'CPython 3.12.1' -> (3, 12, 1); anything else after every version."""
+    try:
+        return tuple(int(part) for part in label.split()[-1].rstrip("t").split("."))
+    except ValueError:
+        return (10**6,)
+
+
+def interpreters(frame, machine: str, values: dict):
+    """Per model/variant of the default sweep measured under more than one interpreter
+    of ``machine``: total per waiter and the default primitive's same-core hand-off by
+    interpreter, each as a ratio to the oldest interpreter's, the hand-off with the
+    Mann-Whitney test of its pyperf values (``values``: ``switchbench.switch_values``).
+    Empty when the machine has one interpreter."""
+    import pandas as pd
+
+    from parkbench import probes
+    from parkbench.compare import ALPHA, RATIO_THRESHOLD, mann_whitney_p
+    from parkbench.suite import QUICK_VARIANTS
+
+    mine = frame[(frame.machine == machine) & frame.n.isna()]
+    labels = sorted(set(mine.interpreter), key=_version_key)
+    if len(labels) < 2:
+        return pd.DataFrame()
+    base = labels[0]
+    rows = []
+    for model, variants in QUICK_VARIANTS.items():
+        primitive = probes.MODELS[model].primitives[0]
+        for variant in variants:
+            for label in labels:
+                one = mine[mine.interpreter == label]
+                memory = _value(one, model, variant, "total_per_waiter")
+                same = _value(one, model, primitive, "switch_latency", "same-core")
+                if memory is None and same is None:
+                    continue
+                base_rows = mine[mine.interpreter == base]
+                base_memory = _value(base_rows, model, variant, "total_per_waiter")
+                base_same = _value(base_rows, model, primitive, "switch_latency", "same-core")
+                verdict = "-"
+                if label != base and same is not None and base_same is not None:
+                    p = mann_whitney_p(values.get((machine, base, model, primitive, "same-core"), []),
+                                       values.get((machine, label, model, primitive, "same-core"), []))
+                    ratio = same.value / base_same.value
+                    if p == p:
+                        verdict = (f"{'significant' if p < ALPHA and abs(ratio - 1) >= RATIO_THRESHOLD else 'not significant'}"
+                                   f" (p={p:.2g})")
+                rows.append({
+                    "model/variant": f"{model}/{variant}", "interpreter": label,
+                    "total/waiter": _text(memory, format_bytes),
+                    f"vs {base}": _ratio(memory, base_memory),
+                    "same-core hand-off": _text(same, format_seconds) + f" ({primitive})",
+                    f"hand-off vs {base}": _ratio(same, base_same),
+                    "difference": verdict,
+                })
+    return pd.DataFrame(rows)
+
+
+def _ratio(row, base) -> str:
+    if row is None or base is None or not base.value:
+        return "-"
+    return f"{row.value / base.value:.3f}x"
+
+
 def workload_points(profiles, points):
     """Machines each model/variant needs at a few (W, R) points, as a table of text."""
     import pandas as pd

@@ -132,3 +132,32 @@ def test_a_sweep_runs_its_children_under_another_interpreter(tmp_path, capsys):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     shutil.rmtree(output)
+
+
+def test_the_report_sets_each_interpreter_against_the_oldest(tmp_path):
+    from parkbench import current, headline
+    from tests.synthetic import INTERPRETER, memory_record, switch_record, write_run
+
+    newer = dict(INTERPRETER, version="3.13.0", executable="python3.13")
+    views_311 = {"rss": (30e6, 1300.0), "uss": (20e6, 1100.0), "pss": (25e6, 1180.0),
+                 "vms": (90e6, 1500.0), "kernel": (0.0, 20.0)}              # total 1,200 B
+    views_313 = dict(views_311, pss=(25e6, 1080.0))                            # total 1,100 B
+    grid = (1_000, 3_000, 12_000, 50_000)
+    write_run(tmp_path, "m", "20261126T100000",
+              [memory_record("asyncio", "event", n, views_311) for n in grid]
+              + [switch_record("asyncio", "future", "same-core", "r", 2.0e-6)])
+    write_run(tmp_path, "m", "20261126T110000",
+              [memory_record("asyncio", "event", n, views_313) for n in grid]
+              + [switch_record("asyncio", "future", "same-core", "r", 1.5e-6)], interpreter=newer)
+    frame = current.load(tmp_path).frame
+    values = {("m", "CPython 3.11.7", "asyncio", "future", "same-core"): [2.0e-6 + i * 1e-9 for i in range(20)],
+              ("m", "CPython 3.13.0", "asyncio", "future", "same-core"): [1.5e-6 + i * 1e-9 for i in range(20)]}
+    table = headline.interpreters(frame, "m", values).set_index("interpreter")
+    assert list(table.index) == ["CPython 3.11.7", "CPython 3.13.0"]  # oldest first
+    assert table.loc["CPython 3.13.0", "vs CPython 3.11.7"] == "0.917x"        # 1,100 / 1,200
+    assert table.loc["CPython 3.13.0", "hand-off vs CPython 3.11.7"] == "0.750x"
+    assert table.loc["CPython 3.13.0", "difference"].startswith("significant (p=")
+    assert table.loc["CPython 3.11.7", "difference"] == "-"
+    same = {key: values[("m", "CPython 3.11.7", "asyncio", "future", "same-core")] for key in values}
+    again = headline.interpreters(frame, "m", same).set_index("interpreter")
+    assert again.loc["CPython 3.13.0", "difference"].startswith("not significant")
