@@ -16,6 +16,7 @@ package. A library that cannot be installed for that interpreter makes its model
 skipped, with pip's reason.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -134,12 +135,29 @@ def environment(python: Path, info: dict, progress=print) -> tuple[Path, dict]:
     folder = gotoolchain.cache_folder() / "venvs" / f"cpython-{info['version']}{suffix}-{key}"
     marker = folder / "parkbench-environment.json"
     child = folder / "bin" / "python"
-    if marker.is_file():
-        try:
-            state = json.loads(marker.read_text())
-            return child, dict(state["unavailable"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a damaged marker: build the environment again
+    found = _ready(marker)
+    if found is not None:
+        return child, found
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two sweeps: one builds, the other waits
+        found = _ready(marker)
+        if found is not None:
+            return child, found
+        return child, _create(python, info, folder, marker, suffix, progress)
+
+
+def _ready(marker: Path) -> dict | None:
+    """The models a finished environment cannot run (``None`` if it is not finished:
+    the marker is written last)."""
+    try:
+        return dict(json.loads(marker.read_text())["unavailable"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _create(python: Path, info: dict, folder: Path, marker: Path, suffix: str, progress) -> dict:
+    child = folder / "bin" / "python"
     progress(f"creating an environment for CPython {info['version']}{suffix} in {folder}")
     shutil.rmtree(folder, ignore_errors=True)
     _run([str(python), "-m", "venv", str(folder)], f"cannot create a venv with {python}")
@@ -162,8 +180,10 @@ def environment(python: Path, info: dict, progress=print) -> tuple[Path, dict]:
         except UserError as exc:
             unavailable[model] = (f"{', '.join(packages)} could not be installed for CPython "
                                   f"{info['version']}{suffix}: {exc}")
-    marker.write_text(json.dumps({"python": info, "unavailable": unavailable}, indent=1) + "\n")
-    return child, unavailable
+    partial = marker.with_name(marker.name + ".partial")
+    partial.write_text(json.dumps({"python": info, "unavailable": unavailable}, indent=1) + "\n")
+    partial.replace(marker)
+    return unavailable
 
 
 def _run(command, failure: str) -> None:
