@@ -1,0 +1,3 @@
+module parkbench/gocheck
+
+go 1.21
