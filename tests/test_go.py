@@ -148,3 +148,15 @@ def test_the_default_sweep_includes_go_and_refuses_it_where_unavailable():
     jobs, refused = suite.plan(selection, grids, unavailable={"go": "why"})
     assert jobs and all(job.model != "go" for job in jobs)
     assert {job.model for job, _ in refused} == {"go"} and {r for _, r in refused} == {"why"}
+
+
+def test_children_under_another_interpreter_find_the_same_toolchain(goprobe, tmp_path, monkeypatch):
+    # the toolchain may be found only beside parkbench's own interpreter: a child under
+    # another interpreter must be told where it is
+    import os
+
+    monkeypatch.delenv("PARKBENCH_GO", raising=False)
+    found = gotoolchain.find_go()
+    assert main(["run", "--models", "go:chan", "--n", "1000,2000,4000", "--only", "memory",
+                 "--output", str(tmp_path), "--machine", "m"]) == 0
+    assert os.environ.get("PARKBENCH_GO") == found

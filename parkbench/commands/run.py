@@ -7,6 +7,7 @@ by the same rules (``check_parameters``): a run file is untrusted input.
 """
 
 import math
+import os
 import signal
 import sys
 from pathlib import Path
@@ -276,7 +277,7 @@ def run(args) -> int:
 
 
 def _run_one(args, run_file, child=None) -> int:
-    from parkbench import calibration, guard, limits, probes, runner, suite
+    from parkbench import calibration, gotoolchain, guard, limits, probes, runner, suite
     from parkbench.commands import show
     from parkbench.fitting import derive
 
@@ -286,6 +287,9 @@ def _run_one(args, run_file, child=None) -> int:
         print("parkbench: looking for a Go toolchain for the go reference (its first use "
               "builds the program)", file=sys.stderr, flush=True)
     unavailable = suite.unavailable_models(selection)
+    go = gotoolchain.find_go()
+    if go is not None:  # children under another interpreter find the same toolchain
+        os.environ[gotoolchain.GO_ENV] = go
     if child is not None:
         unavailable.update({model: reason for model, reason in child.unavailable.items()
                             if model in {m for m, _ in selection}})
