@@ -42,6 +42,10 @@ def switch_command(model: str, primitive: str, placement: str, output: Path, mod
         python or sys.executable, str(SWITCH_SCRIPT),
         "--model", model, "--primitive", primitive, "--placement", placement,
         "--output", str(output), "--quiet", *PYPERF_MODES[mode],
+        # pyperf's workers get a clean environment: the go model's worker needs to know
+        # which toolchain and cache the runner found (children of another interpreter
+        # cannot find a toolchain that lies beside the runner's)
+        "--inherit-environ", "PARKBENCH_GO,PARKBENCH_CACHE",
     ]
 
 

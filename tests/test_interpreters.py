@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import interpreters
+from parkbench import interpreters, probes
 from parkbench.cli import main
 from parkbench.errors import UserError
 
@@ -132,6 +132,13 @@ def test_a_sweep_runs_its_children_under_another_interpreter(tmp_path, capsys):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     shutil.rmtree(output)
+    # go's children, pyperf's workers included, find the runner's toolchain from there too
+    if probes.unavailable(probes.get("go")) is None:
+        assert main(["run", "--python", "3.12", "--models", "go:chan", "--n", "1000,2000,4000",
+                     "--only", "latency", "--output", str(output), "--machine", "m"]) == 0
+        document = json.loads(next((output / "m").glob("2*.json")).read_text())
+        assert not document["failures"]
+        assert {m["kind"] for m in document["measurements"]} == {"switch", "tail"}
 
 
 def test_the_report_sets_each_interpreter_against_the_oldest(tmp_path):
