@@ -1,8 +1,9 @@
 """An independent check of parkbench's per-waiter memory, under any interpreter.
 
 It shares no code with parkbench: each N runs in a fresh interpreter that parks N
-waiters (asyncio or uvloop tasks on an Event, gevent greenlets on an Event, threads on a
-Condition), collects garbage, reads its own VmRSS from /proc/self/status, and exits; the
+waiters written the plain way a user writes them (a coroutine awaiting an Event in an
+asyncio or uvloop task, a function waiting on a gevent Event in a greenlet, a thread
+waiting on a Condition), collects garbage, reads its own VmRSS from /proc/self/status, and exits; the
 slope of RSS over N is the figure. Run it with the interpreter to check (its
 environment must have uvloop and gevent for those models), e.g. the environment
 ``parkbench run --python 3.12`` created:
@@ -44,9 +45,12 @@ if model in ("asyncio", "uvloop"):
         import uvloop
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
+    async def waiter(event):  # a user's own waiter: its coroutine, awaiting the event
+        await event.wait()
+
     async def main():
         event = asyncio.Event()
-        tasks = [asyncio.ensure_future(event.wait()) for _ in range(n)]
+        tasks = [asyncio.ensure_future(waiter(event)) for _ in range(n)]
         await asyncio.sleep(0)
         assert len(event._waiters) == n
         report()
@@ -56,8 +60,11 @@ if model in ("asyncio", "uvloop"):
 elif model == "gevent":
     import gevent
     from gevent.event import Event
+    def waiter(event):  # a user's own waiter: its function, waiting on the event
+        event.wait()
+
     event = Event()
-    greenlets = [gevent.spawn(event.wait) for _ in range(n)]
+    greenlets = [gevent.spawn(waiter, event) for _ in range(n)]
     gevent.sleep(0)
     assert event.linkcount() == n
     report()

@@ -44,12 +44,53 @@ def park(n: int, variant: str, measure, wake: bool = True, loop_factory=None) ->
     return loop.run_until_complete(_park(n, measure, wake, variant))
 
 
+class _Crowd:
+    """What the waiters share: the event they park on and the counts that prove arrival.
+    The waiters are module-level coroutines taking only this (and a socket): a parked
+    task's frame then holds what a user's own waiter would, not the probe's closure
+    cells (they made each task 67 B larger here, 6% of a task)."""
+
+    __slots__ = ("n", "event", "loop", "all_parked", "all_finished", "parked", "finished")
+
+    def __init__(self, n: int, loop):
+        self.n, self.loop = n, loop
+        self.event = asyncio.Event()
+        self.all_parked, self.all_finished = loop.create_future(), loop.create_future()
+        self.parked = self.finished = 0
+
+    def arrive(self) -> None:
+        self.parked += 1
+        if self.parked == self.n:
+            self.all_parked.set_result(None)
+
+    def leave(self) -> None:
+        self.finished += 1
+        if self.finished == self.n:
+            self.all_finished.set_result(None)
+
+
+async def _event_waiter(crowd):
+    crowd.arrive()
+    await crowd.event.wait()
+    crowd.leave()
+
+
+async def _sleep_waiter(crowd):
+    crowd.arrive()
+    await asyncio.sleep(proof.SLEEP_SECONDS)
+    crowd.leave()
+
+
+async def _socket_waiter(crowd, sock):
+    crowd.arrive()
+    await crowd.loop.sock_recv(sock, 1)
+    crowd.leave()
+
+
 async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     loop = asyncio.get_running_loop()
-    go = asyncio.Event()
-    all_parked = loop.create_future()
-    all_finished = loop.create_future()
-    state = {"parked": 0, "finished": 0}
+    crowd = _Crowd(n, loop)
+    go, all_finished = crowd.event, crowd.all_finished
     note = None
     if variant == "socket":
         note = sockets.ensure_descriptors(n)
@@ -58,28 +99,15 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
             for end in pair:
                 end.setblocking(False)
 
-    async def waiter(sock=None):
-        state["parked"] += 1
-        if state["parked"] == n:
-            all_parked.set_result(None)
-        if variant == "sleep":
-            await asyncio.sleep(proof.SLEEP_SECONDS)
-        elif sock is None:
-            await go.wait()
-        else:
-            await loop.sock_recv(sock, 1)
-        state["finished"] += 1
-        if state["finished"] == n:
-            all_finished.set_result(None)
-
     start = time.perf_counter()
     # The list is the strong reference a server keeps to its tasks (the loop holds weak
     # ones only), so it is part of what a parked task costs.
-    if note is None:
-        tasks = [loop.create_task(waiter()) for _ in range(n)]
+    if note is not None:
+        tasks = [loop.create_task(_socket_waiter(crowd, waiter_end)) for waiter_end, _ in pairs]
     else:
-        tasks = [loop.create_task(waiter(waiter_end)) for waiter_end, _ in pairs]
-    await _arrival(all_parked, tasks, state, n)
+        waiter = _sleep_waiter if variant == "sleep" else _event_waiter
+        tasks = [loop.create_task(waiter(crowd)) for _ in range(n)]
+    await _arrival(crowd.all_parked, tasks, crowd, n)
     spawn_seconds = time.perf_counter() - start
 
     def prove() -> dict:
@@ -101,7 +129,7 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     primitive = PRIMITIVE if note is None else "loop.sock_recv on a socketpair"
     if variant == "sleep":
         primitive = "asyncio.sleep (a timer far in the future)"
-    result = parked_result(state["parked"], spawn_seconds, primitive, memory, checked, note)
+    result = parked_result(crowd.parked, spawn_seconds, primitive, memory, checked, note)
     if variant == "sleep":
         result["wake_timed"] = False
         return result
@@ -126,7 +154,7 @@ def _awaits_pending(task) -> bool:
     return not task.done() and waiting_on is not None and not waiting_on.done()
 
 
-async def _arrival(all_parked, tasks, state, n: int) -> None:
+async def _arrival(all_parked, tasks, crowd, n: int) -> None:
     """Wait for the N-th task to arrive; fail fast if arrivals stop because a task
     ended instead of parking (it would never arrive)."""
     seen = -1
@@ -135,12 +163,12 @@ async def _arrival(all_parked, tasks, state, n: int) -> None:
         if done:
             all_parked.result()
             return
-        if state["parked"] == seen:  # no progress in a whole poll: look why
+        if crowd.parked == seen:  # no progress in a whole poll: look why
             ended = sum(1 for task in tasks if task.done())
             if ended:
                 raise proof.NotParked(f"{ended:,} of {n:,} tasks ended before all arrived "
-                                      f"({state['parked']:,} arrived)")
-        seen = state["parked"]
+                                      f"({crowd.parked:,} arrived)")
+        seen = crowd.parked
 
 
 ARRIVAL_POLL_SECONDS = 0.5

@@ -37,11 +37,50 @@ from parkbench.probes import parked_result, proof, sockets
 PRIMITIVE = "gevent.event.Event.wait"
 
 
+class _Crowd:
+    """What the greenlets share: the event they park on and the counts that prove
+    arrival. The waiters are module-level functions taking only this (and a socket), so
+    a parked greenlet holds what a user's own waiter would, not the probe's closure."""
+
+    __slots__ = ("n", "event", "all_parked", "all_finished", "parked", "finished")
+
+    def __init__(self, n: int):
+        self.n = n
+        self.event, self.all_parked, self.all_finished = Event(), Event(), Event()
+        self.parked = self.finished = 0
+
+    def arrive(self) -> None:
+        self.parked += 1
+        if self.parked == self.n:
+            self.all_parked.set()
+
+    def leave(self) -> None:
+        self.finished += 1
+        if self.finished == self.n:
+            self.all_finished.set()
+
+
+def _event_waiter(crowd):
+    crowd.arrive()
+    crowd.event.wait()
+    crowd.leave()
+
+
+def _sleep_waiter(crowd):
+    crowd.arrive()
+    gevent.sleep(proof.SLEEP_SECONDS)
+    crowd.leave()
+
+
+def _socket_waiter(crowd, sock):
+    crowd.arrive()
+    sock.recv(1)
+    crowd.leave()
+
+
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
-    go = Event()
-    all_parked = Event()
-    all_finished = Event()
-    state = {"parked": 0, "finished": 0}
+    crowd = _Crowd(n)
+    go, all_parked, all_finished = crowd.event, crowd.all_parked, crowd.all_finished
     note = None
     if variant == "socket":
         note = sockets.ensure_descriptors(n)
@@ -49,26 +88,13 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
 
     timers_before = gevent.get_hub().loop.activecnt
 
-    def waiter(sock=None):
-        state["parked"] += 1
-        if state["parked"] == n:
-            all_parked.set()
-        if variant == "sleep":
-            gevent.sleep(proof.SLEEP_SECONDS)
-        elif sock is None:
-            go.wait()
-        else:
-            sock.recv(1)
-        state["finished"] += 1
-        if state["finished"] == n:
-            all_finished.set()
-
     start = time.perf_counter()
-    if note is None:
-        greenlets = [gevent.spawn(waiter) for _ in range(n)]
+    if note is not None:
+        greenlets = [gevent.spawn(_socket_waiter, crowd, waiter_end) for waiter_end, _ in pairs]
     else:
-        greenlets = [gevent.spawn(waiter, waiter_end) for waiter_end, _ in pairs]
-    _arrival(all_parked, greenlets, state, n)
+        waiter = _sleep_waiter if variant == "sleep" else _event_waiter
+        greenlets = [gevent.spawn(waiter, crowd) for _ in range(n)]
+    _arrival(all_parked, greenlets, crowd, n)
     spawn_seconds = time.perf_counter() - start
 
     def prove() -> dict:
@@ -90,7 +116,7 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     primitive = PRIMITIVE if note is None else "gevent socket recv on a socketpair"
     if variant == "sleep":
         primitive = "gevent.sleep (a timer far in the future)"
-    result = parked_result(state["parked"], spawn_seconds, primitive, memory, checked, note)
+    result = parked_result(crowd.parked, spawn_seconds, primitive, memory, checked, note)
     if variant == "sleep":
         result["wake_timed"] = False  # only its timer wakes it
         return result
@@ -112,16 +138,16 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
 ARRIVAL_POLL_SECONDS = 0.5
 
 
-def _arrival(all_parked, greenlets, state, n: int) -> None:
+def _arrival(all_parked, greenlets, crowd, n: int) -> None:
     """Wait for the N-th greenlet to arrive; fail fast if one ended instead."""
     seen = -1
     while not all_parked.wait(timeout=ARRIVAL_POLL_SECONDS):
-        if state["parked"] == seen:
+        if crowd.parked == seen:
             ended = sum(1 for g in greenlets if g.dead)
             if ended:
                 raise proof.NotParked(f"{ended:,} of {n:,} greenlets ended before all arrived "
-                                      f"({state['parked']:,} arrived)")
-        seen = state["parked"]
+                                      f"({crowd.parked:,} arrived)")
+        seen = crowd.parked
 
 
 HANDOFF_PRIMITIVES = ("event", "channel", "greenlet")
