@@ -96,6 +96,15 @@ def _versus(memory, same, reference) -> str:
     return text
 
 
+def primary_interpreter(frame, machine: str) -> str | None:
+    """The interpreter a machine's main sections show: the one with the most figures
+    (the one its full sweeps ran under), the newer on a tie."""
+    labels = frame[frame.machine == machine].interpreter.value_counts()
+    if labels.empty:
+        return None
+    return max(labels.index, key=lambda label: (labels[label], _version_key(label)))
+
+
 def _version_key(label: str):
     """'CPython 3.12.1' -> (3, 12, 1); anything else after every version."""
     try:
@@ -138,10 +147,8 @@ def interpreters(frame, machine: str, values: dict):
                 if label != base and same is not None and base_same is not None:
                     p = mann_whitney_p(values.get((machine, base, model, primitive, "same-core"), []),
                                        values.get((machine, label, model, primitive, "same-core"), []))
-                    ratio = same.value / base_same.value
                     if p == p:
-                        verdict = (f"{'significant' if p < ALPHA and abs(ratio - 1) >= RATIO_THRESHOLD else 'not significant'}"
-                                   f" (p={p:.2g})")
+                        verdict = _verdict(p, same.value / base_same.value, ALPHA, RATIO_THRESHOLD)
                 rows.append({
                     "model/variant": f"{model}/{variant}", "interpreter": label,
                     "total/waiter": _text(memory, format_bytes),
@@ -151,6 +158,17 @@ def interpreters(frame, machine: str, values: dict):
                     "difference": verdict,
                 })
     return pd.DataFrame(rows)
+
+
+def _verdict(p: float, ratio: float, alpha: float, threshold: float) -> str:
+    """'significant (p=0.003)', 'not significant (p=0.29)', or, for a difference the
+    test sees but smaller than the threshold, 'under 5% apart (p<1e-6)'."""
+    shown = f"p={p:.2g}" if p >= 1e-6 else "p<1e-6"
+    if p >= alpha:
+        return f"not significant ({shown})"
+    if abs(ratio - 1) < threshold:
+        return f"under {threshold:.0%} apart ({shown})"
+    return f"significant ({shown})"
 
 
 def _ratio(row, base) -> str:
@@ -181,9 +199,20 @@ def sources(current, machine: str):
     """Where each family of figures of ``machine`` came from, and why."""
     import pandas as pd
 
-    rows = [{"figures": f"{s['family']} {s['what']}", "run": s["run_id"], "why": s["reason"]}
-            for s in current.sources if s["machine"] == machine]
-    return pd.DataFrame(rows)
+    rows = []
+    for source in current.sources:
+        if source["machine"] != machine:
+            continue
+        run = current.runs.get((machine, source["run_id"]))
+        rows.append({"interpreter": run.interpreter if run else "-",
+                     "figures": f"{source['family']} {source['what']}",
+                     "run": source["run_id"], "why": source["reason"]})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    order = sorted(range(len(table)), key=lambda i: _version_key(table.interpreter.iloc[i]))
+    table = table.iloc[order].reset_index(drop=True)  # stable: each interpreter's rows in order
+    return table.drop(columns=["interpreter"]) if table.interpreter.nunique() == 1 else table
 
 
 def html(table, text: bool = False) -> str:

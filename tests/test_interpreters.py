@@ -163,8 +163,29 @@ def test_the_report_sets_each_interpreter_against_the_oldest(tmp_path):
     assert list(table.index) == ["CPython 3.11.7", "CPython 3.13.0"]  # oldest first
     assert table.loc["CPython 3.13.0", "vs CPython 3.11.7"] == "0.917x"        # 1,100 / 1,200
     assert table.loc["CPython 3.13.0", "hand-off vs CPython 3.11.7"] == "0.750x"
-    assert table.loc["CPython 3.13.0", "difference"].startswith("significant (p=")
+    assert table.loc["CPython 3.13.0", "difference"].startswith("significant (p")
     assert table.loc["CPython 3.11.7", "difference"] == "-"
     same = {key: values[("m", "CPython 3.11.7", "asyncio", "future", "same-core")] for key in values}
     again = headline.interpreters(frame, "m", same).set_index("interpreter")
     assert again.loc["CPython 3.13.0", "difference"].startswith("not significant")
+
+
+def test_the_main_sections_use_the_interpreter_with_the_most_figures():
+    import pandas as pd
+
+    from parkbench import headline
+
+    frame = pd.DataFrame({"machine": ["m"] * 5 + ["n"] * 2,
+                          "interpreter": ["CPython 3.12.1"] * 2 + ["CPython 3.11.7"] * 3
+                          + ["CPython 3.11.7", "CPython 3.13.0"]})
+    assert headline.primary_interpreter(frame, "m") == "CPython 3.11.7"
+    assert headline.primary_interpreter(frame, "n") == "CPython 3.13.0"  # a tie: the newer
+    assert headline.primary_interpreter(frame, "none") is None
+
+
+def test_a_difference_smaller_than_the_threshold_is_said_so():
+    from parkbench import headline
+
+    assert headline._verdict(1e-9, 1.03, 0.05, 0.05) == "under 5% apart (p<1e-6)"
+    assert headline._verdict(0.001, 1.20, 0.05, 0.05) == "significant (p=0.001)"
+    assert headline._verdict(0.29, 1.20, 0.05, 0.05) == "not significant (p=0.29)"
