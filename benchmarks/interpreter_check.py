@@ -1,0 +1,63 @@
+"""Check each interpreter's per-waiter memory against an independent probe run under
+the same interpreter (``benchmarks/independent_probe.py``, which shares no code with
+parkbench), beside the machine's current figures for that interpreter:
+
+    python benchmarks/interpreter_check.py [--python 3.12 --python 3.13] [--results results]
+
+Without ``--python``, the interpreter running this script. Target (issue 17): within 5%.
+Printed, never asserted.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from parkbench import current, interpreters, machine
+from parkbench.errors import UserError
+from parkbench.schema import interpreter_key
+from parkbench.units import format_bytes
+
+PROBE = Path(__file__).parent / "independent_probe.py"
+DEFAULT_VARIANT = {"asyncio": "event", "uvloop": "event", "gevent": "event", "threads": "condition"}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="benchmarks/interpreter_check.py")
+    parser.add_argument("--python", action="append", metavar="SPEC")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--machine")
+    args = parser.parse_args(argv)
+    try:
+        name = machine.check_name(machine.resolve_name(args.machine))
+        frame = current.load(Path(args.results) / name).frame
+        targets = []
+        for spec in args.python or [sys.executable]:
+            found = interpreters.resolve(spec)
+            identity = interpreters.identify(found)
+            python = Path(sys.executable) if interpreters.is_current(found) else interpreters.environment(
+                found, identity, lambda text: print(text, file=sys.stderr))[0]
+            targets.append((interpreter_key(identity), python))
+    except UserError as exc:
+        print(f"interpreter_check: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'interpreter':<16} {'model':<8} {'parkbench RSS/waiter':>21} {'independent':>12} {'difference':>11}")
+    for label, python in targets:
+        done = subprocess.run([str(python), str(PROBE)], capture_output=True, text=True, timeout=1800)
+        if done.returncode:
+            print(f"{label}: the independent probe failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+            return 1
+        independent = json.loads(done.stdout)["models"]
+        for model, variant in DEFAULT_VARIANT.items():
+            rows = frame[(frame.interpreter == label) & (frame.model == model) & (frame.variant == variant)
+                         & (frame.metric == "rss_per_waiter") & frame.n.isna()]
+            ours = float(rows.value.iloc[0]) if len(rows) else float("nan")
+            theirs = independent[model]["rss_per_waiter"]
+            print(f"{label:<16} {model:<8} {format_bytes(ours):>21} {format_bytes(theirs):>12} "
+                  f"{ours / theirs - 1:>+10.1%}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
