@@ -62,7 +62,9 @@ def test_probe_parks_exactly_n_and_reports_every_view(model, variant):
         assert record["sockets"]["nofile_soft"] > 0
     checked = record["proof"]  # parking proved from outside, right before and after reading
     assert checked["blocked_before"] == checked["blocked_after"] == small
-    assert set(checked["before"].values()) == set(checked["after"].values()) == {small}
+    checks = {when: {value for key, value in checked[when].items() if not key.startswith("info_")}
+              for when in ("before", "after")}  # info_: recorded, documented as approximate
+    assert checks["before"] == checks["after"] == {small}
     assert len(checked["before"]) >= 2  # two independent views of "blocked"
 
 

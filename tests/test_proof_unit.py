@@ -27,6 +27,34 @@ def test_settling_gives_up_at_the_deadline(monkeypatch):
         proof.settled(5, lambda: {"method": "m", "a": 4})
 
 
+def _clock(monkeypatch, step):
+    """A fake monotonic clock that advances ``step`` seconds at every reading."""
+    now = [0.0]
+
+    def monotonic():
+        now[0] += step
+        return now[0]
+
+    monkeypatch.setattr("time.monotonic", monotonic)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    return now
+
+
+def test_a_count_that_stands_still_fails_before_the_deadline(monkeypatch):
+    now = _clock(monkeypatch, 0.1)
+    with pytest.raises(proof.NotParked, match="before measuring, 4 of 5"):
+        proof.settled(5, lambda: {"method": "m", "a": 4})
+    assert proof.STILL_SECONDS < now[0] < proof.STILL_SECONDS + 0.5  # not the 2 s deadline
+
+
+def test_a_count_still_moving_is_given_until_the_deadline(monkeypatch):
+    counts = iter(range(1, 1000))   # one more waiter asleep at every poll, never N
+    now = _clock(monkeypatch, 0.1)
+    with pytest.raises(proof.NotParked):
+        proof.settled(10_000, lambda: {"method": "m", "a": next(counts)})
+    assert now[0] >= proof.SETTLE_SECONDS
+
+
 def test_measured_checks_after_the_measurement_too():
     counts = iter([5, 4])
     with pytest.raises(proof.NotParked, match="after measuring, 4 of 5"):

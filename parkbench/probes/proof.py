@@ -52,19 +52,26 @@ def check(n: int, counts: dict, when: str) -> dict:
 
 SETTLE_SECONDS = 2.0  # the longest a waiter may take from "arrived" to "blocked"
 SETTLE_POLL_SECONDS = 0.005
+STILL_SECONDS = 0.5   # a count unchanged this long will not reach N: fail then
 
 
 def settled(n: int, prove) -> dict:
     """The first proof that all N are blocked, polled for up to ``SETTLE_SECONDS``: a
     waiter signals arrival just before it blocks, and the kernel may not have put it to
-    sleep yet (there is no later signal to wait on). After that, not N is a failure."""
+    sleep yet (there is no later signal to wait on). After that, or once the count has
+    not moved for ``STILL_SECONDS`` (waiters that ended will not come back), not N is a
+    failure."""
     import time
 
-    deadline = time.monotonic() + SETTLE_SECONDS
+    now = time.monotonic()
+    deadline, still_since, last = now + SETTLE_SECONDS, now, None
     polls = 0
     while True:
         counts = prove()
-        if blocked_count(counts) == n or time.monotonic() > deadline:
+        blocked, now = blocked_count(counts), time.monotonic()
+        if blocked != last:
+            still_since, last = now, blocked
+        if blocked == n or now > deadline or now - still_since > STILL_SECONDS:
             counts = check(n, counts, "before")
             counts["settle_polls"] = polls
             return counts
