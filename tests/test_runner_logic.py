@@ -1,0 +1,294 @@
+"""The runner's decisions without starting a child: the command of each job, what a
+switch round's result becomes, which jobs a sweep runs, skips or stops, and the failure
+record. (``test_runner.py`` starts real children.)"""
+
+import sys
+
+import pytest
+
+from parkbench import runner, switchbench
+from parkbench.protocol import FailureKind, JobKind
+from parkbench.runner import Failure, Sweep, probe_command
+from parkbench.suite import Job
+
+
+def test_a_memory_job_runs_the_probe_child_under_the_chosen_interpreter():
+    job = Job(JobKind.MEMORY, "gevent", "event", 600_000)
+    assert probe_command(job) == [sys.executable, "-m", "parkbench.probe_child", "--model", "gevent",
+                                  "--variant", "event", "--n", "600000"]
+    assert probe_command(job, python="/x/python")[0] == "/x/python"
+    # above the wake cap the child exits without waking; at the cap it still wakes
+    assert probe_command(job, wake_max_n={"gevent": 500_000})[-1] == "--no-wake"
+    assert "--no-wake" not in probe_command(Job(JobKind.MEMORY, "gevent", "event", 500_000),
+                                            wake_max_n={"gevent": 500_000})
+    assert "--no-wake" not in probe_command(job, wake_max_n={"asyncio": 10})
+
+
+def test_a_tail_job_names_its_primitive_and_loops_and_never_skips_the_wake_flag_wrongly():
+    job = Job(JobKind.TAIL, "asyncio", "event", 1_000, 0, "future", "os")
+    command = probe_command(job, tail_loops=20_000, wake_max_n={"asyncio": 10})
+    assert command[-4:] == ["--primitive", "future", "--tail-loops", "20000"]
+    assert "--no-wake" not in command  # only memory jobs skip the wake
+
+
+class _Store:
+    def __init__(self):
+        self.measurements, self.failures, self.skipped = [], [], []
+
+    def add_measurement(self, record):
+        self.measurements.append(record)
+
+    def add_failure(self, record):
+        self.failures.append(record)
+
+    def add_skip(self, record):
+        self.skipped.append(record)
+
+
+def _switch(round_, placement="same-core", primitive="future", model="asyncio"):
+    return Job(JobKind.SWITCH, model, None, 0, round_, primitive, placement)
+
+
+def test_a_switch_round_writes_its_own_file_and_is_merged_into_the_benchmark(tmp_path):
+    import pyperf
+
+    folder = tmp_path / "20261126T000000Z"
+    sweep = Sweep([], 10.0, _Store(), switch_folder=folder, latency_mode="rigorous",
+                  rigorous_primitives={"asyncio": ("future",)}, python="/venv/python")
+    command, parse = sweep._child(_switch(1))
+    round_file = folder / switchbench.round_filename("asyncio", "future", "same-core", 1)
+    assert command[0] == "/venv/python"
+    assert command[command.index("--output") + 1] == str(round_file)
+    assert command[command.index("--processes") + 1] == "14"  # rigorous, per round
+    assert "PARKBENCH_GO,PARKBENCH_CACHE" in command
+    run = pyperf.Run([2e-6, 3e-6], warmups=[(1, 2e-6)], metadata={"name": "b", "loops": 4},
+                     collect_metadata=False)
+    pyperf.Benchmark([run]).dump(str(round_file))
+    record = parse("")
+    merged = folder / switchbench.switch_filename("asyncio", "future", "same-core")
+    assert record["file"] == f"{folder.name}/{merged.name}" and merged.is_file()
+    assert not round_file.exists()
+    assert (record["round"], record["mode"], record["value_list"]) == (1, "rigorous", [2e-6, 3e-6])
+    assert (record["model"], record["primitive"], record["placement"]) == ("asyncio", "future", "same-core")
+    assert record["median"] == pytest.approx(2.5e-6) and record["loops"] == 4
+
+
+def test_a_first_round_starts_the_benchmark_anew_and_other_primitives_run_quick(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    merged = folder / switchbench.switch_filename("asyncio", "queue", "cross-core")
+    merged.write_text("stale")
+    sweep = Sweep([], 10.0, _Store(), switch_folder=folder, latency_mode="rigorous",
+                  rigorous_primitives={"asyncio": ("future",)})
+    command, _ = sweep._child(_switch(0, "cross-core", "queue"))
+    assert not merged.exists()  # a stale merged file from an earlier attempt is gone
+    assert command[command.index("--processes") + 1] == "2"  # queue is not rigorous: quick
+    assert command[0] == sys.executable
+    merged.write_text("kept")
+    sweep._child(_switch(1, "cross-core", "queue"))
+    assert merged.read_text() == "kept"  # a later round adds to it
+
+
+def _fake_children(monkeypatch, outcomes):
+    """run_child answers from ``outcomes`` (job -> a record or a Failure), in order."""
+    ran = []
+
+    def run_child(job, timeout, command=None, memory_floor=None, parse=None, env=None):
+        ran.append((job, env))
+        outcome = outcomes.get(job, {"kind": job.kind, "model": job.model, "variant": job.variant,
+                                     "n": job.n})
+        if not isinstance(outcome, Failure):
+            outcome = dict(outcome, job=job.as_record(), repeat=job.repeat)
+        return outcome
+
+    monkeypatch.setattr(runner, "run_child", run_child)
+    return ran
+
+
+def test_a_failure_stops_its_series_and_nothing_else(monkeypatch):
+    a = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20, 40)]
+    b = [Job(JobKind.MEMORY, "gevent", "event", n) for n in (10, 20, 40)]
+    failure = Failure(a[1], FailureKind.EXIT, "boom", 3, 0.5)
+    ran = _fake_children(monkeypatch, {a[1]: failure})
+    store, seen = _Store(), []
+    Sweep(a + b, 10.0, store, progress=lambda i, total, job, outcome: seen.append((i, total, outcome)),
+          child_rlimits="nofile=64").run()
+    assert [job for job, _ in ran] == [a[0], a[1]] + b          # a[2] never runs
+    assert all(env == {"PARKBENCH_CHILD_RLIMITS": "nofile=64"} for _, env in ran)
+    assert store.failures == [failure.as_record()]
+    assert [m["n"] for m in store.measurements] == [10, 10, 20, 40]
+    assert [(i, total) for i, total, _ in seen] == [(0, 6), (1, 6), (3, 6), (4, 6), (5, 6)]
+
+
+def test_tail_beyond_the_largest_n_parked_is_skipped_with_why(monkeypatch):
+    memory = [Job(JobKind.MEMORY, "threads", "condition", n) for n in (100, 200)]
+    tail = [Job(JobKind.TAIL, "threads", "condition", n, 0, "lock", "os") for n in (100, 400)]
+    ran = _fake_children(monkeypatch, {})
+    store = _Store()
+    Sweep(memory + tail, 10.0, store).run()
+    assert [job for job, _ in ran] == memory + tail[:1]
+    (skip,) = store.skipped
+    assert skip["reason"] == "beyond the largest N parked for memory (200)"
+    assert (skip["model"], skip["variant"], skip["n"]) == ("threads", "condition", 400)
+
+
+def test_the_guard_is_asked_before_memory_and_tail_children_but_not_switch(monkeypatch, tmp_path):
+    class Guard:
+        floor_bytes = 123
+        asked = []
+
+        def refuse(self, model, n, measured):
+            self.asked.append((model, n, len(measured)))
+            return "too big" if n > 20 else None
+
+    jobs = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20, 40, 80)] + [_switch(0)]
+    ran = _fake_children(monkeypatch, {})
+    store, guard = _Store(), Guard()
+    Sweep(jobs, 10.0, store, guard=guard, switch_folder=tmp_path).run()
+    assert [job.n for job, _ in ran] == [10, 20, 0]
+    assert guard.asked == [("asyncio", 10, 0), ("asyncio", 20, 1), ("asyncio", 40, 2)]
+    assert [s["reason"] for s in store.skipped] == ["too big"]  # 80 is in the stopped series
+
+
+def test_a_resumed_sweep_runs_only_what_is_missing(monkeypatch):
+    jobs = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20, 40)]
+    done = {"kind": "memory", "model": "asyncio", "variant": "event", "n": 10, "job": jobs[0].as_record()}
+    failed = Job(JobKind.MEMORY, "gevent", "event", 10)
+    previous = {"measurements": [done], "failures": [{"job": failed.as_record()}]}
+    ran = _fake_children(monkeypatch, {})
+    Sweep(jobs + [failed, Job(JobKind.MEMORY, "gevent", "event", 20)], 10.0, _Store(),
+          previous=previous).run()
+    assert [job for job, _ in ran] == jobs[1:]  # gevent's series had stopped
+
+
+def test_a_failure_record_keeps_every_field():
+    job = Job(JobKind.MEMORY, "threads", "condition", 30_000)
+    record = Failure(job, FailureKind.LIMIT, "can't start new thread", 4, 12.5, reached=22_141).as_record()
+    assert record == {"job": job.as_record(), "model": "threads", "variant": "condition",
+                      "n": 30_000, "failure": "limit", "reached": 22_141,
+                      "reason": "can't start new thread", "exit_code": 4, "wall_seconds": 12.5}
+
+
+# run_child with tiny real children (a few milliseconds each): every way a child ends.
+
+def _child(code: str, **kw):
+    job = kw.pop("job", Job(JobKind.MEMORY, "asyncio", "event", 10, 2))
+    return job, runner.run_child(job, kw.pop("timeout", 20.0), [sys.executable, "-c", code], **kw)
+
+
+SEND = ("import os, json\nfd = int(os.environ['PARKBENCH_RECORD_FD'])\n"
+        "os.write(fd, json.dumps({record}).encode())\nos.close(fd)\n")
+
+
+def test_a_record_sent_on_the_channel_comes_back_with_its_job():
+    job, record = _child(SEND.format(record='{"kind": "memory", "n": 10}')
+                         + "import sys\nprint('noise on stdout')\n")
+    assert record["n"] == 10 and record["job"] == job.as_record()
+    assert record["repeat"] == 2 and record["wall_seconds"] > 0
+
+
+def test_a_child_env_carries_what_the_sweep_gives_and_the_runner_pid():
+    import os
+
+    code = SEND.format(record='{"kind": "memory", "env": [os.environ["X_GIVEN"], os.environ["PARKBENCH_RUNNER_PID"]]}')
+    _, record = _child(code, env={"X_GIVEN": "yes"})
+    assert record["env"] == ["yes", str(os.getpid())]
+
+
+def test_a_record_of_another_kind_is_bad_output():
+    _, outcome = _child(SEND.format(record='{"kind": "tail"}'))
+    assert isinstance(outcome, Failure) and outcome.kind == FailureKind.BAD_OUTPUT
+    assert "a 'tail' record for a memory job" in outcome.reason and outcome.exit_code == 0
+
+
+def test_a_failing_child_gives_its_last_stderr_line_and_status():
+    _, outcome = _child("import sys\nprint('first', file=sys.stderr)\nprint('ValueError: last', file=sys.stderr)\n"
+                        "sys.exit(3)")
+    assert (outcome.kind, outcome.reason, outcome.exit_code) == (FailureKind.EXIT, "ValueError: last", 3)
+    _, outcome = _child("import sys\nsys.exit(7)")
+    assert outcome.reason == "exit status 7"
+
+
+def test_an_orphaned_child_says_so():
+    from parkbench import protocol
+
+    _, outcome = _child(f"import sys\nsys.exit({protocol.EXIT_ORPHANED})")
+    assert outcome.reason == "the child found its runner gone before it started"
+
+
+def test_a_limit_record_gives_how_far_it_got():
+    from parkbench import protocol
+
+    code = SEND.format(record='{"kind": "limit", "reached": 1234, "error": "EAGAIN"}') + \
+        f"import sys\nprint('RuntimeError: cannot', file=sys.stderr)\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
+    _, outcome = _child(code)
+    assert (outcome.kind, outcome.reached, outcome.reason) == (FailureKind.LIMIT, 1234, "RuntimeError: cannot")
+    code = SEND.format(record='{"kind": "limit", "reached": 5, "error": "EAGAIN"}') + \
+        f"import sys\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
+    assert _child(code)[1].reason == "EAGAIN"  # no stderr: the record's error
+
+
+def test_a_killed_child_names_the_signal():
+    _, outcome = _child("import os, signal, sys\nprint('dying', file=sys.stderr, flush=True)\n"
+                        "os.kill(os.getpid(), signal.SIGABRT)")
+    assert outcome.kind == FailureKind.SIGNAL and outcome.reason == "killed by SIGABRT after: dying"
+    assert outcome.exit_code == -6
+
+
+def test_a_child_past_its_timeout_is_killed():
+    _, outcome = _child("import time\ntime.sleep(30)", timeout=0.3)
+    assert outcome.kind == FailureKind.TIMEOUT and outcome.reason == "no result within 0.3 s"
+    assert 0.3 <= outcome.wall_seconds < 5
+
+
+def test_the_watchdog_ends_a_child_below_the_memory_floor():
+    _, outcome = _child("import time\ntime.sleep(30)", memory_floor=1000, available=lambda: 10)
+    assert outcome.kind == FailureKind.MEMORY_FLOOR
+    assert outcome.reason == "ended by the watchdog: available memory 10 B fell below the floor of 1,000 B"
+    _, fine = _child(SEND.format(record='{"kind": "memory"}'), memory_floor=1000, available=lambda: 10_000)
+    assert not isinstance(fine, Failure)
+
+
+def test_a_parsed_child_reads_stdout_not_the_channel():
+    job = Job(JobKind.SWITCH, "asyncio", None, 0, 0, "future", "same-core")
+    _, record = _child("print('hello')", job=job, parse=lambda out: {"kind": "switch", "out": out.strip()})
+    assert record["out"] == "hello" and record["job"] == job.as_record()
+
+
+def test_the_sweep_builds_each_probe_command_from_its_own_settings(tmp_path):
+    sweep = Sweep([], 10.0, _Store(), tail_loops=77, wake_max_n={"asyncio": 5}, python="/p/python",
+                  switch_folder=tmp_path)
+    memory, _ = sweep._child(Job(JobKind.MEMORY, "asyncio", "event", 6))
+    assert memory[0] == "/p/python" and memory[-1] == "--no-wake"
+    tail, parse = sweep._child(Job(JobKind.TAIL, "asyncio", "event", 6, 0, "future", "os"))
+    assert tail[-2:] == ["--tail-loops", "77"] and parse is None
+
+
+def test_the_sweep_gives_each_child_its_timeout_and_the_guard_floor(monkeypatch):
+    seen = []
+
+    def run_child(job, timeout, command=None, memory_floor=None, parse=None, env=None):
+        seen.append((timeout, memory_floor))
+        return {"kind": job.kind, "model": job.model, "variant": job.variant, "n": job.n,
+                "job": job.as_record()}
+
+    class Guard:
+        floor_bytes = 4096
+
+        def refuse(self, model, n, measured):
+            return None
+
+    monkeypatch.setattr(runner, "run_child", run_child)
+    jobs = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20)]
+    Sweep(jobs, 42.0, _Store(), guard=Guard()).run()
+    Sweep(jobs, 7.0, _Store()).run()
+    assert seen == [(42.0, 4096), (42.0, 4096), (7.0, None), (7.0, None)]
+
+
+def test_a_series_skipped_before_stays_stopped_on_resume(monkeypatch):
+    skipped = Job(JobKind.MEMORY, "asyncio", "event", 20)
+    ran = _fake_children(monkeypatch, {})
+    Sweep([Job(JobKind.MEMORY, "asyncio", "event", 10), skipped,
+           Job(JobKind.MEMORY, "asyncio", "event", 40)], 10.0, _Store(),
+          previous={"skipped": [{"job": skipped.as_record()}]}).run()
+    assert ran == []  # the whole series had stopped at the guard's skip
