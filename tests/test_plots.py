@@ -146,3 +146,22 @@ def test_decision_map_colours_the_model_needing_fewest_machines():
     legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert any("asyncio/v" in text for text in legend) and any("uvloop/v" in text for text in legend)
     assert sum("published" in text for text in legend) == 2
+
+
+def test_noise_level_slopes_draw_without_a_singular_axis(tmp_path):
+    """Tiny N give slopes at noise level, negative in every view: each bar is clamped to
+    1 B, and the axis still has a width (matplotlib would warn, and the report refuse)."""
+    import warnings
+
+    from tests.synthetic import memory_record, write_run
+
+    views = {"rss": (30e6, -2400.0), "uss": (20e6, -3300.0), "pss": (25e6, -2600.0),
+             "vms": (90e6, 0.0), "kernel": (0.0, -8000.0)}
+    write_run(tmp_path, "m", "20261126T100000", [memory_record("asyncio", "event", n, views)
+                                                 for n in (5, 10, 20)])
+    frame = current.load(tmp_path).frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = plots.views_per_waiter(frame, "m")
+    low, high = figure.axes[0].get_xlim()
+    assert low < 1.0 < high

@@ -43,7 +43,7 @@ def test_a_wheel_installed_outside_the_checkout_runs_a_sweep_and_the_report(tmp_
     located = subprocess.run([sys.executable, "-c", "import parkbench; print(parkbench.__file__)"],
                              cwd=elsewhere, capture_output=True, text=True, env=env, timeout=60)
     assert located.stdout.startswith(str(target))  # the installed copy, not the checkout
-    done = parkbench("run", "--models", "asyncio:event", "--n", "5,10,20", "--output", "res",
+    done = parkbench("run", "--models", "asyncio:event", "--n", "1000,3000,10000", "--output", "res",
                      "--machine", "wheel-box")
     assert "one-way hand-off" in done.stdout and "FAILED" not in done.stderr
     assert list((elsewhere / "res" / "wheel-box").glob("2*/switch-asyncio-future-same-core.json"))
