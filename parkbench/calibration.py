@@ -71,5 +71,16 @@ def pipe_seconds(calibration: dict | None) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def pipes(current) -> dict:
+    """(machine, run id) -> the run's pipe hand-off (seconds), for every run of
+    ``current`` (``current.load``) that has a calibration."""
+    found = {}
+    for (machine, run_id), run in current.runs.items():
+        seconds = pipe_seconds(run.calibration)
+        if seconds:
+            found[(machine, run_id)] = seconds
+    return found
+
+
 if __name__ == "__main__":
     print(json.dumps(measure_here()))

@@ -206,6 +206,5 @@ def calibration_pipe(side: Side) -> float | None:
     frame = side.current.frame
     used = set(zip(frame.machine[frame.metric == "switch_latency"],
                    frame.run_id[frame.metric == "switch_latency"]))
-    values = [seconds for key, run in side.current.runs.items() if key in used
-              if (seconds := calibration.pipe_seconds(run.calibration))]
+    values = [seconds for key, seconds in calibration.pipes(side.current).items() if key in used]
     return statistics.median(values) if values else None

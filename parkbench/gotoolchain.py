@@ -84,14 +84,20 @@ def _source_digest(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def binary() -> Path:
-    """The built program, building it if need be; ``Unavailable`` with the reason."""
+def _toolchain() -> tuple[str, Path, dict, str]:
+    """(go command, cache folder, build environment, Go version); ``Unavailable`` if
+    there is no toolchain."""
     go = find_go()
     if go is None:
         raise Unavailable(f"no Go toolchain found; {HOW_TO_GET}")
     cache = cache_folder() / "go"
     env = build_env(cache)
-    version = _go_version(go, env)
+    return go, cache, env, _go_version(go, env)
+
+
+def binary() -> Path:
+    """The built program, building it if need be; ``Unavailable`` with the reason."""
+    go, cache, env, version = _toolchain()
     source = source_folder()
     target = cache / f"goprobe-{version}-{_source_digest(source)}"
     if target.is_file():
@@ -119,10 +125,7 @@ def binary() -> Path:
 
 def version() -> str:
     """The Go version a build would use; ``Unavailable`` if there is no toolchain."""
-    go = find_go()
-    if go is None:
-        raise Unavailable(f"no Go toolchain found; {HOW_TO_GET}")
-    return _go_version(go, build_env(cache_folder() / "go"))
+    return _toolchain()[3]
 
 
 def unavailable_reason() -> str | None:

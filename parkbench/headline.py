@@ -133,16 +133,16 @@ def interpreters(frame, machine: str, values: dict):
     rows = []
     for model, variants in QUICK_VARIANTS.items():
         primitive = probes.MODELS[model].primitives[0]
+        base_rows = mine[mine.interpreter == base]
+        base_same = _value(base_rows, model, primitive, "switch_latency", "same-core")
         for variant in variants:
+            base_memory = _value(base_rows, model, variant, "total_per_waiter")
             for label in labels:
                 one = mine[mine.interpreter == label]
                 memory = _value(one, model, variant, "total_per_waiter")
                 same = _value(one, model, primitive, "switch_latency", "same-core")
                 if memory is None and same is None:
                     continue
-                base_rows = mine[mine.interpreter == base]
-                base_memory = _value(base_rows, model, variant, "total_per_waiter")
-                base_same = _value(base_rows, model, primitive, "switch_latency", "same-core")
                 verdict = "-"
                 if label != base and same is not None and base_same is not None:
                     p = mann_whitney_p(values.get((machine, base, model, primitive, "same-core"), []),

@@ -220,10 +220,7 @@ def load(path) -> dict:
         if not isinstance(row, dict) or row.get("runtime") not in RUNTIMES:
             bad(f"rows[{i}].runtime must be one of {', '.join(RUNTIMES)}")
         for key in _ROW_NUMBERS:
-            value = row.get(key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or abs(value) > 1e12:
-                bad(f"rows[{i}].{key} must be a finite number, not {value!r}")
+            number(row.get(key), f"rows[{i}].{key}", -1e12, 1e12)
         if row["n"] < 1:
             bad(f"rows[{i}].n must be at least 1")
     return document

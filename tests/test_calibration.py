@@ -7,7 +7,6 @@ import pytest
 
 from parkbench import calibration, current, summary
 from parkbench.commands.compare import calibration_lines
-from parkbench.commands.show import calibration_pipes
 from parkbench.errors import UserError
 from tests.synthetic import switch_record, write_run
 
@@ -31,7 +30,7 @@ def test_each_hand_off_is_divided_by_its_own_run_pipe(tmp_path):
     write_run(tmp_path, "slow", same, [switch_record("asyncio", "future", "same-core", "r", 6e-6)],
               calibration=_calibration(3e-6, 5e-6))
     figures = current.load(tmp_path)
-    pipes = calibration_pipes(figures)
+    pipes = calibration.pipes(figures)
     table = summary.latency_table(figures.frame, pipes).set_index("machine")
     assert table.loc["fast", "vs_pipe"] == pytest.approx(2.0)
     assert table.loc["slow", "vs_pipe"] == pytest.approx(6e-6 / 4e-6)

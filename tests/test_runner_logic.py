@@ -10,6 +10,7 @@ from parkbench import runner, switchbench
 from parkbench.protocol import FailureKind, JobKind
 from parkbench.runner import Failure, Sweep, probe_command
 from parkbench.suite import Job
+from tests.test_runner import ListStore
 
 
 def test_a_memory_job_runs_the_probe_child_under_the_chosen_interpreter():
@@ -31,20 +32,6 @@ def test_a_tail_job_names_its_primitive_and_loops_and_never_skips_the_wake_flag_
     assert "--no-wake" not in command  # only memory jobs skip the wake
 
 
-class _Store:
-    def __init__(self):
-        self.measurements, self.failures, self.skipped = [], [], []
-
-    def add_measurement(self, record):
-        self.measurements.append(record)
-
-    def add_failure(self, record):
-        self.failures.append(record)
-
-    def add_skip(self, record):
-        self.skipped.append(record)
-
-
 def _switch(round_, placement="same-core", primitive="future", model="asyncio"):
     return Job(JobKind.SWITCH, model, None, 0, round_, primitive, placement)
 
@@ -53,7 +40,7 @@ def test_a_switch_round_writes_its_own_file_and_is_merged_into_the_benchmark(tmp
     import pyperf
 
     folder = tmp_path / "20261126T000000Z"
-    sweep = Sweep([], 10.0, _Store(), switch_folder=folder, latency_mode="rigorous",
+    sweep = Sweep([], 10.0, ListStore(), switch_folder=folder, latency_mode="rigorous",
                   rigorous_primitives={"asyncio": ("future",)}, python="/venv/python")
     command, parse = sweep._child(_switch(1))
     round_file = folder / switchbench.round_filename("asyncio", "future", "same-core", 1)
@@ -78,7 +65,7 @@ def test_a_first_round_starts_the_benchmark_anew_and_other_primitives_run_quick(
     folder.mkdir()
     merged = folder / switchbench.switch_filename("asyncio", "queue", "cross-core")
     merged.write_text("stale")
-    sweep = Sweep([], 10.0, _Store(), switch_folder=folder, latency_mode="rigorous",
+    sweep = Sweep([], 10.0, ListStore(), switch_folder=folder, latency_mode="rigorous",
                   rigorous_primitives={"asyncio": ("future",)})
     command, _ = sweep._child(_switch(0, "cross-core", "queue"))
     assert not merged.exists()  # a stale merged file from an earlier attempt is gone
@@ -110,7 +97,7 @@ def test_a_failure_stops_its_series_and_nothing_else(monkeypatch):
     b = [Job(JobKind.MEMORY, "gevent", "event", n) for n in (10, 20, 40)]
     failure = Failure(a[1], FailureKind.EXIT, "boom", 3, 0.5)
     ran = _fake_children(monkeypatch, {a[1]: failure})
-    store, seen = _Store(), []
+    store, seen = ListStore(), []
     Sweep(a + b, 10.0, store, progress=lambda i, total, job, outcome: seen.append((i, total, outcome)),
           child_rlimits="nofile=64").run()
     assert [job for job, _ in ran] == [a[0], a[1]] + b          # a[2] never runs
@@ -124,7 +111,7 @@ def test_tail_beyond_the_largest_n_parked_is_skipped_with_why(monkeypatch):
     memory = [Job(JobKind.MEMORY, "threads", "condition", n) for n in (100, 200)]
     tail = [Job(JobKind.TAIL, "threads", "condition", n, 0, "lock", "os") for n in (100, 400)]
     ran = _fake_children(monkeypatch, {})
-    store = _Store()
+    store = ListStore()
     Sweep(memory + tail, 10.0, store).run()
     assert [job for job, _ in ran] == memory + tail[:1]
     (skip,) = store.skipped
@@ -143,7 +130,7 @@ def test_the_guard_is_asked_before_memory_and_tail_children_but_not_switch(monke
 
     jobs = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20, 40, 80)] + [_switch(0)]
     ran = _fake_children(monkeypatch, {})
-    store, guard = _Store(), Guard()
+    store, guard = ListStore(), Guard()
     Sweep(jobs, 10.0, store, guard=guard, switch_folder=tmp_path).run()
     assert [job.n for job, _ in ran] == [10, 20, 0]
     assert guard.asked == [("asyncio", 10, 0), ("asyncio", 20, 1), ("asyncio", 40, 2)]
@@ -156,7 +143,7 @@ def test_a_resumed_sweep_runs_only_what_is_missing(monkeypatch):
     failed = Job(JobKind.MEMORY, "gevent", "event", 10)
     previous = {"measurements": [done], "failures": [{"job": failed.as_record()}]}
     ran = _fake_children(monkeypatch, {})
-    Sweep(jobs + [failed, Job(JobKind.MEMORY, "gevent", "event", 20)], 10.0, _Store(),
+    Sweep(jobs + [failed, Job(JobKind.MEMORY, "gevent", "event", 20)], 10.0, ListStore(),
           previous=previous).run()
     assert [job for job, _ in ran] == jobs[1:]  # gevent's series had stopped
 
@@ -256,7 +243,7 @@ def test_a_parsed_child_reads_stdout_not_the_channel():
 
 
 def test_the_sweep_builds_each_probe_command_from_its_own_settings(tmp_path):
-    sweep = Sweep([], 10.0, _Store(), tail_loops=77, wake_max_n={"asyncio": 5}, python="/p/python",
+    sweep = Sweep([], 10.0, ListStore(), tail_loops=77, wake_max_n={"asyncio": 5}, python="/p/python",
                   switch_folder=tmp_path)
     memory, _ = sweep._child(Job(JobKind.MEMORY, "asyncio", "event", 6))
     assert memory[0] == "/p/python" and memory[-1] == "--no-wake"
@@ -280,8 +267,8 @@ def test_the_sweep_gives_each_child_its_timeout_and_the_guard_floor(monkeypatch)
 
     monkeypatch.setattr(runner, "run_child", run_child)
     jobs = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20)]
-    Sweep(jobs, 42.0, _Store(), guard=Guard()).run()
-    Sweep(jobs, 7.0, _Store()).run()
+    Sweep(jobs, 42.0, ListStore(), guard=Guard()).run()
+    Sweep(jobs, 7.0, ListStore()).run()
     assert seen == [(42.0, 4096), (42.0, 4096), (7.0, None), (7.0, None)]
 
 
@@ -289,6 +276,6 @@ def test_a_series_skipped_before_stays_stopped_on_resume(monkeypatch):
     skipped = Job(JobKind.MEMORY, "asyncio", "event", 20)
     ran = _fake_children(monkeypatch, {})
     Sweep([Job(JobKind.MEMORY, "asyncio", "event", 10), skipped,
-           Job(JobKind.MEMORY, "asyncio", "event", 40)], 10.0, _Store(),
+           Job(JobKind.MEMORY, "asyncio", "event", 40)], 10.0, ListStore(),
           previous={"skipped": [{"job": skipped.as_record()}]}).run()
     assert ran == []  # the whole series had stopped at the guard's skip

@@ -22,25 +22,13 @@ def failure_notes(current) -> list[str]:
 
 
 def summary_text(current) -> str:
-    from parkbench import summary
+    from parkbench import calibration, summary
 
     frame = current.frame
     notes = failure_notes(current) + summary.limit_notes(frame) + current.notes
     notes = ["", "notes:", *notes] if notes else []
     return summary.render(summary.table(frame), notes=notes,
-                          latency=summary.latency_table(frame, calibration_pipes(current)))
-
-
-def calibration_pipes(current) -> dict:
-    """(machine, run id) -> the run's calibration pipe hand-off (seconds), where it has one."""
-    from parkbench import calibration
-
-    found = {}
-    for run in current.runs.values():
-        seconds = calibration.pipe_seconds(run.calibration)
-        if seconds:
-            found[(run.machine, run.run_id)] = seconds
-    return found
+                          latency=summary.latency_table(frame, calibration.pipes(current)))
 
 
 def print_summary(paths, selection=None, run_id=None, interpreter=None) -> None:
