@@ -26,6 +26,7 @@ from typing import Any
 
 from parkbench import limits as os_limits
 from parkbench.fitting import FITTED
+from parkbench.schema import REQUEST_METRICS
 from parkbench.tidy import TAIL_METRICS, frame_of
 
 MIN_SPAN = 10.0  # a fit over less than a decade of N extrapolates more than it measures
@@ -33,7 +34,7 @@ MIN_SPAN = 10.0  # a fit over less than a decade of N extrapolates more than it 
 # is off the line by more than the noise of a fresh interpreter: something went wrong.
 MIN_R2 = 0.99
 
-MEMORY_RAW = tuple(key for key, _, _ in FITTED) + ("maps_added",)
+MEMORY_RAW = tuple(key for key, _, _ in FITTED) + ("maps_added",) + REQUEST_METRICS
 MEMORY_FIGURES = tuple(
     f"{stem}_{suffix}" for _, stem, _ in FITTED
     for suffix in ("per_waiter", "fixed", "fit_r2", "exponent", "exponent_low", "exponent_high",

@@ -21,6 +21,7 @@ FITTED = (
     ("pss", "pss", "bytes"),
     ("vms", "vms", "bytes"),
     ("kernel", "kernel", "bytes"),
+    ("kernel_client", "kernel_client", "bytes"),   # connections: the clients' share
     ("total", "total", "bytes"),
     ("maps", "maps", "mappings"),
     ("spawn_seconds", "spawn", "seconds"),

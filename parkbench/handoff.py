@@ -42,12 +42,22 @@ async def time_round_trips_async(step, loops: int, samples=None) -> float:
 
 def one_way_percentiles(round_trip_ns: list[int]) -> dict:
     """p50, p99, p99.9 and max of one-way hand-off times (seconds) from round trips."""
-    one_way = sorted(ns / 2e9 for ns in round_trip_ns)
-    cuts = statistics.quantiles(one_way, n=1000, method="inclusive")
+    return _percentiles([ns / 2e9 for ns in round_trip_ns], "switch")
+
+
+def request_percentiles(round_trip_ns: list[int]) -> dict:
+    """p50, p99, p99.9 and max of request-and-reply round trips (seconds): a connection's
+    wake-up as its client sees it (``conn_client``)."""
+    return _percentiles([ns / 1e9 for ns in round_trip_ns], "request")
+
+
+def _percentiles(seconds: list[float], prefix: str) -> dict:
+    ordered = sorted(seconds)
+    cuts = statistics.quantiles(ordered, n=1000, method="inclusive")
     return {
-        "switch_p50": cuts[499],
-        "switch_p99": cuts[989],
-        "switch_p999": cuts[998],
-        "switch_max": one_way[-1],
-        "samples": len(one_way),
+        f"{prefix}_p50": cuts[499],
+        f"{prefix}_p99": cuts[989],
+        f"{prefix}_p999": cuts[998],
+        f"{prefix}_max": ordered[-1],
+        "samples": len(ordered),
     }

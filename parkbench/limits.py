@@ -100,6 +100,16 @@ def _tasks_in_use(root: Path) -> int | None:
         return None
 
 
+def _port_count(root: Path) -> int | None:
+    """Ephemeral ports (net.ipv4.ip_local_port_range): connections one client address
+    can open to one server address and port."""
+    try:
+        low, high = map(int, (root / "proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return None
+    return max(high - low + 1, 0)
+
+
 def read(root_path: str = "/") -> dict:
     """This machine's limits: kernel-wide, per-process (rlimits), cgroup, and usage."""
     root = Path(root_path)
@@ -120,6 +130,10 @@ def read(root_path: str = "/") -> dict:
         "memory_available": meminfo.get("MemAvailable"),
         "memory_total": meminfo.get("MemTotal"),
         "tasks_in_use": _tasks_in_use(root),
+        "nr_open": _read_int(proc / "fs/nr_open"),
+        "ephemeral_ports": _port_count(root),
+        "nf_conntrack_max": _read_int(proc / "net/netfilter/nf_conntrack_max"),
+        "nf_conntrack_count": _read_int(proc / "net/netfilter/nf_conntrack_count"),
         "is_root": os.geteuid() == 0 if str(root_path) == "/" else False,
     }
 
@@ -134,7 +148,17 @@ HOW_TO_RAISE = {
     "rlimit_nproc": "ulimit -u <N> (raise the hard limit in /etc/security/limits.conf)",
     "rlimit_nofile": "ulimit -n <N> up to the hard limit (raise that in /etc/security/limits.conf)",
     "cgroup_pids_max": "raise pids.max of the cgroup (systemd: TasksMax=)",
+    "rlimit_nofile_hard": "raise the hard limit (limits.conf, systemd LimitNOFILE=; up to "
+                          "fs.nr_open), or run P server processes (the reuseport variant)",
+    "ephemeral_ports": "sysctl -w net.ipv4.ip_local_port_range='1024 65535', or clients "
+                       "from more source addresses",
+    "nf_conntrack_max": "sysctl -w net.netfilter.nf_conntrack_max=<N>, or exempt the "
+                        "server's port from tracking (iptables -t raw ... -j NOTRACK)",
 }
+
+# Source addresses a connections probe's clients may use (127.0.0.2 ...): each opens at
+# most the ephemeral port range to the one server port.
+CLIENT_SOURCES = 250
 
 # Mappings one thread adds (stack and its guard page) when none was measured.
 DEFAULT_MAPS_PER_THREAD = 2
@@ -185,6 +209,8 @@ def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | Non
         per = maps_per_waiter if maps_per_waiter and maps_per_waiter > 0 else DEFAULT_MAPS_PER_THREAD
         found.append(Bound("max_map_count", int(limits["max_map_count"] / per),
                            f"{limits['max_map_count']:,} mappings / {per:.2f} per thread"))
+    if variant in ("connections", "protocol", "reuseport"):
+        return found + _connection_bounds(model, variant, limits)
     fds = FDS_PER_WAITER.get(variant, FDS_PER_WAITER.get(model))
     nofile = limits.get("rlimit_nofile") or {}
     # A socket probe raises its soft limit to the hard one; a worker pool does not.
@@ -192,6 +218,30 @@ def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | Non
     if fds and ceiling is not None:
         found.append(Bound("rlimit_nofile", int(ceiling / fds),
                            f"{ceiling:,} descriptors / {fds} per waiter"))
+    return found
+
+
+def _connection_bounds(model: str, variant: str, limits: dict) -> list[Bound]:
+    """A connections server: one descriptor per connection in one process (the probe
+    raises its soft limit to the hard one; subprocess workers and the reuseport
+    variant's P processes hold theirs apart); the loopback clients' ports; conntrack
+    where it tracks connections on this machine (entries in use when limits were read)."""
+    found = []
+    hard = (limits.get("rlimit_nofile") or {}).get("hard")
+    if hard is not None and model != "subprocess" and variant != "reuseport":
+        found.append(Bound("rlimit_nofile_hard", max(hard - 64, 0),
+                           f"{hard:,} descriptors per process, 64 kept free, one per connection"))
+    ports = limits.get("ephemeral_ports")
+    if ports:
+        found.append(Bound("ephemeral_ports", ports * CLIENT_SOURCES,
+                           f"{ports:,} ports x {CLIENT_SOURCES} loopback client addresses "
+                           f"(one client host: {ports:,})"))
+    conntrack = limits.get("nf_conntrack_max")
+    if conntrack and limits.get("nf_conntrack_count"):
+        found.append(Bound("nf_conntrack_max",
+                           _headroom(conntrack, limits["nf_conntrack_count"]) or 0,
+                           f"{conntrack:,} tracked connections - "
+                           f"{limits['nf_conntrack_count']:,} in use"))
     return found
 
 

@@ -25,13 +25,22 @@ VIEWS = ("rss", "vms", "uss", "pss")
 KERNEL_FIELDS = ("KernelStack", "SUnreclaim", "PageTables")
 
 
-def tree_views(pid: int | None = None) -> dict:
-    """Sum of each view over the process ``pid`` (default: this one) and its children.
+def tree_views(pid: int | None = None, exclude=()) -> dict:
+    """Sum of each view over the process ``pid`` (default: this one) and its children,
+    leaving out the processes of ``exclude`` and their children (a connections probe's
+    clients, which are not the measured server).
 
     Returns the views in bytes plus ``processes``, the number of processes summed.
     """
     root = psutil.Process(pid)
-    processes = [root] + root.children(recursive=True)
+    left_out = set(exclude)
+    for excluded in list(left_out):
+        try:
+            left_out.update(child.pid for child in psutil.Process(excluded).children(recursive=True))
+        except psutil.NoSuchProcess:
+            continue
+    processes = [root] + [child for child in root.children(recursive=True)
+                          if child.pid not in left_out]
     totals = dict.fromkeys(VIEWS, 0)
     totals["maps"] = 0
     counted = 0

@@ -34,11 +34,11 @@ SETTLE_SECONDS = 0.1
 
 
 def _measurer(kernel_baseline: dict):
-    def measure() -> dict:
+    def measure(exclude=()) -> dict:
         gc.collect()
         time.sleep(SETTLE_SECONDS)
         kernel_now = memory.kernel_meminfo()
-        views = memory.tree_views()
+        views = memory.tree_views(exclude=exclude)
         views["kernel"] = memory.kernel_growth(kernel_baseline, kernel_now)
         views["kernel_meminfo"] = kernel_now
         return views

@@ -33,6 +33,8 @@ RUN_ID = re.compile(r"\A\d{8}T\d{6}Z(-\d{1,4})?\Z")
 MAX_N = 10**9                # no probe parks more than a billion waiters
 MAX_RECORDS = 100_000        # records of one kind in one run file
 RECORD_KINDS = ("memory", "switch", "tail")
+# A connections probe's requests timed under load (seconds), in its record's "connections"
+REQUEST_METRICS = ("request_p50", "request_p99", "request_p999", "request_max")
 NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n")
 POSITIVE_FIGURES = ("switch_latency", "switch_latency_mean")
 
@@ -137,7 +139,8 @@ def check_limits(check: _Checker, limits, where: str) -> None:
         return
     check.dict(limits, where)
     for key in ("pid_max", "threads_max", "max_map_count", "cgroup_pids_max",
-                "cgroup_memory_max", "memory_available", "memory_total", "tasks_in_use"):
+                "cgroup_memory_max", "memory_available", "memory_total", "tasks_in_use",
+                "nr_open", "ephemeral_ports", "nf_conntrack_max", "nf_conntrack_count"):
         check.number(limits.get(key), f"{where}.{key}", 0, 2**63, optional=True, integer=True)
     for key in ("rlimit_nproc", "rlimit_nofile", "rlimit_stack"):
         value = limits.get(key)
@@ -197,6 +200,15 @@ def _check_measurement(check: _Checker, record, where: str, run_id: str) -> None
         check.number(check.key(record, "spawn_seconds", where), f"{where}.spawn_seconds", 0, 1e7)
         check.number(check.key(record, "wake_seconds", where), f"{where}.wake_seconds", 0, 1e7,
                      optional=True)  # None: the child exited without waking
+        check.number(record.get("kernel_client"), f"{where}.kernel_client", 0, 2**63, optional=True)
+        held = record.get("connections")
+        if held is not None:
+            check.dict(held, f"{where}.connections")
+            check.number(check.key(held, "processes", f"{where}.connections"),
+                         f"{where}.connections.processes", 1, 10**6, integer=True)
+            for key in REQUEST_METRICS:
+                check.number(check.key(held, key, f"{where}.connections"),
+                             f"{where}.connections.{key}", 0, 1e4)
         baseline = record.get("baseline")
         if baseline is not None:
             check.dict(baseline, f"{where}.baseline")

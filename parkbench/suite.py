@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from parkbench import placement, probes
 from parkbench.errors import UserError
 from parkbench.fitting import MIN_DISTINCT_N
+from parkbench.probes.connections import is_connections
 from parkbench.protocol import JobKind
 
 
@@ -83,9 +84,27 @@ WAKE_MAX_N = {"gevent": 500_000}
 # Socket waiters hold two descriptors each: their grid stays under a 20,000 ulimit -n.
 VARIANT_GRIDS = {"socket": (100, 300, 1_000, 3_000, 9_000)}
 
+# The connections workload (probes/connections.py): two decades per model, small enough
+# that the default sweep grows by seconds (a client child and a server process per N).
+CONNECTION_GRIDS = {"threads": (30, 300, 3_000), "subprocess": (4, 40, 400)}
+CONNECTION_GRID = (100, 1_000, 10_000)
+# The full sweep: one server process up to its descriptor limit (20,000 here, where it
+# cannot be raised: the last point meets it), and P processes sharing a port beyond.
+FULL_CONNECTION_GRIDS = {
+    "threads": (300, 3_000, 10_000, 19_000, 21_000),
+    "subprocess": (20, 200, 2_000),
+    "reuseport": (10_000, 30_000, 100_000, 200_000),
+    "gevent:reuseport": (10_000, 30_000, 100_000),
+}
+FULL_CONNECTION_GRID = (1_000, 3_000, 10_000, 19_000)
+
 # The variants of the default sweep (a bare model name in --models selects them all).
 QUICK_VARIANTS = {"threads": ("condition",), "asyncio": ("event",), "uvloop": ("event",),
                   "gevent": ("event",), "subprocess": ("fork", "exec"), "go": ("chan",)}
+# and its connections workload: one server per model holding N idle TCP connections
+QUICK_CONNECTIONS = {"threads": ("connections",), "asyncio": ("connections",),
+                     "uvloop": ("connections",), "gevent": ("connections",),
+                     "subprocess": ("connections",)}
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
@@ -102,7 +121,8 @@ def parse_selection(text: str | None, bare_model_default: bool = False) -> list[
     variants (``QUICK_VARIANTS``).
     """
     if text is None:
-        return [(model, v) for model, variants in QUICK_VARIANTS.items() for v in variants]
+        return [(model, v) for chosen in (QUICK_VARIANTS, QUICK_CONNECTIONS)
+                for model, variants in chosen.items() for v in variants]
     if text.strip() == "all":
         return [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
     selected = []
@@ -151,8 +171,14 @@ def grids_for(selection, override=None) -> dict[str, tuple[int, ...]]:
     if override is not None:
         grid = check_grid(override)
         return {grid_key(model, variant): grid for model, variant in selection}
-    return {grid_key(model, variant): VARIANT_GRIDS.get(variant, QUICK_GRIDS[model])
-            for model, variant in selection}
+    return {grid_key(model, variant): default_grid(model, variant) for model, variant in selection}
+
+
+def default_grid(model: str, variant: str) -> tuple[int, ...]:
+    """The default sweep's grid of ``model:variant``."""
+    if is_connections(variant):
+        return CONNECTION_GRIDS.get(model, CONNECTION_GRID)
+    return VARIANT_GRIDS.get(variant, QUICK_GRIDS[model])
 
 
 def parse_primitives(text: str | None, selection, every: bool = False) -> dict[str, tuple[str, ...]]:
@@ -216,9 +242,10 @@ def _plan(selection, grids, repeat, memory, latency, primitives, placements, swi
         primitives = primitives or parse_primitives(None, selection)
         first_variant: dict[str, str] = {}
         for model, variant in selection:
-            first_variant.setdefault(model, variant)
+            if not is_connections(variant):  # a connections probe times its requests itself
+                first_variant.setdefault(model, variant)
         for round_ in range(switch_rounds):
-            for model in first_variant:
+            for model in dict.fromkeys(model for model, _ in selection):
                 for primitive in primitives[model]:
                     for where in placements:
                         job = Job(JobKind.SWITCH, model, None, 0, round_, primitive, where)
@@ -264,7 +291,11 @@ def full_grids(selection, limits: dict) -> dict[str, tuple[int, ...]]:
     to-the-limit grid toward the predicted OS ceiling."""
     grids = {}
     for model, variant in selection:
-        if model == "threads":
+        if is_connections(variant):
+            grid = FULL_CONNECTION_GRIDS.get(
+                grid_key(model, variant), FULL_CONNECTION_GRIDS.get(
+                    variant if variant == "reuseport" else model, FULL_CONNECTION_GRID))
+        elif model == "threads":
             grid = to_limit_grid(min(QUICK_GRIDS[model]), predicted_capacity(model, variant, limits))
         else:
             grid = FULL_GRIDS[model]

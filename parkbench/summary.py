@@ -219,7 +219,54 @@ def _cell(value, fmt) -> str:
     return fmt(value)
 
 
-def render(wide, notes=(), latency=None) -> str:
+REQUEST_QUANTILES = (("request_p50", "p50"), ("request_p99", "p99"))
+
+
+def connections_table(frame):
+    """One row per (machine, interpreter, model, variant) of the connections workload:
+    the server's total, its kernel share and the clients' per connection (slopes), and
+    request round trips (p50, p99) at the smallest and largest N of idle connections."""
+    import pandas as pd
+
+    from parkbench.probes.connections import is_connections
+
+    held = frame[frame.variant.map(is_connections)]
+    if held.empty:
+        return pd.DataFrame()
+    rows = []
+    for key, group in held.groupby(KEYS, sort=False):
+        figures = group[group.n.isna()].set_index("metric")["value"]
+        row = dict(zip(KEYS, key))
+        for metric in ("total_per_waiter", "kernel_per_waiter", "kernel_client_per_waiter"):
+            row[metric] = float(figures.get(metric, float("nan")))
+        measured = group[group.metric.isin([m for m, _ in REQUEST_QUANTILES]) & group.n.notna()]
+        if not measured.empty:
+            low, high = int(measured.n.min()), int(measured.n.max())
+            row["n_low"], row["n_high"] = low, high
+            for metric, label in REQUEST_QUANTILES:
+                for side, n in (("low", low), ("high", high)):
+                    values = measured[(measured.metric == metric) & (measured.n == n)].value
+                    row[f"{label}_{side}"] = float(values.median()) if not values.empty else float("nan")
+        rows.append(row)
+    return in_registry_order(pd.DataFrame(rows))
+
+
+def _connection_lines(rows) -> list[str]:
+    lines = []
+    for row in rows.to_dict("records"):
+        text = (f"  {row['model']}/{row['variant']}: server {format_bytes(row['total_per_waiter'])}"
+                f" per connection (kernel {format_bytes(row['kernel_per_waiter'])}); clients' "
+                f"kernel {format_bytes(row['kernel_client_per_waiter'])}")
+        if row.get("n_low", float("nan")) == row.get("n_low", float("nan")):  # requests timed
+            text += (f"; request p50/p99 {format_seconds(row['p50_low'])}/"
+                     f"{format_seconds(row['p99_low'])} at {format_count(row['n_low'])} idle, "
+                     f"{format_seconds(row['p50_high'])}/{format_seconds(row['p99_high'])} at "
+                     f"{format_count(row['n_high'])}")
+        lines.append(text)
+    return lines
+
+
+def render(wide, notes=(), latency=None, connections=None) -> str:
     """Fixed-width text of a ``table`` (and a ``latency_table``): a block per run."""
     latency = latency if latency is not None else wide.iloc[0:0]
     if wide.empty and latency.empty:
@@ -235,6 +282,12 @@ def render(wide, notes=(), latency=None) -> str:
         memory = wide[(wide["machine"] == machine) & (wide["interpreter"] == interpreter)]
         if not memory.empty:
             lines += ["memory per idle waiter:"] + _text_table(memory, COLUMNS, "variant")
+        if connections is not None and not connections.empty:
+            held = connections[(connections["machine"] == machine)
+                               & (connections["interpreter"] == interpreter)]
+            if not held.empty:
+                lines += ["", "idle TCP connections (server side; the clients' kernel share "
+                              "apart):"] + _connection_lines(held)
         timing = latency[(latency["machine"] == machine) & (latency["interpreter"] == interpreter)]
         if not timing.empty:
             lines += ["", "one-way hand-off (pyperf median by placement; tail while N waiters "
@@ -256,7 +309,10 @@ def render(wide, notes=(), latency=None) -> str:
         "vs go: total/waiter, and same-core hand-off, over a goroutine's (go/chan, the measured\n"
         "reference) on the same machine and interpreter. vs pipe: the same-core hand-off over\n"
         "its run's calibration (a one-byte pipe hand-off between two processes on one CPU,\n"
-        "measured at the run's start and end): it travels across days and machines better."
+        "measured at the run's start and end): it travels across days and machines better.\n"
+        "connections: N loopback TCP connections opened by a separate client process; the\n"
+        "server's kernel share is the pair's growth less the clients' sockets (slab counts);\n"
+        "a request is one byte and its echo on one more connection, timed by the client."
     )
     return "\n".join([text, "", legend, *notes])
 

@@ -8,7 +8,9 @@ current-figures rule (``current.py``) uses.
 
 Raw memory measurements have metric ``rss``, ``uss``, ``pss``, ``vms``, ``kernel``,
 ``total`` (bytes), ``maps``, ``maps_added`` (mappings, and those added over the probe's
-baseline), ``spawn_seconds``, ``wake_seconds`` (seconds) and their N; tail latency has
+baseline), ``spawn_seconds``, ``wake_seconds`` (seconds) and their N; a connections
+probe adds ``kernel_client`` (the clients' share, bytes) and ``request_p50`` ...
+``request_max`` (a request's round trip under load, seconds); tail latency has
 ``switch_p50`` ... ``switch_max`` (seconds) with the N of parked waiters and ``variant``
 the hand-off primitive; derived figures (``rss_per_waiter``, ``switch_latency`` ...)
 have no N; ``capacity`` and ``limit_reached`` rows name the limit in ``limit``.
@@ -73,6 +75,9 @@ def tidy_rows(document: dict) -> list[dict]:
                 if value is None:
                     continue  # no mappings before they were counted; no wake where not timed
                 rows.append({**common, "metric": key, "value": value, "unit": unit})
+            held = record.get("connections") or {}
+            rows += [{**common, "metric": metric, "value": held[metric], "unit": "seconds"}
+                     for metric in schema.REQUEST_METRICS if metric in held]
             baseline_maps = (record.get("baseline") or {}).get("maps")
             if record["memory"].get("maps") is not None and baseline_maps is not None:
                 rows.append({**common, "metric": "maps_added", "unit": "mappings",

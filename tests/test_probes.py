@@ -3,12 +3,15 @@
 import pytest
 
 from parkbench import probes
+from parkbench.probes import connections
 from parkbench.runner import Failure, run_child
 from parkbench.suite import Job
 
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 
-ALL = [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
+# the connections workload's variants are tested in test_connections.py
+ALL = [(m.name, v) for m in probes.MODELS.values() for v in m.variants
+       if not connections.is_connections(v)]
 
 
 @pytest.fixture(autouse=True)

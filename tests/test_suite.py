@@ -34,9 +34,11 @@ def test_plan_with_latency_adds_switch_per_placement_and_tail_over_the_grid(monk
 
 def test_a_bare_model_selects_all_its_variants_or_its_default():
     assert suite.parse_selection("subprocess") == [("subprocess", v) for v in
-                                                  ("fork", "exec", "forkserver", "spawn", "sleep")]
+                                                  ("fork", "exec", "forkserver", "spawn", "sleep", "connections")]
     assert suite.parse_selection("subprocess", bare_model_default=True) == [("subprocess", "fork")]
-    assert suite.parse_selection(None) == [(m, v) for m, vs in suite.QUICK_VARIANTS.items() for v in vs]
+    assert suite.parse_selection(None) == [(m, v) for chosen in (suite.QUICK_VARIANTS,
+                                                                 suite.QUICK_CONNECTIONS)
+                                           for m, vs in chosen.items() for v in vs]
     assert suite.parse_selection("threads:stack-128k,threads:stack-128k") == [("threads", "stack-128k")]
 
 

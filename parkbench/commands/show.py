@@ -28,7 +28,8 @@ def summary_text(current) -> str:
     notes = failure_notes(current) + summary.limit_notes(frame) + current.notes
     notes = ["", "notes:", *notes] if notes else []
     return summary.render(summary.table(frame), notes=notes,
-                          latency=summary.latency_table(frame, calibration.pipes(current)))
+                          latency=summary.latency_table(frame, calibration.pipes(current)),
+                          connections=summary.connections_table(frame))
 
 
 def print_summary(paths, selection=None, run_id=None, interpreter=None) -> None:

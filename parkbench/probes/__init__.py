@@ -101,17 +101,23 @@ def unavailable(model: "Model") -> str | None:
     return model.unavailable() if model.unavailable is not None else None
 
 
+_CONNECTIONS_TEXT = (
+    "connections: an asyncio.start_server streams handler per TCP connection, in "
+    "StreamReader.read(); protocol: a bare asyncio.Protocol per connection; reuseport: "
+    "streams in P server processes sharing one port (SO_REUSEPORT)")
+
 MODELS = {
     model.name: model
     for model in (
         Model(
             "threads",
             "parkbench.probes.threads",
-            ("condition", "stack-256k", "stack-64k", "socket", "sleep"),
+            ("condition", "stack-256k", "stack-64k", "socket", "sleep", "connections"),
             "threading.Thread, each parked in threading.Condition.wait(); stack-SIZE: "
             "the same with threading.stack_size(SIZE) (any multiple of 4k from 32k); "
             "socket: each blocked in recv() on its own socketpair; sleep: each in "
-            "time.sleep() far in the future",
+            "time.sleep() far in the future; connections: a thread per TCP connection, "
+            "blocked in recv()",
             64 * 1024,
             ("lock", "queue"),
             16 * 1024,  # a thread's kernel stack alone
@@ -120,10 +126,10 @@ MODELS = {
         Model(
             "asyncio",
             "parkbench.probes.asyncio_tasks",
-            ("event", "socket", "sleep"),
+            ("event", "socket", "sleep", "connections", "protocol", "reuseport"),
             "asyncio tasks on the stdlib event loop, each parked in asyncio.Event.wait(); "
             "socket: each awaiting loop.sock_recv() on its own socketpair; sleep: each in "
-            "asyncio.sleep() far in the future",
+            "asyncio.sleep() far in the future; " + _CONNECTIONS_TEXT,
             8 * 1024,
             ("future", "queue"),
             512,  # a task object and its coroutine frame
@@ -131,10 +137,10 @@ MODELS = {
         Model(
             "uvloop",
             "parkbench.probes.uvloop_tasks",
-            ("event", "socket", "sleep"),
+            ("event", "socket", "sleep", "connections", "protocol", "reuseport"),
             "asyncio tasks on uvloop's event loop, each parked in asyncio.Event.wait(); "
             "socket: each awaiting loop.sock_recv() on its own socketpair; sleep: each in "
-            "asyncio.sleep() far in the future",
+            "asyncio.sleep() far in the future; " + _CONNECTIONS_TEXT,
             8 * 1024,
             ("future", "queue"),
             512,
@@ -142,10 +148,12 @@ MODELS = {
         Model(
             "gevent",
             "parkbench.probes.gevent_greenlets",
-            ("event", "socket", "sleep"),
+            ("event", "socket", "sleep", "connections", "reuseport"),
             "greenlets from gevent.spawn, each parked in gevent.event.Event.wait(); "
             "socket: each blocked in recv() on its own gevent socketpair; sleep: each in "
-            "gevent.sleep() far in the future",
+            "gevent.sleep() far in the future; connections: a gevent.server.StreamServer "
+            "handler greenlet per TCP connection, in recv(); reuseport: the same in P "
+            "processes",
             32 * 1024,
             ("event", "channel", "greenlet"),
             4 * 1024,  # a greenlet's saved stack slice
@@ -153,11 +161,12 @@ MODELS = {
         Model(
             "subprocess",
             "parkbench.probes.subprocess_workers",
-            ("fork", "exec", "forkserver", "spawn", "sleep"),
+            ("fork", "exec", "forkserver", "spawn", "sleep", "connections"),
             "worker processes, each blocked reading its own pipe; fork: os.fork() of the "
             "probe, exec: a fresh interpreter per worker (python -I -c), forkserver and "
             "spawn: multiprocessing's start methods; sleep: forked, each in time.sleep() "
-            "far in the future",
+            "far in the future; connections: a forked worker per TCP connection, blocked "
+            "in recv()",
             16 * 1024 * 1024,
             ("pipe",),
             256 * 1024,  # a forked process's private pages and kernel structures

@@ -22,17 +22,22 @@ The same code runs on uvloop (``uvloop_tasks``): only the loop differs.
 """
 
 import asyncio
+import functools
+import os
 import socket
 import time
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips_async
-from parkbench.probes import parked_result, proof, sockets
+from parkbench.probes import connections, parked_result, proof, sockets
 
 PRIMITIVE = "asyncio.Event.wait"
 
 
 def park(n: int, variant: str, measure, wake: bool = True, loop_factory=None) -> dict:
+    if connections.is_connections(variant):
+        serve = functools.partial(serve_connections, variant=variant, loop_factory=loop_factory)
+        return connections.park(n, variant, measure, serve, CONNECTION_PRIMITIVES[variant])
     if wake and variant != "sleep":  # a sleeping task is woken by its timer only
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(_park(n, measure, wake, variant))
@@ -172,6 +177,87 @@ async def _arrival(all_parked, tasks, crowd, n: int) -> None:
 
 
 ARRIVAL_POLL_SECONDS = 0.5
+
+
+CONNECTION_PRIMITIVES = {
+    "connections": "asyncio.start_server streams, each handler in StreamReader.read",
+    "reuseport": "asyncio.start_server streams in P processes (SO_REUSEPORT), "
+                 "each handler in StreamReader.read",
+    "protocol": "a bare asyncio.Protocol per connection, its transport reading",
+}
+
+
+class _Held:
+    """What a connections server keeps: its handler tasks (a server's strong references)
+    or protocols, and the count of connections that arrived."""
+
+    __slots__ = ("arrived", "tasks", "protocols")
+
+    def __init__(self):
+        self.arrived = 0
+        self.tasks: set = set()
+        self.protocols: list = []
+
+
+async def _echo(held, reader, writer):
+    held.arrived += 1
+    held.tasks.add(asyncio.current_task())
+    while data := await reader.read(1):
+        writer.write(data)
+    writer.close()
+
+
+class _EchoProtocol(asyncio.Protocol):
+    __slots__ = ("held", "transport")
+
+    def __init__(self, held):
+        self.held = held
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.held.arrived += 1
+        self.held.protocols.append(self)
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+def _server_counts(held, variant: str) -> dict:
+    if variant == "protocol":
+        return {"method": "protocols whose transport is open and reading",
+                "transports_open": sum(1 for p in held.protocols if not p.transport.is_closing()),
+                "transports_reading": sum(1 for p in held.protocols if p.transport.is_reading())}
+    return {"method": "handler tasks not done, each suspended on its pending read",
+            "tasks_not_done": sum(1 for task in held.tasks if not task.done()),
+            "tasks_reading": sum(1 for task in held.tasks if _awaits_pending(task))}
+
+
+def serve_connections(listener, control, variant: str = "connections", loop_factory=None) -> None:
+    """A connections server process (``connections.py``): serves until killed."""
+    loop = (loop_factory or asyncio.new_event_loop)()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(_serve(listener, control, variant))
+
+
+async def _serve(listener, control, variant: str) -> None:
+    loop = asyncio.get_running_loop()
+    held = _Held()
+    if variant == "protocol":
+        await loop.create_server(lambda: _EchoProtocol(held), sock=listener,
+                                 backlog=connections.BACKLOG)
+    else:
+        await asyncio.start_server(functools.partial(_echo, held), sock=listener,
+                                   backlog=connections.BACKLOG)
+
+    def on_control():
+        question = control.recv(1)
+        if not question:
+            os._exit(0)  # the coordinator is gone
+        connections.answer(control, question, held.arrived, lambda: _server_counts(held, variant))
+
+    loop.add_reader(control.fileno(), on_control)
+    await loop.create_future()  # serve until killed
 
 
 HANDOFF_PRIMITIVES = ("future", "queue")

@@ -22,6 +22,7 @@ No monkey-patching: the probe uses gevent's own primitives, and runs in a child 
 own, so gevent never touches another model's process.
 """
 
+import os
 import time
 
 import gevent
@@ -32,7 +33,7 @@ from gevent.queue import Channel
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips
-from parkbench.probes import parked_result, proof, sockets
+from parkbench.probes import connections, parked_result, proof, sockets
 
 PRIMITIVE = "gevent.event.Event.wait"
 
@@ -79,6 +80,8 @@ def _socket_waiter(crowd, sock):
 
 
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
+    if connections.is_connections(variant):
+        return connections.park(n, variant, measure, serve_connections, CONNECTION_PRIMITIVE)
     crowd = _Crowd(n)
     go, all_parked, all_finished = crowd.event, crowd.all_parked, crowd.all_finished
     note = None
@@ -148,6 +151,49 @@ def _arrival(all_parked, greenlets, crowd, n: int) -> None:
                 raise proof.NotParked(f"{ended:,} of {n:,} greenlets ended before all arrived "
                                       f"({crowd.parked:,} arrived)")
         seen = crowd.parked
+
+
+CONNECTION_PRIMITIVE = "gevent.server.StreamServer, a handler greenlet per connection in recv()"
+
+
+class _Held:
+    """A connections server's handler greenlets, each with its socket."""
+
+    __slots__ = ("arrived", "handlers")
+
+    def __init__(self):
+        self.arrived = 0
+        self.handlers: list = []
+
+
+def _echo(held, sock, _address):
+    held.arrived += 1
+    held.handlers.append((gevent.getcurrent(), sock))
+    while data := sock.recv(1):
+        sock.sendall(data)
+
+
+def serve_connections(listener, control) -> None:
+    """A connections server process (``connections.py``): serves until killed. A
+    handler blocked in ``recv`` is a greenlet switched out, waiting on its socket's
+    read watcher: the proof counts both."""
+    from gevent.server import StreamServer
+
+    held = _Held()
+    server = StreamServer(gevent.socket.socket(fileno=listener.detach()),
+                          lambda sock, address: _echo(held, sock, address))
+    server.start()
+    control = gevent.socket.socket(fileno=control.detach())
+    def counts() -> dict:
+        current = gevent.getcurrent()
+        return {
+            "method": "handler greenlets alive and not running, each socket's read watcher active",
+            "greenlets_blocked": sum(1 for g, _ in held.handlers if not g.dead and g is not current),
+            "reads_waiting": sum(1 for _, sock in held.handlers if sock._read_event.active)}
+
+    while question := control.recv(1):
+        connections.answer(control, question, held.arrived, counts)
+    os._exit(0)  # the coordinator is gone
 
 
 HANDOFF_PRIMITIVES = ("event", "channel", "greenlet")

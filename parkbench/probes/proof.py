@@ -136,7 +136,17 @@ def sleeping_threads(native_ids, waits=None) -> int:
 
 def processes_in_pipe_read(pids) -> int:
     """Processes asleep (state S) in a pipe read."""
-    return sum(1 for pid in pids if _asleep_in(f"/proc/{pid}", PIPE_WAITS))
+    return processes_in(pids, PIPE_WAITS)
+
+
+def processes_alive(pids) -> int:
+    """Processes that exist and are not zombies."""
+    return sum(1 for pid in pids if _stat(f"/proc/{pid}")[0] not in (None, "Z", "X"))
+
+
+def processes_in(pids, waits) -> int:
+    """Processes asleep (state S) in one of the kernel functions ``waits``."""
+    return sum(1 for pid in pids if _asleep_in(f"/proc/{pid}", waits))
 
 
 def processes_in_nanosleep(pids) -> int:

@@ -37,7 +37,7 @@ from typing import Any
 
 from parkbench import lifeline, placement
 from parkbench.handoff import time_round_trips
-from parkbench.probes import LimitReached, parked_result, proof
+from parkbench.probes import LimitReached, connections, parked_result, proof
 
 PRIMITIVE = "os.read on a pipe"
 
@@ -156,7 +156,41 @@ def _park_multiprocessing(n: int, method: str, measure, wake: bool) -> dict:
     return result
 
 
+CONNECTION_PRIMITIVE = "a forked worker process per TCP connection, blocked in socket.recv()"
+
+
+def serve_connections(listener, control) -> None:
+    """A connections server process (``connections.py``): accepts each connection and
+    forks a worker that blocks in ``recv`` on it (the server closes its copy); serves
+    until killed. Workers die with the server (PR_SET_PDEATHSIG). Proof: workers alive
+    and asleep in a socket read (/proc state S and wchan)."""
+    pids: list[int] = []
+
+    def on_accept(conn) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            try:
+                lifeline.die_with_parent()
+                listener.close()
+                control.close()
+                while data := conn.recv(1):
+                    conn.sendall(data)
+            finally:
+                os._exit(0)
+        conn.close()
+        pids.append(pid)
+
+    def counts() -> dict:
+        return {"method": "worker processes alive and asleep in a socket read (/proc state S, wchan)",
+                "workers_alive": proof.processes_alive(pids),
+                "workers_in_recv": proof.processes_in(pids, connections.SOCKET_WAITS)}
+
+    connections.serve_blocking(listener, control, on_accept, lambda: len(pids), counts)
+
+
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
+    if connections.is_connections(variant):
+        return connections.park(n, variant, measure, serve_connections, CONNECTION_PRIMITIVE)
     if variant in ("forkserver", "spawn"):
         return _park_multiprocessing(n, variant, measure, wake)
     start_worker = STARTERS[variant]

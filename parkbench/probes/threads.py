@@ -27,12 +27,14 @@ import time
 
 from parkbench import placement
 from parkbench.handoff import time_round_trips
-from parkbench.probes import LimitReached, parked_result, proof, sockets, stack_variant_bytes
+from parkbench.probes import LimitReached, connections, parked_result, proof, sockets, stack_variant_bytes
 
 PRIMITIVE = "threading.Condition.wait"
 
 
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
+    if connections.is_connections(variant):
+        return connections.park(n, variant, measure, serve_connections, CONNECTION_PRIMITIVE)
     if variant == "socket":
         return _park_on_sockets(n, measure, wake)
     if variant == "sleep":
@@ -188,6 +190,35 @@ def _park_on_sockets(n: int, measure, wake: bool) -> dict:
         thread.join()
     result["wake_seconds"] = time.perf_counter() - start
     return result
+
+
+CONNECTION_PRIMITIVE = "a thread per TCP connection, blocked in socket.recv()"
+
+
+def _echo(conn, ids, arrived) -> None:
+    ids.append(threading.get_native_id())
+    arrived.append(None)  # list.append is atomic: the count the proof reads
+    while data := conn.recv(1):
+        conn.sendall(data)
+
+
+def serve_connections(listener, control) -> None:
+    """A connections server process (``connections.py``): a thread per accepted
+    connection, blocked in ``recv``; serves until killed. Proof: threads alive and
+    asleep in the kernel in a socket read (/proc state S and wchan)."""
+    threads, ids, arrived = [], [], []
+
+    def on_accept(conn) -> None:
+        thread = threading.Thread(target=_echo, args=(conn, ids, arrived), daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    def counts() -> dict:
+        return {"method": "threads alive and asleep in a socket read (/proc state S, wchan)",
+                "threads_alive": sum(1 for thread in threads if thread.is_alive()),
+                "threads_in_recv": proof.sleeping_threads(list(ids), connections.SOCKET_WAITS)}
+
+    connections.serve_blocking(listener, control, on_accept, lambda: len(arrived), counts)
 
 
 HANDOFF_PRIMITIVES = ("lock", "queue")

@@ -1,0 +1,235 @@
+"""The connections workload: N real TCP connections held idle by a model's server, a
+client apart, the kernel split between them, requests timed under load, nothing left
+behind."""
+
+import os
+import time
+
+import psutil
+import pytest
+
+from parkbench import fitting, limits, suite, summary, tidy
+from parkbench.probes import connections
+from parkbench.runner import Failure, run_child
+from parkbench.suite import Job
+from tests import synthetic
+
+# A /proc/slabinfo whose caches all have different footprints (pages * 4096 / objects
+# per slab): a client share computed from the wrong caches gives another number.
+SLABINFO = """slabinfo - version: 2.1
+# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables
+TCP                 1052   1104   2368   13    8 : tunables    0    0    0 : slabdata
+filp                2672   2840    192   21    1 : tunables    0    0    0 : slabdata
+sock_inode_cache    2148   2266    832   19    4 : tunables    0    0    0 : slabdata
+dentry            444591 446145    192   20    1 : tunables    0    0    0 : slabdata
+eventpoll_epi       1280   1384    128   32    1 : tunables    0    0    0 : slabdata
+"""
+
+
+def _slabs(tmp_path, text=SLABINFO):
+    path = tmp_path / "slabinfo"
+    path.write_text(text)
+    return connections.slabinfo(str(path))
+
+
+def test_the_clients_kernel_share_is_their_sockets_tcp_sock_and_file(tmp_path):
+    now = _slabs(tmp_path)
+    before = {name: (active - 1000, size) for name, (active, size) in now.items()}
+    page = os.sysconf("SC_PAGE_SIZE")
+    tcp, filp = 8 * page / 13, page / 21
+    split = connections.client_share(1000, before, now)
+    assert split["kernel_client"] == round(1000 * (tcp + filp))
+    assert split["kernel_client_per_socket"] == pytest.approx(tcp + filp)
+    assert split["pinned_reclaimable_per_socket"] == pytest.approx(4 * page / 19 + page / 20)
+    assert split["slab_objects_added"]["TCP"] == 1000
+
+
+def test_without_slabinfo_the_server_carries_the_pair_and_the_record_says_so(tmp_path):
+    assert connections.slabinfo(str(tmp_path / "missing")) is None
+    split = connections.client_share(1000, None, None)
+    assert split["kernel_client"] is None and "not split" in split["kernel_split"]
+
+
+def test_clients_split_n_within_descriptors_and_ports(monkeypatch):
+    monkeypatch.setattr(connections, "per_process_connections", lambda: 19_936)
+    monkeypatch.setattr(connections, "_port_range", lambda: (32768, 60999))
+    plan = connections.client_plan(200_001)
+    assert sum(share for share, _ in plan) == 200_001
+    assert len(plan) == 11 and max(share for share, _ in plan) <= 19_936
+    assert len({source for _, source in plan}) == 11
+    assert connections.client_plan(10) == [(10, "127.0.0.2")]
+    monkeypatch.setattr(connections, "_port_range", lambda: (60000, 60999))  # ports bind first
+    assert max(share for share, _ in connections.client_plan(5_000)) <= 1000 - 64
+
+
+def test_reuseport_sizes_p_for_its_target_and_says_why(monkeypatch):
+    monkeypatch.setattr(connections, "per_process_connections", lambda: 19_936)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    processes, why = connections.server_processes("reuseport")
+    assert processes == 12  # ceil(200,000 x 1.15 / 19,936)
+    assert "19,936" in why and "2 cores" in why
+    monkeypatch.setattr(connections, "per_process_connections", lambda: 10**6)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert connections.server_processes("reuseport")[0] == 16  # one loop per core at least
+    assert connections.server_processes("connections")[0] == 1
+
+
+def test_capacity_of_one_server_process_is_its_descriptors_and_p_processes_escape_it():
+    limits_ = dict(synthetic.LIMITS, ephemeral_ports=28232, nf_conntrack_max=262144,
+                   nf_conntrack_count=0)
+    bound = limits.capacity("asyncio", "connections", limits_, total_per_waiter=9000)
+    assert (bound.limit, bound.waiters) == ("rlimit_nofile_hard", 20000 - 64)
+    bound = limits.capacity("asyncio", "reuseport", limits_, total_per_waiter=9000)
+    assert bound.limit == "memory"  # no per-process descriptor bound; conntrack not tracking
+    tracking = dict(limits_, nf_conntrack_count=100)
+    bound = limits.capacity("asyncio", "reuseport", tracking, total_per_waiter=9000)
+    assert (bound.limit, bound.waiters) == ("nf_conntrack_max", 262144 - 100)
+    bound = limits.capacity("subprocess", "connections", limits_, total_per_waiter=10**6)
+    assert bound.limit != "rlimit_nofile_hard"  # each worker holds its own descriptor
+    assert bound.how_to_raise
+
+
+def _held_record(n, kernel_client_per, p50, p99):
+    record = synthetic.memory_record("asyncio", "connections", n)
+    record["kernel_client"] = 5000 + kernel_client_per * n
+    record["wake_seconds"] = None
+    record["connections"] = {"processes": 1, "request_p50": p50, "request_p999": 3 * p99,
+                             "request_p99": p99, "request_max": 4 * p99}
+    return record
+
+
+UNEVEN = [(100, 11e-6, 20e-6), (700, 13e-6, 30e-6), (10_000, 40e-6, 900e-6)]
+
+
+def test_the_clients_share_is_fitted_apart_from_the_servers_kernel():
+    records = [_held_record(n, 2700.0, p50, p99) for n, p50, p99 in UNEVEN]
+    figures = {f["metric"]: f["value"] for f in fitting.derive_memory(records)}
+    assert figures["kernel_client_per_waiter"] == pytest.approx(2700.0)
+    assert figures["kernel_per_waiter"] == pytest.approx(40.0)  # the server's, not the pair
+    assert figures["total_per_waiter"] == pytest.approx(1240.0)
+
+
+def test_summary_shows_requests_at_the_smallest_and_largest_n(tmp_path):
+    records = [_held_record(n, 2700.0, p50, p99) for n, p50, p99 in UNEVEN]
+    synthetic.write_run(tmp_path, "m", "20261126T100000", records)
+    frame = tidy.load(tmp_path)
+    assert set(frame[frame.metric == "request_p99"].n) == {100, 700, 10_000}
+    rows = summary.connections_table(frame).to_dict("records")
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["n_low"], row["n_high"]) == (100, 10_000)
+    assert row["p50_low"] == pytest.approx(11e-6) and row["p99_high"] == pytest.approx(900e-6)
+    assert row["p99_low"] == pytest.approx(20e-6) and row["p50_high"] == pytest.approx(40e-6)
+    assert row["kernel_client_per_waiter"] == pytest.approx(2700.0)
+    text = "\n".join(summary._connection_lines(summary.connections_table(frame)))
+    assert "2.64 KiB" in text and "900 µs at 10,000" in text
+
+
+def test_a_run_file_with_a_negative_request_time_is_refused(tmp_path):
+    from parkbench import results
+    from parkbench.errors import UserError
+
+    record = _held_record(100, 2700.0, 11e-6, 20e-6)
+    record["connections"]["request_p99"] = -1
+    path = synthetic.write_run(tmp_path, "m", "20261126T100000", [record])
+    with pytest.raises(UserError, match="request_p99"):
+        results.read_run(path)
+
+
+def test_connections_time_their_own_requests_not_tail_jobs():
+    selection = [("asyncio", "connections"), ("threads", "connections")]
+    jobs, _ = suite.plan(selection, suite.grids_for(selection), latency=True)
+    assert not [job for job in jobs if job.kind == "tail"]
+    assert {job.model for job in jobs if job.kind == "switch"} == {"asyncio", "threads"}
+    assert suite.grids_for([("threads", "connections")])["threads:connections"] == (30, 300, 3_000)
+
+
+# --- real servers and clients ----------------------------------------------------------
+
+def _leftovers(port=None) -> list:
+    """Client children and server processes still alive, and sockets still on ``port``."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        line = " ".join(process.info["cmdline"] or [])
+        if "parkbench.conn_client" in line or ("probe_child" in line and "--variant" in line
+                                              and process.pid != os.getpid()):
+            found.append(process)
+    if port is not None:
+        found += [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
+                  or c.raddr and c.raddr.port == port]
+    return found
+
+
+def _gone(port=None) -> list:
+    """Wait (up to 5 s: PR_SET_PDEATHSIG and the kernel's reaping are asynchronous) for
+    leftovers to go; what is still there."""
+    deadline = time.monotonic() + 5
+    while (left := _leftovers(port)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, variant, n", [
+    ("asyncio", "connections", 37), ("uvloop", "protocol", 37), ("gevent", "connections", 37),
+    ("threads", "connections", 37), ("subprocess", "connections", 7),
+    ("asyncio", "reuseport", 37)])
+def test_a_server_holds_n_connections_proved_and_measured_without_its_clients(model, variant, n):
+    record = run_child(Job("memory", model, variant, n), timeout=60)
+    assert not isinstance(record, Failure), record
+    assert record["parked"] == n
+    proof = record["proof"]
+    assert proof["blocked_before"] == proof["blocked_after"] == n
+    assert set(proof["before"].values()) == {n} and len(proof["before"]) >= 3
+    held = record["connections"]
+    servers = held["processes"]
+    workers = n if model == "subprocess" else 0
+    assert record["memory"]["processes"] == 1 + servers + workers  # no client counted
+    assert held["clients"] == 1 and held["sources"] == ["127.0.0.2"]
+    if held["kernel_client"] is not None:
+        assert record["kernel_client"] == held["kernel_client"]
+        assert record["memory"]["kernel"] == held["kernel_pair"] - held["kernel_client"]
+    assert 0 < held["request_p50"] <= held["request_p99"] <= held["request_max"]
+    assert held["samples"] == connections.RTT_LOOPS
+    assert record["wake_seconds"] is None and record["wake_timed"] is False
+    assert not _gone(held["port"])
+
+
+@pytest.mark.slow
+def test_a_server_out_of_descriptors_is_a_limit_with_how_far_it_got():
+    record = run_child(Job("memory", "threads", "connections", 300), timeout=60,
+                       env={"PARKBENCH_CHILD_RLIMITS": "nofile=160"})
+    assert isinstance(record, Failure) and record.kind == "limit", record
+    assert 90 < record.reached < 160
+    assert "Too many open files" in record.reason and "OSError: OSError" not in record.reason
+    assert not _gone()
+
+
+@pytest.mark.slow
+def test_a_timed_out_connections_probe_leaves_no_server_client_or_socket():
+    outcome = run_child(Job("memory", "asyncio", "reuseport", 30_000), timeout=1.0)
+    assert isinstance(outcome, Failure) and outcome.kind == "timeout", outcome
+    assert not _gone()
+
+
+def test_a_handler_that_ended_or_does_not_wait_on_a_read_is_not_counted_parked():
+    import asyncio
+
+    from parkbench.probes import asyncio_tasks
+
+    async def scene():
+        loop = asyncio.get_running_loop()
+        held = asyncio_tasks._Held()
+        read = loop.create_future()
+        waiting = loop.create_task(asyncio.wait_for(read, None))  # suspended on a pending future
+        ended = loop.create_task(asyncio.sleep(0))
+        await asyncio.sleep(0.01)
+        held.tasks.update({waiting, ended})
+        held.arrived = 2
+        counts = asyncio_tasks._server_counts(held, "connections")
+        read.set_result(None)
+        await waiting
+        return counts
+
+    counts = asyncio.run(scene())
+    assert counts["tasks_not_done"] == 1 and counts["tasks_reading"] == 1
