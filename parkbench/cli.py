@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "first in quick mode, all in rigorous mode); see parkbench list")
     run.add_argument("--full", action="store_true",
                      help="the full sweep: each model toward this machine's ceiling (10M asyncio "
-                          "and uvloop tasks, 2M greenlets, threads to the OS limit, 2,000 workers), "
-                          "rigorous latency, a 90%% memory budget")
+                          "and uvloop tasks, 2M greenlets, threads to the OS limit, 2,000 workers, "
+                          "200k connections), rigorous latency, a 90%% memory budget; with "
+                          "--models, only those at their full grids")
     run.add_argument("--to-limit", metavar="MODEL[:VARIANT]",
                      help="raise N geometrically toward the predicted capacity until the "
                           "machine says no, and record where and why (memory only)")

@@ -94,6 +94,12 @@ def handoff(frame, machine: str, interpreter: str, model: str):
     return float(slowest.value), order[0], str(slowest.placement), str(slowest.run_id)
 
 
+def uses_every_core(model: str, variant: str) -> bool:
+    """Worker processes, and the reuseport variant's P server processes (one event loop
+    per core), run on every core; one interpreter runs Python on one."""
+    return model in MULTICORE_MODELS or variant == "reuseport"
+
+
 def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
     """A ``Profile`` per (machine, interpreter, model, variant) of a machine's current
     figures (``current.select``) that has a total per waiter, a capacity and a
@@ -116,7 +122,7 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
         found.append(Profile(
             row.machine, row.model, row.variant, float(row.value), int(bound.value),
             str(bound["limit"]), switch[0],
-            machine_cores if row.model in MULTICORE_MODELS else 1,
+            machine_cores if uses_every_core(row.model, row.variant) else 1,
             interpreter=row.interpreter, capacity_basis=str(bound.basis), primitive=switch[1],
             placement=switch[2], memory_run=row.run_id, switch_run=switch[3]))
     return found

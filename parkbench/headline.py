@@ -215,6 +215,48 @@ def sources(current, machine: str):
     return table.drop(columns=["interpreter"]) if table.interpreter.nunique() == 1 else table
 
 
+def connections(frame, machine: str):
+    """The connections workload of ``machine``, per model and variant: the server's PSS,
+    kernel share and total per connection, the clients' kernel share apart, capacity
+    and its limit, and a request's p50/p99 round trip at the smallest and largest N of
+    idle connections, formatted for display."""
+    import pandas as pd
+
+    from parkbench.summary import connections_table
+    from parkbench.units import format_bytes, format_count, format_seconds
+
+    mine = frame[frame.machine == machine]
+    table = connections_table(mine)
+    if table.empty:
+        return pd.DataFrame()
+    figures = mine[mine.n.isna()]
+
+    def figure(row, metric):
+        values = figures[(figures.model == row["model"]) & (figures.variant == row["variant"])
+                         & (figures.metric == metric)]
+        return values.iloc[0] if not values.empty else None
+
+    rows = []
+    for row in table.to_dict("records"):
+        pss, bound = figure(row, "pss_per_waiter"), figure(row, "capacity")
+        requests = "-"
+        if row.get("n_low", float("nan")) == row.get("n_low", float("nan")):
+            requests = (f"{format_seconds(row['p50_low'])} / {format_seconds(row['p99_low'])} at "
+                        f"{format_count(row['n_low'])}; {format_seconds(row['p50_high'])} / "
+                        f"{format_seconds(row['p99_high'])} at {format_count(row['n_high'])}")
+        rows.append({
+            "model/variant": f"{row['model']}/{row['variant']}",
+            "server PSS": format_bytes(pss.value) if pss is not None else "-",
+            "server kernel": format_bytes(row["kernel_per_waiter"]),
+            "server total": format_bytes(row["total_per_waiter"]),
+            "clients' kernel (apart)": format_bytes(row["kernel_client_per_waiter"]),
+            "capacity (limit)": (f"{format_count(bound.value)} ({bound['limit']}, {bound.basis})"
+                                 if bound is not None else "-"),
+            "request p50 / p99 at smallest N; at largest N": requests,
+        })
+    return pd.DataFrame(rows)
+
+
 def html(table, text: bool = False) -> str:
     """A table as compact HTML, no index: first column left, the rest right (numbers),
     or every column left (``text``)."""

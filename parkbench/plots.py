@@ -258,6 +258,47 @@ def tail_latency(frame, machine):
     return fig
 
 
+def request_latency(frame, machine):
+    """A one-byte request's round trip against N idle connections held by the same
+    server: one panel per connections variant, one line per percentile (p50, p99,
+    p99.9), the run named in the title. ``None`` where no connections were measured."""
+    from parkbench.probes.connections import is_connections
+
+    held = _mine(frame, machine)
+    held = held[held.variant.map(is_connections)
+                & held.metric.isin(["request_p50", "request_p99", "request_p999"]) & held.n.notna()]
+    if held.empty:
+        return None
+    keys = sorted({(r.model, r.variant) for r in held.itertuples()},
+                  key=lambda k: (_models_in_order([k[0]] + list(held.model)).index(k[0]), k[1]))
+    columns = min(len(keys), 4)
+    rows = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows), sharey=True,
+                             squeeze=False)
+    styles = {"request_p50": ("p50", "-"), "request_p99": ("p99", "--"),
+              "request_p999": ("p99.9", ":")}
+    for ax, (model, variant) in zip(axes.flat, keys):
+        mine = held[(held.model == model) & (held.variant == variant)]
+        for metric, points in mine.groupby("metric", sort=True):
+            points = points.groupby("n").value.median().sort_index()
+            name, style = styles[metric]
+            ax.plot(points.index.astype(float), points.values * 1e6, marker="o", linestyle=style,
+                    color=model_colour(model), label=name)
+        ax.set(xscale="log", yscale="log", xlabel="N idle connections",
+               title=f"{model}/{variant}\nrun {', '.join(sorted(set(mine.run_id)))}")
+        ax.title.set_fontsize(9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("request round trip (µs)")
+    fig.suptitle(f"{machine}: do idle connections tax the active one? (one more connection, "
+                 f"one byte and its echo)")
+    fig.tight_layout()
+    return fig
+
+
 def spawn_and_wake(frame, machine):
     """Time per waiter to create-and-park and to wake-and-finish N waiters, against N
     (log-log): a flat line is a cost linear in N; a rising one is a curve, and its

@@ -98,6 +98,11 @@ FULL_CONNECTION_GRIDS = {
 }
 FULL_CONNECTION_GRID = (1_000, 3_000, 10_000, 19_000)
 
+# What the full sweep adds to the default sweep's variants: the servers that use every
+# core (and pass one process's descriptor limit), and asyncio's bare Protocol.
+FULL_EXTRA = [("asyncio", "protocol"), ("asyncio", "reuseport"), ("uvloop", "reuseport"),
+              ("gevent", "reuseport")]
+
 # The variants of the default sweep (a bare model name in --models selects them all).
 QUICK_VARIANTS = {"threads": ("condition",), "asyncio": ("event",), "uvloop": ("event",),
                   "gevent": ("event",), "subprocess": ("fork", "exec"), "go": ("chan",)}

@@ -233,3 +233,11 @@ def test_a_handler_that_ended_or_does_not_wait_on_a_read_is_not_counted_parked()
 
     counts = asyncio.run(scene())
     assert counts["tasks_not_done"] == 1 and counts["tasks_reading"] == 1
+
+
+def test_the_reuseport_server_counts_every_core_one_loop_counts_one():
+    from parkbench import fitmap
+
+    assert fitmap.uses_every_core("asyncio", "reuseport")
+    assert not fitmap.uses_every_core("asyncio", "connections")
+    assert fitmap.uses_every_core("subprocess", "connections")

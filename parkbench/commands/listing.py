@@ -15,7 +15,8 @@ def _availability(model) -> str:
 
 def run(args) -> int:
     from parkbench import probes
-    from parkbench.suite import QUICK_GRIDS, QUICK_VARIANTS, VARIANT_GRIDS
+    from parkbench.suite import (FULL_EXTRA, QUICK_CONNECTIONS, QUICK_GRIDS, QUICK_VARIANTS,
+                                 VARIANT_GRIDS, default_grid)
 
     for model in probes.MODELS.values():
         quick = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
@@ -28,4 +29,10 @@ def run(args) -> int:
             output.write(f"  {_availability(model)}")
     for variant, grid in VARIANT_GRIDS.items():
         output.write(f"grid of every {variant} variant: {', '.join(f'{n:,}' for n in grid)}")
+    output.write("connections workload (N idle TCP connections held by each model's server, "
+                 "a client apart; in the default sweep): "
+                 + "; ".join(f"{model}:{'/'.join(variants)} at "
+                             f"{', '.join(f'{n:,}' for n in default_grid(model, variants[0]))}"
+                             for model, variants in QUICK_CONNECTIONS.items())
+                 + "; --full adds " + ", ".join(f"{m}:{v}" for m, v in FULL_EXTRA))
     return 0

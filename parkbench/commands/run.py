@@ -47,9 +47,10 @@ def _selection_and_grids(args, limits_now):
     from parkbench.units import parse_count_list
 
     if args.full:
-        if args.models or args.n or args.to_limit:
-            raise UserError("--full chooses its own models and grids; do not pass --models, --n or --to-limit")
-        selection = suite.parse_selection(None)
+        if args.n or args.to_limit:
+            raise UserError("--full chooses its own grids; do not pass --n or --to-limit")
+        selection = (suite.parse_selection(args.models) if args.models
+                     else suite.parse_selection(None) + suite.FULL_EXTRA)
         return selection, suite.full_grids(selection, limits_now), args.only
     if args.to_limit:
         if args.models or args.n:
