@@ -15,8 +15,14 @@ def _availability(model) -> str:
 
 def run(args) -> int:
     from parkbench import probes
-    from parkbench.suite import (FULL_EXTRA, QUICK_CONNECTIONS, QUICK_GRIDS, QUICK_VARIANTS,
-                                 VARIANT_GRIDS, default_grid)
+    from parkbench.suite import (
+        FULL_EXTRA,
+        QUICK_CONNECTIONS,
+        QUICK_GRIDS,
+        QUICK_VARIANTS,
+        VARIANT_GRIDS,
+        default_grid,
+    )
 
     for model in probes.MODELS.values():
         quick = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
