@@ -265,19 +265,21 @@ def _fork_server(serve, listener, others) -> _Server:
 
 class _Client:
     def __init__(self, process: subprocess.Popen, n: int, source: str):
+        assert process.stdin is not None and process.stdout is not None  # both are pipes
         self.process, self.n, self.source = process, n, source
+        self.stdin, self.stdout = process.stdin, process.stdout
         self.line: str | None = None
 
     def poll_line(self) -> None:
         if self.line is None:
-            ready, _, _ = select.select([self.process.stdout], [], [], 0)
+            ready, _, _ = select.select([self.stdout], [], [], 0)
             if ready:
-                self.line = self.process.stdout.readline().strip() or "failed: exited"
+                self.line = self.stdout.readline().strip() or "failed: exited"
 
     def rtt(self, loops: int) -> dict:
-        self.process.stdin.write(f"rtt {loops}\n")
-        self.process.stdin.flush()
-        reply = json.loads(self.process.stdout.readline())
+        self.stdin.write(f"rtt {loops}\n")
+        self.stdin.flush()
+        reply = json.loads(self.stdout.readline())
         if "error" in reply:
             raise RuntimeError(f"timing requests failed: {reply['error']}")
         return reply

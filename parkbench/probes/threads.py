@@ -206,7 +206,9 @@ def serve_connections(listener, control) -> None:
     """A connections server process (``connections.py``): a thread per accepted
     connection, blocked in ``recv``; serves until killed. Proof: threads alive and
     asleep in the kernel in a socket read (/proc state S and wchan)."""
-    threads, ids, arrived = [], [], []
+    threads: list[threading.Thread] = []
+    ids: list[int] = []
+    arrived: list[None] = []
 
     def on_accept(conn) -> None:
         thread = threading.Thread(target=_echo, args=(conn, ids, arrived), daemon=True)
