@@ -39,7 +39,11 @@ def headline(frame, machine: str):
     keys = mine[mine.metric == "total_per_waiter"][["machine", "interpreter", "model", "variant"]]
     keys = in_registry_order(keys.drop_duplicates().reset_index(drop=True))
     spread = spreads(mine)
-    reference = _reference(mine)
+    from parkbench.probes.connections import is_connections
+    from parkbench.summary import CONNECTIONS_REFERENCE, REFERENCE
+
+    references = {False: _reference(mine, REFERENCE[1]),
+                  True: _reference(mine, CONNECTIONS_REFERENCE[1])}
     rows = []
     for key in keys.itertuples():
         one = mine[mine.interpreter == key.interpreter]
@@ -59,7 +63,8 @@ def headline(frame, machine: str):
             "hand-off": primitive,
             "same-core": _text(same, format_seconds) + _spread(spread, key, primitive, "same-core"),
             "cross-core": _text(cross, format_seconds) + _spread(spread, key, primitive, "cross-core"),
-            "vs go": _versus(memory, same, reference.get(key.interpreter)),
+            "vs go": _versus(memory, same,
+                             references[is_connections(key.variant)].get(key.interpreter)),
             "capacity": _text(capacity, format_count),
             "binding limit": "-" if capacity is None else f"{capacity['limit']} ({capacity.basis})",
             "runs": ", ".join(sorted(runs)),
@@ -67,17 +72,18 @@ def headline(frame, machine: str):
     return pd.DataFrame(rows)
 
 
-def _reference(mine) -> dict:
-    """interpreter -> (total per waiter, same-core hand-off) of the measured reference
-    (``summary.REFERENCE``: a goroutine on a channel), where measured."""
+def _reference(mine, variant: str) -> dict:
+    """interpreter -> (total per waiter of go/``variant``, same-core hand-off of go/chan):
+    the measured reference (``summary.REFERENCE``: a goroutine on a channel; for a
+    connection, ``summary.CONNECTIONS_REFERENCE``), where measured."""
     from parkbench.summary import REFERENCE
 
-    model, variant = REFERENCE
+    model, primitive = REFERENCE
     found = {}
     for interpreter in set(mine.interpreter):
         one = mine[mine.interpreter == interpreter]
         memory = _value(one, model, variant, "total_per_waiter")
-        same = _value(one, model, variant, "switch_latency", "same-core")
+        same = _value(one, model, primitive, "switch_latency", "same-core")
         if memory is not None and same is not None:
             found[interpreter] = (float(memory.value), float(same.value))
     return found

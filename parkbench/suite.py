@@ -109,7 +109,7 @@ QUICK_VARIANTS = {"threads": ("condition",), "asyncio": ("event",), "uvloop": ("
 # and its connections workload: one server per model holding N idle TCP connections
 QUICK_CONNECTIONS = {"threads": ("connections",), "asyncio": ("connections",),
                      "uvloop": ("connections",), "gevent": ("connections",),
-                     "subprocess": ("connections",)}
+                     "subprocess": ("connections",), "go": ("connections",)}
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 

@@ -116,6 +116,7 @@ LATENCY_COLUMNS = (
 # The measured reference the Python models are set against: a goroutine receiving on a
 # channel (its default variant and primitive), on the same machine and interpreter row.
 REFERENCE = ("go", "chan")
+CONNECTIONS_REFERENCE = ("go", "connections")  # what a connection is set against
 
 
 def format_ratio(value: float) -> str:
@@ -132,14 +133,22 @@ def with_reference_ratio(wide, column: str):
     (``REFERENCE``) of the same machine and interpreter; NaN where there is none."""
     if wide.empty or column not in wide:
         return wide
-    model, variant = REFERENCE
-    reference = wide[(wide["model"] == model) & (wide["variant"] == variant)]
-    base = {(row["machine"], row["interpreter"]): row[column] for _, row in reference.iterrows()}
+    from parkbench.probes.connections import is_connections
+
+    bases = {}
+    for model, variant in (REFERENCE, CONNECTIONS_REFERENCE):
+        reference = wide[(wide["model"] == model) & (wide["variant"] == variant)]
+        bases[variant] = {(row["machine"], row["interpreter"]): row[column]
+                          for _, row in reference.iterrows()}
     wide = wide.copy()
-    wide["vs_reference"] = [
-        row[column] / base[key] if (key := (row["machine"], row["interpreter"])) in base
-        and base[key] and base[key] == base[key] else float("nan")
-        for _, row in wide.iterrows()]
+    ratios = []
+    for _, row in wide.iterrows():
+        # a connection is set against a goroutine's connection, a waiter against a goroutine
+        base = bases[CONNECTIONS_REFERENCE[1] if is_connections(row.get("variant")) else REFERENCE[1]]
+        key = (row["machine"], row["interpreter"])
+        ratios.append(row[column] / base[key] if key in base and base[key] and base[key] == base[key]
+                      else float("nan"))
+    wide["vs_reference"] = ratios
     return wide
 
 
@@ -307,7 +316,7 @@ def render(wide, notes=(), latency=None, connections=None) -> str:
         "of its three interleaved rounds if larger; unstable above 10% (pyperf's own\n"
         "threshold): compare such figures only as ratios in one run.\n"
         "vs go: total/waiter, and same-core hand-off, over a goroutine's (go/chan, the measured\n"
-        "reference) on the same machine and interpreter. vs pipe: the same-core hand-off over\n"
+        "reference; a connection over go/connections) on the same machine and interpreter. vs pipe: the same-core hand-off over\n"
         "its run's calibration (a one-byte pipe hand-off between two processes on one CPU,\n"
         "measured at the run's start and end): it travels across days and machines better.\n"
         "connections: N loopback TCP connections opened by a separate client process; the\n"

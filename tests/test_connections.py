@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from parkbench import fitting, limits, suite, summary, tidy
+from parkbench import fitting, limits, probes, suite, summary, tidy
 from parkbench.probes import connections
 from parkbench.runner import Failure, run_child
 from parkbench.suite import Job
@@ -173,8 +173,10 @@ def _gone(port=None) -> list:
 @pytest.mark.parametrize("model, variant, n", [
     ("asyncio", "connections", 37), ("uvloop", "protocol", 37), ("gevent", "connections", 37),
     ("threads", "connections", 37), ("subprocess", "connections", 7),
-    ("asyncio", "reuseport", 37)])
+    ("asyncio", "reuseport", 37), ("go", "connections", 37)])
 def test_a_server_holds_n_connections_proved_and_measured_without_its_clients(model, variant, n):
+    if model == "go" and probes.unavailable(probes.get("go")):
+        pytest.skip(probes.unavailable(probes.get("go")))
     record = run_child(Job("memory", model, variant, n), timeout=60)
     assert not isinstance(record, Failure), record
     assert record["parked"] == n
@@ -241,3 +243,17 @@ def test_the_reuseport_server_counts_every_core_one_loop_counts_one():
     assert fitmap.uses_every_core("asyncio", "reuseport")
     assert not fitmap.uses_every_core("asyncio", "connections")
     assert fitmap.uses_every_core("subprocess", "connections")
+
+
+def test_a_connection_is_set_against_a_goroutines_connection_a_waiter_against_a_goroutine():
+    import pandas as pd
+
+    wide = pd.DataFrame([
+        {"machine": "m", "interpreter": "i", "model": model, "variant": variant, "total_per_waiter": total}
+        for model, variant, total in (("go", "chan", 2700.0), ("go", "connections", 7000.0),
+                                      ("asyncio", "event", 1150.0), ("asyncio", "connections", 8750.0))])
+    ratios = {row["variant"] + "/" + row["model"]: row["vs_reference"]
+              for _, row in summary.with_reference_ratio(wide, "total_per_waiter").iterrows()}
+    assert ratios["connections/asyncio"] == pytest.approx(1.25)
+    assert ratios["event/asyncio"] == pytest.approx(1150 / 2700)
+    assert ratios["connections/go"] == pytest.approx(1.0)

@@ -12,6 +12,11 @@
 //	goprobe peer -n N -sleep D
 //	    the whole-program style of the "1M concurrent tasks" benchmarks: N goroutines
 //	    each sleep D, all waited for; the parent reads the peak RSS.
+//	goprobe serve -listen-fd L -control-fd C
+//	    the connections workload's server (parkbench/probes/connections.py): accepts on
+//	    the inherited listening socket L, a goroutine per net.Conn parked in Read (echoing
+//	    a byte it gets); answers each byte on the control socket C with one JSON line:
+//	    "n" the connections that arrived, "?" also the proof's counts.
 //
 // Every answer is one JSON object on one line. The process dies with its parent
 // (PR_SET_PDEATHSIG) and exits at end of input.
@@ -22,6 +27,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"runtime"
@@ -56,6 +62,8 @@ func main() {
 	where := flags.String("placement", "same-core", "same-core or cross-core")
 	cpus := flags.String("cpus", "", "CPU of goroutine A and of B, e.g. 0,1")
 	sleep := flags.Duration("sleep", 10*time.Second, "peer: how long each goroutine sleeps")
+	listenFD := flags.Int("listen-fd", -1, "serve: the inherited listening socket")
+	controlFD := flags.Int("control-fd", -1, "serve: the inherited control socket")
 	flags.Parse(os.Args[2:])
 	switch os.Args[1] {
 	case "park":
@@ -64,6 +72,8 @@ func main() {
 		pingpongServer(*where, *cpus)
 	case "peer":
 		peer(*n, *sleep)
+	case "serve":
+		serve(*listenFD, *controlFD)
 	default:
 		fail("unknown command %q", os.Args[1])
 	}
@@ -193,6 +203,70 @@ func park(variant string, n int) {
 	}
 }
 
+// ---- serving connections ----------------------------------------------------------
+
+// echoHandler is the goroutine of one connection: parked in Read, echoing what it gets.
+func echoHandler(conn net.Conn, arrived *atomic.Int64) {
+	arrived.Add(1)
+	buf := make([]byte, 1)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			conn.Close()
+			return
+		}
+		conn.Write(buf[:n])
+	}
+}
+
+func serve(listenFD, controlFD int) {
+	if listenFD < 0 || controlFD < 0 {
+		fail("serve needs -listen-fd and -control-fd")
+	}
+	listener, err := net.FileListener(os.NewFile(uintptr(listenFD), "listener"))
+	if err != nil {
+		fail("serve: %v", err)
+	}
+	control := os.NewFile(uintptr(controlFD), "control")
+	replies := json.NewEncoder(control)
+	runtime.GC()
+	base := schedCounts()
+	var arrived atomic.Int64
+	var failure atomic.Value
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				failure.Store(err.Error()) // the machine said no: stop accepting, report it
+				return
+			}
+			go echoHandler(conn, &arrived)
+		}
+	}()
+	question := make([]byte, 1)
+	for {
+		if n, err := control.Read(question); n == 0 || err != nil {
+			os.Exit(0) // the coordinator is gone
+		}
+		reply := map[string]any{"parked": arrived.Load()}
+		if reason := failure.Load(); reason != nil {
+			reply["error"] = reason
+		} else if question[0] == '?' {
+			// the accept loop is one goroutine more than the baseline
+			now := schedCounts()
+			reply["method"] = "goroutines alive, and stacked in net.Conn.Read (runtime_pollWait)"
+			reply["goroutines_alive"] = now[0] - base[0] - 1
+			var text strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&text, 1)
+			reply["blocked_in_read"] = countStacks(text.String(), funcName(echoHandler),
+				"internal/poll.runtime_pollWait")
+			runtime.GC()
+			debug.FreeOSMemory()
+		}
+		replies.Encode(reply)
+	}
+}
+
 // schedCounts: live goroutines and those the scheduler counts as waiting.
 func schedCounts() [2]int64 {
 	sample := []metrics.Sample{{Name: "/sched/goroutines/waiting:goroutines"}}
@@ -211,8 +285,8 @@ func schedCounts() [2]int64 {
 func prove(base [2]int64, site [2]string) map[string]any {
 	now := schedCounts()
 	counts := map[string]any{
-		"method":            "goroutines alive, waiting (scheduler), and stacked in " + site[1],
-		"goroutines_alive":  now[0] - base[0],
+		"method":                 "goroutines alive, waiting (scheduler), and stacked in " + site[1],
+		"goroutines_alive":       now[0] - base[0],
 		"info_scheduler_waiting": now[1] - base[1], // approximate by its documentation: not a check
 	}
 	var text strings.Builder

@@ -175,10 +175,11 @@ MODELS = {
         Model(
             "go",
             "parkbench.probes.go_goroutines",
-            ("chan", "cond", "sleep"),
+            ("chan", "cond", "sleep", "connections"),
             "the reference: goroutines of a Go program (benchmarks/goprobe), each "
             "receiving on one shared unbuffered channel; cond: sync.Cond.Wait; sleep: "
-            "time.Sleep (woken by its timer only). Needs a Go toolchain",
+            "time.Sleep (woken by its timer only); connections: a goroutine per TCP "
+            "connection (net.Conn) in Read. Needs a Go toolchain",
             8 * 1024,
             ("chan",),
             2 * 1024,  # a goroutine's smallest stack

@@ -8,6 +8,9 @@ The program is ``benchmarks/goprobe`` (built by ``gotoolchain``). Variants:
 - ``cond``: each waits on one ``sync.Cond``; waking broadcasts.
 - ``sleep``: each is in ``time.Sleep`` for 1,000 hours; a timer wakes it and nothing
   else can, so wake is not timed (the child exits).
+- ``connections``: the connections workload (``connections.py``): the program serves
+  N TCP connections, a goroutine per ``net.Conn`` parked in ``Read``; proof: goroutines
+  alive, and stacked in ``Read`` (``internal/poll.runtime_pollWait``) under the handler.
 
 Proof of parking: the program counts, when asked, the goroutines alive beyond its
 baseline and those whose stack in the goroutine profile (taken with the world stopped)
@@ -27,11 +30,13 @@ process pinned to one CPU; cross-core: each goroutine locked to an OS thread pin
 its own CPU.
 """
 
+import functools
 import json
+import os
 import subprocess
 
 from parkbench import gotoolchain, placement
-from parkbench.probes import parked_result, proof
+from parkbench.probes import connections, parked_result, proof
 
 PRIMITIVES = {"chan": "receive on one unbuffered channel", "cond": "sync.Cond.Wait",
               "sleep": "time.Sleep"}
@@ -71,6 +76,9 @@ class _Program:
 
 
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
+    if connections.is_connections(variant):
+        serve = functools.partial(serve_connections, str(gotoolchain.binary()))
+        return connections.park(n, variant, measure, serve, CONNECTION_PRIMITIVE)
     global _parked
     program = _Program("park", "-variant", variant, "-n", str(n))
     _parked = program
@@ -92,6 +100,19 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     finally:
         _parked = None
         program.close()
+
+
+CONNECTION_PRIMITIVE = "a goroutine per net.Conn, parked in Read"
+
+
+def serve_connections(binary: str, listener, control) -> None:
+    """A connections server process (``connections.py``): becomes the Go program's
+    ``serve`` on the inherited listening and control sockets (the process group and
+    PR_SET_PDEATHSIG survive the exec)."""
+    for sock in (listener, control):
+        os.set_inheritable(sock.fileno(), True)
+    os.execv(binary, [binary, "serve", "-listen-fd", str(listener.fileno()),
+                      "-control-fd", str(control.fileno())])
 
 
 def pingpong_here(primitive: str, loops: int, samples=None) -> float:
