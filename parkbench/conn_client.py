@@ -5,7 +5,8 @@ Run by a connections probe (``probes/connections.py``) as ``python -m
 parkbench.conn_client --port P --n N --source 127.0.0.K``. It binds every connection to
 its own loopback source address (``IP_BIND_ADDRESS_NO_PORT``: the kernel picks the port
 per destination at connect time), so one client never needs more than one address's
-ephemeral ports, and raises its soft descriptor limit to the hard one. It writes one
+ephemeral ports, opens them as a stream (``BATCH`` connections, then a pause of
+``PAUSE_SECONDS``), and raises its soft descriptor limit to the hard one. It writes one
 line to stdout when all N are connected (``connected N``), or ``failed: reason``, then
 reads commands from stdin:
 
@@ -25,11 +26,18 @@ import os
 import resource
 import socket
 import sys
+import time
 
 from parkbench import lifeline
 from parkbench.handoff import request_percentiles, time_round_trips
 
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+# Arrivals come as a stream, not one burst: at most BATCH connections, then a pause. A
+# server that accepts thousands at once (asyncio accepts up to its backlog per wake-up)
+# keeps the burst's transient allocations: measured here, an asyncio Protocol server at
+# 10,000 connections held 39.3 MiB PSS after a burst and 30.9 MiB after paced arrivals.
+BATCH = 64
+PAUSE_SECONDS = 0.002
 CONNECT_TIMEOUT_SECONDS = 30.0
 HOST = "127.0.0.1"
 
@@ -82,8 +90,10 @@ def main(argv=None) -> int:
     raise_descriptors()
     held = []
     try:
-        for _ in range(args.n):
+        for count in range(1, args.n + 1):
             held.append(connect(args.port, args.source))
+            if count % BATCH == 0:
+                time.sleep(PAUSE_SECONDS)
     except OSError as exc:
         print(f"failed: {type(exc).__name__}: {exc} after {len(held):,} of {args.n:,} "
               f"connections", flush=True)

@@ -257,3 +257,18 @@ def test_a_connection_is_set_against_a_goroutines_connection_a_waiter_against_a_
     assert ratios["connections/asyncio"] == pytest.approx(1.25)
     assert ratios["event/asyncio"] == pytest.approx(1150 / 2700)
     assert ratios["connections/go"] == pytest.approx(1.0)
+
+
+def test_the_client_opens_its_connections_as_a_stream_not_one_burst(monkeypatch, capsys):
+    from parkbench import conn_client
+
+    opened, pauses = [], []
+    monkeypatch.setattr(conn_client, "connect", lambda port, source: opened.append(port) or object())
+    monkeypatch.setattr(conn_client.time, "sleep", lambda seconds: pauses.append((len(opened), seconds)))
+    monkeypatch.setattr(conn_client.lifeline, "die_with_parent", lambda parent=None: None)
+    monkeypatch.setattr("sys.stdin", iter(()))
+    assert conn_client.main(["--port", "9", "--n", str(2 * conn_client.BATCH + 5)]) == 0
+    assert len(opened) == 2 * conn_client.BATCH + 5
+    assert pauses == [(conn_client.BATCH, conn_client.PAUSE_SECONDS),
+                      (2 * conn_client.BATCH, conn_client.PAUSE_SECONDS)]
+    assert capsys.readouterr().out == f"connected {2 * conn_client.BATCH + 5}\n"

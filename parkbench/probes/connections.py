@@ -55,7 +55,7 @@ import subprocess
 import sys
 import time
 
-from parkbench import lifeline
+from parkbench import conn_client, lifeline
 from parkbench.probes import LimitReached, parked_result, proof
 
 HOST = "127.0.0.1"
@@ -471,6 +471,8 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
         details = {
             "processes": processes, "processes_why": why, "clients": len(clients),
             "sources": [client.source for client in clients], "port": port,
+            "arrivals": f"each client: {conn_client.BATCH} connections, then "
+                        f"{conn_client.PAUSE_SECONDS * 1e3:g} ms",
             "kernel_pair": pair, **split, "sockstat_at_measure": at_measure,
             "conntrack_added": (None if conntrack_before is None or conntrack_after is None
                                 else conntrack_after - conntrack_before),
