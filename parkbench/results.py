@@ -132,10 +132,8 @@ class RunFile:
         created = not machine_folder.exists()
         try:
             machine_folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+        except OSError as exc:  # a file in its place too ("File exists")
             raise UserError(f"cannot create {str(machine_folder)!r}: {exc.strerror or exc}") from None
-        if not machine_folder.is_dir():
-            raise UserError(f"{str(machine_folder)!r} exists and is not a folder")
         for attempt in range(1, 1000):
             run_id = base if attempt == 1 else f"{base}-{attempt}"
             path = machine_folder / f"{run_id}.json"

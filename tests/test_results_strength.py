@@ -1,0 +1,95 @@
+"""The results store at its edges: the format git sees, where the temporary file of an
+atomic write lives, claiming run ids, and the one-line errors of folders that cannot
+be used."""
+
+import json
+import math
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from parkbench import results
+from parkbench.errors import UserError
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_json_is_written_one_space_indented_and_never_with_nan(tmp_path):
+    path = tmp_path / "doc.json"
+    results.write_json_atomic(path, {"a": [1, 2], "b": {"c": None}})
+    assert path.read_text() == '{\n "a": [\n  1,\n  2\n ],\n "b": {\n  "c": null\n }\n}\n'
+    with pytest.raises(ValueError):
+        results.write_json_atomic(path, {"a": math.nan})  # NaN is not JSON: refuse, never write it
+    assert json.loads(path.read_text()) == {"a": [1, 2], "b": {"c": None}}
+
+
+def test_the_temporary_file_lives_beside_its_target_hidden_and_is_renamed(tmp_path, monkeypatch):
+    renamed = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.append((src, dst)), real_replace(src, dst)))
+    target = tmp_path / "run.json"
+    results.write_text_atomic(target, "é\n")
+    (source, destination), = renamed
+    source = os.fspath(source)
+    assert os.path.dirname(source) == str(tmp_path)  # one file system: the rename is atomic
+    assert os.path.basename(source).startswith(".run.json.") and source.endswith(".tmp")
+    assert os.fspath(destination) == str(target)
+    assert target.read_bytes() == "é\n".encode()
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]
+
+
+def test_run_ids_sort_by_time_then_by_their_second_number():
+    assert results.new_run_id(NOW) == "20260102T030405Z"
+    assert results.run_order("20260102T030405Z") == ("20260102T030405Z", 1)
+    assert results.run_order("20260102T030405Z-12") == ("20260102T030405Z", 12)
+    ids = ["20260102T030405Z-10", "20260102T030405Z", "20260102T030405Z-2", "20260101T000000Z-3"]
+    assert sorted(ids, key=results.run_order) == ["20260101T000000Z-3", "20260102T030405Z",
+                                                   "20260102T030405Z-2", "20260102T030405Z-10"]
+
+
+def _create(folder, machine="m"):
+    return results.RunFile.create(folder, machine, {"repeat": 1}, {"implementation": "CPython"},
+                                  {}, now=NOW)
+
+
+def test_a_claimed_run_id_is_never_reused_and_the_next_is_taken(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / ".20260102T030405Z.lock").write_text("")  # claimed by another run
+    run = _create(tmp_path)
+    assert run.path.name == "20260102T030405Z-2.json"
+    assert _create(tmp_path).path.name == "20260102T030405Z-3.json"
+
+
+def test_no_free_run_id_is_a_clear_error(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / ".20260102T030405Z.lock").write_text("")
+    for attempt in range(2, 1000):
+        (folder / f".20260102T030405Z-{attempt}.lock").write_text("")
+    with pytest.raises(UserError) as error:
+        _create(tmp_path)
+    assert str(error.value) == f"no free run id under {str(folder)!r} for 20260102T030405Z"
+
+
+def test_folders_are_created_with_their_parents(tmp_path):
+    run = _create(tmp_path / "deep" / "results")
+    assert run.path.parent == tmp_path / "deep" / "results" / "m"
+    assert results.check_output_folder(tmp_path / "a" / "b" / "c") == tmp_path / "a" / "b" / "c"
+
+
+def test_unusable_folders_are_one_line_errors(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UserError) as error:
+        results.check_output_folder(blocker / "sub")
+    assert str(error.value) == f"output folder {str(blocker / 'sub')!r} is not writable: Not a directory"
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "m").write_text("")  # where the machine folder should be
+    with pytest.raises(UserError) as error:
+        _create(tmp_path / "r")
+    assert str(error.value) == f"cannot create {str(tmp_path / 'r' / 'm')!r}: File exists"
+    with pytest.raises(UserError) as error:
+        _create(blocker)
+    assert str(error.value) == f"cannot create {str(blocker / 'm')!r}: Not a directory"
