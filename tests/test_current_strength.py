@@ -59,3 +59,78 @@ def test_the_runs_that_speak_and_each_machines_newest(tmp_path):
     synthetic.write_run(tmp_path, "b", "20260102T000000", [_asyncio(n, 1000.0) for n in (100, 1_000, 10_000)])
     used = [(run.machine, run.run_id) for run in current.load(tmp_path).used_runs()]
     assert used == [("a", "20260101T000000Z"), ("a", "20260103T000000Z"), ("b", "20260102T000000Z")]
+
+
+def _tail(model, variant, primitive, n, p50):
+    return {"kind": "tail", "model": model, "variant": variant, "handoff_primitive": primitive,
+            "n": n, "parked": n, "repeat": 0,
+            "tail": {"switch_p50": p50, "switch_p99": 2 * p50, "switch_p999": 3 * p50,
+                     "switch_max": 4 * p50, "samples": 1000},
+            "job": {"kind": "tail", "model": model, "variant": variant, "n": n, "repeat": 0,
+                    "primitive": primitive, "placement": "os"}}
+
+
+LIMIT = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 22_000,
+                 "repeat": 0, "primitive": None, "placement": None},
+         "model": "threads", "variant": "condition", "n": 22_000, "failure": "limit",
+         "reached": 21_700, "reason": "RuntimeError: can't start new thread", "exit_code": 4,
+         "wall_seconds": 1.0}
+
+
+def test_every_family_names_where_it_came_from_and_capacity_rows_are_whole(tmp_path):
+    threads = [synthetic.memory_record("threads", "condition", n, maps_per_waiter=2.5)
+               for n in (100, 1_000, 3_000)]
+    first = synthetic.write_run(
+        tmp_path, "m", "20260101T000000",
+        [_asyncio(n, 1000.0) for n in (100, 1_000, 10_000)] + threads
+        + [synthetic.switch_record("asyncio", "future", "same-core", "x", 2e-6),
+           _tail("asyncio", "event", "future", 1_000, 1e-6)], failures=[LIMIT])
+    second = synthetic.write_run(
+        tmp_path, "m", "20260102T000000",
+        [synthetic.switch_record("asyncio", "future", "same-core", "x", 3e-6),
+         _tail("asyncio", "event", "future", 1_000, 5e-6)])
+    figures = current.load(tmp_path)
+    one, two = first.stem, second.stem
+    found = {(s["family"], s["what"]): (s["machine"], s["run_id"]) for s in figures.sources}
+    assert found == {
+        ("memory", "asyncio/event"): ("m", one), ("memory", "threads/condition"): ("m", one),
+        ("switch", "asyncio/future same-core"): ("m", two), ("tail", "asyncio/future"): ("m", two),
+        ("limit_reached", "threads/condition"): ("m", one),
+        ("capacity", "asyncio/event"): ("m", one), ("capacity", "threads/condition"): ("m", one)}
+    reasons = {s["what"]: s["reason"] for s in figures.sources if s["family"] == "capacity"}
+    assert reasons["threads/condition"] == "measured: the OS refused one more waiter at 21,700"
+    assert reasons["asyncio/event"].startswith("predicted: ")
+    frame = figures.frame
+    assert list(frame.index) == list(range(len(frame)))
+    tail = frame[frame.metric == "switch_p50"]
+    assert set(tail.run_id) == {two} and tail.value.tolist() == [pytest.approx(5e-6)]
+    capacity = frame[frame.metric == "capacity"]
+    assert set(capacity.unit) == {"waiters"} and capacity.n.isna().all()
+    assert capacity.placement.isna().all() and capacity.repeat.isna().all()
+
+
+def test_capacity_says_when_the_fit_was_noise_or_a_curve(tmp_path):
+    # a total per waiter below zero (PSS falling with N) is noise: the model's floor is used
+    noisy = dict(synthetic.VIEWS, pss=(25e6, -30.0), kernel=(0.0, 0.0))
+    synthetic.write_run(tmp_path, "m", "20260101T000000",
+                        [synthetic.memory_record("asyncio", "event", n, noisy) for n in (100, 1_000, 10_000)])
+    row = current.load(tmp_path).frame.query("metric == 'capacity'").iloc[0]
+    assert row.detail.endswith(" (measured total per waiter -30 B is noise: the floor of 512 B used)")
+    assert row.value == int(24 * 2**30 / 512)
+
+
+def test_capacity_of_a_curve_says_the_bound_holds_near_the_n_measured(tmp_path):
+    import json
+
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000",
+                               [_asyncio(n, 1000.0) for n in (100, 1_000, 10_000)])
+    document = json.loads(path.read_text())
+    for figure in document["figures"]:  # as a run whose total per waiter bends would have it
+        if (figure["model"], figure["metric"]) == ("asyncio", "total_nonlinear"):
+            figure["value"] = 1.0
+        if (figure["model"], figure["metric"]) == ("asyncio", "total_exponent"):
+            figure["value"] = 1.3
+    path.write_text(json.dumps(document))
+    row = current.load(tmp_path).frame.query("metric == 'capacity'").iloc[0]
+    assert row.detail.endswith(" (total per waiter grows as N^1.30: this straight-line bound "
+                               "holds near the N measured)")
