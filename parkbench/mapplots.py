@@ -42,6 +42,24 @@ def _draw_references(ax, markers):
                 markerfacecolor="white", markeredgecolor="black", gid=f"reference:{marker['label']}")
 
 
+def _winner_colours(winners) -> list:
+    """Colour = model; a second or third variant of one model (``reuseport`` beside
+    ``event``) a darker or lighter shade of it, so no two regions look alike."""
+    from matplotlib.colors import to_rgb
+
+    colours, seen = [], {}
+    for profile in winners:
+        k = seen[profile.model] = seen.get(profile.model, -1) + 1
+        base = to_rgb(model_colour(profile.model))
+        if k == 0:
+            colours.append(base)
+        elif k % 2:  # darker
+            colours.append(tuple(c * (0.55 ** ((k + 1) // 2)) for c in base))
+        else:        # lighter
+            colours.append(tuple(1 - (1 - c) * (0.5 ** (k // 2)) for c in base))
+    return colours
+
+
 def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
     """For each (W, R) cell the Python model/variant needing the fewest machines,
     coloured by model; contour lines give how many machines that best choice needs. A
@@ -58,7 +76,7 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     codes = np.array([[index[id(cell[0])] for cell in row] for row in grid])
     machines = np.array([[cell[1] for cell in row] for row in grid], dtype=float)
     fig, ax = plt.subplots(figsize=(12, 6))
-    colours = [model_colour(p.model) for p in winners]
+    colours = _winner_colours(winners)
     cmap = ListedColormap(colours)
     norm = BoundaryNorm([i - 0.5 for i in range(len(winners) + 1)], cmap.N)
     ax.pcolormesh(waiters_axis, rate_axis, codes, cmap=cmap, norm=norm, shading="nearest", alpha=0.45)
