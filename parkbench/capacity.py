@@ -16,9 +16,13 @@ ERROR_LIMITS = (
 )
 
 
-def _suspects(reason: str):
+def _suspects(reason: str, variant: str):
+    from parkbench.probes.connections import is_connections
+
     for text, names in ERROR_LIMITS:
         if text in reason:
+            if names == ("rlimit_nofile",) and is_connections(variant):
+                return ("rlimit_nofile_hard",)  # a connections server raised its soft limit
             return names
     return None
 
@@ -36,7 +40,7 @@ def derive_limits_reached(failures, memory_figures: list[dict], limits: dict) ->
         found = limits_module.bounds(model, variant, limits,
                                  per.get((model, variant, "total_per_waiter")),
                                  per.get((model, variant, "maps_per_waiter")))
-        suspects = _suspects(failure["reason"])
+        suspects = _suspects(failure["reason"], variant)
         if suspects is not None:
             found = [b for b in found if b.limit in suspects]
         close = [b for b in found if b.waiters and abs(reached - b.waiters) <= LIMIT_MATCH * b.waiters]

@@ -272,3 +272,18 @@ def test_the_client_opens_its_connections_as_a_stream_not_one_burst(monkeypatch,
     assert pauses == [(conn_client.BATCH, conn_client.PAUSE_SECONDS),
                       (2 * conn_client.BATCH, conn_client.PAUSE_SECONDS)]
     assert capsys.readouterr().out == f"connected {2 * conn_client.BATCH + 5}\n"
+
+
+def test_a_server_out_of_descriptors_names_the_hard_limit_it_met():
+    from parkbench import capacity
+
+    failure = {"job": {"kind": "memory"}, "failure": "limit", "model": "threads",
+               "variant": "connections", "reached": 19_994,
+               "reason": "OSError: [Errno 24] Too many open files"}
+    limits_ = dict(synthetic.LIMITS, ephemeral_ports=28232)
+    figure, = capacity.derive_limits_reached([failure], [], limits_)
+    assert (figure["limit"], figure["value"]) == ("rlimit_nofile_hard", 19_994)
+    far = dict(failure, reached=12_000)  # other descriptors were open: still the one it names
+    assert capacity.derive_limits_reached([far], [], limits_)[0]["limit"] == "rlimit_nofile_hard"
+    socket = dict(failure, variant="socket", reached=9_990)
+    assert capacity.derive_limits_reached([socket], [], limits_)[0]["limit"] == "rlimit_nofile"
