@@ -64,3 +64,27 @@ def test_capacity_names_the_binding_bound_per_variant():
 @pytest.mark.parametrize("figures", [[], [{"model": "a", "variant": "b", "metric": "rss_per_waiter", "value": 1.0}]])
 def test_no_total_means_no_capacity(figures):
     assert derive_capacity(figures, LIMITS) == []
+
+
+def test_every_failure_is_looked_at_and_every_figure_is_whole():
+    failures = [_failure(5, "x", failure="timeout"), _failure(22_139, "can't start new thread")]
+    figure, = derive_limits_reached(failures, MEMORY, LIMITS)  # past the timeout, not stopped by it
+    assert figure == {"model": "threads", "variant": "condition", "metric": "limit_reached",
+                      "value": 22_139, "unit": "waiters", "limit": "max_map_count",
+                      "detail": "can't start new thread"}
+    memory = [{"model": "gevent", "variant": "event", "metric": "rss_per_waiter", "value": 1.0}] + MEMORY
+    capacity, = derive_capacity(memory, LIMITS)  # past a model with no total
+    assert capacity == {"model": "threads", "variant": "condition", "metric": "capacity",
+                        "value": int(65530 / 2.93), "unit": "waiters", "limit": "max_map_count",
+                        "detail": "65,530 mappings / 2.93 per thread"}
+
+
+def test_the_nearest_of_two_close_bounds_is_named():
+    limits = dict(LIMITS, pid_max=22_500 + 100, tasks_in_use=100)  # pid_max allows 22,500
+
+    def named(reached):
+        figure, = derive_limits_reached([_failure(reached, "can't start new thread")], MEMORY, limits)
+        return figure["limit"]
+
+    assert named(22_480) == "pid_max"         # 20 from pid_max, 115 from max_map_count's 22,365
+    assert named(22_370) == "max_map_count"   # 5 from it, 130 from pid_max
