@@ -158,3 +158,26 @@ def test_bad_limit_options_are_exit_2(tmp_path, capsys, argv, message):
     assert main(argv + ["--output", str(tmp_path / "res")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "res").exists()
+
+
+def test_the_limits_of_connections_are_read_too(tmp_path):
+    root = _tree(tmp_path, {**BASE,
+        "proc/sys/fs/nr_open": "1048576\n",
+        "proc/sys/net/ipv4/ip_local_port_range": "32768\t60999\n",
+        "proc/sys/net/netfilter/nf_conntrack_max": "262144\n",
+        "proc/sys/net/netfilter/nf_conntrack_count": "17\n",
+    })
+    values = limits.read(str(root))
+    assert values["memory_total"] == 24000000 * 1024
+    assert (values["nr_open"], values["ephemeral_ports"]) == (1048576, 60999 - 32768 + 1)
+    assert (values["nf_conntrack_max"], values["nf_conntrack_count"]) == (262144, 17)
+    assert values["is_root"] is False  # a fixture tree is never this machine's root
+    bounds = {b.limit: b for b in limits.bounds("asyncio", "reuseport", values, 9000.0)}
+    assert bounds["ephemeral_ports"].waiters == 28232 * limits.CLIENT_SOURCES
+    assert bounds["ephemeral_ports"].detail == ("28,232 ports x 250 loopback client addresses "
+                                                "(one client host: 28,232)")
+    assert bounds["nf_conntrack_max"].waiters == 262144 - 17
+    assert bounds["nf_conntrack_max"].detail == "262,144 tracked connections - 17 in use"
+    missing = limits.read(str(_tree(tmp_path / "bare", BASE)))
+    assert missing["ephemeral_ports"] is None and missing["nr_open"] is None
+    assert "ephemeral_ports" not in {b.limit for b in limits.bounds("asyncio", "connections", missing, 9000.0)}
