@@ -93,3 +93,55 @@ def test_unusable_folders_are_one_line_errors(tmp_path):
     with pytest.raises(UserError) as error:
         _create(blocker)
     assert str(error.value) == f"cannot create {str(blocker / 'm')!r}: Not a directory"
+
+
+def test_a_new_run_document_is_whole_and_finishing_stamps_it(tmp_path):
+    run = _create(tmp_path)
+    document = json.loads(run.path.read_text())
+    assert set(document) == {"schema", "schema_version", "run_id", "machine", "started_at",
+                             "finished_at", "complete", "parameters", "interpreter",
+                             "machine_description", "measurements", "failures", "skipped",
+                             "figures"}
+    assert (document["started_at"], document["finished_at"], document["complete"]) == \
+        ("2026-01-02T03:04:05+00:00", None, False)
+    before = datetime.now(UTC).replace(microsecond=0)
+    run.finish([])
+    finished = json.loads(run.path.read_text())
+    assert finished["complete"] is True
+    stamp = datetime.fromisoformat(finished["finished_at"])
+    assert stamp.utcoffset().total_seconds() == 0 and stamp >= before
+
+
+def test_a_run_reopened_without_its_lock_file_locks_it_again(tmp_path):
+    run = _create(tmp_path)
+    path = run.path
+    run._lock.close()
+    (path.parent / f".{path.stem}.lock").unlink()
+    again = results.RunFile.reopen(path)
+    assert (path.parent / f".{path.stem}.lock").is_file()
+    with pytest.raises(UserError, match="is being written by another parkbench process"):
+        results.RunFile.reopen(path)
+    again._lock.close()
+
+
+def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    machine = "x86_64-2cpu-24gib"
+    shutil.copytree(Path(__file__).parent.parent / "results" / machine, tmp_path / machine)
+    path = tmp_path / machine / "20261126T050824Z.json"
+    with pytest.raises(UserError) as error:
+        results.RunFile.reopen(path)
+    assert str(error.value) == f"{path} is of results format 1; only runs of format 2 can be resumed"
+    with pytest.raises(UserError, match="of results format 1"):  # not "being written": let go
+        results.RunFile.reopen(path)
+
+
+def test_machines_of_a_results_folder_a_machine_folder_or_a_run_file(tmp_path):
+    from pathlib import Path
+
+    committed = Path(__file__).parent.parent / "results"
+    machine = "x86_64-2cpu-24gib"
+    for target in (committed, committed / machine, next((committed / machine).glob("2*.json"))):
+        assert list(results.load_machines(target)) == [machine]
