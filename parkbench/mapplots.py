@@ -47,7 +47,8 @@ def _winner_colours(winners) -> list:
     ``event``) a darker or lighter shade of it, so no two regions look alike."""
     from matplotlib.colors import to_rgb
 
-    colours, seen = [], {}
+    colours: list = []
+    seen: dict[str, int] = {}
     for profile in winners:
         k = seen[profile.model] = seen.get(profile.model, -1) + 1
         base = to_rgb(model_colour(profile.model))
