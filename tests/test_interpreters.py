@@ -4,7 +4,6 @@ drive a probe child in one line, and a real run under another interpreter."""
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
