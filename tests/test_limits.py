@@ -181,3 +181,16 @@ def test_the_limits_of_connections_are_read_too(tmp_path):
     missing = limits.read(str(_tree(tmp_path / "bare", BASE)))
     assert missing["ephemeral_ports"] is None and missing["nr_open"] is None
     assert "ephemeral_ports" not in {b.limit for b in limits.bounds("asyncio", "connections", missing, 9000.0)}
+
+
+def test_the_limits_listing_shows_the_connection_limits_where_known():
+    from parkbench.commands.limits import limit_lines
+
+    values = limits.read("/")
+    values.update(nr_open=1048576, ephemeral_ports=28232, nf_conntrack_max=262144, nf_conntrack_count=7)
+    text = "\n".join(limit_lines(values))
+    assert "fs.nr_open (hard ulimit -n ceiling)   1,048,576" in text
+    assert "ephemeral ports (per client address)  28,232" in text
+    assert "net.netfilter.nf_conntrack_max        262,144 (7 tracked now)" in text
+    values.update(nr_open=None, ephemeral_ports=None, nf_conntrack_max=None)
+    assert "nr_open" not in "\n".join(limit_lines(values))  # a results file from before them

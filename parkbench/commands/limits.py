@@ -31,6 +31,15 @@ def limit_lines(values: dict) -> list[str]:
         ("memory available", size(values["memory_available"])),
         ("tasks (threads) in use", count(values["tasks_in_use"])),
     ]
+    # the connections workload's limits (absent from results stored before it)
+    if values.get("nr_open") is not None:
+        rows.append(("fs.nr_open (hard ulimit -n ceiling)", count(values["nr_open"])))
+    if values.get("ephemeral_ports") is not None:
+        rows.append(("ephemeral ports (per client address)", count(values["ephemeral_ports"])))
+    if values.get("nf_conntrack_max") is not None:
+        rows.append(("net.netfilter.nf_conntrack_max",
+                     f"{count(values['nf_conntrack_max'])} ({count(values.get('nf_conntrack_count'))} "
+                     f"tracked now)"))
     width = max(len(name) for name, _ in rows)
     return [f"  {name.ljust(width)}  {value}" for name, value in rows]
 
