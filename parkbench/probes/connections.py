@@ -164,7 +164,7 @@ def listeners(count: int) -> list[socket.socket]:
 
 # --- the server side: what every model's ``serve`` shares -----------------------------
 
-def server_started(listener: socket.socket, control: socket.socket) -> None:
+def server_started() -> None:
     """First steps of a forked server process: its own process group, death with the
     coordinator, the descriptor limit raised."""
     os.setpgid(0, 0)
@@ -250,7 +250,7 @@ def _fork_server(serve, listener, others) -> _Server:
             for sock in others:
                 if sock is not listener:
                     sock.close()
-            server_started(listener, child_end)
+            server_started()
             serve(listener, child_end)
         except BaseException as exc:  # noqa: BLE001 - a server that fails says why and dies
             try:
