@@ -8,6 +8,16 @@ import sys
 from parkbench.protocol import EXIT_ORPHANED
 
 
+def kill_group(pgid: int) -> None:
+    """SIGKILL every process of group ``pgid``; a group already gone is not an error."""
+    import signal
+
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def die_with_parent(expected_parent: str | int | None = None) -> None:
     """SIGKILL this process when its parent dies. If the parent is already gone (it is
     not ``expected_parent``, or this process was re-parented to init), exit now."""

@@ -17,7 +17,9 @@ UNLIMITED = None
 _NO_LIMIT_FROM = 2**62
 
 
-def _read_int(path: Path):
+def read_int(path: Path):
+    """An integer /proc or cgroup value (its first word); ``None`` where absent or not a
+    number, ``UNLIMITED`` for "max" and cgroup v1's huge "no limit"."""
     try:
         text = path.read_text().strip()
     except (FileNotFoundError, PermissionError, NotADirectoryError):
@@ -70,7 +72,7 @@ def _cgroup_limit(root: Path, paths: dict, v1_controller: str, v1_file: str, v2_
     for mount, path, name in candidates:
         parts = [part for part in path.split("/") if part]
         for depth in range(len(parts) + 1):
-            value = _read_int(mount.joinpath(*parts[:depth], name))
+            value = read_int(mount.joinpath(*parts[:depth], name))
             if value is not None:
                 found.append(value)
     return min(found) if found else UNLIMITED
@@ -100,7 +102,7 @@ def _tasks_in_use(root: Path) -> int | None:
         return None
 
 
-def _port_count(root: Path) -> int | None:
+def ephemeral_ports(root: Path) -> int | None:
     """Ephemeral ports (net.ipv4.ip_local_port_range): connections one client address
     can open to one server address and port."""
     try:
@@ -117,9 +119,9 @@ def read(root_path: str = "/") -> dict:
     cgroups = _cgroup_paths(root)
     meminfo = _meminfo(root)
     return {
-        "pid_max": _read_int(proc / "kernel/pid_max"),
-        "threads_max": _read_int(proc / "kernel/threads-max"),
-        "max_map_count": _read_int(proc / "vm/max_map_count"),
+        "pid_max": read_int(proc / "kernel/pid_max"),
+        "threads_max": read_int(proc / "kernel/threads-max"),
+        "max_map_count": read_int(proc / "vm/max_map_count"),
         "rlimit_nproc": _rlimit(resource.RLIMIT_NPROC),
         "rlimit_nofile": _rlimit(resource.RLIMIT_NOFILE),
         "rlimit_stack": _rlimit(resource.RLIMIT_STACK),
@@ -130,10 +132,10 @@ def read(root_path: str = "/") -> dict:
         "memory_available": meminfo.get("MemAvailable"),
         "memory_total": meminfo.get("MemTotal"),
         "tasks_in_use": _tasks_in_use(root),
-        "nr_open": _read_int(proc / "fs/nr_open"),
-        "ephemeral_ports": _port_count(root),
-        "nf_conntrack_max": _read_int(proc / "net/netfilter/nf_conntrack_max"),
-        "nf_conntrack_count": _read_int(proc / "net/netfilter/nf_conntrack_count"),
+        "nr_open": read_int(proc / "fs/nr_open"),
+        "ephemeral_ports": ephemeral_ports(root),
+        "nf_conntrack_max": read_int(proc / "net/netfilter/nf_conntrack_max"),
+        "nf_conntrack_count": read_int(proc / "net/netfilter/nf_conntrack_count"),
         "is_root": os.geteuid() == 0 if str(root_path) == "/" else False,
     }
 
@@ -209,7 +211,9 @@ def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | Non
         per = maps_per_waiter if maps_per_waiter and maps_per_waiter > 0 else DEFAULT_MAPS_PER_THREAD
         found.append(Bound("max_map_count", int(limits["max_map_count"] / per),
                            f"{limits['max_map_count']:,} mappings / {per:.2f} per thread"))
-    if variant in ("connections", "protocol", "reuseport"):
+    from parkbench.probes.connections import is_connections
+
+    if is_connections(variant):
         return found + _connection_bounds(model, variant, limits)
     fds = FDS_PER_WAITER.get(variant, FDS_PER_WAITER.get(model))
     nofile = limits.get("rlimit_nofile") or {}

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from parkbench import protocol
+from parkbench import lifeline, protocol
 from parkbench.protocol import FailureKind, JobKind
 from parkbench.suite import Job
 
@@ -61,13 +61,6 @@ def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | No
     return command
 
 
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is already gone
-
-
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
@@ -77,7 +70,7 @@ POLL_SECONDS = 0.1  # how often the watchdog looks at the clock and at free memo
 
 
 def _stop(child) -> None:
-    _kill_group(child.pid)
+    lifeline.kill_group(child.pid)
     child.communicate()
 
 
@@ -166,7 +159,7 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
         _stop(child)
         raise
     finally:
-        _kill_group(child.pid)  # anything the child left in its group
+        lifeline.kill_group(child.pid)  # anything the child left in its group
         data = channel.data() if channel is not None else b""
     wall = time.perf_counter() - start
     code = child.returncode

@@ -52,13 +52,13 @@ def test_without_slabinfo_the_server_carries_the_pair_and_the_record_says_so(tmp
 
 def test_clients_split_n_within_descriptors_and_ports(monkeypatch):
     monkeypatch.setattr(connections, "per_process_connections", lambda: 19_936)
-    monkeypatch.setattr(connections, "_port_range", lambda: (32768, 60999))
+    monkeypatch.setattr(connections, "_ephemeral_ports", lambda: 60999 - 32768 + 1)
     plan = connections.client_plan(200_001)
     assert sum(share for share, _ in plan) == 200_001
     assert len(plan) == 11 and max(share for share, _ in plan) <= 19_936
     assert len({source for _, source in plan}) == 11
     assert connections.client_plan(10) == [(10, "127.0.0.2")]
-    monkeypatch.setattr(connections, "_port_range", lambda: (60000, 60999))  # ports bind first
+    monkeypatch.setattr(connections, "_ephemeral_ports", lambda: 1000)  # ports bind first
     assert max(share for share, _ in connections.client_plan(5_000)) <= 1000 - 64
 
 

@@ -48,14 +48,14 @@ import math
 import os
 import resource
 import select
-import signal
 import socket
 import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from parkbench import conn_client, lifeline
+from parkbench import conn_client, lifeline, limits
 from parkbench.probes import LimitReached, parked_result, proof
 
 HOST = "127.0.0.1"
@@ -66,10 +66,12 @@ POLL_SECONDS = 0.05
 STALL_SECONDS = 5.0            # arrivals that do not move this long have stopped
 CLIENT_START_SECONDS = 60.0    # the longest the clients may take to connect, per 10k
 REUSEPORT_TARGET = 200_000     # the reuseport variant is sized to hold this many (full sweep)
+DEFAULT_EPHEMERAL_PORTS = 60999 - 32768 + 1  # net.ipv4.ip_local_port_range's default
 REUSEPORT_HEADROOM = 1.15      # the kernel's hash spreads connections unevenly over servers
 # wchan of a thread or process asleep in a TCP read (sk_wait_data -> wait_woken)
 SOCKET_WAITS = ("wait_woken", "sk_wait_data", "tcp_recvmsg", "inet_recvmsg", "sock_recvmsg")
 VARIANTS = ("connections", "protocol", "reuseport")
+CONNTRACK_COUNT = Path("/proc/sys/net/netfilter/nf_conntrack_count")
 
 
 def is_connections(variant: str | None) -> bool:
@@ -100,7 +102,7 @@ def raise_descriptors() -> dict:
     ``fs.nr_open`` where this process may): what was done, for the record."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     note = {"nofile_soft": soft, "nofile_hard": hard, "nofile_raised_to": None,
-            "nr_open": _read_int("/proc/sys/fs/nr_open")}
+            "nr_open": limits.read_int(Path("/proc/sys/fs/nr_open"))}
     wanted = note["nr_open"] or hard
     if wanted > hard:
         try:
@@ -113,14 +115,6 @@ def raise_descriptors() -> dict:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         note["nofile_raised_to"] = hard
     return note
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path) as handle:
-            return int(handle.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def sockstat() -> dict:
@@ -288,8 +282,7 @@ class _Client:
 def client_plan(n: int) -> list[tuple[int, str]]:
     """(connections, source address) per client child: each within one process's
     descriptors and one source address's ephemeral ports."""
-    low, high = _port_range()
-    cap = min(per_process_connections(), high - low + 1 - DESCRIPTOR_MARGIN)
+    cap = min(per_process_connections(), _ephemeral_ports() - DESCRIPTOR_MARGIN)
     count = max(1, math.ceil(n / cap))
     if count > 250:
         raise LimitReached(250 * cap, OSError(errno.EADDRNOTAVAIL, "more client source "
@@ -298,13 +291,9 @@ def client_plan(n: int) -> list[tuple[int, str]]:
     return [(share, f"127.0.0.{2 + i}") for i, share in enumerate(shares)]
 
 
-def _port_range() -> tuple[int, int]:
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
-            low, high = map(int, handle.read().split())
-        return low, high
-    except (OSError, ValueError):
-        return 32768, 60999
+def _ephemeral_ports() -> int:
+    """Ports one client address has (Linux's default range where it cannot be read)."""
+    return limits.ephemeral_ports(Path("/")) or DEFAULT_EPHEMERAL_PORTS
 
 
 def _start_client(port: int, n: int, source: str) -> _Client:
@@ -369,16 +358,9 @@ def _wait_arrived(n: int, servers, clients, fd_limit: int) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def _stop_servers(servers) -> None:
     for server in servers:
-        _kill_group(server.pid)
+        lifeline.kill_group(server.pid)
     for server in servers:
         try:
             os.waitpid(server.pid, 0)
@@ -451,7 +433,7 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
             servers.append(_fork_server(serve, listener, made))
         for listener in made:
             listener.close()
-        conntrack_before = _read_int("/proc/sys/net/netfilter/nf_conntrack_count")
+        conntrack_before = limits.read_int(CONNTRACK_COUNT)
         slabs_before = slabinfo()
         start = time.perf_counter()
         clients = [_start_client(port, share, source) for share, source in client_plan(n)]
@@ -461,7 +443,7 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
         views, checked = proof.measured(n, lambda: _summed(servers),
                                         lambda: measure(exclude=excluded))
         slabs_now = slabinfo()
-        conntrack_after = _read_int("/proc/sys/net/netfilter/nf_conntrack_count")
+        conntrack_after = limits.read_int(CONNTRACK_COUNT)
         at_measure = sockstat()
         requests = clients[0].rtt(RTT_LOOPS)
         split = client_share(n, slabs_before, slabs_now)
@@ -481,7 +463,7 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
     finally:
         _stop_servers(servers)
         for client in clients:
-            _kill_group(client.process.pid)
+            lifeline.kill_group(client.process.pid)
             client.process.wait()
     result = parked_result(n, spawn_seconds, primitive, views, checked, note)
     result["connections"] = details
