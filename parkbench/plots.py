@@ -239,23 +239,33 @@ def tail_latency(frame, machine):
                   key=lambda k: _models_in_order([k[0]] + list(tail.model)).index(k[0]))
     fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.4 * max(len(keys), 1), 3.6),
                              sharey=True, squeeze=False)
-    styles = {"switch_p50": ("p50", "-"), "switch_p99": ("p99", "--"), "switch_p999": ("p99.9", ":")}
     for ax, (model, primitive) in zip(axes[0], keys):
-        mine = tail[(tail.model == model) & (tail.variant == primitive)]
-        run_id = mine.run_id.iloc[0]
-        for metric, points in mine.groupby("metric", sort=True):
-            points = points.sort_values("n")
-            name, style = styles[metric]
-            ax.plot(points.n.astype(float), points.value * 1e6, marker="o", linestyle=style,
-                    color=model_colour(model), label=name)
-        ax.set(xscale="log", yscale="log", xlabel="N parked", title=f"{model}/{primitive}\nrun {run_id}")
-        ax.title.set_fontsize(9)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        _percentile_panel(ax, tail[(tail.model == model) & (tail.variant == primitive)], "switch",
+                          f"{model}/{primitive}", "N parked")
     axes[0][0].set_ylabel("one-way hand-off (µs)")
     fig.suptitle(f"{machine}: does an idle waiter tax the active ones? (tail while N stay parked)")
     fig.tight_layout()
     return fig
+
+
+PERCENTILE_STYLES = (("p50", "p50", "-"), ("p99", "p99", "--"), ("p999", "p99.9", ":"))
+
+
+def _percentile_panel(ax, rows, stem: str, title: str, xlabel: str) -> None:
+    """One panel of ``<stem>_p50``, ``_p99`` and ``_p999`` against N (log-log, µs), in the
+    model's colour, the median where a point was measured more than once, the run(s)
+    named in the title."""
+    model = rows.model.iloc[0]
+    for suffix, name, style in PERCENTILE_STYLES:
+        points = rows[rows.metric == f"{stem}_{suffix}"].groupby("n").value.median().sort_index()
+        if len(points):
+            ax.plot(points.index.astype(float), points.values * 1e6, marker="o", linestyle=style,
+                    color=model_colour(model), label=name)
+    ax.set(xscale="log", yscale="log", xlabel=xlabel,
+           title=f"{title}\nrun {', '.join(sorted(set(rows.run_id)))}")
+    ax.title.set_fontsize(9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def request_latency(frame, machine):
@@ -275,20 +285,9 @@ def request_latency(frame, machine):
     rows = -(-len(keys) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows), sharey=True,
                              squeeze=False)
-    styles = {"request_p50": ("p50", "-"), "request_p99": ("p99", "--"),
-              "request_p999": ("p99.9", ":")}
     for ax, (model, variant) in zip(axes.flat, keys):
-        mine = held[(held.model == model) & (held.variant == variant)]
-        for metric, points in mine.groupby("metric", sort=True):
-            points = points.groupby("n").value.median().sort_index()
-            name, style = styles[metric]
-            ax.plot(points.index.astype(float), points.values * 1e6, marker="o", linestyle=style,
-                    color=model_colour(model), label=name)
-        ax.set(xscale="log", yscale="log", xlabel="N idle connections",
-               title=f"{model}/{variant}\nrun {', '.join(sorted(set(mine.run_id)))}")
-        ax.title.set_fontsize(9)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+        _percentile_panel(ax, held[(held.model == model) & (held.variant == variant)], "request",
+                          f"{model}/{variant}", "N idle connections")
     for ax in list(axes.flat)[len(keys):]:
         ax.set_visible(False)
     for row in axes:
