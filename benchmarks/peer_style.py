@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"peer_style: error: {exc}", file=sys.stderr)
         return 2
-    document.update(machine=name, interpreter=machine.interpreter())
+    document.update(machine=name, interpreter=machine.python_info())
     folder = Path(args.output) / name
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / peer.FILENAME

@@ -2,7 +2,7 @@
 
 The public API is small on purpose:
 
-- ``parkbench.results.load(paths)``: any set of stored results as one tidy DataFrame.
+- ``parkbench.tidy.load(paths)``: any set of stored results as one tidy DataFrame.
 - ``parkbench.cli.main(argv)``: the command line.
 
 Everything else is private detail. This module imports nothing heavy, so that probe

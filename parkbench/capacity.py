@@ -5,6 +5,7 @@ OS limits in force; they return data.
 """
 
 from parkbench import limits as limits_module
+from parkbench.probes import is_connections
 
 LIMIT_MATCH = 0.05  # a ceiling is named when the waiters reached are within 5% of it
 _TASK_LIMITS = ("pid_max", "threads_max", "cgroup_pids_max", "rlimit_nproc")
@@ -17,8 +18,6 @@ ERROR_LIMITS = (
 
 
 def _suspects(reason: str, variant: str):
-    from parkbench.probes.connections import is_connections
-
     for text, names in ERROR_LIMITS:
         if text in reason:
             if names == ("rlimit_nofile",) and is_connections(variant):

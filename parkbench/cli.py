@@ -55,50 +55,53 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="run a sweep, store results, print a summary")
-    run.add_argument("--models", help="comma list of MODEL (all its variants) or MODEL:VARIANT, "
-                                      "or 'all' (default: the quick sweep's variants)")
-    run.add_argument("--n", metavar="N,N,...", help="comma list of N for every selected model, e.g. 1k,10k,100k "
-                                 "(default: each model's quick grid)")
-    run.add_argument("--repeat", type=_positive_int,
-                     help="fresh children per N, 1 to 100 (default 1)")
+    # the options of a run's plan: a resumed run keeps its stored plan and refuses them
+    sweep = run.add_argument_group("the sweep's plan (refused with --resume)")
+    sweep.add_argument("--models", help="comma list of MODEL (all its variants) or MODEL:VARIANT, "
+                                        "or 'all' (default: the quick sweep's variants)")
+    sweep.add_argument("--n", metavar="N,N,...", help="comma list of N for every selected model, e.g. 1k,10k,100k "
+                                   "(default: each model's quick grid)")
+    sweep.add_argument("--repeat", type=_positive_int,
+                       help="fresh children per N, 1 to 100 (default 1)")
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--machine", help="machine name (default: stored, or derived once)")
     from parkbench.suite import DEFAULT_TIMEOUT_SECONDS, FULL_TIMEOUT_SECONDS
 
-    run.add_argument("--timeout", type=_positive_float,
-                     help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g}; "
-                          f"--full: {FULL_TIMEOUT_SECONDS:g})")
-    run.add_argument("--only", choices=("memory", "latency"),
-                     help="measure only memory, or only hand-off latency (default: both)")
-    run.add_argument("--latency-mode", choices=("quick", "rigorous"),
-                     help="pyperf settings for switch latency: quick (default: 6 processes x "
-                          "5 values, each model's first primitive) or rigorous (pyperf "
-                          "--rigorous, every primitive)")
-    run.add_argument("--primitives",
-                     help="comma list of hand-off primitives to time (default: each model's "
-                          "first in quick mode, all in rigorous mode); see parkbench list")
-    run.add_argument("--full", action="store_true",
-                     help="the full sweep: each model toward this machine's ceiling (10M asyncio "
-                          "and uvloop tasks, 2M greenlets, threads to the OS limit, 2,000 workers, "
-                          "200k connections), rigorous latency, a 90%% memory budget; with "
-                          "--models, only those at their full grids")
-    run.add_argument("--to-limit", metavar="MODEL[:VARIANT]",
-                     help="raise N geometrically toward the predicted capacity until the "
-                          "machine says no, and record where and why (memory only)")
-    run.add_argument("--child-rlimit", action="append", metavar="NAME=VALUE",
-                     help="lower a resource limit in every probe child (nofile, nproc, as, "
-                          "stack), to meet a ceiling on purpose; repeatable")
-    run.add_argument("--memory-budget",
-                     help="largest predicted peak memory of one probe child: a share of the "
-                          "memory available at the start (default 50%%) or a size such as 8GiB")
-    run.add_argument("--python", action="append", metavar="SPEC",
-                     help="run the probe children under another interpreter: a path, or a "
-                          "version found on PATH or in pyenv (3.13, 3.12.1, 3.13t); "
-                          "repeatable, one run per interpreter (default: this one)")
+    sweep.add_argument("--timeout", type=_positive_float,
+                       help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g}; "
+                            f"--full: {FULL_TIMEOUT_SECONDS:g})")
+    sweep.add_argument("--only", choices=("memory", "latency"),
+                       help="measure only memory, or only hand-off latency (default: both)")
+    sweep.add_argument("--latency-mode", choices=("quick", "rigorous"),
+                       help="pyperf settings for switch latency: quick (default: 6 processes x "
+                            "5 values, each model's first primitive) or rigorous (pyperf "
+                            "--rigorous, every primitive)")
+    sweep.add_argument("--primitives",
+                       help="comma list of hand-off primitives to time (default: each model's "
+                            "first in quick mode, all in rigorous mode); see parkbench list")
+    sweep.add_argument("--full", action="store_true",
+                       help="the full sweep: each model toward this machine's ceiling (10M asyncio "
+                            "and uvloop tasks, 2M greenlets, threads to the OS limit, 2,000 workers, "
+                            "200k connections), rigorous latency, a 90%% memory budget; with "
+                            "--models, only those at their full grids")
+    sweep.add_argument("--to-limit", metavar="MODEL[:VARIANT]",
+                       help="raise N geometrically toward the predicted capacity until the "
+                            "machine says no, and record where and why (memory only)")
+    sweep.add_argument("--child-rlimit", action="append", metavar="NAME=VALUE",
+                       help="lower a resource limit in every probe child (nofile, nproc, as, "
+                            "stack), to meet a ceiling on purpose; repeatable")
+    sweep.add_argument("--memory-budget",
+                       help="largest predicted peak memory of one probe child: a share of the "
+                            "memory available at the start (default 50%%) or a size such as 8GiB")
+    sweep.add_argument("--python", action="append", metavar="SPEC",
+                       help="run the probe children under another interpreter: a path, or a "
+                            "version found on PATH or in pyenv (3.13, 3.12.1, 3.13t); "
+                            "repeatable, one run per interpreter (default: this one)")
     run.add_argument("--resume", metavar="RUN",
                      help="finish an interrupted run (its file, or its run id) with its stored "
                           "parameters, without repeating what it stored; refuses every other "
                           "sweep option")
+    run.set_defaults(plan_options=tuple(action.dest for action in sweep._group_actions))
 
     show = commands.add_parser("show", help="the current figures of stored results, per machine and interpreter")
     show.add_argument("results", nargs="?", default="results",

@@ -89,7 +89,3 @@ class Guard:
             return None
         return (f"predicted peak {format_bytes(peak)} ({basis}) exceeds the memory "
                 f"budget of {format_bytes(self.budget_bytes)}")
-
-    def as_parameters(self) -> dict:
-        return {"memory_budget_bytes": self.budget_bytes, "memory_floor_bytes": self.floor_bytes,
-                "guard_margin": self.margin}

@@ -39,7 +39,7 @@ def headline(frame, machine: str):
     keys = mine[mine.metric == "total_per_waiter"][["machine", "interpreter", "model", "variant"]]
     keys = in_registry_order(keys.drop_duplicates().reset_index(drop=True))
     spread = spreads(mine)
-    from parkbench.probes.connections import is_connections
+    from parkbench.probes import is_connections
     from parkbench.summary import CONNECTIONS_REFERENCE, REFERENCE
 
     references = {False: _reference(mine, REFERENCE[1]),

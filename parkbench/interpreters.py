@@ -195,3 +195,32 @@ def _run(command, failure: str) -> None:
         errors = [line for line in done.stderr.strip().splitlines()
                   if line.strip() and not line.startswith("WARNING")] or ["no output"]
         raise UserError(f"{failure}: {errors[-1][:300]}")
+
+
+class Child:
+    """The interpreter of a run's probe children (``--python SPEC``): the spec as given,
+    the interpreter it names, its identity, and once ``prepare``d, the environment's
+    interpreter and the models it cannot run (with why)."""
+
+    def __init__(self, spec: str):
+        self.spec = spec
+        self.found = resolve(spec)
+        self.identity = identify(self.found)
+        self.python: str | None = None
+        self.unavailable: dict = {}
+
+    @property
+    def version_spec(self) -> str:
+        """The spec as a run file stores it: a version, never a path (results go into
+        git): ``3.12`` as given, or the version a path names (``3.13.1t``)."""
+        given = self.spec.strip()  # resolve() strips it too
+        if _VERSION.fullmatch(given):
+            return given
+        return self.identity["version"] + ("t" if self.identity["gil_disabled"] else "")
+
+    def prepare(self, progress) -> None:
+        """Create (or reuse) its environment; ``progress`` hears what it installs."""
+        if is_current(self.found):
+            return  # this interpreter: its own environment already has everything
+        python, self.unavailable = environment(self.found, self.identity, progress)
+        self.python = str(python)

@@ -11,6 +11,8 @@ import resource
 from dataclasses import dataclass
 from pathlib import Path
 
+from parkbench.probes import is_connections
+
 UNLIMITED = None
 
 # The lowest a limit is reported as: cgroup v1 writes "no limit" as a huge number.
@@ -167,6 +169,9 @@ DEFAULT_MAPS_PER_THREAD = 2
 # File descriptors one waiter holds in the probe, by model or variant: a subprocess
 # worker keeps one wake-pipe end open there (multiprocessing adds a sentinel); a socket
 # waiter holds both ends of a socketpair.
+# Descriptors every probe process keeps free for the interpreter, psutil and its pipes:
+# a socket or connection waiter gets the rest of its descriptor limit.
+DESCRIPTOR_MARGIN = 64
 FDS_PER_WAITER = {"subprocess": 1, "socket": 2, "forkserver": 2, "spawn": 2}
 
 
@@ -211,8 +216,6 @@ def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | Non
         per = maps_per_waiter if maps_per_waiter and maps_per_waiter > 0 else DEFAULT_MAPS_PER_THREAD
         found.append(Bound("max_map_count", int(limits["max_map_count"] / per),
                            f"{limits['max_map_count']:,} mappings / {per:.2f} per thread"))
-    from parkbench.probes.connections import is_connections
-
     if is_connections(variant):
         return found + _connection_bounds(model, variant, limits)
     fds = FDS_PER_WAITER.get(variant, FDS_PER_WAITER.get(model))
@@ -233,8 +236,9 @@ def _connection_bounds(model: str, variant: str, limits: dict) -> list[Bound]:
     found = []
     hard = (limits.get("rlimit_nofile") or {}).get("hard")
     if hard is not None and model != "subprocess" and variant != "reuseport":
-        found.append(Bound("rlimit_nofile_hard", max(hard - 64, 0),
-                           f"{hard:,} descriptors per process, 64 kept free, one per connection"))
+        found.append(Bound("rlimit_nofile_hard", max(hard - DESCRIPTOR_MARGIN, 0),
+                           f"{hard:,} descriptors per process, {DESCRIPTOR_MARGIN} kept free, "
+                           f"one per connection"))
     ports = limits.get("ephemeral_ports")
     if ports:
         found.append(Bound("ephemeral_ports", ports * CLIENT_SOURCES,

@@ -96,12 +96,7 @@ def python_info() -> dict:
     }
 
 
-def interpreter() -> dict:
-    """What a run file records of the interpreter its probe children ran under."""
-    return python_info()
-
-
-def without_paths(description: dict) -> dict:
+def without_name(description: dict) -> dict:
     """A machine description as a run file stores it (the name is the run's machine)."""
     return {key: value for key, value in description.items() if key != "name"}
 

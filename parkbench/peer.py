@@ -21,15 +21,16 @@ as described, not copied: ``PYTHON_PROGRAM`` below and ``goprobe peer``.
 """
 
 import json
-import math
 import os
 import subprocess
 import sys
 import threading
 
 from parkbench.errors import UserError
+from parkbench.units import is_finite_number
 
-FORMAT = 1
+SCHEMA = "parkbench-peer-style"
+SCHEMA_VERSION = 1  # a file of version 1 written before 2026-12 says {"format": 1} instead
 # The 2024 follow-up of the widely read "how much memory do you need to run 1 million
 # concurrent tasks" benchmark: peak RSS at 1M tasks. Published, not measured here.
 PUBLISHED_1M = {"Python 3.13 asyncio": 1_276e6, "Go": 2_586e6,
@@ -171,7 +172,7 @@ def measure(runtimes=RUNTIMES, ns=(100_000, 1_000_000), sleep_seconds: float = 1
                 held = run_program(peer_command(runtime, "tasks", n, sleep_seconds), timeout)
             rows.append({"runtime": runtime, **decompose(n, gathered, held, slopes[runtime]["slope"]),
                          "raw": {"gather": gathered, "tasks": held}})
-    return {"format": FORMAT, "sleep_seconds": sleep_seconds, "slopes": slopes, "rows": rows}
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "sleep_seconds": sleep_seconds, "slopes": slopes, "rows": rows}
 
 
 # --- reading a stored check: untrusted input ------------------------------------------
@@ -197,12 +198,15 @@ def load(path) -> dict:
         raise UserError(f"{path}: {what}")
 
     def number(value, what, low, high):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value) or not low <= value <= high:
+        if not is_finite_number(value) or not low <= value <= high:
             bad(f"{what} must be a finite number from {low:g} to {high:g}, not {value!r}")
 
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        bad(f"format must be {FORMAT}")
+    if not isinstance(document, dict):
+        bad("must be a JSON object")
+    version = document.get("schema_version") if document.get("schema") == SCHEMA else \
+        document.get("format")  # how version 1 first named itself
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        bad(f"must be a {SCHEMA!r} file of schema_version {SCHEMA_VERSION}, not {version!r}")
     number(document.get("sleep_seconds"), "sleep_seconds", 0, 600)
     slopes = document.get("slopes")
     if not isinstance(slopes, dict) or not slopes or not set(slopes) <= set(RUNTIMES):

@@ -272,7 +272,7 @@ def request_latency(frame, machine):
     """A one-byte request's round trip against N idle connections held by the same
     server: one panel per connections variant, one line per percentile (p50, p99,
     p99.9), the run named in the title. ``None`` where no connections were measured."""
-    from parkbench.probes.connections import is_connections
+    from parkbench.probes import is_connections
 
     held = _mine(frame, machine)
     held = held[held.variant.map(is_connections)

@@ -25,6 +25,7 @@ import platform
 import sys
 import time
 import traceback
+from typing import cast
 
 from parkbench import lifeline, memory, probes, protocol, rlimits
 from parkbench.handoff import one_way_percentiles
@@ -93,7 +94,8 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
         result["tail"] = result.pop("memory")
         result["handoff_primitive"] = primitive
         result["tail_loops"] = tail_loops
-    record: protocol.ProbeRecord = {  # type: ignore[typeddict-item]  # park() gives the rest
+    # park() gives parked ... proof and the optional fields; the runner checks the whole
+    record = cast(protocol.ProbeRecord, {
         "kind": kind,
         "model": model,
         "variant": variant,
@@ -103,7 +105,7 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
         "settle_seconds": SETTLE_SECONDS,
         "python": platform.python_version(),
         "gil_enabled": gil_enabled(),
-    }
+    })
     return record
 
 
@@ -129,6 +131,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-wake", action="store_true",
                         help="exit without waking the N waiters (wake is not timed)")
     args = parser.parse_args(argv)
+    if not 1 <= args.n <= protocol.MAX_N:
+        parser.error(f"--n must be from 1 to {protocol.MAX_N:,}, not {args.n}")
     lifeline.die_with_parent(os.environ.get("PARKBENCH_RUNNER_PID"))
     try:
         rlimits.apply(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))

@@ -21,6 +21,7 @@ from typing import NotRequired, TypedDict
 
 RECORD_FD_ENV = "PARKBENCH_RECORD_FD"
 MAX_RECORD_BYTES = 4 * 2**20
+MAX_N = 10**9                # no probe child parks more than a billion waiters
 
 EXIT_OK = 0
 EXIT_PROBE_FAILED = 3
@@ -84,11 +85,16 @@ class ProbeRecord(TypedDict):
     baseline: dict                 # memory views before any waiter
     settle_seconds: float
     python: str
+    gil_enabled: bool                      # False only on a free-threaded build without it
     memory: NotRequired[MemoryViews]       # kind memory
     tail: NotRequired[TailPercentiles]     # kind tail
     handoff_primitive: NotRequired[str]
     tail_loops: NotRequired[int]
     sockets: NotRequired[dict]
+    wake_timed: NotRequired[bool]          # False where the child exits without waking
+    connections: NotRequired[dict]         # a connections probe's servers and requests
+    kernel_client: NotRequired[int]        # the clients' share of kernel memory (bytes)
+    runtime: NotRequired[dict]             # a reference runtime's version and settings
 
 
 class LimitRecord(TypedDict):

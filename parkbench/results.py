@@ -317,21 +317,3 @@ def has_runs(folder: Path) -> bool:
     """Whether a machine folder holds any run file."""
     folder = Path(folder)
     return folder.is_dir() and any(_is_run_file(path) for path in folder.glob("*.json"))
-
-
-def load_machines(folder) -> dict:
-    """machine name -> machine.json of every machine folder under a results folder
-    (or of the one machine folder given)."""
-    folder = Path(folder)
-    if folder.is_file():
-        folder = folder.parent.parent
-    paths = [folder / "machine.json"] if (folder / "machine.json").is_file() else sorted(
-        folder.glob("*/machine.json"))
-    machines = {}
-    for path in paths:
-        document = read_machine(path)
-        if document["name"] != path.parent.name:
-            raise UserError(f"{path}: name {document['name']!r} differs from its folder "
-                            f"({path.parent.name!r})")
-        machines[document["name"]] = document
-    return machines

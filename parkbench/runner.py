@@ -6,9 +6,12 @@ runner never parks a waiter itself. A (model, variant) sweep stops at its first
 failure, which is recorded with its reason (the limit it hit).
 
 Each child sends its record on a pipe of its own and says how it ended by its exit
-status (``protocol.py``). ``Sweep`` hands every outcome to a store (``add_measurement``,
-``add_failure``, ``add_skip``) as it arrives, and to a ``progress`` callback; this
-module neither prints nor writes files (the switch benchmark writes its pyperf file).
+status (``protocol.py``). A record is checked as it arrives, by the rule the results
+reader applies (``schema.check_measurement``), and one that breaks it fails its job
+alone. ``Sweep`` hands every outcome to a store (``add_measurement``, ``add_failure``,
+``add_skip``) as it arrives, and to a ``progress`` callback. This module prints nothing
+and writes no run file; for a switch job it makes the run's pyperf folder, removes a
+stale round file and merges each round into the benchmark's pyperf file.
 """
 
 import os
@@ -19,7 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from parkbench import lifeline, protocol
+from parkbench import lifeline, protocol, schema
+from parkbench.errors import UserError
 from parkbench.protocol import FailureKind, JobKind
 from parkbench.suite import Job
 
@@ -199,27 +203,19 @@ class Sweep:
     ``add_skip(record)``. A series (``Job.series``) stops at its first failure or guard
     skip: larger N would fail or exceed the budget too. Jobs whose result ``previous``
     already holds (a resumed run) are not run again, and a series that had stopped stays
-    stopped. ``switch_folder`` receives the pyperf files of switch jobs.
+    stopped. ``switch_folder`` (named by the run id) receives the pyperf files of
+    switch jobs.
     """
 
-    def __init__(self, jobs, timeout: float, store, guard=None, progress=None, previous=None,
-                 switch_folder=None, latency_mode: str = "quick", tail_loops: int = 0,
-                 wake_max_n: dict | None = None, rigorous_primitives: dict | None = None,
-                 child_rlimits: str = "", python: str | None = None):
+    def __init__(self, jobs, plan, store, guard=None, progress=None, previous=None,
+                 switch_folder=None, python: str | None = None):
         self.jobs = jobs
+        self.plan = plan  # a RunPlan: timeout, latency mode, tail loops, caps, rlimits
         self.python = python  # the interpreter of the children (None: this one)
-        self.timeout = timeout
         self.store = store
         self.guard = guard
         self.progress = progress
         self.switch_folder = switch_folder
-        self.latency_mode = latency_mode
-        self.tail_loops = tail_loops
-        self.wake_max_n = wake_max_n or {}
-        # with rigorous latency, only these primitives get pyperf's --rigorous; the others
-        # run quick (None: all of them rigorous)
-        self.rigorous_primitives = rigorous_primitives
-        self.child_rlimits = child_rlimits
         previous = previous or {}
         measurements = previous.get("measurements", [])
         self.done = {Job(**record["job"]) for record in measurements}
@@ -236,7 +232,7 @@ class Sweep:
     def _child(self, job: Job):
         """The command of ``job``'s child and the parser of its output."""
         if job.kind != JobKind.SWITCH:
-            return probe_command(job, self.tail_loops, self.wake_max_n, self.python), None
+            return probe_command(job, self.plan.tail_loops, self.plan.wake_max_n, self.python), None
         from parkbench import switchbench
 
         primitive, where = str(job.primitive), str(job.placement)
@@ -247,9 +243,8 @@ class Sweep:
         path.unlink(missing_ok=True)  # pyperf refuses to overwrite; a stale file is no result
         if job.repeat == 0:
             merged.unlink(missing_ok=True)  # a first round starts the benchmark anew
-        mode = self.latency_mode
-        if mode == "rigorous" and self.rigorous_primitives is not None \
-                and primitive not in self.rigorous_primitives.get(job.model, ()):
+        mode, rigorous = self.plan.latency_mode, self.plan.rigorous_primitives
+        if mode == "rigorous" and rigorous is not None and primitive not in rigorous.get(job.model, ()):
             mode = "quick"
         command = switchbench.switch_command(job.model, primitive, where, path, mode, self.python)
 
@@ -279,8 +274,10 @@ class Sweep:
                     continue
             command, parse = self._child(job)
             floor = self.guard.floor_bytes if self.guard is not None else None
-            outcome = run_child(job, self.timeout, command, memory_floor=floor, parse=parse,
-                                env={"PARKBENCH_CHILD_RLIMITS": self.child_rlimits})
+            outcome = run_child(job, self.plan.timeout_seconds, command, memory_floor=floor,
+                                parse=parse, env={"PARKBENCH_CHILD_RLIMITS": self.plan.child_rlimits})
+            if not isinstance(outcome, Failure):
+                outcome = self._checked(job, outcome)
             if isinstance(outcome, Failure):
                 self.stopped.add(job.series)
                 self.store.add_failure(outcome.as_record())
@@ -288,6 +285,21 @@ class Sweep:
                 self._remember(outcome)
                 self.store.add_measurement(outcome)
             self._report(index, job, outcome)
+
+    def _checked(self, job: Job, record: dict) -> dict | Failure:
+        """``record`` if it is the job's and the results format takes it; else a failure
+        of this job alone (a record stored unchecked would make the run file unreadable)."""
+        run_id = self.switch_folder.name if self.switch_folder is not None else ""
+        try:
+            if job.kind != JobKind.SWITCH and (record.get("model"), record.get("variant"),
+                                               record.get("n")) != (job.model, job.variant, job.n):
+                raise UserError(f"a record of {record.get('model')!r}/{record.get('variant')!r} "
+                                f"n={record.get('n')!r}, not of this job")
+            schema.check_measurement(record, "the child's record", run_id)
+        except UserError as exc:
+            return Failure(job, FailureKind.BAD_OUTPUT, f"no usable result: {exc}", protocol.EXIT_OK,
+                           record.get("wall_seconds", 0.0))
+        return record
 
     def skip(self, job: Job, reason: str, index: int | None = None) -> None:
         """Record that ``job`` (and the rest of its series) will not run, and why."""

@@ -1,5 +1,5 @@
-"""The results format: its version history, the upgrade of older files, and the check
-of every file read from disk against its format.
+"""The results format: its version history and the check of every file read from disk
+against it (older files are first brought to the current version by ``upgrade.py``).
 
 Everything in a results file is untrusted input: names are checked like
 ``--machine``, numbers must be finite and in range, paths must stay inside the run's
@@ -23,6 +23,8 @@ import re
 from pathlib import PurePosixPath
 
 from parkbench.errors import UserError
+from parkbench.protocol import MAX_N
+from parkbench.units import is_finite_number
 
 RUN_SCHEMA = "parkbench-run"
 MACHINE_SCHEMA = "parkbench-machine"
@@ -30,7 +32,6 @@ SCHEMA_VERSION = 2
 
 PLAIN_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 RUN_ID = re.compile(r"\A\d{8}T\d{6}Z(-\d{1,4})?\Z")
-MAX_N = 10**9                # no probe parks more than a billion waiters
 MAX_RECORDS = 100_000        # records of one kind in one run file
 RECORD_KINDS = ("memory", "switch", "tail")
 # A connections probe's requests timed under load (seconds), in its record's "connections"
@@ -87,10 +88,10 @@ class _Checker:
                integer=False):
         if value is None and optional:
             return None
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = is_finite_number(value)
         if ok and integer and isinstance(value, float):
             ok = value.is_integer()
-        if not ok or not math.isfinite(value) or not low <= value <= high:
+        if not ok or not low <= value <= high:
             kind = "a whole number" if integer else "a finite number"
             self.fail(where, f"must be {kind} in [{low:g}, {high:g}], not {_short(value)}")
         return value
@@ -245,6 +246,13 @@ def _check_measurement(check: _Checker, record, where: str, run_id: str) -> None
                                         f"folder, not {_short(file)}")
 
 
+def check_measurement(record, source: str, run_id: str) -> dict:
+    """One measurement as a run file stores it, checked by the reader's own rule: the
+    runner checks each record so, as it arrives, before it is stored."""
+    _check_measurement(_Checker(source), record, "the record", run_id)
+    return record
+
+
 def _check_figure(check: _Checker, figure, where: str) -> None:
     check.dict(figure, where)
     check.name(check.key(figure, "model", where), f"{where}.model")
@@ -272,7 +280,10 @@ def _check_failure(check: _Checker, record, where: str, reached: bool) -> None:
         check.number(record.get("reached"), f"{where}.reached", 0, MAX_N, optional=True, integer=True)
 
 
-def check_parameters(check: _Checker, parameters) -> None:
+def _check_parameter_shapes(check: _Checker, parameters) -> None:
+    """The shapes of the parameters that readers use (grids, latency settings); what
+    they mean is the plan's to check (``plan.RunPlan.from_document``) when a run is
+    resumed."""
     check.dict(parameters, "parameters")
     grids = parameters.get("grids")
     if grids is not None:
@@ -281,13 +292,14 @@ def check_parameters(check: _Checker, parameters) -> None:
             model, _, variant = str(key).partition(":")
             check.name(model, "parameters.grids key")
             check.name(variant or None, "parameters.grids key", optional=True)
-            check.list(grid, f"parameters.grids.{key}")
-            for n in grid:
-                check.number(n, f"parameters.grids.{key}", 1, MAX_N, integer=True)
-    spec = parameters.get("python_spec")
-    check.text(spec, "parameters.python_spec", optional=True, limit=20)
-    if spec is not None and not re.fullmatch(r"\d+\.\d+(\.\d+)?t?", spec):
-        check.fail("parameters.python_spec", f"must be a version such as 3.12 or 3.13.0, not {spec!r}")
+            for n in check.list(grid, f"parameters.grids.{key}"):
+                check.number(n, f"parameters.grids.{key}", 0, 2**63, integer=True)
+    check.text(parameters.get("latency_mode"), "parameters.latency_mode", optional=True, limit=32)
+    options = parameters.get("pyperf_options")
+    if options is not None:
+        for option in check.list(options, "parameters.pyperf_options"):
+            check.text(option, "parameters.pyperf_options", limit=64)
+    check.text(parameters.get("python_spec"), "parameters.python_spec", optional=True, limit=20)
 
 
 def check_run(document, source: str, folder_name: str | None = None) -> dict:
@@ -302,7 +314,7 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
         check.fail("machine", f"{machine!r} differs from the folder it is in ({folder_name!r}); "
                               f"a run file lives in results/<its machine>/")
     check.flag(check.key(document, "complete", "the run file"), "complete")
-    check_parameters(check, check.key(document, "parameters", "the run file"))
+    _check_parameter_shapes(check, check.key(document, "parameters", "the run file"))
     interpreter = document.get("interpreter")
     if interpreter is not None:
         check.dict(interpreter, "interpreter")

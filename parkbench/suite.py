@@ -1,5 +1,6 @@
-"""The suite definition: which models, variants, primitives and placements run, over
-which N, and the list of jobs that makes a sweep.
+"""The suite definition: which models, variants, primitives and placements run by
+default, over which N, and the list of jobs that makes a sweep (``jobs``). What a run
+asks for is checked by its plan (``plan.py``), not here.
 
 Each default grid spans at least two decades in at least three points, sized so the
 quick sweep finishes in well under two minutes on a 2-core machine while the memory a
@@ -10,8 +11,7 @@ from dataclasses import asdict, dataclass
 
 from parkbench import placement, probes
 from parkbench.errors import UserError
-from parkbench.fitting import MIN_DISTINCT_N
-from parkbench.probes.connections import is_connections
+from parkbench.probes import is_connections
 from parkbench.protocol import JobKind
 
 
@@ -114,68 +114,15 @@ QUICK_CONNECTIONS = {"threads": ("connections",), "asyncio": ("connections",),
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
 
-MAX_N = 10**9  # no grid point above a billion waiters (the guard skips far less)
-
-
-def parse_selection(text: str | None, bare_model_default: bool = False) -> list[tuple[str, str]]:
-    """``"threads,subprocess:fork"`` -> [(model, variant), ...].
-
-    A bare model name selects all its variants (with ``bare_model_default``, its
-    default variant: the first of the quick sweep's); ``model:variant`` selects one;
-    ``all`` selects every model and variant. ``None`` selects the quick sweep's
-    variants (``QUICK_VARIANTS``).
-    """
-    if text is None:
-        return [(model, v) for chosen in (QUICK_VARIANTS, QUICK_CONNECTIONS)
-                for model, variants in chosen.items() for v in variants]
-    if text.strip() == "all":
-        return [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
-    selected = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        name, _, variant = item.partition(":")
-        model = probes.get(name)
-        variants: tuple[str, ...]
-        if variant:
-            variants = (probes.check_variant(model, variant),)
-        elif bare_model_default:
-            variants = QUICK_VARIANTS[model.name][:1]
-        else:
-            variants = model.variants
-        for chosen in variants:
-            if (model.name, chosen) not in selected:
-                selected.append((model.name, chosen))
-    if not selected:
-        raise UserError(
-            f"--models needs at least one model; accepted: {', '.join(probes.MODELS)}"
-        )
-    return selected
-
-
-def check_grid(grid) -> tuple[int, ...]:
-    too_big = [n for n in grid if n > MAX_N]
-    if too_big:
-        raise UserError(f"N of at most {MAX_N:,} per child, not {too_big[0]:,}")
-    distinct = sorted(set(grid))
-    if len(distinct) < MIN_DISTINCT_N:
-        raise UserError(
-            f"a grid needs at least {MIN_DISTINCT_N} distinct N to fit memory against N, "
-            f"got {', '.join(map(str, distinct)) or 'none'}"
-        )
-    return tuple(distinct)
-
-
 def grid_key(model: str, variant: str) -> str:
     return f"{model}:{variant}"
 
 
 def grids_for(selection, override=None) -> dict[str, tuple[int, ...]]:
-    """The N grid per selected ``model:variant``: ``override`` for all of them, or each
-    default (the variant's, else the model's)."""
+    """The N grid per selected ``model:variant``: ``override`` for all of them (checked
+    by the plan), or each default (the variant's, else the model's)."""
     if override is not None:
-        grid = check_grid(override)
-        return {grid_key(model, variant): grid for model, variant in selection}
+        return {grid_key(model, variant): tuple(override) for model, variant in selection}
     return {grid_key(model, variant): default_grid(model, variant) for model, variant in selection}
 
 
@@ -186,22 +133,6 @@ def default_grid(model: str, variant: str) -> tuple[int, ...]:
     return VARIANT_GRIDS.get(variant, QUICK_GRIDS[model])
 
 
-def parse_primitives(text: str | None, selection, every: bool = False) -> dict[str, tuple[str, ...]]:
-    """Hand-off primitives per selected model: those named in ``text`` (a comma list;
-    each must belong to a selected model), or by default each model's first (its most
-    idiomatic), or all of them when ``every``."""
-    models = [probes.get(name) for name in dict.fromkeys(model for model, _ in selection)]
-    if text is None:
-        return {model.name: model.primitives if every else model.primitives[:1] for model in models}
-    wanted = [item.strip() for item in text.split(",") if item.strip()]
-    known = sorted({p for model in models for p in model.primitives})
-    for primitive in wanted:
-        if primitive not in known:
-            raise UserError(f"unknown hand-off primitive {primitive!r} for the selected models; "
-                            f"accepted primitives: {', '.join(known)}")
-    return {model.name: tuple(p for p in model.primitives if p in wanted) for model in models}
-
-
 def tail_grid(grid) -> tuple[int, ...]:
     """Smallest, middle and largest N of a grid: tail latency over two decades of idle
     waiters without repeating every memory point."""
@@ -209,7 +140,7 @@ def tail_grid(grid) -> tuple[int, ...]:
     return tuple(dict.fromkeys((grid[0], grid[len(grid) // 2], grid[-1])))
 
 
-def plan(selection, grids, repeat: int = 1, *, memory: bool = True, latency: bool = False,
+def jobs(selection, grids, repeat: int = 1, *, memory: bool = True, latency: bool = False,
          primitives=None, placements=placement.PLACEMENTS, unavailable=None, switch_rounds: int = 1):
     """Every job of a sweep in run order, and the jobs this machine cannot honour
     (with why): memory jobs per (model, variant), N ascending; then one switch job per
@@ -244,7 +175,8 @@ def _plan(selection, grids, repeat, memory, latency, primitives, placements, swi
                  for n in sorted(grids[grid_key(model, variant)])
                  for r in range(repeat)]
     if latency:
-        primitives = primitives or parse_primitives(None, selection)
+        primitives = primitives or {model: probes.get(model).primitives[:1]
+                                    for model, _ in selection}
         first_variant: dict[str, str] = {}
         for model, variant in selection:
             if not is_connections(variant):  # a connections probe times its requests itself
@@ -277,7 +209,7 @@ def to_limit_grid(start: int, predicted: int) -> tuple[int, ...]:
         grid.append(n)
         n *= 2
     grid += [max(int(predicted * share), 1) for share in TO_LIMIT_STEPS]
-    return check_grid(grid)
+    return tuple(sorted(set(grid)))
 
 
 def predicted_capacity(model: str, variant: str, limits: dict) -> int:

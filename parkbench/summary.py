@@ -133,7 +133,7 @@ def with_reference_ratio(wide, column: str):
     (``REFERENCE``) of the same machine and interpreter; NaN where there is none."""
     if wide.empty or column not in wide:
         return wide
-    from parkbench.probes.connections import is_connections
+    from parkbench.probes import is_connections
 
     bases = {}
     for model, variant in (REFERENCE, CONNECTIONS_REFERENCE):
@@ -237,7 +237,7 @@ def connections_table(frame):
     request round trips (p50, p99) at the smallest and largest N of idle connections."""
     import pandas as pd
 
-    from parkbench.probes.connections import is_connections
+    from parkbench.probes import is_connections
 
     held = frame[frame.variant.map(is_connections)]
     if held.empty:

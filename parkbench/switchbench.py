@@ -73,8 +73,13 @@ def read_switch(path: Path) -> dict:
 
 def merge_round(round_file: Path, merged: Path) -> None:
     """Add the runs of one round's pyperf file to the benchmark's merged file (created
-    by the first round), written whole or not at all; the round file is removed."""
+    by the first round), written whole or not at all (the results store's atomic write);
+    the round file is removed."""
+    import io
+
     import pyperf
+
+    from parkbench.results import write_text_atomic
 
     benchmark = pyperf.Benchmark.load(str(round_file))
     if merged.exists():
@@ -82,10 +87,9 @@ def merge_round(round_file: Path, merged: Path) -> None:
         whole.add_runs(benchmark)
     else:
         whole = benchmark
-    partial = merged.with_name(merged.name + ".partial")
-    partial.unlink(missing_ok=True)
-    whole.dump(str(partial))
-    partial.replace(merged)
+    text = io.StringIO()
+    whole.dump(text)
+    write_text_atomic(merged, text.getvalue())
     round_file.unlink()
 
 

@@ -1,6 +1,7 @@
 """Parsing counts written the way people write them (``10k``, ``1M``) and formatting
-byte and time figures for humans. Parsing is strict: anything that is not a positive
-whole number is a ``UserError`` that names the accepted forms.
+byte and time figures for humans, and the one test of a number read from anywhere.
+Parsing is strict: anything that is not a positive whole number is a ``UserError`` that
+names the accepted forms.
 """
 
 import math
@@ -11,6 +12,14 @@ from parkbench.errors import UserError
 _SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
 MAX_COUNT = 10**15
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*$")
+
+
+def is_finite_number(value) -> bool:
+    """A real number, not a boolean, neither NaN nor infinite (a whole number of any
+    size is finite: ``math.isfinite`` would overflow on it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def parse_count(text: str, allow_zero: bool = False) -> int:

@@ -138,7 +138,7 @@ def test_a_run_file_with_a_negative_request_time_is_refused(tmp_path):
 
 def test_connections_time_their_own_requests_not_tail_jobs():
     selection = [("asyncio", "connections"), ("threads", "connections")]
-    jobs, _ = suite.plan(selection, suite.grids_for(selection), latency=True)
+    jobs, _ = suite.jobs(selection, suite.grids_for(selection), latency=True)
     assert not [job for job in jobs if job.kind == "tail"]
     assert {job.model for job in jobs if job.kind == "switch"} == {"asyncio", "threads"}
     assert suite.grids_for([("threads", "connections")])["threads:connections"] == (30, 300, 3_000)

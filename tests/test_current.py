@@ -221,12 +221,12 @@ def test_a_run_file_being_written_is_locked(tmp_path):
 def test_to_limit_with_a_bare_model_runs_its_default_variant():
     import argparse
 
-    from parkbench.commands import run
+    from parkbench.plan import RunPlan
 
     args = argparse.Namespace(full=False, to_limit="threads", models=None, n=None, only=None,
                               latency_mode=None, timeout=None, memory_budget=None, repeat=None,
                               primitives=None, child_rlimit=None)
-    parameters = run.plan_parameters(args)
+    parameters = RunPlan.from_args(args).as_parameters()
     assert parameters["selection"] == [["threads", "condition"]]
     assert parameters["memory"] and not parameters["latency"]
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import current, fitmap, results
+from parkbench import current, fitmap
 from parkbench.cli import main
 from parkbench.fitmap import Profile, machines_needed
 
@@ -59,14 +59,17 @@ def test_published_markers_are_labelled_as_published():
 
 
 def test_profiles_from_fixture_results_of_two_machines():
-    machines = results.load_machines(FIXTURES)
-    cores = {name: info["logical_cpus"] for name, info in machines.items()}
-    found = fitmap.profiles(current.load(FIXTURES).frame, cores)
+    from parkbench.commands.fit import machine_cores
+
+    loaded = current.load(FIXTURES)
+    cores = machine_cores(loaded)
+    assert cores == {"fixture-a": 2, "fixture-b": 2}  # from machine.json (format-1 runs)
+    found = fitmap.profiles(loaded.frame, cores)
     assert {(p.machine, p.model) for p in found} == {
         (m, model) for m in ("fixture-a", "fixture-b") for model in ("asyncio", "threads", "subprocess")}
     for profile in found:
         assert profile.capacity > 0 and profile.switch_seconds > 0
-        expected = machines[profile.machine]["logical_cpus"] if profile.model == "subprocess" else 1
+        expected = cores[profile.machine] if profile.model == "subprocess" else 1
         assert profile.cores == expected
     smaller = fitmap.profiles(current.load(FIXTURES, memory_bytes=2**30).frame, cores)
     asyncio_small = next(p for p in smaller if p.model == "asyncio")

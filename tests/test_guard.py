@@ -48,11 +48,6 @@ def test_a_prediction_at_the_budget_fits_and_one_byte_over_does_not():
     assert reason.startswith("predicted peak ") and "exceeds the memory budget" in reason
 
 
-def test_the_guard_states_its_parameters():
-    assert guard.Guard(5, 6, 1.25).as_parameters() == {
-        "memory_budget_bytes": 5, "memory_floor_bytes": 6, "guard_margin": 1.25}
-
-
 def test_the_floor_is_five_percent_of_memory_but_at_least_512_mib(monkeypatch):
     Memory = namedtuple("Memory", "total available")
     monkeypatch.setattr(guard.psutil, "virtual_memory", lambda: Memory(100 * 2**30, 0))

@@ -45,10 +45,17 @@ def _write(tmp_path, document) -> Path:
 
 
 def _good():
-    return {"format": peer.FORMAT, "sleep_seconds": 10.0,
+    return {"schema": peer.SCHEMA, "schema_version": peer.SCHEMA_VERSION, "sleep_seconds": 10.0,
             "slopes": {"asyncio": {"slope": SLOPE, "r2": 1.0, "grid": [30_000, 100_000, 300_000]}},
             "rows": [
         {"runtime": "asyncio", **peer.decompose(N, GATHERED, HELD, SLOPE)}]}
+
+
+def test_a_file_of_the_first_spelling_still_loads(tmp_path):
+    first = _good()
+    del first["schema"], first["schema_version"]
+    first["format"] = 1
+    assert peer.load(_write(tmp_path, first))["rows"] == _good()["rows"]
 
 
 def test_a_good_file_loads_and_renders(tmp_path):
@@ -58,7 +65,9 @@ def test_a_good_file_loads_and_renders(tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(format=9), "format must be 1"),
+    (lambda d: d.update(schema_version=9), "of schema_version 1, not 9"),
+    (lambda d: d.update(schema_version=True), "of schema_version 1, not True"),
+    (lambda d: d.update(schema="parkbench-run"), "of schema_version 1, not None"),
     (lambda d: d["rows"][0].update(runtime="../etc"), "rows[0].runtime must be one of"),
     (lambda d: d["rows"][0].update(peer_per_task=float("nan")), "rows[0].peer_per_task must be a finite"),
     (lambda d: d["rows"][0].update(n=True), "rows[0].n must be a finite number"),

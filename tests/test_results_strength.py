@@ -136,12 +136,3 @@ def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
     assert str(error.value) == f"{path} is of results format 1; only runs of format 2 can be resumed"
     with pytest.raises(UserError, match="of results format 1"):  # not "being written": let go
         results.RunFile.reopen(path)
-
-
-def test_machines_of_a_results_folder_a_machine_folder_or_a_run_file(tmp_path):
-    from pathlib import Path
-
-    committed = Path(__file__).parent.parent / "results"
-    machine = "x86_64-2cpu-24gib"
-    for target in (committed, committed / machine, next((committed / machine).glob("2*.json"))):
-        assert list(results.load_machines(target)) == [machine]

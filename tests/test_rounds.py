@@ -12,7 +12,7 @@ from parkbench.protocol import JobKind
 
 def test_rounds_are_planned_round_by_round_across_models():
     selection = [("asyncio", "event"), ("threads", "condition")]
-    jobs, refused = suite.plan(selection, suite.grids_for(selection), memory=False, latency=True,
+    jobs, refused = suite.jobs(selection, suite.grids_for(selection), memory=False, latency=True,
                                placements=("same-core",), switch_rounds=3)
     switch = [(job.repeat, job.model) for job in jobs if job.kind == JobKind.SWITCH]
     assert switch == [(0, "asyncio"), (0, "threads"), (1, "asyncio"), (1, "threads"),

@@ -7,8 +7,10 @@ import pytest
 
 from parkbench import runner
 from parkbench.guard import Guard
+from parkbench.plan import RunPlan
 from parkbench.runner import Failure, Sweep, run_child
-from parkbench.suite import Job, plan
+from parkbench.suite import Job
+from parkbench.suite import jobs as plan
 
 JOB = Job("memory", "asyncio", "event", 10, 0)
 
@@ -72,6 +74,28 @@ def _ends(pid, seconds=10.0):
         return True
 
 
+def plan_of(**settings) -> RunPlan:
+    """A plan for the runner alone (it reads the timeout and the child settings)."""
+    return RunPlan(selection=(), grids={}, **settings)
+
+
+def a_record(job: Job, pss: int = 10_000_000, folder: str = "run") -> dict:
+    """A record of ``job`` that the results format takes (switch files under ``folder``,
+    the run's id)."""
+    record = {"kind": job.kind, "model": job.model, "variant": job.variant, "n": job.n,
+              "job": job.as_record(), "repeat": job.repeat, "wall_seconds": 0.5}
+    if job.kind == "memory":
+        record.update(memory={"rss": pss, "uss": pss, "pss": pss, "vms": pss, "kernel": 0},
+                      spawn_seconds=0.1, wake_seconds=0.1)
+    elif job.kind == "tail":
+        record.update(handoff_primitive=job.primitive,
+                      tail={key: 1e-6 for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max")})
+    else:
+        record.update(primitive=job.primitive, placement=job.placement, median=1e-6, mean=1e-6,
+                      stdev=0.0, values=5, file=f"{folder}/switch.json")
+    return record
+
+
 class ListStore:
     def __init__(self):
         self.measurements, self.failures, self.skipped = [], [], []
@@ -90,9 +114,7 @@ def _fake_child(fail_from=None):
     def fake_run_child(job, timeout, command=None, memory_floor=None, parse=None, env=None):
         if fail_from and job.model == fail_from[0] and job.n >= fail_from[1]:
             return Failure(job, "exit", "RuntimeError: can't start new thread", 3, 0.0)
-        return {"model": job.model, "variant": job.variant, "n": job.n, "repeat": job.repeat,
-                "kind": job.kind, "job": job.as_record(),
-                "memory": {"pss": 10_000_000 + 1000 * job.n, "kernel": 0}}
+        return a_record(job, pss=10_000_000 + 1000 * job.n)
     return fake_run_child
 
 
@@ -101,7 +123,7 @@ def test_sweep_stops_a_model_at_its_first_failure_and_goes_on_with_others(monkey
     jobs, _ = plan([("threads", "condition"), ("asyncio", "event")],
                    {"threads:condition": (10, 100, 1000), "asyncio:event": (10, 100, 1000)}, repeat=1)
     store = ListStore()
-    Sweep(jobs, 5, store).run()
+    Sweep(jobs, plan_of(timeout_seconds=5), store).run()
     assert [(m["model"], m["n"]) for m in store.measurements] == [
         ("threads", 10), ("asyncio", 10), ("asyncio", 100), ("asyncio", 1000)]
     assert [(f["model"], f["n"]) for f in store.failures] == [("threads", 100)]
@@ -112,7 +134,8 @@ def test_guard_skips_an_n_predicted_over_budget_and_records_why(monkeypatch):
     jobs, _ = plan([("asyncio", "event")], {"asyncio:event": (10, 100, 1000, 100_000, 1_000_000)}, repeat=1)
     store = ListStore()
     # 10 MB fixed + 1000 B per waiter measured; 1.5x margin: 100k waiters need ~165 MB.
-    Sweep(jobs, 5, store, guard=Guard(budget_bytes=150 * 10**6, floor_bytes=0)).run()
+    Sweep(jobs, plan_of(timeout_seconds=5), store,
+          guard=Guard(budget_bytes=150 * 10**6, floor_bytes=0)).run()
     assert [m["n"] for m in store.measurements] == [10, 100, 1000]
     assert [s["n"] for s in store.skipped] == [100_000]
     assert "exceeds the memory budget" in store.skipped[0]["reason"]
@@ -123,7 +146,7 @@ def test_guard_uses_the_prior_before_anything_is_measured(monkeypatch):
     monkeypatch.setattr(runner, "run_child", _fake_child())
     jobs, _ = plan([("subprocess", "exec")], {"subprocess:exec": (4, 40, 400)}, repeat=1)
     store = ListStore()
-    Sweep(jobs, 5, store, guard=Guard(budget_bytes=2**20, floor_bytes=0)).run()
+    Sweep(jobs, plan_of(timeout_seconds=5), store, guard=Guard(budget_bytes=2**20, floor_bytes=0)).run()
     assert store.measurements == []
     assert "prior of 16 MiB per waiter" in store.skipped[0]["reason"]
 
@@ -136,7 +159,7 @@ def test_resumed_sweep_runs_only_what_is_missing(monkeypatch):
     previous = {"measurements": [_fake_child()(job, 5) for job in jobs[:2]],
                 "failures": [Failure(gevent_100, "exit", "boom", 1, 0.0).as_record()], "skipped": []}
     store = ListStore()
-    Sweep(jobs, 5, store, previous=previous).run()
+    Sweep(jobs, plan_of(timeout_seconds=5), store, previous=previous).run()
     assert [(m["model"], m["n"]) for m in store.measurements] == [("asyncio", 1000)]
 
 
@@ -160,7 +183,7 @@ def test_tail_jobs_stop_at_the_largest_n_parked_for_memory(monkeypatch):
     jobs, _ = plan([("threads", "condition")], {"threads:condition": (10, 100, 1000)},
                    latency=True, primitives={"threads": ("lock",)}, placements=())
     store = ListStore()
-    Sweep(jobs, 5, store).run()
+    Sweep(jobs, plan_of(timeout_seconds=5), store).run()
     tail = [m["n"] for m in store.measurements if m["kind"] == "tail"]
     assert tail == [10, 100]
     assert [s["n"] for s in store.skipped] == [1000]

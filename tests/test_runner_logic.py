@@ -10,7 +10,7 @@ from parkbench import runner, switchbench
 from parkbench.protocol import FailureKind, JobKind
 from parkbench.runner import Failure, Sweep, probe_command
 from parkbench.suite import Job
-from tests.test_runner import ListStore
+from tests.test_runner import ListStore, a_record, plan_of
 
 
 def test_a_memory_job_runs_the_probe_child_under_the_chosen_interpreter():
@@ -40,8 +40,8 @@ def test_a_switch_round_writes_its_own_file_and_is_merged_into_the_benchmark(tmp
     import pyperf
 
     folder = tmp_path / "20261126T000000Z"
-    sweep = Sweep([], 10.0, ListStore(), switch_folder=folder, latency_mode="rigorous",
-                  rigorous_primitives={"asyncio": ("future",)}, python="/venv/python")
+    rigorous = plan_of(timeout_seconds=10.0, latency_mode="rigorous", rigorous_primitives={"asyncio": ("future",)})
+    sweep = Sweep([], rigorous, ListStore(), switch_folder=folder, python="/venv/python")
     command, parse = sweep._child(_switch(1))
     round_file = folder / switchbench.round_filename("asyncio", "future", "same-core", 1)
     assert command[0] == "/venv/python"
@@ -65,8 +65,8 @@ def test_a_first_round_starts_the_benchmark_anew_and_other_primitives_run_quick(
     folder.mkdir()
     merged = folder / switchbench.switch_filename("asyncio", "queue", "cross-core")
     merged.write_text("stale")
-    sweep = Sweep([], 10.0, ListStore(), switch_folder=folder, latency_mode="rigorous",
-                  rigorous_primitives={"asyncio": ("future",)})
+    rigorous = plan_of(timeout_seconds=10.0, latency_mode="rigorous", rigorous_primitives={"asyncio": ("future",)})
+    sweep = Sweep([], rigorous, ListStore(), switch_folder=folder)
     command, _ = sweep._child(_switch(0, "cross-core", "queue"))
     assert not merged.exists()  # a stale merged file from an earlier attempt is gone
     assert command[command.index("--processes") + 1] == "2"  # queue is not rigorous: quick
@@ -76,17 +76,13 @@ def test_a_first_round_starts_the_benchmark_anew_and_other_primitives_run_quick(
     assert merged.read_text() == "kept"  # a later round adds to it
 
 
-def _fake_children(monkeypatch, outcomes):
-    """run_child answers from ``outcomes`` (job -> a record or a Failure), in order."""
+def _fake_children(monkeypatch, outcomes, folder: str = "run"):
+    """run_child answers from ``outcomes`` (job -> a Failure), else with a good record."""
     ran = []
 
     def run_child(job, timeout, command=None, memory_floor=None, parse=None, env=None):
         ran.append((job, env))
-        outcome = outcomes.get(job, {"kind": job.kind, "model": job.model, "variant": job.variant,
-                                     "n": job.n})
-        if not isinstance(outcome, Failure):
-            outcome = dict(outcome, job=job.as_record(), repeat=job.repeat)
-        return outcome
+        return outcomes.get(job) or a_record(job, folder=folder)
 
     monkeypatch.setattr(runner, "run_child", run_child)
     return ran
@@ -98,8 +94,8 @@ def test_a_failure_stops_its_series_and_nothing_else(monkeypatch):
     failure = Failure(a[1], FailureKind.EXIT, "boom", 3, 0.5)
     ran = _fake_children(monkeypatch, {a[1]: failure})
     store, seen = ListStore(), []
-    Sweep(a + b, 10.0, store, progress=lambda i, total, job, outcome: seen.append((i, total, outcome)),
-          child_rlimits="nofile=64").run()
+    Sweep(a + b, plan_of(timeout_seconds=10.0, child_rlimits="nofile=64"), store,
+          progress=lambda i, total, job, outcome: seen.append((i, total, outcome))).run()
     assert [job for job, _ in ran] == [a[0], a[1]] + b          # a[2] never runs
     assert all(env == {"PARKBENCH_CHILD_RLIMITS": "nofile=64"} for _, env in ran)
     assert store.failures == [failure.as_record()]
@@ -112,7 +108,7 @@ def test_tail_beyond_the_largest_n_parked_is_skipped_with_why(monkeypatch):
     tail = [Job(JobKind.TAIL, "threads", "condition", n, 0, "lock", "os") for n in (100, 400)]
     ran = _fake_children(monkeypatch, {})
     store = ListStore()
-    Sweep(memory + tail, 10.0, store).run()
+    Sweep(memory + tail, plan_of(timeout_seconds=10.0), store).run()
     assert [job for job, _ in ran] == memory + tail[:1]
     (skip,) = store.skipped
     assert skip["reason"] == "beyond the largest N parked for memory (200)"
@@ -129,9 +125,9 @@ def test_the_guard_is_asked_before_memory_and_tail_children_but_not_switch(monke
             return "too big" if n > 20 else None
 
     jobs = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20, 40, 80)] + [_switch(0)]
-    ran = _fake_children(monkeypatch, {})
+    ran = _fake_children(monkeypatch, {}, folder=tmp_path.name)
     store, guard = ListStore(), Guard()
-    Sweep(jobs, 10.0, store, guard=guard, switch_folder=tmp_path).run()
+    Sweep(jobs, plan_of(timeout_seconds=10.0), store, guard=guard, switch_folder=tmp_path).run()
     assert [job.n for job, _ in ran] == [10, 20, 0]
     assert guard.asked == [("asyncio", 10, 0), ("asyncio", 20, 1), ("asyncio", 40, 2)]
     assert [s["reason"] for s in store.skipped] == ["too big"]  # 80 is in the stopped series
@@ -143,8 +139,8 @@ def test_a_resumed_sweep_runs_only_what_is_missing(monkeypatch):
     failed = Job(JobKind.MEMORY, "gevent", "event", 10)
     previous = {"measurements": [done], "failures": [{"job": failed.as_record()}]}
     ran = _fake_children(monkeypatch, {})
-    Sweep(jobs + [failed, Job(JobKind.MEMORY, "gevent", "event", 20)], 10.0, ListStore(),
-          previous=previous).run()
+    Sweep(jobs + [failed, Job(JobKind.MEMORY, "gevent", "event", 20)], plan_of(timeout_seconds=10.0),
+          ListStore(), previous=previous).run()
     assert [job for job, _ in ran] == jobs[1:]  # gevent's series had stopped
 
 
@@ -243,8 +239,8 @@ def test_a_parsed_child_reads_stdout_not_the_channel():
 
 
 def test_the_sweep_builds_each_probe_command_from_its_own_settings(tmp_path):
-    sweep = Sweep([], 10.0, ListStore(), tail_loops=77, wake_max_n={"asyncio": 5}, python="/p/python",
-                  switch_folder=tmp_path)
+    sweep = Sweep([], plan_of(timeout_seconds=10.0, tail_loops=77, wake_max_n={"asyncio": 5}), ListStore(),
+                  python="/p/python", switch_folder=tmp_path)
     memory, _ = sweep._child(Job(JobKind.MEMORY, "asyncio", "event", 6))
     assert memory[0] == "/p/python" and memory[-1] == "--no-wake"
     tail, parse = sweep._child(Job(JobKind.TAIL, "asyncio", "event", 6, 0, "future", "os"))
@@ -256,8 +252,7 @@ def test_the_sweep_gives_each_child_its_timeout_and_the_guard_floor(monkeypatch)
 
     def run_child(job, timeout, command=None, memory_floor=None, parse=None, env=None):
         seen.append((timeout, memory_floor))
-        return {"kind": job.kind, "model": job.model, "variant": job.variant, "n": job.n,
-                "job": job.as_record()}
+        return a_record(job)
 
     class Guard:
         floor_bytes = 4096
@@ -267,8 +262,8 @@ def test_the_sweep_gives_each_child_its_timeout_and_the_guard_floor(monkeypatch)
 
     monkeypatch.setattr(runner, "run_child", run_child)
     jobs = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20)]
-    Sweep(jobs, 42.0, ListStore(), guard=Guard()).run()
-    Sweep(jobs, 7.0, ListStore()).run()
+    Sweep(jobs, plan_of(timeout_seconds=42.0), ListStore(), guard=Guard()).run()
+    Sweep(jobs, plan_of(timeout_seconds=7.0), ListStore()).run()
     assert seen == [(42.0, 4096), (42.0, 4096), (7.0, None), (7.0, None)]
 
 
@@ -276,6 +271,6 @@ def test_a_series_skipped_before_stays_stopped_on_resume(monkeypatch):
     skipped = Job(JobKind.MEMORY, "asyncio", "event", 20)
     ran = _fake_children(monkeypatch, {})
     Sweep([Job(JobKind.MEMORY, "asyncio", "event", 10), skipped,
-           Job(JobKind.MEMORY, "asyncio", "event", 40)], 10.0, ListStore(),
+           Job(JobKind.MEMORY, "asyncio", "event", 40)], plan_of(timeout_seconds=10.0), ListStore(),
           previous={"skipped": [{"job": skipped.as_record()}]}).run()
     assert ran == []  # the whole series had stopped at the guard's skip

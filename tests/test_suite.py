@@ -1,10 +1,9 @@
-"""The suite definition and its planner: selections, grids, jobs in order."""
+"""The suite definition: default grids and the jobs of a sweep in order (a run's plan,
+which checks what a run asks for, is ``test_plan.py``'s)."""
 
-import pytest
 
 from parkbench import suite
-from parkbench.errors import UserError
-from parkbench.suite import plan
+from parkbench.suite import jobs as plan
 
 
 def test_plan_orders_n_ascending_with_repeats():
@@ -32,22 +31,9 @@ def test_plan_with_latency_adds_switch_per_placement_and_tail_over_the_grid(monk
         ("cross-core", "cross-core needs two CPUs; this process may use only one")]
 
 
-def test_a_bare_model_selects_all_its_variants_or_its_default():
-    assert suite.parse_selection("subprocess") == [("subprocess", v) for v in
-                                                  ("fork", "exec", "forkserver", "spawn", "sleep", "connections")]
-    assert suite.parse_selection("subprocess", bare_model_default=True) == [("subprocess", "fork")]
-    assert suite.parse_selection(None) == [(m, v) for chosen in (suite.QUICK_VARIANTS,
-                                                                 suite.QUICK_CONNECTIONS)
-                                           for m, vs in chosen.items() for v in vs]
-    assert suite.parse_selection("threads:stack-128k,threads:stack-128k") == [("threads", "stack-128k")]
-
-
-def test_grids_need_three_distinct_n_within_bounds():
-    assert suite.check_grid([30, 10, 20, 10]) == (10, 20, 30)
-    with pytest.raises(UserError, match="at least 3 distinct N"):
-        suite.check_grid([10, 10, 20])
-    with pytest.raises(UserError, match="N of at most 1,000,000,000"):
-        suite.check_grid([10, 20, 10**9 + 1])
+def test_an_n_override_is_every_selected_variant_s_grid_and_defaults_are_per_variant():
+    assert suite.grids_for([("asyncio", "event"), ("gevent", "event")], [5, 1, 3]) == {
+        "asyncio:event": (5, 1, 3), "gevent:event": (5, 1, 3)}  # checked by the plan
     assert suite.grids_for([("asyncio", "socket")]) == {"asyncio:socket": suite.VARIANT_GRIDS["socket"]}
 
 

@@ -96,6 +96,24 @@ def _go_unavailable() -> str | None:
     return gotoolchain.unavailable_reason()
 
 
+# The two workloads a variant belongs to: waiters woken in-process (a future, an event,
+# a pipe byte; sized by the hand-off) and idle TCP connections held by a server
+# (``probes/connections.py``; sized by the requests a server serves).
+IN_PROCESS = "in-process"
+CONNECTIONS = "connections"
+CONNECTIONS_VARIANTS = ("connections", "protocol", "reuseport")
+
+
+def workload(variant: str | None) -> str:
+    """The workload of a variant: ``CONNECTIONS`` or ``IN_PROCESS``."""
+    return CONNECTIONS if variant in CONNECTIONS_VARIANTS else IN_PROCESS
+
+
+def is_connections(variant: str | None) -> bool:
+    """Whether a variant is one of the connections workload's."""
+    return workload(variant) == CONNECTIONS
+
+
 def unavailable(model: "Model") -> str | None:
     """Why ``model`` cannot run here, or ``None``."""
     return model.unavailable() if model.unavailable is not None else None

@@ -6,9 +6,8 @@ descriptors and two kernel socket buffers on top of the model's own cost.
 
 import resource
 
+from parkbench.limits import DESCRIPTOR_MARGIN
 from parkbench.probes import LimitReached
-
-DESCRIPTOR_MARGIN = 64  # descriptors kept free for the interpreter, psutil, pipes
 
 
 def ensure_descriptors(n: int) -> dict:

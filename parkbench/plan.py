@@ -1,0 +1,346 @@
+"""A run's plan: what a sweep measures and under which rules, built and checked in one
+place.
+
+``RunPlan.from_args(args)`` plans a new run from the command line and
+``RunPlan.from_document(parameters, source)`` reopens a stored one (``--resume``); both
+end in ``RunPlan.checked``, the only check of the selection, the grids, the budgets, the
+timeout and the latency settings. A run file is untrusted input, so a resumed plan meets
+exactly the rules of a new one (lists de-duplicated and bounded as the command line's
+are). ``as_parameters()`` is the plan as a run file stores it (docs/results-format.md):
+the schema checks the shapes of a stored file, this module what they mean. The suite
+(``suite.py``) holds the default grids and turns a plan into jobs; nothing here writes.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from parkbench import placement, probes, suite, switchbench
+from parkbench.errors import UserError
+from parkbench.fitting import MIN_DISTINCT_N
+from parkbench.protocol import MAX_N
+from parkbench.units import is_finite_number
+
+MAX_REPEAT = 100
+MAX_TIMEOUT_SECONDS = 24 * 3600.0
+MAX_TAIL_LOOPS = 10_000_000
+MAX_SWITCH_ROUNDS = 10
+MAX_SELECTED = 200          # model variants in one run (open variants: stack-SIZE)
+MAX_GRID = 1_000            # N of one grid
+
+
+def parse_selection(text: str | None, bare_model_default: bool = False) -> list[tuple[str, str]]:
+    """``"threads,subprocess:fork"`` -> [(model, variant), ...], each once.
+
+    A bare model name selects all its variants (with ``bare_model_default``, its
+    default variant: the first of the quick sweep's); ``model:variant`` selects one;
+    ``all`` selects every model and variant. ``None`` selects the default sweep's
+    variants (``suite.QUICK_VARIANTS`` and ``suite.QUICK_CONNECTIONS``).
+    """
+    if text is None:
+        return [(model, v) for chosen in (suite.QUICK_VARIANTS, suite.QUICK_CONNECTIONS)
+                for model, variants in chosen.items() for v in variants]
+    if text.strip() == "all":
+        return [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
+    selected: list[tuple[str, str]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, variant = item.partition(":")
+        model = probes.get(name)
+        variants: tuple[str, ...]
+        if variant:
+            variants = (probes.check_variant(model, variant),)
+        elif bare_model_default:
+            variants = suite.QUICK_VARIANTS[model.name][:1]
+        else:
+            variants = model.variants
+        selected += [(model.name, chosen) for chosen in variants if (model.name, chosen) not in selected]
+    if not selected:
+        raise UserError(f"--models needs at least one model; accepted: {', '.join(probes.MODELS)}")
+    return selected
+
+
+def parse_primitives(text: str | None, selection, every: bool = False) -> dict[str, tuple[str, ...]]:
+    """Hand-off primitives per selected model: those named in ``text`` (a comma list;
+    each must belong to a selected model), or by default each model's first (its most
+    idiomatic), or all of them when ``every``."""
+    models = [probes.get(name) for name in dict.fromkeys(model for model, _ in selection)]
+    if text is None:
+        return {model.name: model.primitives if every else model.primitives[:1] for model in models}
+    wanted = [item.strip() for item in text.split(",") if item.strip()]
+    known = sorted({p for model in models for p in model.primitives})
+    for primitive in wanted:
+        if primitive not in known:
+            raise UserError(f"unknown hand-off primitive {primitive!r} for the selected models; "
+                            f"accepted primitives: {', '.join(known)}")
+    return {model.name: tuple(p for p in model.primitives if p in wanted) for model in models}
+
+
+def check_grid(grid, key: str = "") -> tuple[int, ...]:
+    """A grid of N, sorted and each N once: whole numbers from 1 to ``MAX_N``, at least
+    ``MIN_DISTINCT_N`` of them."""
+    where = f"grid {key} " if key else ""
+    if not isinstance(grid, (list, tuple)) or len(grid) > MAX_GRID:
+        raise UserError(f"{where}must be a list of at most {MAX_GRID:,} N")
+    for n in grid:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
+            raise UserError(f"{where}holds {n!r}; N must be a whole number from 1 to {MAX_N:,} per child")
+    distinct = sorted(set(grid))
+    if len(distinct) < MIN_DISTINCT_N:
+        raise UserError(f"{where}needs at least {MIN_DISTINCT_N} distinct N to fit memory against N, "
+                        f"got {', '.join(map(str, distinct)) or 'none'}")
+    return tuple(distinct)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything a sweep's children are run with. Build it with ``from_args`` or
+    ``from_document`` (checked); tests may build one directly."""
+
+    selection: tuple[tuple[str, str], ...]
+    grids: Mapping[str, tuple[int, ...]]
+    full: bool = False
+    repeat: int = 1
+    timeout_seconds: float = suite.DEFAULT_TIMEOUT_SECONDS
+    memory: bool = True
+    latency: bool = True
+    latency_mode: str = "quick"
+    switch_rounds: int = switchbench.SWITCH_ROUNDS
+    primitives: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    placements: tuple[str, ...] = placement.PLACEMENTS
+    tail_loops: int = switchbench.TAIL_LOOPS
+    tail_placement: str = switchbench.TAIL_PLACEMENT
+    to_limit: str | None = None
+    child_rlimits: str = ""
+    wake_max_n: Mapping[str, int] = field(default_factory=dict)
+    # with rigorous latency, only these primitives get pyperf's --rigorous (None: all)
+    rigorous_primitives: Mapping[str, tuple[str, ...]] | None = None
+    memory_budget_bytes: int = 0
+    memory_floor_bytes: int = 0
+    guard_margin: float = 1.5
+    python_spec: str | None = None  # --python as a version (never a path)
+
+    # --- building --------------------------------------------------------------------
+
+    @classmethod
+    def from_args(cls, args, python_spec: str | None = None) -> "RunPlan":
+        """The plan of ``parkbench run``'s options, checked (nothing is written)."""
+        from parkbench import guard, limits
+
+        selection, grids, only = _selection_and_grids(args, limits.read())
+        mode = "rigorous" if args.full else (args.latency_mode or "quick")
+        primitives = parse_primitives(args.primitives, selection, every=mode == "rigorous")
+        budget = args.memory_budget or (suite.FULL_BUDGET if args.full else guard.DEFAULT_BUDGET)
+        plan = cls(
+            selection=tuple(selection), grids=grids, full=bool(args.full),
+            repeat=args.repeat if args.repeat is not None else 1,
+            timeout_seconds=args.timeout if args.timeout is not None else (
+                suite.FULL_TIMEOUT_SECONDS if args.full else suite.DEFAULT_TIMEOUT_SECONDS),
+            memory=only in (None, "memory"), latency=only in (None, "latency"), latency_mode=mode,
+            primitives=primitives, to_limit=args.to_limit,
+            child_rlimits=",".join(args.child_rlimit or ()),
+            wake_max_n=dict(suite.WAKE_MAX_N) if args.full else {},
+            # rigorous pyperf for the primitive that wakes a parked waiter (the fit map's);
+            # the others quick: pyperf's time goes where the figures are used
+            rigorous_primitives=({model: names[:1] for model, names in primitives.items()}
+                                 if args.full else None),
+            memory_budget_bytes=guard.parse_budget(budget, guard.available_bytes()),
+            memory_floor_bytes=guard.default_floor(),
+            guard_margin=guard.FULL_GUARD_MARGIN if args.full else guard.GUARD_MARGIN,
+            python_spec=python_spec)
+        return plan.checked()
+
+    @classmethod
+    def from_document(cls, parameters, source: str) -> "RunPlan":
+        """The plan a run file stored, checked like the command line's. Keys that older
+        runs did not store take the value those runs ran with."""
+        if not isinstance(parameters, dict):
+            raise UserError(f"{source}: parameters must be an object")
+        try:
+            rigorous = parameters.get("rigorous_primitives")
+            plan = cls(
+                selection=tuple(dict.fromkeys((str(m), str(v)) for m, v in parameters["selection"])),
+                grids={str(key): tuple(grid) for key, grid in parameters["grids"].items()},
+                full=parameters.get("full", False), repeat=parameters["repeat"],
+                timeout_seconds=parameters["timeout_seconds"],
+                memory=parameters["memory"], latency=parameters["latency"],
+                latency_mode=parameters["latency_mode"],
+                switch_rounds=parameters.get("switch_rounds", 1),
+                primitives={str(m): tuple(names) for m, names in parameters["primitives"].items()},
+                placements=tuple(dict.fromkeys(parameters["placements"])),
+                tail_loops=parameters["tail_loops"],
+                tail_placement=parameters.get("tail_placement", switchbench.TAIL_PLACEMENT),
+                to_limit=parameters.get("to_limit"),
+                child_rlimits=parameters.get("child_rlimits") or "",
+                wake_max_n=dict(parameters.get("wake_max_n") or {}),
+                rigorous_primitives=None if rigorous is None else {
+                    str(m): tuple(names) for m, names in rigorous.items()},
+                memory_budget_bytes=parameters["memory_budget_bytes"],
+                memory_floor_bytes=parameters["memory_floor_bytes"],
+                guard_margin=parameters["guard_margin"],
+                python_spec=parameters.get("python_spec"))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UserError(f"{source}: parameters are malformed ({type(exc).__name__}: {exc})") from None
+        return plan.checked(source)
+
+    # --- the rules -------------------------------------------------------------------
+
+    def checked(self, source: str | None = None) -> "RunPlan":
+        """This plan if every rule holds (a floor below the default raised to it, the
+        resource limits in their stored form); else a ``UserError`` that names
+        ``source``, the file it came from (``None``: the command line)."""
+        try:
+            return self._checked()
+        except UserError as exc:
+            if source is None:
+                raise
+            raise UserError(f"{source}: {exc}") from None
+
+    def _checked(self) -> "RunPlan":
+        from parkbench import guard, rlimits
+
+        def fail(rule: str):
+            raise UserError(rule)
+
+        if not self.selection or len(self.selection) > MAX_SELECTED:
+            fail(f"a run selects from 1 to {MAX_SELECTED} model variants, not {len(self.selection):,}")
+        for model, variant in self.selection:
+            probes.check_variant(probes.get(model), variant)
+        grids = {key: check_grid(grid, key) for key, grid in self.grids.items()}
+        missing = {suite.grid_key(m, v) for m, v in self.selection} - set(grids)
+        if missing:
+            fail(f"no grid for {', '.join(sorted(missing))}")
+        selected_models = {model for model, _ in self.selection}
+        for mapping in (self.primitives, self.rigorous_primitives or {}):
+            for model, names in mapping.items():
+                if model not in selected_models:
+                    fail(f"primitives of {model!r}, a model the run does not select")
+                for name in names:
+                    probes.check_primitive(probes.get(model), name)
+        if self.latency and selected_models - set(self.primitives):
+            fail(f"no hand-off primitives for {', '.join(sorted(selected_models - set(self.primitives)))}")
+        for where in self.placements:
+            if where not in placement.PLACEMENTS:
+                fail(f"unknown placement {where!r}; accepted: {', '.join(placement.PLACEMENTS)}")
+        for model, cap in self.wake_max_n.items():
+            probes.get(model)
+            if not _whole(cap, 1, MAX_N):
+                fail(f"the wake cap of {model} must be a whole number from 1 to {MAX_N:,}, not {cap!r}")
+        for name, value in (("full", self.full), ("memory", self.memory), ("latency", self.latency)):
+            if not isinstance(value, bool):
+                fail(f"{name} must be true or false, not {value!r}")
+        if not _whole(self.repeat, 1, MAX_REPEAT):
+            fail(f"repeat must be a whole number from 1 to {MAX_REPEAT}, not {self.repeat!r}")
+        if not is_finite_number(self.timeout_seconds) or not 0 < self.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+            fail(f"the timeout must be in (0, {MAX_TIMEOUT_SECONDS:g}] seconds, not {self.timeout_seconds!r}")
+        if not _whole(self.switch_rounds, 1, MAX_SWITCH_ROUNDS):
+            fail(f"switch rounds must be a whole number from 1 to {MAX_SWITCH_ROUNDS}, "
+                 f"not {self.switch_rounds!r}")
+        if self.latency_mode not in switchbench.PYPERF_MODES:
+            fail(f"latency mode must be one of {', '.join(switchbench.PYPERF_MODES)}, "
+                 f"not {self.latency_mode!r}")
+        if not is_finite_number(self.guard_margin) or not 1 <= self.guard_margin <= 10:
+            fail(f"the guard margin must be in [1, 10], not {self.guard_margin!r}")
+        if not _whole(self.tail_loops, 1, MAX_TAIL_LOOPS):
+            fail(f"tail loops must be a whole number from 1 to {MAX_TAIL_LOOPS:,}, not {self.tail_loops!r}")
+        if self.tail_placement != switchbench.TAIL_PLACEMENT:
+            fail(f"tail hand-offs are placed by the OS ({switchbench.TAIL_PLACEMENT!r}), "
+                 f"not {self.tail_placement!r}")
+        available = guard.available_bytes()
+        budget = self.memory_budget_bytes
+        if not is_finite_number(budget) or not 0 < budget <= available:
+            fail(f"the memory budget must be positive and at most the memory available now "
+                 f"({available:,} B), not {budget!r}")
+        if budget < guard.PRIOR_FIXED_BYTES:
+            fail(f"the memory budget of {int(budget):,} B is below what the smallest probe child "
+                 f"needs ({guard.PRIOR_FIXED_BYTES:,} B: an interpreter and its libraries)")
+        if self.to_limit is not None and not isinstance(self.to_limit, str):
+            fail(f"to_limit must be text, not {self.to_limit!r}")
+        if self.python_spec is not None and not _version(self.python_spec):
+            fail(f"python_spec must be a version such as 3.12 or 3.13.0, not {self.python_spec!r}")
+        if not isinstance(self.child_rlimits, str):
+            fail(f"child_rlimits must be text, not {self.child_rlimits!r}")
+        floor = self.memory_floor_bytes
+        return replace(self, grids=grids,
+                       memory_floor_bytes=max(floor, guard.default_floor()) if is_finite_number(floor)
+                       else guard.default_floor(),
+                       child_rlimits=rlimits.normalise(self.child_rlimits, "--child-rlimit"))
+
+    # --- using it --------------------------------------------------------------------
+
+    def as_parameters(self) -> dict:
+        """The plan as a run file stores it (``parameters``)."""
+        parameters = {
+            "full": self.full,
+            "selection": [list(item) for item in self.selection],
+            "grids": {key: list(grid) for key, grid in self.grids.items()},
+            "repeat": self.repeat,
+            "timeout_seconds": self.timeout_seconds,
+            "memory": self.memory,
+            "latency": self.latency,
+            "latency_mode": self.latency_mode,
+            "pyperf_options": list(switchbench.PYPERF_MODES[self.latency_mode]),  # per round
+            "switch_rounds": self.switch_rounds,
+            "primitives": {model: list(names) for model, names in self.primitives.items()},
+            "placements": list(self.placements),
+            "tail_loops": self.tail_loops,
+            "tail_placement": self.tail_placement,
+            "to_limit": self.to_limit,
+            "child_rlimits": self.child_rlimits,
+            "wake_max_n": dict(self.wake_max_n),
+            "rigorous_primitives": None if self.rigorous_primitives is None else {
+                model: list(names) for model, names in self.rigorous_primitives.items()},
+            "memory_budget_bytes": self.memory_budget_bytes,
+            "memory_floor_bytes": self.memory_floor_bytes,
+            "guard_margin": self.guard_margin,
+        }
+        if self.python_spec is not None:
+            parameters["python_spec"] = self.python_spec
+        return parameters
+
+    def jobs(self, unavailable=None):
+        """Every job of the sweep in run order, and the refused ones with why
+        (``suite.jobs``)."""
+        return suite.jobs(list(self.selection), self.grids, self.repeat, memory=self.memory,
+                          latency=self.latency, primitives=self.primitives,
+                          placements=self.placements, unavailable=unavailable,
+                          switch_rounds=self.switch_rounds)
+
+    def guard(self):
+        from parkbench.guard import Guard
+
+        return Guard(self.memory_budget_bytes, self.memory_floor_bytes, self.guard_margin)
+
+
+def _selection_and_grids(args, limits_now):
+    from parkbench.units import parse_count_list
+
+    if args.full:
+        if args.n or args.to_limit:
+            raise UserError("--full chooses its own grids; do not pass --n or --to-limit")
+        selection = (parse_selection(args.models) if args.models
+                     else parse_selection(None) + suite.FULL_EXTRA)
+        return selection, suite.full_grids(selection, limits_now), args.only
+    if args.to_limit:
+        if args.models or args.n:
+            raise UserError("--to-limit chooses its own model and grid; do not pass --models or --n")
+        selection = parse_selection(args.to_limit, bare_model_default=True)
+        if len(selection) != 1:
+            raise UserError(f"--to-limit takes one model or model:variant, not {args.to_limit!r}")
+        (model, variant), = selection
+        start = min(suite.QUICK_GRIDS[model])
+        predicted = suite.predicted_capacity(model, variant, limits_now)
+        return selection, {suite.grid_key(model, variant): suite.to_limit_grid(start, predicted)}, "memory"
+    selection = parse_selection(args.models)
+    override = parse_count_list(args.n) if args.n is not None else None
+    return selection, suite.grids_for(selection, override), args.only
+
+
+def _whole(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _version(value) -> bool:
+    import re
+
+    return isinstance(value, str) and re.fullmatch(r"\d+\.\d+(\.\d+)?t?", value) is not None

@@ -1,0 +1,246 @@
+"""A run's plan (``plan.py``): selections and grids as the command line gives them, the
+one check that a new run and a resumed run both meet, the stored form, the options a
+resume refuses, and the interpreter spec a run stores."""
+
+import dataclasses
+
+import pytest
+
+from parkbench import guard, plan, suite
+from parkbench.cli import build_parser
+from parkbench.errors import UserError
+from parkbench.plan import RunPlan
+
+
+def _args(*argv):
+    return build_parser().parse_args(["run", *argv])
+
+
+def _stored(**changes) -> dict:
+    """A resumable plan as a run file stores it, with ``changes``."""
+    parameters = RunPlan.from_args(_args("--models", "asyncio:event,threads", "--n", "1k,3k,10k")).as_parameters()
+    parameters.update(changes)
+    return parameters
+
+
+# --- selections and grids ----------------------------------------------------------------
+
+
+def test_a_bare_model_selects_all_its_variants_or_its_default():
+    assert plan.parse_selection("subprocess") == [("subprocess", v) for v in
+                                                 ("fork", "exec", "forkserver", "spawn", "sleep", "connections")]
+    assert plan.parse_selection("subprocess", bare_model_default=True) == [("subprocess", "fork")]
+    assert plan.parse_selection(None) == [(m, v) for chosen in (suite.QUICK_VARIANTS, suite.QUICK_CONNECTIONS)
+                                          for m, vs in chosen.items() for v in vs]
+    assert plan.parse_selection("threads:stack-128k,threads:stack-128k") == [("threads", "stack-128k")]
+
+
+def test_grids_need_three_distinct_whole_n_within_bounds():
+    assert plan.check_grid([30, 10, 20, 10]) == (10, 20, 30)
+    with pytest.raises(UserError, match="at least 3 distinct N"):
+        plan.check_grid([10, 10, 20])
+    with pytest.raises(UserError, match="from 1 to 1,000,000,000 per child"):
+        plan.check_grid([10, 20, 10**9 + 1])
+    assert plan.check_grid([10, 20, 10**9])[-1] == 10**9  # the bound itself is allowed
+    for bad in (0, 2.5, True, "10"):
+        with pytest.raises(UserError, match=f"holds {bad!r}"):
+            plan.check_grid([10, 20, bad])
+
+
+# --- one check for a new run and a resumed one ---------------------------------------------
+
+
+def test_a_new_plan_is_stored_and_reopened_unchanged():
+    new = RunPlan.from_args(_args("--models", "asyncio:event,threads", "--n", "10k,1k,3k,1k",
+                                  "--repeat", "2", "--child-rlimit", "nofile=2k"))
+    assert new.grids == {"asyncio:event": (1000, 3000, 10000), "threads:condition": (1000, 3000, 10000),
+                         **{f"threads:{v}": (1000, 3000, 10000) for _, v in new.selection[1:]}}
+    assert new.child_rlimits == "nofile=2048" and new.repeat == 2
+    stored = new.as_parameters()
+    assert list(stored)[:4] == ["full", "selection", "grids", "repeat"] and "python_spec" not in stored
+    assert RunPlan.from_document(stored, "run.json") == new
+    assert RunPlan.from_document(stored, "run.json").as_parameters() == stored
+
+
+def test_the_full_sweep_plans_rigorous_latency_for_each_model_s_first_primitive():
+    full = RunPlan.from_args(_args("--full", "--models", "gevent:event"))
+    assert full.latency_mode == "rigorous" and full.primitives == {"gevent": ("event", "channel", "greenlet")}
+    assert full.rigorous_primitives == {"gevent": ("event",)} and full.wake_max_n == suite.WAKE_MAX_N
+    assert full.grids == {"gevent:event": suite.FULL_GRIDS["gevent"]}
+
+
+def test_a_resumed_plan_is_de_duplicated_and_bounded_as_the_command_line_is():
+    copies = _stored(selection=[["asyncio", "event"]] * 100_000, placements=["same-core"] * 1000,
+                     primitives={"asyncio": ["future"]})
+    reopened = RunPlan.from_document(copies, "run.json")
+    assert reopened.selection == (("asyncio", "event"),) and reopened.placements == ("same-core",)
+    assert len(reopened.jobs()[0]) == 3 + 3 * 1 + 3  # memory x3, switch rounds x3, tail x3
+    many = _stored(selection=[["threads", f"stack-{4 * k}k"] for k in range(8, 8 + 201)])
+    many["grids"] = {f"threads:stack-{4 * k}k": [1, 2, 3] for k in range(8, 8 + 201)}
+    with pytest.raises(UserError, match="from 1 to 200 model variants, not 201"):
+        RunPlan.from_document(many, "run.json")
+
+
+@pytest.mark.parametrize("changes, rule", [
+    ({"grids": {"asyncio:event": [1, 2, 10**9 + 1]}}, "grid asyncio:event holds 1000000001"),
+    ({"grids": {"asyncio:event": [1, 2, 3]}}, "no grid for threads:condition"),
+    ({"primitives": {"asyncio": ["future"], "threads": ["lock"], "gevent": ["event"]}},
+     "primitives of 'gevent', a model the run does not select"),
+    ({"primitives": {"asyncio": ["future"]}}, "no hand-off primitives for threads"),
+    ({"primitives": {"asyncio": ["lock"], "threads": ["lock"]}}, "unknown hand-off primitive 'lock'"),
+    ({"placements": ["same-core", "next-door"]}, "unknown placement 'next-door'"),
+    ({"repeat": 0}, "repeat must be a whole number from 1 to 100, not 0"),
+    ({"repeat": True}, "repeat must be a whole number"),
+    ({"timeout_seconds": float("inf")}, "the timeout must be in"),
+    ({"timeout_seconds": 10**400}, "the timeout must be in"),
+    ({"switch_rounds": 11}, "switch rounds must be a whole number from 1 to 10, not 11"),
+    ({"latency_mode": "slow"}, "latency mode must be one of quick, rigorous"),
+    ({"guard_margin": 0.5}, "the guard margin must be in"),
+    ({"tail_loops": 10**8}, "tail loops must be a whole number"),
+    ({"tail_placement": "same-core"}, "tail hand-offs are placed by the OS"),
+    ({"memory_budget_bytes": 2**20}, "below what the smallest probe child needs"),
+    ({"memory_budget_bytes": 2**62}, "at most the memory available now"),
+    ({"wake_max_n": {"gevent": 0}}, "the wake cap of gevent must be a whole number"),
+    ({"wake_max_n": {"nope": 5}}, "unknown model 'nope'"),
+    ({"python_spec": "3.12 "}, "python_spec must be a version such as 3.12"),
+    ({"child_rlimits": "nofile=x"}, "a size must be a whole number of bytes"),
+    ({"memory": "yes"}, "memory must be true or false"),
+    ({"selection": [["asyncio", "nope"]]}, "unknown variant 'nope'"),
+    ({"selection": "asyncio"}, "parameters are malformed"),
+    ({"grids": []}, "parameters are malformed"),
+])
+def test_a_resumed_plan_meets_every_rule_of_a_new_one(changes, rule):
+    with pytest.raises(UserError, match="^run.json: ") as error:
+        RunPlan.from_document(_stored(**changes), "run.json")
+    assert rule in str(error.value)
+
+
+def test_a_plan_stored_by_an_older_run_takes_the_settings_it_ran_with(monkeypatch):
+    older = _stored(memory_floor_bytes=1)
+    for key in ("switch_rounds", "wake_max_n", "rigorous_primitives", "child_rlimits", "full",
+                "tail_placement", "to_limit"):
+        del older[key]
+    reopened = RunPlan.from_document(older, "old.json")
+    assert reopened.switch_rounds == 1 and reopened.wake_max_n == {} and not reopened.full
+    assert reopened.memory_floor_bytes == guard.default_floor()  # raised to today's floor
+
+
+def test_a_plan_gives_the_guard_its_budget_floor_and_margin():
+    reopened = RunPlan.from_document(_stored(guard_margin=1.25), "run.json")
+    made = reopened.guard()
+    assert (made.budget_bytes, made.floor_bytes, made.margin) == (
+        reopened.memory_budget_bytes, reopened.memory_floor_bytes, 1.25)
+
+
+# --- resume ------------------------------------------------------------------------------
+
+
+def test_resume_refuses_every_option_of_the_plan_group(tmp_path):
+    from parkbench.commands import run
+
+    parser = build_parser()
+    refused = parser.parse_args(["run"]).plan_options
+    assert {"models", "n", "full", "python", "child_rlimit", "memory_budget"} <= set(refused)
+    assert not {"output", "machine", "resume"} & set(refused)
+    for dest, argv in (("n", ["--n", "1k,2k,3k"]), ("full", ["--full"]), ("repeat", ["--repeat", "2"])):
+        args = parser.parse_args(["run", "--resume", "20260101T000000Z", "--output", str(tmp_path), *argv])
+        with pytest.raises(UserError, match=f"do not pass --{dest.replace('_', '-')}$"):
+            run._reopen_run(args)
+
+
+@pytest.mark.parametrize("given", ["../m1", "m1", "20260101T000000Z/../x", "20260101T000000"])
+def test_a_resumed_run_id_is_checked_as_a_run_id(tmp_path, given):
+    from parkbench.commands import run
+
+    args = build_parser().parse_args(["run", "--resume", given, "--output", str(tmp_path), "--machine", "m1"])
+    with pytest.raises(UserError, match="takes a run file or a run id such as"):
+        run._reopen_run(args)
+
+
+def test_a_well_formed_run_id_that_is_not_there_is_named(tmp_path):
+    from parkbench.commands import run
+
+    args = build_parser().parse_args(["run", "--resume", "20260101T000000Z-2", "--output", str(tmp_path),
+                                      "--machine", "m1"])
+    with pytest.raises(UserError, match="no run '20260101T000000Z-2' to resume"):
+        run._reopen_run(args)
+
+
+# --- the interpreter a run stores ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, identity, stored", [
+    ("3.12", {"version": "3.12.7", "gil_disabled": False}, "3.12"),
+    ("3.12 \n", {"version": "3.12.7", "gil_disabled": False}, "3.12"),
+    ("/opt/py/bin/python3", {"version": "3.13.1", "gil_disabled": False}, "3.13.1"),
+    ("/opt/py/bin/python3.13t", {"version": "3.13.1", "gil_disabled": True}, "3.13.1t"),
+    ("3.13t", {"version": "3.13.1", "gil_disabled": True}, "3.13t"),
+])
+def test_an_interpreter_is_stored_as_a_version_the_reader_accepts(spec, identity, stored):
+    from parkbench.interpreters import Child
+
+    child = Child.__new__(Child)
+    child.spec, child.identity = spec, identity
+    assert child.version_spec == stored
+    assert plan._version(child.version_spec)
+
+
+def test_a_plan_built_by_hand_is_only_what_it_says():
+    made = RunPlan(selection=(("asyncio", "event"),), grids={"asyncio:event": (1, 2, 3)}, timeout_seconds=7.0)
+    assert dataclasses.replace(made, repeat=2).repeat == 2 and made.timeout_seconds == 7.0
+
+
+# --- layering: nothing outside a probe child imports a probe module -------------------------
+
+
+def test_the_runner_the_store_and_every_command_load_no_probe_module():
+    """The registry (``parkbench.probes``) holds the static facts; a probe module (its
+    submodules, the connections client) is imported only by a probe child."""
+    import subprocess
+    import sys
+
+    from parkbench.cli import COMMANDS
+
+    modules = ["parkbench.runner", "parkbench.results", "parkbench.plan", "parkbench.suite",
+               "parkbench.limits", "parkbench.capacity", "parkbench.current", "parkbench.summary",
+               "parkbench.headline", "parkbench.plots", "parkbench.cli",
+               *(f"parkbench.commands.{name}" for name in COMMANDS.values())]
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}: importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('parkbench.probes.') "
+            "or m in ('parkbench.conn_client', 'parkbench.probe_child')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch):
+    from parkbench import runner
+    from parkbench.protocol import JobKind
+    from parkbench.suite import Job
+    from tests.test_runner import ListStore, plan_of
+
+    def good(job):
+        return {"kind": "memory", "model": job.model, "variant": job.variant, "n": job.n,
+                "memory": {"rss": 1, "uss": 1, "pss": 1, "vms": 1, "kernel": 0},
+                "spawn_seconds": 0.1, "wake_seconds": 0.1, "job": job.as_record(), "repeat": 0,
+                "wall_seconds": 0.5}
+
+    def run_child(job, timeout, command=None, memory_floor=None, parse=None, env=None):
+        record = good(job)
+        if job.n == 20:
+            record["memory"]["pss"] = "lots"
+        if job.n == 40:
+            record["n"] = 41  # the child parked something other than it was asked
+        return record
+
+    monkeypatch.setattr(runner, "run_child", run_child)
+    jobs = [Job(JobKind.MEMORY, "asyncio", "event", 10), Job(JobKind.MEMORY, "asyncio", "event", 20),
+            Job(JobKind.MEMORY, "gevent", "event", 40), Job(JobKind.MEMORY, "threads", "condition", 10)]
+    store = ListStore()
+    runner.Sweep(jobs, plan_of(), store).run()
+    assert [(r["model"], r["n"]) for r in store.measurements] == [("asyncio", 10), ("threads", 10)]
+    assert [(f["n"], f["failure"]) for f in store.failures] == [(20, "bad-output"), (40, "bad-output")]
+    assert "the record.memory.pss must be a finite number" in store.failures[0]["reason"]
+    assert "n=41, not of this job" in store.failures[1]["reason"]
+    assert store.failures[0]["wall_seconds"] == 0.5
