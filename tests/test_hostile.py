@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,22 +16,7 @@ from parkbench import guard, results
 from parkbench.cli import main
 
 from . import synthetic
-
-FIXTURES = Path(__file__).parent / "fixtures" / "results"
-
-
-def _one_line_error(capsys, status, expected=None, progress=False):
-    """The error is one line; with ``progress`` it is the last, after progress lines."""
-    captured = capsys.readouterr()
-    assert status == 2, captured
-    lines = captured.err.strip().splitlines()
-    if progress:
-        lines = lines[-1:]
-    assert len(lines) == 1 and lines[0].startswith("parkbench"), captured.err
-    assert "Traceback" not in captured.err
-    if expected:
-        assert expected in lines[0], lines[0]
-    return lines[0]
+from .damage import FIXTURES, mutated, one_line_error
 
 
 def _run_file(tmp_path, **parameters):
@@ -80,22 +64,22 @@ def test_a_noisy_negative_slope_never_predicts_below_the_floor():
 def test_resume_checks_stored_parameters_like_the_command_line(tmp_path, capsys, parameters, message):
     path = _run_file(tmp_path, **parameters)
     started = time.monotonic()
-    _one_line_error(capsys, main(["run", "--resume", str(path)]), message)
+    one_line_error(capsys, main(["run", "--resume", str(path)]), message)
     assert time.monotonic() - started < 10  # refused before any child ran
 
 
 def test_a_resume_refuses_other_sweep_options(tmp_path, capsys):
     path = _run_file(tmp_path)
     for option in (["--timeout", "5"], ["--repeat", "2"], ["--latency-mode", "rigorous"], ["--full"]):
-        _one_line_error(capsys, main(["run", "--resume", str(path), *option]), "do not pass --")
+        one_line_error(capsys, main(["run", "--resume", str(path), *option]), "do not pass --")
 
 
 def test_a_run_being_written_cannot_be_resumed_by_another_process(tmp_path, capsys):
     path = _run_file(tmp_path)
     holder = results.RunFile.reopen(path)
     try:
-        _one_line_error(capsys, main(["run", "--resume", str(path)]),
-                        "being written by another parkbench process")
+        one_line_error(capsys, main(["run", "--resume", str(path)]),
+                       "being written by another parkbench process")
     finally:
         holder._lock.close()
 
@@ -146,7 +130,7 @@ def test_sigkill_of_the_runner_during_a_switch_job_leaves_no_process(tmp_path):
     assert not _processes_mentioning(str(output))
 
 
-# --- 6. nothing escapes the output folder ----------------------------------------------
+# --- 6. nothing escapes the output folder (its folder rule: test_schema.py) ------------
 
 
 def test_a_machine_name_that_climbs_out_is_refused(tmp_path, capsys):
@@ -157,15 +141,9 @@ def test_a_machine_name_that_climbs_out_is_refused(tmp_path, capsys):
     document["machine"] = "x/../../../pwned"
     path.write_text(json.dumps(document))
     output = tmp_path / "out"
-    _one_line_error(capsys, main(["report", "--results", str(folder), "--output", str(output)]),
-                    "must be a plain name")
+    one_line_error(capsys, main(["report", "--results", str(folder), "--output", str(output)]),
+                   "must be a plain name")
     assert not list(tmp_path.rglob("pwned*")) and not output.exists()
-
-
-def test_a_run_file_in_another_machines_folder_is_refused(tmp_path, capsys):
-    shutil.copytree(FIXTURES / "fixture-a", tmp_path / "fixture-b")
-    shutil.copy(FIXTURES / "fixture-b" / "machine.json", tmp_path / "fixture-b" / "machine.json")
-    _one_line_error(capsys, main(["show", str(tmp_path)]), "differs from the folder it is in")
 
 
 # --- 7. bounded reads -------------------------------------------------------------------
@@ -174,7 +152,7 @@ def test_a_run_file_in_another_machines_folder_is_refused(tmp_path, capsys):
 def test_a_symlink_to_a_device_is_not_read(tmp_path, capsys):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "20260101T000000Z.json").symlink_to("/dev/zero")
-    _one_line_error(capsys, main(["show", str(tmp_path)]), "not a regular file")
+    one_line_error(capsys, main(["show", str(tmp_path)]), "not a regular file")
 
 
 @pytest.mark.slow
@@ -190,72 +168,16 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path, capsys):
     (tmp_path / "m").mkdir()
     with open(tmp_path / "m" / "20260101T000000Z.json", "wb") as handle:
         handle.truncate(results.MAX_FILE_BYTES + 1)  # sparse: no disk used
-    _one_line_error(capsys, main(["show", str(tmp_path)]), "more than a results file may be")
+    one_line_error(capsys, main(["show", str(tmp_path)]), "more than a results file may be")
 
 
 def test_deeply_nested_json_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "20260101T000000Z.json").write_text("[" * 100_000 + "]" * 100_000)
-    _one_line_error(capsys, main(["show", str(tmp_path)]), "nested too deeply")
+    one_line_error(capsys, main(["show", str(tmp_path)]), "nested too deeply")
 
 
-# --- 8. wrong shapes --------------------------------------------------------------------
-
-
-def _mutated(tmp_path, change):
-    shutil.copytree(FIXTURES / "fixture-a", tmp_path / "fixture-a")
-    (path,) = (tmp_path / "fixture-a").glob("2*.json")
-    document = json.loads(path.read_text())
-    change(document)
-    path.write_text(json.dumps(document, allow_nan=True))
-    return tmp_path
-
-
-def _set(path, value):
-    def change(document):
-        target = document
-        for key in path[:-1]:
-            target = target[key]
-        if value is KeyError:
-            del target[path[-1]]
-        else:
-            target[path[-1]] = value
-    return change
-
-
-@pytest.mark.parametrize("change, message", [
-    (_set(["measurements"], KeyError), "lacks 'measurements'"),
-    (_set(["figures"], KeyError), "lacks 'figures'"),
-    (_set(["machine"], KeyError), "lacks 'machine'"),
-    (_set(["measurements", 0, "n"], "ten"), "measurements[0].n must be a whole number"),
-    (_set(["measurements", 0, "n"], None), "measurements[0].n must be"),
-    (_set(["measurements", 0, "n"], 1e30), "measurements[0].n must be"),
-    (_set(["measurements", 0, "n"], -5), "measurements[0].n must be"),
-    (_set(["measurements", 0, "memory", "rss"], float("nan")), "not a number JSON allows"),
-    (_set(["measurements", 0, "memory", "pss"], float("inf")), "not a number JSON allows"),
-    (_set(["figures", 0], {}), "figures[0] lacks 'model'"),
-    (_set(["figures", 0, "value"], "big"), "figures[0].value must be"),
-    (_set(["parameters"], "fast"), "parameters must be an object"),
-])
-def test_wrong_shapes_are_one_line_errors(tmp_path, capsys, change, message):
-    folder = _mutated(tmp_path, change)
-    for command in (["show", str(folder)], ["fit", "--waiters", "1k", "--rate", "1k", "--results", str(folder)]):
-        _one_line_error(capsys, main(command), message)
-
-
-@pytest.mark.parametrize("metric, value, message", [
-    ("capacity", -5, "must be a finite number in [0,"),
-    ("switch_latency", -1e-6, "must be a finite number in [0,"),
-    ("switch_latency", 0, "must be more than 0"),
-])
-def test_impossible_figures_are_refused(tmp_path, capsys, metric, value, message):
-    def change(document):
-        for figure in document["figures"]:
-            if figure["metric"] == metric:
-                figure["value"] = value
-    folder = _mutated(tmp_path, change)
-    _one_line_error(capsys, main(["fit", "--waiters", "1k", "--rate", "1k", "--results", str(folder)]),
-                    message)
+# --- 8. wrong shapes (refused by the format's checks: test_schema.py) ------------------
 
 
 def test_a_noisy_negative_total_still_gets_an_answer(tmp_path, capsys):
@@ -263,22 +185,9 @@ def test_a_noisy_negative_total_still_gets_an_answer(tmp_path, capsys):
         for figure in document["figures"]:
             if figure["metric"] == "total_per_waiter" and figure["model"] == "asyncio":
                 figure["value"] = -12.0
-    folder = _mutated(tmp_path, change)
+    folder = mutated(tmp_path, change)
     assert main(["fit", "--waiters", "1k", "--rate", "0", "--results", str(folder)]) == 0
     assert "asyncio/event" in capsys.readouterr().out
-
-
-def test_a_bad_machine_json_is_a_one_line_error(tmp_path, capsys):
-    shutil.copytree(FIXTURES / "fixture-a", tmp_path / "fixture-a")
-    machine = tmp_path / "fixture-a" / "machine.json"
-    document = json.loads(machine.read_text())
-    document["limits"] = "none"
-    machine.write_text(json.dumps(document))
-    _one_line_error(capsys, main(["show", str(tmp_path)]), "limits must be an object")
-    del document["name"]
-    document["limits"] = {}
-    machine.write_text(json.dumps(document))
-    _one_line_error(capsys, main(["show", str(tmp_path)]), "lacks 'name'")
 
 
 # --- 9. I/O faults ----------------------------------------------------------------------
@@ -298,7 +207,7 @@ def test_a_full_disk_mid_sweep_keeps_what_was_stored_and_says_how_to_resume(tmp_
     monkeypatch.setattr(results, "write_json_atomic", full_after_three)
     status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
                    "--output", str(tmp_path), "--machine", "m"])
-    line = _one_line_error(capsys, status, "No space left on device", progress=True)
+    line = one_line_error(capsys, status, "No space left on device", progress=True)
     assert "--resume" in line and "1 measurements are in" in line
     (path,) = (tmp_path / "m").glob("2*.json")
     assert len(results.read_run(path)["measurements"]) == 1
@@ -306,14 +215,14 @@ def test_a_full_disk_mid_sweep_keeps_what_was_stored_and_says_how_to_resume(tmp_
 
 def test_a_machine_name_that_is_a_file_is_refused(tmp_path, capsys):
     (tmp_path / "report.html").write_text("<html>")
-    _one_line_error(capsys, main(["run", "--n", "1,2,3", "--models", "asyncio", "--output", str(tmp_path),
-                                  "--machine", "report.html"]), "report.html")
+    one_line_error(capsys, main(["run", "--n", "1,2,3", "--models", "asyncio", "--output", str(tmp_path),
+                                 "--machine", "report.html"]), "report.html")
 
 
 def test_a_config_path_that_is_a_folder_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     (tmp_path / "parkbench" / "machine.json").mkdir(parents=True)
-    _one_line_error(capsys, main(["limits", "--results", str(tmp_path)]), "not a parkbench machine config")
+    one_line_error(capsys, main(["limits", "--results", str(tmp_path)]), "not a parkbench machine config")
 
 
 # --- 10. output that goes nowhere ------------------------------------------------------
@@ -367,7 +276,7 @@ def test_unclear_input_is_a_one_line_error(tmp_path, capsys, argv, message):
         status = main(argv + ["--output", str(tmp_path / "out")])
     except SystemExit as exit_info:  # argparse's own check, now one line too
         status = exit_info.code
-    _one_line_error(capsys, status, message)
+    one_line_error(capsys, status, message)
     assert not (tmp_path / "out").exists()
 
 
@@ -461,7 +370,7 @@ def test_a_full_disk_at_the_start_leaves_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("parkbench.runner.run_child", lambda *a, **k: started.append(a))
     status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
                    "--output", str(tmp_path / "out"), "--machine", "m"])
-    _one_line_error(capsys, status, "No space left on device")
+    one_line_error(capsys, status, "No space left on device")
     assert started == [] and not (tmp_path / "out" / "m").exists()
 
 
@@ -478,5 +387,5 @@ def test_an_unwritable_machine_folder_is_refused_before_any_child(tmp_path, caps
     monkeypatch.setattr("parkbench.runner.run_child", lambda *a, **k: started.append(a))
     status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
                    "--output", str(tmp_path / "out"), "--machine", "m"])
-    _one_line_error(capsys, status, "Permission denied")
+    one_line_error(capsys, status, "Permission denied")
     assert started == []

@@ -77,12 +77,8 @@ def test_nan_figures_are_stored_as_null(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ('{"schema": "parkbench-run", "schema_version": 99}', "newer than this parkbench"),
     ('{"schema": "parkbench-run", "schema_ver', "not valid JSON"),
     ("not json at all", "not valid JSON"),
-    ('{"schema": "asv-result", "schema_version": 1}', "not a parkbench"),
-    ('[1, 2, 3]', "not a parkbench"),
-    ('{"schema": "parkbench-run", "schema_version": "1"}', "no valid schema_version"),
 ])
 def test_bad_files_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "m1" / "20260101T000000Z.json"

@@ -1,0 +1,132 @@
+"""The results format (``parkbench/schema.py``): every file read from disk is checked
+against its format like command-line input, and a file that breaks a rule is one line
+naming the file and the rule (exit 2), never a traceback or a wrong figure."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from parkbench import results, tidy
+from parkbench.cli import main
+from parkbench.errors import UserError
+
+from . import synthetic
+from .damage import FIXTURES, mutated, one_line_error, set_at
+
+COMMITTED = Path(__file__).parent.parent / "results"
+MACHINE = "x86_64-2cpu-24gib"
+
+
+# --- the version: another tool's file, no version, a newer one --------------------------
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"schema": "parkbench-run", "schema_version": 99}', "newer than this parkbench"),
+    ('{"schema": "asv-result", "schema_version": 1}', "not a parkbench"),
+    ('[1, 2, 3]', "not a parkbench"),
+    ('{"schema": "parkbench-run", "schema_version": "1"}', "no valid schema_version"),
+])
+def test_files_of_another_tool_or_version_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "m1" / "20260101T000000Z.json"
+    path.parent.mkdir()
+    path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        tidy.load(tmp_path)
+
+
+def test_a_newer_version_is_refused_in_one_line(tmp_path, capsys):
+    shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
+    path = tmp_path / MACHINE / "20261126T050824Z.json"
+    document = json.loads(path.read_text())
+    document["schema_version"] = 3
+    path.write_text(json.dumps(document))
+    assert main(["show", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "schema version 3, newer than this parkbench reads (2)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+# --- machine.json -----------------------------------------------------------------------
+
+
+def test_a_bad_machine_json_is_a_one_line_error(tmp_path, capsys):
+    shutil.copytree(FIXTURES / "fixture-a", tmp_path / "fixture-a")
+    machine = tmp_path / "fixture-a" / "machine.json"
+    document = json.loads(machine.read_text())
+    document["limits"] = "none"
+    machine.write_text(json.dumps(document))
+    one_line_error(capsys, main(["show", str(tmp_path)]), "limits must be an object")
+    del document["name"]
+    document["limits"] = {}
+    machine.write_text(json.dumps(document))
+    one_line_error(capsys, main(["show", str(tmp_path)]), "lacks 'name'")
+
+
+# --- run files: shapes, figures, the folder they are in ---------------------------------
+
+
+@pytest.mark.parametrize("change, message", [
+    (set_at(["measurements"], KeyError), "lacks 'measurements'"),
+    (set_at(["figures"], KeyError), "lacks 'figures'"),
+    (set_at(["machine"], KeyError), "lacks 'machine'"),
+    (set_at(["measurements", 0, "n"], "ten"), "measurements[0].n must be a whole number"),
+    (set_at(["measurements", 0, "n"], None), "measurements[0].n must be"),
+    (set_at(["measurements", 0, "n"], 1e30), "measurements[0].n must be"),
+    (set_at(["measurements", 0, "n"], -5), "measurements[0].n must be"),
+    (set_at(["measurements", 0, "memory", "rss"], float("nan")), "not a number JSON allows"),
+    (set_at(["measurements", 0, "memory", "pss"], float("inf")), "not a number JSON allows"),
+    (set_at(["figures", 0], {}), "figures[0] lacks 'model'"),
+    (set_at(["figures", 0, "value"], "big"), "figures[0].value must be"),
+    (set_at(["parameters"], "fast"), "parameters must be an object"),
+])
+def test_wrong_shapes_are_one_line_errors(tmp_path, capsys, change, message):
+    folder = mutated(tmp_path, change)
+    for command in (["show", str(folder)], ["fit", "--waiters", "1k", "--rate", "1k", "--results", str(folder)]):
+        one_line_error(capsys, main(command), message)
+
+
+@pytest.mark.parametrize("metric, value, message", [
+    ("capacity", -5, "must be a finite number in [0,"),
+    ("switch_latency", -1e-6, "must be a finite number in [0,"),
+    ("switch_latency", 0, "must be more than 0"),
+])
+def test_impossible_figures_are_refused(tmp_path, capsys, metric, value, message):
+    def change(document):
+        for figure in document["figures"]:
+            if figure["metric"] == metric:
+                figure["value"] = value
+    folder = mutated(tmp_path, change)
+    one_line_error(capsys, main(["fit", "--waiters", "1k", "--rate", "1k", "--results", str(folder)]),
+                   message)
+
+
+def test_a_run_file_in_another_machines_folder_is_refused(tmp_path, capsys):
+    shutil.copytree(FIXTURES / "fixture-a", tmp_path / "fixture-b")
+    shutil.copy(FIXTURES / "fixture-b" / "machine.json", tmp_path / "fixture-b" / "machine.json")
+    one_line_error(capsys, main(["show", str(tmp_path)]), "differs from the folder it is in")
+
+
+def test_a_hostile_calibration_is_refused_in_one_line(tmp_path):
+    calibration = {"start": {"python_loop_ns": 20.0, "pipe_one_way_seconds": 1e-6, "pipe_spread": 0.01},
+                   "end": {"python_loop_ns": 21.0, "pipe_one_way_seconds": 1e-6, "pipe_spread": 0.02}}
+    path = synthetic.write_run(tmp_path, "m", "20261126T100000",
+                               [synthetic.switch_record("asyncio", "future", "same-core", "r", 2e-6)],
+                               calibration=calibration)
+    document = json.loads(path.read_text())
+    document["calibration"]["end"]["pipe_one_way_seconds"] = -1
+    path.write_text(json.dumps(document))
+    with pytest.raises(UserError, match=r"calibration\.end\.pipe_one_way_seconds"):
+        results.read_run(path)
+
+
+def test_a_run_file_with_a_negative_request_time_is_refused(tmp_path):
+    record = synthetic.memory_record("asyncio", "connections", 100)
+    record["kernel_client"] = 5000 + 2700.0 * 100
+    record["wake_seconds"] = None
+    record["connections"] = {"processes": 1, "request_p50": 11e-6, "request_p99": -1,
+                             "request_p999": 60e-6, "request_max": 80e-6}
+    path = synthetic.write_run(tmp_path, "m", "20261126T100000", [record])
+    with pytest.raises(UserError, match="request_p99"):
+        results.read_run(path)
