@@ -11,7 +11,7 @@ import pytest
 from parkbench import peer
 from parkbench.errors import UserError
 
-SCRIPT = str(Path(__file__).parent.parent / "benchmarks" / "peer_style.py")
+SCRIPT = str(Path(__file__).parent.parent / "benchmarks" / "checks" / "peer_style.py")
 
 # a gathered run and the same tasks held in a list: every figure different
 GATHERED = {"rss_start": 10_000_000, "rss_settled": 180_000_000, "rss_peak": 190_000_000}

@@ -1,8 +1,8 @@
 """Check each interpreter's per-waiter memory against an independent probe run under
-the same interpreter (``benchmarks/independent_probe.py``, which shares no code with
+the same interpreter (``benchmarks/checks/independent_probe.py``, which shares no code with
 parkbench), beside the machine's current figures for that interpreter:
 
-    python benchmarks/interpreter_check.py [--python 3.12 --python 3.13] [--results results]
+    python benchmarks/checks/interpreter_check.py [--python 3.12 --python 3.13] [--results results]
 
 Without ``--python``, the interpreter running this script. Target (issue 17): within 5%.
 Printed, never asserted.
@@ -24,7 +24,7 @@ DEFAULT_VARIANT = {"asyncio": "event", "uvloop": "event", "gevent": "event", "th
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/interpreter_check.py")
+    parser = argparse.ArgumentParser(prog="benchmarks/checks/interpreter_check.py")
     parser.add_argument("--python", action="append", metavar="SPEC")
     parser.add_argument("--results", default="results")
     parser.add_argument("--machine")

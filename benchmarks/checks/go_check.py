@@ -1,12 +1,12 @@
 """Check parkbench's go figures against an independent Go program run beside them.
 
-``benchmarks/gocheck`` shares no code with the reference model's program: it reads its
+``benchmarks/checks/gocheck`` shares no code with the reference model's program: it reads its
 own RSS before and after parking N goroutines on a channel receive (100,000 and 400,000,
 each in a fresh process), and times a plain channel ping-pong with GOMAXPROCS=1. This
 script builds it offline (the same toolchain and cache as the go model), runs it, and
 prints its figures beside the machine's current go figures in the results folder:
 
-    python benchmarks/go_check.py [--results results] [--machine NAME]
+    python benchmarks/checks/go_check.py [--results results] [--machine NAME]
 
 Targets (issue 15): RSS per goroutine within 10%, hand-off within 30%. Printed, never
 asserted.
@@ -33,7 +33,7 @@ def run(binary: Path, *arguments: str) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/go_check.py")
+    parser = argparse.ArgumentParser(prog="benchmarks/checks/go_check.py")
     parser.add_argument("--results", default="results")
     parser.add_argument("--machine")
     args = parser.parse_args(argv)

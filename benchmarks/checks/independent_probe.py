@@ -8,7 +8,7 @@ slope of RSS over N is the figure. Run it with the interpreter to check (its
 environment must have uvloop and gevent for those models), e.g. the environment
 ``parkbench run --python 3.12`` created:
 
-    ~/.cache/parkbench/venvs/cpython-3.12.1-*/bin/python benchmarks/independent_probe.py
+    ~/.cache/parkbench/venvs/cpython-3.12.1-*/bin/python benchmarks/checks/independent_probe.py
 
 It prints one JSON object: model -> bytes per waiter (RSS slope) and the N used.
 """

@@ -2,7 +2,7 @@
 sleeping on a timer, gathered, peak RSS / N) run on this machine beside parkbench's
 sleep variant, with the difference taken apart by mechanism (``parkbench/peer.py``).
 
-    python benchmarks/peer_style.py [--n 100k,1M] [--sleep 10] [--models asyncio,go]
+    python benchmarks/checks/peer_style.py [--n 100k,1M] [--sleep 10] [--models asyncio,go]
 
 Prints the table and writes ``results/<machine>/peer-style.json``, which the report
 shows. About three minutes at the defaults; go is skipped with the reason where no Go
@@ -20,7 +20,7 @@ from parkbench.units import parse_count_list
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmarks/peer_style.py", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="benchmarks/checks/peer_style.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", default="100k,1M", help="task counts (default 100k,1M)")
     parser.add_argument("--sleep", type=float, default=10.0, help="seconds each task sleeps (default 10)")
     parser.add_argument("--models", default="asyncio,go", help="asyncio, go or both")

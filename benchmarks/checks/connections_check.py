@@ -9,7 +9,7 @@ PSS over N is the figure, beside parkbench's ``pss_per_waiter`` for
 ``asyncio/connections`` from the current results of this machine (run ``parkbench run
 --models asyncio:connections`` first).
 
-    .venv/bin/python benchmarks/connections_check.py [results/]
+    .venv/bin/python benchmarks/checks/connections_check.py [results/]
 
 It prints one line per N and the two slopes with their ratio.
 """
