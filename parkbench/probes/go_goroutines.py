@@ -106,7 +106,7 @@ CONNECTION_PRIMITIVE = "a goroutine per net.Conn, parked in Read"
 
 
 def serve_connections(binary: str, listener, control) -> None:
-    """A connections server process (``connections.py``): becomes the Go program's
+    """A connections server process (``conn_server.py``): becomes the Go program's
     ``serve`` on the inherited listening and control sockets (the process group and
     PR_SET_PDEATHSIG survive the exec)."""
     for sock in (listener, control):
