@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parkbench import results, schema, summary
+from parkbench import results, schema, switchbench
 from parkbench.errors import UserError
 
 COMPARED = ("rss_per_waiter", "uss_per_waiter", "pss_per_waiter", "vms_per_waiter",
@@ -96,7 +96,6 @@ def resolve(target: str, results_folder: Path, interpreter: str | None = None) -
 
 def _switch_values(side: Side) -> dict:
     """(model, primitive, placement) -> the pyperf values behind a side's switch medians."""
-    from parkbench import switchbench
 
     return {key[2:]: values for key, values in switchbench.switch_values(side.current).items()}
 
@@ -130,7 +129,7 @@ def _shapes(side: Side) -> dict:
 def _spreads(side: Side) -> dict:
     """(model, primitive, placement) -> standard deviation / mean of the pyperf values
     (one interpreter a side: ``resolve`` sees to it)."""
-    return {key[2:]: cv for key, cv in summary.spreads(side.current.frame).items()}
+    return {key[2:]: cv for key, cv in switchbench.spreads(side.current.frame).items()}
 
 
 def _side_table(side: Side) -> dict:
@@ -179,7 +178,7 @@ def compare(side_a: Side, side_b: Side):
         if key[3] == "switch_latency":
             unstable = [f"{side} ±{cv * 100:.0f}%" for side, cv in
                         (("A", spreads_a.get(key[:3])), ("B", spreads_b.get(key[:3])))
-                        if cv is not None and cv > summary.UNSTABLE_CV]
+                        if cv is not None and cv > switchbench.UNSTABLE_CV]
             if unstable:
                 row["status"] = ("unstable: " + ", ".join(unstable) if row["status"] == "compared"
                                  else row["status"] + "; unstable: " + ", ".join(unstable))

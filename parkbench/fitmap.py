@@ -109,7 +109,7 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
     found = []
     totals = frame[(frame.metric == "total_per_waiter") & frame.n.isna()]
     capacity = frame[frame.metric == "capacity"]
-    from parkbench.summary import in_registry_order
+    from parkbench.probes import in_registry_order
 
     for row in in_registry_order(totals.reset_index(drop=True)).itertuples():
         bound = capacity[(capacity.machine == row.machine) & (capacity.interpreter == row.interpreter)

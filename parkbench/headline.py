@@ -33,7 +33,8 @@ def headline(frame, machine: str):
     import pandas as pd
 
     from parkbench import probes
-    from parkbench.summary import in_registry_order, spreads
+    from parkbench.probes import in_registry_order
+    from parkbench.switchbench import spreads
 
     mine = frame[(frame.machine == machine) & frame.n.isna()]
     keys = mine[mine.metric == "total_per_waiter"][["machine", "interpreter", "model", "variant"]]

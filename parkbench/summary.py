@@ -6,6 +6,8 @@ variant), each row naming the run its figures came from.
 CLI's ``run`` and ``show`` both print through here.
 """
 
+from parkbench.probes import in_registry_order
+from parkbench.switchbench import UNSTABLE_CV, spreads
 from parkbench.units import format_bytes, format_count, format_seconds
 
 # (figure metric, column heading, formatter)
@@ -71,26 +73,6 @@ TAIL = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
 
 
 # pyperf's own check warns when the standard deviation exceeds 10% of the mean.
-UNSTABLE_CV = 0.10
-
-
-def spreads(frame) -> dict:
-    """(machine, interpreter, model, primitive, placement) -> the spread of each switch
-    median: the larger of its pyperf values' standard deviation over mean and, where the
-    benchmark ran in interleaved rounds, its rounds' medians' (a benchmark can be tight
-    within each round and still move between rounds). The one place it is computed."""
-    rows = frame[frame["metric"].isin(["switch_latency_mean", "switch_latency_stdev",
-                                       "switch_latency_round_cv"])]
-    found: dict = {}
-    for row in rows.itertuples():
-        key = (row.machine, row.interpreter, row.model, row.variant, row.placement)
-        found.setdefault(key, {})[row.metric] = row.value
-    return {key: max(stats["switch_latency_stdev"] / stats["switch_latency_mean"],
-                     stats.get("switch_latency_round_cv", 0.0))
-            for key, stats in found.items()
-            if stats.get("switch_latency_mean") and "switch_latency_stdev" in stats}
-
-
 def stability(cv) -> str:
     """The spread of a median's pyperf values: '±4%', or '±32% unstable'."""
     if cv is None or cv != cv:
@@ -171,23 +153,6 @@ def table(frame):
     memory = figures[figures["metric"] == "rss_per_waiter"].set_index(KEYS)["run_id"]
     wide["run"] = [memory.get(key, "-") for key in wide.index]
     return with_reference_ratio(in_registry_order(wide.reset_index()), "total_per_waiter")
-
-
-def in_registry_order(wide):
-    """Rows in the order models and variants are registered (threads first)."""
-    from parkbench import probes
-
-    def key(row):
-        model = probes.MODELS.get(row["model"])
-        order = list(probes.MODELS).index(row["model"]) if model else len(probes.MODELS)
-        variants = (model.variants + model.primitives) if model else ()
-        position = variants.index(row["variant"]) if row["variant"] in variants else len(variants)
-        return (row["machine"], row["interpreter"], order, position, row["variant"])
-
-    if wide.empty:
-        return wide
-    order = sorted(range(len(wide)), key=lambda i: key(wide.iloc[i]))
-    return wide.iloc[order].reset_index(drop=True)
 
 
 CURVE_EXTRAS = ("nonlinear", "exponent", "at_min_n", "at_max_n")

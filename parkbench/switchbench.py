@@ -93,6 +93,27 @@ def merge_round(round_file: Path, merged: Path) -> None:
     round_file.unlink()
 
 
+# A hand-off median whose spread (``spreads``) is above this is marked unstable.
+UNSTABLE_CV = 0.10
+
+
+def spreads(frame) -> dict:
+    """(machine, interpreter, model, primitive, placement) -> the spread of each switch
+    median: the larger of its pyperf values' standard deviation over mean and, where the
+    benchmark ran in interleaved rounds, its rounds' medians' (a benchmark can be tight
+    within each round and still move between rounds). The one place it is computed."""
+    rows = frame[frame["metric"].isin(["switch_latency_mean", "switch_latency_stdev",
+                                       "switch_latency_round_cv"])]
+    found: dict = {}
+    for row in rows.itertuples():
+        key = (row.machine, row.interpreter, row.model, row.variant, row.placement)
+        found.setdefault(key, {})[row.metric] = row.value
+    return {key: max(stats["switch_latency_stdev"] / stats["switch_latency_mean"],
+                     stats.get("switch_latency_round_cv", 0.0))
+            for key, stats in found.items()
+            if stats.get("switch_latency_mean") and "switch_latency_stdev" in stats}
+
+
 def switch_values(current) -> dict:
     """(machine, interpreter, model, primitive, placement) -> the pyperf values (seconds)
     behind each current switch median (``current.select``), read from the run's pyperf

@@ -9,7 +9,7 @@ import psutil
 import pytest
 
 from parkbench import fitting, limits, probes, suite, summary, tidy
-from parkbench.probes import connections
+from parkbench.probes import connections, kernel_split
 from parkbench.runner import Failure, run_child
 from parkbench.suite import Job
 from tests import synthetic
@@ -29,7 +29,7 @@ eventpoll_epi       1280   1384    128   32    1 : tunables    0    0    0 : sla
 def _slabs(tmp_path, text=SLABINFO):
     path = tmp_path / "slabinfo"
     path.write_text(text)
-    return connections.slabinfo(str(path))
+    return kernel_split.slabinfo(str(path))
 
 
 def test_the_clients_kernel_share_is_their_sockets_tcp_sock_and_file(tmp_path):
@@ -37,7 +37,7 @@ def test_the_clients_kernel_share_is_their_sockets_tcp_sock_and_file(tmp_path):
     before = {name: (active - 1000, size) for name, (active, size) in now.items()}
     page = os.sysconf("SC_PAGE_SIZE")
     tcp, filp = 8 * page / 13, page / 21
-    split = connections.client_share(1000, before, now)
+    split = kernel_split.client_share(1000, before, now)
     assert split["kernel_client"] == round(1000 * (tcp + filp))
     assert split["kernel_client_per_socket"] == pytest.approx(tcp + filp)
     assert split["pinned_reclaimable_per_socket"] == pytest.approx(4 * page / 19 + page / 20)
@@ -45,8 +45,8 @@ def test_the_clients_kernel_share_is_their_sockets_tcp_sock_and_file(tmp_path):
 
 
 def test_without_slabinfo_the_server_carries_the_pair_and_the_record_says_so(tmp_path):
-    assert connections.slabinfo(str(tmp_path / "missing")) is None
-    split = connections.client_share(1000, None, None)
+    assert kernel_split.slabinfo(str(tmp_path / "missing")) is None
+    split = kernel_split.client_share(1000, None, None)
     assert split["kernel_client"] is None and "not split" in split["kernel_split"]
 
 

@@ -14,7 +14,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench import current, fitmap, mapplots, plots  # noqa: E402
+from parkbench import current, fitmap, mapplots, memoryplots, plots  # noqa: E402
 
 from . import synthetic  # noqa: E402
 
@@ -53,7 +53,7 @@ def _bars_by_label(ax):
 
 def test_each_capacity_label_sits_on_its_own_bar_and_states_its_value(two_runs):
     frame = current.load(two_runs).frame
-    figure = plots.capacity(frame, "fixture-a")
+    figure = memoryplots.capacity(frame, "fixture-a")
     ax = figure.axes[0]
     bars = _bars_by_label(ax)
     capacity = frame[frame.metric == "capacity"]
@@ -90,7 +90,7 @@ def test_each_fitted_line_passes_through_its_points(tmp_path):
                for model, variant in (("asyncio", "event"), ("asyncio", "socket"), ("threads", "condition"))
                for n in (100, 350, 2_000, 30_000)]
     synthetic.write_run(tmp_path, "m", "20260101T000000", records)
-    figure = plots.memory_vs_n(current.load(tmp_path).frame, "m")
+    figure = memoryplots.memory_vs_n(current.load(tmp_path).frame, "m")
     points, lines = _points_and_lines(figure)
     assert set(points) == set(lines) == {"asyncio/event", "asyncio/socket", "threads/condition"}
     for label, (_ax, collection) in points.items():
@@ -107,7 +107,7 @@ def test_no_two_series_share_colour_and_marker():
     results = Path(__file__).parent.parent / "results"
     frame = current.load(results).frame
     machine = sorted(frame.machine.unique())[0]
-    figure = plots.memory_vs_n(frame, machine)
+    figure = memoryplots.memory_vs_n(frame, machine)
     points, _ = _points_and_lines(figure)
     assert len(points) >= 10
     seen = {}
@@ -162,7 +162,7 @@ def test_noise_level_slopes_draw_without_a_singular_axis(tmp_path):
     frame = current.load(tmp_path).frame
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        figure = plots.views_per_waiter(frame, "m")
+        figure = memoryplots.views_per_waiter(frame, "m")
     low, high = figure.axes[0].get_xlim()
     assert low < 1.0 < high
 

@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from parkbench import probes
-from parkbench.probes import connections
 from parkbench.runner import Failure, run_child
 from parkbench.suite import Job
 
@@ -13,7 +12,7 @@ pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kerne
 
 # the connections workload's variants are tested in test_connections.py
 ALL = [(m.name, v) for m in probes.MODELS.values() for v in m.variants
-       if not connections.is_connections(v)]
+       if not probes.is_connections(v)]
 
 
 @pytest.fixture(autouse=True)

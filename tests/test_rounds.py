@@ -57,7 +57,7 @@ def test_rounds_that_disagree_are_unstable_even_when_each_is_tight():
              "placement": "same-core", "metric": metric, "value": value}
             for metric, value in (("switch_latency_mean", 2e-6), ("switch_latency_stdev", 0.02e-6),
                                   ("switch_latency_round_cv", 0.25))]
-    spread = summary.spreads(pd.DataFrame(rows))[("m", "i", "asyncio", "future", "same-core")]
+    spread = switchbench.spreads(pd.DataFrame(rows))[("m", "i", "asyncio", "future", "same-core")]
     assert spread == 0.25 and summary.stability(spread) == "±25% unstable"
 
 

@@ -13,7 +13,7 @@
 //	    the whole-program style of the "1M concurrent tasks" benchmarks: N goroutines
 //	    each sleep D, all waited for; the parent reads the peak RSS.
 //	goprobe serve -listen-fd L -control-fd C
-//	    the connections workload's server (parkbench/probes/connections.py): accepts on
+//	    the connections workload's server (parkbench/probes/conn_server.py): accepts on
 //	    the inherited listening socket L, a goroutine per net.Conn parked in Read (echoing
 //	    a byte it gets); answers each byte on the control socket C with one JSON line:
 //	    "n" the connections that arrived, "?" also the proof's counts.

@@ -114,6 +114,23 @@ def is_connections(variant: str | None) -> bool:
     return workload(variant) == CONNECTIONS
 
 
+def in_registry_order(wide):
+    """Rows of a table (a DataFrame with machine, interpreter, model and variant columns)
+    in the order models and their variants or primitives are registered here (threads
+    first)."""
+    def key(row):
+        model = MODELS.get(row["model"])
+        order = list(MODELS).index(row["model"]) if model else len(MODELS)
+        variants = (model.variants + model.primitives) if model else ()
+        position = variants.index(row["variant"]) if row["variant"] in variants else len(variants)
+        return (row["machine"], row["interpreter"], order, position, row["variant"])
+
+    if wide.empty:
+        return wide
+    order = sorted(range(len(wide)), key=lambda i: key(wide.iloc[i]))
+    return wide.iloc[order].reset_index(drop=True)
+
+
 def unavailable(model: "Model") -> str | None:
     """Why ``model`` cannot run here, or ``None``."""
     return model.unavailable() if model.unavailable is not None else None

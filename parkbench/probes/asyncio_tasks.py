@@ -27,15 +27,15 @@ import os
 import socket
 import time
 
-from parkbench import placement
+from parkbench import placement, probes
 from parkbench.handoff import time_round_trips_async
-from parkbench.probes import connections, parked_result, proof, sockets
+from parkbench.probes import conn_server, connections, parked_result, proof, sockets
 
 PRIMITIVE = "asyncio.Event.wait"
 
 
 def park(n: int, variant: str, measure, wake: bool = True, loop_factory=None) -> dict:
-    if connections.is_connections(variant):
+    if probes.is_connections(variant):
         serve = functools.partial(serve_connections, variant=variant, loop_factory=loop_factory)
         return connections.park(n, variant, measure, serve, CONNECTION_PRIMITIVES[variant])
     if wake and variant != "sleep":  # a sleeping task is woken by its timer only
@@ -234,7 +234,7 @@ def _server_counts(held, variant: str) -> dict:
 
 
 def serve_connections(listener, control, variant: str = "connections", loop_factory=None) -> None:
-    """A connections server process (``connections.py``): serves until killed."""
+    """A connections server process (``conn_server.py``): serves until killed."""
     loop = (loop_factory or asyncio.new_event_loop)()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(_serve(listener, control, variant))
@@ -245,16 +245,16 @@ async def _serve(listener, control, variant: str) -> None:
     held = _Held()
     if variant == "protocol":
         await loop.create_server(lambda: _EchoProtocol(held), sock=listener,
-                                 backlog=connections.BACKLOG)
+                                 backlog=conn_server.BACKLOG)
     else:
         await asyncio.start_server(functools.partial(_echo, held), sock=listener,
-                                   backlog=connections.BACKLOG)
+                                   backlog=conn_server.BACKLOG)
 
     def on_control():
         question = control.recv(1)
         if not question:
             os._exit(0)  # the coordinator is gone
-        connections.answer(control, question, held.arrived, lambda: _server_counts(held, variant))
+        conn_server.answer(control, question, held.arrived, lambda: _server_counts(held, variant))
 
     loop.add_reader(control.fileno(), on_control)
     await loop.create_future()  # serve until killed

@@ -1,31 +1,21 @@
 """The connections workload: N real TCP connections, each held idle by a model's server.
 
-A connections probe child is the *coordinator*. It opens the listening socket(s) on
-127.0.0.1, forks P **server** processes (each runs the model's ``serve``: accepts and
-parks every connection in a read, echoing any byte it gets), and starts client children
-(``python -m parkbench.conn_client``) that open the N connections and hold them idle.
-Servers and clients each run in a process group of their own and die with the
-coordinator (``PR_SET_PDEATHSIG``); the coordinator kills every group it started when it
-ends, however it ends.
+A connections probe child is the *coordinator* (this module). It opens the listening
+socket(s) on 127.0.0.1, forks P **server** processes (each runs the model's ``serve``:
+accepts and parks every connection in a read, echoing any byte it gets;
+``conn_server.py``), and starts client children (``python -m parkbench.conn_client``)
+that open the N connections and hold them idle. Servers and clients each run in a
+process group of their own and die with the coordinator (``PR_SET_PDEATHSIG``); the
+coordinator kills every group it started when it ends, however it ends.
 
 What is measured:
 
 - **memory of the server side**: the views of the coordinator's process tree *without
   the clients* (``memory.tree_views(exclude=...)``); the coordinator's own memory is
   the same at every N and falls into the fitted fixed cost.
-- **kernel memory, split**: kernel growth with both ends open is the *pair*. Each
-  client connection is one plain socket, and nothing else. The **client's share** is
-  N times the slab footprint (``/proc/slabinfo``: pages per slab / objects per slab) of
-  a TCP sock and a file, the unreclaimable slabs a socket takes; the server's share
-  (the record's ``kernel``, used by ``total`` and capacity) is the pair minus that: its
-  own sockets and whatever the model adds per connection (epoll entries, thread
-  stacks, worker processes' page tables). Freeing one side to measure the other cannot
-  work: client and server socks are allocated alternately into the same slab pages, so
-  killing the servers frees almost no page (measured: 6% of the pair). A socket also
-  pins a socket inode and a dentry, which the kernel files as *reclaimable* slab and
-  the kernel view leaves out: the record gives their footprint per socket. Where
-  /proc/slabinfo is not readable, the server is charged with the pair, and the record
-  says so.
+- **kernel memory, split**: kernel growth with both ends open is the *pair*; the
+  clients' share is N times the slab footprint of a plain socket, the server's (the
+  record's ``kernel``) the pair minus that (``kernel_split.py`` says how and why).
 - **request latency under load**: with the N connections idle, one more connection
   times ``RTT_LOOPS`` one-byte requests and replies (``request_p50`` ... ``_max``).
 
@@ -48,19 +38,14 @@ import math
 import os
 import resource
 import select
-import socket
-import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from parkbench import conn_client, lifeline, limits
-from parkbench.probes import LimitReached, parked_result, proof
+from parkbench.probes import LimitReached, conn_server, kernel_split, parked_result, proof
 
-HOST = "127.0.0.1"
-BACKLOG = 4096                 # the kernel caps it at net.core.somaxconn
-DESCRIPTOR_MARGIN = 64         # kept free in every server and client for the interpreter
 RTT_LOOPS = 2000               # requests timed on one more connection, at every N
 POLL_SECONDS = 0.05
 STALL_SECONDS = 5.0            # arrivals that do not move this long have stopped
@@ -68,20 +53,12 @@ CLIENT_START_SECONDS = 60.0    # the longest the clients may take to connect, pe
 REUSEPORT_TARGET = 200_000     # the reuseport variant is sized to hold this many (full sweep)
 DEFAULT_EPHEMERAL_PORTS = 60999 - 32768 + 1  # net.ipv4.ip_local_port_range's default
 REUSEPORT_HEADROOM = 1.15      # the kernel's hash spreads connections unevenly over servers
-# wchan of a thread or process asleep in a TCP read (sk_wait_data -> wait_woken)
-SOCKET_WAITS = ("wait_woken", "sk_wait_data", "tcp_recvmsg", "inet_recvmsg", "sock_recvmsg")
-VARIANTS = ("connections", "protocol", "reuseport")
 CONNTRACK_COUNT = Path("/proc/sys/net/netfilter/nf_conntrack_count")
-
-
-def is_connections(variant: str | None) -> bool:
-    """Whether a variant is one of the connections workload's."""
-    return variant in VARIANTS
 
 
 def per_process_connections() -> int:
     """Connections one process can hold: its hard descriptor limit, less a margin."""
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[1] - DESCRIPTOR_MARGIN
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[1] - limits.DESCRIPTOR_MARGIN
 
 
 def server_processes(variant: str) -> tuple[int, str]:
@@ -95,26 +72,6 @@ def server_processes(variant: str) -> tuple[int, str]:
     why = (f"max({cores} cores, {REUSEPORT_TARGET:,} x {REUSEPORT_HEADROOM} / {cap:,} "
            f"descriptors per process = {needed})")
     return processes, why
-
-
-def raise_descriptors() -> dict:
-    """The soft descriptor limit raised to the hard one (and the hard one toward
-    ``fs.nr_open`` where this process may): what was done, for the record."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    note = {"nofile_soft": soft, "nofile_hard": hard, "nofile_raised_to": None,
-            "nr_open": limits.read_int(Path("/proc/sys/fs/nr_open"))}
-    wanted = note["nr_open"] or hard
-    if wanted > hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
-            note["nofile_raised_to"] = wanted
-            return note
-        except (ValueError, OSError):
-            pass  # no CAP_SYS_RESOURCE: the hard limit stands
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        note["nofile_raised_to"] = hard
-    return note
 
 
 def sockstat() -> dict:
@@ -131,130 +88,6 @@ def sockstat() -> dict:
     except OSError:
         pass
     return found
-
-
-def listeners(count: int) -> list[socket.socket]:
-    """``count`` listening sockets on one port of 127.0.0.1 (``SO_REUSEPORT`` when more
-    than one), each with ``SO_LINGER`` 0, which accepted sockets inherit: a server that
-    dies resets its connections, and their kernel memory is freed at once."""
-    made: list[socket.socket] = []
-    port = 0
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            made.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            if count > 1:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((HOST, port))
-            port = sock.getsockname()[1]
-            sock.listen(BACKLOG)
-    except BaseException:
-        for sock in made:
-            sock.close()
-        raise
-    return made
-
-
-# --- the server side: what every model's ``serve`` shares -----------------------------
-
-def server_started() -> None:
-    """First steps of a forked server process: its own process group, death with the
-    coordinator, the descriptor limit raised."""
-    os.setpgid(0, 0)
-    lifeline.die_with_parent()
-    raise_descriptors()
-
-
-ARRIVALS, PROOF = b"n", b"?"   # the coordinator's two questions
-
-
-def answer(control: socket.socket, question: bytes, arrived: int, counts) -> None:
-    """Answer the coordinator with one JSON line: to ``ARRIVALS`` the count of
-    connections that arrived (cheap: asked while they are being opened), to ``PROOF``
-    ``counts()``, which looks at every handler from outside."""
-    reply = {"parked": arrived} if question == ARRIVALS else {"parked": arrived, **counts()}
-    control.sendall((json.dumps(reply) + "\n").encode())
-
-
-def serve_blocking(listener: socket.socket, control: socket.socket, on_accept, arrived,
-                   counts) -> None:
-    """The accept loop of a server without an event loop (threads, subprocess workers):
-    one thread selects on the listener and the control socket; ``on_accept(conn)`` parks
-    the new connection; ``arrived()`` and ``counts()`` answer the coordinator. An accept or park that
-    fails (descriptors, threads, processes) stops accepting and is reported."""
-    failure = None
-    watched = [listener, control]
-    while True:
-        ready, _, _ = select.select(watched, [], [])
-        if control in ready:
-            question = control.recv(1)
-            if not question:
-                os._exit(0)  # the coordinator is gone
-            if failure:
-                control.sendall((json.dumps({"parked": arrived(), "error": failure}) + "\n").encode())
-            else:
-                answer(control, question, arrived(), counts)
-        if listener in ready and failure is None:
-            try:
-                conn, _ = listener.accept()
-            except OSError as exc:
-                failure = refusal(exc)
-                watched = [control]
-                continue
-            try:
-                on_accept(conn)
-            except (OSError, RuntimeError) as exc:
-                conn.close()
-                failure = refusal(exc)
-                watched = [control]
-
-
-def refusal(exc: BaseException) -> str:
-    """What a server reports when the machine refused it (the coordinator raises it as
-    an ``OSError``): an ``OSError``'s own text, else the exception's type too."""
-    return str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
-
-
-# --- the coordinator -------------------------------------------------------------------
-
-class _Server:
-    def __init__(self, pid: int, control: socket.socket):
-        self.pid, self.control = pid, control
-        self.buffer = b""
-
-    def ask(self, question: bytes, timeout: float = 30.0) -> dict:
-        self.control.sendall(question)
-        self.control.settimeout(timeout)
-        while b"\n" not in self.buffer:
-            chunk = self.control.recv(65536)
-            if not chunk:
-                raise RuntimeError(f"server process {self.pid} ended")
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(line)
-
-
-def _fork_server(serve, listener, others) -> _Server:
-    parent_end, child_end = socket.socketpair()
-    pid = os.fork()
-    if pid == 0:  # the server process: never returns
-        try:
-            parent_end.close()
-            for sock in others:
-                if sock is not listener:
-                    sock.close()
-            server_started()
-            serve(listener, child_end)
-        except BaseException as exc:  # noqa: BLE001 - a server that fails says why and dies
-            try:
-                child_end.sendall((json.dumps({"error": f"{type(exc).__name__}: {exc}"})
-                                   + "\n").encode())
-            except OSError:
-                pass
-        os._exit(1)
-    child_end.close()
-    return _Server(pid, parent_end)
 
 
 class _Client:
@@ -282,7 +115,7 @@ class _Client:
 def client_plan(n: int) -> list[tuple[int, str]]:
     """(connections, source address) per client child: each within one process's
     descriptors and one source address's ephemeral ports."""
-    cap = min(per_process_connections(), _ephemeral_ports() - DESCRIPTOR_MARGIN)
+    cap = min(per_process_connections(), _ephemeral_ports() - limits.DESCRIPTOR_MARGIN)
     count = max(1, math.ceil(n / cap))
     if count > 250:
         raise LimitReached(250 * cap, OSError(errno.EADDRNOTAVAIL, "more client source "
@@ -305,7 +138,7 @@ def _start_client(port: int, n: int, source: str) -> _Client:
     return _Client(process, n, source)
 
 
-def _summed(servers, question: bytes = PROOF) -> dict:
+def _summed(servers, question: bytes = conn_server.PROOF) -> dict:
     """The servers' answers added up (a server's failure kept as ``info_error``)."""
     total: dict = {}
     for server in servers:
@@ -335,7 +168,7 @@ def _wait_arrived(n: int, servers, clients, fd_limit: int) -> None:
     deadline = time.monotonic() + CLIENT_START_SECONDS * max(1.0, n / 10_000)
     last, since = -1, time.monotonic()
     while True:
-        counts = _summed(servers, ARRIVALS)
+        counts = _summed(servers, conn_server.ARRIVALS)
         parked = counts.get("parked", 0)
         if "info_error" in counts:
             raise LimitReached(parked, OSError(counts["info_error"]))
@@ -358,83 +191,23 @@ def _wait_arrived(n: int, servers, clients, fd_limit: int) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def _stop_servers(servers) -> None:
-    for server in servers:
-        lifeline.kill_group(server.pid)
-    for server in servers:
-        try:
-            os.waitpid(server.pid, 0)
-        except ChildProcessError:
-            pass
-        server.control.close()
-    servers.clear()
-
-
-# The unreclaimable slabs a plain socket takes (counted by the kernel view, SUnreclaim),
-# and the "reclaimable" ones it pins while open (SReclaimable: not in the kernel view).
-CLIENT_SOCKET_CACHES = ("TCP", "filp")
-PINNED_CACHES = ("sock_inode_cache", "dentry")
-SHOWN_CACHES = CLIENT_SOCKET_CACHES + PINNED_CACHES + ("eventpoll_epi", "eventpoll_pwq")
-
-
-def slabinfo(path: str = "/proc/slabinfo") -> dict | None:
-    """{cache: (active objects, bytes one object takes in its slab)}, or ``None`` where
-    the file is not readable (root only on most systems)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    found = {}
-    try:
-        with open(path) as handle:
-            for line in handle:
-                fields = line.split()
-                if len(fields) < 6 or not fields[1].isdigit():
-                    continue  # the header lines
-                name, active, _total, _size, per_slab, pages = fields[:6]
-                if int(per_slab) > 0:
-                    found[name] = (int(active), int(pages) * page / int(per_slab))
-    except (OSError, ValueError):
-        return None
-    return found or None
-
-
-def client_share(n: int, before: dict | None, now: dict | None) -> dict:
-    """The clients' kernel memory, from slab counts: each client connection is one plain
-    socket and nothing else, so its share of the kernel view is N times the slab
-    footprint of a TCP sock and a file (the unreclaimable slabs a socket takes). The
-    server's share is the rest of the pair's growth: its own sockets and whatever the
-    model adds per connection. A socket also pins a socket inode and a dentry, which
-    the kernel files under reclaimable slabs (not in the kernel view): recorded per
-    socket, for the reader."""
-    needed = CLIENT_SOCKET_CACHES + PINNED_CACHES
-    if before is None or now is None or any(cache not in now for cache in needed):
-        return {"kernel_client": None,
-                "kernel_split": "not split: /proc/slabinfo is not readable here; the "
-                                "server is charged with the whole pair"}
-    per_socket = sum(now[cache][1] for cache in CLIENT_SOCKET_CACHES)
-    return {"kernel_client": round(n * per_socket),
-            "kernel_client_per_socket": per_socket,
-            "pinned_reclaimable_per_socket": sum(now[cache][1] for cache in PINNED_CACHES),
-            "kernel_split": "clients' sockets x slab footprint of a TCP sock and a file "
-                            "(/proc/slabinfo); the server: the pair minus that",
-            "slab_objects_added": {cache: now[cache][0] - before[cache][0]
-                                   for cache in SHOWN_CACHES if cache in now and cache in before}}
-
 
 def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
     """Park ``n`` connections on ``serve`` (the model's server), measure, split kernel
     memory, time requests under load; the ``parked_result`` of a connections probe."""
     processes, why = server_processes(variant)
-    note = raise_descriptors()
-    servers: list[_Server] = []
+    note = conn_server.raise_descriptors()
+    servers: list[conn_server.Server] = []
     clients: list[_Client] = []
-    made = listeners(processes)
+    made = conn_server.listeners(processes)
     try:
         port = made[0].getsockname()[1]
         for listener in made:
-            servers.append(_fork_server(serve, listener, made))
+            servers.append(conn_server.fork_server(serve, listener, made))
         for listener in made:
             listener.close()
         conntrack_before = limits.read_int(CONNTRACK_COUNT)
-        slabs_before = slabinfo()
+        slabs_before = kernel_split.slabinfo()
         start = time.perf_counter()
         clients = [_start_client(port, share, source) for share, source in client_plan(n)]
         _wait_arrived(n, servers, clients, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
@@ -442,11 +215,11 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
         excluded = [client.process.pid for client in clients]
         views, checked = proof.measured(n, lambda: _summed(servers),
                                         lambda: measure(exclude=excluded))
-        slabs_now = slabinfo()
+        slabs_now = kernel_split.slabinfo()
         conntrack_after = limits.read_int(CONNTRACK_COUNT)
         at_measure = sockstat()
         requests = clients[0].rtt(RTT_LOOPS)
-        split = client_share(n, slabs_before, slabs_now)
+        split = kernel_split.client_share(n, slabs_before, slabs_now)
         pair = views["kernel"]
         if split["kernel_client"] is not None:
             views["kernel"] = pair - split["kernel_client"]
@@ -461,7 +234,7 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
             **requests, "request_loops": RTT_LOOPS,
         }
     finally:
-        _stop_servers(servers)
+        conn_server.stop_servers(servers)
         for client in clients:
             lifeline.kill_group(client.process.pid)
             client.process.wait()

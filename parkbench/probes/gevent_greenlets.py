@@ -31,9 +31,9 @@ import greenlet
 from gevent.event import Event
 from gevent.queue import Channel
 
-from parkbench import placement
+from parkbench import placement, probes
 from parkbench.handoff import time_round_trips
-from parkbench.probes import connections, parked_result, proof, sockets
+from parkbench.probes import conn_server, connections, parked_result, proof, sockets
 
 PRIMITIVE = "gevent.event.Event.wait"
 
@@ -80,7 +80,7 @@ def _socket_waiter(crowd, sock):
 
 
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
-    if connections.is_connections(variant):
+    if probes.is_connections(variant):
         return connections.park(n, variant, measure, serve_connections, CONNECTION_PRIMITIVE)
     crowd = _Crowd(n)
     go, all_parked, all_finished = crowd.event, crowd.all_parked, crowd.all_finished
@@ -174,7 +174,7 @@ def _echo(held, sock, _address):
 
 
 def serve_connections(listener, control) -> None:
-    """A connections server process (``connections.py``): serves until killed. A
+    """A connections server process (``conn_server.py``): serves until killed. A
     handler blocked in ``recv`` is a greenlet switched out, waiting on its socket's
     read watcher: the proof counts both."""
     from gevent.server import StreamServer
@@ -192,7 +192,7 @@ def serve_connections(listener, control) -> None:
             "reads_waiting": sum(1 for _, sock in held.handlers if sock._read_event.active)}
 
     while question := control.recv(1):
-        connections.answer(control, question, held.arrived, counts)
+        conn_server.answer(control, question, held.arrived, counts)
     os._exit(0)  # the coordinator is gone
 
 

@@ -35,7 +35,7 @@ import json
 import os
 import subprocess
 
-from parkbench import gotoolchain, placement
+from parkbench import gotoolchain, placement, probes
 from parkbench.probes import connections, parked_result, proof
 
 PRIMITIVES = {"chan": "receive on one unbuffered channel", "cond": "sync.Cond.Wait",
@@ -76,7 +76,7 @@ class _Program:
 
 
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
-    if connections.is_connections(variant):
+    if probes.is_connections(variant):
         serve = functools.partial(serve_connections, str(gotoolchain.binary()))
         return connections.park(n, variant, measure, serve, CONNECTION_PRIMITIVE)
     global _parked
@@ -106,7 +106,7 @@ CONNECTION_PRIMITIVE = "a goroutine per net.Conn, parked in Read"
 
 
 def serve_connections(binary: str, listener, control) -> None:
-    """A connections server process (``connections.py``): becomes the Go program's
+    """A connections server process (``conn_server.py``): becomes the Go program's
     ``serve`` on the inherited listening and control sockets (the process group and
     PR_SET_PDEATHSIG survive the exec)."""
     for sock in (listener, control):

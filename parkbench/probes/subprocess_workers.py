@@ -35,9 +35,9 @@ import sys
 import time
 from typing import Any
 
-from parkbench import lifeline, placement
+from parkbench import lifeline, placement, probes
 from parkbench.handoff import time_round_trips
-from parkbench.probes import LimitReached, connections, parked_result, proof
+from parkbench.probes import LimitReached, conn_server, connections, parked_result, proof
 
 PRIMITIVE = "os.read on a pipe"
 
@@ -160,7 +160,7 @@ CONNECTION_PRIMITIVE = "a forked worker process per TCP connection, blocked in s
 
 
 def serve_connections(listener, control) -> None:
-    """A connections server process (``connections.py``): accepts each connection and
+    """A connections server process (``conn_server.py``): accepts each connection and
     forks a worker that blocks in ``recv`` on it (the server closes its copy); serves
     until killed. Workers die with the server (PR_SET_PDEATHSIG). Proof: workers alive
     and asleep in a socket read (/proc state S and wchan)."""
@@ -183,13 +183,13 @@ def serve_connections(listener, control) -> None:
     def counts() -> dict:
         return {"method": "worker processes alive and asleep in a socket read (/proc state S, wchan)",
                 "workers_alive": proof.processes_alive(pids),
-                "workers_in_recv": proof.processes_in(pids, connections.SOCKET_WAITS)}
+                "workers_in_recv": proof.processes_in(pids, conn_server.SOCKET_WAITS)}
 
-    connections.serve_blocking(listener, control, on_accept, lambda: len(pids), counts)
+    conn_server.serve_blocking(listener, control, on_accept, lambda: len(pids), counts)
 
 
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
-    if connections.is_connections(variant):
+    if probes.is_connections(variant):
         return connections.park(n, variant, measure, serve_connections, CONNECTION_PRIMITIVE)
     if variant in ("forkserver", "spawn"):
         return _park_multiprocessing(n, variant, measure, wake)

@@ -25,15 +25,23 @@ import socket
 import threading
 import time
 
-from parkbench import placement
+from parkbench import placement, probes
 from parkbench.handoff import time_round_trips
-from parkbench.probes import LimitReached, connections, parked_result, proof, sockets, stack_variant_bytes
+from parkbench.probes import (
+    LimitReached,
+    conn_server,
+    connections,
+    parked_result,
+    proof,
+    sockets,
+    stack_variant_bytes,
+)
 
 PRIMITIVE = "threading.Condition.wait"
 
 
 def park(n: int, variant: str, measure, wake: bool = True) -> dict:
-    if connections.is_connections(variant):
+    if probes.is_connections(variant):
         return connections.park(n, variant, measure, serve_connections, CONNECTION_PRIMITIVE)
     if variant == "socket":
         return _park_on_sockets(n, measure, wake)
@@ -203,7 +211,7 @@ def _echo(conn, ids, arrived) -> None:
 
 
 def serve_connections(listener, control) -> None:
-    """A connections server process (``connections.py``): a thread per accepted
+    """A connections server process (``conn_server.py``): a thread per accepted
     connection, blocked in ``recv``; serves until killed. Proof: threads alive and
     asleep in the kernel in a socket read (/proc state S and wchan)."""
     threads: list[threading.Thread] = []
@@ -218,9 +226,9 @@ def serve_connections(listener, control) -> None:
     def counts() -> dict:
         return {"method": "threads alive and asleep in a socket read (/proc state S, wchan)",
                 "threads_alive": sum(1 for thread in threads if thread.is_alive()),
-                "threads_in_recv": proof.sleeping_threads(list(ids), connections.SOCKET_WAITS)}
+                "threads_in_recv": proof.sleeping_threads(list(ids), conn_server.SOCKET_WAITS)}
 
-    connections.serve_blocking(listener, control, on_accept, lambda: len(arrived), counts)
+    conn_server.serve_blocking(listener, control, on_accept, lambda: len(arrived), counts)
 
 
 HANDOFF_PRIMITIVES = ("lock", "queue")

@@ -1,0 +1,155 @@
+"""The report's plots of time: the one-way hand-off by CPU placement
+(``switch_latency``), its tail while N waiters stay parked (``tail_latency``), a
+request's round trip while N connections stay idle (``request_latency``), and the time
+per waiter to spawn and to wake N (``spawn_and_wake``). The encoding and helpers are
+``plots.py``'s.
+"""
+
+import matplotlib.pyplot as plt
+
+from parkbench.plots import _figure_value, _labels, _mine, _models_in_order, _variant_markers, model_colour
+
+
+def switch_latency(frame, machine, values: dict | None = None):
+    """One-way hand-off time per model/primitive, same-core and cross-core side by
+    side: the pyperf median, whiskers from the 25th to the 75th percentile of its values
+    (``values``: (model, primitive, placement) -> seconds)."""
+    import statistics
+
+    figures = _mine(frame, machine)
+    medians = figures[figures.metric == "switch_latency"]
+    labels = _labels(medians)
+    placements = [p for p in ("same-core", "cross-core") if p in set(medians.placement)]
+    fig, ax = plt.subplots(figsize=(10, 0.7 * len(labels) + 1.6))
+    height = 0.8 / max(len(placements), 1)
+    for i, placement in enumerate(placements):
+        rows = {f"{r.model}/{r.variant}": r for r in medians[medians.placement == placement].itertuples()}
+        ys: list[float] = []
+        widths: list[float] = []
+        low: list[float] = []
+        high: list[float] = []
+
+        for y, label in enumerate(labels):
+            if label not in rows:
+                continue
+            row = rows[label]
+            median = row.value * 1e6
+            sample = (values or {}).get((row.model, row.variant, placement)) or []
+            if len(sample) >= 4:
+                q1, _, q3 = statistics.quantiles(sample, n=4)
+                low.append(max(median - q1 * 1e6, 0))
+                high.append(max(q3 * 1e6 - median, 0))
+            else:
+                low.append(0)
+                high.append(0)
+            ys.append(y + i * height)
+            widths.append(median)
+        ax.barh(ys, widths, height, xerr=[low, high], label=placement, color=f"C{i}",
+                error_kw={"elinewidth": 1, "capsize": 2})
+        for bar_y, width, whisker in zip(ys, widths, high):
+            ax.text(width + whisker, bar_y, f"  {width:.3g} µs", va="center", fontsize=7)
+    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set(xlabel="one-way hand-off (µs): pyperf median; whisker: 25th to 75th percentile",
+           title=f"{machine}: hand-off latency by CPU placement")
+    ax.legend(loc="lower right")
+    ax.margins(x=0.12)
+    fig.tight_layout()
+    return fig
+
+
+def tail_latency(frame, machine):
+    """Tail percentiles of the hand-off against N idle waiters kept parked: one panel
+    per model, one line per percentile, the run named in the title."""
+    tail = _mine(frame, machine)
+    tail = tail[tail.metric.isin(["switch_p50", "switch_p99", "switch_p999"])]
+    keys = sorted({(r.model, r.variant) for r in tail.itertuples()},
+                  key=lambda k: _models_in_order([k[0]] + list(tail.model)).index(k[0]))
+    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.4 * max(len(keys), 1), 3.6),
+                             sharey=True, squeeze=False)
+    for ax, (model, primitive) in zip(axes[0], keys):
+        _percentile_panel(ax, tail[(tail.model == model) & (tail.variant == primitive)], "switch",
+                          f"{model}/{primitive}", "N parked")
+    axes[0][0].set_ylabel("one-way hand-off (µs)")
+    fig.suptitle(f"{machine}: does an idle waiter tax the active ones? (tail while N stay parked)")
+    fig.tight_layout()
+    return fig
+
+
+PERCENTILE_STYLES = (("p50", "p50", "-"), ("p99", "p99", "--"), ("p999", "p99.9", ":"))
+
+
+def _percentile_panel(ax, rows, stem: str, title: str, xlabel: str) -> None:
+    """One panel of ``<stem>_p50``, ``_p99`` and ``_p999`` against N (log-log, µs), in the
+    model's colour, the median where a point was measured more than once, the run(s)
+    named in the title."""
+    model = rows.model.iloc[0]
+    for suffix, name, style in PERCENTILE_STYLES:
+        points = rows[rows.metric == f"{stem}_{suffix}"].groupby("n").value.median().sort_index()
+        if len(points):
+            ax.plot(points.index.astype(float), points.values * 1e6, marker="o", linestyle=style,
+                    color=model_colour(model), label=name)
+    ax.set(xscale="log", yscale="log", xlabel=xlabel,
+           title=f"{title}\nrun {', '.join(sorted(set(rows.run_id)))}")
+    ax.title.set_fontsize(9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def request_latency(frame, machine):
+    """A one-byte request's round trip against N idle connections held by the same
+    server: one panel per connections variant, one line per percentile (p50, p99,
+    p99.9), the run named in the title. ``None`` where no connections were measured."""
+    from parkbench.probes import is_connections
+
+    held = _mine(frame, machine)
+    held = held[held.variant.map(is_connections)
+                & held.metric.isin(["request_p50", "request_p99", "request_p999"]) & held.n.notna()]
+    if held.empty:
+        return None
+    keys = sorted({(r.model, r.variant) for r in held.itertuples()},
+                  key=lambda k: (_models_in_order([k[0]] + list(held.model)).index(k[0]), k[1]))
+    columns = min(len(keys), 4)
+    rows = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows), sharey=True,
+                             squeeze=False)
+    for ax, (model, variant) in zip(axes.flat, keys):
+        _percentile_panel(ax, held[(held.model == model) & (held.variant == variant)], "request",
+                          f"{model}/{variant}", "N idle connections")
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("request round trip (µs)")
+    fig.suptitle(f"{machine}: do idle connections tax the active one? (one more connection, "
+                 f"one byte and its echo)")
+    fig.tight_layout()
+    return fig
+
+
+def spawn_and_wake(frame, machine):
+    """Time per waiter to create-and-park and to wake-and-finish N waiters, against N
+    (log-log): a flat line is a cost linear in N; a rising one is a curve, and its
+    exponent (N^b) is in the legend wherever a straight line would mislead."""
+    mine = _mine(frame, machine)
+    raw = mine[mine.metric.isin(["spawn_seconds", "wake_seconds"]) & mine.n.notna()]
+    markers = _variant_markers(raw)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), sharey=True)
+    for ax, (metric, stem, title) in zip(axes, (("spawn_seconds", "spawn", "create and park"),
+                                                 ("wake_seconds", "wake", "wake and finish"))):
+        rows = raw[raw.metric == metric]
+        for (model, variant), points in sorted(rows.groupby(["model", "variant"]),
+                                               key=lambda item: (_models_in_order([item[0][0]] + list(rows.model)).index(item[0][0]), item[0][1])):
+            points = points.groupby("n").value.median().sort_index()
+            label = f"{model}/{variant}"
+            if _figure_value(mine, model, variant, f"{stem}_nonlinear") == 1:
+                label += f" N^{_figure_value(mine, model, variant, f'{stem}_exponent'):.2f}"
+            ns = points.index.astype(float)
+            ax.plot(ns, points.values / ns * 1e6, marker=markers[(model, variant)],
+                    color=model_colour(model), label=label, gid=f"{stem}:{model}/{variant}")
+        ax.set(xscale="log", yscale="log", xlabel="N waiters", title=title)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    axes[0].set_ylabel("µs per waiter (time for N / N)")
+    fig.suptitle(f"{machine}: churn cost per waiter against N (flat: linear in N)")
+    fig.tight_layout()
+    return fig
