@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parkbench import limits as os_limits
-from parkbench.fitting import FITTED
 from parkbench.schema import REQUEST_METRICS
+from parkbench.slopes import FITTED
 from parkbench.tidy import TAIL_METRICS, frame_of
 
 MIN_SPAN = 10.0  # a fit over less than a decade of N extrapolates more than it measures

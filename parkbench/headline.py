@@ -188,14 +188,14 @@ def workload_points(profiles, points):
     """Machines each model/variant needs at a few (W, R) points, as a table of text."""
     import pandas as pd
 
-    from parkbench import fitmap
+    from parkbench import sizing
 
     rows = []
     for profile in profiles:
-        role = " (reference)" if fitmap.is_reference(profile) else ""
+        role = " (reference)" if sizing.is_reference(profile) else ""
         row = {"model/variant": f"{profile.model}/{profile.variant}{role}"}
         for waiters, rate in points:
-            machines, binding = fitmap.machines_needed(profile, waiters, rate)
+            machines, binding = sizing.machines_needed(profile, waiters, rate)
             row[f"W {format_count(waiters)}, R {format_count(rate)}/s"] = \
                 f"{format_count(machines)} ({binding})"
         rows.append(row)

@@ -111,9 +111,9 @@ def peer_command(runtime: str, mode: str, n: int, sleep_seconds: float) -> list[
 def parkbench_slope(runtime: str, grid=SLOPE_GRID, timeout: float = 600.0) -> dict:
     """parkbench's sleep variant of ``runtime``: RSS slope over ``grid``, each N in a
     fresh probe child, with its R²."""
-    from parkbench.fitting import fit_line
     from parkbench.protocol import JobKind
     from parkbench.runner import Failure, run_child
+    from parkbench.slopes import fit_line
     from parkbench.suite import Job
 
     ns, rss = [], []

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 
 from parkbench import placement, probes, suite, switchbench
 from parkbench.errors import UserError
-from parkbench.fitting import MIN_DISTINCT_N
 from parkbench.protocol import MAX_N
+from parkbench.slopes import MIN_DISTINCT_N
 from parkbench.units import is_finite_number
 
 MAX_REPEAT = 100

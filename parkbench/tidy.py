@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parkbench import results, schema
-from parkbench.fitting import FITTED, measurement_value
+from parkbench.slopes import FITTED, measurement_value
 
 COLUMNS = ("machine", "interpreter", "run_id", "model", "variant", "placement", "metric", "n",
            "value", "unit", "repeat", "limit")
@@ -103,7 +103,7 @@ def tidy_rows(document: dict) -> list[dict]:
 def missing_curves(document: dict) -> list[dict]:
     """Curve figures (exponents, cost per waiter at the smallest and largest N) of a run
     stored before they were derived: computed from its raw measurements, never written."""
-    from parkbench.fitting import derive_memory
+    from parkbench.slopes import derive_memory
 
     if not document["complete"]:
         return []

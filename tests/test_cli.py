@@ -106,11 +106,11 @@ def test_console_command_and_module_both_work():
 
 def test_the_command_reference_is_current():
     """docs/commands.md is generated from the parser; regenerate it with
-    `python scripts/command_reference.py` when this fails."""
+    `python scripts/command_docs.py` when this fails."""
     from pathlib import Path
 
     from parkbench.cli import build_parser
-    from parkbench.reference import markdown
+    from parkbench.command_docs import markdown
 
     page = Path(__file__).parent.parent / "docs" / "commands.md"
     assert page.read_text() == markdown(build_parser())

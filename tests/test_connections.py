@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from parkbench import fitting, limits, probes, suite, summary, tidy
+from parkbench import limits, probes, slopes, suite, summary, tidy
 from parkbench.probes import connections, kernel_split
 from parkbench.runner import Failure, run_child
 from parkbench.suite import Job
@@ -103,7 +103,7 @@ UNEVEN = [(100, 11e-6, 20e-6), (700, 13e-6, 30e-6), (10_000, 40e-6, 900e-6)]
 
 def test_the_clients_share_is_fitted_apart_from_the_servers_kernel():
     records = [_held_record(n, 2700.0, p50, p99) for n, p50, p99 in UNEVEN]
-    figures = {f["metric"]: f["value"] for f in fitting.derive_memory(records)}
+    figures = {f["metric"]: f["value"] for f in slopes.derive_memory(records)}
     assert figures["kernel_client_per_waiter"] == pytest.approx(2700.0)
     assert figures["kernel_per_waiter"] == pytest.approx(40.0)  # the server's, not the pair
     assert figures["total_per_waiter"] == pytest.approx(1240.0)
@@ -227,11 +227,11 @@ def test_a_handler_that_ended_or_does_not_wait_on_a_read_is_not_counted_parked()
 
 
 def test_the_reuseport_server_counts_every_core_one_loop_counts_one():
-    from parkbench import fitmap
+    from parkbench import sizing
 
-    assert fitmap.uses_every_core("asyncio", "reuseport")
-    assert not fitmap.uses_every_core("asyncio", "connections")
-    assert fitmap.uses_every_core("subprocess", "connections")
+    assert sizing.uses_every_core("asyncio", "reuseport")
+    assert not sizing.uses_every_core("asyncio", "connections")
+    assert sizing.uses_every_core("subprocess", "connections")
 
 
 def test_a_connection_is_set_against_a_goroutines_connection_a_waiter_against_a_goroutine():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import current, fitmap, results, tidy
+from parkbench import current, results, sizing, tidy
 from parkbench.cli import main
 from parkbench.errors import UserError
 
@@ -151,7 +151,7 @@ def test_fit_and_limits_answer_for_every_model_after_a_small_run(committed_plus_
 
 
 def test_profiles_use_the_measured_thread_ceiling(committed_plus_small_run):
-    profiles = fitmap.profiles(current.load(committed_plus_small_run).frame)
+    profiles = sizing.profiles(current.load(committed_plus_small_run).frame)
     (threads,) = [p for p in profiles if (p.model, p.variant) == ("threads", "condition")
                   and p.interpreter == CEILING_INTERPRETER]
     assert (threads.capacity, threads.capacity_basis) == (THREAD_CEILING, "measured")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import current, fitting, summary
-from parkbench.fitting import fit_line, scaling
+from parkbench import current, slopes, summary
+from parkbench.slopes import fit_line, scaling
 
 NS = [100, 300, 1_000, 3_000, 10_000, 30_000]
 
@@ -45,7 +45,7 @@ def test_memory_with_a_large_fixed_cost_keeps_its_slope():
     # 30 MB of interpreter plus 1.2 KiB per task: the cost above the fitted fixed cost
     # is linear (the raw totals, fixed cost included, would fake an exponent of ~0.3)
     values = [30e6 + 1228 * n for n in NS]
-    figures = fitting.curve_figures("asyncio", "event", "rss", "bytes", NS, values, fit_line(NS, values))
+    figures = slopes.curve_figures("asyncio", "event", "rss", "bytes", NS, values, fit_line(NS, values))
     by = {f["metric"]: f["value"] for f in figures}
     assert by["rss_exponent"] == pytest.approx(1.0, abs=1e-6)
     assert by["rss_nonlinear"] == 0.0
@@ -58,7 +58,7 @@ def test_a_poor_straight_line_is_a_curve_even_with_a_wide_interval():
     costs = [n * 1e-6 * rng.choice((0.3, 3.0)) for n in ns]
     fit = fit_line(ns, costs)
     curve = scaling(ns, costs, fit.r2)
-    if fit.r2 < fitting.CURVE_MIN_R2:
+    if fit.r2 < slopes.CURVE_MIN_R2:
         assert curve.nonlinear
 
 
@@ -98,12 +98,12 @@ def test_wake_not_timed_at_the_largest_n_is_fitted_over_the_rest():
 
     records = [synthetic.memory_record("gevent", "event", n) for n in (10, 30, 100, 300)]
     records[-1]["wake_seconds"] = None  # the child exited without waking
-    figures = {f["metric"]: f for f in fitting.derive_memory(records)}
+    figures = {f["metric"]: f for f in slopes.derive_memory(records)}
     assert figures["wake_per_waiter"]["points"] == 3
     assert figures["wake_at_max_n"]["value"] == pytest.approx(5e-6)
     assert figures["rss_per_waiter"]["points"] == 4 and figures["max_n"]["value"] == 300
     records[-2]["wake_seconds"] = None  # two N left: no wake figure at all
-    assert "wake_per_waiter" not in {f["metric"] for f in fitting.derive_memory(records)}
+    assert "wake_per_waiter" not in {f["metric"] for f in slopes.derive_memory(records)}
 
 
 def test_the_probe_command_skips_the_wake_above_its_cap():

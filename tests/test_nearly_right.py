@@ -12,8 +12,8 @@ from collections import namedtuple
 import pytest
 
 from parkbench import compare, guard, handoff, limits, memory, results
-from parkbench.fitting import derive, fit_line, measurement_value
 from parkbench.runner import run_child
+from parkbench.slopes import derive, fit_line, measurement_value
 from parkbench.suite import Job
 
 from . import synthetic

@@ -14,7 +14,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench import current, fitmap, mapplots, memoryplots, plots  # noqa: E402
+from parkbench import current, memoryplots, plots, sizing, sizing_plots  # noqa: E402
 
 from . import synthetic  # noqa: E402
 
@@ -123,7 +123,7 @@ def test_fit_map_uses_the_primitive_that_wakes_a_parked_waiter(tmp_path):
     that no parked waiter uses, and the slower placement of it."""
     frame = current.load(Path(__file__).parent.parent / "results").frame
     frame = frame[frame.interpreter == frame.interpreter.value_counts().index[0]]  # one interpreter
-    (gevent,) = [p for p in fitmap.profiles(frame) if p.model == "gevent" and p.variant == "event"]
+    (gevent,) = [p for p in sizing.profiles(frame) if p.model == "gevent" and p.variant == "event"]
     event = frame[(frame.model == "gevent") & (frame.variant == "event")
                   & (frame.metric == "switch_latency")]
     assert gevent.primitive == "event"
@@ -134,15 +134,15 @@ def test_fit_map_uses_the_primitive_that_wakes_a_parked_waiter(tmp_path):
 
 def test_decision_map_colours_the_model_needing_fewest_machines():
     def profile(model, total, capacity, seconds):
-        return fitmap.Profile("m", model, "v", total, capacity, "memory", seconds, 1)
+        return sizing.Profile("m", model, "v", total, capacity, "memory", seconds, 1)
 
     small = profile("asyncio", 1000.0, 1_000_000, 10e-6)     # holds many, slow hand-off
     fast = profile("uvloop", 5000.0, 100_000, 1e-6)          # holds fewer, fast hand-off
-    grid = fitmap.decision_grid([small, fast], [1e3, 1e6], [1e3, 1e6])
+    grid = sizing.decision_grid([small, fast], [1e3, 1e6], [1e3, 1e6])
     # few waiters, many wake-ups: uvloop (1 machine vs 10); many waiters, few wake-ups: asyncio
     assert grid[1][0] == (fast, 1)
     assert grid[0][1] == (small, 1)
-    figure = mapplots.decision_map([small, fast], [1e3, 1e4, 1e5, 1e6], [1e3, 1e4, 1e5, 1e6], 2**30, 1)
+    figure = sizing_plots.decision_map([small, fast], [1e3, 1e4, 1e5, 1e6], [1e3, 1e4, 1e5, 1e6], 2**30, 1)
     legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert any("asyncio/v" in text for text in legend) and any("uvloop/v" in text for text in legend)
     assert sum("published" in text for text in legend) == 2
@@ -169,12 +169,12 @@ def test_noise_level_slopes_draw_without_a_singular_axis(tmp_path):
 
 def test_two_variants_of_one_model_in_the_decision_map_get_different_shades():
     def profile(variant, total, capacity, seconds, cores):
-        return fitmap.Profile("m", "uvloop", variant, total, capacity, "memory", seconds, cores)
+        return sizing.Profile("m", "uvloop", variant, total, capacity, "memory", seconds, cores)
 
     one_loop = profile("event", 1000.0, 10_000_000, 1e-6, 1)      # holds more
     every_core = profile("reuseport", 8000.0, 1_000_000, 1e-6, 2)  # wakes twice as many
     axis = [1e3, 1e5, 1e7]
-    figure = mapplots.decision_map([one_loop, every_core], axis, [1e3, 1.5e6, 1e7], 2**30, 2)
+    figure = sizing_plots.decision_map([one_loop, every_core], axis, [1e3, 1.5e6, 1e7], 2**30, 2)
     handles = figure.axes[0].get_legend().legend_handles
     shades = {handle.get_label().split(" ")[0]: tuple(round(c, 3) for c in handle.get_facecolor()[:3])
               for handle in handles if "/" in handle.get_label() and "uvloop" in handle.get_label()}

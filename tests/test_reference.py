@@ -4,7 +4,7 @@ the published Go marker replaced by the measurement."""
 
 import pytest
 
-from parkbench import current, fitmap, headline, summary
+from parkbench import current, headline, sizing, summary
 from tests.synthetic import memory_record, switch_record, write_run
 
 # per view (fixed, per waiter): the asyncio task and the goroutine differ in every view
@@ -46,21 +46,21 @@ def test_ratio_text():
 
 def test_the_fit_map_uses_go_same_core_hand_off_and_chooses_among_python_models(results):
     frame = current.load(results).frame
-    profiles = {p.model: p for p in fitmap.profiles(frame, {"box": 2})}
+    profiles = {p.model: p for p in sizing.profiles(frame, {"box": 2})}
     go = profiles["go"]
     # go's wake-ups are same-core switches on each of its cores, not the pinned
     # cross-core worst case; asyncio's are its slower placement on one core
     assert (go.placement, go.switch_seconds, go.cores) == ("same-core", 125e-9, 2)
     assert (profiles["asyncio"].placement, profiles["asyncio"].switch_seconds) == ("cross-core", 2.2e-6)
-    assert fitmap.candidates(profiles.values()) == [profiles["asyncio"]]
-    corner, = fitmap.reference_markers(profiles.values())
+    assert sizing.candidates(profiles.values()) == [profiles["asyncio"]]
+    corner, = sizing.reference_markers(profiles.values())
     assert corner["label"] == "go/chan: measured here"
     assert corner["rate"] == pytest.approx(2 / 125e-9) and corner["waiters"] == go.capacity
-    rows = {row["model"]: row for row in fitmap.answer(list(profiles.values()), 1_000, 1_000)}
+    rows = {row["model"]: row for row in sizing.answer(list(profiles.values()), 1_000, 1_000)}
     assert rows["go"]["reference"] and not rows["asyncio"]["reference"]
 
 
 def test_the_published_go_marker_gives_way_to_the_measurement():
-    labels = [m["label"] for m in fitmap.published_markers(2.6e9, 1, measured=["go"])]
+    labels = [m["label"] for m in sizing.published_markers(2.6e9, 1, measured=["go"])]
     assert not any("Go" in label for label in labels) and any("JVM" in label for label in labels)
-    assert any("Go" in m["label"] for m in fitmap.published_markers(2.6e9, 1))
+    assert any("Go" in m["label"] for m in sizing.published_markers(2.6e9, 1))

@@ -29,7 +29,7 @@ def _new_run(folder, machine="m1", now=JAN_1):
 
 
 def _write_run(folder, machine="m1", now=JAN_1):
-    from parkbench.fitting import derive
+    from parkbench.slopes import derive
 
     run = _new_run(folder, machine, now)
     for n in (10, 100, 1000):

@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from parkbench import fitting, suite, summary, switchbench
+from parkbench import slopes, suite, summary, switchbench
 from parkbench.protocol import JobKind
 
 
@@ -27,7 +27,7 @@ def _round(round_, values):
 
 
 def _figures(records):
-    return {f["metric"]: f["value"] for f in fitting.derive_switch(records)}
+    return {f["metric"]: f["value"] for f in slopes.derive_switch(records)}
 
 
 def test_the_figure_pools_every_round_values():

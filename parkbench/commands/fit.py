@@ -22,7 +22,7 @@ def _label(row) -> str:
 
 
 def run(args) -> int:
-    from parkbench import current, fitmap
+    from parkbench import current, sizing
     from parkbench.units import format_bytes, format_count, parse_count, parse_size
 
     waiters = parse_count(args.waiters)
@@ -35,8 +35,8 @@ def run(args) -> int:
             raise UserError(f"unknown machine {args.machine!r}; results hold: "
                             f"{', '.join(sorted(set(frame.machine)))}")
         frame = frame[frame.machine == args.machine]
-    profiles = fitmap.profiles(frame, machine_cores(figures))
-    rows = fitmap.answer(profiles, waiters, rate)
+    profiles = sizing.profiles(frame, machine_cores(figures))
+    rows = sizing.answer(profiles, waiters, rate)
     if not rows:
         raise UserError("no model has both a total per waiter and a hand-off time in these "
                         "results; run 'parkbench run' (memory and latency) first")

@@ -117,7 +117,7 @@ def run(args) -> int:
 def _run_one(run_file, plan, child=None) -> int:
     from parkbench import calibration, gotoolchain, limits, probes, runner, suite
     from parkbench.commands import show
-    from parkbench.fitting import derive
+    from parkbench.slopes import derive
 
     document = run_file.document
     selection = list(plan.selection)

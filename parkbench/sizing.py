@@ -14,7 +14,7 @@ machine; subprocess workers use every core, ``cores / hand-off``. Then
 Reference models (go) are measured beside the Python models for comparison: ``fit`` and
 the fit maps show them, labelled; the decision map chooses among the Python models only
 (``candidates``) and marks the reference's one-machine corner. Everything here returns
-data; plotting lives in ``mapplots.py``.
+data; plotting lives in ``sizing_plots.py``.
 """
 
 import math

@@ -9,7 +9,7 @@ import statistics
 import numpy as np
 import pytest
 
-from parkbench import fitting
+from parkbench import slopes
 
 # Student's t 97.5% quantiles, from a table written apart (df 1 .. 5 and 30), and 1.96 beyond
 T = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 30: 2.042}
@@ -31,27 +31,27 @@ def test_the_exponent_and_its_interval_match_an_independent_computation(points):
     rng = random.Random(points)
     ns = sorted({int(10 ** rng.uniform(2, 6)) for _ in range(points * 3)})[:points]
     costs = [5e-6 * n ** 1.2 * math.exp(rng.gauss(0, 0.05)) for n in ns]
-    curve = fitting.scaling(ns, costs, 0.99)
+    curve = slopes.scaling(ns, costs, 0.99)
     exponent, low, high = _interval(ns, costs)
     assert curve.exponent == pytest.approx(exponent, rel=1e-9)
     assert (curve.low, curve.high) == (pytest.approx(low, rel=1e-9), pytest.approx(high, rel=1e-9))
 
 
 def test_the_t_table_by_degrees_of_freedom():
-    assert [fitting.t975(d) for d in (1, 2, 3, 30)] == [12.706, 4.303, 3.182, 2.042]
-    assert fitting.t975(31) == 1.96 and fitting.t975(0) == 1.96
+    assert [slopes.t975(d) for d in (1, 2, 3, 30)] == [12.706, 4.303, 3.182, 2.042]
+    assert slopes.t975(31) == 1.96 and slopes.t975(0) == 1.96
 
 
 def test_a_curve_is_named_for_its_reason():
     ns = [100, 1_000, 10_000, 100_000]
-    bending = fitting.scaling(ns, [1e-6 * n ** 1.5 for n in ns], 0.99)
+    bending = slopes.scaling(ns, [1e-6 * n ** 1.5 for n in ns], 0.99)
     assert bending.nonlinear and bending.reason.startswith("per-waiter cost changes ")
     assert bending.reason.endswith(" across N 100-100,000 even at the edge of the exponent's 95% interval")
     noisy = [1e-6 * n * (1.3 if i % 2 else 0.8) for i, n in enumerate(ns)]  # flat, but scattered
-    scattered = fitting.scaling(ns, noisy, 0.85)
+    scattered = slopes.scaling(ns, noisy, 0.85)
     assert scattered.nonlinear and scattered.reason == "a straight line explains too little (R² 0.85)"
-    straight = fitting.scaling(ns, [2e-6 * n for n in ns], 0.9)  # R² at the threshold is enough
-    assert straight == fitting.Curve(pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0), False, "")
+    straight = slopes.scaling(ns, [2e-6 * n for n in ns], 0.9)  # R² at the threshold is enough
+    assert straight == slopes.Curve(pytest.approx(1.0), pytest.approx(1.0), pytest.approx(1.0), False, "")
 
 
 def _memory(n, wake):
@@ -63,7 +63,7 @@ def _memory(n, wake):
 
 def test_curve_figures_carry_their_units_and_reasons():
     records = [_memory(n, lambda n: 1e-7 * n ** 1.6) for n in (100, 1_000, 10_000, 100_000)]
-    figures = {f["metric"]: f for f in fitting.derive_memory(records)}
+    figures = {f["metric"]: f for f in slopes.derive_memory(records)}
     for metric in ("wake_exponent", "wake_exponent_low", "wake_exponent_high", "wake_nonlinear",
                    "rss_fit_r2"):
         assert figures[metric]["unit"] == "1", metric
@@ -79,7 +79,7 @@ def test_curve_figures_carry_their_units_and_reasons():
 def test_mappings_are_fitted_only_where_every_record_counted_them():
     records = [_memory(n, lambda n: 1e-6 * n) for n in (100, 1_000, 10_000)]
     records[0]["memory"]["maps"] = None
-    metrics = {f["metric"] for f in fitting.derive_memory(records)}
+    metrics = {f["metric"] for f in slopes.derive_memory(records)}
     assert "maps_per_waiter" not in metrics and "rss_per_waiter" in metrics and "wake_per_waiter" in metrics
 
 
@@ -91,7 +91,7 @@ def test_the_rounds_spread_and_the_pooled_values():
                 "values": len(values), "value_list": values}
 
     rounds = [round_([1.0, 2.0, 3.0]), round_([2.0, 4.0, 6.0])]
-    figures = {f["metric"]: f for f in fitting.derive_switch(rounds)}
+    figures = {f["metric"]: f for f in slopes.derive_switch(rounds)}
     pooled = [1.0, 2.0, 3.0, 2.0, 4.0, 6.0]
     assert figures["switch_latency"]["value"] == statistics.median(pooled)
     assert figures["switch_latency_stdev"]["value"] == pytest.approx(statistics.stdev(pooled))
@@ -99,5 +99,5 @@ def test_the_rounds_spread_and_the_pooled_values():
     cv = figures["switch_latency_round_cv"]
     assert cv["value"] == pytest.approx(statistics.pstdev([2.0, 4.0]) / 3.0)
     assert (cv["unit"], cv["model"], cv["variant"], cv["placement"]) == ("ratio", "asyncio", "future", "same-core")
-    one = {f["metric"]: f["value"] for f in fitting.derive_switch([round_([5.0])])}
+    one = {f["metric"]: f["value"] for f in slopes.derive_switch([round_([5.0])])}
     assert one["switch_latency_stdev"] == 0.0 and "switch_latency_round_cv" not in one

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from parkbench.fitting import derive, fit_line
+from parkbench.slopes import derive, fit_line
 
 
 def test_fit_recovers_known_slope_and_intercept():

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import current, fitmap
+from parkbench import current, sizing
 from parkbench.cli import main
-from parkbench.fitmap import Profile, machines_needed
+from parkbench.sizing import Profile, machines_needed
 
 FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
@@ -47,12 +47,12 @@ def test_a_workload_that_fits_needs_one_machine():
 
 
 def test_grid_rows_are_rates_and_columns_waiters():
-    grid = fitmap.grid(_profile(capacity=100, switch_seconds=1e-3), [10, 1_000], [10, 10_000])
+    grid = sizing.grid(_profile(capacity=100, switch_seconds=1e-3), [10, 1_000], [10, 10_000])
     assert grid == [[1, 10], [10, 10]]
 
 
 def test_published_markers_are_labelled_as_published():
-    markers = fitmap.published_markers(2.6e9, cores=1)
+    markers = sizing.published_markers(2.6e9, cores=1)
     go = markers[0]
     assert "published" in go["label"]
     assert go["waiters"] == pytest.approx(1e6) and go["rate"] == pytest.approx(5e6)
@@ -64,14 +64,14 @@ def test_profiles_from_fixture_results_of_two_machines():
     loaded = current.load(FIXTURES)
     cores = machine_cores(loaded)
     assert cores == {"fixture-a": 2, "fixture-b": 2}  # from machine.json (format-1 runs)
-    found = fitmap.profiles(loaded.frame, cores)
+    found = sizing.profiles(loaded.frame, cores)
     assert {(p.machine, p.model) for p in found} == {
         (m, model) for m in ("fixture-a", "fixture-b") for model in ("asyncio", "threads", "subprocess")}
     for profile in found:
         assert profile.capacity > 0 and profile.switch_seconds > 0
         expected = cores[profile.machine] if profile.model == "subprocess" else 1
         assert profile.cores == expected
-    smaller = fitmap.profiles(current.load(FIXTURES, memory_bytes=2**30).frame, cores)
+    smaller = sizing.profiles(current.load(FIXTURES, memory_bytes=2**30).frame, cores)
     asyncio_small = next(p for p in smaller if p.model == "asyncio")
     assert asyncio_small.capacity_limit == "memory"
     assert asyncio_small.capacity == pytest.approx(2**30 / asyncio_small.total_per_waiter, rel=1e-6)

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.lines import Line2D
 
-from parkbench import fitmap
+from parkbench import sizing
 from parkbench.plots import _bytes_axis, _labels, _models_in_order, model_colour
 
 REFERENCE_MARKERS = ("*", "^", "P", "X")
@@ -67,9 +67,9 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     measured reference (go) is a marker at its one-machine corner, not a choice."""
     import numpy as np
 
-    measured = fitmap.reference_markers(profiles)
-    profiles = fitmap.candidates(profiles)
-    grid = fitmap.decision_grid(profiles, waiters_axis, rate_axis)
+    measured = sizing.reference_markers(profiles)
+    profiles = sizing.candidates(profiles)
+    grid = sizing.decision_grid(profiles, waiters_axis, rate_axis)
     winners = sorted({cell[0] for row in grid for cell in row},
                      key=lambda p: (_models_in_order([p.model] + [q.model for q in profiles]).index(p.model),
                                     p.variant))
@@ -87,7 +87,7 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
                              linewidths=0.8)
         ax.clabel(contour, fmt={1.5: "> 1 machine", 10.5: "> 10 machines", 100.5: "> 100 machines",
                                 1000.5: "> 1000 machines"}, fontsize=8)
-    markers = fitmap.published_markers(memory_bytes, cores, [m["model"] for m in measured])
+    markers = sizing.published_markers(memory_bytes, cores, [m["model"] for m in measured])
     _draw_references(ax, markers)
     _draw_measured(ax, measured)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[i], alpha=0.6,
@@ -115,17 +115,17 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
     cmap = ListedColormap(["#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"])
     norm = BoundaryNorm([0.5, 1.5, 10.5, 100.5, 1000.5, 1e18], cmap.N)
     image = None
-    measured = fitmap.reference_markers(profiles)
-    markers = fitmap.published_markers(memory_bytes, cores, [m["model"] for m in measured])
+    measured = sizing.reference_markers(profiles)
+    markers = sizing.published_markers(memory_bytes, cores, [m["model"] for m in measured])
     for ax, profile in zip(axes.flat, profiles):
-        grid = fitmap.grid(profile, waiters_axis, rate_axis)
+        grid = sizing.grid(profile, waiters_axis, rate_axis)
         image = ax.pcolormesh(waiters_axis, rate_axis, grid, cmap=cmap, norm=norm, shading="nearest")
         ax.plot([waiters_axis[0], profile.capacity, profile.capacity],
                 [profile.handoffs_per_second] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
         _draw_references(ax, markers)
         _draw_measured(ax, measured)
         ax.set(xscale="log", yscale="log")
-        role = " (reference, measured here)" if fitmap.is_reference(profile) else ""
+        role = " (reference, measured here)" if sizing.is_reference(profile) else ""
         ax.set_title(f"{profile.model}/{profile.variant}{role}\ncapacity {profile.capacity:,} "
                      f"({profile.capacity_basis})\n{profile.primitive} hand-off, "
                      f"{profile.placement}", fontsize=9)
