@@ -112,14 +112,6 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def interpreter_key(interpreter: dict | None) -> str:
-    """The label of an interpreter: ``CPython 3.11.7`` (``t`` for free-threaded)."""
-    if not interpreter:
-        return "unknown"
-    suffix = "t" if interpreter.get("gil_disabled") else ""
-    return f"{interpreter.get('implementation', '?')} {interpreter.get('version', '?')}{suffix}"
-
-
 # --- checks ----------------------------------------------------------------------------
 
 

@@ -48,10 +48,18 @@ class Run:
     calibration: dict | None = None   # calibration.py's measurements at start and end
 
 
+def interpreter_key(interpreter: dict | None) -> str:
+    """The label of an interpreter: ``CPython 3.11.7`` (``t`` for free-threaded)."""
+    if not interpreter:
+        return "unknown"
+    suffix = "t" if interpreter.get("gil_disabled") else ""
+    return f"{interpreter.get('implementation', '?')} {interpreter.get('version', '?')}{suffix}"
+
+
 def _run_info(path: Path, document: dict) -> Run:
     description = document.get("machine_description") or {}
     return Run(path=Path(path), machine=document["machine"], run_id=document["run_id"],
-               interpreter=schema.interpreter_key(document.get("interpreter")),
+               interpreter=interpreter_key(document.get("interpreter")),
                complete=document["complete"], parameters=document["parameters"],
                limits=description.get("limits"), logical_cpus=description.get("logical_cpus"),
                failures=document["failures"], skipped=document.get("skipped", []),
@@ -64,7 +72,7 @@ def _run_info(path: Path, document: dict) -> Run:
 def tidy_rows(document: dict) -> list[dict]:
     """The tidy rows of one (checked) run document: raw measurements, then figures."""
     base = {"machine": document["machine"], "run_id": document["run_id"],
-            "interpreter": schema.interpreter_key(document.get("interpreter"))}
+            "interpreter": interpreter_key(document.get("interpreter"))}
     rows = []
     for record in document["measurements"]:
         if record["kind"] == "memory":

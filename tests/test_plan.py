@@ -190,30 +190,6 @@ def test_a_plan_built_by_hand_is_only_what_it_says():
     assert dataclasses.replace(made, repeat=2).repeat == 2 and made.timeout_seconds == 7.0
 
 
-# --- layering: nothing outside a probe child imports a probe module -------------------------
-
-
-def test_the_runner_the_store_and_every_command_load_no_probe_module():
-    """The registry (``parkbench.probes``) holds the static facts; a probe module (its
-    submodules, the connections client) is imported only by a probe child."""
-    import subprocess
-    import sys
-
-    from parkbench.cli import COMMANDS
-
-    modules = ["parkbench.runner", "parkbench.results", "parkbench.plan", "parkbench.suite",
-               "parkbench.limits", "parkbench.capacity", "parkbench.current", "parkbench.summary",
-               "parkbench.headline", "parkbench.plots", "parkbench.cli",
-               *(f"parkbench.commands.{name}" for name in COMMANDS.values())]
-    code = ("import importlib, sys\n"
-            f"for name in {modules!r}: importlib.import_module(name)\n"
-            "print(sorted(m for m in sys.modules if m.startswith('parkbench.probes.') "
-            "or m in ('parkbench.conn_client', 'parkbench.probe_child')))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
-
-
 def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch):
     from parkbench import runner
     from parkbench.protocol import JobKind

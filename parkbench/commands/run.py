@@ -175,7 +175,7 @@ def _run_one(run_file, plan, child=None) -> int:
     from parkbench import estimate
 
     _say(estimate.describe(estimate.phase_seconds(document), "took"))
-    from parkbench.schema import interpreter_key
+    from parkbench.tidy import interpreter_key
 
     show.print_summary([run_file.path.parent], selection=selection, run_id=document["run_id"],
                        interpreter=interpreter_key(document.get("interpreter")))

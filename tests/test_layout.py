@@ -1,0 +1,58 @@
+"""The layout the project set itself: data flows one way (no probe module outside a probe
+child, no import cycle), and no module outgrows the size a reader can walk."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).parent.parent / "parkbench"
+MAX_MODULE_LINES = 350
+
+
+def test_the_runner_the_store_and_every_command_load_no_probe_module():
+    """The registry (``parkbench.probes``) holds the static facts; a probe module (its
+    submodules, the connections client) is imported only by a probe child."""
+    from parkbench.cli import COMMANDS
+
+    modules = ["parkbench.runner", "parkbench.results", "parkbench.plan", "parkbench.suite",
+               "parkbench.limits", "parkbench.capacity", "parkbench.current", "parkbench.summary",
+               "parkbench.headline", "parkbench.plots", "parkbench.cli",
+               *(f"parkbench.commands.{name}" for name in COMMANDS.values())]
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}: importlib.import_module(name)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('parkbench.probes.') "
+            "or m in ('parkbench.conn_client', 'parkbench.probe_child')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+
+
+def test_no_module_is_over_350_lines():
+    sizes = {str(path.relative_to(PACKAGE)): len(path.read_text().splitlines())
+             for path in PACKAGE.rglob("*.py")}
+    assert len(sizes) > 40
+    assert {name: lines for name, lines in sizes.items() if lines > MAX_MODULE_LINES} == {}
+
+
+def _imports(path: Path) -> set[str]:
+    """The parkbench modules ``path`` imports, at any depth of the file."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("parkbench"):
+            found |= {f"{node.module}.{alias.name}" for alias in node.names} | {node.module}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("parkbench")}
+    return found
+
+
+def test_no_two_modules_import_each_other():
+    modules = {".".join(("parkbench", *path.relative_to(PACKAGE).with_suffix("").parts)): path
+               for path in PACKAGE.rglob("*.py") if path.name != "__init__.py"}
+    edges = {name: {other for other in _imports(path) if other in modules and other != name}
+             for name, path in modules.items()}
+    assert len(edges) > 40
+    circles = sorted((a, b) for a, targets in edges.items() for b in targets if a < b and a in edges.get(b, ()))
+    assert circles == []
