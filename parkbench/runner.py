@@ -196,6 +196,12 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     return record
 
 
+def _stop_reason(job: Job, failure: str | None = None) -> str:
+    """Why the rest of ``job``'s series does not run."""
+    where = f"round {job.repeat + 1}" if job.kind == JobKind.SWITCH else f"n={job.n:,}"
+    return f"its series stopped at {where} ({f'{failure} failure' if failure else 'skipped'})"
+
+
 class Sweep:
     """Runs jobs in order, storing each outcome through ``store`` as it arrives.
 
@@ -219,8 +225,12 @@ class Sweep:
         previous = previous or {}
         measurements = previous.get("measurements", [])
         self.done = {Job(**record["job"]) for record in measurements}
-        self.stopped = {Job(**record["job"]).series
-                        for record in previous.get("failures", []) + previous.get("skipped", [])}
+        ended = previous.get("failures", []) + previous.get("skipped", [])
+        # every job accounted for already (failed or skipped), and why a series stopped
+        self.accounted = {Job(**record["job"]) for record in ended}
+        self.stopped: dict[tuple, str] = {}
+        for record in ended:
+            self.stopped.setdefault(Job(**record["job"]).series, _stop_reason(Job(**record["job"])))
         self.measured: dict[tuple, list] = {}
         for record in measurements:
             self._remember(record)
@@ -259,7 +269,10 @@ class Sweep:
 
     def run(self) -> None:
         for index, job in enumerate(self.jobs):
-            if job.series in self.stopped or job in self.done:
+            if job in self.done or job in self.accounted:
+                continue
+            if job.series in self.stopped:  # accounted for: skipped, with the reason
+                self._record_skip(job, f"not run: {self.stopped[job.series]}", index)
                 continue
             measured = self.measured.get((job.model, job.variant), [])
             largest = max((r["n"] for r in measured), default=None)
@@ -279,7 +292,8 @@ class Sweep:
             if not isinstance(outcome, Failure):
                 outcome = self._checked(job, outcome)
             if isinstance(outcome, Failure):
-                self.stopped.add(job.series)
+                self.stopped[job.series] = _stop_reason(job, outcome.kind)
+                self.accounted.add(job)
                 self.store.add_failure(outcome.as_record())
             else:
                 self._remember(outcome)
@@ -302,8 +316,13 @@ class Sweep:
         return record
 
     def skip(self, job: Job, reason: str, index: int | None = None) -> None:
-        """Record that ``job`` (and the rest of its series) will not run, and why."""
-        self.stopped.add(job.series)
+        """Record that ``job`` will not run, and why; the rest of its series will not
+        run either (each is recorded as skipped when the sweep reaches it)."""
+        self.stopped.setdefault(job.series, _stop_reason(job))
+        self._record_skip(job, reason, index)
+
+    def _record_skip(self, job: Job, reason: str, index: int | None) -> None:
+        self.accounted.add(job)
         self.store.add_skip({"job": job.as_record(), "model": job.model,
                              "variant": job.variant, "n": job.n, "reason": reason})
         if index is not None:

@@ -137,8 +137,9 @@ def test_guard_skips_an_n_predicted_over_budget_and_records_why(monkeypatch):
     Sweep(jobs, plan_of(timeout_seconds=5), store,
           guard=Guard(budget_bytes=150 * 10**6, floor_bytes=0)).run()
     assert [m["n"] for m in store.measurements] == [10, 100, 1000]
-    assert [s["n"] for s in store.skipped] == [100_000]
+    assert [s["n"] for s in store.skipped] == [100_000, 1_000_000]
     assert "exceeds the memory budget" in store.skipped[0]["reason"]
+    assert store.skipped[1]["reason"] == "not run: its series stopped at n=100,000 (skipped)"
     assert "fit over 3 measurements" in store.skipped[0]["reason"]
 
 

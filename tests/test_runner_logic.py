@@ -100,7 +100,10 @@ def test_a_failure_stops_its_series_and_nothing_else(monkeypatch):
     assert all(env == {"PARKBENCH_CHILD_RLIMITS": "nofile=64"} for _, env in ran)
     assert store.failures == [failure.as_record()]
     assert [m["n"] for m in store.measurements] == [10, 10, 20, 40]
-    assert [(i, total) for i, total, _ in seen] == [(0, 6), (1, 6), (3, 6), (4, 6), (5, 6)]
+    # every planned job is accounted for: a[2] is skipped, saying why
+    assert [(i, total) for i, total, _ in seen] == [(0, 6), (1, 6), (2, 6), (3, 6), (4, 6), (5, 6)]
+    assert [(s["n"], s["reason"]) for s in store.skipped] == [
+        (40, "not run: its series stopped at n=20 (exit failure)")]
 
 
 def test_tail_beyond_the_largest_n_parked_is_skipped_with_why(monkeypatch):
@@ -130,7 +133,8 @@ def test_the_guard_is_asked_before_memory_and_tail_children_but_not_switch(monke
     Sweep(jobs, plan_of(timeout_seconds=10.0), store, guard=guard, switch_folder=tmp_path).run()
     assert [job.n for job, _ in ran] == [10, 20, 0]
     assert guard.asked == [("asyncio", 10, 0), ("asyncio", 20, 1), ("asyncio", 40, 2)]
-    assert [s["reason"] for s in store.skipped] == ["too big"]  # 80 is in the stopped series
+    assert [s["reason"] for s in store.skipped] == [  # 80 is in the stopped series: said so
+        "too big", "not run: its series stopped at n=40 (skipped)"]
 
 
 def test_a_resumed_sweep_runs_only_what_is_missing(monkeypatch):
@@ -274,3 +278,29 @@ def test_a_series_skipped_before_stays_stopped_on_resume(monkeypatch):
            Job(JobKind.MEMORY, "asyncio", "event", 40)], plan_of(timeout_seconds=10.0), ListStore(),
           previous={"skipped": [{"job": skipped.as_record()}]}).run()
     assert ran == []  # the whole series had stopped at the guard's skip
+
+
+def test_every_planned_job_ends_measured_failed_or_skipped_exactly_once(monkeypatch):
+    """run --n 1k,10k,100k --timeout 1: the 10k job timed out and the 100k one vanished."""
+    series = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (1_000, 10_000, 100_000)]
+    other = [Job(JobKind.MEMORY, "gevent", "event", n) for n in (1_000, 10_000, 100_000)]
+    timeout = Failure(series[1], FailureKind.TIMEOUT, "no result within 1 s", None, 1.0)
+    _fake_children(monkeypatch, {series[1]: timeout})
+    store = ListStore()
+    Sweep(series + other, plan_of(timeout_seconds=1.0), store).run()
+
+    def ended(records):
+        return [Job(**record["job"]) for record in records]
+
+    accounted = ended(store.measurements) + ended(store.failures) + ended(store.skipped)
+    assert sorted(accounted, key=repr) == sorted(series + other, key=repr)  # each exactly once
+    assert ended(store.skipped) == [series[2]]
+    assert store.skipped[0]["reason"] == "not run: its series stopped at n=10,000 (timeout failure)"
+    # a resumed sweep records nothing twice, and accounts for a job an older run let vanish
+    older = {"measurements": store.measurements[:1], "failures": store.failures, "skipped": []}
+    again = ListStore()
+    Sweep(series, plan_of(timeout_seconds=1.0), again, previous=older).run()
+    assert again.measurements == [] and again.failures == []
+    assert ended(again.skipped) == [series[2]]
+    Sweep(series, plan_of(timeout_seconds=1.0), again, previous={**older, "skipped": again.skipped}).run()
+    assert ended(again.skipped) == [series[2]]

@@ -138,7 +138,7 @@ def _run_one(run_file, plan, child=None) -> int:
                          previous=document, switch_folder=run_file.path.with_suffix(""),
                          python=python)
     for job, reason in refused:
-        if job.series not in sweep.stopped:
+        if job not in sweep.accounted:
             sweep.skip(job, reason)
     _say(f"{len(jobs)} probe children for {len(selection)} model variants "
          f"({len(sweep.done)} already stored); results in {run_file.path}")
