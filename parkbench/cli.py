@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--waiters", required=True, help="concurrent idle waiters, e.g. 200k")
     fit.add_argument("--rate", required=True, help="wake-ups per second, e.g. 50k (0 allowed)")
     fit.add_argument("--memory", help="size of the machine to plan for, e.g. 16GiB "
-                                      "(default: the measured machine's available memory)")
+                                      "(default: the measured machine's available memory); "
+                                      "it moves only memory bounds: a measured ceiling of "
+                                      "another limit stays")
     fit.add_argument("--machine", help="only this machine's results")
     fit.add_argument("--results", default="results", help="results folder (default results/)")
 

@@ -207,15 +207,23 @@ def maps_per_thread_at_largest_n(done, machine, interpreter, model, variant):
     return float((largest.value / largest.n.astype(float)).median()), int(largest.n.max())
 
 
+MEMORY_BOUND = "memory"  # the bound a planned memory size (fit --memory) moves
+
+
 def _capacity(key, run_id, done, runs, ceiling, limits, memory_bytes) -> dict | None:
     machine, interpreter, model, variant = key
     base = {"machine": machine, "interpreter": interpreter, "model": model, "variant": variant,
             "placement": None, "metric": "capacity", "n": None, "unit": "waiters",
             "repeat": None}
-    if ceiling is not None and memory_bytes is None:
-        return {**base, "run_id": ceiling.run_id, "value": float(ceiling.value),
-                "limit": ceiling["limit"], "basis": "measured",
-                "detail": f"the OS refused one more waiter at {int(ceiling.value):,}"}
+    measured = None
+    if ceiling is not None:
+        measured = {**base, "run_id": ceiling.run_id, "value": float(ceiling.value),
+                    "limit": ceiling["limit"], "basis": "measured",
+                    "detail": f"the OS refused one more waiter at {int(ceiling.value):,}"}
+        if memory_bytes is None:
+            return measured
+        if ceiling["limit"] == MEMORY_BOUND:  # memory set it: another size moves it
+            measured = None
     run = runs.get((machine, run_id))
     in_force = dict(limits if limits is not None else (run.limits if run else None) or {})
     if memory_bytes is not None:
@@ -244,6 +252,13 @@ def _capacity(key, run_id, done, runs, ceiling, limits, memory_bytes) -> dict | 
         exponent = mine[mine.metric == "total_exponent"].value
         note += (f" (total per waiter grows as N^{exponent.iloc[0]:.2f}: this straight-line "
                  f"bound holds near the N measured)")
+    if measured is not None:  # a ceiling that memory did not set holds at any memory size
+        memory = next((b for b in os_limits.bounds(model, variant, in_force, total, maps)
+                       if b.limit == MEMORY_BOUND), None)
+        if memory is None or memory.waiters >= measured["value"]:
+            return measured
+        return {**base, "run_id": run_id, "value": float(memory.waiters), "limit": memory.limit,
+                "basis": "predicted", "detail": memory.detail + note}
     bound = os_limits.capacity(model, variant, in_force, total, maps)
     if bound is None:
         return None

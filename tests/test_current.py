@@ -250,3 +250,34 @@ def test_switch_and_tail_come_from_the_newest_run_that_timed_them(tmp_path):
     switch = frame[frame.metric == "switch_latency"].set_index("placement")
     assert switch.loc["same-core", "value"] == 2e-6 and switch.loc["same-core", "run_id"] == "20260102T000000Z"
     assert switch.loc["cross-core", "value"] == 7e-6 and switch.loc["cross-core", "run_id"] == "20260101T000000Z"
+
+
+def _ceiling_run(tmp_path, reached, reason):
+    records = [synthetic.memory_record("threads", "condition", n, maps_per_waiter=2.95) for n in (100, 1_000, 3_000)]
+    failure = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 30_000,
+                       "repeat": 0, "primitive": None, "placement": None},
+               "model": "threads", "variant": "condition", "n": 30_000, "failure": "limit",
+               "reached": reached, "reason": reason, "exit_code": 4, "wall_seconds": 1.0}
+    synthetic.write_run(tmp_path, "m", "20260101T000000", records, failures=[failure])
+
+
+def test_another_memory_size_keeps_a_ceiling_that_memory_did_not_set(tmp_path):
+    """fit --memory 64GiB turned threads' measured 22,141 (max_map_count) into a 22,669
+    prediction; only memory moves with the memory planned for."""
+    _ceiling_run(tmp_path, 22_141, "RuntimeError: can't start new thread")
+    total = 1_240.0  # PSS 1,200 + kernel 40 per thread
+    measured = _figure(current.load(tmp_path).frame, "threads", "condition", "capacity")
+    assert (measured.value, measured.basis, measured.limit) == (22_141, "measured", "max_map_count")
+    bigger = _figure(current.load(tmp_path, memory_bytes=64 * 2**30).frame, "threads", "condition", "capacity")
+    assert (bigger.value, bigger.basis, bigger.limit) == (22_141, "measured", "max_map_count")
+    tiny = 10_000 * 1_240
+    smaller = _figure(current.load(tmp_path, memory_bytes=tiny).frame, "threads", "condition", "capacity")
+    assert (smaller.value, smaller.basis, smaller.limit) == (int(tiny / total), "predicted", "memory")
+
+
+def test_another_memory_size_moves_a_ceiling_that_memory_set(tmp_path):
+    _ceiling_run(tmp_path, int(synthetic.LIMITS["memory_available"] / 1_240.0) - 9, "MemoryError: out of memory")
+    frame = current.load(tmp_path).frame
+    assert _figure(frame, "threads", "condition", "capacity")[["basis", "limit"]].tolist() == ["measured", "memory"]
+    moved = _figure(current.load(tmp_path, memory_bytes=2**24).frame, "threads", "condition", "capacity")
+    assert (moved.value, moved.basis, moved.limit) == (int(2**24 / 1_240.0), "predicted", "memory")
