@@ -24,6 +24,19 @@ COMPARED = ("rss_per_waiter", "uss_per_waiter", "pss_per_waiter", "vms_per_waite
             "capacity", "switch_latency")
 ALPHA = 0.05            # significance level of the Mann-Whitney U test
 RATIO_THRESHOLD = 0.05  # and a difference below 5% is never called significant
+
+
+def verdict(p: float, ratio: float) -> tuple[bool, str]:
+    """(significant, the words for it) of a difference with Mann-Whitney ``p`` and B/A
+    ``ratio``: 'significant (p=0.003)', 'not significant (p=0.29)', or, for a difference
+    the test sees but smaller than ``RATIO_THRESHOLD``, 'under 5% apart (p<1e-6)'. The
+    one wording of compare and the report."""
+    shown = f"p={p:.2g}" if p >= 1e-6 else "p<1e-6"
+    if p >= ALPHA:
+        return False, f"not significant ({shown})"
+    if abs(ratio - 1) < RATIO_THRESHOLD:
+        return False, f"under {RATIO_THRESHOLD:.0%} apart ({shown})"
+    return True, f"significant ({shown})"
 KEY = ["model", "variant", "placement", "metric"]
 
 
@@ -158,7 +171,7 @@ def compare(side_a: Side, side_b: Side):
         assert either is not None
         row = dict(zip(KEY, key), unit=either[1], a=a[0] if a else math.nan,
                    b=b[0] if b else math.nan, ratio=math.nan, p_value=math.nan,
-                   significant=None, status="compared",
+                   significant=None, verdict=None, status="compared",
                    run_a=a[2] if a else None, run_b=b[2] if b else None)
         if a is None or b is None:
             row["status"] = "only in A" if b is None else "only in B"
@@ -186,9 +199,10 @@ def compare(side_a: Side, side_b: Side):
             p = mann_whitney_p(values_a.get(switch_key, []), values_b.get(switch_key, []))
             row["p_value"] = p
             if not math.isnan(p):
-                row["significant"] = bool(p < ALPHA and abs(row["ratio"] - 1) >= RATIO_THRESHOLD)
+                row["significant"], row["verdict"] = verdict(p, row["ratio"])
         rows.append(row)
-    columns = KEY + ["unit", "a", "b", "ratio", "p_value", "significant", "status", "run_a", "run_b"]
+    columns = KEY + ["unit", "a", "b", "ratio", "p_value", "significant", "verdict", "status", "run_a",
+                     "run_b"]
     table = pd.DataFrame(rows, columns=columns)
     table.attrs.update(a=side_a.label, b=side_b.label, calibration_a=calibration_pipe(side_a),
                        calibration_b=calibration_pipe(side_b))

@@ -129,7 +129,8 @@ def interpreters(frame, machine: str, values: dict):
     import pandas as pd
 
     from parkbench import probes
-    from parkbench.compare import ALPHA, RATIO_THRESHOLD, mann_whitney_p
+    from parkbench.compare import mann_whitney_p
+    from parkbench.compare import verdict as compare_verdict
     from parkbench.suite import QUICK_VARIANTS
 
     mine = frame[(frame.machine == machine) & frame.n.isna()]
@@ -155,7 +156,7 @@ def interpreters(frame, machine: str, values: dict):
                     p = mann_whitney_p(values.get((machine, base, model, primitive, "same-core"), []),
                                        values.get((machine, label, model, primitive, "same-core"), []))
                     if p == p:
-                        verdict = _verdict(p, same.value / base_same.value, ALPHA, RATIO_THRESHOLD)
+                        verdict = compare_verdict(p, same.value / base_same.value)[1]
                 rows.append({
                     "model/variant": f"{model}/{variant}", "interpreter": label,
                     "total/waiter": _text(memory, format_bytes),
@@ -165,17 +166,6 @@ def interpreters(frame, machine: str, values: dict):
                     "difference": verdict,
                 })
     return pd.DataFrame(rows)
-
-
-def _verdict(p: float, ratio: float, alpha: float, threshold: float) -> str:
-    """'significant (p=0.003)', 'not significant (p=0.29)', or, for a difference the
-    test sees but smaller than the threshold, 'under 5% apart (p<1e-6)'."""
-    shown = f"p={p:.2g}" if p >= 1e-6 else "p<1e-6"
-    if p >= alpha:
-        return f"not significant ({shown})"
-    if abs(ratio - 1) < threshold:
-        return f"under {threshold:.0%} apart ({shown})"
-    return f"significant ({shown})"
 
 
 def _ratio(row, base) -> str:

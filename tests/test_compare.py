@@ -69,7 +69,7 @@ def test_compare_command_table_and_json(capsys):
     assert format_value(row.a, "bytes") in line and format_value(row.b, "bytes") in line
     assert f"{row.ratio:.3g}" in line and "B" in format_value(row.a, "bytes")
     switch = next(line for line in out.splitlines() if "switch_latency" in line and "asyncio" in line)
-    assert "µs" in switch and ("yes (p=" in switch or "no (p=" in switch)
+    assert "µs" in switch and ("significant (p=" in switch or "apart (p=" in switch)
     assert main(["compare", "fixture-a", "fixture-b", "--results", FIXTURES, "--format", "json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {"model", "variant", "placement", "metric", "a", "b", "ratio", "p_value",

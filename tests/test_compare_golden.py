@@ -132,6 +132,7 @@ def test_a_clearly_slower_hand_off_is_significant(table):
     row = _row(table, "asyncio", "future", "switch_latency", "same-core")
     assert row.ratio == pytest.approx(1.15, rel=1e-3)
     assert row.p_value < 0.001 and bool(row.significant) is True
+    assert row.verdict.startswith("significant (p=") and row.verdict.endswith(")")
     assert row.status == "compared" and row.unit == "seconds"
 
 
@@ -139,6 +140,8 @@ def test_a_difference_under_the_ratio_threshold_is_never_significant(table):
     row = _row(table, "asyncio", "future", "switch_latency", "cross-core")
     assert row.ratio == pytest.approx(1.02, rel=1e-3)
     assert row.p_value < compare.ALPHA and bool(row.significant) is False
+    # compare printed "no (p=1.16e-07)" beside "yes (p=8.88e-06)" without saying why
+    assert row.verdict.startswith("under 5% apart (p")
 
 
 def test_an_unstable_side_is_named_with_its_spread(table):
@@ -155,7 +158,7 @@ def test_each_sides_calibration_travels_with_the_table(table):
     assert table.attrs["a"].endswith(f"a/{RUN}Z.json (CPython 3.11.7)")
     assert table.attrs["b"].endswith(f"b/{RUN}Z.json (CPython 3.11.7)")
     assert list(table.columns) == compare.KEY + ["unit", "a", "b", "ratio", "p_value",
-                                                 "significant", "status", "run_a", "run_b"]
+                                                 "significant", "verdict", "status", "run_a", "run_b"]
 
 
 @pytest.mark.parametrize("ratio, p, expected", [
@@ -229,3 +232,16 @@ def test_resolve_errors_name_what_was_given(tmp_path):
     with pytest.raises(UserError) as error:
         compare.resolve(str(tmp_path / "bare"), tmp_path)
     assert "is not a machine folder" not in str(error.value)  # a machine folder, no runs yet
+
+
+@pytest.mark.parametrize("p, ratio, words", [
+    (0.29, 1.5, (False, "not significant (p=0.29)")),
+    (0.05, 1.5, (False, "not significant (p=0.05)")),
+    (0.049, 1.5, (True, "significant (p=0.049)")),
+    (1e-7, 1.049, (False, "under 5% apart (p<1e-6)")),
+    (1e-7, 0.951, (False, "under 5% apart (p<1e-6)")),
+    (1e-7, 1.05, (True, "significant (p<1e-6)")),
+    (1e-7, 0.95, (True, "significant (p<1e-6)")),
+])
+def test_one_wording_for_a_difference(p, ratio, words):
+    assert compare.verdict(p, ratio) == words

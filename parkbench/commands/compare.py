@@ -24,8 +24,7 @@ def verdict(row) -> str:
     if row.significant is None or output.is_missing(row.significant):
         text = "-"
     else:
-        text = ("yes" if row.significant else "no") + (
-            f" (p={row.p_value:.3g})" if not output.is_missing(row.p_value) else "")
+        text = row.verdict
     return text if row.status == "compared" else f"{text}; {row.status}"
 
 
