@@ -4,6 +4,7 @@ behind."""
 
 import os
 import time
+import uuid
 
 import psutil
 import pytest
@@ -135,25 +136,37 @@ def test_connections_time_their_own_requests_not_tail_jobs():
 
 # --- real servers and clients ----------------------------------------------------------
 
-def _leftovers(port=None) -> list:
-    """Client children and server processes still alive, and sockets still on ``port``."""
+MARK = "PARKBENCH_TEST_MARK"
+
+
+def _marked() -> dict:
+    """An environment that this test's probe child and everything it starts inherit: the
+    processes to look for afterwards are only those that carry it (another sweep running
+    beside the tests is none of this test's business)."""
+    return {MARK: uuid.uuid4().hex}
+
+
+def _leftovers(env: dict, port=None) -> list:
+    """Processes started under ``env`` (the probe child, its servers and clients) still
+    alive, and sockets still on ``port``."""
     found = []
-    for process in psutil.process_iter(["cmdline"]):
-        line = " ".join(process.info["cmdline"] or [])
-        if "parkbench.conn_client" in line or ("probe_child" in line and "--variant" in line
-                                              and process.pid != os.getpid()):
-            found.append(process)
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(MARK) == env[MARK] and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except psutil.Error:
+            continue  # gone meanwhile, or not ours to read
     if port is not None:
         found += [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
                   or c.raddr and c.raddr.port == port]
     return found
 
 
-def _gone(port=None) -> list:
+def _gone(env: dict, port=None) -> list:
     """Wait (up to 5 s: PR_SET_PDEATHSIG and the kernel's reaping are asynchronous) for
     leftovers to go; what is still there."""
     deadline = time.monotonic() + 5
-    while (left := _leftovers(port)) and time.monotonic() < deadline:
+    while (left := _leftovers(env, port)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
 
@@ -166,7 +179,8 @@ def _gone(port=None) -> list:
 def test_a_server_holds_n_connections_proved_and_measured_without_its_clients(model, variant, n):
     if model == "go" and probes.unavailable(probes.get("go")):
         pytest.skip(probes.unavailable(probes.get("go")))
-    record = run_child(Job("memory", model, variant, n), timeout=60)
+    env = _marked()
+    record = run_child(Job("memory", model, variant, n), timeout=60, env=env)
     assert not isinstance(record, Failure), record
     assert record["parked"] == n
     proof = record["proof"]
@@ -183,24 +197,25 @@ def test_a_server_holds_n_connections_proved_and_measured_without_its_clients(mo
     assert 0 < held["request_p50"] <= held["request_p99"] <= held["request_max"]
     assert held["samples"] == connections.RTT_LOOPS
     assert record["wake_seconds"] is None and record["wake_timed"] is False
-    assert not _gone(held["port"])
+    assert not _gone(env, held["port"])
 
 
 @pytest.mark.slow
 def test_a_server_out_of_descriptors_is_a_limit_with_how_far_it_got():
-    record = run_child(Job("memory", "threads", "connections", 300), timeout=60,
-                       env={"PARKBENCH_CHILD_RLIMITS": "nofile=160"})
+    env = {**_marked(), "PARKBENCH_CHILD_RLIMITS": "nofile=160"}
+    record = run_child(Job("memory", "threads", "connections", 300), timeout=60, env=env)
     assert isinstance(record, Failure) and record.kind == "limit", record
     assert 90 < record.reached < 160
     assert "Too many open files" in record.reason and "OSError: OSError" not in record.reason
-    assert not _gone()
+    assert not _gone(env)
 
 
 @pytest.mark.slow
 def test_a_timed_out_connections_probe_leaves_no_server_client_or_socket():
-    outcome = run_child(Job("memory", "asyncio", "reuseport", 30_000), timeout=1.0)
+    env = _marked()
+    outcome = run_child(Job("memory", "asyncio", "reuseport", 30_000), timeout=1.0, env=env)
     assert isinstance(outcome, Failure) and outcome.kind == "timeout", outcome
-    assert not _gone()
+    assert not _gone(env)
 
 
 def test_a_handler_that_ended_or_does_not_wait_on_a_read_is_not_counted_parked():

@@ -3,17 +3,17 @@ the committed results."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from parkbench import current, results, sizing, tidy
 from parkbench.cli import main
 from parkbench.errors import UserError
+from tests import committed
 
 from . import synthetic
 
-COMMITTED = Path(__file__).parent.parent / "results"
+COMMITTED = committed.results()
 MACHINE = "x86_64-2cpu-24gib"
 def _newest_committed_ceiling() -> tuple[int, str]:
     """The threads/condition ceiling of the newest committed run that met it, and that

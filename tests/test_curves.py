@@ -4,12 +4,12 @@ interval, and the classification that decides how a figure is shown."""
 import math
 import random
 import re
-from pathlib import Path
 
 import pytest
 
 from parkbench import current, slopes, summary
 from parkbench.slopes import fit_line, scaling
+from tests import committed
 
 NS = [100, 300, 1_000, 3_000, 10_000, 30_000]
 
@@ -67,7 +67,7 @@ def test_noise_around_a_fixed_cost_has_no_exponent():
 
 
 def test_the_committed_wake_curves_are_shown_as_curves_and_memory_as_slopes():
-    figures = current.load(Path(__file__).parent.parent / "results")
+    figures = current.load(committed.results())
     frame = figures.frame
     # the full sweeps ran under the interpreter with the most figures
     main = frame.interpreter.value_counts().index[0]

@@ -56,3 +56,19 @@ def test_no_two_modules_import_each_other():
     assert len(edges) > 40
     circles = sorted((a, b) for a, targets in edges.items() for b in targets if a < b and a in edges.get(b, ()))
     assert circles == []
+
+
+def test_tests_read_a_fixed_snapshot_of_the_results_never_the_working_folder():
+    """bench.sh before test.sh added a run to results/ and test_curves failed."""
+    from tests import committed
+
+    tests = Path(__file__).parent
+    readers = [path.name for path in tests.glob("test_*.py")
+               if 'parent / "results"' in path.read_text() and path.name != Path(__file__).name]
+    assert readers == []
+    snapshot = committed.results()
+    assert snapshot.resolve() != (PACKAGE.parent / "results").resolve()
+    tracked = subprocess.run(["git", "-C", str(PACKAGE.parent), "ls-files", "results"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(str(p.relative_to(snapshot.parent)) for p in snapshot.rglob("*") if p.is_file()) \
+        == sorted(tracked)

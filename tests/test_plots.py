@@ -15,6 +15,7 @@ import pytest
 matplotlib.use("Agg")
 
 from parkbench import current, memoryplots, plots, sizing, sizing_plots  # noqa: E402
+from tests import committed
 
 from . import synthetic  # noqa: E402
 
@@ -104,7 +105,7 @@ def test_each_fitted_line_passes_through_its_points(tmp_path):
 
 def test_no_two_series_share_colour_and_marker():
     """Every (colour, marker) pair of the committed results' memory plot is unique."""
-    results = Path(__file__).parent.parent / "results"
+    results = committed.results()
     frame = current.load(results).frame
     machine = sorted(frame.machine.unique())[0]
     figure = memoryplots.memory_vs_n(frame, machine)
@@ -121,7 +122,7 @@ def test_no_two_series_share_colour_and_marker():
 def test_fit_map_uses_the_primitive_that_wakes_a_parked_waiter(tmp_path):
     """gevent's hand-off rate comes from its event hand-off, not the raw greenlet.switch
     that no parked waiter uses, and the slower placement of it."""
-    frame = current.load(Path(__file__).parent.parent / "results").frame
+    frame = current.load(committed.results()).frame
     frame = frame[frame.interpreter == frame.interpreter.value_counts().index[0]]  # one interpreter
     (gevent,) = [p for p in sizing.profiles(frame) if p.model == "gevent" and p.variant == "event"]
     event = frame[(frame.model == "gevent") & (frame.variant == "event")

@@ -11,6 +11,7 @@ import pytest
 
 from parkbench import results
 from parkbench.errors import UserError
+from tests import committed
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -126,10 +127,9 @@ def test_a_run_reopened_without_its_lock_file_locks_it_again(tmp_path):
 
 def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
     import shutil
-    from pathlib import Path
 
     machine = "x86_64-2cpu-24gib"
-    shutil.copytree(Path(__file__).parent.parent / "results" / machine, tmp_path / machine)
+    shutil.copytree(committed.results() / machine, tmp_path / machine)
     path = tmp_path / machine / "20261126T050824Z.json"
     with pytest.raises(UserError) as error:
         results.RunFile.reopen(path)

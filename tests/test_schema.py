@@ -4,18 +4,18 @@ naming the file and the rule (exit 2), never a traceback or a wrong figure."""
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from parkbench import results, tidy
 from parkbench.cli import main
 from parkbench.errors import UserError
+from tests import committed
 
 from . import synthetic
 from .damage import FIXTURES, mutated, one_line_error, set_at
 
-COMMITTED = Path(__file__).parent.parent / "results"
+COMMITTED = committed.results()
 MACHINE = "x86_64-2cpu-24gib"
 
 

@@ -1,9 +1,9 @@
 """The summary table: figures in units, curves as curves, rows in registry order, the
 run of each row named."""
 
-from pathlib import Path
 
 from parkbench import current, summary
+from tests import committed
 
 from . import synthetic
 
@@ -48,5 +48,5 @@ def test_an_empty_frame_says_so_and_keeps_the_notes():
 
 
 def test_the_committed_results_render():
-    text = summary.render(summary.table(current.load(Path(__file__).parent.parent / "results").frame))
+    text = summary.render(summary.table(current.load(committed.results()).frame))
     assert "threads     condition" in text and "(measured)" in text

@@ -2,11 +2,11 @@
 the current format in memory when read, never written back."""
 
 import shutil
-from pathlib import Path
 
 from parkbench import results, tidy
+from tests import committed
 
-COMMITTED = Path(__file__).parent.parent / "results"
+COMMITTED = committed.results()
 MACHINE = "x86_64-2cpu-24gib"
 
 
