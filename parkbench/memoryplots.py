@@ -25,9 +25,11 @@ VIEWS = (("rss_per_waiter", "RSS"), ("pss_per_waiter", "PSS"),
 def memory_vs_n(frame, machine, view: str = "total"):
     """Memory (``view``) of the process tree against N, one panel per model: the
     measured points and the fitted line (fixed + slope x N) evaluated at many N, so it
-    is a true line on log-log axes; slope and R² on the panel."""
+    is a true line on log-log axes; slope and R² on the panel. ``None`` where there is nothing to draw."""
     mine = _mine(frame, machine)
     raw = mine[(mine.metric == view) & mine.n.notna()]
+    if raw.empty:
+        return None
     models = _models_in_order(raw.model)
     markers = _variant_markers(raw)
     columns = min(len(models), 3) or 1
@@ -79,12 +81,14 @@ def _per(value: float) -> str:
 
 def views_per_waiter(frame, machine):
     """Bytes per waiter by view (RSS, PSS, kernel, total), grouped bars per
-    model/variant, with the value written at each bar."""
+    model/variant, with the value written at each bar. ``None`` where there is nothing to draw."""
     from parkbench.units import format_bytes
 
     figures = _mine(frame, machine)
     figures = figures[figures.n.isna()]
     labels = _labels(figures[figures.metric == "total_per_waiter"])
+    if not labels:
+        return None
     fig, ax = plt.subplots(figsize=(10, 0.75 * len(labels) + 1.8))
     height = 0.8 / len(VIEWS)
     drawn = []
@@ -114,9 +118,11 @@ def views_per_waiter(frame, machine):
 
 def capacity(frame, machine):
     """Waiters one machine holds per model/variant: one bar each, labelled with its own
-    value, the binding limit and whether it was measured or predicted."""
+    value, the binding limit and whether it was measured or predicted. ``None`` where there is nothing to draw."""
     rows = _mine(frame, machine)
     rows = rows[rows.metric == "capacity"].sort_values(["value", "model", "variant"])
+    if rows.empty:
+        return None
     labels = [f"{r.model}/{r.variant}" for r in rows.itertuples()]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(labels) + 1.6))
     bars = ax.barh(range(len(labels)), rows.value.tolist(),
@@ -133,6 +139,6 @@ def capacity(frame, machine):
     ax.set(xscale="log", xlabel="idle waiters one machine holds (log scale); "
                                 "solid: measured ceiling, pale: predicted",
            title=f"{machine}: capacity and the binding limit")
-    ax.set_xlim(right=rows.value.max() * 60 if len(rows) else None)
+    ax.set_xlim(right=rows.value.max() * 60)
     fig.tight_layout()
     return fig

@@ -56,16 +56,10 @@ def render(results_dir: Path, output_dir: Path, machines: list[str] | None = Non
     """Execute the report over ``results_dir``; write the executed notebook, its HTML
     (code hidden) and each machine's fit map and decision map PNG into ``output_dir``;
     return the paths written."""
-    import os
-
     for module in ("nbformat", "nbclient", "nbconvert", "ipykernel"):
         _require(module)
-    import nbformat
-    from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
-
     from parkbench import current, schema
-    from parkbench.results import check_output_folder, write_text_atomic
+    from parkbench.results import check_output_folder
 
     results_dir, output_dir = Path(results_dir).resolve(), Path(output_dir).resolve()
     frame = current.load(results_dir).frame  # fails clearly on no or bad results
@@ -77,7 +71,25 @@ def render(results_dir: Path, output_dir: Path, machines: list[str] | None = Non
         schema.is_plain_name(machine) or _refuse(machine)
     if not notebook.is_file():
         raise UserError(f"the report notebook is missing: {notebook}")
+    created = not output_dir.exists()
     check_output_folder(output_dir)
+    try:
+        return _execute(notebook, results_dir, output_dir, machines)
+    except BaseException:
+        if created and output_dir.is_dir() and not any(output_dir.iterdir()):
+            output_dir.rmdir()  # a failed render leaves no empty folder behind
+        raise
+
+
+def _execute(notebook: Path, results_dir: Path, output_dir: Path, machines) -> list[Path]:
+    """Run the notebook on ``results_dir`` into ``output_dir`` and write the page."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    from parkbench.results import write_text_atomic
 
     nb = nbformat.read(notebook, as_version=4)
     index = next((i for i, cell in enumerate(nb.cells)

@@ -13,11 +13,13 @@ from parkbench.plots import _figure_value, _labels, _mine, _models_in_order, _va
 def switch_latency(frame, machine, values: dict | None = None):
     """One-way hand-off time per model/primitive, same-core and cross-core side by
     side: the pyperf median, whiskers from the 25th to the 75th percentile of its values
-    (``values``: (model, primitive, placement) -> seconds)."""
+    (``values``: (model, primitive, placement) -> seconds). ``None`` where there is nothing to draw."""
     import statistics
 
     figures = _mine(frame, machine)
     medians = figures[figures.metric == "switch_latency"]
+    if medians.empty:
+        return None
     labels = _labels(medians)
     placements = [p for p in ("same-core", "cross-core") if p in set(medians.placement)]
     fig, ax = plt.subplots(figsize=(10, 0.7 * len(labels) + 1.6))
@@ -60,9 +62,11 @@ def switch_latency(frame, machine, values: dict | None = None):
 
 def tail_latency(frame, machine):
     """Tail percentiles of the hand-off against N idle waiters kept parked: one panel
-    per model, one line per percentile, the run named in the title."""
+    per model, one line per percentile, the run named in the title. ``None`` where there is nothing to draw."""
     tail = _mine(frame, machine)
     tail = tail[tail.metric.isin(["switch_p50", "switch_p99", "switch_p999"])]
+    if tail.empty:
+        return None
     keys = sorted({(r.model, r.variant) for r in tail.itertuples()},
                   key=lambda k: _models_in_order([k[0]] + list(tail.model)).index(k[0]))
     fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.4 * max(len(keys), 1), 3.6),
@@ -129,9 +133,11 @@ def request_latency(frame, machine):
 def spawn_and_wake(frame, machine):
     """Time per waiter to create-and-park and to wake-and-finish N waiters, against N
     (log-log): a flat line is a cost linear in N; a rising one is a curve, and its
-    exponent (N^b) is in the legend wherever a straight line would mislead."""
+    exponent (N^b) is in the legend wherever a straight line would mislead. ``None`` where there is nothing to draw."""
     mine = _mine(frame, machine)
     raw = mine[mine.metric.isin(["spawn_seconds", "wake_seconds"]) & mine.n.notna()]
+    if raw.empty:
+        return None
     markers = _variant_markers(raw)
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), sharey=True)
     for ax, (metric, stem, title) in zip(axes, (("spawn_seconds", "spawn", "create and park"),
@@ -148,7 +154,11 @@ def spawn_and_wake(frame, machine):
                     color=model_colour(model), label=label, gid=f"{stem}:{model}/{variant}")
         ax.set(xscale="log", yscale="log", xlabel="N waiters", title=title)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+        if ax.get_lines():
+            ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+        else:  # connections are not woken, a sleep variant's timer wakes it: not timed
+            ax.text(0.5, 0.5, "not timed for these variants", transform=ax.transAxes,
+                    ha="center", va="center", color="0.4")
     axes[0].set_ylabel("µs per waiter (time for N / N)")
     fig.suptitle(f"{machine}: churn cost per waiter against N (flat: linear in N)")
     fig.tight_layout()
