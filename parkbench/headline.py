@@ -254,6 +254,18 @@ def connections(frame, machine: str):
     return pd.DataFrame(rows)
 
 
+def plain(value) -> str:
+    """Text from a results file made safe to put in the report's Markdown: HTML's
+    special characters escaped (no tag a file wrote ever reaches the page), Markdown's
+    punctuation backslashed, control characters shown as ``\\xNN``."""
+    import html as html_module
+
+    from parkbench.tidy import printable
+
+    text = html_module.escape(printable(value), quote=True)
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+!|~>-" else ch for ch in text)
+
+
 def html(table, text: bool = False) -> str:
     """A table as compact HTML, no index: first column left, the rest right (numbers),
     or every column left (``text``)."""

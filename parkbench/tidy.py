@@ -48,12 +48,19 @@ class Run:
     calibration: dict | None = None   # calibration.py's measurements at start and end
 
 
+def printable(value) -> str:
+    """Text from a results file with its control characters shown as ``\\xNN`` (ESC,
+    BEL or CR from a file must not retitle or clear a terminal, nor reach a plot)."""
+    return "".join(f"\\x{ord(ch):02x}" if ord(ch) < 32 or 127 <= ord(ch) < 160 else ch
+                   for ch in str(value))
+
+
 def interpreter_key(interpreter: dict | None) -> str:
     """The label of an interpreter: ``CPython 3.11.7`` (``t`` for free-threaded)."""
     if not interpreter:
         return "unknown"
     suffix = "t" if interpreter.get("gil_disabled") else ""
-    return f"{interpreter.get('implementation', '?')} {interpreter.get('version', '?')}{suffix}"
+    return printable(f"{interpreter.get('implementation', '?')} {interpreter.get('version', '?')}{suffix}")
 
 
 def _run_info(path: Path, document: dict) -> Run:

@@ -43,14 +43,19 @@ SHAPES = {
 def write(folder: Path, shape: str) -> Path:
     """``folder`` holding one machine's run of ``shape`` (and the pyperf files its switch
     records name)."""
+    path = synthetic.write_run(folder, "m", RUN, SHAPES[shape])
+    write_pyperf_files(path, SHAPES[shape])
+    return folder
+
+
+def write_pyperf_files(run_path: Path, records) -> None:
+    """The pyperf file of each switch record, beside the run file at ``run_path``."""
     import pyperf
 
-    path = synthetic.write_run(folder, "m", RUN, SHAPES[shape])
-    run_folder = path.with_suffix("")
-    for record in SHAPES[shape]:
+    run_folder = run_path.with_suffix("")
+    for record in records:
         if record["kind"] == "switch":
             run_folder.mkdir(exist_ok=True)
             values = [record["median"] * (1 + k / 100) for k in (-2, -1, 0, 1, 2)]
             run = pyperf.Run(values, metadata={"name": "switch", "loops": 1}, collect_metadata=False)
             pyperf.Benchmark([run]).dump(str(run_folder / record["file"].split("/", 1)[1]))
-    return folder

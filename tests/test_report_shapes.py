@@ -77,3 +77,56 @@ def test_a_memory_only_folder_renders_for_real(tmp_path):
     assert main(["report", "--results", str(results), "--output", str(tmp_path / "out")]) == 0
     page = (tmp_path / "out" / "report.html").read_text()
     assert "no hand-off latency measured" in page and "<img" in page
+
+
+HOSTILE = "3.11.7<script>alert(1)</script><img src=x onerror=alert(2)>\x1b]0;owned\x07"
+
+
+def _tags(page: str) -> dict:
+    import re
+    from collections import Counter
+
+    return Counter(tag.lower() for tag in re.findall(r"<\s*([a-zA-Z][a-zA-Z0-9-]*)", page))
+
+
+@pytest.mark.slow
+def test_no_tag_a_results_file_wrote_reaches_the_page(tmp_path):
+    """A run file whose strings hold markup: the page has exactly the tags of the same
+    report from plain strings (escaped everywhere: tables, Markdown, notes)."""
+    from parkbench.cli import main
+    from tests import synthetic
+
+    pages = {}
+    for kind, text in (("plain", "3.11.7"), ("hostile", HOSTILE)):
+        folder = tmp_path / kind
+        records = shapes.SHAPES["one-model"]
+        failure = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 30_000,
+                           "repeat": 0, "primitive": None, "placement": None},
+                   "model": "threads", "variant": "condition", "n": 30_000, "failure": "exit",
+                   "reason": f"RuntimeError: {text}", "exit_code": 3, "wall_seconds": 1.0}
+        interpreter = dict(synthetic.INTERPRETER, version=text, implementation=f"CPython{text}", abi=text)
+        path = synthetic.write_run(folder, "m", shapes.RUN, records, failures=[failure],
+                                   interpreter=interpreter)
+        shapes.write_pyperf_files(path, records)
+        assert main(["report", "--results", str(folder), "--output", str(tmp_path / f"{kind}-out")]) == 0
+        pages[kind] = (tmp_path / f"{kind}-out" / "report.html").read_text()
+    assert "alert(1)" in pages["hostile"].replace("\\(1\\)", "(1)") or "alert" in pages["hostile"]
+    assert _tags(pages["hostile"]) == _tags(pages["plain"])
+    assert "\x1b" not in pages["hostile"] and "\x07" not in pages["hostile"]
+
+
+def test_show_prints_control_characters_from_a_file_escaped(tmp_path, capsys):
+    from parkbench.cli import main
+    from tests import synthetic
+
+    failure = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 30_000,
+                       "repeat": 0, "primitive": None, "placement": None},
+               "model": "threads", "variant": "condition", "n": 30_000, "failure": "exit",
+               "reason": "boom\x1b]0;owned\x07\rgone", "exit_code": 3, "wall_seconds": 1.0}
+    interpreter = dict(synthetic.INTERPRETER, version="3.11.7\x1b[2J")
+    synthetic.write_run(tmp_path, "m", shapes.RUN, shapes.SHAPES["one-model"], failures=[failure],
+                        interpreter=interpreter)
+    assert main(["show", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "boom\\x1b]0;owned\\x07\\x0dgone" in out and "3.11.7\\x1b[2J" in out
+    assert not any(ord(ch) < 32 and ch != "\n" for ch in out)

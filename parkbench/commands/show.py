@@ -12,12 +12,16 @@ def _job_label(record: dict) -> str:
 
 def failure_notes(current) -> list[str]:
     """Failures and skips of the runs that speak for something."""
+    from parkbench.tidy import printable
+
     notes = []
     for run in current.used_runs():
         for failure in run.failures:
-            notes.append(f"{run.machine} {run.run_id}: {_job_label(failure)} failed: {failure['reason']}")
+            notes.append(f"{run.machine} {run.run_id}: {_job_label(failure)} failed: "
+                         f"{printable(failure['reason'])}")
         for skip in run.skipped:
-            notes.append(f"{run.machine} {run.run_id}: {_job_label(skip)} skipped: {skip['reason']}")
+            notes.append(f"{run.machine} {run.run_id}: {_job_label(skip)} skipped: "
+                         f"{printable(skip['reason'])}")
     return notes
 
 
