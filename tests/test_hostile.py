@@ -14,6 +14,7 @@ import pytest
 
 from parkbench import guard, results
 from parkbench.cli import main
+from parkbench.errors import UserError
 
 from . import synthetic
 from .damage import FIXTURES, mutated, one_line_error
@@ -301,7 +302,8 @@ def test_sizes_follow_si_and_iec_exactly():
 
 
 HOSTILE_VALUES = (None, "", "x/../../y", "../evil", -5, 0, 1e30, -1e30, 3.5, True, [], {},
-                  "NaN", [[[[]]]], {"a": {"b": {}}}, "é" * 300, 2**70)
+                  "NaN", [[[[]]]], {"a": {"b": {}}}, "é" * 300, 2**70, 10**400, -(10**400),
+                  "<script>alert(1)</script>", "a\x1b]0;t\x07\rb", "3.12 ", "m1\n", "**x** [y](z)")
 
 
 def _mutate(document, rng):
@@ -338,6 +340,8 @@ def _fresh(value):
 def test_fuzzed_run_files_give_exit_0_or_one_line_exit_2(tmp_path, capsys):
     import random
 
+    from tests.test_report_shapes import run_notebook
+
     rng = random.Random(20261126)
     original = json.loads(next((FIXTURES / "fixture-a").glob("2*.json")).read_text())
     folder = tmp_path / "results"
@@ -353,6 +357,11 @@ def test_fuzzed_run_files_give_exit_0_or_one_line_exit_2(tmp_path, capsys):
                    ["fit", "--waiters", "10k", "--rate", "1k", "--results", str(folder)],
                    ["compare", "fixture-a", "fixture-b", "--results", str(folder)])[case % 3]
         status = main(command)
+        if case % 20 == 0:  # the report's own code, in-process (a kernel per case is slow)
+            try:
+                run_notebook(folder)
+            except UserError:
+                pass
         captured = capsys.readouterr()
         assert status in (0, 2), (case, command, captured.err)
         if status == 2:
@@ -389,3 +398,26 @@ def test_an_unwritable_machine_folder_is_refused_before_any_child(tmp_path, caps
                    "--output", str(tmp_path / "out"), "--machine", "m"])
     one_line_error(capsys, status, "Permission denied")
     assert started == []
+
+
+@pytest.mark.parametrize("where", ["n", "memory.rss", "spawn_seconds", "logical_cpus"])
+@pytest.mark.parametrize("command", ["show", "fit", "compare"])
+def test_a_huge_integer_in_a_run_file_is_a_one_line_error(tmp_path, capsys, where, command):
+    """10**400 gave OverflowError tracebacks (math.isfinite on a huge int)."""
+    from tests import synthetic
+
+    path = synthetic.write_run(tmp_path / "a", "m", "20260101T000000",
+                               [synthetic.memory_record("asyncio", "event", n) for n in (10, 20, 30)])
+    document = json.loads(path.read_text())
+    record = document["measurements"][1]
+    if where == "logical_cpus":
+        document["machine_description"]["logical_cpus"] = 10**400
+    elif where == "memory.rss":
+        record["memory"]["rss"] = 10**400
+    else:
+        record[where] = 10**400
+    path.write_text(json.dumps(document))
+    argv = {"show": ["show", str(tmp_path / "a")],
+            "fit": ["fit", "--waiters", "1k", "--rate", "1", "--results", str(tmp_path / "a")],
+            "compare": ["compare", str(path), str(path)]}[command]
+    one_line_error(capsys, main(argv), "must be a")
