@@ -15,9 +15,11 @@ stale round file and merges each round into the benchmark's pyperf file.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -115,7 +117,8 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     The child runs in a session of its own. It is killed, with its whole process group,
     when it outlives ``timeout``, when the machine's available memory (``available()``,
     default psutil's) falls below ``memory_floor``, or when the runner itself is
-    interrupted. Whatever it leaves in its group is killed when it ends.
+    interrupted. Whatever it leaves in its group is killed when it ends, and whatever
+    it leaves in its temporary folder (``$TMPDIR``, one of its own) is removed.
     """
     from parkbench.guard import available_bytes
     from parkbench.units import format_bytes
@@ -124,19 +127,26 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     available = available or available_bytes
     channel = _Channel() if parse is None else None
     start = time.perf_counter()
-    env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()))
+    # a temporary folder of the child's own, removed when it ends: what a child leaves
+    # in $TMPDIR (multiprocessing's pymp-* folders, a forkserver's socket) goes with it
+    scratch = tempfile.mkdtemp(prefix="pb-")  # short: a forkserver socket path must fit 108 B
+    env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()), TMPDIR=scratch)
     if channel is not None:
         env[protocol.RECORD_FD_ENV] = str(channel.write_fd)
-    child = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        text=True,
-        env=env,
-        pass_fds=(channel.write_fd,) if channel is not None else (),
-    )
+    try:
+        child = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            text=True,
+            env=env,
+            pass_fds=(channel.write_fd,) if channel is not None else (),
+        )
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     if channel is not None:
         channel.started()
     try:
@@ -165,6 +175,7 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     finally:
         lifeline.kill_group(child.pid)  # anything the child left in its group
         data = channel.data() if channel is not None else b""
+        shutil.rmtree(scratch, ignore_errors=True)
     wall = time.perf_counter() - start
     code = child.returncode
     if code < 0:

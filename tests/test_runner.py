@@ -1,5 +1,6 @@
 """The runner contains what its children do: failures, crashes and hangs."""
 
+import os
 import sys
 
 import psutil
@@ -189,3 +190,22 @@ def test_tail_jobs_stop_at_the_largest_n_parked_for_memory(monkeypatch):
     assert tail == [10, 100]
     assert [s["n"] for s in store.skipped] == [1000]
     assert "beyond the largest N parked for memory (100)" in store.skipped[0]["reason"]
+
+
+@pytest.mark.slow
+def test_a_child_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    """subprocess:forkserver left a pymp-* folder (one holding a listener socket) in
+    $TMPDIR per probe child."""
+    import shutil
+    import tempfile
+
+    short = tempfile.mkdtemp(prefix="t", dir="/tmp")  # a Unix socket's path fits 108 bytes
+    try:
+        monkeypatch.setenv("TMPDIR", short)
+        monkeypatch.setattr(tempfile, "tempdir", short)
+        record = run_child(Job("memory", "subprocess", "forkserver", 3), timeout=60)
+        assert not isinstance(record, Failure), record
+        assert record["parked"] == 3
+        assert list(os.listdir(short)) == []
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
