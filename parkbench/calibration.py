@@ -49,6 +49,21 @@ def measure_here() -> dict:
             "repeats": REPEATS}
 
 
+def generator_ceiling(python: str | None, settings: dict) -> dict | None:
+    """The load generator's closed-loop peak against its own echo server, in a fresh
+    child (``probes/served_load.py``), or ``None`` if it failed (then no served figure is
+    flagged as the generator's, and the run says so)."""
+    try:
+        done = subprocess.run([python or sys.executable, "-m", "parkbench.probes.served_load",
+                               "--ceiling", json.dumps(settings, sort_keys=True)],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode == 0:
+            return json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        pass
+    return None
+
+
 def measure(python: str | None = None) -> dict | None:
     """Both measurements in a fresh child (under ``python``); ``None`` if it failed (a
     calibration is context, never a reason to stop a sweep)."""

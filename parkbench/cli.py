@@ -37,6 +37,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    from parkbench.units import parse_seconds
+
+    try:
+        return parse_seconds(text, "--slo")
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage block): ``prog: error: rule``."""
 
@@ -70,8 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--timeout", type=_positive_float,
                        help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g}; "
                             f"--full: {FULL_TIMEOUT_SECONDS:g})")
-    sweep.add_argument("--only", choices=("memory", "latency"),
-                       help="measure only memory, or only hand-off latency (default: both)")
+    sweep.add_argument("--only", choices=("memory", "latency", "served"),
+                       help="measure only memory, only hand-off latency, or only the served "
+                            "rate of the connections servers (default: all three)")
+    sweep.add_argument("--slo", type=_seconds,
+                       help="the latency objective of the served rate: the highest offered "
+                            "rate whose p99 stays under it (default 5ms)")
     sweep.add_argument("--latency-mode", choices=("quick", "rigorous"),
                        help="pyperf settings for switch latency: quick (default: 6 processes x "
                             "5 values, each model's first primitive) or rigorous (pyperf "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from parkbench import placement, probes, suite, switchbench
 from parkbench.errors import UserError
 from parkbench.protocol import MAX_N
+from parkbench.selection import parse_primitives, selection_and_grids
 from parkbench.slopes import MIN_DISTINCT_N
 from parkbench.units import is_finite_number
 
@@ -26,54 +27,6 @@ MAX_TAIL_LOOPS = 10_000_000
 MAX_SWITCH_ROUNDS = 10
 MAX_SELECTED = 200          # model variants in one run (open variants: stack-SIZE)
 MAX_GRID = 1_000            # N of one grid
-
-
-def parse_selection(text: str | None, bare_model_default: bool = False) -> list[tuple[str, str]]:
-    """``"threads,subprocess:fork"`` -> [(model, variant), ...], each once.
-
-    A bare model name selects all its variants (with ``bare_model_default``, its
-    default variant: the first of the quick sweep's); ``model:variant`` selects one;
-    ``all`` selects every model and variant. ``None`` selects the default sweep's
-    variants (``suite.QUICK_VARIANTS`` and ``suite.QUICK_CONNECTIONS``).
-    """
-    if text is None:
-        return [(model, v) for chosen in (suite.QUICK_VARIANTS, suite.QUICK_CONNECTIONS)
-                for model, variants in chosen.items() for v in variants]
-    if text.strip() == "all":
-        return [(m.name, v) for m in probes.MODELS.values() for v in m.variants]
-    selected: list[tuple[str, str]] = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        name, _, variant = item.partition(":")
-        model = probes.get(name)
-        variants: tuple[str, ...]
-        if variant:
-            variants = (probes.check_variant(model, variant),)
-        elif bare_model_default:
-            variants = suite.QUICK_VARIANTS[model.name][:1]
-        else:
-            variants = model.variants
-        selected += [(model.name, chosen) for chosen in variants if (model.name, chosen) not in selected]
-    if not selected:
-        raise UserError(f"--models needs at least one model; accepted: {', '.join(probes.MODELS)}")
-    return selected
-
-
-def parse_primitives(text: str | None, selection, every: bool = False) -> dict[str, tuple[str, ...]]:
-    """Hand-off primitives per selected model: those named in ``text`` (a comma list;
-    each must belong to a selected model), or by default each model's first (its most
-    idiomatic), or all of them when ``every``."""
-    models = [probes.get(name) for name in dict.fromkeys(model for model, _ in selection)]
-    if text is None:
-        return {model.name: model.primitives if every else model.primitives[:1] for model in models}
-    wanted = [item.strip() for item in text.split(",") if item.strip()]
-    known = sorted({p for model in models for p in model.primitives})
-    for primitive in wanted:
-        if primitive not in known:
-            raise UserError(f"unknown hand-off primitive {primitive!r} for the selected models; "
-                            f"accepted primitives: {', '.join(known)}")
-    return {model.name: tuple(p for p in model.primitives if p in wanted) for model in models}
 
 
 def check_grid(grid, key: str = "") -> tuple[int, ...]:
@@ -118,6 +71,12 @@ class RunPlan:
     memory_budget_bytes: int = 0
     memory_floor_bytes: int = 0
     guard_margin: float = 1.5
+    # the served rate of connections servers (``probes/served_load.py``): W per variant
+    served: bool = False
+    served_grids: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    served_rounds: int = 1
+    served_settings: Mapping = field(default_factory=dict)
+    slo_seconds: float = suite.DEFAULT_SLO_SECONDS
     python_spec: str | None = None  # --python as a version (never a path)
 
     # --- building --------------------------------------------------------------------
@@ -127,7 +86,7 @@ class RunPlan:
         """The plan of ``parkbench run``'s options, checked (nothing is written)."""
         from parkbench import guard, limits
 
-        selection, grids, only = _selection_and_grids(args, limits.read())
+        selection, grids, only = selection_and_grids(args, limits.read())
         mode = "rigorous" if args.full else (args.latency_mode or "quick")
         primitives = parse_primitives(args.primitives, selection, every=mode == "rigorous")
         budget = args.memory_budget or (suite.FULL_BUDGET if args.full else guard.DEFAULT_BUDGET)
@@ -147,6 +106,11 @@ class RunPlan:
             memory_budget_bytes=guard.parse_budget(budget, guard.available_bytes()),
             memory_floor_bytes=guard.default_floor(),
             guard_margin=guard.FULL_GUARD_MARGIN if args.full else guard.GUARD_MARGIN,
+            served=only in (None, "served") and bool(suite.served_grids(selection, args.full)),
+            served_grids=suite.served_grids(selection, args.full),
+            served_rounds=suite.FULL_SERVED_ROUNDS if args.full else 1,
+            served_settings=suite.served_settings(args.full),
+            slo_seconds=args.slo if args.slo is not None else suite.DEFAULT_SLO_SECONDS,
             python_spec=python_spec)
         return plan.checked()
 
@@ -178,6 +142,12 @@ class RunPlan:
                 memory_budget_bytes=parameters["memory_budget_bytes"],
                 memory_floor_bytes=parameters["memory_floor_bytes"],
                 guard_margin=parameters["guard_margin"],
+                served=parameters.get("served", False),
+                served_grids={str(key): tuple(grid)
+                              for key, grid in (parameters.get("served_grids") or {}).items()},
+                served_rounds=parameters.get("served_rounds", 1),
+                served_settings=dict(parameters.get("served_settings") or {}),
+                slo_seconds=parameters.get("slo_seconds", suite.DEFAULT_SLO_SECONDS),
                 python_spec=parameters.get("python_spec"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{source}: parameters are malformed ({type(exc).__name__}: {exc})") from None
@@ -258,6 +228,7 @@ class RunPlan:
             fail(f"to_limit must be text, not {self.to_limit!r}")
         if self.python_spec is not None and not _version(self.python_spec):
             fail(f"python_spec must be a version such as 3.12 or 3.13.0, not {self.python_spec!r}")
+        _check_served(self, fail)
         if not isinstance(self.child_rlimits, str):
             fail(f"child_rlimits must be text, not {self.child_rlimits!r}")
         floor = self.memory_floor_bytes
@@ -293,18 +264,25 @@ class RunPlan:
             "memory_budget_bytes": self.memory_budget_bytes,
             "memory_floor_bytes": self.memory_floor_bytes,
             "guard_margin": self.guard_margin,
+            "served": self.served,
+            "served_grids": {key: list(grid) for key, grid in self.served_grids.items()},
+            "served_rounds": self.served_rounds,
+            "served_settings": dict(self.served_settings),
+            "slo_seconds": self.slo_seconds,
         }
         if self.python_spec is not None:
             parameters["python_spec"] = self.python_spec
         return parameters
 
-    def jobs(self, unavailable=None):
+    def jobs(self, unavailable=None, served_unavailable: str | None = None):
         """Every job of the sweep in run order, and the refused ones with why
         (``suite.jobs``)."""
         return suite.jobs(list(self.selection), self.grids, self.repeat, memory=self.memory,
                           latency=self.latency, primitives=self.primitives,
                           placements=self.placements, unavailable=unavailable,
-                          switch_rounds=self.switch_rounds)
+                          switch_rounds=self.switch_rounds,
+                          served_grids=self.served_grids if self.served else None,
+                          served_rounds=self.served_rounds, served_unavailable=served_unavailable)
 
     def guard(self):
         from parkbench.guard import Guard
@@ -312,28 +290,36 @@ class RunPlan:
         return Guard(self.memory_budget_bytes, self.memory_floor_bytes, self.guard_margin)
 
 
-def _selection_and_grids(args, limits_now):
-    from parkbench.units import parse_count_list
+def _check_served(plan: RunPlan, fail) -> None:
+    """The served rate's settings: W grids of selected connections variants, rounds, the
+    SLO and the load generator's settings within reason."""
+    from parkbench import probes
 
-    if args.full:
-        if args.n or args.to_limit:
-            raise UserError("--full chooses its own grids; do not pass --n or --to-limit")
-        selection = (parse_selection(args.models) if args.models
-                     else parse_selection(None) + suite.FULL_EXTRA)
-        return selection, suite.full_grids(selection, limits_now), args.only
-    if args.to_limit:
-        if args.models or args.n:
-            raise UserError("--to-limit chooses its own model and grid; do not pass --models or --n")
-        selection = parse_selection(args.to_limit, bare_model_default=True)
-        if len(selection) != 1:
-            raise UserError(f"--to-limit takes one model or model:variant, not {args.to_limit!r}")
-        (model, variant), = selection
-        start = min(suite.QUICK_GRIDS[model])
-        predicted = suite.predicted_capacity(model, variant, limits_now)
-        return selection, {suite.grid_key(model, variant): suite.to_limit_grid(start, predicted)}, "memory"
-    selection = parse_selection(args.models)
-    override = parse_count_list(args.n) if args.n is not None else None
-    return selection, suite.grids_for(selection, override), args.only
+    if not isinstance(plan.served, bool):
+        fail(f"served must be true or false, not {plan.served!r}")
+    chosen = {suite.grid_key(m, v) for m, v in plan.selection if probes.is_connections(v)}
+    for key, grid in plan.served_grids.items():
+        if key not in chosen:
+            fail(f"a served grid for {key}, not a selected connections variant")
+        if not 1 <= len(grid) <= MAX_GRID or not all(_whole(w, 1, MAX_N) for w in grid):
+            fail(f"the served grid of {key} must hold 1 to {MAX_GRID:,} whole N, not {list(grid)!r}")
+    if not _whole(plan.served_rounds, 1, MAX_SWITCH_ROUNDS):
+        fail(f"served rounds must be a whole number from 1 to {MAX_SWITCH_ROUNDS}, not {plan.served_rounds!r}")
+    if not is_finite_number(plan.slo_seconds) or not 0 < plan.slo_seconds <= 10:
+        fail(f"the SLO must be in (0, 10] seconds, not {plan.slo_seconds!r}")
+    settings = plan.served_settings
+    if plan.served and set(settings) != set(suite.served_settings(False)):
+        fail(f"served settings must name {', '.join(sorted(suite.served_settings(False)))}")
+    if settings:
+        if not _whole(settings["connections"], 1, 1000):
+            fail(f"served connections must be 1 to 1,000, not {settings['connections']!r}")
+        for key in ("warmup_seconds", "closed_seconds", "step_seconds", "reply_timeout_seconds"):
+            if not is_finite_number(settings[key]) or not 0 < settings[key] <= 60:
+                fail(f"served {key} must be in (0, 60], not {settings[key]!r}")
+        shares = settings["shares"]
+        if not isinstance(shares, list) or not 1 <= len(shares) <= 20 \
+                or not all(is_finite_number(x) and 0 < x <= 5 for x in shares):
+            fail(f"served shares must be 1 to 20 numbers in (0, 5], not {shares!r}")
 
 
 def _whole(value, low: int, high: int) -> bool:

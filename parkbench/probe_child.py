@@ -35,7 +35,7 @@ SETTLE_SECONDS = 0.1
 
 
 def _measurer(kernel_baseline: dict):
-    def measure(exclude=()) -> dict:
+    def measure(exclude=(), **_context) -> dict:
         gc.collect()
         time.sleep(SETTLE_SECONDS)
         kernel_now = memory.kernel_meminfo()
@@ -63,18 +63,37 @@ def _tail_measurer(module, primitive: str, loops: int):
     return measure
 
 
+def _served_measurer(chosen: dict):
+    """A ``measure`` for a connections probe: the served rate while N stay idle."""
+    from parkbench import gotoolchain
+    from parkbench.probes import served_load
+
+    binary = gotoolchain.binary("loadgen")
+
+    def measure(port, servers, settle, **_context) -> dict:
+        return {"served": served_load.measure(binary, port, servers, settle, chosen)}
+
+    return measure
+
+
 def run(model: str, variant: str, n: int, primitive: str | None = None,
-        tail_loops: int | None = None, wake: bool = True) -> protocol.ProbeRecord:
+        tail_loops: int | None = None, wake: bool = True, served: str | None = None) -> protocol.ProbeRecord:
     spec = probes.get(model)
     probes.check_variant(spec, variant)
     if tail_loops is not None:
         primitive = probes.check_primitive(spec, str(primitive))
+    if served is not None and not probes.is_connections(variant):
+        raise ValueError(f"a served job needs a connections variant, not {variant!r}")
     module = probes.load(model)
     gc.collect()
     baseline = memory.tree_views()
     kernel_baseline = memory.kernel_meminfo()
     baseline["kernel_meminfo"] = kernel_baseline
-    if tail_loops is None:
+    if served is not None:
+        from parkbench.probes import served_load
+
+        measure, kind = _served_measurer(served_load.settings(served)), "served"
+    elif tail_loops is None:
         measure, kind = _measurer(kernel_baseline), "memory"
     else:
         measure, kind = _tail_measurer(module, str(primitive), tail_loops), "tail"
@@ -90,6 +109,8 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     if model == "threads" and _gil_disabled_build() and gil_enabled():
         raise RuntimeError("a free-threaded build is running with the GIL enabled (set "
                            "PYTHON_GIL=0, or an extension module re-enabled it)")
+    if kind == "served":
+        result["served"] = result.pop("memory")
     if kind == "tail":
         result["tail"] = result.pop("memory")
         result["handoff_primitive"] = primitive
@@ -130,6 +151,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tail-loops", type=int, help="time this many hand-offs (tail mode)")
     parser.add_argument("--no-wake", action="store_true",
                         help="exit without waking the N waiters (wake is not timed)")
+    parser.add_argument("--served", metavar="JSON",
+                        help="a connections variant: time the requests served while N stay idle")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= protocol.MAX_N:
         parser.error(f"--n must be from 1 to {protocol.MAX_N:,}, not {args.n}")
@@ -137,7 +160,7 @@ def main(argv=None) -> int:
     try:
         rlimits.apply(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))
         record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops,
-                     wake=not args.no_wake)
+                     wake=not args.no_wake, served=args.served)
     except probes.LimitReached as exc:
         # The record says how far it got.
         protocol.send({"kind": "limit", "reached": exc.reached, "error": str(exc)})

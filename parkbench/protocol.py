@@ -33,6 +33,7 @@ class JobKind(StrEnum):
     MEMORY = "memory"    # park N, prove them blocked, read memory
     TAIL = "tail"        # park N, time hand-offs one by one while they stay blocked
     SWITCH = "switch"    # the pyperf hand-off benchmark (its own script, no record)
+    SERVED = "served"    # hold N idle connections, drive more with the load generator
 
 
 class FailureKind(StrEnum):
@@ -73,7 +74,7 @@ class Proof(TypedDict):
 
 
 class ProbeRecord(TypedDict):
-    kind: str                      # JobKind.MEMORY or JobKind.TAIL
+    kind: str                      # JobKind.MEMORY, TAIL or SERVED
     model: str
     variant: str
     n: int
@@ -88,6 +89,7 @@ class ProbeRecord(TypedDict):
     gil_enabled: bool                      # False only on a free-threaded build without it
     memory: NotRequired[MemoryViews]       # kind memory
     tail: NotRequired[TailPercentiles]     # kind tail
+    served: NotRequired[dict]              # kind served: the load generator's phases
     handoff_primitive: NotRequired[str]
     tail_loops: NotRequired[int]
     sockets: NotRequired[dict]

@@ -14,6 +14,7 @@ and writes no run file; for a switch job it makes the run's pyperf folder, remov
 stale round file and merges each round into the benchmark's pyperf file.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -54,8 +55,9 @@ class Failure:
 
 
 def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | None = None,
-                  python: str | None = None) -> list[str]:
-    """The probe child of ``job``, under ``python`` (default: this interpreter)."""
+                  python: str | None = None, served: dict | None = None) -> list[str]:
+    """The probe child of ``job``, under ``python`` (default: this interpreter);
+    ``served``: the settings of a served job."""
     command = [
         python or sys.executable, "-m", "parkbench.probe_child",
         "--model", job.model, "--variant", str(job.variant), "--n", str(job.n),
@@ -64,6 +66,8 @@ def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | No
         command.append("--no-wake")
     if job.kind == JobKind.TAIL:
         command += ["--primitive", str(job.primitive), "--tail-loops", str(tail_loops)]
+    if job.kind == JobKind.SERVED:
+        command += ["--served", json.dumps(served or {}, sort_keys=True)]
     return command
 
 
@@ -253,7 +257,8 @@ class Sweep:
     def _child(self, job: Job):
         """The command of ``job``'s child and the parser of its output."""
         if job.kind != JobKind.SWITCH:
-            return probe_command(job, self.plan.tail_loops, self.plan.wake_max_n, self.python), None
+            return probe_command(job, self.plan.tail_loops, self.plan.wake_max_n, self.python,
+                                 self.plan.served_settings), None
         from parkbench import switchbench
 
         primitive, where = str(job.primitive), str(job.placement)

@@ -113,6 +113,44 @@ QUICK_CONNECTIONS = {"threads": ("connections",), "asyncio": ("connections",),
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
+# The served rate (probes/served_load.py): every connections server at one small W in the
+# default sweep; toward one process's descriptor ceiling (and past it with reuseport) in
+# the full sweep, in interleaved rounds.
+DEFAULT_SLO_SECONDS = 0.005
+SERVED_GRID = (100,)
+SERVED_GRIDS = {"subprocess": (20,)}
+FULL_SERVED_GRIDS = {"subprocess": (20, 200), "reuseport": (1_000, 30_000, 100_000)}
+FULL_SERVED_GRID = (100, 10_000, 19_000)
+FULL_SERVED_ROUNDS = 3
+
+
+def served_grids(selection, full: bool) -> dict[str, tuple[int, ...]]:
+    """W per selected connections variant: the default sweep's or the full sweep's."""
+    grids = {}
+    for model, variant in selection:
+        if not is_connections(variant):
+            continue
+        if full:
+            grid = FULL_SERVED_GRIDS.get(variant if variant == "reuseport" else model, FULL_SERVED_GRID)
+        else:
+            grid = SERVED_GRIDS.get(model, SERVED_GRID)
+        grids[grid_key(model, variant)] = grid
+    return grids
+
+
+# The load generator's settings (probes/served_load.py says what each does): K active
+# connections; a closed-loop warm-up long enough that a fresh asyncio server is past its
+# slow start; the closed-loop peak; open-loop steps at shares of that peak.
+SERVED_SETTINGS = {"connections": 16, "warmup_seconds": 2.0, "closed_seconds": 1.0,
+                   "step_seconds": 0.5, "shares": [0.35, 0.5, 0.7, 0.85, 1.0, 1.2],
+                   "reply_timeout_seconds": 1.0}
+FULL_SERVED_SETTINGS = {**SERVED_SETTINGS, "closed_seconds": 2.0, "step_seconds": 1.0}
+
+
+def served_settings(full: bool) -> dict:
+    """The load generator's settings of the default or the full sweep."""
+    return dict(FULL_SERVED_SETTINGS if full else SERVED_SETTINGS)
+
 
 def grid_key(model: str, variant: str) -> str:
     return f"{model}:{variant}"
@@ -141,7 +179,8 @@ def tail_grid(grid) -> tuple[int, ...]:
 
 
 def jobs(selection, grids, repeat: int = 1, *, memory: bool = True, latency: bool = False,
-         primitives=None, placements=placement.PLACEMENTS, unavailable=None, switch_rounds: int = 1):
+         primitives=None, placements=placement.PLACEMENTS, unavailable=None, switch_rounds: int = 1,
+         served_grids=None, served_rounds: int = 1, served_unavailable: str | None = None):
     """Every job of a sweep in run order, and the jobs this machine cannot honour
     (with why): memory jobs per (model, variant), N ascending; then one switch job per
     (model, primitive, placement); then tail jobs over each model's tail grid, parking
@@ -151,6 +190,14 @@ def jobs(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
     round in ``Job.repeat``), so a slow phase of the machine hits every model alike."""
     jobs, refused = _plan(selection, grids, repeat, memory, latency, primitives, placements,
                           switch_rounds)
+    # served jobs last, in interleaved rounds (every server at every W, then again)
+    served = [Job(JobKind.SERVED, model, variant, w, round_)
+              for round_ in range(served_rounds) for model, variant in selection
+              for w in (served_grids or {}).get(grid_key(model, variant), ())]
+    if served_unavailable:  # no load generator here: every served job says why
+        refused += [(job, served_unavailable) for job in served]
+    else:
+        jobs += served
     unavailable = unavailable or {}
     refused += [(job, unavailable[job.model]) for job in jobs if job.model in unavailable]
     return [job for job in jobs if job.model not in unavailable], refused

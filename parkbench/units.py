@@ -92,6 +92,20 @@ def format_bytes(value: float) -> str:
     return f"{sign}{value:.3g} {unit}"
 
 
+_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|ms|us|µs)?\s*$")
+
+
+def parse_seconds(text: str, what: str = "a time") -> float:
+    """``"5ms"`` -> 0.005: a positive time in s, ms or µs (``us``); no unit means s."""
+    match = _SECONDS.match(str(text))
+    value = float(match[1]) * {None: 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}[match[2]] \
+        if match else 0.0
+    if not 0 < value <= 86400:
+        raise UserError(f"{what} must be a positive time such as 5ms, 500us or 0.01 (seconds), "
+                        f"not {text!r}")
+    return value
+
+
 def format_seconds(value: float) -> str:
     """ns, µs, ms or s with three significant figures."""
     if value is None or math.isnan(value):

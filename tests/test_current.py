@@ -198,7 +198,7 @@ def test_to_limit_with_a_bare_model_runs_its_default_variant():
 
     args = argparse.Namespace(full=False, to_limit="threads", models=None, n=None, only=None,
                               latency_mode=None, timeout=None, memory_budget=None, repeat=None,
-                              primitives=None, child_rlimit=None)
+                              primitives=None, child_rlimit=None, slo=None)
     parameters = RunPlan.from_args(args).as_parameters()
     assert parameters["selection"] == [["threads", "condition"]]
     assert parameters["memory"] and not parameters["latency"]

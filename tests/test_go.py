@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from parkbench import gotoolchain, plan, probes, suite
+from parkbench import gotoolchain, probes, selection, suite
 from parkbench.cli import main
 
 pytestmark = pytest.mark.slow
@@ -142,10 +142,10 @@ def test_without_a_toolchain_go_is_skipped_with_how_to_get_one(monkeypatch, tmp_
 
 
 def test_the_default_sweep_includes_go_and_refuses_it_where_unavailable():
-    selection = plan.parse_selection(None)
-    assert ("go", "chan") in selection
-    grids = suite.grids_for(selection)
-    jobs, refused = suite.jobs(selection, grids, unavailable={"go": "why"})
+    chosen = selection.parse_selection(None)
+    assert ("go", "chan") in chosen
+    grids = suite.grids_for(chosen)
+    jobs, refused = suite.jobs(chosen, grids, unavailable={"go": "why"})
     assert jobs and all(job.model != "go" for job in jobs)
     assert {job.model for job, _ in refused} == {"go"} and {r for _, r in refused} == {"why"}
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from parkbench import guard, plan, suite
+from parkbench import guard, plan, selection, suite
 from parkbench.cli import build_parser
 from parkbench.errors import UserError
 from parkbench.plan import RunPlan
@@ -27,12 +27,12 @@ def _stored(**changes) -> dict:
 
 
 def test_a_bare_model_selects_all_its_variants_or_its_default():
-    assert plan.parse_selection("subprocess") == [("subprocess", v) for v in
+    assert selection.parse_selection("subprocess") == [("subprocess", v) for v in
                                                  ("fork", "exec", "forkserver", "spawn", "sleep", "connections")]
-    assert plan.parse_selection("subprocess", bare_model_default=True) == [("subprocess", "fork")]
-    assert plan.parse_selection(None) == [(m, v) for chosen in (suite.QUICK_VARIANTS, suite.QUICK_CONNECTIONS)
+    assert selection.parse_selection("subprocess", bare_model_default=True) == [("subprocess", "fork")]
+    assert selection.parse_selection(None) == [(m, v) for chosen in (suite.QUICK_VARIANTS, suite.QUICK_CONNECTIONS)
                                           for m, vs in chosen.items() for v in vs]
-    assert plan.parse_selection("threads:stack-128k,threads:stack-128k") == [("threads", "stack-128k")]
+    assert selection.parse_selection("threads:stack-128k,threads:stack-128k") == [("threads", "stack-128k")]
 
 
 def test_grids_need_three_distinct_whole_n_within_bounds():
@@ -62,6 +62,23 @@ def test_a_new_plan_is_stored_and_reopened_unchanged():
     assert RunPlan.from_document(stored, "run.json").as_parameters() == stored
 
 
+def test_the_served_rate_is_planned_for_every_connections_server_at_one_small_w():
+    default = RunPlan.from_args(_args("--models", "asyncio:connections,uvloop:event,subprocess"))
+    assert default.served and default.served_rounds == 1 and default.slo_seconds == 0.005
+    assert default.served_grids == {"asyncio:connections": (100,), "subprocess:connections": (20,)}
+    served = [job for job in default.jobs()[0] if job.kind == "served"]
+    assert [(job.model, job.n) for job in served] == [("asyncio", 100), ("subprocess", 20)]
+    full = RunPlan.from_args(_args("--full", "--models", "asyncio:reuseport,threads:connections", "--slo", "2ms"))
+    assert full.served_grids == {"asyncio:reuseport": suite.FULL_SERVED_GRIDS["reuseport"],
+                                 "threads:connections": suite.FULL_SERVED_GRID}
+    assert full.slo_seconds == 0.002 and full.served_settings == suite.FULL_SERVED_SETTINGS
+    jobs = [job for job in full.jobs()[0] if job.kind == "served"]
+    assert [job.repeat for job in jobs] == [0] * 6 + [1] * 6 + [2] * 6  # rounds interleave the servers
+    assert [job.model for job in jobs[:6]] == ["asyncio"] * 3 + ["threads"] * 3
+    assert not RunPlan.from_args(_args("--models", "asyncio:event")).served  # nothing to serve
+    assert not RunPlan.from_args(_args("--models", "asyncio:connections", "--only", "memory")).served
+
+
 def test_the_full_sweep_plans_rigorous_latency_for_each_model_s_first_primitive():
     full = RunPlan.from_args(_args("--full", "--models", "gevent:event"))
     assert full.latency_mode == "rigorous" and full.primitives == {"gevent": ("event", "channel", "greenlet")}
@@ -71,12 +88,13 @@ def test_the_full_sweep_plans_rigorous_latency_for_each_model_s_first_primitive(
 
 def test_a_resumed_plan_is_de_duplicated_and_bounded_as_the_command_line_is():
     copies = _stored(selection=[["asyncio", "event"]] * 100_000, placements=["same-core"] * 1000,
-                     primitives={"asyncio": ["future"]})
+                     primitives={"asyncio": ["future"]}, served=False, served_grids={})
     reopened = RunPlan.from_document(copies, "run.json")
     assert reopened.selection == (("asyncio", "event"),) and reopened.placements == ("same-core",)
     assert len(reopened.jobs()[0]) == 3 + 3 * 1 + 3  # memory x3, switch rounds x3, tail x3
     many = _stored(selection=[["threads", f"stack-{4 * k}k"] for k in range(8, 8 + 201)])
     many["grids"] = {f"threads:stack-{4 * k}k": [1, 2, 3] for k in range(8, 8 + 201)}
+    many.update(served=False, served_grids={})
     with pytest.raises(UserError, match="from 1 to 200 model variants, not 201"):
         RunPlan.from_document(many, "run.json")
 
@@ -108,6 +126,17 @@ def test_a_resumed_plan_is_de_duplicated_and_bounded_as_the_command_line_is():
     ({"selection": [["asyncio", "nope"]]}, "unknown variant 'nope'"),
     ({"selection": "asyncio"}, "parameters are malformed"),
     ({"grids": []}, "parameters are malformed"),
+    ({"served_grids": {"asyncio:event": [100]}}, "a served grid for asyncio:event, not a selected connections"),
+    ({"served_grids": {"threads:connections": []}}, "the served grid of threads:connections must hold 1 to"),
+    ({"served_grids": {"threads:connections": [10**10]}}, "the served grid of threads:connections"),
+    ({"served_rounds": 0}, "served rounds must be a whole number from 1 to 10"),
+    ({"slo_seconds": 0}, "the SLO must be in (0, 10] seconds"),
+    ({"slo_seconds": float("nan")}, "the SLO must be in (0, 10] seconds"),
+    ({"served_settings": {"connections": 16}}, "served settings must name"),
+    ({"served_settings": {**suite.SERVED_SETTINGS, "connections": 0}}, "served connections must be 1 to"),
+    ({"served_settings": {**suite.SERVED_SETTINGS, "step_seconds": 100}}, "served step_seconds must be in"),
+    ({"served_settings": {**suite.SERVED_SETTINGS, "shares": []}}, "served shares must be 1 to 20"),
+    ({"served": "yes"}, "served must be true or false"),
 ])
 def test_a_resumed_plan_meets_every_rule_of_a_new_one(changes, rule):
     with pytest.raises(UserError, match="^run.json: ") as error:

@@ -132,7 +132,11 @@ def _run_one(run_file, plan, child=None) -> int:
                             if model in {m for m, _ in selection}})
     for model, reason in unavailable.items():
         _say(f"{model} skipped: {reason}")
-    jobs, refused = plan.jobs(unavailable)
+    served_unavailable = None
+    if plan.served:
+        reason = gotoolchain.unavailable_reason("loadgen")
+        served_unavailable = f"no load generator: {reason}" if reason else None
+    jobs, refused = plan.jobs(unavailable, served_unavailable)
     python = child.python if child is not None else None
     sweep = runner.Sweep(jobs, plan, run_file, plan.guard(), progress=_progress(sys.stderr),
                          previous=document, switch_folder=run_file.path.with_suffix(""),
@@ -152,6 +156,10 @@ def _run_one(run_file, plan, child=None) -> int:
 
     if plan.latency and not (document.get("calibration") or {}).get("start"):
         document["calibration"] = {"start": calibration.measure(python)}
+        run_file.save()
+    if any(job.kind == "served" for job in jobs) and "generator_ceiling" not in document:
+        _say("measuring the load generator's own ceiling (against its echo server)")
+        document["generator_ceiling"] = calibration.generator_ceiling(python, dict(plan.served_settings))
         run_file.save()
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

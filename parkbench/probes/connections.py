@@ -18,6 +18,8 @@ What is measured:
   record's ``kernel``) the pair minus that (``kernel_split.py`` says how and why).
 - **request latency under load**: with the N connections idle, one more connection
   times ``RTT_LOOPS`` one-byte requests and replies (``request_p50`` ... ``_max``).
+- **the served rate** (a ``served`` job instead of a memory one): with the N connections
+  idle, the load generator drives K more (``served_load.py``); memory is not read.
 
 Proof of parking: every server answers the coordinator's question ``?`` with counts
 looked at from outside its handlers (tasks suspended in their read, transports reading,
@@ -49,6 +51,7 @@ from parkbench.probes import LimitReached, conn_server, kernel_split, parked_res
 RTT_LOOPS = 2000               # requests timed on one more connection, at every N
 POLL_SECONDS = 0.05
 STALL_SECONDS = 5.0            # arrivals that do not move this long have stopped
+SETTLE_SECONDS = 10.0          # the longest a served job's active handlers may take to end
 CLIENT_START_SECONDS = 60.0    # the longest the clients may take to connect, per 10k
 REUSEPORT_TARGET = 200_000     # the reuseport variant is sized to hold this many (full sweep)
 DEFAULT_EPHEMERAL_PORTS = 60999 - 32768 + 1  # net.ipv4.ip_local_port_range's default
@@ -192,6 +195,26 @@ def _wait_arrived(n: int, servers, clients, fd_limit: int) -> None:
 
 
 
+def _settle(n: int, servers) -> None:
+    """Until every count of the servers' proof is N again (the load generator's
+    connections closed and their handlers ended), or ``SETTLE_SECONDS``."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline:
+        counts = _summed(servers)
+        if all(value == n for key, value in counts.items() if key not in ("method", "info_error")):
+            return
+        time.sleep(POLL_SECONDS)
+
+
+def _served_result(n, spawn_seconds, primitive, served, checked, note, processes, why, clients,
+                   port) -> dict:
+    result = parked_result(n, spawn_seconds, primitive, served, checked, note)
+    result["connections"] = {"processes": processes, "processes_why": why, "clients": len(clients),
+                             "sources": [client.source for client in clients], "port": port}
+    result["wake_timed"] = False
+    return result
+
+
 def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
     """Park ``n`` connections on ``serve`` (the model's server), measure, split kernel
     memory, time requests under load; the ``parked_result`` of a connections probe."""
@@ -213,8 +236,12 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
         _wait_arrived(n, servers, clients, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
         spawn_seconds = time.perf_counter() - start
         excluded = [client.process.pid for client in clients]
-        views, checked = proof.measured(n, lambda: _summed(servers),
-                                        lambda: measure(exclude=excluded))
+        views, checked = proof.measured(n, lambda: _summed(servers), lambda: measure(
+            exclude=excluded, port=port, servers=[server.pid for server in servers],
+            settle=lambda: _settle(n, servers)))
+        if "served" in views:  # a served job: requests answered under load, no memory
+            return _served_result(n, spawn_seconds, primitive, views["served"], checked, note,
+                                  processes, why, clients, port)
         slabs_now = kernel_split.slabinfo()
         conntrack_after = limits.read_int(CONNTRACK_COUNT)
         at_measure = sockstat()

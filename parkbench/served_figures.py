@@ -1,0 +1,97 @@
+"""The served rate's figures, from a run's ``served`` records (``probes/served_load.py``)
+and its generator ceiling, read through ``served.py`` (which checks the generator's
+output and finds the rate held at the SLO).
+
+Per record, at its W idle connections (tidy rows with ``n`` = W, ``repeat`` = round):
+
+- ``served_peak``: the closed-loop peak (requests/s, K connections back to back);
+- ``served_sustainable``: the highest offered rate held at the SLO (requests/s), absent
+  where even the lowest step was not;
+- ``served_cpu_per_request``: the server tree's CPU time per request (seconds): the
+  network wake-up cost one core pays, whatever the machine's core count;
+- ``served_cores``: the server CPUs the model could use (1 for one interpreter);
+- ``served_generator_bound``: 1 where the sustainable rate (or, without one, the peak)
+  is within ``GENERATOR_BOUND_SHARE`` of the generator's own ceiling measured in the
+  same run: the generator, not the server, may have been the limit.
+
+Per (model, variant), the run's figure (``n`` none): ``served_rate_per_core``, what one
+core of the server serves at the SLO, at the largest W measured (the median over rounds):
+the sustainable rate over its cores; where that is generator-bound, 1 / CPU per request
+(what a core would serve were it busy only with this), its basis in ``limit``.
+"""
+
+import statistics
+
+from parkbench import served
+from parkbench.sizing import uses_every_core
+
+SERVED_RAW = ("served_peak", "served_sustainable", "served_cpu_per_request", "served_cores",
+              "served_generator_bound")
+SERVED_FIGURES = ("served_rate_per_core",)
+UNITS = {"served_peak": "requests/s", "served_sustainable": "requests/s",
+         "served_cpu_per_request": "seconds", "served_cores": "cores",
+         "served_generator_bound": "flag", "served_rate_per_core": "requests/s"}
+def ceiling_peak(document: dict) -> float | None:
+    """The generator's own closed-loop peak (requests/s) of a run, or ``None``."""
+    found = document.get("generator_ceiling")
+    if not found:
+        return None
+    run = served.parse(found["closed_run"])
+    return run.closed.achieved if run.closed is not None else None
+
+
+def record_values(record: dict, slo_seconds: float, ceiling: float | None) -> dict:
+    """The figures of one served record (see the module docstring)."""
+    held = record["served"]
+    closed, opened = served.parse(held["closed_run"]), served.parse(held["open_run"])
+    peak = closed.closed.achieved if closed.closed is not None else 0.0
+    sustainable = served.sustainable_rate(opened.steps, slo_seconds)
+    cores = len(held["placement"]["server_cpus"]) if uses_every_core(record["model"], record["variant"]) else 1
+    values = {"served_peak": peak, "served_cores": cores,
+              "served_cpu_per_request": served.cpu_per_request(held["server_cpu_seconds"],
+                                                               max(held["server_cpu_requests"], 1))}
+    if sustainable is not None:
+        values["served_sustainable"] = sustainable
+    if ceiling:
+        values["served_generator_bound"] = float(served.generator_bound(
+            sustainable if sustainable is not None else peak, ceiling))
+    return values
+
+
+def rows(document: dict, base: dict) -> list[dict]:
+    """Tidy rows of a run's served records (``base``: machine, run id, interpreter)."""
+    slo = document["parameters"].get("slo_seconds", served.DEFAULT_SLO_SECONDS)
+    ceiling = ceiling_peak(document)
+    found = []
+    for record in document["measurements"]:
+        if record["kind"] != "served":
+            continue
+        for metric, value in record_values(record, slo, ceiling).items():
+            found.append({**base, "model": record["model"], "variant": record["variant"],
+                          "placement": None, "n": record["n"], "repeat": record.get("repeat"),
+                          "metric": metric, "value": value, "unit": UNITS[metric]})
+    return found
+
+
+def derive(document: dict) -> list[dict]:
+    """The run's ``served_rate_per_core`` figure per (model, variant)."""
+    base = {"machine": "", "run_id": "", "interpreter": ""}
+    by_key: dict = {}
+    for row in rows(document, base):
+        by_key.setdefault((row["model"], row["variant"]), {}).setdefault(
+            row["n"], {}).setdefault(row["metric"], []).append(row["value"])
+    figures = []
+    for (model, variant), by_w in by_key.items():
+        largest = by_w[max(by_w)]
+        medians = {metric: statistics.median(values) for metric, values in largest.items()}
+        bound = medians.get("served_generator_bound", 0) >= 0.5
+        if "served_sustainable" in medians and not bound:
+            value, basis = medians["served_sustainable"] / medians["served_cores"], "sustained at the SLO"
+        elif medians.get("served_cpu_per_request", 0) > 0:
+            value, basis = 1 / medians["served_cpu_per_request"], "1 / CPU per request"
+        else:
+            continue
+        figures.append({"model": model, "variant": variant, "metric": "served_rate_per_core",
+                        "value": value, "unit": UNITS["served_rate_per_core"],
+                        "limit": f"{basis}, W={max(by_w):,}"})
+    return figures
