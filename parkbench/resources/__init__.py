@@ -1,5 +1,6 @@
 """Files an installed parkbench needs beside its code: the pyperf switch benchmark
-(``benchmarks/bench_switch.py``) and the report notebook (``notebooks/report.ipynb``).
+(``benchmarks/bench_switch.py``), the report notebook (``notebooks/report.ipynb``) and
+the sources of the Go programs (``benchmarks/goprobe``, ``benchmarks/loadgen``).
 
 In the repository these are symbolic links to the top-level folders, where the files
 live and are edited; building a wheel copies their content in, so an installed package

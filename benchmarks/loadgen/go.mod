@@ -1,0 +1,3 @@
+module parkbench/loadgen
+
+go 1.21

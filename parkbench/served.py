@@ -1,0 +1,225 @@
+"""The served rate, read from the load generator's output (``benchmarks/loadgen``).
+
+A server's **sustainable rate** is the highest offered rate of an open-loop sweep that
+it served: every scheduled request answered (no error, no timeout, none unsent), the
+achieved rate at least ``ACHIEVED_SHARE`` of the offered one, and p99 latency (from the
+intended send time) at most the SLO. Steps are read in increasing offered rate and the
+search stops at the first step that fails: a step above a failing one does not count,
+since a server that failed at 20,000/s and "passed" at 40,000/s passed by luck (a
+quiet second), not by capacity. A rate at or above ``GENERATOR_BOUND_SHARE`` of the
+generator's own ceiling (its closed-loop peak against a null echo server) is the
+generator's figure as much as the server's: ``generator_bound`` says so.
+
+The generator's JSON is untrusted input: ``parse`` checks every field (known, present,
+finite non-negative numbers, whole counts, consistent sums) and raises ``ValueError``
+with a one-line reason. Pure functions: no printing, no I/O.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import TypeVar
+
+FORMAT = 1                      # the generator's output format this module reads
+DEFAULT_SLO_SECONDS = 0.005     # p99 latency a sustained rate must keep
+ACHIEVED_SHARE = 0.99           # achieved / offered a sustained rate must reach
+GENERATOR_BOUND_SHARE = 0.8     # share of the generator's ceiling where it may be the limit
+STOP_REASONS = ("signal", "time bound")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A closed-loop phase (latency from the actual send); times in seconds."""
+    seconds: float
+    count: int
+    achieved: float
+    errors: int
+    timeouts: int
+    p50: float
+    p90: float
+    p99: float
+    p999: float
+    max: float
+    interval_seconds: float
+    interval_rates: tuple[float, ...]
+    cpu_seconds: float
+
+
+@dataclass(frozen=True)
+class Step(Phase):
+    """An open-loop step at an offered rate (latency from the intended send)."""
+    offered: float
+    scheduled: int
+    unsent: int
+    send_lag_p50: float
+    send_lag_p99: float
+
+
+@dataclass(frozen=True)
+class Run:
+    address: str
+    connections: int
+    timeout_seconds: float
+    go_version: str
+    gomaxprocs: int
+    warmup: dict | None
+    steps: tuple[Step, ...]
+    closed: Phase | None
+    cpu_user_seconds: float
+    cpu_system_seconds: float
+    wall_seconds: float
+    complete: bool
+    stopped: str | None
+
+
+P = TypeVar("P", bound="Phase")
+_COUNTS = {"count", "errors", "timeouts", "scheduled", "unsent", "connections", "gomaxprocs"}
+_WARMUP = ("seconds", "offered", "count", "errors", "timeouts")
+
+
+def _fail(where: str, rule: str):
+    raise ValueError(f"loadgen output: {where} {rule}")
+
+
+def _keys(value, names, where: str) -> dict:
+    if not isinstance(value, dict):
+        _fail(where, f"must be an object, not {type(value).__name__}")
+    for name in names:
+        if name not in value:
+            _fail(where, f"lacks {name!r}")
+    unknown = sorted(set(value) - set(names), key=str)
+    if unknown:
+        _fail(where, f"has an unknown field {str(unknown[0])[:40]!r}")
+    return value
+
+
+def _number(value, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        _fail(where, f"must be a finite number >= 0, not {str(value)[:40]!r}")
+    return float(value)
+
+
+def _count(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        _fail(where, f"must be a whole number >= 0, not {str(value)[:40]!r}")
+    return value
+
+
+def _text(value, where: str) -> str:
+    if not isinstance(value, str) or len(value) > 200:
+        _fail(where, "must be a short string")
+    return value
+
+
+def _phase(value, kind: type[P], where: str) -> P:
+    names = [field.name for field in fields(kind)]
+    raw = _keys(value, names, where)
+    found: dict = {}
+    for name in names:
+        if name == "interval_rates":
+            rates = raw[name]
+            if not isinstance(rates, list) or not 1 <= len(rates) <= 1000:
+                _fail(f"{where}.{name}", "must be a list of 1 to 1000 rates")
+            found[name] = tuple(_number(rate, f"{where}.{name}[{i}]") for i, rate in enumerate(rates))
+        elif name in _COUNTS:
+            found[name] = _count(raw[name], f"{where}.{name}")
+        else:
+            found[name] = _number(raw[name], f"{where}.{name}")
+    phase = kind(**found)
+    if not phase.seconds > 0 or not phase.interval_seconds > 0:
+        _fail(where, "must last a positive time")
+    if not phase.p50 <= phase.p90 <= phase.p99 <= phase.p999 <= phase.max:
+        _fail(where, "has percentiles out of order (p50 <= p90 <= p99 <= p999 <= max)")
+    if phase.achieved > phase.count / phase.seconds * (1 + 1e-9):
+        _fail(where, f"achieved {phase.achieved:g}/s, more than its {phase.count} replies in {phase.seconds:g} s")
+    if isinstance(phase, Step):
+        if not phase.offered > 0:
+            _fail(f"{where}.offered", "must be positive")
+        if phase.count + phase.errors + phase.timeouts + phase.unsent != phase.scheduled:
+            _fail(where, "count + errors + timeouts + unsent is not the requests scheduled")
+    return phase
+
+
+def parse(document: object) -> Run:
+    """The generator's output, checked; ``ValueError`` naming the first broken rule."""
+    names = [field.name for field in fields(Run)]
+    raw = _keys(document, ["format", *names], "the document")
+    if raw["format"] != FORMAT:
+        _fail("format", f"is {str(raw['format'])[:20]!r}, this parkbench reads {FORMAT}")
+    steps = raw["steps"]
+    if not isinstance(steps, list) or len(steps) > 1000:
+        _fail("steps", "must be a list of at most 1000 steps")
+    parsed = tuple(_phase(step, Step, f"steps[{i}]") for i, step in enumerate(steps))
+    _increasing(parsed)
+    warmup = raw["warmup"]
+    if warmup is not None:
+        warmup = dict(_keys(warmup, _WARMUP, "warmup"))
+        _number(warmup["seconds"], "warmup.seconds")
+        if warmup["offered"] is not None:
+            _number(warmup["offered"], "warmup.offered")
+        for name in ("count", "errors", "timeouts"):
+            _count(warmup[name], f"warmup.{name}")
+    stopped = raw["stopped"]
+    if stopped not in (None, *STOP_REASONS) or not isinstance(raw["complete"], bool) \
+            or raw["complete"] != (stopped is None):
+        _fail("complete, stopped", "must be true and null, or false and one of " + ", ".join(STOP_REASONS))
+    run = Run(address=_text(raw["address"], "address"),
+              connections=_count(raw["connections"], "connections"),
+              timeout_seconds=_number(raw["timeout_seconds"], "timeout_seconds"),
+              go_version=_text(raw["go_version"], "go_version"),
+              gomaxprocs=_count(raw["gomaxprocs"], "gomaxprocs"),
+              warmup=warmup, steps=parsed,
+              closed=None if raw["closed"] is None else _phase(raw["closed"], Phase, "closed"),
+              cpu_user_seconds=_number(raw["cpu_user_seconds"], "cpu_user_seconds"),
+              cpu_system_seconds=_number(raw["cpu_system_seconds"], "cpu_system_seconds"),
+              wall_seconds=_number(raw["wall_seconds"], "wall_seconds"),
+              complete=raw["complete"], stopped=stopped)
+    if run.connections < 1 or run.gomaxprocs < 1:
+        _fail("connections, gomaxprocs", "must be at least 1")
+    return run
+
+
+def _increasing(steps: Sequence[Step]) -> None:
+    for before, after in zip(steps, steps[1:]):
+        if not after.offered > before.offered:
+            _fail("steps", f"must be in increasing offered rate ({after.offered:g}/s after {before.offered:g}/s)")
+
+
+def sustains(step: Step, slo_seconds: float = DEFAULT_SLO_SECONDS) -> bool:
+    """Whether the server served this step: every request answered, achieved at least
+    ``ACHIEVED_SHARE`` of offered, p99 within the SLO."""
+    return (step.errors == 0 and step.timeouts == 0 and step.unsent == 0
+            and step.achieved >= ACHIEVED_SHARE * step.offered and step.p99 <= slo_seconds)
+
+
+def sustainable_rate(steps: Sequence[Step], slo_seconds: float = DEFAULT_SLO_SECONDS) -> float | None:
+    """The highest offered rate sustained before the first step that is not (steps in
+    increasing offered rate, else ``ValueError``); ``None`` if the first one fails."""
+    if not (math.isfinite(slo_seconds) and slo_seconds > 0):
+        raise ValueError(f"the SLO must be a positive number of seconds, not {slo_seconds!r}")
+    _increasing(steps)
+    best = None
+    for step in steps:
+        if not sustains(step, slo_seconds):
+            break
+        best = step.offered
+    return best
+
+
+def generator_bound(rate: float, generator_ceiling: float) -> bool:
+    """True when ``rate`` is at least ``GENERATOR_BOUND_SHARE`` of the generator's own
+    ceiling: the figure may be the generator's limit rather than the server's."""
+    if not (math.isfinite(generator_ceiling) and generator_ceiling > 0):
+        raise ValueError(f"the generator's ceiling must be a positive rate, not {generator_ceiling!r}")
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"a rate must be a finite number >= 0, not {rate!r}")
+    return rate >= GENERATOR_BOUND_SHARE * generator_ceiling
+
+
+def cpu_per_request(cpu_seconds: float, requests: int) -> float:
+    """CPU seconds (user + system) per request served."""
+    if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
+        raise ValueError(f"requests must be a whole number >= 1, not {requests!r}")
+    if not (math.isfinite(cpu_seconds) and cpu_seconds >= 0):
+        raise ValueError(f"CPU time must be a finite number of seconds >= 0, not {cpu_seconds!r}")
+    return cpu_seconds / requests
