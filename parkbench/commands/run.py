@@ -134,8 +134,10 @@ def _run_one(run_file, plan, child=None) -> int:
         _say(f"{model} skipped: {reason}")
     served_unavailable = None
     if plan.served:
-        reason = gotoolchain.unavailable_reason("loadgen")
-        served_unavailable = f"no load generator: {reason}" if reason else None
+        missing = gotoolchain.unavailable_reason("loadgen")
+        served_unavailable = f"no load generator: {missing}" if missing else None
+        if served_unavailable:
+            _say(f"served rate skipped: {served_unavailable}")
     jobs, refused = plan.jobs(unavailable, served_unavailable)
     python = child.python if child is not None else None
     sweep = runner.Sweep(jobs, plan, run_file, plan.guard(), progress=_progress(sys.stderr),
