@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parkbench import results, schema, switchbench
+from parkbench import checker, results, switchbench
 from parkbench.errors import UserError
 
 COMPARED = ("rss_per_waiter", "uss_per_waiter", "pss_per_waiter", "vms_per_waiter",
@@ -83,7 +83,7 @@ def resolve(target: str, results_folder: Path, interpreter: str | None = None) -
 
     path = Path(target)
     if not path.exists():
-        if not schema.is_plain_name(target):
+        if not checker.is_plain_name(target):
             raise UserError(f"{target!r} is neither a run file nor a machine name")
         path = Path(results_folder) / target
         if not path.is_dir():

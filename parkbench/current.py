@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parkbench import limits as os_limits
-from parkbench.schema import REQUEST_METRICS
+from parkbench.record_schema import REQUEST_METRICS
 from parkbench.slopes import FITTED
 from parkbench.tidy import TAIL_METRICS, frame_of
 

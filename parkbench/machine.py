@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 
 from parkbench import limits
+from parkbench.checker import is_plain_name
 from parkbench.errors import UserError
-from parkbench.schema import is_plain_name
 
 PACKAGES = ("parkbench", "pyperf", "psutil", "uvloop", "gevent", "greenlet", "pandas", "matplotlib")
 def check_name(name: str) -> str:

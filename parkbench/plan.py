@@ -130,7 +130,8 @@ class RunPlan:
                 memory=parameters["memory"], latency=parameters["latency"],
                 latency_mode=parameters["latency_mode"],
                 switch_rounds=parameters.get("switch_rounds", 1),
-                primitives={str(m): tuple(names) for m, names in parameters["primitives"].items()},
+                primitives={str(m): tuple(dict.fromkeys(names))
+                            for m, names in parameters["primitives"].items()},
                 placements=tuple(dict.fromkeys(parameters["placements"])),
                 tail_loops=parameters["tail_loops"],
                 tail_placement=parameters.get("tail_placement", switchbench.TAIL_PLACEMENT),
@@ -138,7 +139,7 @@ class RunPlan:
                 child_rlimits=parameters.get("child_rlimits") or "",
                 wake_max_n=dict(parameters.get("wake_max_n") or {}),
                 rigorous_primitives=None if rigorous is None else {
-                    str(m): tuple(names) for m, names in rigorous.items()},
+                    str(m): tuple(dict.fromkeys(names)) for m, names in rigorous.items()},
                 memory_budget_bytes=parameters["memory_budget_bytes"],
                 memory_floor_bytes=parameters["memory_floor_bytes"],
                 guard_margin=parameters["guard_margin"],
@@ -187,8 +188,12 @@ class RunPlan:
                     fail(f"primitives of {model!r}, a model the run does not select")
                 for name in names:
                     probes.check_primitive(probes.get(model), name)
-        if self.latency and selected_models - set(self.primitives):
-            fail(f"no hand-off primitives for {', '.join(sorted(selected_models - set(self.primitives)))}")
+        if self.latency:
+            without = sorted(model for model in selected_models if not self.primitives.get(model))
+            if without:
+                fail(f"no hand-off primitives for {', '.join(without)} (latency needs at least one)")
+            if not self.placements:
+                fail("no placements: latency needs at least one of " + ", ".join(placement.PLACEMENTS))
         for where in self.placements:
             if where not in placement.PLACEMENTS:
                 fail(f"unknown placement {where!r}; accepted: {', '.join(placement.PLACEMENTS)}")
@@ -232,9 +237,10 @@ class RunPlan:
         if not isinstance(self.child_rlimits, str):
             fail(f"child_rlimits must be text, not {self.child_rlimits!r}")
         floor = self.memory_floor_bytes
-        return replace(self, grids=grids,
-                       memory_floor_bytes=max(floor, guard.default_floor()) if is_finite_number(floor)
-                       else guard.default_floor(),
+        if not is_finite_number(floor) or not 0 <= floor < available:
+            fail(f"the memory floor must be a number of bytes below the memory available now "
+                 f"({available:,} B), not {floor!r}")
+        return replace(self, grids=grids, memory_floor_bytes=max(int(floor), guard.default_floor()),
                        child_rlimits=rlimits.normalise(self.child_rlimits, "--child-rlimit"))
 
     # --- using it --------------------------------------------------------------------

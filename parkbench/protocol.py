@@ -124,7 +124,10 @@ def decode(data: bytes) -> dict:
     text = data.decode("utf-8", errors="replace").strip()
     if not text:
         raise ValueError("no record")
-    record = json.loads(text)
+    try:
+        record = json.loads(text)
+    except RecursionError:  # nested past the parser's depth: no record of ours is
+        raise ValueError("the record is nested too deeply") from None
     if not isinstance(record, dict) or "kind" not in record:
         raise ValueError("the record is not an object with a kind")
     return record

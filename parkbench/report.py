@@ -58,7 +58,7 @@ def render(results_dir: Path, output_dir: Path, machines: list[str] | None = Non
     return the paths written."""
     for module in ("nbformat", "nbclient", "nbconvert", "ipykernel"):
         _require(module)
-    from parkbench import current, schema
+    from parkbench import checker, current
     from parkbench.results import check_output_folder
 
     results_dir, output_dir = Path(results_dir).resolve(), Path(output_dir).resolve()
@@ -68,7 +68,7 @@ def render(results_dir: Path, output_dir: Path, machines: list[str] | None = Non
         if machine not in known:
             raise UserError(f"unknown machine {machine!r}; results hold: {', '.join(known)}")
     for machine in known:
-        schema.is_plain_name(machine) or _refuse(machine)
+        checker.is_plain_name(machine) or _refuse(machine)
     if not notebook.is_file():
         raise UserError(f"the report notebook is missing: {notebook}")
     created = not output_dir.exists()
@@ -165,7 +165,7 @@ def images(nb):
     ``fit-map``."""
     import base64
 
-    from parkbench import schema
+    from parkbench import checker
 
     found, pending = [], None
     for cell in nb.cells:
@@ -177,7 +177,7 @@ def images(nb):
             for prefix, kind in MARKERS:
                 if text.startswith(prefix):
                     machine = text[len(prefix):].split("`", 1)[0]
-                    pending = (kind, machine) if schema.is_plain_name(machine) else None
+                    pending = (kind, machine) if checker.is_plain_name(machine) else None
                     break
             else:
                 if "image/png" in data and pending is not None:

@@ -11,11 +11,14 @@ from parkbench.errors import UserError
 RLIMITS = {"nofile": "RLIMIT_NOFILE", "nproc": "RLIMIT_NPROC", "as": "RLIMIT_AS",
            "stack": "RLIMIT_STACK"}
 MAX_VALUE = 2**62
+COUNTED = ("nofile", "nproc")  # counts (10k); the others are sizes (2GiB)
 
 
 def items(spec: str, source: str = "--child-rlimit") -> list[tuple[str, int]]:
     """``"nofile=64,as=2GiB"`` -> ``[("nofile", 64), ("as", 2147483648)]``, checked."""
-    from parkbench.units import parse_size
+    import resource
+
+    from parkbench.units import parse_count, parse_size
 
     parsed = []
     for item in filter(None, (part.strip() for part in str(spec).split(","))):
@@ -23,9 +26,11 @@ def items(spec: str, source: str = "--child-rlimit") -> list[tuple[str, int]]:
         if not sep or name not in RLIMITS:
             raise UserError(f"{source} takes NAME=VALUE with NAME one of "
                             f"{', '.join(RLIMITS)}, not {item!r}")
-        size = parse_size(value)
-        if size > MAX_VALUE:
-            raise UserError(f"{source}: {item!r} is larger than any limit ({MAX_VALUE:,})")
+        size = parse_count(value) if name in COUNTED else parse_size(value)
+        hard = resource.getrlimit(getattr(resource, RLIMITS[name]))[1]
+        if size > MAX_VALUE or (hard != resource.RLIM_INFINITY and size > hard):
+            ceiling = "any limit" if hard == resource.RLIM_INFINITY else f"the hard limit here, {hard:,}"
+            raise UserError(f"{source}: {item!r} is above {ceiling}: a child's limit can only be lowered")
         parsed.append((name, size))
     return parsed
 

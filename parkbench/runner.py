@@ -7,7 +7,7 @@ failure, which is recorded with its reason (the limit it hit).
 
 Each child sends its record on a pipe of its own and says how it ended by its exit
 status (``protocol.py``). A record is checked as it arrives, by the rule the results
-reader applies (``schema.check_measurement``), and one that breaks it fails its job
+reader applies (``record_schema.check_measurement``), and one that breaks it fails its job
 alone. ``Sweep`` hands every outcome to a store (``add_measurement``, ``add_failure``,
 ``add_skip``) as it arrives, and to a ``progress`` callback. This module prints nothing
 and writes no run file; for a switch job it makes the run's pyperf folder, removes a
@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from parkbench import lifeline, protocol, schema
+from parkbench import lifeline, protocol, record_schema
 from parkbench.errors import UserError
 from parkbench.protocol import FailureKind, JobKind
 from parkbench.suite import Job
@@ -325,7 +325,7 @@ class Sweep:
                                                record.get("n")) != (job.model, job.variant, job.n):
                 raise UserError(f"a record of {record.get('model')!r}/{record.get('variant')!r} "
                                 f"n={record.get('n')!r}, not of this job")
-            schema.check_measurement(record, "the child's record", run_id)
+            record_schema.check_measurement(record, "the child's record", run_id)
         except UserError as exc:
             return Failure(job, FailureKind.BAD_OUTPUT, f"no usable result: {exc}", protocol.EXIT_OK,
                            record.get("wall_seconds", 0.0))

@@ -25,8 +25,11 @@ def parse_selection(text: str | None, bare_model_default: bool = False) -> list[
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
-        name, _, variant = item.partition(":")
+        name, colon, variant = item.partition(":")
         model = probes.get(name)
+        if colon and not variant:
+            raise UserError(f"--models {item!r} names no variant; give MODEL for all its variants "
+                            f"or MODEL:VARIANT, e.g. {name}:{model.variants[0]}")
         variants: tuple[str, ...]
         if variant:
             variants = (probes.check_variant(model, variant),)

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parkbench import results, schema
+from parkbench import record_schema, results
 from parkbench.slopes import FITTED, measurement_value
 
 COLUMNS = ("machine", "interpreter", "run_id", "model", "variant", "placement", "metric", "n",
@@ -92,7 +92,7 @@ def tidy_rows(document: dict) -> list[dict]:
                 rows.append({**common, "metric": key, "value": value, "unit": unit})
             held = record.get("connections") or {}
             rows += [{**common, "metric": metric, "value": held[metric], "unit": "seconds"}
-                     for metric in schema.REQUEST_METRICS if metric in held]
+                     for metric in record_schema.REQUEST_METRICS if metric in held]
             baseline_maps = (record.get("baseline") or {}).get("maps")
             if record["memory"].get("maps") is not None and baseline_maps is not None:
                 rows.append({**common, "metric": "maps_added", "unit": "mappings",

@@ -60,7 +60,7 @@ def test_a_noisy_negative_slope_never_predicts_below_the_floor():
     ({"timeout_seconds": "soon"}, "timeout must be"),
     ({"selection": [["fibers", "x"]]}, "unknown model 'fibers'"),
     ({"memory_budget_bytes": 50}, "below what the smallest probe child needs"),
-    ({"child_rlimits": "nofile=lots"}, "a size must be"),
+    ({"child_rlimits": "nofile=lots"}, "N must be a positive whole number"),
 ])
 def test_resume_checks_stored_parameters_like_the_command_line(tmp_path, capsys, parameters, message):
     path = _run_file(tmp_path, **parameters)

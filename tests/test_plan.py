@@ -55,7 +55,7 @@ def test_a_new_plan_is_stored_and_reopened_unchanged():
                                   "--repeat", "2", "--child-rlimit", "nofile=2k"))
     assert new.grids == {"asyncio:event": (1000, 3000, 10000), "threads:condition": (1000, 3000, 10000),
                          **{f"threads:{v}": (1000, 3000, 10000) for _, v in new.selection[1:]}}
-    assert new.child_rlimits == "nofile=2048" and new.repeat == 2
+    assert new.child_rlimits == "nofile=2000" and new.repeat == 2
     stored = new.as_parameters()
     assert list(stored)[:4] == ["full", "selection", "grids", "repeat"] and "python_spec" not in stored
     assert RunPlan.from_document(stored, "run.json") == new
@@ -88,9 +88,10 @@ def test_the_full_sweep_plans_rigorous_latency_for_each_model_s_first_primitive(
 
 def test_a_resumed_plan_is_de_duplicated_and_bounded_as_the_command_line_is():
     copies = _stored(selection=[["asyncio", "event"]] * 100_000, placements=["same-core"] * 1000,
-                     primitives={"asyncio": ["future"]}, served=False, served_grids={})
+                     primitives={"asyncio": ["future"] * 10_000}, served=False, served_grids={})
     reopened = RunPlan.from_document(copies, "run.json")
     assert reopened.selection == (("asyncio", "event"),) and reopened.placements == ("same-core",)
+    assert reopened.primitives == {"asyncio": ("future",)}
     assert len(reopened.jobs()[0]) == 3 + 3 * 1 + 3  # memory x3, switch rounds x3, tail x3
     many = _stored(selection=[["threads", f"stack-{4 * k}k"] for k in range(8, 8 + 201)])
     many["grids"] = {f"threads:stack-{4 * k}k": [1, 2, 3] for k in range(8, 8 + 201)}
@@ -121,7 +122,12 @@ def test_a_resumed_plan_is_de_duplicated_and_bounded_as_the_command_line_is():
     ({"wake_max_n": {"gevent": 0}}, "the wake cap of gevent must be a whole number"),
     ({"wake_max_n": {"nope": 5}}, "unknown model 'nope'"),
     ({"python_spec": "3.12 "}, "python_spec must be a version such as 3.12"),
-    ({"child_rlimits": "nofile=x"}, "a size must be a whole number of bytes"),
+    ({"child_rlimits": "nofile=x"}, "N must be a positive whole number"),
+    ({"child_rlimits": "nofile=99999999999"}, "a child's limit can only be lowered"),
+    ({"primitives": {"asyncio": ["future"] * 3, "threads": []}}, "no hand-off primitives for threads"),
+    ({"placements": []}, "no placements: latency needs at least one"),
+    ({"memory_floor_bytes": 1e300}, "the memory floor must be a number of bytes below"),
+    ({"memory_floor_bytes": "x"}, "the memory floor must be a number of bytes below"),
     ({"memory": "yes"}, "memory must be true or false"),
     ({"selection": [["asyncio", "nope"]]}, "unknown variant 'nope'"),
     ({"selection": "asyncio"}, "parameters are malformed"),
@@ -249,3 +255,36 @@ def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch
     assert "the record.memory.pss must be a finite number" in store.failures[0]["reason"]
     assert "n=41, not of this job" in store.failures[1]["reason"]
     assert store.failures[0]["wall_seconds"] == 0.5
+
+
+@pytest.mark.parametrize("argv, rule", [
+    (["--resume", ""], "--resume needs a run file or a run id"),
+    (["--resume", "  "], "--resume needs a run file or a run id"),
+    (["--models", "asyncio:"], "names no variant"),
+    (["--models", "asyncio", "--primitives", ""], "no hand-off primitives for asyncio"),
+    (["--models", "asyncio", "--primitives", ","], "no hand-off primitives for asyncio"),
+    (["--child-rlimit", "nofile=99999999999"], "can only be lowered"),
+])
+def test_an_empty_or_raising_option_is_refused_before_anything_runs(tmp_path, argv, rule, monkeypatch):
+    from parkbench import runner
+    from parkbench.commands import run
+
+    monkeypatch.setattr(runner, "run_child", lambda *a, **k: pytest.fail("a child ran"))
+    args = build_parser().parse_args(["run", "--output", str(tmp_path), "--machine", "m", *argv])
+    with pytest.raises(UserError, match=rule):
+        run.run(args)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_file_copied_under_another_name_is_not_resumed(tmp_path):
+    import shutil
+
+    from parkbench.commands import run
+    from tests import synthetic
+
+    path = synthetic.write_run(tmp_path, "m1", "20260101T000000", [], complete=False)
+    copy = path.with_name("20260101T000001Z.json")
+    shutil.copy(path, copy)
+    args = build_parser().parse_args(["run", "--resume", str(copy), "--output", str(tmp_path)])
+    with pytest.raises(UserError, match="holds run 20260101T000000Z: a run file is named by its run id"):
+        run._reopen_run(args)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from parkbench import current, interpreters, machine
 from parkbench.errors import UserError
-from parkbench.schema import interpreter_key
+from parkbench.tidy import interpreter_key
 from parkbench.units import format_bytes
 
 PROBE = Path(__file__).parent / "independent_probe.py"

@@ -73,6 +73,9 @@ def _reopen_run(args):
         if not path.is_file():
             raise UserError(f"no run {args.resume!r} to resume: {path} does not exist")
     run_file = results.RunFile.reopen(path)
+    if run_file.document["run_id"] != path.stem:
+        raise UserError(f"{path} holds run {run_file.document['run_id']}: a run file is named by "
+                        f"its run id (a copy under another name would store under the wrong one)")
     if run_file.document["complete"]:
         raise UserError(f"run {run_file.document['run_id']} is already complete; nothing to resume")
     plan = RunPlan.from_document(run_file.document["parameters"], str(path))
@@ -92,7 +95,9 @@ def run(args) -> int:
     from parkbench.interpreters import Child
     from parkbench.plan import RunPlan
 
-    if args.python and not args.resume:
+    if args.resume is not None and not args.resume.strip():
+        raise UserError("--resume needs a run file or a run id such as 20261126T050824Z")
+    if args.python and args.resume is None:
         children = [Child(spec) for spec in args.python]  # every spec checked first
         for each in children:                             # and every other option
             RunPlan.from_args(args, each.version_spec)
@@ -103,7 +108,7 @@ def run(args) -> int:
             run_file, plan = _new_run(args, each)
             status = _run_one(run_file, plan, each) or status
         return status
-    if not args.resume:
+    if args.resume is None:
         run_file, plan = _new_run(args)
         return _run_one(run_file, plan)
     run_file, plan = _reopen_run(args)

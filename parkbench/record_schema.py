@@ -1,0 +1,135 @@
+"""The check of each record a run file holds (measurements, figures, failures and
+skips) against the results format; the runner checks each new record with the same rule
+(``check_measurement``) before it stores it.
+"""
+
+from pathlib import PurePosixPath
+
+from parkbench.checker import MAX_RECORDS, Checker, _short, is_plain_name
+from parkbench.protocol import MAX_N
+
+RECORD_KINDS = ("memory", "switch", "tail")
+# A connections probe's requests timed under load (seconds), in its record's "connections"
+REQUEST_METRICS = ("request_p50", "request_p99", "request_p999", "request_max")
+NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n")
+POSITIVE_FIGURES = ("switch_latency", "switch_latency_mean")
+
+
+def check_job(check: Checker, job, where: str) -> None:
+    check.dict(job, where)
+    check.name(check.key(job, "kind", where), f"{where}.kind")
+    check.name(check.key(job, "model", where), f"{where}.model")
+    check.name(job.get("variant"), f"{where}.variant", optional=True)
+    check.number(check.key(job, "n", where), f"{where}.n", 0, MAX_N, integer=True)
+    check.number(job.get("repeat", 0), f"{where}.repeat", 0, MAX_RECORDS, integer=True)
+    check.name(job.get("primitive"), f"{where}.primitive", optional=True)
+    check.name(job.get("placement"), f"{where}.placement", optional=True)
+    unknown = set(job) - {"kind", "model", "variant", "n", "repeat", "primitive", "placement"}
+    if unknown:
+        check.fail(where, f"has unknown fields {sorted(unknown)}")
+
+
+def check_record(check: Checker, record, where: str, run_id: str) -> None:
+    _check_record(check, record, where, run_id)
+    if record["kind"] != "switch" and "parked" in record and record["parked"] != record["n"]:
+        check.fail(f"{where}.parked", f"must be the N proved parked ({record['n']:,}), "
+                                      f"not {_short(record['parked'])}")
+
+
+def _check_record(check: Checker, record, where: str, run_id: str) -> None:
+    check.dict(record, where)
+    kind = check.key(record, "kind", where)
+    if kind not in RECORD_KINDS:
+        check.fail(f"{where}.kind", f"must be one of {', '.join(RECORD_KINDS)}, not {_short(kind)}")
+    check.name(check.key(record, "model", where), f"{where}.model")
+    check_job(check, check.key(record, "job", where), f"{where}.job")
+    check.number(record.get("repeat"), f"{where}.repeat", 0, MAX_RECORDS, optional=True, integer=True)
+    if kind == "memory":
+        check.name(check.key(record, "variant", where), f"{where}.variant")
+        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
+        memory = check.dict(check.key(record, "memory", where), f"{where}.memory")
+        for key in ("rss", "uss", "pss", "vms"):
+            check.number(check.key(memory, key, f"{where}.memory"), f"{where}.memory.{key}", 0, 2**63)
+        check.number(check.key(memory, "kernel", f"{where}.memory"), f"{where}.memory.kernel",
+                     -(2**63), 2**63)
+        check.number(memory.get("maps"), f"{where}.memory.maps", 0, 2**40, optional=True)
+        check.number(check.key(record, "spawn_seconds", where), f"{where}.spawn_seconds", 0, 1e7)
+        check.number(check.key(record, "wake_seconds", where), f"{where}.wake_seconds", 0, 1e7,
+                     optional=True)  # None: the child exited without waking
+        check.number(record.get("kernel_client"), f"{where}.kernel_client", 0, 2**63, optional=True)
+        held = record.get("connections")
+        if held is not None:
+            check.dict(held, f"{where}.connections")
+            check.number(check.key(held, "processes", f"{where}.connections"),
+                         f"{where}.connections.processes", 1, 10**6, integer=True)
+            for key in REQUEST_METRICS:
+                check.number(check.key(held, key, f"{where}.connections"),
+                             f"{where}.connections.{key}", 0, 1e4)
+        baseline = record.get("baseline")
+        if baseline is not None:
+            check.dict(baseline, f"{where}.baseline")
+            check.number(baseline.get("maps"), f"{where}.baseline.maps", 0, 2**40, optional=True)
+    elif kind == "tail":
+        check.name(check.key(record, "variant", where), f"{where}.variant")
+        check.name(check.key(record, "handoff_primitive", where), f"{where}.handoff_primitive")
+        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
+        tail = check.dict(check.key(record, "tail", where), f"{where}.tail")
+        for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max"):
+            check.number(check.key(tail, key, f"{where}.tail"), f"{where}.tail.{key}", 0, 1e4)
+    else:
+        check.name(check.key(record, "primitive", where), f"{where}.primitive")
+        check.name(check.key(record, "placement", where), f"{where}.placement")
+        for key in ("median", "mean", "stdev"):
+            value = check.number(check.key(record, key, where), f"{where}.{key}", 0, 1e4)
+            if key != "stdev" and value <= 0:
+                check.fail(f"{where}.{key}", f"must be more than 0 seconds, not {value!r}")
+        check.number(check.key(record, "values", where), f"{where}.values", 0, 10**7, integer=True)
+        check.number(record.get("round"), f"{where}.round", 0, 9, optional=True, integer=True)
+        values = record.get("value_list")
+        if values is not None:
+            check.list(values, f"{where}.value_list")
+            if len(values) > 100_000:
+                check.fail(f"{where}.value_list", f"holds {len(values):,} values, more than 100,000")
+            for value in values:
+                if check.number(value, f"{where}.value_list", 0, 1e4) <= 0:
+                    check.fail(f"{where}.value_list", "holds a value that is not more than 0 seconds")
+        file = check.text(check.key(record, "file", where), f"{where}.file", limit=300)
+        parts = PurePosixPath(file).parts
+        if len(parts) != 2 or parts[0] != run_id or not is_plain_name(parts[1]) \
+                or not parts[1].endswith(".json"):
+            check.fail(f"{where}.file", f"must be '{run_id}/<name>.json' inside the run's "
+                                        f"folder, not {_short(file)}")
+
+
+def check_measurement(record, source: str, run_id: str) -> dict:
+    """One measurement as a run file stores it, checked by the reader's own rule: the
+    runner checks each record so, as it arrives, before it is stored."""
+    check_record(Checker(source), record, "the record", run_id)
+    return record
+
+
+def check_figure(check: Checker, figure, where: str) -> None:
+    check.dict(figure, where)
+    check.name(check.key(figure, "model", where), f"{where}.model")
+    check.name(check.key(figure, "variant", where), f"{where}.variant")
+    check.name(check.key(figure, "metric", where), f"{where}.metric")
+    check.name(figure.get("placement"), f"{where}.placement", optional=True)
+    metric = figure["metric"]
+    low = -1e18
+    if metric in NON_NEGATIVE_FIGURES or metric.startswith("switch_latency"):
+        low = 0
+    value = check.number(check.key(figure, "value", where), f"{where}.value", low, 1e18, optional=True)
+    if metric in POSITIVE_FIGURES and value is not None and value <= 0:
+        check.fail(f"{where}.value", f"of {metric} must be more than 0, not {value!r}")
+    check.text(check.key(figure, "unit", where), f"{where}.unit", limit=32)
+    check.text(figure.get("limit"), f"{where}.limit", optional=True, limit=64)
+    check.number(figure.get("r2"), f"{where}.r2", -1, 1.000001, optional=True)
+
+
+def check_failure(check: Checker, record, where: str, reached: bool) -> None:
+    check.dict(record, where)
+    check_job(check, check.key(record, "job", where), f"{where}.job")
+    check.text(check.key(record, "reason", where), f"{where}.reason")
+    if reached:
+        check.text(record.get("failure"), f"{where}.failure", optional=True, limit=32)
+        check.number(record.get("reached"), f"{where}.reached", 0, MAX_N, optional=True, integer=True)
