@@ -49,5 +49,6 @@ def test_a_wheel_installed_outside_the_checkout_runs_a_sweep_and_the_report(tmp_
     assert list((elsewhere / "res" / "wheel-box").glob("2*/switch-asyncio-future-same-core.json"))
     parkbench("report", "--results", "res")
     assert (elsewhere / "res" / "report.html").stat().st_size > 10_000
-    # the Go reference's source travels in the wheel too
+    # the Go programs' sources travel in the wheel too
     assert (target / "parkbench" / "resources" / "goprobe" / "main.go").is_file()
+    assert (target / "parkbench" / "resources" / "loadgen" / "main.go").is_file()
