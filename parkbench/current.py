@@ -11,6 +11,8 @@ figures come from **the newest complete run that measured them**, and carry its 
   Raw points of different runs are never fitted or plotted together.
 - switch latency per (model, primitive, placement), and tail latency per (model,
   primitive): the newest complete run that timed it.
+- the served rate per (model, variant) (``served_figures.py``): the newest complete run
+  that served requests under load.
 - capacity: a measured ceiling (``limit_reached`` from ``--to-limit`` or the full
   sweep, newest) beats a prediction; otherwise the predicted bound from the memory
   run's total per waiter, the OS limits in force when that run ran (or the limits
@@ -26,6 +28,7 @@ from typing import Any
 
 from parkbench import limits as os_limits
 from parkbench.record_schema import REQUEST_METRICS
+from parkbench.served_figures import SERVED_FIGURES, SERVED_RAW
 from parkbench.slopes import FITTED
 from parkbench.tidy import TAIL_METRICS, frame_of
 
@@ -42,6 +45,7 @@ MEMORY_FIGURES = tuple(
 ) + ("max_n", "min_n")
 SWITCH_FIGURES = ("switch_latency", "switch_latency_mean", "switch_latency_stdev",
                   "switch_latency_values", "switch_latency_round_cv")
+SERVED_METRICS = SERVED_RAW + SERVED_FIGURES
 EXTRA_COLUMNS = ("basis", "detail")
 
 
@@ -163,6 +167,11 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
     for key, rows in tail.groupby(["machine", "interpreter", "model", "variant"], sort=True):
         newest = _newest_first(rows.run_id)[0]
         take(rows[rows.run_id == newest], key[0], newest, "tail", f"{key[2]}/{key[3]}")
+
+    served = done[done.metric.isin(SERVED_METRICS)]
+    for key, rows in served.groupby(["machine", "interpreter", "model", "variant"], sort=True):
+        newest = _newest_first(rows.run_id)[0]
+        take(rows[rows.run_id == newest], key[0], newest, "served", f"{key[2]}/{key[3]}")
 
     reached = figures[figures.metric == "limit_reached"]
     ceilings = {}

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from parkbench.checker import MAX_RECORDS, Checker, _short, is_plain_name
 from parkbench.protocol import MAX_N
 
-RECORD_KINDS = ("memory", "switch", "tail")
+RECORD_KINDS = ("memory", "switch", "tail", "served")
 # A connections probe's requests timed under load (seconds), in its record's "connections"
 REQUEST_METRICS = ("request_p50", "request_p99", "request_p999", "request_max")
 NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n")
@@ -69,6 +69,10 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
         if baseline is not None:
             check.dict(baseline, f"{where}.baseline")
             check.number(baseline.get("maps"), f"{where}.baseline.maps", 0, 2**40, optional=True)
+    elif kind == "served":
+        check.name(check.key(record, "variant", where), f"{where}.variant")
+        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
+        check_served(check, check.key(record, "served", where), f"{where}.served")
     elif kind == "tail":
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.name(check.key(record, "handoff_primitive", where), f"{where}.handoff_primitive")
@@ -133,3 +137,28 @@ def check_failure(check: Checker, record, where: str, reached: bool) -> None:
     if reached:
         check.text(record.get("failure"), f"{where}.failure", optional=True, limit=32)
         check.number(record.get("reached"), f"{where}.reached", 0, MAX_N, optional=True, integer=True)
+
+
+def check_served(check: Checker, held, where: str, open_run: bool = True) -> None:
+    """A served record's (or the generator ceiling's) measurement: the load generator's
+    output checked by ``served.parse``, the server's CPU and where everything ran."""
+    from parkbench import served
+
+    check.dict(held, where)
+    for run in ("closed_run", "open_run") if open_run else ("closed_run",):
+        try:
+            served.parse(check.key(held, run, where))
+        except ValueError as exc:
+            check.fail(f"{where}.{run}", f"is not the load generator's output ({exc})")
+    check.number(check.key(held, "server_cpu_seconds", where), f"{where}.server_cpu_seconds", 0, 1e7)
+    check.number(check.key(held, "server_cpu_requests", where), f"{where}.server_cpu_requests", 0,
+                 2**53, integer=True)
+    placement = check.dict(check.key(held, "placement", where), f"{where}.placement")
+    for side in ("generator_cpus", "server_cpus"):
+        cpus = check.list(check.key(placement, side, f"{where}.placement"), f"{where}.placement.{side}")
+        if not 1 <= len(cpus) <= 4096:
+            check.fail(f"{where}.placement.{side}", "must name 1 to 4,096 CPUs")
+        for cpu in cpus:
+            check.number(cpu, f"{where}.placement.{side}", 0, 2**20, integer=True)
+    for rate in check.list(held.get("warmup_rates", []), f"{where}.warmup_rates"):
+        check.number(rate, f"{where}.warmup_rates", 0, 1e9)

@@ -138,6 +138,9 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
                          f"calibration.{when}.pipe_one_way_seconds", 1e-9, 1.0)
             check.number(measured.get("pipe_spread"), f"calibration.{when}.pipe_spread", 0, 100,
                          optional=True)
+    if document.get("generator_ceiling") is not None:
+        record_schema.check_served(check, document["generator_ceiling"], "generator_ceiling",
+                                   open_run=False)
     for index, record in enumerate(check.list(check.key(document, "measurements", "the run file"),
                                               "measurements")):
         record_schema.check_record(check, record, f"measurements[{index}]", run_id)

@@ -17,7 +17,8 @@ Per record, at its W idle connections (tidy rows with ``n`` = W, ``repeat`` = ro
 Per (model, variant), the run's figure (``n`` none): ``served_rate_per_core``, what one
 core of the server serves at the SLO, at the largest W measured (the median over rounds):
 the sustainable rate over its cores; where that is generator-bound, 1 / CPU per request
-(what a core would serve were it busy only with this), its basis in ``limit``.
+(what a core would serve were it busy only with this), its basis in ``limit``; none where
+no offered rate was held at the SLO.
 """
 
 import statistics
@@ -85,13 +86,44 @@ def derive(document: dict) -> list[dict]:
         largest = by_w[max(by_w)]
         medians = {metric: statistics.median(values) for metric, values in largest.items()}
         bound = medians.get("served_generator_bound", 0) >= 0.5
-        if "served_sustainable" in medians and not bound:
-            value, basis = medians["served_sustainable"] / medians["served_cores"], "sustained at the SLO"
-        elif medians.get("served_cpu_per_request", 0) > 0:
-            value, basis = 1 / medians["served_cpu_per_request"], "1 / CPU per request"
+        if bound and medians.get("served_cpu_per_request", 0) > 0:
+            value, basis = 1 / medians["served_cpu_per_request"], "1 / CPU per request (generator-bound)"
+        elif "served_sustainable" in medians:
+            value, basis = medians["served_sustainable"] / medians["served_cores"], "held at the SLO"
         else:
-            continue
+            continue  # no rate held at the SLO: nothing to size by (the table says so)
         figures.append({"model": model, "variant": variant, "metric": "served_rate_per_core",
                         "value": value, "unit": UNITS["served_rate_per_core"],
                         "limit": f"{basis}, W={max(by_w):,}"})
     return figures
+
+
+def table(frame):
+    """One row per (machine, interpreter, model, variant, W) of the current served
+    figures: the closed-loop peak, the rate held at the SLO (NaN where none was), the CPU
+    time per request, whether the generator may have been the limit, the rate per core
+    the sizing uses, and the run."""
+    import pandas as pd
+
+    from parkbench.probes import in_registry_order
+
+    rows = frame[frame.metric.isin(SERVED_RAW) & frame.n.notna()]
+    if rows.empty:
+        return pd.DataFrame()
+    per_core = frame[(frame.metric == "served_rate_per_core") & frame.n.isna()]
+    found = []
+    for (machine, interpreter, model, variant, n), group in rows.groupby(
+            ["machine", "interpreter", "model", "variant", "n"], sort=False):
+        medians = group.groupby("metric").value.median()
+        sizing = per_core[(per_core.machine == machine) & (per_core.interpreter == interpreter)
+                          & (per_core.model == model) & (per_core.variant == variant)]
+        found.append({"machine": machine, "interpreter": interpreter, "model": model,
+                      "variant": variant, "n": int(n), "rounds": int(group.repeat.nunique()),
+                      "peak": medians.get("served_peak", float("nan")),
+                      "sustainable": medians.get("served_sustainable", float("nan")),
+                      "cpu_per_request": medians.get("served_cpu_per_request", float("nan")),
+                      "generator_bound": bool(medians.get("served_generator_bound", 0) >= 0.5),
+                      "rate_per_core": float(sizing.value.iloc[0]) if len(sizing) else float("nan"),
+                      "basis": str(sizing["limit"].iloc[0]) if len(sizing) else "",
+                      "run": str(group.run_id.iloc[0])})
+    return in_registry_order(pd.DataFrame(found))

@@ -48,10 +48,35 @@ class Profile:
     placement: str = ""                 # and the placement whose median is used
     memory_run: str = ""                # run ids the figures came from
     switch_run: str = ""
+    # a connections server's requests one core serves at the SLO (served_figures.py);
+    # None where no served rate was measured
+    served_per_core: float | None = None
+    served_basis: str = ""
+    served_run: str = ""
+
+    @property
+    def serves_requests(self) -> bool:
+        """A connections server: its wake-ups are requests, sized by the served rate."""
+        from parkbench.probes import is_connections
+
+        return is_connections(self.variant)
 
     @property
     def handoffs_per_second(self) -> float:
-        return self.cores / self.switch_seconds
+        return self.cores / self.switch_seconds if self.switch_seconds > 0 else 0.0
+
+    @property
+    def rate_per_machine(self) -> float:
+        """Wake-ups per second one machine handles: requests served (a connections
+        server: the served rate per core times the cores it can use, 0 when none was
+        measured) or in-process hand-offs (cores / hand-off)."""
+        if self.serves_requests:
+            return (self.served_per_core or 0.0) * self.cores
+        return self.handoffs_per_second
+
+    @property
+    def rate_name(self) -> str:
+        return "request rate" if self.serves_requests else "hand-off rate"
 
 
 def _machines(share: float) -> int:
@@ -63,12 +88,20 @@ def _machines(share: float) -> int:
 def machines_needed(profile: Profile, waiters: float, rate: float) -> tuple[float, str]:
     """Machines ``profile``'s model needs for ``waiters`` idle waiters and ``rate``
     wake-ups per second (``math.inf`` where one waiter needs more than a machine), and
-    what binds: its capacity limit, or ``hand-off rate``."""
+    what binds: its capacity limit, ``hand-off rate`` or ``request rate``. A connections
+    server without a served rate cannot be sized for any request at all (``math.inf``,
+    ``no served rate``): the hand-off of two waiters in one process is not its rate."""
     by_waiters = _machines(waiters / profile.capacity) if profile.capacity > 0 else math.inf
-    by_rate = _machines(rate / profile.handoffs_per_second)
+    per_machine = profile.rate_per_machine
+    if per_machine <= 0:
+        by_rate = math.inf if rate > 0 else 0
+        if by_rate > by_waiters:
+            return math.inf, "no served rate"
+    else:
+        by_rate = _machines(rate / per_machine)
     machines = max(by_waiters, by_rate, 1)
     if by_rate > by_waiters:
-        return machines, "hand-off rate"
+        return machines, profile.rate_name
     return machines, profile.capacity_limit
 
 
@@ -109,14 +142,19 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
     found = []
     totals = frame[(frame.metric == "total_per_waiter") & frame.n.isna()]
     capacity = frame[frame.metric == "capacity"]
-    from parkbench.probes import in_registry_order
+    from parkbench.probes import in_registry_order, is_connections
 
     for row in in_registry_order(totals.reset_index(drop=True)).itertuples():
         bound = capacity[(capacity.machine == row.machine) & (capacity.interpreter == row.interpreter)
                          & (capacity.model == row.model) & (capacity.variant == row.variant)]
         switch = handoff(frame, row.machine, row.interpreter, row.model)
-        if bound.empty or switch is None:
+        is_server = is_connections(row.variant)
+        if bound.empty or (switch is None and not is_server):
             continue
+        switch = switch or (0.0, "", "", "")  # a server is sized by what it serves
+        served = frame[(frame.machine == row.machine) & (frame.interpreter == row.interpreter)
+                       & (frame.model == row.model) & (frame.variant == row.variant)
+                       & (frame.metric == "served_rate_per_core") & frame.n.isna()]
         bound = bound.iloc[0]
         machine_cores = (cores or {}).get(row.machine) or 1
         found.append(Profile(
@@ -124,7 +162,10 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
             str(bound["limit"]), switch[0],
             machine_cores if uses_every_core(row.model, row.variant) else 1,
             interpreter=row.interpreter, capacity_basis=str(bound.basis), primitive=switch[1],
-            placement=switch[2], memory_run=row.run_id, switch_run=switch[3]))
+            placement=switch[2], memory_run=row.run_id, switch_run=switch[3],
+            served_per_core=float(served.value.iloc[0]) if is_server and len(served) else None,
+            served_basis=str(served["limit"].iloc[0]) if is_server and len(served) else "",
+            served_run=str(served.run_id.iloc[0]) if is_server and len(served) else ""))
     return found
 
 
@@ -139,6 +180,8 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
                      "capacity": profile.capacity, "capacity_limit": profile.capacity_limit,
                      "capacity_basis": profile.capacity_basis,
                      "handoffs_per_second": profile.handoffs_per_second,
+                     "rate_per_machine": profile.rate_per_machine, "rate_name": profile.rate_name,
+                     "served_basis": profile.served_basis, "served_run": profile.served_run,
                      "primitive": profile.primitive, "placement": profile.placement,
                      "total_per_waiter": profile.total_per_waiter,
                      "memory_run": profile.memory_run, "switch_run": profile.switch_run})
@@ -178,7 +221,7 @@ def reference_markers(profiles_) -> list[dict]:
     from parkbench import probes
 
     return [{"label": f"{p.model}/{p.variant}: measured here", "model": p.model,
-             "waiters": p.capacity, "rate": p.handoffs_per_second}
+             "waiters": p.capacity, "rate": p.rate_per_machine}
             for p in profiles_ if is_reference(p)
             and p.variant == probes.MODELS[p.model].variants[0]]
 
@@ -187,7 +230,7 @@ def best(profiles_, waiters: float, rate: float) -> tuple[Profile, float]:
     """The profile needing the fewest machines for one workload point, and how many it
     needs. Ties go to the faster hand-off (more room for wake-ups), then to the smaller
     total per waiter (more room for waiters)."""
-    scored = [(machines_needed(p, waiters, rate)[0], -p.handoffs_per_second, p.total_per_waiter, i, p)
+    scored = [(machines_needed(p, waiters, rate)[0], -p.rate_per_machine, p.total_per_waiter, i, p)
               for i, p in enumerate(profiles_)]
     machines, _, _, _, profile = min(scored, key=lambda item: item[:4])
     return profile, machines

@@ -121,7 +121,7 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
         grid = sizing.grid(profile, waiters_axis, rate_axis)
         image = ax.pcolormesh(waiters_axis, rate_axis, grid, cmap=cmap, norm=norm, shading="nearest")
         ax.plot([waiters_axis[0], profile.capacity, profile.capacity],
-                [profile.handoffs_per_second] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
+                [profile.rate_per_machine] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
         _draw_references(ax, markers)
         _draw_measured(ax, measured)
         ax.set(xscale="log", yscale="log")

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parkbench import record_schema, results
+from parkbench import record_schema, results, served_figures
 from parkbench.slopes import FITTED, measurement_value
 
 COLUMNS = ("machine", "interpreter", "run_id", "model", "variant", "placement", "metric", "n",
@@ -105,6 +105,7 @@ def tidy_rows(document: dict) -> list[dict]:
                     "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
                     "repeat": record.get("repeat"),
                 })
+    rows += served_figures.rows(document, base)
     for figure in document["figures"] + missing_curves(document):
         rows.append({
             **base, "model": figure["model"], "variant": figure["variant"],

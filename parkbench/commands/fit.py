@@ -1,6 +1,7 @@
 """``parkbench fit``: machines each model needs for W idle waiters and R wake-ups per
 second, from each machine's current figures (``current.py``), naming where each figure
-came from."""
+came from: waiters woken in-process are sized by the hand-off, connections serving
+requests by the requests a server was measured to serve (``served_figures.py``)."""
 
 import math
 
@@ -41,21 +42,37 @@ def run(args) -> int:
         raise UserError("no model has both a total per waiter and a hand-off time in these "
                         "results; run 'parkbench run' (memory and latency) first")
     memory_note = f", a machine of {format_bytes(memory)}" if memory else ""
-    lines = [f"workload: {waiters:,} idle waiters, {rate:,} wake-ups/s{memory_note}",
-             f"{'machine':<20} {'interpreter':<15} {'model/variant':<24} {'machines':>8}  "
-             f"{'bound by':<14} {'capacity':>12} {'basis':<9} {'hand-offs/s':>12}  figures from"]
-    for row in rows:
-        machines = "never" if math.isinf(row["machines"]) else f"{row['machines']:,}"
-        source = (f"memory run {row['memory_run']}; hand-off {row['primitive']} "
-                  f"{row['placement']}, run {row['switch_run']}")
-        lines.append(
-            f"{row['machine']:<20} {row['interpreter']:<15} "
-            f"{_label(row):<24} {machines:>8}  {row['bound_by']:<14} "
-            f"{format_count(row['capacity']):>12} {row['capacity_basis']:<9} "
-            f"{row['handoffs_per_second']:>12,.0f}  {source}")
+    lines = [f"workload: {waiters:,} idle waiters, {rate:,} wake-ups/s{memory_note}"]
+    header = (f"{'machine':<20} {'interpreter':<15} {'model/variant':<24} {'machines':>8}  "
+              f"{'bound by':<14} {'capacity':>12} {'basis':<9} {'{rate}/s':>12}  figures from")
+    for served, title, rate_word in (
+            (False, "waiters woken in-process (a future, an event, a pipe byte): sized by the "
+                    "hand-off", "hand-offs"),
+            (True, "connections serving requests: sized by the requests one core serves at the "
+                   "SLO while the others sit idle", "requests")):
+        chosen = [row for row in rows if (row["rate_name"] == "request rate") == served]
+        if not chosen:
+            continue
+        lines += ["", title, header.replace("{rate}", rate_word)]
+        for row in chosen:
+            machines = "never" if math.isinf(row["machines"]) else f"{row['machines']:,}"
+            if row["bound_by"] == "no served rate":
+                machines = "-"
+            if not served:
+                source = (f"memory run {row['memory_run']}; hand-off {row['primitive']} "
+                          f"{row['placement']}, run {row['switch_run']}")
+            elif row["served_run"]:
+                source = f"memory run {row['memory_run']}; served: {row['served_basis']}, run {row['served_run']}"
+            else:
+                source = f"memory run {row['memory_run']}; no served rate measured (parkbench run --only served)"
+            lines.append(
+                f"{row['machine']:<20} {row['interpreter']:<15} "
+                f"{_label(row):<24} {machines:>8}  {row['bound_by']:<14} "
+                f"{format_count(row['capacity']):>12} {row['capacity_basis']:<9} "
+                f"{row['rate_per_machine']:>12,.0f}  {source}")
     if any(row["reference"] for row in rows):
         lines.append("ref: a reference runtime measured here (a goroutine), not a Python model")
-    if any(math.isinf(row["machines"]) for row in rows):
+    if any(math.isinf(row["machines"]) and row["bound_by"] != "no served rate" for row in rows):
         lines.append("never: one waiter of that model needs more than a whole machine of this size")
     output.write("\n".join(lines))
     return 0

@@ -186,7 +186,10 @@ def _run_one(run_file, plan, child=None) -> int:
     if plan.latency:
         document.setdefault("calibration", {})["end"] = calibration.measure(python)
     seen = limits.with_child_rlimits(limits.read(), plan.child_rlimits)
-    run_file.finish(derive(document["measurements"], seen, document["failures"]))
+    from parkbench import served_figures
+
+    run_file.finish(derive(document["measurements"], seen, document["failures"])
+                    + served_figures.derive(document))
     from parkbench import estimate
 
     _say(estimate.describe(estimate.phase_seconds(document), "took"))

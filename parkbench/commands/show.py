@@ -31,9 +31,37 @@ def summary_text(current) -> str:
     frame = current.frame
     notes = failure_notes(current) + summary.limit_notes(frame) + current.notes
     notes = ["", "notes:", *notes] if notes else []
-    return summary.render(summary.table(frame), notes=notes,
+    text = summary.render(summary.table(frame), notes=notes,
                           latency=summary.latency_table(frame, calibration.pipes(current)),
                           connections=summary.connections_table(frame))
+    return text + served_text(current)
+
+
+def served_text(current) -> str:
+    """The served rate of each connections server, or nothing where none was measured."""
+    from parkbench import served_figures
+    from parkbench.units import format_seconds
+
+    table = served_figures.table(current.frame)
+    if table.empty:
+        return ""
+    lines = []
+    for (machine, interpreter), rows in table.groupby(["machine", "interpreter"], sort=False):
+        slos = {current.runs[(machine, run)].parameters.get("slo_seconds")
+                for run in rows.run if (machine, run) in current.runs}
+        slo = ", ".join(format_seconds(value) for value in sorted(v for v in slos if v))
+        lines += ["", f"{machine} {interpreter}: requests served while W connections sit idle "
+                      f"(one core per server unless it uses several; p99 SLO {slo or '-'})",
+                  f"  {'model/variant':<24} {'W':>7} {'peak/s':>9} {'at SLO/s':>9} "
+                  f"{'CPU/request':>11} {'per core/s':>10}  run"]
+        for row in rows.itertuples():
+            held = f"{row.sustainable:,.0f}" if row.sustainable == row.sustainable else "none"
+            flag = " (generator-bound)" if row.generator_bound else ""
+            per_core = f"{row.rate_per_core:,.0f}" if row.rate_per_core == row.rate_per_core else "-"
+            lines.append(f"  {row.model + '/' + row.variant:<24} {row.n:>7,} {row.peak:>9,.0f} "
+                         f"{held:>9} {format_seconds(row.cpu_per_request):>11} "
+                         f"{per_core:>10}  {row.run}{flag}")
+    return "\n".join(lines)
 
 
 def print_summary(paths, selection=None, run_id=None, interpreter=None) -> None:

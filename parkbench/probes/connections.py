@@ -197,11 +197,13 @@ def _wait_arrived(n: int, servers, clients, fd_limit: int) -> None:
 
 def _settle(n: int, servers) -> None:
     """Until every count of the servers' proof is N again (the load generator's
-    connections closed and their handlers ended), or ``SETTLE_SECONDS``."""
+    connections closed and their handlers ended), or ``SETTLE_SECONDS``; ``parked`` counts
+    every connection that ever arrived, so it stays above N."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
         counts = _summed(servers)
-        if all(value == n for key, value in counts.items() if key not in ("method", "info_error")):
+        if all(value == n for key, value in counts.items()
+               if key not in ("method", "info_error", "parked") and not key.startswith("info_")):
             return
         time.sleep(POLL_SECONDS)
 

@@ -168,9 +168,13 @@ class _Held:
 
 def _echo(held, sock, _address):
     held.arrived += 1
-    held.handlers.append((gevent.getcurrent(), sock))
-    while data := sock.recv(1):
-        sock.sendall(data)
+    handler = (gevent.getcurrent(), sock)
+    held.handlers.append(handler)
+    try:
+        while data := sock.recv(1):
+            sock.sendall(data)
+    finally:  # a closed socket has no read watcher left to count
+        held.handlers.remove(handler)
 
 
 def serve_connections(listener, control) -> None:

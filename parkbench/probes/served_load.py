@@ -9,10 +9,11 @@ W idle connections are proved parked, calls ``measure`` here instead of reading 
    machine of one CPU they share it, and the record says so. A model that can use several
    cores (worker processes, Go, the reuseport servers) is given every server CPU and sized
    per core by the analysis (``served.py``).
-2. **Closed loop.** K connections back to back: a warm-up (long enough that a fresh
-   asyncio server is past its slow start), then the measured phase, whose achieved rate is
-   the peak. The server tree's CPU time (utime + stime, from /proc) over this run, divided
-   by the requests it answered (warm-up included), is the **CPU time per request**.
+2. **Closed loop.** K connections back to back: a warm-up in rounds of one second until
+   two agree within 10% (a fresh asyncio streams server serves under half its rate for
+   its first seconds), at most ``warmup_seconds``; then the measured phase, whose achieved
+   rate is the peak. The server tree's CPU time (utime + stime, from /proc) over that
+   phase, divided by the requests it answered, is the **CPU time per request**.
 3. **Open loop.** The same K connections at offered rates stepped up to past the peak
    (shares of it, geometric), each request timed from its intended send time (the
    generator corrects coordinated omission); the analysis finds the highest rate held at
@@ -30,6 +31,8 @@ import os
 import subprocess
 import time
 
+WARMUP_ROUND_SECONDS = 1.0      # a closed-loop round of the warm-up
+WARMUP_STABLE = 0.10            # two rounds within this of each other: warm
 SETTINGS = ("connections", "warmup_seconds", "closed_seconds", "step_seconds", "shares",
             "reply_timeout_seconds")  # what --served JSON holds (the run's plan chose them)
 
@@ -111,6 +114,22 @@ def run_generator(binary, port: int, arguments: list[str], cpus, timeout: float)
     return json.loads(done.stdout)
 
 
+def warm_up(binary, port: int, common: list[str], cpus, chosen: dict) -> list[float]:
+    """Closed-loop rounds of ``WARMUP_ROUND_SECONDS`` until two in a row agree within
+    ``WARMUP_STABLE`` (a fresh asyncio streams server serves less than half its rate for
+    its first seconds; uvloop, threads and Go are steady at once), for at most
+    ``warmup_seconds``: the rate of each round."""
+    rates: list[float] = []
+    while len(rates) * WARMUP_ROUND_SECONDS < chosen["warmup_seconds"]:
+        run = run_generator(binary, port, [*common, "-warmup", "0s",
+                                           "-closed", f"{WARMUP_ROUND_SECONDS}s"], cpus,
+                            _plan_seconds({**chosen, "closed_seconds": WARMUP_ROUND_SECONDS}, 0))
+        rates.append((run.get("closed") or {}).get("achieved") or 0.0)
+        if len(rates) >= 2 and abs(rates[-1] - rates[-2]) <= WARMUP_STABLE * max(rates[-2], 1):
+            break
+    return rates
+
+
 def _plan_seconds(chosen: dict, steps: int) -> float:
     phases = 2 + steps
     return (chosen["warmup_seconds"] + chosen["closed_seconds"] + steps * chosen["step_seconds"]
@@ -124,8 +143,9 @@ def measure(binary, port: int, servers: list[int], settle, chosen: dict) -> dict
     pinned = pin(servers, where["server_cpus"])
     common = ["-connections", str(chosen["connections"]),
               "-timeout", f"{chosen['reply_timeout_seconds']}s"]
+    warmup = warm_up(binary, port, common, where["generator_cpus"], chosen)
     before = cpu_seconds(servers)
-    closed = run_generator(binary, port, [*common, "-warmup", f"{chosen['warmup_seconds']}s",
+    closed = run_generator(binary, port, [*common, "-warmup", "0s",
                                           "-closed", f"{chosen['closed_seconds']}s"],
                            where["generator_cpus"], _plan_seconds(chosen, 0))
     server_cpu = cpu_seconds(servers) - before
@@ -140,7 +160,7 @@ def measure(binary, port: int, servers: list[int], settle, chosen: dict) -> dict
     settle_start = time.perf_counter()
     settle()
     return {"settings": chosen, "placement": {**where, "server_tasks_pinned": pinned},
-            "closed_run": closed, "open_run": opened, "server_cpu_seconds": server_cpu,
+            "warmup_rates": warmup, "closed_run": closed, "open_run": opened, "server_cpu_seconds": server_cpu,
             "server_cpu_requests": _answered(closed),
             "settle_seconds": time.perf_counter() - settle_start}
 

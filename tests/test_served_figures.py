@@ -1,0 +1,150 @@
+"""The served rate from stored records to the answer: per-W figures, the rate per core a
+connections server is sized by, its current source, show's table, and fit sizing a
+server by the requests it serves (never by the in-process hand-off)."""
+
+import math
+
+import pytest
+
+from parkbench import current, served_figures, sizing
+from parkbench.cli import main
+from tests import synthetic
+from tests.test_loadgen import document, step_record
+
+CEILING = 150_000.0
+MODEL_CPU = {"asyncio": 20e-6, "threads": 9e-6, "go": 6e-6}
+
+
+def _closed(peak: float) -> dict:
+    doc = document()
+    doc["closed"].update(count=int(peak), achieved=peak, seconds=1.0, interval_seconds=0.5,
+                         interval_rates=[peak, peak])
+    return doc
+
+
+def served_record(model, variant, w, peak, steps, cpu_per_request, round_=0, server_cpus=(1,)):
+    """A served record: the closed-loop peak, open-loop ``steps`` (offered, p99) and the
+    server CPU that makes ``cpu_per_request``."""
+    requests = int(peak)
+    opened = document(*[step_record(offered, p99=p99, seconds=1.0) for offered, p99 in steps])
+    return {"kind": "served", "model": model, "variant": variant, "n": w, "parked": w,
+            "repeat": round_, "spawn_seconds": 0.1, "wake_seconds": None, "primitive": "p",
+            "served": {"settings": {}, "placement": {"generator_cpus": [0], "server_cpus": list(server_cpus)},
+                       "warmup_rates": [peak * 0.5, peak], "closed_run": _closed(peak), "open_run": opened,
+                       "server_cpu_seconds": cpu_per_request * requests, "server_cpu_requests": requests},
+            "job": {"kind": "served", "model": model, "variant": variant, "n": w, "repeat": round_,
+                    "primitive": None, "placement": None}}
+
+
+def _run(folder, records, ceiling=CEILING, slo=0.005, when="20260101T000000"):
+    import json
+
+    path = synthetic.write_run(folder, "m", when, records)
+    doc = json.loads(path.read_text())
+    doc["parameters"]["slo_seconds"] = slo
+    doc["generator_ceiling"] = {"settings": {}, "placement": {"generator_cpus": [0], "server_cpus": [1]},
+                                "closed_run": _closed(ceiling), "server_cpu_seconds": 1.0,
+                                "server_cpu_requests": 150_000}
+    doc["figures"] += served_figures.derive(doc)
+    path.write_text(json.dumps(doc))
+    return path
+
+
+ASYNCIO = [served_record("asyncio", "connections", w, 80_000, [(20_000, 0.001), (40_000, 0.002),
+                                                               (60_000, 0.009), (80_000, 0.001)], 20e-6)
+           for w in (100, 10_000)]
+
+
+def test_figures_per_w_and_the_rate_per_core_at_the_largest_w(tmp_path):
+    uneven = ASYNCIO[:1] + [served_record("asyncio", "connections", 10_000, 70_000,
+                                          [(20_000, 0.001), (30_000, 0.004), (45_000, 0.02)], 25e-6)]
+    _run(tmp_path, uneven)
+    frame = current.load(tmp_path).frame
+    rows = {(r.metric, r.n): r.value for r in frame[frame.metric.str.startswith("served")].itertuples()}
+    assert rows[("served_peak", 100)] == pytest.approx(80_000)
+    # the search stops at the first failing step: 80,000 after a failing 60,000 does not count
+    assert rows[("served_sustainable", 100)] == 40_000
+    assert rows[("served_sustainable", 10_000)] == 30_000
+    assert rows[("served_cpu_per_request", 10_000)] == pytest.approx(25e-6)
+    assert rows[("served_generator_bound", 100)] == 0
+    (per_core,) = frame[frame.metric == "served_rate_per_core"].itertuples()
+    assert per_core.value == 30_000 and per_core.limit == "held at the SLO, W=10,000"
+
+
+def test_a_generator_bound_server_is_sized_by_its_cpu_per_request_and_said_so(tmp_path):
+    fast = served_record("go", "connections", 100, 140_000, [(60_000, 0.001), (125_000, 0.002)], 6e-6,
+                         server_cpus=(1,))
+    _run(tmp_path, [fast])
+    frame = current.load(tmp_path).frame
+    bound = frame[(frame.metric == "served_generator_bound")].value.iloc[0]
+    assert bound == 1  # 125,000 is more than 80% of the generator's 150,000
+    (per_core,) = frame[frame.metric == "served_rate_per_core"].itertuples()
+    assert per_core.value == pytest.approx(1 / 6e-6) and "generator-bound" in per_core.limit
+
+
+def test_no_rate_held_at_the_slo_gives_no_rate_to_size_by(tmp_path):
+    _run(tmp_path, [served_record("threads", "connections", 100, 90_000, [(20_000, 0.05)], 9e-6)])
+    frame = current.load(tmp_path).frame
+    assert "served_sustainable" not in set(frame.metric)
+    assert "served_rate_per_core" not in set(frame.metric)
+
+
+def test_a_slower_slo_holds_a_higher_rate(tmp_path):
+    _run(tmp_path, ASYNCIO, slo=0.010)
+    frame = current.load(tmp_path).frame
+    assert frame[(frame.metric == "served_sustainable") & (frame.n == 100)].value.iloc[0] == 80_000
+
+
+def test_rounds_give_their_median_and_a_multicore_server_is_per_core(tmp_path):
+    rounds = [served_record("asyncio", "reuseport", 1_000, 150_000,
+                            [(50_000, 0.001), (100_000, 0.001), (r, 0.001)], 20e-6, round_=i,
+                            server_cpus=(1, 2, 3))
+              for i, r in enumerate((105_000, 120_000, 110_000))]
+    _run(tmp_path, rounds, ceiling=1e6)
+    (per_core,) = current.load(tmp_path).frame.query("metric == 'served_rate_per_core'").itertuples()
+    assert per_core.value == pytest.approx(110_000 / 3)  # the median round, over three cores
+
+
+def test_the_newest_run_with_served_figures_speaks(tmp_path):
+    _run(tmp_path, ASYNCIO, when="20260101T000000")
+    newer = [served_record("asyncio", "connections", 100, 50_000, [(10_000, 0.001), (20_000, 0.001)], 30e-6)]
+    _run(tmp_path, newer, when="20260102T000000")
+    loaded = current.load(tmp_path)
+    (per_core,) = loaded.frame.query("metric == 'served_rate_per_core'").itertuples()
+    assert (per_core.value, per_core.run_id) == (20_000, "20260102T000000Z")
+    assert {s["run_id"] for s in loaded.sources if s["family"] == "served"} == {"20260102T000000Z"}
+
+
+def _profile(variant, served_per_core=None, switch=2e-6, cores=1):
+    return sizing.Profile("m", "asyncio", variant, 5_000.0, 20_000, "rlimit_nofile_hard", switch, cores,
+                          served_per_core=served_per_core, served_run="r" if served_per_core else "")
+
+
+def test_a_server_is_sized_by_the_requests_it_serves_not_by_the_hand_off():
+    server = _profile("connections", served_per_core=100_000)
+    assert server.rate_per_machine == 100_000  # not 1 / 2 µs = 500,000
+    assert sizing.machines_needed(server, 10_000, 200_000) == (2, "request rate")
+    waiter = _profile("event")
+    assert sizing.machines_needed(waiter, 10_000, 200_000) == (1, "rlimit_nofile_hard")  # 500,000 hand-offs/s
+    assert sizing.machines_needed(_profile("reuseport", 100_000, cores=4), 10_000, 350_000) == (1, "rlimit_nofile_hard")
+    unknown = _profile("connections")
+    machines, bound = sizing.machines_needed(unknown, 10_000, 1)
+    assert math.isinf(machines) and bound == "no served rate"
+    assert sizing.machines_needed(unknown, 10_000, 0) == (1, "rlimit_nofile_hard")
+
+
+def test_fit_does_not_fit_asyncio_connections_on_one_machine_at_200k_requests(tmp_path, capsys):
+    memory = [dict(synthetic.memory_record("asyncio", "connections", n), connections={
+        "processes": 1, "request_p50": 1e-5, "request_p99": 2e-5, "request_p999": 3e-5, "request_max": 4e-5})
+        for n in (100, 1_000, 10_000)]
+    _run(tmp_path, memory + ASYNCIO)
+    assert main(["fit", "--waiters", "10k", "--rate", "200k", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if "asyncio/connections" in line]
+    assert " 5  request rate " in line  # 200,000 / 40,000 per machine
+    assert "served: held at the SLO, W=10,000, run 20260101T000000Z" in line
+    assert "connections serving requests" in out
+    assert main(["show", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "requests served while W connections sit idle" in shown and "p99 SLO 5 ms" in shown
+    assert "40,000" in shown
