@@ -186,8 +186,9 @@ def workload_points(profiles, points):
         row = {"model/variant": f"{profile.model}/{profile.variant}{role}"}
         for waiters, rate in points:
             machines, binding = sizing.machines_needed(profile, waiters, rate)
-            row[f"W {format_count(waiters)}, R {format_count(rate)}/s"] = \
-                f"{format_count(machines)} ({binding})"
+            count = "-" if binding == "no served rate" else (
+                "never" if machines == float("inf") else format_count(machines))
+            row[f"W {format_count(waiters)}, R {format_count(rate)}/s"] = f"{count} ({binding})"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -156,7 +156,9 @@ def _refuse(machine):
     raise UserError(f"machine name {machine!r} in the results is not a plain name")
 
 
-MARKERS = (("Decision map of `", "decision-map"), ("Fit map of `", "fitmap"))
+MARKERS = (("Decision map of `", "decision-map"), ("Fit map of `", "fitmap"),
+           ("Connections decision map of `", "decision-map-connections"),
+           ("Connections fit map of `", "fitmap-connections"))
 
 
 def images(nb):

@@ -127,3 +127,29 @@ def table(frame):
                       "basis": str(sizing["limit"].iloc[0]) if len(sizing) else "",
                       "run": str(group.run_id.iloc[0])})
     return in_registry_order(pd.DataFrame(found))
+
+
+def steps(current, machine: str):
+    """The open-loop steps behind the machine's current served figures, one row per step:
+    model, variant, W, round, offered, achieved, p50, p99, p999 (seconds), run. The
+    hockey stick: latency against the offered rate."""
+    import pandas as pd
+
+    from parkbench import results
+
+    chosen = {(s["run_id"], s["what"]) for s in current.sources
+              if s["family"] == "served" and s["machine"] == machine}
+    found = []
+    for run_id in sorted({run_id for run_id, _ in chosen}):
+        run = current.runs.get((machine, run_id))
+        if run is None:
+            continue
+        for record in results.read_run(run.path)["measurements"]:
+            if record["kind"] != "served" or (run_id, f"{record['model']}/{record['variant']}") not in chosen:
+                continue
+            for step in served.parse(record["served"]["open_run"]).steps:
+                found.append({"model": record["model"], "variant": record["variant"], "n": record["n"],
+                              "round": record.get("repeat", 0), "offered": step.offered,
+                              "achieved": step.achieved, "p50": step.p50, "p99": step.p99,
+                              "p999": step.p999, "run_id": run_id})
+    return pd.DataFrame(found)

@@ -169,6 +169,19 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
     return found
 
 
+WORKLOADS = (("in-process", "waiters woken in-process (a future, an event, a pipe byte; R: hand-offs/s)"),
+             ("connections", "idle connections and requests served (R: requests/s at the SLO)"))
+
+
+def by_workload(profiles_) -> list[tuple[str, str, list[Profile]]]:
+    """(key, title, profiles) per workload: in-process waiters, sized by the hand-off, and
+    connections servers with a served rate, sized by it (one without is left out: it cannot
+    be placed on a map of requests)."""
+    return [(key, title, [p for p in profiles_ if p.serves_requests == (key == "connections")
+                          and (key != "connections" or p.served_per_core)])
+            for key, title in WORKLOADS]
+
+
 def answer(profiles_, waiters: float, rate: float) -> list[dict]:
     """One workload point for every profile: machines needed and what binds, fewest first."""
     rows = []

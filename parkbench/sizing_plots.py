@@ -61,6 +61,14 @@ def _winner_colours(winners) -> list:
     return colours
 
 
+def _published(profiles, memory_bytes: float, cores: int, measured) -> list[dict]:
+    """Published runtimes' one-machine corners: their switch time is an in-process
+    hand-off, so they belong on the in-process maps only, never on a map of requests."""
+    if profiles and profiles[0].serves_requests:
+        return []
+    return sizing.published_markers(memory_bytes, cores, [m["model"] for m in measured])
+
+
 def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
     """For each (W, R) cell the Python model/variant needing the fewest machines,
     coloured by model; contour lines give how many machines that best choice needs. A
@@ -87,7 +95,7 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
                              linewidths=0.8)
         ax.clabel(contour, fmt={1.5: "> 1 machine", 10.5: "> 10 machines", 100.5: "> 100 machines",
                                 1000.5: "> 1000 machines"}, fontsize=8)
-    markers = sizing.published_markers(memory_bytes, cores, [m["model"] for m in measured])
+    markers = _published(profiles, memory_bytes, cores, measured)
     _draw_references(ax, markers)
     _draw_measured(ax, measured)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[i], alpha=0.6,
@@ -97,7 +105,8 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
               loc="upper left",
               bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines")
     ax.set(xscale="log", yscale="log", xlabel="W: concurrent idle waiters",
-           ylabel="R: wake-ups per second",
+           ylabel=("R: requests per second (at the SLO)" if profiles[0].serves_requests
+                   else "R: wake-ups per second (in-process hand-offs)"),
            title=f"{profiles[0].machine}: which model needs the fewest machines")
     fig.tight_layout()
     return fig
@@ -116,7 +125,7 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
     norm = BoundaryNorm([0.5, 1.5, 10.5, 100.5, 1000.5, 1e18], cmap.N)
     image = None
     measured = sizing.reference_markers(profiles)
-    markers = sizing.published_markers(memory_bytes, cores, [m["model"] for m in measured])
+    markers = _published(profiles, memory_bytes, cores, measured)
     for ax, profile in zip(axes.flat, profiles):
         grid = sizing.grid(profile, waiters_axis, rate_axis)
         image = ax.pcolormesh(waiters_axis, rate_axis, grid, cmap=cmap, norm=norm, shading="nearest")
@@ -126,15 +135,17 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
         _draw_measured(ax, measured)
         ax.set(xscale="log", yscale="log")
         role = " (reference, measured here)" if sizing.is_reference(profile) else ""
+        rate = (f"serves {profile.served_per_core:,.0f}/s per core x {profile.cores}"
+                if profile.serves_requests else f"{profile.primitive} hand-off, {profile.placement}")
         ax.set_title(f"{profile.model}/{profile.variant}{role}\ncapacity {profile.capacity:,} "
-                     f"({profile.capacity_basis})\n{profile.primitive} hand-off, "
-                     f"{profile.placement}", fontsize=9)
+                     f"({profile.capacity_basis})\n{rate}", fontsize=9)
     for ax in axes.flat[count:]:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("W: concurrent idle waiters")
+    serving = bool(profiles) and profiles[0].serves_requests
     for ax in axes[:, 0]:
-        ax.set_ylabel("R: wake-ups per second")
+        ax.set_ylabel("R: requests per second (at the SLO)" if serving else "R: wake-ups per second")
     if image is not None:
         bar = fig.colorbar(image, ax=axes, ticks=[1, 6, 55, 550, 5000], shrink=0.8)
         bar.ax.set_yticklabels(["1 (fits)", "2-10", "11-100", "101-1000", ">1000"])

@@ -163,3 +163,43 @@ def spawn_and_wake(frame, machine):
     fig.suptitle(f"{machine}: churn cost per waiter against N (flat: linear in N)")
     fig.tight_layout()
     return fig
+
+
+def served_latency(steps, machine, slo_seconds: float | None):
+    """Latency from the intended send time against the offered rate, per connections
+    server (the hockey stick): p50 and p99 of each open-loop step, one panel per server,
+    one line per W (the median over rounds), log y, the SLO drawn, the run named.
+    ``steps``: ``served_figures.steps``. ``None`` where nothing was served."""
+    if steps is None or steps.empty:
+        return None
+    keys = sorted({(r.model, r.variant) for r in steps.itertuples()},
+                  key=lambda k: (_models_in_order([k[0]] + list(steps.model)).index(k[0]), k[1]))
+    columns = min(len(keys), 4)
+    rows = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.4 * rows), sharey=True,
+                             squeeze=False)
+    for ax, (model, variant) in zip(axes.flat, keys):
+        mine = steps[(steps.model == model) & (steps.variant == variant)]
+        for style, (w, points) in zip(("-", "--", ":", "-."), sorted(mine.groupby("n"))):
+            medians = points.groupby("offered")[["p50", "p99"]].median().sort_index()
+            ax.plot(medians.index / 1e3, medians.p99 * 1e3, marker="o", linestyle=style,
+                    color=model_colour(model), label=f"p99, W={int(w):,}")
+            ax.plot(medians.index / 1e3, medians.p50 * 1e3, marker=".", linestyle=style,
+                    color=model_colour(model), alpha=0.45, label=f"p50, W={int(w):,}")
+        if slo_seconds:
+            ax.axhline(slo_seconds * 1e3, color="black", linewidth=1, linestyle="--")
+            ax.text(0.02, slo_seconds * 1e3, f" SLO {slo_seconds * 1e3:g} ms", transform=ax.get_yaxis_transform(),
+                    va="bottom", fontsize=8)
+        ax.set(yscale="log", xlabel="offered rate (thousand requests/s)",
+               title=f"{model}/{variant}\nrun {', '.join(sorted(set(mine.run_id)))}")
+        ax.title.set_fontsize(9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("latency from intended send (ms)")
+    fig.suptitle(f"{machine}: latency against the offered rate (open loop; a server holds "
+                 f"the rates left of where p99 crosses the SLO)")
+    fig.tight_layout()
+    return fig

@@ -73,8 +73,9 @@ def test_the_served_rate_is_planned_for_every_connections_server_at_one_small_w(
                                  "threads:connections": suite.FULL_SERVED_GRID}
     assert full.slo_seconds == 0.002 and full.served_settings == suite.FULL_SERVED_SETTINGS
     jobs = [job for job in full.jobs()[0] if job.kind == "served"]
-    assert [job.repeat for job in jobs] == [0] * 6 + [1] * 6 + [2] * 6  # rounds interleave the servers
-    assert [job.model for job in jobs[:6]] == ["asyncio"] * 3 + ["threads"] * 3
+    assert [job.repeat for job in jobs] == [0] * 4 + [1] * 4 + [2] * 4  # rounds interleave the servers
+    assert [(job.model, job.n) for job in jobs[:4]] == [("asyncio", 1_000), ("asyncio", 100_000),
+                                                        ("threads", 100), ("threads", 19_000)]
     assert not RunPlan.from_args(_args("--models", "asyncio:event")).served  # nothing to serve
     assert not RunPlan.from_args(_args("--models", "asyncio:connections", "--only", "memory")).served
 

@@ -170,16 +170,17 @@ def test_noise_level_slopes_draw_without_a_singular_axis(tmp_path):
 
 def test_two_variants_of_one_model_in_the_decision_map_get_different_shades():
     def profile(variant, total, capacity, seconds, cores):
-        return sizing.Profile("m", "uvloop", variant, total, capacity, "memory", seconds, cores)
+        return sizing.Profile("m", "uvloop", variant, total, capacity, "memory", seconds, cores,
+                              served_per_core=1 / seconds)
 
-    one_loop = profile("event", 1000.0, 10_000_000, 1e-6, 1)      # holds more
-    every_core = profile("reuseport", 8000.0, 1_000_000, 1e-6, 2)  # wakes twice as many
+    one_loop = profile("connections", 1000.0, 10_000_000, 1e-6, 1)  # holds more
+    every_core = profile("reuseport", 8000.0, 1_000_000, 1e-6, 2)   # serves twice as many
     axis = [1e3, 1e5, 1e7]
     figure = sizing_plots.decision_map([one_loop, every_core], axis, [1e3, 1.5e6, 1e7], 2**30, 2)
     handles = figure.axes[0].get_legend().legend_handles
     shades = {handle.get_label().split(" ")[0]: tuple(round(c, 3) for c in handle.get_facecolor()[:3])
               for handle in handles if "/" in handle.get_label() and "uvloop" in handle.get_label()}
-    assert set(shades) == {"uvloop/event", "uvloop/reuseport"}
-    assert shades["uvloop/event"] != shades["uvloop/reuseport"]
+    assert set(shades) == {"uvloop/connections", "uvloop/reuseport"}
+    assert shades["uvloop/connections"] != shades["uvloop/reuseport"]
     from matplotlib.colors import to_rgb
-    assert shades["uvloop/event"] == tuple(round(c, 3) for c in to_rgb(plots.model_colour("uvloop")))
+    assert shades["uvloop/connections"] == tuple(round(c, 3) for c in to_rgb(plots.model_colour("uvloop")))

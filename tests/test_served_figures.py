@@ -148,3 +148,30 @@ def test_fit_does_not_fit_asyncio_connections_on_one_machine_at_200k_requests(tm
     shown = capsys.readouterr().out
     assert "requests served while W connections sit idle" in shown and "p99 SLO 5 ms" in shown
     assert "40,000" in shown
+
+
+@pytest.mark.slow
+def test_a_served_job_holds_w_parked_before_and_after_and_stores_a_record_the_reader_takes(session_cache):
+    """A real server, the real generator, the runner's own check of the record."""
+    import os
+
+    from parkbench import gotoolchain, runner
+    from parkbench.protocol import JobKind
+    from parkbench.suite import Job
+    from tests.test_runner import ListStore, plan_of
+
+    os.environ["PARKBENCH_CACHE"] = str(session_cache)
+    if gotoolchain.unavailable_reason("loadgen"):
+        pytest.skip(gotoolchain.unavailable_reason("loadgen"))
+    quick = {"connections": 4, "warmup_seconds": 1.0, "closed_seconds": 0.5, "step_seconds": 0.3,
+             "shares": [0.3, 0.6], "reply_timeout_seconds": 1.0}
+    store = ListStore()
+    job = Job(JobKind.SERVED, "asyncio", "protocol", 30)
+    runner.Sweep([job], plan_of(timeout_seconds=60.0, served_settings=quick), store).run()
+    assert store.failures == [], store.failures
+    (record,) = store.measurements
+    assert record["proof"]["blocked_before"] == record["proof"]["blocked_after"] == 30
+    held = record["served"]
+    assert held["closed_run"]["closed"]["achieved"] > 0 and len(held["open_run"]["steps"]) == 2
+    assert held["server_cpu_requests"] == held["closed_run"]["closed"]["count"]
+    assert held["placement"]["generator_cpus"] != held["placement"]["server_cpus"] or os.cpu_count() == 1
