@@ -126,10 +126,11 @@ FULL_SERVED_ROUNDS = 3
 
 def served_grids(selection, full: bool) -> dict[str, tuple[int, ...]]:
     """W per selected connections variant: the default sweep's or the full sweep's."""
-    grids = {}
+    grids: dict[str, tuple[int, ...]] = {}
     for model, variant in selection:
         if not is_connections(variant):
             continue
+        grid: tuple[int, ...]
         if full:
             grid = FULL_SERVED_GRIDS.get(variant if variant == "reuseport" else model, FULL_SERVED_GRID)
         else:

@@ -100,6 +100,18 @@ def _percentile_panel(ax, rows, stem: str, title: str, xlabel: str) -> None:
     ax.legend(fontsize=8)
 
 
+def _server_panels(rows, width: float):
+    """(model, variant) keys of ``rows`` in registry order, and a figure of one panel each,
+    up to four a row, sharing the y axis."""
+    keys = sorted({(r.model, r.variant) for r in rows.itertuples()},
+                  key=lambda k: (_models_in_order([k[0]] + list(rows.model)).index(k[0]), k[1]))
+    columns = min(len(keys), 4)
+    lines = -(-len(keys) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(width * columns, 3.4 * lines), sharey=True,
+                             squeeze=False)
+    return keys, fig, axes
+
+
 def request_latency(frame, machine):
     """A one-byte request's round trip against N idle connections held by the same
     server: one panel per connections variant, one line per percentile (p50, p99,
@@ -111,12 +123,7 @@ def request_latency(frame, machine):
                 & held.metric.isin(["request_p50", "request_p99", "request_p999"]) & held.n.notna()]
     if held.empty:
         return None
-    keys = sorted({(r.model, r.variant) for r in held.itertuples()},
-                  key=lambda k: (_models_in_order([k[0]] + list(held.model)).index(k[0]), k[1]))
-    columns = min(len(keys), 4)
-    rows = -(-len(keys) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows), sharey=True,
-                             squeeze=False)
+    keys, fig, axes = _server_panels(held, 3.4)
     for ax, (model, variant) in zip(axes.flat, keys):
         _percentile_panel(ax, held[(held.model == model) & (held.variant == variant)], "request",
                           f"{model}/{variant}", "N idle connections")
@@ -172,12 +179,7 @@ def served_latency(steps, machine, slo_seconds: float | None):
     ``steps``: ``served_figures.steps``. ``None`` where nothing was served."""
     if steps is None or steps.empty:
         return None
-    keys = sorted({(r.model, r.variant) for r in steps.itertuples()},
-                  key=lambda k: (_models_in_order([k[0]] + list(steps.model)).index(k[0]), k[1]))
-    columns = min(len(keys), 4)
-    rows = -(-len(keys) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.4 * rows), sharey=True,
-                             squeeze=False)
+    keys, fig, axes = _server_panels(steps, 3.6)
     for ax, (model, variant) in zip(axes.flat, keys):
         mine = steps[(steps.model == model) & (steps.variant == variant)]
         for style, (w, points) in zip(("-", "--", ":", "-."), sorted(mine.groupby("n"))):
