@@ -9,9 +9,11 @@ W idle connections are proved parked, calls ``measure`` here instead of reading 
    machine of one CPU they share it, and the record says so. A model that can use several
    cores (worker processes, Go, the reuseport servers) is given every server CPU and sized
    per core by the analysis (``served.py``).
-2. **Closed loop.** K connections back to back: a warm-up in rounds of one second until
-   two agree within 10% (a fresh asyncio streams server serves under half its rate for
-   its first seconds), at most ``warmup_seconds``; then the measured phase, whose achieved
+2. **Closed loop.** K connections back to back: a warm-up in rounds of one second, each
+   on new connections, until two agree within 10%, at most ``warmup_seconds`` (a fresh
+   asyncio streams server serves its first connections at under half the rate it serves
+   every later ones at, however long they last: measured by hand against a plain
+   ``asyncio.start_server``, 35-40k/s in the first session, 87-95k/s after); then the measured phase, whose achieved
    rate is the peak. The server tree's CPU time (utime + stime, from /proc) over that
    phase, divided by the requests it answered, is the **CPU time per request**.
 3. **Open loop.** The same K connections at offered rates stepped up to past the peak

@@ -1,0 +1,3 @@
+module parkbench/echoclient
+
+go 1.21
