@@ -175,7 +175,8 @@ def spawn_and_wake(frame, machine):
 def served_latency(steps, machine, slo_seconds: float | None):
     """Latency from the intended send time against the offered rate, per connections
     server (the hockey stick): p50 and p99 of each open-loop step, one panel per server,
-    one line per W (the median over rounds), log y, the SLO drawn, the run named.
+    one line per W and round (each round steps through shares of its own peak), log y,
+    the SLO drawn, the run named.
     ``steps``: ``served_figures.steps``. ``None`` where nothing was served."""
     if steps is None or steps.empty:
         return None
@@ -183,11 +184,13 @@ def served_latency(steps, machine, slo_seconds: float | None):
     for ax, (model, variant) in zip(axes.flat, keys):
         mine = steps[(steps.model == model) & (steps.variant == variant)]
         for style, (w, points) in zip(("-", "--", ":", "-."), sorted(mine.groupby("n"))):
-            medians = points.groupby("offered")[["p50", "p99"]].median().sort_index()
-            ax.plot(medians.index / 1e3, medians.p99 * 1e3, marker="o", linestyle=style,
-                    color=model_colour(model), label=f"p99, W={int(w):,}")
-            ax.plot(medians.index / 1e3, medians.p50 * 1e3, marker=".", linestyle=style,
-                    color=model_colour(model), alpha=0.45, label=f"p50, W={int(w):,}")
+            # one line per round: each round steps through shares of its own peak
+            for first, (_, one) in zip((True,) + (False,) * 99, sorted(points.groupby("round"))):
+                one = one.sort_values("offered")
+                ax.plot(one.offered / 1e3, one.p99 * 1e3, marker="o", markersize=3, linestyle=style,
+                        color=model_colour(model), label=f"p99, W={int(w):,}" if first else None)
+                ax.plot(one.offered / 1e3, one.p50 * 1e3, marker=".", linestyle=style, alpha=0.45,
+                        color=model_colour(model), label=f"p50, W={int(w):,}" if first else None)
         if slo_seconds:
             ax.axhline(slo_seconds * 1e3, color="black", linewidth=1, linestyle="--")
             ax.text(0.02, slo_seconds * 1e3, f" SLO {slo_seconds * 1e3:g} ms", transform=ax.get_yaxis_transform(),
