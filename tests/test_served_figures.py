@@ -175,3 +175,25 @@ def test_a_served_job_holds_w_parked_before_and_after_and_stores_a_record_the_re
     assert held["closed_run"]["closed"]["achieved"] > 0 and len(held["open_run"]["steps"]) == 2
     assert held["server_cpu_requests"] == held["closed_run"]["closed"]["count"]
     assert held["placement"]["generator_cpus"] != held["placement"]["server_cpus"] or os.cpu_count() == 1
+
+
+def test_the_latency_plot_draws_one_line_per_round_and_the_slo(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from parkbench import timeplots
+
+    rounds = [served_record("asyncio", "connections", 100, peak,
+                            [(peak * 0.25, 0.001), (peak * 0.5, 0.002), (peak * 0.75, 0.02)], 20e-6, round_=i)
+              for i, peak in enumerate((80_000, 70_000))]
+    _run(tmp_path, rounds)
+    loaded = current.load(tmp_path)
+    steps = served_figures.steps(loaded, "m")
+    assert sorted(set(steps["round"])) == [0, 1] and len(steps) == 6
+    figure = timeplots.served_latency(steps, "m", 0.005)
+    (ax,) = [ax for ax in figure.axes if ax.get_visible()]
+    drawn = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]
+    assert len(drawn) == 4  # p99 and p50 of each round, each through its own three steps
+    assert sorted(round(x) for x in drawn[0].get_xdata()) == [20, 40, 60]  # thousand/s
+    assert any(list(line.get_ydata()) == [5.0, 5.0] for line in ax.get_lines())  # the SLO, in ms
+    assert timeplots.served_latency(steps.iloc[0:0], "m", 0.005) is None
