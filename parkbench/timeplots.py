@@ -112,6 +112,17 @@ def _server_panels(rows, width: float):
     return keys, fig, axes
 
 
+def _finish_panels(fig, axes, used: int, ylabel: str, title: str):
+    """Hide the panels past ``used``, label the first column, title the figure."""
+    for ax in list(axes.flat)[used:]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def request_latency(frame, machine):
     """A one-byte request's round trip against N idle connections held by the same
     server: one panel per connections variant, one line per percentile (p50, p99,
@@ -127,14 +138,9 @@ def request_latency(frame, machine):
     for ax, (model, variant) in zip(axes.flat, keys):
         _percentile_panel(ax, held[(held.model == model) & (held.variant == variant)], "request",
                           f"{model}/{variant}", "N idle connections")
-    for ax in list(axes.flat)[len(keys):]:
-        ax.set_visible(False)
-    for row in axes:
-        row[0].set_ylabel("request round trip (µs)")
-    fig.suptitle(f"{machine}: do idle connections tax the active one? (one more connection, "
-                 f"one byte and its echo)")
-    fig.tight_layout()
-    return fig
+    return _finish_panels(fig, axes, len(keys), "request round trip (µs)",
+                          f"{machine}: do idle connections tax the active one? (one more "
+                          f"connection, one byte and its echo)")
 
 
 def spawn_and_wake(frame, machine):
@@ -200,11 +206,6 @@ def served_latency(steps, machine, slo_seconds: float | None):
         ax.title.set_fontsize(9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(keys):]:
-        ax.set_visible(False)
-    for row in axes:
-        row[0].set_ylabel("latency from intended send (ms)")
-    fig.suptitle(f"{machine}: latency against the offered rate (open loop; a server holds "
-                 f"the rates left of where p99 crosses the SLO)")
-    fig.tight_layout()
-    return fig
+    return _finish_panels(fig, axes, len(keys), "latency from intended send (ms)",
+                          f"{machine}: latency against the offered rate (open loop; a server "
+                          f"holds the rates left of where p99 crosses the SLO)")

@@ -6,18 +6,10 @@ from pathlib import Path
 
 from tests import synthetic
 from tests.test_connections import _held_record
+from tests.test_current_strength import _tail
 
 RUN = "20260101T000000"
 NS = (1_000, 3_000, 10_000)
-
-
-def _tail(model, variant, primitive, n, p50):
-    return {"kind": "tail", "model": model, "variant": variant, "handoff_primitive": primitive,
-            "n": n, "parked": n, "repeat": 0,
-            "tail": {"switch_p50": p50, "switch_p99": 2 * p50, "switch_p999": 3 * p50,
-                     "switch_max": 4 * p50, "samples": 1000},
-            "job": {"kind": "tail", "model": model, "variant": variant, "n": n, "repeat": 0,
-                    "primitive": primitive, "placement": "os"}}
 
 
 def _latency(model, variant, primitive, seconds):
