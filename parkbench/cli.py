@@ -79,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--timeout", type=_positive_float,
                        help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g}; "
                             f"--full: {FULL_TIMEOUT_SECONDS:g})")
-    sweep.add_argument("--only", choices=("memory", "latency", "served"),
-                       help="measure only memory, only hand-off latency, or only the served "
-                            "rate of the connections servers (default: all three)")
+    sweep.add_argument("--only", choices=("memory", "latency", "served", "check"),
+                       help="measure only memory, only hand-off latency, only the served "
+                            "rate of the connections servers (default: all three), or only "
+                            "the fit map's checked points (--full checks them too)")
     sweep.add_argument("--slo", type=_seconds,
                        help="the latency objective of the served rate: the highest offered "
                             "rate whose p99 stays under it (default 5ms)")

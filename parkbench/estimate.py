@@ -8,8 +8,18 @@ time per phase is printed when any sweep ends.
 
 from pathlib import Path
 
-# (seconds fixed, seconds per waiter) by job kind, for jobs no earlier run measured
-DEFAULT_SECONDS = {"memory": (0.5, 25e-6), "tail": (1.0, 25e-6), "switch": (30.0, 0.0)}
+# (seconds fixed, seconds per waiter) by job kind, for jobs no earlier run measured; a
+# served job adds the load generator's phases (``served_seconds``)
+DEFAULT_SECONDS = {"memory": (0.5, 25e-6), "tail": (1.0, 25e-6), "switch": (30.0, 0.0),
+                   "served": (4.0, 100e-6)}
+
+
+def served_seconds(settings: dict, rates: int | None = None) -> float:
+    """The load generator's phases in a served job: the whole warm-up (its longest),
+    the closed loop and one step per offered rate (``rates``, default one per share)."""
+    steps = rates if rates is not None else len(settings.get("shares") or ())
+    return (float(settings.get("warmup_seconds") or 0) + float(settings.get("closed_seconds") or 0)
+            + steps * float(settings.get("step_seconds") or 0))
 
 
 def _key(job: dict) -> tuple:
@@ -44,7 +54,7 @@ QUICK_SWITCH_SECONDS = 2.5  # a quick pyperf switch benchmark here
 
 def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
                  rigorous_primitives: dict | None = None, latency_mode: str = "quick",
-                 switch_rounds: int = 1) -> dict:
+                 switch_rounds: int = 1, served_settings: dict | None = None) -> dict:
     """Estimated seconds per phase for ``jobs``, and how many were measured before (an
     earlier wake is taken off where this sweep will not wake; an earlier rigorous
     benchmark counts as quick where this sweep runs it quick; an earlier benchmark run
@@ -72,6 +82,11 @@ def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
         else:
             fixed, per = DEFAULT_SECONDS.get(str(job.kind), (1.0, 0.0))
             seconds = fixed + per * job.n
+            if str(job.kind) == "served":
+                from parkbench import map_checks
+
+                seconds += served_seconds(map_checks.served_settings(served_settings or {}, job.rates),
+                                          len(job.rates) if job.rates else None)
         phases[str(job.kind)] = phases.get(str(job.kind), 0.0) + seconds
         models[job.model] = models.get(job.model, 0.0) + seconds
     phases["_models"] = models

@@ -14,7 +14,7 @@ the schema checks the shapes of a stored file, this module what they mean. The s
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from parkbench import placement, probes, suite, switchbench
+from parkbench import map_checks, placement, probes, suite, switchbench
 from parkbench.errors import UserError
 from parkbench.protocol import MAX_N
 from parkbench.selection import parse_primitives, selection_and_grids
@@ -77,6 +77,7 @@ class RunPlan:
     served_rounds: int = 1
     served_settings: Mapping = field(default_factory=dict)
     slo_seconds: float = suite.DEFAULT_SLO_SECONDS
+    map_checks: tuple = ()          # the fit map's checked points (``map_checks.py``)
     python_spec: str | None = None  # --python as a version (never a path)
 
     # --- building --------------------------------------------------------------------
@@ -106,8 +107,9 @@ class RunPlan:
             memory_budget_bytes=guard.parse_budget(budget, guard.available_bytes()),
             memory_floor_bytes=guard.default_floor(),
             guard_margin=guard.FULL_GUARD_MARGIN if args.full else guard.GUARD_MARGIN,
-            served=only in (None, "served") and bool(suite.served_grids(selection, args.full)),
-            served_grids=suite.served_grids(selection, args.full),
+            served=only == "check" or (only in (None, "served")
+                                       and bool(suite.served_grids(selection, args.full))),
+            served_grids={} if only == "check" else suite.served_grids(selection, args.full),
             served_rounds=suite.FULL_SERVED_ROUNDS if args.full else 1,
             served_settings=suite.served_settings(args.full),
             slo_seconds=args.slo if args.slo is not None else suite.DEFAULT_SLO_SECONDS,
@@ -149,6 +151,7 @@ class RunPlan:
                 served_rounds=parameters.get("served_rounds", 1),
                 served_settings=dict(parameters.get("served_settings") or {}),
                 slo_seconds=parameters.get("slo_seconds", suite.DEFAULT_SLO_SECONDS),
+                map_checks=tuple(parameters.get("map_checks") or ()),
                 python_spec=parameters.get("python_spec"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{source}: parameters are malformed ({type(exc).__name__}: {exc})") from None
@@ -234,6 +237,7 @@ class RunPlan:
         if self.python_spec is not None and not _version(self.python_spec):
             fail(f"python_spec must be a version such as 3.12 or 3.13.0, not {self.python_spec!r}")
         _check_served(self, fail)
+        map_checks.check(self.map_checks, fail, self.selection)
         if not isinstance(self.child_rlimits, str):
             fail(f"child_rlimits must be text, not {self.child_rlimits!r}")
         floor = self.memory_floor_bytes
@@ -276,6 +280,8 @@ class RunPlan:
             "served_settings": dict(self.served_settings),
             "slo_seconds": self.slo_seconds,
         }
+        if self.map_checks:
+            parameters["map_checks"] = [dict(item) for item in self.map_checks]
         if self.python_spec is not None:
             parameters["python_spec"] = self.python_spec
         return parameters
@@ -288,7 +294,8 @@ class RunPlan:
                           placements=self.placements, unavailable=unavailable,
                           switch_rounds=self.switch_rounds,
                           served_grids=self.served_grids if self.served else None,
-                          served_rounds=self.served_rounds, served_unavailable=served_unavailable)
+                          served_rounds=self.served_rounds, served_unavailable=served_unavailable,
+                          map_checks=self.map_checks if self.served else ())
 
     def guard(self):
         from parkbench.guard import Guard

@@ -24,7 +24,14 @@ def check_job(check: Checker, job, where: str) -> None:
     check.number(job.get("repeat", 0), f"{where}.repeat", 0, MAX_RECORDS, integer=True)
     check.name(job.get("primitive"), f"{where}.primitive", optional=True)
     check.name(job.get("placement"), f"{where}.placement", optional=True)
-    unknown = set(job) - {"kind", "model", "variant", "n", "repeat", "primitive", "placement"}
+    rates = job.get("rates")
+    if rates is not None:
+        check.list(rates, f"{where}.rates")
+        for i, rate in enumerate(rates[:11]):
+            check.number(rate, f"{where}.rates[{i}]", 1, 10**8, integer=True)
+        if len(rates) > 10:
+            check.fail(f"{where}.rates", "holds more than 10 rates")
+    unknown = set(job) - {"kind", "model", "variant", "n", "repeat", "primitive", "placement", "rates"}
     if unknown:
         check.fail(where, f"has unknown fields {sorted(unknown)}")
 

@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from parkbench import lifeline, protocol, record_schema
+from parkbench import lifeline, map_checks, protocol, record_schema
 from parkbench.errors import UserError
 from parkbench.protocol import FailureKind, JobKind
 from parkbench.suite import Job
@@ -66,8 +66,8 @@ def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | No
         command.append("--no-wake")
     if job.kind == JobKind.TAIL:
         command += ["--primitive", str(job.primitive), "--tail-loops", str(tail_loops)]
-    if job.kind == JobKind.SERVED:
-        command += ["--served", json.dumps(served or {}, sort_keys=True)]
+    if job.kind == JobKind.SERVED:  # a map check's settings offer its rates (map_checks.py)
+        command += ["--served", json.dumps(map_checks.served_settings(served or {}, job.rates), sort_keys=True)]
     return command
 
 

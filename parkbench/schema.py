@@ -98,6 +98,11 @@ def _check_parameter_shapes(check: Checker, parameters) -> None:
         for option in check.list(options, "parameters.pyperf_options"):
             check.text(option, "parameters.pyperf_options", limit=64)
     check.text(parameters.get("python_spec"), "parameters.python_spec", optional=True, limit=20)
+    if parameters.get("map_checks") is not None:
+        from parkbench import map_checks
+
+        map_checks.check(parameters["map_checks"],
+                         lambda rule: check.fail("parameters.map_checks", rule))
 
 
 def check_run(document, source: str, folder_name: str | None = None) -> dict:

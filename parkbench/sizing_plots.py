@@ -42,6 +42,25 @@ def _draw_references(ax, markers):
                 markerfacecolor="white", markeredgecolor="black", gid=f"reference:{marker['label']}")
 
 
+CHECK_STYLES = {True: ("o", "#1a9850", "held at the SLO"),
+                False: ("X", "#d73027", "not held at the SLO")}
+
+
+def _draw_checks(ax, checks) -> list:
+    """The measured map points (``map_checks.verdicts`` rows): held or not at the SLO;
+    their legend handles."""
+    for row in checks:
+        marker, colour, label = CHECK_STYLES[bool(row["held"])]
+        ax.plot(row["waiters"], row["offered"], linestyle="none", marker=marker, markersize=10,
+                markerfacecolor=colour, markeredgecolor="black", zorder=5,
+                gid=f"check:{'held' if row['held'] else 'not-held'}:{row['offered']:.0f}")
+    shown = {(row["model"], row["variant"], bool(row["held"])) for row in checks}
+    return [Line2D([], [], linestyle="none", marker=CHECK_STYLES[held][0], markersize=10,
+                   markerfacecolor=CHECK_STYLES[held][1], markeredgecolor="black",
+                   label=f"{model}/{variant} checked: {CHECK_STYLES[held][2]}")
+            for model, variant, held in sorted(shown, key=lambda k: (k[0], k[1], not k[2]))]
+
+
 def _winner_colours(winners) -> list:
     """Colour = model; a second or third variant of one model (``reuseport`` beside
     ``event``) a darker or lighter shade of it, so no two regions look alike."""
@@ -69,10 +88,11 @@ def _published(profiles, memory_bytes: float, cores: int, measured) -> list[dict
     return sizing.published_markers(memory_bytes, cores, [m["model"] for m in measured])
 
 
-def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
+def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, checks=()):
     """For each (W, R) cell the Python model/variant needing the fewest machines,
     coloured by model; contour lines give how many machines that best choice needs. A
-    measured reference (go) is a marker at its one-machine corner, not a choice."""
+    measured reference (go) is a marker at its one-machine corner, not a choice;
+    ``checks``, measured map points, are held or not at the SLO."""
     import numpy as np
 
     measured = sizing.reference_markers(profiles)
@@ -98,10 +118,11 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     markers = _published(profiles, memory_bytes, cores, measured)
     _draw_references(ax, markers)
     _draw_measured(ax, measured)
+    checked = _draw_checks(ax, checks)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[i], alpha=0.6,
                              label=f"{p.model}/{p.variant} ({p.interpreter})")
                for i, p in enumerate(winners)]
-    ax.legend(handles=handles + _measured_handles(measured) + _reference_handles(markers),
+    ax.legend(handles=handles + _measured_handles(measured) + _reference_handles(markers) + checked,
               loc="upper left",
               bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines")
     ax.set(xscale="log", yscale="log", xlabel="W: concurrent idle waiters",
@@ -112,10 +133,11 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     return fig
 
 
-def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
+def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, checks=()):
     """Small multiples over W (idle waiters) and R (wake-ups/s), log axes: white where a
     model fits one machine (scale up), shades for how many it needs (scale out), and
-    where published runtimes would sit on this machine (distinct markers, legend)."""
+    where published runtimes would sit on this machine (distinct markers, legend);
+    ``checks``, measured map points, on their model's panel."""
     count = len(profiles)
     columns = min(count, 3) or 1
     rows_n = math.ceil(count / columns) or 1
@@ -126,6 +148,7 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
     image = None
     measured = sizing.reference_markers(profiles)
     markers = _published(profiles, memory_bytes, cores, measured)
+    checked: list = []
     for ax, profile in zip(axes.flat, profiles):
         grid = sizing.grid(profile, waiters_axis, rate_axis)
         image = ax.pcolormesh(waiters_axis, rate_axis, grid, cmap=cmap, norm=norm, shading="nearest")
@@ -133,6 +156,8 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
                 [profile.rate_per_machine] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
         _draw_references(ax, markers)
         _draw_measured(ax, measured)
+        checked += _draw_checks(ax, [row for row in checks if (row["model"], row["variant"])
+                                     == (profile.model, profile.variant)])
         ax.set(xscale="log", yscale="log")
         role = " (reference, measured here)" if sizing.is_reference(profile) else ""
         rate = (f"serves {profile.served_per_core:,.0f}/s per core x {profile.cores}"
@@ -151,6 +176,7 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int):
         bar.ax.set_yticklabels(["1 (fits)", "2-10", "11-100", "101-1000", ">1000"])
         bar.set_label("machines needed")
     handles = _measured_handles(measured) + _reference_handles(markers)
+    handles += list({handle.get_label(): handle for handle in checked}.values())
     fig.legend(handles=handles, loc="lower center", ncol=max(len(handles), 1),
                fontsize=8, frameon=False)
     machine = profiles[0].machine if profiles else ""

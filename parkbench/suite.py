@@ -31,12 +31,18 @@ class Job:
     repeat: int = 0
     primitive: str | None = None
     placement: str | None = None
+    # a served job that checks the fit map (``map_checks.py``): the offered rates
+    rates: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.rates is not None:  # a stored job's list, hashable like every other field
+            object.__setattr__(self, "rates", tuple(self.rates))
 
     @property
     def series(self) -> tuple:
         """Jobs of one series share a fate: the first failure stops the rest (a switch
-        benchmark's rounds are one series)."""
-        return (self.kind, self.model, self.variant, self.primitive, self.placement)
+        benchmark's rounds are one series; a map check is a series of its own)."""
+        return (self.kind, self.model, self.variant, self.primitive, self.placement, self.rates)
 
     def label(self) -> str:
         if self.kind == JobKind.SWITCH:
@@ -46,10 +52,17 @@ class Job:
             text += f" ({self.primitive})"
         if self.repeat:
             text += f" repeat {self.repeat + 1}"
+        if self.rates:
+            text += f" map check at {', '.join(f'{r:,}' for r in self.rates)}/s"
         return text
 
     def as_record(self) -> dict:
-        return asdict(self)
+        record = asdict(self)
+        if self.rates is None:
+            del record["rates"]  # every other job's record as before
+        else:
+            record["rates"] = list(self.rates)
+        return record
 
 
 
@@ -185,7 +198,8 @@ def tail_grid(grid) -> tuple[int, ...]:
 
 def jobs(selection, grids, repeat: int = 1, *, memory: bool = True, latency: bool = False,
          primitives=None, placements=placement.PLACEMENTS, unavailable=None, switch_rounds: int = 1,
-         served_grids=None, served_rounds: int = 1, served_unavailable: str | None = None):
+         served_grids=None, served_rounds: int = 1, served_unavailable: str | None = None,
+         map_checks=()):
     """Every job of a sweep in run order, and the jobs this machine cannot honour
     (with why): memory jobs per (model, variant), N ascending; then one switch job per
     (model, primitive, placement); then tail jobs over each model's tail grid, parking
@@ -199,6 +213,8 @@ def jobs(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
     served = [Job(JobKind.SERVED, model, variant, w, round_)
               for round_ in range(served_rounds) for model, variant in selection
               for w in (served_grids or {}).get(grid_key(model, variant), ())]
+    served += [Job(JobKind.SERVED, c["model"], c["variant"], c["waiters"], rates=tuple(c["rates"]))
+               for c in map_checks]  # the fit map checked, after the figures it is checked by
     if served_unavailable:  # no load generator here: every served job says why
         refused += [(job, served_unavailable) for job in served]
     else:

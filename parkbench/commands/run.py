@@ -45,6 +45,8 @@ def _new_run(args, child=None):
     output = results.check_output_folder(Path(args.output))
     description = machine.describe(name)
     identity = child.identity if child is not None else machine.python_info()
+    if plan.served and (plan.full or args.only == "check"):
+        plan = _with_map_checks(plan, output, name, identity, description, args.only == "check")
     run_file = results.RunFile.create(output, name, plan.as_parameters(), identity,
                                       machine.without_name(description))
     try:
@@ -52,6 +54,24 @@ def _new_run(args, child=None):
     except OSError as exc:
         raise UserError(f"cannot write {output / name / 'machine.json'}: {exc.strerror or exc}") from None
     return run_file, plan
+
+
+def _with_map_checks(plan, output, name, identity, description, only: bool):
+    """``plan`` with the fit map's checked points predicted from the machine's current
+    figures (``map_checks.py``); ``--only check`` without any is a one-line error."""
+    from dataclasses import replace
+
+    from parkbench import map_checks
+    from parkbench.tidy import interpreter_key
+
+    checks, why = map_checks.predict(output, name, interpreter_key(identity),
+                                     description.get("logical_cpus") or 1, plan.selection)
+    if not checks:
+        if only:
+            raise UserError(f"--only check: {why}")
+        _say(f"map check skipped: {why}")
+        return plan
+    return replace(plan, map_checks=tuple(checks)).checked()
 
 
 def _reopen_run(args):
@@ -159,7 +179,7 @@ def _run_one(run_file, plan, child=None) -> int:
         todo = [job for job in jobs if job not in sweep.done]
         _say(estimate.describe(estimate.plan_seconds(
             todo, run_file.path.parent, plan.wake_max_n, plan.rigorous_primitives,
-            plan.latency_mode, plan.switch_rounds)))
+            plan.latency_mode, plan.switch_rounds, dict(plan.served_settings))))
 
     if plan.latency and not (document.get("calibration") or {}).get("start"):
         document["calibration"] = {"start": calibration.measure(python)}

@@ -19,7 +19,7 @@ W idle connections are proved parked, calls ``measure`` here instead of reading 
 3. **Open loop.** The same K connections at offered rates stepped up to past the peak
    (shares of it, geometric), each request timed from its intended send time (the
    generator corrects coordinated omission); the analysis finds the highest rate held at
-   the SLO.
+   the SLO. A map check (``map_checks.py``) offers the rates its settings name instead.
 4. **Parked again.** The generator's connections close; the probe waits until every
    count of the server's proof is W again, so the proof after the measurement holds.
 
@@ -154,7 +154,8 @@ def measure(binary, port: int, servers: list[int], settle, chosen: dict) -> dict
     peak = (closed.get("closed") or {}).get("achieved") or 0
     if not peak > 0:
         raise RuntimeError("the closed loop served no request")
-    rates = sorted({max(1, round(peak * share)) for share in chosen["shares"]})
+    rates = (sorted(chosen["rates"]) if chosen.get("rates")  # a map check's predicted edge
+             else sorted({max(1, round(peak * share)) for share in chosen["shares"]}))
     opened = run_generator(binary, port, [*common, "-warmup", "0s", "-closed", "0s",
                                           "-step", f"{chosen['step_seconds']}s",
                                           "-rates", ",".join(map(str, rates))],

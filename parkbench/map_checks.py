@@ -1,0 +1,193 @@
+"""The fit map checked against reality: a few (W, R) points around the predicted
+one-machine edge of a workload's default model, measured.
+
+The map says a model fits one machine while W is within its capacity and R within its
+rate per machine (``sizing.machines_needed``). For the connections workload's default
+model (``CHECKED``), a run with checks (``parkbench run --full`` or ``--only check``)
+takes the machine's current figures *before* it measures anything, predicts that edge
+and plans one served job (``probes/served_load.py``): W = half the predicted capacity
+idle, and the open loop offered ``SHARES`` of the predicted rate per machine (0.8x: the
+map says it fits; 1.25x: the map says it does not). Each offered rate is then held at
+the SLO or not, exactly as the served rate's steps are judged (``served.sustains``).
+
+A point where measurement and prediction disagree is a disagreement of at least 25%
+(the map's edge is off by more than 1 / 0.8 one way or 1.25 the other); the report and
+docs state every one. The in-process workload (hand-offs) is not checked this way: no
+probe offers it an open-loop rate of wake-ups yet.
+"""
+
+from parkbench import served
+
+CHECKED = {"connections": ("asyncio", "connections")}  # workload -> its default model
+SHARES = (0.8, 1.25)         # of the predicted rate per machine
+WAITER_SHARE = 0.5           # of the predicted capacity
+# seconds each checked rate is offered: longer than a served step, since at W in the
+# thousands every server here (Go's too) stalls for tens of ms every few seconds, and a
+# 1-s step holds or fails by whether a stall fell in it
+STEP_SECONDS = 6.0
+FIELDS = ("model", "variant", "waiters", "rates", "predicted_rate", "predicted_capacity",
+          "basis")
+
+
+def served_settings(settings: dict, rates) -> dict:
+    """The served settings a job's probe is given: a map check's (``rates`` not None)
+    offer its rates, each for at least ``STEP_SECONDS``; any other job's as planned."""
+    if not rates:
+        return dict(settings)
+    return {**settings, "rates": list(rates),
+            "step_seconds": max(settings.get("step_seconds", 0), STEP_SECONDS)}
+
+
+def points(profile) -> dict | None:
+    """The check of one ``sizing.Profile``: W and the offered rates around its
+    predicted edge, and what the prediction was; ``None`` if it predicts no rate or
+    fewer than two waiters."""
+    rate, capacity = profile.rate_per_machine, profile.capacity
+    if not (rate > 0 and capacity >= 2):
+        return None
+    basis = f"capacity {capacity:,} ({profile.capacity_basis}, memory run {profile.memory_run})"
+    if profile.serves_requests:
+        basis += f"; {profile.served_per_core:,.0f} requests/s per core x {profile.cores} (served run {profile.served_run})"
+    return {"model": profile.model, "variant": profile.variant,
+            "waiters": max(1, int(capacity * WAITER_SHARE)),
+            "rates": [max(1, round(rate * share)) for share in SHARES],
+            "predicted_rate": float(rate), "predicted_capacity": int(capacity), "basis": basis}
+
+
+def predict(folder, machine: str, interpreter: str, cores: int, selection) -> tuple[list[dict], str]:
+    """The checks of the machine's current figures under ``folder`` (its results
+    folder) for ``interpreter`` and the selected default models, and why there are none
+    when there are none."""
+    from parkbench import current, sizing
+    from parkbench.errors import UserError
+
+    where = folder / machine
+    if not where.is_dir():
+        return [], f"no figures of {machine} yet (run the sweep first)"
+    try:
+        figures = current.load([where])
+    except UserError as exc:
+        return [], f"the figures of {machine} cannot be read ({exc})"
+    profiles = [p for p in sizing.profiles(figures.frame, {machine: cores})
+                if p.machine == machine and p.interpreter == interpreter]
+    found = []
+    for model, variant in CHECKED.values():
+        if (model, variant) not in {tuple(item) for item in selection}:
+            continue
+        chosen = [p for p in profiles if (p.model, p.variant) == (model, variant)]
+        check = points(chosen[0]) if chosen else None
+        if check is not None:
+            found.append(check)
+    if not found:
+        return [], (f"no prediction to check: {machine} under {interpreter} has no served rate "
+                    f"and capacity for " + ", ".join(f"{m}/{v}" for m, v in CHECKED.values()))
+    return found, ""
+
+
+def check(checks, fail, selection=None) -> None:
+    """Map checks as a plan or a run file holds them: each a checked default model (of
+    ``selection``, when given) with W, one to ten rates and its prediction within reason
+    (a run file's are untrusted: the reader checks them too)."""
+    from parkbench.protocol import MAX_N
+    from parkbench.units import is_finite_number
+
+    if not isinstance(checks, (list, tuple)) or len(checks) > len(CHECKED):
+        fail(f"must be a list of at most {len(CHECKED)} map checks")
+    for item in checks:
+        if not isinstance(item, dict) or set(item) != set(FIELDS):
+            fail(f"a map check must name exactly {', '.join(FIELDS)}")
+        which = (item["model"], item["variant"])
+        if not all(isinstance(name, str) for name in which) or which not in set(CHECKED.values()):
+            fail(f"a map check of {str(which)[:60]}, not a checked default model "
+                 f"({', '.join(f'{m}/{v}' for m, v in CHECKED.values())})")
+        if selection is not None and which not in {tuple(s) for s in selection}:
+            fail(f"a map check of {which[0]}/{which[1]}, which the run does not select")
+        if not (type(item["waiters"]) is int and 1 <= item["waiters"] <= MAX_N):
+            fail(f"a map check's waiters must be 1 to {MAX_N:,}, not {str(item['waiters'])[:40]}")
+        rates = item["rates"]
+        if not (isinstance(rates, (list, tuple)) and 1 <= len(rates) <= 10
+                and all(type(r) is int and 1 <= r <= 10**8 for r in rates)
+                and list(rates) == sorted(set(rates))):
+            fail(f"a map check's rates must be 1 to 10 increasing whole rates up to 10^8, "
+                 f"not {str(rates)[:60]}")
+        for key in ("predicted_rate", "predicted_capacity"):
+            if not (is_finite_number(item[key]) and 0 < item[key] <= 2**63):
+                fail(f"a map check's {key} must be a positive number, not {str(item[key])[:40]}")
+        if not isinstance(item["basis"], str) or len(item["basis"]) > 500:
+            fail("a map check's basis must be text of at most 500 characters")
+
+
+def verdicts(record: dict, prediction: dict, slo_seconds: float) -> list[dict]:
+    """Per offered rate of one check record: measured (achieved, p99, held at the SLO)
+    against predicted (fits one machine: W within capacity and R within the rate)."""
+    found = []
+    for step in served.parse(record["served"]["open_run"]).steps:
+        predicted = (record["n"] <= prediction["predicted_capacity"]
+                     and step.offered <= prediction["predicted_rate"])
+        held = served.sustains(step, slo_seconds)
+        found.append({"model": record["model"], "variant": record["variant"], "waiters": record["n"],
+                      "offered": step.offered, "share": step.offered / prediction["predicted_rate"],
+                      "achieved": step.achieved, "p99": step.p99, "held": held,
+                      "predicted": predicted, "agrees": held == predicted})
+    return found
+
+
+def disagreement(row: dict) -> str:
+    """One sentence for a point where the map and the measurement disagree ('' if they
+    agree)."""
+    if row["agrees"]:
+        return ""
+    where = (f"{row['model']}/{row['variant']} at W={row['waiters']:,}, "
+             f"R={row['offered']:,.0f}/s ({row['share']:.2f}x the predicted rate)")
+    if row["predicted"]:
+        return (f"{where}: the map says one machine, the measurement did not hold the SLO "
+                f"(p99 {row['p99'] * 1e3:.1f} ms, {row['achieved']:,.0f}/s achieved): "
+                f"the map overstates this edge by more than {1 / row['share'] - 1:.0%}")
+    return (f"{where}: the map says more than one machine, the measurement held the SLO: "
+            f"the map understates this edge by at least {row['share'] - 1:.0%}")
+
+
+def of_run(document: dict) -> list[dict]:
+    """The verdicts of every check record of a run (its plan holds the predictions)."""
+    parameters = document["parameters"]
+    predictions = {(c["model"], c["variant"], c["waiters"]): c for c in parameters.get("map_checks") or ()}
+    slo = parameters.get("slo_seconds", served.DEFAULT_SLO_SECONDS)
+    found = []
+    for record in document["measurements"]:
+        if record["kind"] != "served" or not record["job"].get("rates"):
+            continue
+        prediction = predictions.get((record["model"], record["variant"], record["n"]))
+        if prediction is not None:
+            found += [{**row, "run_id": document["run_id"]}
+                      for row in verdicts(record, prediction, slo)]
+    return found
+
+
+def newest(current, machine: str) -> list[dict]:
+    """The verdicts of the newest run of ``machine`` that holds map checks (none: [])."""
+    from parkbench import results
+
+    runs = sorted((run for (name, _), run in current.runs.items() if name == machine),
+                  key=lambda run: results.run_order(run.run_id), reverse=True)
+    for run in runs:
+        if not (run.parameters or {}).get("map_checks"):
+            continue
+        found = of_run(results.read_run(run.path))
+        if found:
+            return found
+    return []
+
+
+def table(rows):
+    """The checked points as the report shows them (a DataFrame, numbers left as
+    numbers): W, offered rate and its share of the predicted edge, achieved, p99, held,
+    what the map says, agreement, run."""
+    import pandas as pd
+
+    return pd.DataFrame([{"model/variant": f"{r['model']}/{r['variant']}", "W idle": r["waiters"],
+                          "offered/s": r["offered"], "x predicted rate": r["share"],
+                          "achieved/s": r["achieved"], "p99 (s)": r["p99"],
+                          "held at the SLO": "yes" if r["held"] else "no",
+                          "map says": "one machine" if r["predicted"] else "more than one",
+                          "agrees": "yes" if r["agrees"] else "NO", "run": r["run_id"]}
+                         for r in rows])

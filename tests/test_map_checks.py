@@ -1,0 +1,216 @@
+"""The fit map checked against reality (``map_checks.py``): the points planned around a
+profile's predicted edge, the jobs and commands they become, the verdicts of their
+records, the report's marks, and a run file's checks as untrusted input."""
+
+import json
+
+import pytest
+
+from parkbench import map_checks, served_figures, sizing, suite
+from parkbench.errors import UserError
+from parkbench.protocol import JobKind
+from tests import synthetic
+from tests.test_served_figures import _run, served_record
+
+# uneven figures: a mix-up of capacity and rate, or of the two shares, changes every number
+PROFILE = sizing.Profile("m", "asyncio", "connections", 8_300.0, 19_937, "rlimit_nofile", 0.0, 1,
+                         interpreter="CPython 3.11.7", capacity_basis="predicted",
+                         memory_run="20260101T000000Z", served_per_core=15_479.0,
+                         served_basis="held at the SLO, W=19,000", served_run="20260102T000000Z")
+
+
+def test_points_sit_at_half_the_capacity_and_either_side_of_the_predicted_rate():
+    check = map_checks.points(PROFILE)
+    assert check["waiters"] == 9_968                   # half of 19,937, whole
+    assert check["rates"] == [12_383, 19_349]          # 0.8x and 1.25x of 15,479
+    assert check["predicted_rate"] == 15_479.0 and check["predicted_capacity"] == 19_937
+    assert "20260102T000000Z" in check["basis"] and "20260101T000000Z" in check["basis"]
+    assert set(check) == set(map_checks.FIELDS)
+
+
+def test_a_profile_without_a_rate_or_room_is_not_checked():
+    from dataclasses import replace
+
+    assert map_checks.points(replace(PROFILE, served_per_core=None)) is None
+    assert map_checks.points(replace(PROFILE, capacity=1)) is None
+
+
+def _checked(rates=(12_383, 19_349), waiters=9_968):
+    return {"model": "asyncio", "variant": "connections", "waiters": waiters, "rates": list(rates),
+            "predicted_rate": 15_479.0, "predicted_capacity": 19_937, "basis": "b"}
+
+
+def _refused(checks, selection=None) -> str:
+    said = []
+
+    def fail(rule):
+        said.append(rule)
+        raise UserError(rule)
+
+    with pytest.raises(UserError):
+        map_checks.check(checks, fail, selection)
+    return said[0]
+
+
+def test_checks_are_untrusted_input():
+    map_checks.check([_checked()], pytest.fail, [("asyncio", "connections")])
+    assert "at most 1" in _refused([_checked()] * 100_000)
+    assert "at most 1" in _refused("asyncio")
+    assert "name exactly" in _refused([{**_checked(), "extra": 1}])
+    assert "not a checked default model" in _refused([{**_checked(), "model": "threads"}])
+    assert "not a checked default model" in _refused([{**_checked(), "model": ["asyncio"]}])
+    assert "does not select" in _refused([_checked()], [("threads", "connections")])
+    assert "waiters" in _refused([_checked(waiters=True)])
+    assert "waiters" in _refused([_checked(waiters=10**400)])
+    assert "rates" in _refused([_checked(rates=(19_349, 12_383))])
+    assert "rates" in _refused([_checked(rates=(1.5,))])
+    assert "rates" in _refused([_checked(rates=list(range(1, 12)))])
+    assert "predicted_rate" in _refused([{**_checked(), "predicted_rate": float("nan")}])
+    assert "predicted_capacity" in _refused([{**_checked(), "predicted_capacity": 10**400}])
+
+
+def test_a_check_is_a_served_job_of_its_own_after_the_served_ones():
+    jobs, refused = suite.jobs([("asyncio", "connections")], {}, memory=False,
+                               served_grids={"asyncio:connections": (100,)}, map_checks=[_checked()])
+    assert not refused
+    assert [(j.kind, j.n, j.rates) for j in jobs] == [(JobKind.SERVED, 100, None),
+                                                      (JobKind.SERVED, 9_968, (12_383, 19_349))]
+    check = jobs[-1]
+    assert check.series != jobs[0].series            # a failed check stops no served round
+    record = json.loads(json.dumps(check.as_record()))
+    assert suite.Job(**record) == check and hash(suite.Job(**record)) == hash(check)
+    assert "rates" not in jobs[0].as_record()       # every other job's record as before
+    assert "map check at 12,383, 19,349/s" in check.label()
+
+
+def test_no_load_generator_refuses_the_checks_too():
+    jobs, refused = suite.jobs([("asyncio", "connections")], {}, memory=False, served_grids={},
+                               map_checks=[_checked()], served_unavailable="no go")
+    assert not jobs and [job.rates for job, _ in refused] == [(12_383, 19_349)]
+
+
+def test_the_probe_is_given_the_rates_and_a_longer_step():
+    from parkbench.runner import probe_command
+
+    job = suite.Job(JobKind.SERVED, "asyncio", "connections", 9_968, rates=(12_383, 19_349))
+    command = probe_command(job, served={"step_seconds": 1.0, "shares": [0.5, 1.0]})
+    chosen = json.loads(command[command.index("--served") + 1])
+    assert chosen["rates"] == [12_383, 19_349] and chosen["step_seconds"] == map_checks.STEP_SECONDS
+    plain = probe_command(suite.Job(JobKind.SERVED, "asyncio", "connections", 100),
+                          served={"step_seconds": 1.0})
+    assert "rates" not in json.loads(plain[plain.index("--served") + 1])
+
+
+def _check_record(steps, waiters=9_968, rates=(12_383, 19_349)):
+    record = served_record("asyncio", "connections", waiters, 80_000, steps, 12e-6)
+    record["job"]["rates"] = list(rates)
+    return record
+
+
+def test_verdicts_judge_each_rate_as_a_served_step_and_against_the_map(tmp_path):
+    # 0.8x not held (p99 over the SLO), 1.25x held: both disagree with the map
+    record = _check_record([(12_383, 0.0059), (19_349, 0.0003)])
+    rows = map_checks.verdicts(record, _checked(), 0.005)
+    assert [(r["held"], r["predicted"], r["agrees"]) for r in rows] == [(False, True, False),
+                                                                       (True, False, False)]
+    assert rows[0]["share"] == pytest.approx(0.8, abs=1e-4)
+    texts = [map_checks.disagreement(r) for r in rows]
+    assert "overstates" in texts[0] and "W=9,968" in texts[0] and "12,383" in texts[0]
+    assert "understates" in texts[1] and "1.25x" in texts[1]
+    agreeing = map_checks.verdicts(_check_record([(12_383, 0.001), (19_349, 0.02)]), _checked(), 0.005)
+    assert [r["agrees"] for r in agreeing] == [True, True]
+    assert [map_checks.disagreement(r) for r in agreeing] == ["", ""]
+    # a low p99 is not enough: 97% of the offered rate achieved is not held
+    from tests.test_loadgen import document, step_record
+
+    short = _check_record([(12_383, 0.001)])
+    short["served"]["open_run"] = document(step_record(12_383, achieved=12_000.0, p99=0.001, seconds=1.0))
+    assert map_checks.verdicts(short, _checked(), 0.005)[0]["held"] is False
+    # a W beyond the predicted capacity is "more than one machine" whatever the rate
+    beyond = map_checks.verdicts(_check_record([(12_383, 0.001)], waiters=20_000), _checked(), 0.005)
+    assert beyond[0]["predicted"] is False
+
+
+def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(tmp_path):
+    from parkbench import current
+
+    normal = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001), (40_000, 0.001)], 12e-6)
+    older = _run(tmp_path, [normal, _check_record([(12_383, 0.001), (19_349, 0.001)])],
+                 when="20260101T000000")
+    newer = _run(tmp_path, [_check_record([(12_383, 0.009), (19_349, 0.009)])], when="20260103T000000")
+    for path in (older, newer):
+        doc = json.loads(path.read_text())
+        doc["parameters"]["map_checks"] = [_checked()]
+        path.write_text(json.dumps(doc))
+    rows = served_figures.rows(json.loads(older.read_text()), {"machine": "m", "run_id": "r", "interpreter": "i"})
+    assert {row["n"] for row in rows} == {100}       # the check's W=9,968 is no served figure
+    figures = current.load([tmp_path / "m"])
+    found = map_checks.newest(figures, "m")
+    assert {row["run_id"] for row in found} == {"20260103T000000Z"}
+    assert [row["held"] for row in found] == [False, False]
+    assert map_checks.newest(figures, "other") == []
+
+
+def test_a_run_file_with_malformed_checks_is_a_one_line_error(tmp_path):
+    from parkbench import results
+
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", [])
+    doc = json.loads(path.read_text())
+    doc["parameters"]["map_checks"] = [{**_checked(), "rates": "many"}]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserError, match="parameters.map_checks .*rates"):
+        results.read_run(path)
+
+
+def test_the_maps_mark_held_and_not_held_points_on_the_checked_model_only():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from parkbench import sizing_plots
+
+    other = sizing.Profile("m", "threads", "connections", 48_000.0, 19_994, "rlimit_nofile", 0.0, 1,
+                           served_per_core=44_230.0)
+    rows = map_checks.verdicts(_check_record([(12_383, 0.0059), (19_349, 0.0003)]), _checked(), 0.005)
+    axis = [10 ** (k / 4) for k in range(8, 33)]
+    decision = sizing_plots.decision_map([PROFILE, other], axis, axis, 24 * 2**30, 2, rows)
+    marks = [line.get_gid() for ax in decision.axes for line in ax.lines if str(line.get_gid()).startswith("check:")]
+    assert sorted(marks) == ["check:held:19349", "check:not-held:12383"]
+    fit = sizing_plots.fit_map([PROFILE, other], axis, axis, 24 * 2**30, 2, rows)
+    per_panel = [[line.get_gid() for line in ax.lines if str(line.get_gid()).startswith("check:")]
+                 for ax in fit.axes[:2]]
+    assert per_panel == [["check:not-held:12383", "check:held:19349"], []]
+    labels = [text.get_text() for legend in fit.legends for text in legend.get_texts()]
+    assert "asyncio/connections checked: held at the SLO" in labels
+    assert "asyncio/connections checked: not held at the SLO" in labels
+    plt.close("all")
+
+
+def test_a_plan_stores_its_checks_and_a_resumed_one_meets_the_same_rule():
+    import dataclasses
+
+    from parkbench.cli import build_parser
+    from parkbench.plan import RunPlan
+
+    args = build_parser().parse_args(["run", "--only", "check", "--models", "asyncio:connections"])
+    plan = RunPlan.from_args(args)
+    assert plan.served and not plan.served_grids and not plan.memory and not plan.latency
+    with_checks = dataclasses.replace(plan, map_checks=(_checked(),)).checked()
+    stored = json.loads(json.dumps(with_checks.as_parameters()))
+    assert stored["map_checks"] == [_checked()]
+    reopened = RunPlan.from_document(stored, "run.json")
+    assert reopened.jobs()[0][-1].rates == (12_383, 19_349)
+    with pytest.raises(UserError, match="run.json.*rates"):
+        RunPlan.from_document({**stored, "map_checks": [_checked(rates=(5, 5))]}, "run.json")
+    assert "map_checks" not in plan.as_parameters()       # a run without checks stores none
+
+
+def test_only_check_on_a_machine_without_figures_is_a_one_line_error(tmp_path, capsys):
+    from parkbench.cli import main
+
+    status = main(["run", "--only", "check", "--output", str(tmp_path), "--machine", "fresh"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1
+    assert "--only check: no figures of fresh yet" in err[0]
+    assert not (tmp_path / "fresh").exists()            # nothing written on bad input
