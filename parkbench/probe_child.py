@@ -3,7 +3,9 @@
 Run by the runner as ``python -m parkbench.probe_child --model M --variant V --n N``. It
 imports only the one probe module it needs, parks N waiters, and when the probe has
 proved all N parked, collects garbage, lets the allocator settle for
-``SETTLE_SECONDS``, and reads the memory views of its process tree. It then wakes all
+``SETTLE_SECONDS``, and reads the memory views of its process tree, with what the rest
+of the machine did meanwhile (``interference.py``: a busy machine disturbs the
+system-wide kernel view). It then wakes all
 N, waits for them to finish, and sends one record (``protocol.ProbeRecord``) on the
 record channel the runner gave it (``protocol.py``).
 
@@ -27,18 +29,21 @@ import time
 import traceback
 from typing import cast
 
-from parkbench import lifeline, memory, probes, protocol, rlimits
+from parkbench import interference, lifeline, memory, probes, protocol, rlimits
 from parkbench.handoff import one_way_percentiles
 from parkbench.protocol import EXIT_LIMIT_REACHED, EXIT_PROBE_FAILED
 
 SETTLE_SECONDS = 0.1
 
 
-def _measurer(kernel_baseline: dict):
+def _measurer(kernel_baseline: dict, activity_baseline: dict, activity: dict):
+    """A ``measure`` that reads the memory views, and puts in ``activity`` what the rest
+    of the machine did since the baseline (``interference.between``)."""
     def measure(exclude=(), **_context) -> dict:
         gc.collect()
         time.sleep(SETTLE_SECONDS)
         kernel_now = memory.kernel_meminfo()
+        activity.update(interference.between(activity_baseline, interference.snapshot()))
         views = memory.tree_views(exclude=exclude)
         views["kernel"] = memory.kernel_growth(kernel_baseline, kernel_now)
         views["kernel_meminfo"] = kernel_now
@@ -88,13 +93,15 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     gc.collect()
     baseline = memory.tree_views()
     kernel_baseline = memory.kernel_meminfo()
+    activity_baseline = interference.snapshot()  # what the rest of the machine does from here
+    activity: dict = {}
     baseline["kernel_meminfo"] = kernel_baseline
     if served is not None:
         from parkbench.probes import served_load
 
         measure, kind = _served_measurer(served_load.settings(served)), "served"
     elif tail_loops is None:
-        measure, kind = _measurer(kernel_baseline), "memory"
+        measure, kind = _measurer(kernel_baseline, activity_baseline, activity), "memory"
     else:
         measure, kind = _tail_measurer(module, str(primitive), tail_loops), "tail"
     # A tail probe exits right after its record: waking N waiters would only cost time.
@@ -109,6 +116,8 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     if model == "threads" and _gil_disabled_build() and gil_enabled():
         raise RuntimeError("a free-threaded build is running with the GIL enabled (set "
                            "PYTHON_GIL=0, or an extension module re-enabled it)")
+    if activity:
+        result["interference"] = activity
     if kind == "served":
         result["served"] = result.pop("memory")
     if kind == "tail":

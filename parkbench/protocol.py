@@ -97,6 +97,7 @@ class ProbeRecord(TypedDict):
     connections: NotRequired[dict]         # a connections probe's servers and requests
     kernel_client: NotRequired[int]        # the clients' share of kernel memory (bytes)
     runtime: NotRequired[dict]             # a reference runtime's version and settings
+    interference: NotRequired[dict]        # kind memory: the rest of the machine meanwhile
 
 
 class LimitRecord(TypedDict):

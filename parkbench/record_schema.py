@@ -11,7 +11,7 @@ from parkbench.protocol import MAX_N
 RECORD_KINDS = ("memory", "switch", "tail", "served")
 # A connections probe's requests timed under load (seconds), in its record's "connections"
 REQUEST_METRICS = ("request_p50", "request_p99", "request_p999", "request_max")
-NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n")
+NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n", "disturbed_points")
 POSITIVE_FIGURES = ("switch_latency", "switch_latency_mean")
 
 
@@ -72,6 +72,15 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
             for key in REQUEST_METRICS:
                 check.number(check.key(held, key, f"{where}.connections"),
                              f"{where}.connections.{key}", 0, 1e4)
+        activity = record.get("interference")
+        if activity is not None:  # interference.between: the rest of the machine meanwhile
+            check.dict(activity, f"{where}.interference")
+            for key, low, high in (("window_seconds", 0, 1e7), ("other_cpu_seconds", 0, 1e9),
+                                   ("other_threads", -(2**31), 2**31), ("running", 0, 2**31)):
+                check.number(check.key(activity, key, f"{where}.interference"),
+                             f"{where}.interference.{key}", low, high)
+            check.flag(check.key(activity, "disturbed", f"{where}.interference"), f"{where}.interference.disturbed")
+            check.text(activity.get("why"), f"{where}.interference.why", optional=True, limit=300)
         baseline = record.get("baseline")
         if baseline is not None:
             check.dict(baseline, f"{where}.baseline")

@@ -184,8 +184,10 @@ def derive_memory(measurements: list[dict]) -> list[dict]:
     """Figures per (model, variant) from raw memory measurement records.
 
     For each fitted view: ``<stem>_per_waiter`` (slope), ``<stem>_fixed`` (intercept)
-    and ``<stem>_fit_r2``; plus ``max_n``, the largest N measured. A (model, variant)
-    with fewer than ``MIN_DISTINCT_N`` distinct N gets only ``max_n``.
+    and ``<stem>_fit_r2``; plus ``max_n``, the largest N measured, and
+    ``disturbed_points``, how many of its measurements the rest of the machine disturbed
+    (``interference.py``), where any did. A (model, variant) with fewer than
+    ``MIN_DISTINCT_N`` distinct N gets only ``max_n`` (and ``disturbed_points``).
     """
     groups: dict[tuple[str, str], list[dict]] = {}
     for record in measurements:
@@ -201,6 +203,9 @@ def derive_memory(measurements: list[dict]) -> list[dict]:
             )
 
         figure("max_n", max(ns), "waiters")
+        disturbed = [r["interference"] for r in records if (r.get("interference") or {}).get("disturbed")]
+        if disturbed:  # the system-wide views (kernel, total) of this series are not sound
+            figure("disturbed_points", len(disturbed), "points", limit=str(disturbed[0].get("why", ""))[:64])
         if len(set(ns)) < MIN_DISTINCT_N:
             continue
         figure("min_n", min(ns), "waiters")

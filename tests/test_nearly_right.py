@@ -228,7 +228,7 @@ def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
                     "memory": {}, "proof": {"blocked_before": n, "blocked_after": n}}
 
     monkeypatch.setattr(probes, "load", lambda name: Short)
-    monkeypatch.setattr(probe, "_measurer", lambda baseline: (lambda: {}))
+    monkeypatch.setattr(probe, "_measurer", lambda *baselines: (lambda: {}))
     with pytest.raises(RuntimeError, match="proved 4 of 5 waiters parked"):
         probe.run("asyncio", "event", 5)
     Short.park = staticmethod(lambda n, variant, measure, wake=True: {

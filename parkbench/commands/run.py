@@ -217,4 +217,9 @@ def _run_one(run_file, plan, child=None) -> int:
 
     show.print_summary([run_file.path.parent], selection=selection, run_id=document["run_id"],
                        interpreter=interpreter_key(document.get("interpreter")))
+    from parkbench import interference
+
+    for line in interference.warning(interference.disturbed_series(document["measurements"]),
+                                     plan.grids):
+        _say(line)
     return 0

@@ -1,0 +1,143 @@
+"""Activity outside a probe's own processes while it measures: is a figure disturbed?
+
+Kernel memory is read system-wide (``memory.kernel_growth``): whatever else the machine
+does between a probe's baseline and its reading lands in it, and on a busy machine that
+has stored kernel costs below zero. RSS, USS and PSS are read per process and do not
+suffer so. Each memory measurement therefore records, over that same window, what the
+rest of the machine did:
+
+- ``other_cpu_seconds``: CPU time spent in user and system mode by every task of the
+  machine (/proc/stat) less that of the probe's own processes (its tree, reaped
+  children included, and the runner that started it): other processes and kernel
+  threads at work;
+- ``other_threads``: the change in the machine's task count (/proc/loadavg) less the
+  change in the probe's own: each task created or ended elsewhere moves KernelStack by
+  one kernel stack;
+- ``running``: tasks runnable at the reading (/proc/stat ``procs_running``), the probe
+  included.
+
+A measurement is **disturbed** when the others averaged more than ``CPU_SHARE`` of one
+CPU over the window (beyond ``CPU_ALLOWANCE`` for clock-tick accounting) or changed
+their task count by more than ``THREADS``: on this project's quiet machines the others
+use well under 1% of a CPU and change a handful of tasks, and a second sweep beside a
+run uses a whole CPU. Reading the counters costs a few milliseconds and nothing while
+the probe's waiters are parked beyond that.
+"""
+
+import os
+import time
+
+CPU_SHARE = 0.2        # of one CPU, averaged over the window
+CPU_ALLOWANCE = 0.05   # seconds: /proc/stat and a process's times tick in 10 ms steps
+THREADS = 16           # tasks created or ended elsewhere (16 kernel stacks: 256 KiB)
+
+
+def _system_busy_seconds(stat_text: str) -> float:
+    """User, nice and system time of every CPU (the ``cpu`` line of /proc/stat)."""
+    fields = stat_text.split("\n", 1)[0].split()
+    if fields[0] != "cpu":
+        raise ValueError("/proc/stat does not start with the cpu line")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[1]) + int(fields[2]) + int(fields[3])) / ticks
+
+
+def _procs_running(stat_text: str) -> int:
+    for line in stat_text.splitlines():
+        if line.startswith("procs_running "):
+            return int(line.split()[1])
+    return 0
+
+
+def _system_tasks(loadavg_text: str) -> int:
+    """Every task on the machine: the total of /proc/loadavg's ``running/total``."""
+    return int(loadavg_text.split()[3].split("/")[1])
+
+
+def own_processes(pid: int | None = None) -> list:
+    """The probe (``pid``, default this process), every process under it and the
+    runner that started it (its parent): the activity that is the measurement's own."""
+    import psutil
+
+    root = psutil.Process(pid)
+    found = [root] + root.children(recursive=True)
+    try:
+        found.append(root.parent())
+    except psutil.Error:
+        pass
+    return [process for process in found if process is not None]
+
+
+def _own_cpu_and_tasks(processes) -> tuple[float, int]:
+    import psutil
+
+    seconds, tasks = 0.0, 0
+    for process in processes:
+        try:
+            with process.oneshot():
+                times = process.cpu_times()
+                tasks += process.num_threads()
+        except psutil.Error:
+            continue  # ended meanwhile: its time went to its parent's children_* fields
+        seconds += times.user + times.system + times.children_user + times.children_system
+    return seconds, tasks
+
+
+def snapshot(pid: int | None = None, stat: str = "/proc/stat", loadavg: str = "/proc/loadavg") -> dict:
+    """The counters at one moment (JSON-ready)."""
+    with open(stat) as handle:
+        stat_text = handle.read()
+    with open(loadavg) as handle:
+        loadavg_text = handle.read()
+    own_cpu, own_tasks = _own_cpu_and_tasks(own_processes(pid))
+    return {"time": time.monotonic(), "system_cpu_seconds": _system_busy_seconds(stat_text),
+            "system_tasks": _system_tasks(loadavg_text), "running": _procs_running(stat_text),
+            "own_cpu_seconds": own_cpu, "own_tasks": own_tasks}
+
+
+def between(before: dict, after: dict) -> dict:
+    """What the rest of the machine did between two snapshots, and whether that
+    disturbs a system-wide reading (``disturbed``, with ``why``)."""
+    window = max(after["time"] - before["time"], 0.0)
+    other_cpu = max((after["system_cpu_seconds"] - before["system_cpu_seconds"])
+                    - (after["own_cpu_seconds"] - before["own_cpu_seconds"]), 0.0)
+    other_threads = ((after["system_tasks"] - before["system_tasks"])
+                     - (after["own_tasks"] - before["own_tasks"]))
+    why = []
+    if other_cpu > CPU_SHARE * window + CPU_ALLOWANCE:
+        why.append(f"other processes used {other_cpu:.2f} CPU-s in a {window:.2f} s window "
+                   f"(over {CPU_SHARE:.0%} of a CPU)")
+    if abs(other_threads) > THREADS:
+        why.append(f"other processes {'started' if other_threads > 0 else 'ended'} "
+                   f"{abs(other_threads):,} tasks (over {THREADS})")
+    return {"window_seconds": window, "other_cpu_seconds": other_cpu, "other_threads": other_threads,
+            "running": after["running"], "disturbed": bool(why), "why": "; ".join(why)}
+
+
+def disturbed_series(measurements) -> list[dict]:
+    """Per (model, variant) whose memory measurements the rest of the machine disturbed:
+    the N of those measurements and the first reason, in run order."""
+    found: dict = {}
+    for record in measurements:
+        activity = record.get("interference") or {}
+        if record.get("kind") == "memory" and activity.get("disturbed"):
+            entry = found.setdefault((record["model"], record["variant"]),
+                                     {"model": record["model"], "variant": record["variant"],
+                                      "ns": [], "why": activity.get("why", "")})
+            entry["ns"].append(record["n"])
+    return list(found.values())
+
+
+def warning(series, grids) -> list[str]:
+    """The lines ``run`` ends with when measurements were disturbed: which, why, and the
+    command that measures each series again (its whole grid, in fresh processes)."""
+    if not series:
+        return []
+    lines = [f"warning: the rest of the machine disturbed {sum(len(s['ns']) for s in series)} memory "
+             f"measurement(s); their kernel and total figures will not replace sound ones:"]
+    for entry in series:
+        grid = grids.get(f"{entry['model']}:{entry['variant']}") or sorted(set(entry["ns"]))
+        lines.append(f"  {entry['model']}/{entry['variant']} n={', '.join(f'{n:,}' for n in entry['ns'])}: "
+                     f"{entry['why']}")
+        lines.append(f"    measure again on a quiet machine: parkbench run --only memory --models "
+                     f"{entry['model']}:{entry['variant']} --n {','.join(str(n) for n in grid)}")
+    return lines

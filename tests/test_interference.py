@@ -1,0 +1,123 @@
+"""Activity outside a probe's processes while it measures (``interference.py``): the
+counters, the disturbed rule at its thresholds, what a record and a run's figures carry,
+and the warning ``run`` ends with."""
+
+import pytest
+
+from parkbench import interference, slopes
+from parkbench.errors import UserError
+
+
+def _snap(time, system_cpu, system_tasks, own_cpu, own_tasks, running=1):
+    return {"time": time, "system_cpu_seconds": system_cpu, "system_tasks": system_tasks,
+            "running": running, "own_cpu_seconds": own_cpu, "own_tasks": own_tasks}
+
+
+def test_the_others_are_the_machine_less_the_probe_s_own():
+    # 2 s window: the machine used 3.1 CPU-s, the probe 1.7 of them; 40 tasks started, 35 its own
+    found = interference.between(_snap(10.0, 100.0, 500, 5.0, 3), _snap(12.0, 103.1, 540, 6.7, 38, running=3))
+    assert found["window_seconds"] == pytest.approx(2.0)
+    assert found["other_cpu_seconds"] == pytest.approx(1.4)
+    assert found["other_threads"] == 5 and found["running"] == 3
+    assert found["disturbed"] and "1.40 CPU-s in a 2.00 s window" in found["why"]
+
+
+@pytest.mark.parametrize("other_cpu, other_threads, disturbed", [
+    (0.2 * 2.0 + 0.05, 0, False),        # at the CPU threshold: not past it
+    (0.2 * 2.0 + 0.06, 0, True),
+    (0.0, 16, False), (0.0, 17, True),   # tasks started elsewhere
+    (0.0, -17, True),                    # and ended elsewhere
+])
+def test_the_thresholds(other_cpu, other_threads, disturbed):
+    found = interference.between(_snap(0.0, 0.0, 100, 0.0, 1),
+                                 _snap(2.0, 1.0 + other_cpu, 100 + 20 + other_threads, 1.0, 21))
+    assert found["disturbed"] is disturbed
+    assert ("tasks" in found["why"]) is (abs(other_threads) > interference.THREADS)
+
+
+def test_a_snapshot_reads_the_machine_s_counters(tmp_path):
+    import os
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  1000 200 300 9000 5 6 7 0 0 0\ncpu0 1 2 3 4 5 6 7 0 0 0\n"
+                    "procs_running 4\nprocs_blocked 0\n")
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("0.50 0.40 0.30 4/321 12345\n")
+    found = interference.snapshot(stat=str(stat), loadavg=str(loadavg))
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert found["system_cpu_seconds"] == pytest.approx(1500 / ticks)   # user + nice + system
+    assert found["system_tasks"] == 321 and found["running"] == 4
+    assert found["own_tasks"] >= 1 and found["own_cpu_seconds"] > 0
+
+
+def test_a_quiet_window_on_this_machine_is_measured_as_the_probe_s_own_work():
+    """Own CPU burned between two real snapshots is the probe's, not the others'."""
+    import time
+
+    before = interference.snapshot()
+    end = time.process_time() + 0.3
+    while time.process_time() < end:
+        pass
+    after = interference.snapshot()
+    assert after["own_cpu_seconds"] - before["own_cpu_seconds"] >= 0.25
+
+
+def _memory(model, variant, n, kernel, disturbed=False, why=""):
+    return {"kind": "memory", "model": model, "variant": variant, "n": n, "parked": n,
+            "memory": {"rss": 1000 * n, "uss": 900 * n, "pss": 950 * n, "vms": 5000 * n, "kernel": kernel},
+            "interference": {"window_seconds": 1.0, "other_cpu_seconds": 0.9 if disturbed else 0.0,
+                             "other_threads": 0, "running": 2, "disturbed": disturbed, "why": why}}
+
+
+def test_a_series_with_a_disturbed_point_carries_the_count_and_the_first_reason():
+    records = [_memory("threads", "condition", n, 27_000 * n, disturbed=n in (300, 3_000), why=f"busy at {n}")
+               for n in (100, 300, 1_000, 3_000)]
+    records += [_memory("asyncio", "event", n, 10 * n) for n in (1_000, 3_000, 10_000)]
+    figures = {(f["model"], f["metric"]): f for f in slopes.derive_memory(records)}
+    assert figures[("threads", "disturbed_points")]["value"] == 2
+    assert figures[("threads", "disturbed_points")]["limit"] == "busy at 300"
+    assert ("asyncio", "disturbed_points") not in figures
+
+
+def test_run_ends_naming_each_disturbed_series_and_the_command_to_measure_it_again():
+    records = [_memory("threads", "condition", n, 1, disturbed=n == 3_000, why="others busy")
+               for n in (100, 3_000)] + [_memory("asyncio", "event", 1_000, 1)]
+    series = interference.disturbed_series(records)
+    assert [(s["model"], s["ns"]) for s in series] == [("threads", [3_000])]
+    lines = interference.warning(series, {"threads:condition": (100, 300, 1_000, 3_000)})
+    assert "disturbed 1 memory measurement" in lines[0]
+    assert lines[1].strip() == "threads/condition n=3,000: others busy"
+    assert lines[2].strip().endswith("--only memory --models threads:condition --n 100,300,1000,3000")
+    assert interference.warning([], {}) == []
+
+
+def test_a_record_s_interference_is_checked_as_it_arrives():
+    from parkbench.record_schema import check_measurement
+
+    record = _memory("asyncio", "event", 1_000, 1)
+    record.update(spawn_seconds=0.1, wake_seconds=0.1, primitive="future",
+                  proof={"blocked_before": 1_000, "blocked_after": 1_000},
+                  job={"kind": "memory", "model": "asyncio", "variant": "event", "n": 1_000})
+    check_measurement(record, "r", "20260101T000000Z")
+    for key, value in (("other_cpu_seconds", float("nan")), ("disturbed", "yes"), ("why", "x" * 400),
+                       ("window_seconds", -1)):
+        bad = {**record, "interference": {**record["interference"], key: value}}
+        with pytest.raises(UserError, match=f"interference.{key}"):
+            check_measurement(bad, "r", "20260101T000000Z")
+
+
+def test_a_living_child_s_work_is_the_probe_s_own():
+    """The probe's servers, workers and clients are its children: their CPU is its own."""
+    import subprocess
+    import sys
+
+    before = interference.snapshot()
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time\nend = time.process_time() + 0.3\n"
+                              "while time.process_time() < end: pass\nprint('done', flush=True)\nsys.stdin.read()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "done"   # burned, and alive
+        after = interference.snapshot()
+    finally:
+        child.communicate("")
+    assert after["own_cpu_seconds"] - before["own_cpu_seconds"] >= 0.25
