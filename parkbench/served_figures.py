@@ -4,7 +4,9 @@ output and finds the rate held at the SLO).
 
 Per record, at its W idle connections (tidy rows with ``n`` = W, ``repeat`` = round):
 
-- ``served_peak``: the closed-loop peak (requests/s, K connections back to back);
+- ``served_peak``: the closed-loop peak (requests/s, K connections back to back), and
+  ``served_peak_spread``, how much it moved within the phase: (highest - lowest) over the
+  median of its equal intervals' rates;
 - ``served_sustainable``: the highest offered rate held at the SLO (requests/s), absent
   where even the lowest step was not;
 - ``served_cpu_per_request``: the server tree's CPU time per request (seconds): the
@@ -26,10 +28,10 @@ import statistics
 from parkbench import served
 from parkbench.sizing import uses_every_core
 
-SERVED_RAW = ("served_peak", "served_sustainable", "served_cpu_per_request", "served_cores",
-              "served_generator_bound")
+SERVED_RAW = ("served_peak", "served_peak_spread", "served_sustainable", "served_cpu_per_request",
+              "served_cores", "served_generator_bound")
 SERVED_FIGURES = ("served_rate_per_core",)
-UNITS = {"served_peak": "requests/s", "served_sustainable": "requests/s",
+UNITS = {"served_peak": "requests/s", "served_peak_spread": "ratio", "served_sustainable": "requests/s",
          "served_cpu_per_request": "seconds", "served_cores": "cores",
          "served_generator_bound": "flag", "served_rate_per_core": "requests/s"}
 def ceiling_peak(document: dict) -> float | None:
@@ -51,6 +53,9 @@ def record_values(record: dict, slo_seconds: float, ceiling: float | None) -> di
     values = {"served_peak": peak, "served_cores": cores,
               "served_cpu_per_request": served.cpu_per_request(held["server_cpu_seconds"],
                                                                max(held["server_cpu_requests"], 1))}
+    intervals = closed.closed.interval_rates if closed.closed is not None else ()
+    if len(intervals) >= 2 and statistics.median(intervals) > 0:
+        values["served_peak_spread"] = (max(intervals) - min(intervals)) / statistics.median(intervals)
     if sustainable is not None:
         values["served_sustainable"] = sustainable
     if ceiling:
@@ -100,7 +105,7 @@ def derive(document: dict) -> list[dict]:
 
 def table(frame):
     """One row per (machine, interpreter, model, variant, W) of the current served
-    figures: the closed-loop peak, the rate held at the SLO (NaN where none was), the CPU
+    figures: the closed-loop peak and its spread over the phase's intervals, the rate held at the SLO (NaN where none was), the CPU
     time per request, whether the generator may have been the limit, the rate per core
     the sizing uses, and the run."""
     import pandas as pd
@@ -120,6 +125,7 @@ def table(frame):
         found.append({"machine": machine, "interpreter": interpreter, "model": model,
                       "variant": variant, "n": int(n), "rounds": int(group.repeat.nunique()),
                       "peak": medians.get("served_peak", float("nan")),
+                      "peak_spread": medians.get("served_peak_spread", float("nan")),
                       "sustainable": medians.get("served_sustainable", float("nan")),
                       "cpu_per_request": medians.get("served_cpu_per_request", float("nan")),
                       "generator_bound": bool(medians.get("served_generator_bound", 0) >= 0.5),

@@ -197,3 +197,12 @@ def test_the_latency_plot_draws_one_line_per_round_and_the_slo(tmp_path):
     assert sorted(round(x) for x in drawn[0].get_xdata()) == [20, 40, 60]  # thousand/s
     assert any(list(line.get_ydata()) == [5.0, 5.0] for line in ax.get_lines())  # the SLO, in ms
     assert timeplots.served_latency(steps.iloc[0:0], "m", 0.005) is None
+
+
+def test_the_peak_s_spread_is_its_intervals_range_over_their_median():
+    record = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001)], 20e-6)
+    record["served"]["closed_run"]["closed"]["interval_rates"] = [100_000, 60_000, 70_000]
+    values = served_figures.record_values(record, 0.005, None)
+    assert values["served_peak_spread"] == pytest.approx(40_000 / 70_000)   # not over the mean
+    record["served"]["closed_run"]["closed"]["interval_rates"] = [80_000]
+    assert "served_peak_spread" not in served_figures.record_values(record, 0.005, None)

@@ -52,14 +52,15 @@ def served_text(current) -> str:
         slo = ", ".join(format_seconds(value) for value in sorted(v for v in slos if v))
         lines += ["", f"{machine} {interpreter}: requests served while W connections sit idle "
                       f"(one core per server unless it uses several; p99 SLO {slo or '-'})",
-                  f"  {'model/variant':<24} {'W':>7} {'peak/s':>9} {'at SLO/s':>9} "
+                  f"  {'model/variant':<24} {'W':>7} {'peak/s':>9} {'spread':>6} {'at SLO/s':>9} "
                   f"{'CPU/request':>11} {'per core/s':>10}  run"]
         for row in rows.itertuples():
             held = f"{row.sustainable:,.0f}" if row.sustainable == row.sustainable else "none"
             flag = " (generator-bound)" if row.generator_bound else ""
             per_core = f"{row.rate_per_core:,.0f}" if row.rate_per_core == row.rate_per_core else "-"
+            spread = f"{row.peak_spread:.0%}" if row.peak_spread == row.peak_spread else "-"
             lines.append(f"  {row.model + '/' + row.variant:<24} {row.n:>7,} {row.peak:>9,.0f} "
-                         f"{held:>9} {format_seconds(row.cpu_per_request):>11} "
+                         f"{spread:>6} {held:>9} {format_seconds(row.cpu_per_request):>11} "
                          f"{per_core:>10}  {row.run}{flag}")
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ W idle connections are proved parked, calls ``measure`` here instead of reading 
    machine of one CPU they share it, and the record says so. A model that can use several
    cores (worker processes, Go, the reuseport servers) is given every server CPU and sized
    per core by the analysis (``served.py``).
-2. **Closed loop.** K connections back to back: a warm-up in rounds of one second, each
+2. **Closed loop.** K connections back to back: a warm-up in rounds of half a second, each
    on new connections, until two agree within 10%, at most ``warmup_seconds`` (a fresh
    asyncio streams server serves its first connections at under half the rate it serves
    every later ones at, however long they last: measured by hand against a plain
@@ -33,7 +33,7 @@ import os
 import subprocess
 import time
 
-WARMUP_ROUND_SECONDS = 1.0      # a closed-loop round of the warm-up
+WARMUP_ROUND_SECONDS = 0.5      # a closed-loop round of the warm-up
 WARMUP_STABLE = 0.10            # two rounds within this of each other: warm
 SETTINGS = ("connections", "warmup_seconds", "closed_seconds", "step_seconds", "shares",
             "reply_timeout_seconds")  # what --served JSON holds (the run's plan chose them)
@@ -192,7 +192,7 @@ def ceiling(binary, chosen: dict) -> dict:
         before = cpu_seconds([echo.pid])
         closed = run_generator(binary, port, ["-connections", str(chosen["connections"]),
                                               "-timeout", f"{chosen['reply_timeout_seconds']}s",
-                                              "-warmup", f"{chosen['warmup_seconds']}s",
+                                              "-warmup", f"{min(chosen['warmup_seconds'], 1.0)}s",
                                               "-closed", f"{chosen['closed_seconds']}s"],
                                where["generator_cpus"], limit)
         server_cpu = cpu_seconds([echo.pid]) - before
