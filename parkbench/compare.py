@@ -139,6 +139,15 @@ def _shapes(side: Side) -> dict:
     return shapes
 
 
+def _noises(side: Side) -> dict:
+    """(model, variant, stem) -> half the 95% interval of that per-waiter slope
+    (``current``'s ``<stem>_noise``)."""
+    frame = side.current.frame
+    rows = frame[frame.metric.str.endswith("_noise")]
+    return {(row.model, row.variant, row.metric[: -len("_noise")]): float(row.value)
+            for row in rows.itertuples()}
+
+
 def _spreads(side: Side) -> dict:
     """(model, primitive, placement) -> standard deviation / mean of the pyperf values
     (one interpreter a side: ``resolve`` sees to it)."""
@@ -163,25 +172,34 @@ def compare(side_a: Side, side_b: Side):
     table_a, table_b = _side_table(side_a), _side_table(side_b)
     shapes_a, shapes_b = _shapes(side_a), _shapes(side_b)
     spreads_a, spreads_b = _spreads(side_a), _spreads(side_b)
+    noises_a, noises_b = _noises(side_a), _noises(side_b)
     values_a, values_b = _switch_values(side_a), _switch_values(side_b)
     rows = []
     for key in sorted(set(table_a) | set(table_b)):
         a, b = table_a.get(key), table_b.get(key)
         either = a if a is not None else b
         assert either is not None
+        stem = key[3][: -len("_per_waiter")] if key[3].endswith("_per_waiter") else None
         row = dict(zip(KEY, key), unit=either[1], a=a[0] if a else math.nan,
                    b=b[0] if b else math.nan, ratio=math.nan, p_value=math.nan,
                    significant=None, verdict=None, status="compared",
-                   run_a=a[2] if a else None, run_b=b[2] if b else None)
+                   run_a=a[2] if a else None, run_b=b[2] if b else None,
+                   noise_a=noises_a.get(key[:2] + (stem,), math.nan) if stem else math.nan,
+                   noise_b=noises_b.get(key[:2] + (stem,), math.nan) if stem else math.nan)
         if a is None or b is None:
             row["status"] = "only in A" if b is None else "only in B"
             rows.append(row)
             continue
-        stem = key[3][: -len("_per_waiter")] if key[3].endswith("_per_waiter") else None
         curve_a, curve_b = shapes_a.get((key[0], key[1], stem)), shapes_b.get((key[0], key[1], stem))
         if curve_a or curve_b:
             row["status"] = (f"curve (A {curve_a or 'linear'}, B {curve_b or 'linear'}): "
                              f"per-waiter slopes not compared")
+            rows.append(row)
+            continue
+        noisy = [side for side, value, noise in (("A", a[0], row["noise_a"]), ("B", b[0], row["noise_b"]))
+                 if value < 0 or abs(value) < noise]
+        if noisy:
+            row["status"] = f"noise in {' and '.join(noisy)}: not compared"
             rows.append(row)
             continue
         differs = [name for name in a[3] if a[3][name] != b[3].get(name)]
@@ -202,7 +220,7 @@ def compare(side_a: Side, side_b: Side):
                 row["significant"], row["verdict"] = verdict(p, row["ratio"])
         rows.append(row)
     columns = KEY + ["unit", "a", "b", "ratio", "p_value", "significant", "verdict", "status", "run_a",
-                     "run_b"]
+                     "run_b", "noise_a", "noise_b"]
     table = pd.DataFrame(rows, columns=columns)
     table.attrs.update(a=side_a.label, b=side_b.label, calibration_a=calibration_pipe(side_a),
                        calibration_b=calibration_pipe(side_b))

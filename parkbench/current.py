@@ -29,7 +29,7 @@ from typing import Any
 from parkbench import limits as os_limits
 from parkbench.record_schema import REQUEST_METRICS
 from parkbench.served_figures import SERVED_FIGURES, SERVED_RAW
-from parkbench.slopes import FITTED
+from parkbench.slopes import FITTED, slope_noise
 from parkbench.tidy import TAIL_METRICS, frame_of
 
 MIN_SPAN = 10.0  # a fit over less than a decade of N extrapolates more than it measures
@@ -42,7 +42,7 @@ MEMORY_FIGURES = tuple(
     f"{stem}_{suffix}" for _, stem, _ in FITTED
     for suffix in ("per_waiter", "fixed", "fit_r2", "exponent", "exponent_low", "exponent_high",
                    "nonlinear", "at_min_n", "at_max_n")
-) + ("max_n", "min_n")
+) + ("max_n", "min_n", "disturbed_points")
 SWITCH_FIGURES = ("switch_latency", "switch_latency_mean", "switch_latency_stdev",
                   "switch_latency_values", "switch_latency_round_cv")
 SERVED_METRICS = SERVED_RAW + SERVED_FIGURES
@@ -86,15 +86,50 @@ def _span_text(low, high) -> str:
     return f"N {int(low):,}-{int(high):,}"
 
 
-def _memory_quality(raw, figures) -> tuple[bool, float, float, float, float]:
-    """(sound, span, R² of RSS, smallest N, largest N) of one run's fit."""
+def _memory_quality(raw, figures) -> tuple[bool, float, float, float, float, str]:
+    """(sound, span, R² of RSS, smallest N, largest N, what is wrong) of one run's fit.
+    Sound: N spans ``MIN_SPAN`` with R² of RSS at least ``MIN_R2``, and the system-wide
+    views are sound too: no measurement disturbed by the rest of the machine
+    (``interference.py``) and a kernel cost not below zero beyond its noise."""
     ns = raw[raw.metric == "rss"].n.astype(float)
     low, high = (ns.min(), ns.max()) if len(ns) else (float("nan"), float("nan"))
     span = high / low if len(ns) and low > 0 else 0.0
     r2 = figures[figures.metric == "rss_fit_r2"].value
     r2 = float(r2.iloc[0]) if len(r2) else float("nan")
-    sound = span >= MIN_SPAN and r2 >= MIN_R2
-    return sound, span, r2, low, high
+    wrong = []
+    if not (span >= MIN_SPAN and r2 >= MIN_R2):
+        wrong.append(f"{span:.1f}x span, R² {r2:.4f}: short of the {MIN_SPAN:g}x span and "
+                     f"R² {MIN_R2} a figure needs")
+    disturbed = figures[figures.metric == "disturbed_points"]
+    if len(disturbed) and disturbed.value.iloc[0] > 0:
+        wrong.append(f"{int(disturbed.value.iloc[0])} point(s) disturbed by the rest of the "
+                     f"machine ({disturbed['limit'].iloc[0]})")
+    kernel = figures[figures.metric == "kernel_per_waiter"].value
+    points = raw[raw.metric == "kernel"]
+    noise = slope_noise(points.n, points.value) if len(points) else float("nan")
+    if len(kernel) and kernel.iloc[0] < 0 and not -kernel.iloc[0] < noise:
+        wrong.append(f"kernel {kernel.iloc[0]:,.0f} B per waiter, below zero beyond its noise")
+    return not wrong, span, r2, low, high, "; ".join(wrong)
+
+
+SYSTEM_WIDE = ("kernel", "kernel_client", "total")  # views read system-wide: noisy, or disturbed
+
+
+def _noise_rows(rows):
+    """``<stem>_noise`` per system-wide view in one run's memory rows: half the 95%
+    interval of its slope (``slopes.slope_noise``); a per-waiter cost within it is noise
+    (the per-process views are never near zero)."""
+    raw = rows[rows.n.notna()]
+    found = []
+    for key, stem, _ in FITTED:
+        points = raw[raw.metric == key]
+        if stem not in SYSTEM_WIDE or len(points) < 3:
+            continue
+        noise = slope_noise(points.n, points.value)
+        if noise == noise:
+            found.append({**points.iloc[0].to_dict(), "n": None, "repeat": None,
+                          "metric": f"{stem}_noise", "value": noise})
+    return frame_of(found) if found else rows.iloc[0:0]
 
 
 def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | None = None) -> Current:
@@ -137,22 +172,21 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
         sound = [run_id for run_id in candidates if quality[run_id][0]]
         chosen = sound[0] if sound else candidates[0]
         what = f"{model}/{variant}"
-        _, span, r2, low, high = quality[chosen]
+        _, span, r2, low, high, wrong = quality[chosen]
         reason = f"{_span_text(low, high)}, R² {r2:.4f}"
         for newer in candidates[:candidates.index(chosen)]:
-            _, n_span, n_r2, n_low, n_high = quality[newer]
+            _, _, _, n_low, n_high, n_wrong = quality[newer]
             current.notes.append(
                 f"{machine} {interpreter} {what}: memory figures from run {chosen} "
                 f"({_span_text(low, high)}, R² {r2:.4f}); the newer run {newer} fitted "
-                f"{_span_text(n_low, n_high)} ({n_span:.1f}x span, R² {n_r2:.4f}), short of "
-                f"the {MIN_SPAN:g}x span and R² {MIN_R2} a figure needs to replace it")
+                f"{_span_text(n_low, n_high)} ({n_wrong}) and does not replace them")
         if not sound:
             current.notes.append(
-                f"{machine} {interpreter} {what}: no run fits memory over {MIN_SPAN:g}x of N "
-                f"with R² >= {MIN_R2}; the figures of run {chosen} ({reason}) are shown but "
-                f"weak")
+                f"{machine} {interpreter} {what}: no run's memory figures are sound; those of "
+                f"run {chosen} ({reason}) are shown but weak: {wrong}")
         one = mine[(mine.run_id == chosen)
                    & (mine.metric.isin(MEMORY_FIGURES) | mine.metric.isin(MEMORY_RAW))]
+        one = pd.concat([one, _noise_rows(one)], ignore_index=True)
         take(one, machine, chosen, "memory", what, reason)
         memory_runs[(machine, interpreter, model, variant)] = chosen
 
@@ -254,7 +288,7 @@ def _capacity(key, run_id, done, runs, ceiling, limits, memory_bytes) -> dict | 
         from parkbench import probes
 
         floor = probes.MODELS[model].floor_bytes_per_waiter if model in probes.MODELS else 256
-        note = f" (measured total per waiter {total:,.0f} B is noise: the floor of {floor:,} B used)"
+        note = f" (total per waiter: noise, not above zero; the floor of {floor:,} B used)"
         total = float(floor)
     curve = mine[mine.metric == "total_nonlinear"].value
     if len(curve) and curve.iloc[0] == 1:

@@ -72,6 +72,22 @@ def t975(degrees: int) -> float:
     return _T975[degrees - 1] if 1 <= degrees <= len(_T975) else 1.96
 
 
+def slope_noise(xs, ys) -> float:
+    """Half the 95% interval of a fitted slope (Student's t times its standard error):
+    a per-waiter figure closer to zero than this cannot be told from zero (``nan`` with
+    fewer than three points)."""
+    xs, ys = [float(x) for x in xs], [float(y) for y in ys]
+    if len(xs) < 3 or len(set(xs)) < 2:
+        return math.nan
+    fit = fit_line(xs, ys) if len(set(xs)) >= MIN_DISTINCT_N else None
+    if fit is None:
+        return math.nan
+    mean_x = statistics.fmean(xs)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    residual = sum((y - (fit.intercept + fit.slope * x)) ** 2 for x, y in zip(xs, ys))
+    return t975(len(xs) - 2) * math.sqrt(residual / (len(xs) - 2) / spread)
+
+
 @dataclass(frozen=True)
 class Curve:
     exponent: float      # b in cost ~ N^b (1: linear)

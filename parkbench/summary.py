@@ -155,7 +155,7 @@ def table(frame):
     return with_reference_ratio(in_registry_order(wide.reset_index()), "total_per_waiter")
 
 
-CURVE_EXTRAS = ("nonlinear", "exponent", "at_min_n", "at_max_n")
+CURVE_EXTRAS = ("nonlinear", "exponent", "at_min_n", "at_max_n", "noise")
 
 
 def curve_text(row, metric: str, fmt) -> str | None:
@@ -170,12 +170,34 @@ def curve_text(row, metric: str, fmt) -> str | None:
             f"{fmt(row[f'{stem}_at_max_n'])}")
 
 
+def noise_text(value, noise, fmt) -> str | None:
+    """The one wording for a per-waiter cost that cannot be told from zero: ``noise, under
+    40 B`` where it lies within its noise (``slopes.slope_noise``), ``unsound, below zero``
+    where it lies below zero beyond it (a disturbed run's kernel view); else ``None``. No
+    command shows a negative cost per waiter."""
+    if value is None or value != value:
+        return None
+    if noise is not None and noise == noise and abs(value) < noise:
+        return f"noise, under {fmt(noise)}"
+    if value < 0:
+        return "unsound, below zero"
+    return None
+
+
+def cost_text(row, metric: str, fmt) -> str | None:
+    """``noise_text`` of a summary row's per-waiter figure (``None`` for others)."""
+    if not metric.endswith("_per_waiter") or fmt is not format_bytes:
+        return None
+    return noise_text(row.get(metric), row.get(f"{metric[:-len('_per_waiter')]}_noise"), fmt)
+
+
 def _text_table(group, columns, second: str) -> list[str]:
     headings = ["model", second] + [heading for _, heading, _ in columns]
     left = {0, 1} | {i + 2 for i, (_, _, fmt) in enumerate(columns) if fmt in (str, stability)}
     rows = [
         [row["model"], row["variant"]]
-        + [curve_text(row, metric, fmt) or (_cell(row[metric], fmt) if metric in row else "-")
+        + [curve_text(row, metric, fmt) or cost_text(row, metric, fmt)
+           or (_cell(row[metric], fmt) if metric in row else "-")
            for metric, _, fmt in columns]
         for _, row in group.iterrows()
     ]
@@ -213,6 +235,8 @@ def connections_table(frame):
         row = dict(zip(KEYS, key))
         for metric in ("total_per_waiter", "kernel_per_waiter", "kernel_client_per_waiter"):
             row[metric] = float(figures.get(metric, float("nan")))
+            noise = f"{metric[:-len('_per_waiter')]}_noise"
+            row[noise] = float(figures.get(noise, float("nan")))
         measured = group[group.metric.isin([m for m, _ in REQUEST_QUANTILES]) & group.n.notna()]
         if not measured.empty:
             low, high = int(measured.n.min()), int(measured.n.max())
@@ -228,9 +252,12 @@ def connections_table(frame):
 def _connection_lines(rows) -> list[str]:
     lines = []
     for row in rows.to_dict("records"):
-        text = (f"  {row['model']}/{row['variant']}: server {format_bytes(row['total_per_waiter'])}"
-                f" per connection (kernel {format_bytes(row['kernel_per_waiter'])}); clients' "
-                f"kernel {format_bytes(row['kernel_client_per_waiter'])}")
+        shown = {metric: noise_text(row[metric], row.get(f"{metric[:-len('_per_waiter')]}_noise"), format_bytes)
+                 or format_bytes(row[metric])
+                 for metric in ("total_per_waiter", "kernel_per_waiter", "kernel_client_per_waiter")}
+        text = (f"  {row['model']}/{row['variant']}: server {shown['total_per_waiter']}"
+                f" per connection (kernel {shown['kernel_per_waiter']}); clients' "
+                f"kernel {shown['kernel_client_per_waiter']}")
         if row.get("n_low", float("nan")) == row.get("n_low", float("nan")):  # requests timed
             text += (f"; request p50/p99 {format_seconds(row['p50_low'])}/"
                      f"{format_seconds(row['p99_low'])} at {format_count(row['n_low'])} idle, "

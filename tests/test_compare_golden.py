@@ -158,7 +158,8 @@ def test_each_sides_calibration_travels_with_the_table(table):
     assert table.attrs["a"].endswith(f"a/{RUN}Z.json (CPython 3.11.7)")
     assert table.attrs["b"].endswith(f"b/{RUN}Z.json (CPython 3.11.7)")
     assert list(table.columns) == compare.KEY + ["unit", "a", "b", "ratio", "p_value",
-                                                 "significant", "verdict", "status", "run_a", "run_b"]
+                                                 "significant", "verdict", "status", "run_a", "run_b",
+                                                 "noise_a", "noise_b"]
 
 
 @pytest.mark.parametrize("ratio, p, expected", [

@@ -115,7 +115,7 @@ def test_capacity_says_when_the_fit_was_noise_or_a_curve(tmp_path):
     synthetic.write_run(tmp_path, "m", "20260101T000000",
                         [synthetic.memory_record("asyncio", "event", n, noisy) for n in (100, 1_000, 10_000)])
     row = current.load(tmp_path).frame.query("metric == 'capacity'").iloc[0]
-    assert row.detail.endswith(" (measured total per waiter -30 B is noise: the floor of 512 B used)")
+    assert row.detail.endswith(" (total per waiter: noise, not above zero; the floor of 512 B used)")
     assert row.value == int(24 * 2**30 / 512)
 
 

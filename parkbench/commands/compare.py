@@ -4,13 +4,14 @@ every figure with its unit, the ratio B/A, and significance for latency."""
 from parkbench.commands import output
 
 
-def format_value(value, unit: str) -> str:
+def format_value(value, unit: str, noise=None) -> str:
+    from parkbench.summary import noise_text
     from parkbench.units import format_bytes, format_count, format_seconds
 
     if output.is_missing(value):
         return "-"
     if unit == "bytes":
-        return format_bytes(value)
+        return noise_text(value, noise, format_bytes) or format_bytes(value)
     if unit == "seconds":
         return format_seconds(value)
     if unit == "waiters":
@@ -53,12 +54,12 @@ def run(args) -> int:
         return 0
     lines = [f"A: {table.attrs['a']}", f"B: {table.attrs['b']}"]
     lines += calibration_lines(table.attrs.get("calibration_a"), table.attrs.get("calibration_b"))
-    lines += [f"{'model/variant':<24} {'placement':<11} {'metric':<18} {'A':>16} {'B':>16} "
+    lines += [f"{'model/variant':<24} {'placement':<11} {'metric':<18} {'A':>20} {'B':>20} "
              f"{'B/A':>7}  significant / status"]
     for row in table.itertuples():
         ratio = "-" if output.is_missing(row.ratio) else f"{row.ratio:.3g}"
         lines.append(f"{row.model + '/' + row.variant:<24} {row.placement or '-':<11} "
-                     f"{row.metric:<18} {format_value(row.a, row.unit):>16} "
-                     f"{format_value(row.b, row.unit):>16} {ratio:>7}  {verdict(row)}")
+                     f"{row.metric:<18} {format_value(row.a, row.unit, row.noise_a):>20} "
+                     f"{format_value(row.b, row.unit, row.noise_b):>20} {ratio:>7}  {verdict(row)}")
     output.write("\n".join(lines))
     return 0
