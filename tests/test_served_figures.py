@@ -206,3 +206,22 @@ def test_the_peak_s_spread_is_its_intervals_range_over_their_median():
     assert values["served_peak_spread"] == pytest.approx(40_000 / 70_000)   # not over the mean
     record["served"]["closed_run"]["closed"]["interval_rates"] = [80_000]
     assert "served_peak_spread" not in served_figures.record_values(record, 0.005, None)
+
+
+def test_one_interpreter_is_one_core_however_many_the_servers_were_given():
+    record = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001)], 20e-6, server_cpus=(1, 2, 3))
+    assert served_figures.record_values(record, 0.005, None)["served_cores"] == 1
+    workers = served_record("subprocess", "connections", 20, 80_000, [(20_000, 0.001)], 20e-6, server_cpus=(1, 2, 3))
+    assert served_figures.record_values(workers, 0.005, None)["served_cores"] == 3
+
+
+def test_rounds_split_on_the_generator_bound_count_as_bound(tmp_path):
+    """Two rounds, one within 80% of the generator's ceiling and one not: the median flag
+    is 0.5, and the sizing must not trust a rate the generator may have capped."""
+    near = served_record("go", "connections", 100, 140_000, [(125_000, 0.001)], 6e-6, round_=0)
+    far = served_record("go", "connections", 100, 140_000, [(60_000, 0.001), (125_000, 0.02)], 6e-6, round_=1)
+    path = _run(tmp_path, [near, far])
+    import json
+
+    figure, = [f for f in json.loads(path.read_text())["figures"] if f["metric"] == "served_rate_per_core"]
+    assert figure["limit"].startswith("1 / CPU per request (generator-bound)")
