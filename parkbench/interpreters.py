@@ -26,6 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from parkbench.boundedread import read_regular
 from parkbench.errors import UserError
 
 MIN_VERSION = (3, 11)
@@ -34,6 +35,7 @@ MODEL_PACKAGES = {"gevent": ("gevent",), "uvloop": ("uvloop",)}
 BASE_PACKAGES = ("psutil", "pyperf")
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
 INSTALL_TIMEOUT_SECONDS = 900.0
+MAX_MARKER_BYTES = 2**20
 
 IDENTITY_CODE = """
 import json, platform, sys, sysconfig
@@ -135,24 +137,27 @@ def environment(python: Path, info: dict, progress=print) -> tuple[Path, dict]:
     folder = gotoolchain.cache_folder() / "venvs" / f"cpython-{info['version']}{suffix}-{key}"
     marker = folder / "parkbench-environment.json"
     child = folder / "bin" / "python"
-    found = _ready(marker)
+    found = _ready(marker, child)
     if found is not None:
         return child, found
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two sweeps: one builds, the other waits
-        found = _ready(marker)
+        found = _ready(marker, child)
         if found is not None:
             return child, found
         return child, _create(python, info, folder, marker, suffix, progress)
 
 
-def _ready(marker: Path) -> dict | None:
+def _ready(marker: Path, child: Path) -> dict | None:
     """The models a finished environment cannot run (``None`` if it is not finished:
-    the marker is written last)."""
+    the marker is written last; nor if its interpreter is gone since, or the marker is
+    no small regular file: then it is made anew)."""
+    if not (child.is_file() and os.access(child, os.X_OK)):
+        return None
     try:
-        return dict(json.loads(marker.read_text())["unavailable"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return dict(json.loads(read_regular(marker, MAX_MARKER_BYTES, "environment marker"))["unavailable"])
+    except (OSError, ValueError, KeyError, TypeError, UserError):
         return None
 
 

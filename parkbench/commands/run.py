@@ -41,6 +41,7 @@ def _new_run(args, child=None):
     from parkbench.plan import RunPlan
 
     plan = RunPlan.from_args(args, child.version_spec if child is not None else None)
+    _check_cache(plan, child)
     name = machine.resolve_name(args.machine)
     output = results.check_output_folder(Path(args.output))
     description = machine.describe(name)
@@ -83,6 +84,18 @@ def _reopen_run(args):
     return run_file, plan
 
 
+def _check_cache(plan, child=None) -> None:
+    """Refuse an unusable cache folder (one line) before anything is written, when the
+    run needs it: a Go program to build (the go reference, the served rate's load
+    generator) or an environment for another interpreter."""
+    from parkbench import gotoolchain, probes
+    from parkbench.interpreters import is_current
+
+    go = plan.served or any(probes.get(model).unavailable for model, _ in plan.selection)
+    if (go and gotoolchain.find_go() is not None) or (child is not None and not is_current(child.found)):
+        gotoolchain.usable_cache()
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -100,7 +113,7 @@ def run(args) -> int:
     if args.python and args.resume is None:
         children = [Child(spec) for spec in args.python]  # every spec checked first
         for each in children:                             # and every other option
-            RunPlan.from_args(args, each.version_spec)
+            _check_cache(RunPlan.from_args(args, each.version_spec), each)
         status = 0
         for each in children:
             each.prepare(_say)
@@ -115,6 +128,8 @@ def run(args) -> int:
     child = None
     if plan.python_spec is not None:  # checked with the plan: a version such as 3.12
         child = Child(plan.python_spec)
+    _check_cache(plan, child)
+    if child is not None:
         child.prepare(_say)
     return _run_one(run_file, plan, child)
 
