@@ -34,6 +34,8 @@ MIN_VERSION = (3, 11)
 MODEL_PACKAGES = {"gevent": ("gevent",), "uvloop": ("uvloop",)}
 BASE_PACKAGES = ("psutil", "pyperf")
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
+# platform.python_version() of a release or pre-release: 3.12.1, 3.13.0rc1, 3.14.0a2+
+_RELEASE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}(?:(?:a|b|rc)\d{1,3})?\+?")
 INSTALL_TIMEOUT_SECONDS = 900.0
 MAX_MARKER_BYTES = 2**20
 
@@ -108,6 +110,9 @@ def identify(python: Path) -> dict:
         said = (done.stderr.strip().splitlines() or ["no output"])[-1].strip()
         raise UserError(f"--python {python}: it did not run as a Python interpreter "
                         f"({said[:200]})") from None
+    if not _is_identity(info):
+        raise UserError(f"--python {python}: its answer is not an interpreter's identity "
+                        f"(a version such as 3.12.1, 3.13.0rc1; names; version_info)")
     version = tuple(info.pop("version_info"))
     if info["implementation"] != "CPython" or version < MIN_VERSION:
         raise UserError(f"--python {python}: {info['implementation']} {info['version']} is not "
@@ -115,6 +120,17 @@ def identify(python: Path) -> dict:
                         f"children use asyncio.Runner)")
     info["executable"] = python.name
     return info
+
+
+def _is_identity(info) -> bool:
+    """Whether the identity an interpreter told has the shape ``IDENTITY_CODE`` prints:
+    its version becomes part of a cache folder's name, so it must be a plain release."""
+    return (isinstance(info, dict) and isinstance(info.get("version"), str)
+            and _RELEASE.fullmatch(info["version"]) is not None
+            and all(isinstance(info.get(key), str) for key in ("implementation", "build", "compiler"))
+            and isinstance(info.get("gil_disabled"), bool)
+            and isinstance(info.get("version_info"), list) and len(info["version_info"]) == 2
+            and all(type(part) is int for part in info["version_info"]))
 
 
 def is_current(python: Path) -> bool:
@@ -166,12 +182,16 @@ def _create(python: Path, info: dict, folder: Path, marker: Path, suffix: str, p
     progress(f"creating an environment for CPython {info['version']}{suffix} in {folder}")
     shutil.rmtree(folder, ignore_errors=True)
     _run([str(python), "-m", "venv", str(folder)], f"cannot create a venv with {python}")
+    if not (child.is_file() and os.access(child, os.X_OK)):
+        raise UserError(f"{python} -m venv made no {child}: not a working CPython interpreter")
     # parkbench's code, and nothing else from this environment's folders
     link_folder = folder / "parkbench-link"
     link_folder.mkdir()
     (link_folder / "parkbench").symlink_to(_package_folder())
     site = subprocess.run([str(child), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           capture_output=True, text=True, timeout=60).stdout.strip()
+    if not Path(site).is_absolute() or not Path(site).is_dir():
+        raise UserError(f"the venv's interpreter {child} names no site-packages folder ({site[:100]!r})")
     (Path(site) / "parkbench-link.pth").write_text(str(link_folder) + "\n")
     progress(f"installing {', '.join(BASE_PACKAGES)} for CPython {info['version']}{suffix} (pip)")
     _run([str(child), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
