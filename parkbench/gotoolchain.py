@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from parkbench import resources
+from parkbench import resources, setup_command
 from parkbench.errors import UserError
 
 GO_ENV = "PARKBENCH_GO"          # a go command to use instead of searching
@@ -183,9 +183,9 @@ def _build(program: str, go: str, source: Path, env: dict, version: str, target:
         _discard(stale)
     partial = target.with_name(target.name + f".{os.getpid()}.partial")
     try:
-        done = subprocess.run([go, "build", "-trimpath", "-o", str(partial), "."],
-                              cwd=source, env=env, capture_output=True, text=True,
-                              timeout=BUILD_TIMEOUT_SECONDS)
+        done = setup_command.run([go, "build", "-trimpath", "-o", str(partial), "."],
+                                 cwd=source, env=env, capture_output=True, text=True,
+                                 timeout=BUILD_TIMEOUT_SECONDS)
         if done.returncode:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise Unavailable(f"building {_DESCRIPTIONS[program]} with {version} failed: {last}")

@@ -26,6 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from parkbench import setup_command
 from parkbench.boundedread import read_regular
 from parkbench.errors import UserError
 
@@ -213,7 +214,7 @@ def _create(python: Path, info: dict, folder: Path, marker: Path, suffix: str, p
 
 def _run(command, failure: str) -> None:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS)
+        done = setup_command.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"{failure} ({exc})") from None
     if done.returncode:

@@ -105,6 +105,16 @@ def _say(text: str) -> None:
 
 
 def run(args) -> int:
+    """The command; SIGTERM is an interrupt like Ctrl-C from its first step (the set-up
+    too: an interpreter's environment, the Go build, the calibration)."""
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _run(args) -> int:
     from parkbench.interpreters import Child
     from parkbench.plan import RunPlan
 
@@ -135,6 +145,18 @@ def run(args) -> int:
 
 
 def _run_one(run_file, plan, child=None) -> int:
+    """Set up, sweep and finish one run; interrupted at any step, it says what is stored
+    and how to go on."""
+    try:
+        return _sweep(run_file, plan, child)
+    except KeyboardInterrupt:
+        print(f"parkbench: interrupted; {len(run_file.document['measurements'])} measurements "
+              f"are stored in {run_file.path}; finish with: parkbench run --resume "
+              f"{run_file.path}", file=sys.stderr)
+        return 130
+
+
+def _sweep(run_file, plan, child=None) -> int:
     from parkbench import calibration, gotoolchain, limits, probes, runner, suite
     from parkbench.commands import show
     from parkbench.slopes import derive
@@ -183,21 +205,13 @@ def _run_one(run_file, plan, child=None) -> int:
         _say("measuring the load generator's own ceiling (against its echo server)")
         document["generator_ceiling"] = calibration.generator_ceiling(python, dict(plan.served_settings))
         run_file.save()
-    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         sweep.run()
-    except KeyboardInterrupt:
-        print(f"parkbench: interrupted; {len(document['measurements'])} measurements are "
-              f"stored in {run_file.path}; finish with: parkbench run --resume "
-              f"{run_file.path}", file=sys.stderr)
-        return 130
     except OSError as exc:
         print(f"parkbench: error: cannot store results ({exc.strerror or exc}); "
               f"{len(document['measurements'])} measurements are in {run_file.path}; "
               f"free space, then: parkbench run --resume {run_file.path}", file=sys.stderr)
         return 2
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
     if plan.latency:
         document.setdefault("calibration", {})["end"] = calibration.measure(python)
     seen = limits.with_child_rlimits(limits.read(), plan.child_rlimits)
