@@ -15,6 +15,7 @@ calibrations side by side. Run by hand: ``python -m parkbench.calibration``.
 """
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -49,6 +50,11 @@ def measure_here() -> dict:
             "repeats": REPEATS}
 
 
+def _tied_env() -> dict:
+    """The child's environment: it dies with this process (``lifeline``), SIGKILL too."""
+    return dict(os.environ, PARKBENCH_RUNNER_PID=str(os.getpid()))
+
+
 def generator_ceiling(python: str | None, settings: dict) -> dict | None:
     """The load generator's closed-loop peak against its own echo server, in a fresh
     child (``probes/served_load.py``), or ``None`` if it failed (then no served figure is
@@ -56,7 +62,7 @@ def generator_ceiling(python: str | None, settings: dict) -> dict | None:
     try:
         done = subprocess.run([python or sys.executable, "-m", "parkbench.probes.served_load",
                                "--ceiling", json.dumps(settings, sort_keys=True)],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, env=_tied_env())
         if done.returncode == 0:
             return json.loads(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
@@ -69,7 +75,8 @@ def measure(python: str | None = None) -> dict | None:
     calibration is context, never a reason to stop a sweep)."""
     try:
         done = subprocess.run([python or sys.executable, "-m", "parkbench.calibration"],
-                              capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+                              capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+                              env=_tied_env())
         if done.returncode == 0:
             return json.loads(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
@@ -98,4 +105,7 @@ def pipes(current) -> dict:
 
 
 if __name__ == "__main__":
+    from parkbench import lifeline
+
+    lifeline.die_with_parent(os.environ.get("PARKBENCH_RUNNER_PID"))
     print(json.dumps(measure_here()))

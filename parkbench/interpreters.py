@@ -26,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from parkbench import setup_command
+from parkbench.boundedread import read_regular
 from parkbench.errors import UserError
 
 MIN_VERSION = (3, 11)
@@ -33,7 +35,10 @@ MIN_VERSION = (3, 11)
 MODEL_PACKAGES = {"gevent": ("gevent",), "uvloop": ("uvloop",)}
 BASE_PACKAGES = ("psutil", "pyperf")
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
+# platform.python_version() of a release or pre-release: 3.12.1, 3.13.0rc1, 3.14.0a2+
+_RELEASE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}(?:(?:a|b|rc)\d{1,3})?\+?")
 INSTALL_TIMEOUT_SECONDS = 900.0
+MAX_MARKER_BYTES = 2**20
 
 IDENTITY_CODE = """
 import json, platform, sys, sysconfig
@@ -106,6 +111,9 @@ def identify(python: Path) -> dict:
         said = (done.stderr.strip().splitlines() or ["no output"])[-1].strip()
         raise UserError(f"--python {python}: it did not run as a Python interpreter "
                         f"({said[:200]})") from None
+    if not _is_identity(info):
+        raise UserError(f"--python {python}: its answer is not an interpreter's identity "
+                        f"(a version such as 3.12.1, 3.13.0rc1; names; version_info)")
     version = tuple(info.pop("version_info"))
     if info["implementation"] != "CPython" or version < MIN_VERSION:
         raise UserError(f"--python {python}: {info['implementation']} {info['version']} is not "
@@ -113,6 +121,17 @@ def identify(python: Path) -> dict:
                         f"children use asyncio.Runner)")
     info["executable"] = python.name
     return info
+
+
+def _is_identity(info) -> bool:
+    """Whether the identity an interpreter told has the shape ``IDENTITY_CODE`` prints:
+    its version becomes part of a cache folder's name, so it must be a plain release."""
+    return (isinstance(info, dict) and isinstance(info.get("version"), str)
+            and _RELEASE.fullmatch(info["version"]) is not None
+            and all(isinstance(info.get(key), str) for key in ("implementation", "build", "compiler"))
+            and isinstance(info.get("gil_disabled"), bool)
+            and isinstance(info.get("version_info"), list) and len(info["version_info"]) == 2
+            and all(type(part) is int for part in info["version_info"]))
 
 
 def is_current(python: Path) -> bool:
@@ -135,24 +154,27 @@ def environment(python: Path, info: dict, progress=print) -> tuple[Path, dict]:
     folder = gotoolchain.cache_folder() / "venvs" / f"cpython-{info['version']}{suffix}-{key}"
     marker = folder / "parkbench-environment.json"
     child = folder / "bin" / "python"
-    found = _ready(marker)
+    found = _ready(marker, child)
     if found is not None:
         return child, found
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(folder.parent / f".{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two sweeps: one builds, the other waits
-        found = _ready(marker)
+        found = _ready(marker, child)
         if found is not None:
             return child, found
         return child, _create(python, info, folder, marker, suffix, progress)
 
 
-def _ready(marker: Path) -> dict | None:
+def _ready(marker: Path, child: Path) -> dict | None:
     """The models a finished environment cannot run (``None`` if it is not finished:
-    the marker is written last)."""
+    the marker is written last; nor if its interpreter is gone since, or the marker is
+    no small regular file: then it is made anew)."""
+    if not (child.is_file() and os.access(child, os.X_OK)):
+        return None
     try:
-        return dict(json.loads(marker.read_text())["unavailable"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return dict(json.loads(read_regular(marker, MAX_MARKER_BYTES, "environment marker"))["unavailable"])
+    except (OSError, ValueError, KeyError, TypeError, UserError):
         return None
 
 
@@ -161,12 +183,16 @@ def _create(python: Path, info: dict, folder: Path, marker: Path, suffix: str, p
     progress(f"creating an environment for CPython {info['version']}{suffix} in {folder}")
     shutil.rmtree(folder, ignore_errors=True)
     _run([str(python), "-m", "venv", str(folder)], f"cannot create a venv with {python}")
+    if not (child.is_file() and os.access(child, os.X_OK)):
+        raise UserError(f"{python} -m venv made no {child}: not a working CPython interpreter")
     # parkbench's code, and nothing else from this environment's folders
     link_folder = folder / "parkbench-link"
     link_folder.mkdir()
     (link_folder / "parkbench").symlink_to(_package_folder())
     site = subprocess.run([str(child), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           capture_output=True, text=True, timeout=60).stdout.strip()
+    if not Path(site).is_absolute() or not Path(site).is_dir():
+        raise UserError(f"the venv's interpreter {child} names no site-packages folder ({site[:100]!r})")
     (Path(site) / "parkbench-link.pth").write_text(str(link_folder) + "\n")
     progress(f"installing {', '.join(BASE_PACKAGES)} for CPython {info['version']}{suffix} (pip)")
     _run([str(child), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
@@ -188,7 +214,7 @@ def _create(python: Path, info: dict, folder: Path, marker: Path, suffix: str, p
 
 def _run(command, failure: str) -> None:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS)
+        done = setup_command.run(command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"{failure} ({exc})") from None
     if done.returncode:

@@ -18,16 +18,17 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-def die_with_parent(expected_parent: str | int | None = None) -> None:
-    """SIGKILL this process when its parent dies. If the parent is already gone (it is
-    not ``expected_parent``, or this process was re-parented to init), exit now."""
+def die_with_parent(expected_parent: str | int | None = None, signum: int | None = None) -> None:
+    """SIGKILL (or ``signum``) this process when its parent dies. If the parent is
+    already gone (it is not ``expected_parent``, or this process was re-parented to
+    init), exit now."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
     import signal
 
     pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signum or signal.SIGKILL)
     parent = os.getppid()
     if parent == 1 or (expected_parent is not None and parent != int(expected_parent)):
         os._exit(EXIT_ORPHANED)  # the parent died before the request was made

@@ -161,8 +161,15 @@ HOW_TO_RAISE = {
 }
 
 # Source addresses a connections probe's clients may use (127.0.0.2 ...): each opens at
-# most the ephemeral port range to the one server port.
+# most the ephemeral port range to the one server port, less PORTS_KEPT_FREE (the
+# connection that times requests under load takes one of them).
 CLIENT_SOURCES = 250
+PORTS_KEPT_FREE = 8
+
+
+def ports_per_client(ports: int) -> int:
+    """Idle connections one loopback client address opens, of ``ports`` ephemeral ports."""
+    return max(ports - PORTS_KEPT_FREE, 0)
 
 # Mappings one thread adds (stack and its guard page) when none was measured.
 DEFAULT_MAPS_PER_THREAD = 2
@@ -241,9 +248,9 @@ def _connection_bounds(model: str, variant: str, limits: dict) -> list[Bound]:
                            f"one per connection"))
     ports = limits.get("ephemeral_ports")
     if ports:
-        found.append(Bound("ephemeral_ports", ports * CLIENT_SOURCES,
-                           f"{ports:,} ports x {CLIENT_SOURCES} loopback client addresses "
-                           f"(one client host: {ports:,})"))
+        found.append(Bound("ephemeral_ports", ports_per_client(ports) * CLIENT_SOURCES,
+                           f"{ports:,} ports ({PORTS_KEPT_FREE} kept free) x {CLIENT_SOURCES} "
+                           f"loopback client addresses (one client host: {ports:,})"))
     conntrack = limits.get("nf_conntrack_max")
     if conntrack and limits.get("nf_conntrack_count"):
         found.append(Bound("nf_conntrack_max",

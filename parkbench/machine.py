@@ -15,9 +15,12 @@ from pathlib import Path
 import psutil
 
 from parkbench import limits
+from parkbench.boundedread import read_regular
 from parkbench.checker import is_plain_name
 from parkbench.errors import UserError
 
+# The stored config holds one name: a larger file is not one (nor is a FIFO or /dev/zero).
+MAX_CONFIG_BYTES = 64 * 2**10
 PACKAGES = ("parkbench", "pyperf", "psutil", "uvloop", "gevent", "greenlet", "pandas", "matplotlib")
 def check_name(name: str) -> str:
     if not is_plain_name(name):
@@ -46,9 +49,11 @@ def resolve_name(explicit: str | None = None) -> str:
             return check_name(candidate)
     path = config_path()
     try:
-        return check_name(json.loads(path.read_text())["name"])
+        return check_name(json.loads(read_regular(path, MAX_CONFIG_BYTES, "machine config"))["name"])
     except FileNotFoundError:
         pass
+    except UserError as exc:  # a FIFO, a device, a link to /dev/zero, a huge file
+        raise UserError(f"{exc}: not a parkbench machine config; fix or delete it") from None
     except (ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
         raise UserError(f"{path} is not a parkbench machine config "
                         f"({type(exc).__name__}: {exc}); fix or delete it") from None

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from parkbench import resources
 from parkbench.errors import UserError
+from parkbench.report_kernel import FOLDER_ENV
 
 NOTEBOOK = resources.path("report.ipynb")
 KERNEL_TIMEOUT_SECONDS = 600
@@ -30,6 +31,9 @@ def _require(module: str):
 
 
 KERNEL_NAME = "parkbench-current-python"
+# How long a kernel asked to shut down may take before it is killed: an idle one exits
+# at once; one still running a cell when the report is stopped is not waited for.
+SHUTDOWN_WAIT_SECONDS = 1.0
 
 
 def _current_interpreter_kernel(specs: Path):
@@ -41,14 +45,17 @@ def _current_interpreter_kernel(specs: Path):
     folder = specs / KERNEL_NAME
     folder.mkdir()
     (folder / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-m", "parkbench.report_kernel", "-f", "{connection_file}"],
         "display_name": "parkbench (current interpreter)", "language": "python",
+        "env": {FOLDER_ENV: str(specs)},
     }))
     manager = KernelSpecManager(kernel_dirs=[str(specs)], ensure_native_kernel=False)
     # IPC sockets in the private temporary folder: no TCP port, no "without encryption"
     # warning, nothing reachable from another user.
+    # The connection file too: the kernel removes the folder if the report dies.
     return KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=manager,
-                         transport="ipc", ip=str(specs / "kernel"), shutdown_wait_time=10)
+                         transport="ipc", ip=str(specs / "kernel"), shutdown_wait_time=SHUTDOWN_WAIT_SECONDS,
+                         connection_file=str(specs / "connection.json"))
 
 
 def render(results_dir: Path, output_dir: Path, machines: list[str] | None = None,
@@ -111,8 +118,17 @@ def _execute(notebook: Path, results_dir: Path, output_dir: Path, machines) -> l
             nb, timeout=KERNEL_TIMEOUT_SECONDS, record_timing=False, km=manager,
             resources={"metadata": {"path": str(output_dir)}},
         )
+        log = Path(specs) / "kernel.log"  # the kernel's own stderr: shown on a failure
         try:
-            client.execute()
+            with open(log, "wb") as stderr:
+                client.execute(stderr=stderr)
+        except Exception:
+            # nbclient meets SIGINT and SIGTERM itself: it shuts the kernel down, and
+            # the execution then fails in its own code; the user asked to stop.
+            if getattr(client, "_async_cleanup_kernel_future", None) is not None:
+                raise KeyboardInterrupt from None
+            sys.stderr.write(log.read_text(errors="replace"))
+            raise
         finally:
             if manager.has_kernel:  # a kernel we started: never leave it behind
                 manager.shutdown_kernel(now=False)

@@ -18,12 +18,11 @@ import fcntl
 import json
 import math
 import os
-import stat
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from parkbench import schema, upgrade
+from parkbench import boundedread, schema, upgrade
 from parkbench.errors import UserError
 from parkbench.schema import MACHINE_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
 
@@ -230,26 +229,10 @@ def write_machine(folder: Path, description: dict) -> Path:
 def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     """The text of a regular file of at most ``limit`` bytes; anything else (a FIFO, a
     device, a symlink to one, a huge file, binary) is a ``UserError``."""
-    path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        data = boundedread.read_regular(path, limit, "results file")
     except FileNotFoundError:
         raise UserError(f"no such results file: {path}") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UserError(f"{path} is not a regular file")
-        if info.st_size > limit:
-            raise UserError(f"{path} is {info.st_size:,} bytes, more than a results file may "
-                            f"be ({limit:,})")
-        try:
-            data = handle.read(limit + 1)
-        except OSError as exc:
-            raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > limit:
-        raise UserError(f"{path} is more than {limit:,} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

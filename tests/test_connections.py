@@ -60,7 +60,47 @@ def test_clients_split_n_within_descriptors_and_ports(monkeypatch):
     assert len({source for _, source in plan}) == 11
     assert connections.client_plan(10) == [(10, "127.0.0.2")]
     monkeypatch.setattr(connections, "_ephemeral_ports", lambda: 1000)  # ports bind first
-    assert max(share for share, _ in connections.client_plan(5_000)) <= 1000 - 64
+    assert max(share for share, _ in connections.client_plan(5_000)) <= 1000 - limits.PORTS_KEPT_FREE
+
+
+def _port_range(tmp_path, monkeypatch, text):
+    """This machine's port range as ``text`` (no root needed): a /proc tree of the test's own."""
+    path = tmp_path / "proc/sys/net/ipv4/ip_local_port_range"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    monkeypatch.setattr(connections, "PROC_ROOT", tmp_path)
+    monkeypatch.setattr(connections, "per_process_connections", lambda: 1_048_576 - 64)
+
+
+def test_sixty_four_ephemeral_ports_still_make_a_plan(tmp_path, monkeypatch):
+    """issue 28.11: 64 ports left 0 per client after a 64-port margin: ZeroDivisionError."""
+    _port_range(tmp_path, monkeypatch, "32768 32831\n")
+    plan = connections.client_plan(1_000)
+    assert sum(share for share, _ in plan) == 1_000
+    assert max(share for share, _ in plan) <= 64 - limits.PORTS_KEPT_FREE
+    with pytest.raises(connections.TooManyConnections, match="ip_local_port_range, 64 ports"):
+        connections.client_plan(56 * limits.CLIENT_SOURCES + 1)
+
+
+def test_an_n_the_port_range_cannot_hold_is_refused_naming_it_before_anything_starts(tmp_path, monkeypatch):
+    """issue 28.11: with 101 ports and N=30,000 the probe reported "reached 9,250 waiters
+    before the OS refused one more" (its own client cap; nothing had connected) and the
+    binding limit ``unidentified``. Now: refused before a server starts, naming the port
+    range, and the ``ephemeral_ports`` bound of the limits is that same ceiling."""
+    _port_range(tmp_path, monkeypatch, "32768\t32868\n")
+
+    def no_server(count):
+        raise AssertionError("a server started for an N the clients cannot open")
+
+    monkeypatch.setattr(connections.conn_server, "listeners", no_server)
+    with pytest.raises(connections.TooManyConnections) as refused:
+        connections.park(30_000, "protocol", measure=None, serve=None, primitive="echo")
+    assert str(refused.value).startswith("30,000 connections are more than the 23,250 the clients can open")
+    assert "net.ipv4.ip_local_port_range, 101 ports" in str(refused.value)
+    assert "sysctl -w net.ipv4.ip_local_port_range" in str(refused.value)
+    bound = {b.limit: b for b in limits.bounds("asyncio", "protocol", {"ephemeral_ports": 101})}
+    assert bound["ephemeral_ports"].waiters == 23_250
+    assert sum(share for share, _ in connections.client_plan(23_250)) == 23_250
 
 
 def test_reuseport_sizes_p_for_its_target_and_says_why(monkeypatch):

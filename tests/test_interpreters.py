@@ -184,3 +184,29 @@ def test_the_main_sections_use_the_interpreter_with_the_most_figures():
     assert headline.primary_interpreter(frame, "m") == "CPython 3.11.7"
     assert headline.primary_interpreter(frame, "n") == "CPython 3.13.0"  # a tie: the newer
     assert headline.primary_interpreter(frame, "none") is None
+
+
+def test_a_fake_cpython_3_99_is_one_line_not_a_traceback(tmp_path, capsys):
+    """issue 28.12: an interpreter that answers the identity question as CPython 3.99 but
+    makes no venv gave a FileNotFoundError traceback."""
+    fake = _fake(tmp_path / "bin" / "python3.99", _identity("3.99.0"))
+    output = tmp_path / "results"
+    assert main(["run", "--python", str(fake), "--models", "asyncio:event", "--n", "1000,2000,4000",
+                 "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("parkbench: error: ")
+    assert "-m venv made no" in err and not output.exists()
+
+
+@pytest.mark.parametrize("version", ["3.99", "3.12.1/../../escape", "3.12.1\x1b[2J", "3.12.1 ", "3.12.x"])
+def test_a_told_version_that_is_no_plain_release_is_refused(tmp_path, version):
+    """The told version names the interpreter's cache folder: it must be a plain release."""
+    identity = {**_identity("3.12.1"), "version": version}
+    with pytest.raises(UserError, match="not an interpreter's identity"):
+        interpreters.identify(_fake(tmp_path / "python", identity))
+
+
+@pytest.mark.parametrize("version", ["3.12.1", "3.13.0rc1", "3.14.0a2+"])
+def test_a_release_or_pre_release_version_is_accepted(tmp_path, version):
+    identity = {**_identity("3.12.1"), "version": version}
+    assert interpreters.identify(_fake(tmp_path / "python", identity))["version"] == version

@@ -173,9 +173,9 @@ def test_the_limits_of_connections_are_read_too(tmp_path):
     assert (values["nf_conntrack_max"], values["nf_conntrack_count"]) == (262144, 17)
     assert values["is_root"] is False  # a fixture tree is never this machine's root
     bounds = {b.limit: b for b in limits.bounds("asyncio", "reuseport", values, 9000.0)}
-    assert bounds["ephemeral_ports"].waiters == 28232 * limits.CLIENT_SOURCES
-    assert bounds["ephemeral_ports"].detail == ("28,232 ports x 250 loopback client addresses "
-                                                "(one client host: 28,232)")
+    assert bounds["ephemeral_ports"].waiters == (28232 - limits.PORTS_KEPT_FREE) * limits.CLIENT_SOURCES
+    assert bounds["ephemeral_ports"].detail == ("28,232 ports (8 kept free) x 250 loopback client "
+                                                "addresses (one client host: 28,232)")
     assert bounds["nf_conntrack_max"].waiters == 262144 - 17
     assert bounds["nf_conntrack_max"].detail == "262,144 tracked connections - 17 in use"
     missing = limits.read(str(_tree(tmp_path / "bare", BASE)))

@@ -2,6 +2,7 @@
 
 import builtins
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,46 @@ def test_missing_notebook_dependency_names_the_extra(monkeypatch, tmp_path, caps
     monkeypatch.setattr(builtins, "__import__", no_nbclient)
     assert main(["report", "--results", FIXTURES, "--output", str(tmp_path)]) == 2
     assert "install the report extra (pip install -e '.[report]')" in capsys.readouterr().err
+
+
+def _is_kernel(process) -> bool:
+    import psutil
+
+    try:
+        return "-f" in process.cmdline()
+    except psutil.Error:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_a_stopped_report_leaves_no_kernel_and_no_files(tmp_path, signum):
+    """issue 28.12: SIGTERM of ``report`` gave a traceback and the kernel lingered ~13 s
+    (a graceful shutdown of a busy kernel waited 10 s); SIGKILL left the kernel's
+    connection file and its folder in the temporary folder. Now SIGTERM is one line,
+    exit 130; either way the kernel goes within seconds and leaves no file."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    report = subprocess.Popen([sys.executable, "-m", "parkbench", "report", "--results", FIXTURES,
+                               "--output", str(tmp_path / "out")], env={**os.environ, "TMPDIR": str(private)},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    kernel = None
+    while kernel is None:  # the synchronisation point: the kernel started (its files exist)
+        assert report.poll() is None and time.monotonic() < deadline, report.stderr.read()
+        kernel = next((child for child in psutil.Process(report.pid).children()
+                       if _is_kernel(child)), None)
+        time.sleep(0.05)
+    report.send_signal(signum)
+    _, err = report.communicate(timeout=60)
+    if signum == signal.SIGTERM:
+        assert report.returncode == 130 and err == "parkbench: interrupted\n", err
+    psutil.wait_procs([kernel], timeout=5)
+    assert not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE
+    assert list(private.iterdir()) == []

@@ -41,6 +41,7 @@ def _new_run(args, child=None):
     from parkbench.plan import RunPlan
 
     plan = RunPlan.from_args(args, child.version_spec if child is not None else None)
+    _check_cache(plan, child)
     name = machine.resolve_name(args.machine)
     output = results.check_output_folder(Path(args.output))
     description = machine.describe(name)
@@ -103,6 +104,18 @@ def _reopen_run(args):
     return run_file, plan
 
 
+def _check_cache(plan, child=None) -> None:
+    """Refuse an unusable cache folder (one line) before anything is written, when the
+    run needs it: a Go program to build (the go reference, the served rate's load
+    generator) or an environment for another interpreter."""
+    from parkbench import gotoolchain, probes
+    from parkbench.interpreters import is_current
+
+    go = plan.served or any(probes.get(model).unavailable for model, _ in plan.selection)
+    if (go and gotoolchain.find_go() is not None) or (child is not None and not is_current(child.found)):
+        gotoolchain.usable_cache()
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -112,6 +125,16 @@ def _say(text: str) -> None:
 
 
 def run(args) -> int:
+    """The command; SIGTERM is an interrupt like Ctrl-C from its first step (the set-up
+    too: an interpreter's environment, the Go build, the calibration)."""
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _run(args) -> int:
     from parkbench.interpreters import Child
     from parkbench.plan import RunPlan
 
@@ -120,7 +143,7 @@ def run(args) -> int:
     if args.python and args.resume is None:
         children = [Child(spec) for spec in args.python]  # every spec checked first
         for each in children:                             # and every other option
-            RunPlan.from_args(args, each.version_spec)
+            _check_cache(RunPlan.from_args(args, each.version_spec), each)
         status = 0
         for each in children:
             each.prepare(_say)
@@ -135,11 +158,25 @@ def run(args) -> int:
     child = None
     if plan.python_spec is not None:  # checked with the plan: a version such as 3.12
         child = Child(plan.python_spec)
+    _check_cache(plan, child)
+    if child is not None:
         child.prepare(_say)
     return _run_one(run_file, plan, child)
 
 
 def _run_one(run_file, plan, child=None) -> int:
+    """Set up, sweep and finish one run; interrupted at any step, it says what is stored
+    and how to go on."""
+    try:
+        return _sweep(run_file, plan, child)
+    except KeyboardInterrupt:
+        print(f"parkbench: interrupted; {len(run_file.document['measurements'])} measurements "
+              f"are stored in {run_file.path}; finish with: parkbench run --resume "
+              f"{run_file.path}", file=sys.stderr)
+        return 130
+
+
+def _sweep(run_file, plan, child=None) -> int:
     from parkbench import calibration, gotoolchain, limits, probes, runner, suite
     from parkbench.commands import show
     from parkbench.slopes import derive
@@ -188,21 +225,13 @@ def _run_one(run_file, plan, child=None) -> int:
         _say("measuring the load generator's own ceiling (against its echo server)")
         document["generator_ceiling"] = calibration.generator_ceiling(python, dict(plan.served_settings))
         run_file.save()
-    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         sweep.run()
-    except KeyboardInterrupt:
-        print(f"parkbench: interrupted; {len(document['measurements'])} measurements are "
-              f"stored in {run_file.path}; finish with: parkbench run --resume "
-              f"{run_file.path}", file=sys.stderr)
-        return 130
     except OSError as exc:
         print(f"parkbench: error: cannot store results ({exc.strerror or exc}); "
               f"{len(document['measurements'])} measurements are in {run_file.path}; "
               f"free space, then: parkbench run --resume {run_file.path}", file=sys.stderr)
         return 2
-    finally:
-        signal.signal(signal.SIGTERM, previous_handler)
     if plan.latency:
         document.setdefault("calibration", {})["end"] = calibration.measure(python)
     seen = limits.with_child_rlimits(limits.read(), plan.child_rlimits)

@@ -57,6 +57,7 @@ REUSEPORT_TARGET = 200_000     # the reuseport variant is sized to hold this man
 DEFAULT_EPHEMERAL_PORTS = 60999 - 32768 + 1  # net.ipv4.ip_local_port_range's default
 REUSEPORT_HEADROOM = 1.15      # the kernel's hash spreads connections unevenly over servers
 CONNTRACK_COUNT = Path("/proc/sys/net/netfilter/nf_conntrack_count")
+PROC_ROOT = Path("/")  # where /proc is read from (a test gives a tree of its own)
 
 
 def per_process_connections() -> int:
@@ -115,21 +116,36 @@ class _Client:
         return reply
 
 
+class TooManyConnections(Exception):
+    """N is more than the loopback clients can open here: refused before anything starts."""
+
+
 def client_plan(n: int) -> list[tuple[int, str]]:
     """(connections, source address) per client child: each within one process's
-    descriptors and one source address's ephemeral ports."""
-    cap = min(per_process_connections(), _ephemeral_ports() - limits.DESCRIPTOR_MARGIN)
+    descriptors and one source address's ephemeral ports; ``TooManyConnections``
+    naming the limit when N does not fit in ``limits.CLIENT_SOURCES`` of them."""
+    ports, descriptors = _ephemeral_ports(), per_process_connections()
+    cap = min(descriptors, limits.ports_per_client(ports))
+    most = cap * limits.CLIENT_SOURCES
+    if n > most:
+        if cap < descriptors:
+            why = (f"the ephemeral port range (net.ipv4.ip_local_port_range, {ports:,} ports, "
+                   f"{limits.PORTS_KEPT_FREE} kept free) lets each of {limits.CLIENT_SOURCES} "
+                   f"loopback client addresses open {cap:,}; {limits.HOW_TO_RAISE['ephemeral_ports']}")
+        else:
+            why = (f"each of {limits.CLIENT_SOURCES} client processes holds {cap:,} (its hard "
+                   f"descriptor limit less {limits.DESCRIPTOR_MARGIN}); {limits.HOW_TO_RAISE['rlimit_nofile_hard']}")
+        raise TooManyConnections(f"{n:,} connections are more than the {most:,} the clients can "
+                                 f"open here: {why}")
     count = max(1, math.ceil(n / cap))
-    if count > 250:
-        raise LimitReached(250 * cap, OSError(errno.EADDRNOTAVAIL, "more client source "
-                                              "addresses than 127.0.0.2-251"))
     shares = [n // count + (1 if i < n % count else 0) for i in range(count)]
     return [(share, f"127.0.0.{2 + i}") for i, share in enumerate(shares)]
 
 
 def _ephemeral_ports() -> int:
-    """Ports one client address has (Linux's default range where it cannot be read)."""
-    return limits.ephemeral_ports(Path("/")) or DEFAULT_EPHEMERAL_PORTS
+    """Ports one client address has (Linux's default range where it cannot be read):
+    ``net.ipv4.ip_local_port_range`` under ``PROC_ROOT``."""
+    return limits.ephemeral_ports(PROC_ROOT) or DEFAULT_EPHEMERAL_PORTS
 
 
 def _start_client(port: int, n: int, source: str) -> _Client:
@@ -222,6 +238,7 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
     memory, time requests under load; the ``parked_result`` of a connections probe."""
     processes, why = server_processes(variant)
     note = conn_server.raise_descriptors()
+    plan = client_plan(n)  # an N the clients cannot open is refused before anything starts
     servers: list[conn_server.Server] = []
     clients: list[_Client] = []
     made = conn_server.listeners(processes)
@@ -234,7 +251,7 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
         conntrack_before = limits.read_int(CONNTRACK_COUNT)
         slabs_before = kernel_split.slabinfo()
         start = time.perf_counter()
-        clients = [_start_client(port, share, source) for share, source in client_plan(n)]
+        clients = [_start_client(port, share, source) for share, source in plan]
         _wait_arrived(n, servers, clients, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
         spawn_seconds = time.perf_counter() - start
         excluded = [client.process.pid for client in clients]

@@ -213,11 +213,12 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    from parkbench import gotoolchain
+    from parkbench import gotoolchain, lifeline
 
     parser = argparse.ArgumentParser(prog="python -m parkbench.probes.served_load")
     parser.add_argument("--ceiling", metavar="JSON", required=True, help="the served settings")
     args = parser.parse_args(argv)
+    lifeline.die_with_parent(os.environ.get("PARKBENCH_RUNNER_PID"))  # the run's set-up
     print(json.dumps(ceiling(gotoolchain.binary("loadgen"), settings(args.ceiling))))
     sys.stdout.flush()
     return 0
