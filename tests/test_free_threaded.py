@@ -78,3 +78,13 @@ def test_the_interpreters_table_has_a_row_for_each_build(two_builds):
     table = headline.interpreters(frame, "m", values).set_index("interpreter")
     assert list(table.index) == ["CPython 3.13.1", "CPython 3.13.1t"]
     assert table.loc["CPython 3.13.1t", "hand-off vs CPython 3.13.1"] == "1.500x"
+
+
+def test_a_build_flag_that_is_not_a_boolean_is_refused(tmp_path):
+    from parkbench import results
+
+    path = write_run(tmp_path, "m", "20261126T100000",
+                     [memory_record("asyncio", "event", n) for n in GRID],
+                     interpreter=dict(GIL, gil_disabled="false"))  # truthy: would read as 3.13.1t
+    with pytest.raises(UserError, match="interpreter.gil_disabled must be true or false"):
+        results.read_run(path)
