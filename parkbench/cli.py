@@ -144,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument("b", help="the same, for the other side")
     comparison.add_argument("--results", default="results", help="where machine names live")
     comparison.add_argument("--format", choices=("table", "json"), default="table")
-    comparison.add_argument("--interpreter-a", help="only A's figures of interpreters whose "
-                                                    "label holds this text, e.g. 3.12")
+    comparison.add_argument("--interpreter-a", help="only A's figures of the interpreter this "
+                                                    "names exactly (3.13.1, not 3.13.1t), else of "
+                                                    "those whose label holds it, e.g. 3.12")
     comparison.add_argument("--interpreter-b", help="the same for B")
 
     rendering = commands.add_parser("report", help="execute the report notebook, write HTML")

@@ -75,10 +75,18 @@ class Side:
     current: Any
 
 
+def matching(labels, wanted: str) -> set:
+    """The interpreter labels ``wanted`` names: the one it names exactly (a whole label,
+    or its version), else every label that contains it."""
+    exact = {label for label in labels if wanted in (label, label.rsplit(" ", 1)[-1])}
+    return exact or {label for label in labels if wanted in label}
+
+
 def resolve(target: str, results_folder: Path, interpreter: str | None = None) -> Side:
     """One side: ``target`` a run file (that run alone), a machine folder, or the name of
     a machine under ``results_folder`` (its current figures). ``interpreter`` keeps only
-    figures of interpreters whose label contains it (e.g. ``3.12``)."""
+    figures of the interpreter it names exactly (``3.13.1`` or ``CPython 3.13.1``, never
+    the free-threaded ``3.13.1t``), else of those whose label contains it (``3.12``)."""
     from parkbench import current
 
     path = Path(target)
@@ -95,7 +103,7 @@ def resolve(target: str, results_folder: Path, interpreter: str | None = None) -
     label = str(path) if path.is_file() else path.name
     if interpreter is not None:
         frame = figures.frame
-        figures.frame = frame[frame.interpreter.str.contains(interpreter, regex=False)]
+        figures.frame = frame[frame.interpreter.isin(matching(set(frame.interpreter), interpreter))]
         label += f", interpreter {interpreter}"
     interpreters = sorted(set(figures.frame.interpreter))
     if not interpreters:

@@ -134,7 +134,9 @@ def interpreters(frame, machine: str, values: dict):
     from parkbench.suite import QUICK_VARIANTS
 
     mine = frame[(frame.machine == machine) & frame.n.isna()]
-    labels = sorted(set(mine.interpreter), key=_version_key)
+    # a version's GIL build before its free-threaded one (``3.13.1`` < ``3.13.1t``): not
+    # the set's order, which changes with the hash seed
+    labels = sorted(set(mine.interpreter), key=lambda label: (_version_key(label), label))
     if len(labels) < 2:
         return pd.DataFrame()
     base = labels[0]

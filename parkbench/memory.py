@@ -13,7 +13,8 @@
   machine does at the same time lands in it too: it is noisier than the other views.
 
 ``tree_views`` also counts ``maps``, the memory mappings (a thread stack takes more
-than one, and vm.max_map_count bounds them).
+than one, and vm.max_map_count bounds them), and ``threads``, the OS threads of the tree
+at the reading (a reading of parked threads or workers must see them).
 
 USS and PSS come from /proc/<pid>/smaps_rollup through psutil, which is slow and takes
 memory-management locks: read them once per measurement, never while timing.
@@ -42,17 +43,19 @@ def tree_views(pid: int | None = None, exclude=()) -> dict:
     processes = [root] + [child for child in root.children(recursive=True)
                           if child.pid not in left_out]
     totals = dict.fromkeys(VIEWS, 0)
-    totals["maps"] = 0
+    totals["maps"] = totals["threads"] = 0
     counted = 0
     for process in processes:
         try:
             info = process.memory_full_info()
             maps = _count_mappings(process.pid)
+            threads = process.num_threads()
         except psutil.NoSuchProcess:
             continue  # a child that already exited holds no memory
         for view in VIEWS:
             totals[view] += getattr(info, view)
         totals["maps"] += maps
+        totals["threads"] += threads
         counted += 1
     totals["processes"] = counted
     return totals

@@ -26,15 +26,16 @@ import subprocess
 import sys
 import threading
 
+from parkbench import published
 from parkbench.errors import UserError
 from parkbench.units import is_finite_number
 
 SCHEMA = "parkbench-peer-style"
 SCHEMA_VERSION = 1  # a file of version 1 written before 2026-12 says {"format": 1} instead
 # The 2024 follow-up of the widely read "how much memory do you need to run 1 million
-# concurrent tasks" benchmark: peak RSS at 1M tasks. Published, not measured here.
-PUBLISHED_1M = {"Python 3.13 asyncio": 1_276e6, "Go": 2_586e6,
-                "Java virtual threads": 1_095e6, "Node.js": 564e6}
+# concurrent tasks" benchmark: peak RSS at 1M tasks, in bytes. Published, not measured
+# here; each figure's unit and source are in ``published.py`` (they are MiB).
+PUBLISHED_1M = published.one_million_tasks()
 RUNTIMES = ("asyncio", "go")
 MODES = ("gather", "tasks")
 

@@ -29,7 +29,7 @@ import time
 import traceback
 from typing import cast
 
-from parkbench import interference, lifeline, memory, probes, protocol, rlimits
+from parkbench import interference, lifeline, memory, probes, protocol, record_schema, rlimits
 from parkbench.handoff import one_way_percentiles
 from parkbench.protocol import EXIT_LIMIT_REACHED, EXIT_PROBE_FAILED
 
@@ -113,6 +113,10 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     checked = result.get("proof") or {}
     if checked.get("blocked_before") != n or checked.get("blocked_after") != n:
         raise RuntimeError(f"no proof that {n} waiters were blocked while measured: {checked}")
+    short = record_schema.threads_short({"model": model, "n": n, "baseline": baseline,
+                                         "memory": result.get("memory")})
+    if kind == "memory" and short:
+        raise RuntimeError(f"the memory reading {short}")
     if model == "threads" and _gil_disabled_build() and gil_enabled():
         raise RuntimeError("a free-threaded build is running with the GIL enabled (set "
                            "PYTHON_GIL=0, or an extension module re-enabled it)")

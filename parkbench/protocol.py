@@ -51,6 +51,7 @@ class MemoryViews(TypedDict):
     pss: int
     vms: int
     maps: int
+    threads: int                   # OS threads of the measured tree at the reading
     processes: int
     kernel: int                    # growth of kernel memory since the baseline
     kernel_meminfo: dict

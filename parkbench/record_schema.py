@@ -36,6 +36,28 @@ def check_job(check: Checker, job, where: str) -> None:
         check.fail(where, f"has unknown fields {sorted(unknown)}")
 
 
+def threads_short(record: dict) -> str | None:
+    """Why a memory reading cannot have seen its waiters, or None. A model whose waiters
+    run on OS threads (``threads_per_waiter``: a thread, a worker process) must show at
+    the reading at least N times that many threads more in the measured tree than at the
+    baseline: memory read before the threads started (or of the wrong processes) does
+    not. Records without thread counts (before 2026-12) are not judged."""
+    from parkbench import probes
+
+    model = probes.MODELS.get(str(record.get("model")))
+    per = model.threads_per_waiter if model is not None else 0
+    now = (record.get("memory") or {}).get("threads")
+    before = (record.get("baseline") or {}).get("threads")
+    if not per or now is None or before is None:
+        return None
+    need = per * record["n"]
+    if now - before >= need:
+        return None
+    return (f"must show the {need:,} threads the {record['n']:,} waiters run on when memory "
+            f"is read: the measured processes held {now - before:,} more than at the baseline "
+            f"(memory read before the waiters started?)")
+
+
 def check_record(check: Checker, record, where: str, run_id: str) -> None:
     _check_record(check, record, where, run_id)
     if record["kind"] != "switch" and "parked" in record and record["parked"] != record["n"]:
@@ -60,6 +82,8 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
         check.number(check.key(memory, "kernel", f"{where}.memory"), f"{where}.memory.kernel",
                      -(2**63), 2**63)
         check.number(memory.get("maps"), f"{where}.memory.maps", 0, 2**40, optional=True)
+        check.number(memory.get("threads"), f"{where}.memory.threads", 0, 2**31, optional=True,
+                     integer=True)
         check.number(check.key(record, "spawn_seconds", where), f"{where}.spawn_seconds", 0, 1e7)
         check.number(check.key(record, "wake_seconds", where), f"{where}.wake_seconds", 0, 1e7,
                      optional=True)  # None: the child exited without waking
@@ -85,6 +109,11 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
         if baseline is not None:
             check.dict(baseline, f"{where}.baseline")
             check.number(baseline.get("maps"), f"{where}.baseline.maps", 0, 2**40, optional=True)
+            check.number(baseline.get("threads"), f"{where}.baseline.threads", 0, 2**31,
+                         optional=True, integer=True)
+        short = threads_short(record)
+        if short:
+            check.fail(f"{where}.memory.threads", short)
     elif kind == "served":
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)

@@ -125,6 +125,8 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
             check.text(interpreter.get(key), f"interpreter.{key}", optional=True, limit=200)
         if "/" in (interpreter.get("executable") or ""):
             check.fail("interpreter.executable", "must be a name, not a path")
+        if interpreter.get("gil_disabled") is not None:  # the label's t: "false" must not set it
+            check.flag(interpreter["gil_disabled"], "interpreter.gil_disabled")
     description = document.get("machine_description")
     if description is not None:
         check.dict(description, "machine_description")

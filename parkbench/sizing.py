@@ -20,14 +20,18 @@ data; plotting lives in ``sizing_plots.py``.
 import math
 from dataclasses import dataclass
 
-# Published figures of other runtimes (from one widely read article): reference
-# markers, never measurements of this machine; shown only for a runtime that is not
-# measured here (``runtime`` names the model that measures it).
+from parkbench import published
+
+# Published figures of other runtimes (``published.py``: each with its unit and
+# source): reference markers, never measurements of this machine; shown only for a
+# runtime that is not measured here (``runtime`` names the model that measures it).
 PUBLISHED: tuple[dict, ...] = (
-    {"label": "Go goroutine (published)", "runtime": "go", "bytes_per_waiter": 2.6e3,
-     "switch_seconds": 200e-9},
-    {"label": "JVM platform thread (published: 1 MB stack reserved, 1-5 µs OS switch)",
-     "runtime": "jvm", "bytes_per_waiter": 2.0**20, "switch_seconds": 3e-6},
+    {"label": "Go goroutine (published)", "runtime": "go",
+     "bytes_per_waiter": published.GOROUTINE_MEMORY.per_waiter,
+     "switch_seconds": published.GOROUTINE_SWITCH.base},
+    {"label": "JVM platform thread (published: 1 MiB stack reserved, 1-5 µs OS switch)",
+     "runtime": "jvm", "bytes_per_waiter": published.JVM_THREAD_STACK.base,
+     "switch_seconds": published.OS_SWITCH.base},
 )
 MULTICORE_MODELS = ("subprocess", "go")  # workers, or goroutines on GOMAXPROCS threads
 

@@ -91,6 +91,42 @@ def test_the_hand_off_is_a_pyperf_file_near_a_direct_ping_pong(goprobe, tmp_path
     assert one_way / 5 < benchmark.median() < one_way * 5
 
 
+def test_the_go_hand_off_agrees_with_a_clock_outside_the_program(goprobe, tmp_path):
+    """Every unit conversion of go's hand-off (the program's nanoseconds, ``pingpong``'s
+    seconds, pyperf's ``inner_loops``) checked against the test's own clock: two runs of
+    the benchmark with fixed loops, 1 and 2**20 round trips a value; the difference of
+    their wall times over the hand-offs it adds is the per-hand-off time an outside
+    clock sees (start-up cancels out). A ratio, never a timing threshold: a unit slip
+    (1000x) fails it; noise on a busy machine does not."""
+    import time
+
+    import pyperf
+
+    from parkbench import switchbench
+
+    values, warmups = 3, 1
+
+    def run(loops):
+        output = tmp_path / f"switch-{loops}.json"
+        command = switchbench.switch_command("go", "chan", "same-core", output, "quick")
+        for option, value in (("--processes", 1), ("--values", values), ("--warmups", warmups)):
+            command[command.index(option) + 1] = str(value)
+        command += ["--loops", str(loops)]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        wall = time.perf_counter() - start
+        assert done.returncode == 0, done.stderr
+        return pyperf.Benchmark.load(str(output)), wall
+
+    loops = 2**20
+    _, wall_small = run(1)
+    benchmark, wall_big = run(loops)
+    hand_offs = (values + warmups) * (loops - 1) * 2  # two a round trip
+    outside = (wall_big - wall_small) / hand_offs
+    assert outside > 0, (wall_big, wall_small)
+    assert 0.2 < benchmark.median() / outside < 5, (benchmark.median(), outside)
+
+
 def _pingpong(loops, cpus) -> dict:
     """go's pingpong in a child (it pins the calling thread: not pytest's)."""
     code = ("import json\nfrom parkbench.probes import go_goroutines as g\nobserved = {}\n"

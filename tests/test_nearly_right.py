@@ -67,6 +67,9 @@ class _FakeProcess:
     def memory_full_info(self):
         return self._info
 
+    def num_threads(self):
+        return self.pid - 9  # 1, 2, 3 ... : each process's own count
+
     def children(self, recursive=False):
         return self._children + (self._grandchildren if recursive is True else [])
 
@@ -80,7 +83,7 @@ def test_tree_views_sum_each_view_from_its_own_field_over_the_whole_tree(monkeyp
     monkeypatch.setattr(memory, "_count_mappings", lambda pid: pid)  # 10 + 11 + 12 + 13
     views = memory.tree_views()
     assert views == {"rss": 52_008, "vms": 108_071, "uss": 20_202, "pss": 30_604,
-                     "maps": 46, "processes": 4}
+                     "maps": 46, "threads": 10, "processes": 4}
 
 
 def test_a_process_that_ends_while_it_is_read_is_skipped_not_fatal(monkeypatch):
@@ -92,7 +95,7 @@ def test_a_process_that_ends_while_it_is_read_is_skipped_not_fatal(monkeypatch):
                         [Gone(11, None), _FakeProcess(12, FullInfo(rss=1, vms=1, uss=1, pss=1))])
     monkeypatch.setattr(memory.psutil, "Process", lambda pid=None: root)
     monkeypatch.setattr(memory, "_count_mappings", lambda pid: 1)
-    assert memory.tree_views() == {"rss": 6, "vms": 6, "uss": 6, "pss": 6, "maps": 2, "processes": 2}
+    assert memory.tree_views() == {"rss": 6, "vms": 6, "uss": 6, "pss": 6, "maps": 2, "threads": 4, "processes": 2}
 
 
 def test_kernel_fields_absent_from_meminfo_count_as_zero(tmp_path):

@@ -75,6 +75,20 @@ def test_a_thread_that_leaves_the_condition_fails_the_probe():
     assert done.returncode != 0 and "NotParked" in done.stderr
 
 
+def test_memory_read_before_the_threads_start_is_refused():
+    """The views are read first, then the threads start and are proved parked around a
+    measure that hands back the early reading: the proof passes, the thread count not."""
+    patch = ("from parkbench.probes import threads as t\nreal = t.park\n"
+             "def park(n, variant, measure, wake=True):\n"
+             "    early = measure()\n"
+             "    return real(n, variant, lambda *args, **kwargs: early, wake)\n"
+             "t.park = park\n")
+    done, _ = _probe(patch + RUN.format(model="threads", variant="condition", n=50))
+    assert done.returncode != 0
+    assert "the memory reading must show the 50 threads the 50 waiters run on" in done.stderr
+    assert "held 0 more than at the baseline" in done.stderr
+
+
 def test_a_worker_that_dies_instead_of_parking_fails_the_probe():
     patch = ("from parkbench.probes import subprocess_workers as w\n"
              "w.WORKER_CODE = \"import os\\nos.write(1, b'r')\\n\"\n")  # ready, then exits

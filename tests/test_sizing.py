@@ -52,7 +52,7 @@ def test_grid_rows_are_rates_and_columns_waiters():
 
 
 def test_published_markers_are_labelled_as_published():
-    markers = sizing.published_markers(2.6e9, cores=1)
+    markers = sizing.published_markers(2_711.18336e6, cores=1)  # 2,585.6 MiB: 1M goroutines
     go = markers[0]
     assert "published" in go["label"]
     assert go["waiters"] == pytest.approx(1e6) and go["rate"] == pytest.approx(5e6)

@@ -62,6 +62,10 @@ class Model:
     reference: bool = False
     # The placement whose hand-off the fit map uses; None: the slower of the two.
     handoff_placement: str | None = None
+    # OS threads each waiter runs on (a thread, or a worker process's main thread): the
+    # measured tree must hold at least N times this many more threads when memory is
+    # read than at the baseline (``record_schema.threads_short``). 0: no such bound.
+    threads_per_waiter: int = 0
 
 
 THREAD_STACK_MIN = 32 * 1024  # threading.stack_size() refuses less
@@ -157,6 +161,7 @@ MODELS = {
             ("lock", "queue"),
             16 * 1024,  # a thread's kernel stack alone
             open_variants=_check_stack_variant,
+            threads_per_waiter=1,
         ),
         Model(
             "asyncio",
@@ -206,6 +211,7 @@ MODELS = {
             ("pipe",),
             256 * 1024,  # a forked process's private pages and kernel structures
             multiprocess=True,
+            threads_per_waiter=1,
         ),
         Model(
             "go",
