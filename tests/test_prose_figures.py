@@ -1,0 +1,148 @@
+"""Figures quoted in prose come from the committed files: each claim below finds its
+numbers in README.md or docs/ and computes them again from the committed results (a
+fixed snapshot, ``tests/committed.py``), formatted as the prose gives them. A new run that
+moves a figure fails here until the prose says the new one."""
+
+import functools
+import json
+import re
+
+import pytest
+
+from parkbench import current, summary
+from tests import committed
+
+ROOT = committed.ROOT
+MACHINE = "x86_64-2cpu-24gib"
+PY = "CPython 3.11.7"
+
+
+@functools.cache
+def _figures():
+    return current.load([committed.results() / MACHINE])
+
+
+def _value(model, variant, metric, interpreter=PY) -> float:
+    frame = _figures().frame
+    rows = frame[(frame.model == model) & (frame.variant == variant) & (frame.metric == metric)
+                 & (frame.interpreter == interpreter) & frame.n.isna()]
+    assert len(rows) == 1, (model, variant, metric, len(rows))
+    return float(rows.value.iloc[0])
+
+
+def _ratio(model, variant, latency=False) -> str:
+    frame = _figures().frame
+    table = summary.latency_table(frame) if latency else summary.table(frame)
+    row = table[(table.interpreter == PY) & (table.model == model) & (table.variant == variant)]
+    return summary.format_ratio(float(row.vs_reference.iloc[0]))
+
+
+def _run_figure(run_id, model, variant, metric) -> float:
+    from parkbench import tidy
+
+    frame, _ = tidy.load_runs([committed.results() / MACHINE / f"{run_id}.json"])
+    rows = frame[(frame.model == model) & (frame.variant == variant) & (frame.metric == metric) & frame.n.isna()]
+    return float(rows.value.iloc[0])
+
+
+def _ceilings() -> list[int]:
+    from parkbench import tidy
+
+    frame, _ = tidy.load_runs([committed.results() / MACHINE])
+    rows = frame[(frame.metric == "limit_reached") & (frame.model == "threads")
+                 & (frame.variant == "condition") & (frame.interpreter == PY)]
+    return sorted(int(v) for v in rows.value)
+
+
+def _peer(runtime, n) -> dict:
+    document = json.loads((committed.results() / MACHINE / "peer-style.json").read_text())
+    row, = [r for r in document["rows"] if r["runtime"] == runtime and r["n"] == n]
+    return row
+
+
+KIB, MIB = 1024.0, 1024.0**2
+WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
+
+
+def _task():
+    return _value("asyncio", "event", "total_per_waiter")
+
+
+CLAIMS = {
+    "an asyncio and a uvloop task": (
+        "README.md", r"A parked asyncio or uvloop task costs about ([\d.]+) KiB",
+        lambda: (f"{_task() / KIB:.1f}",)),
+    "a greenlet": ("README.md", r"a gevent greenlet about ([\d.]+) KiB",
+                   lambda: (f"{_value('gevent', 'event', 'total_per_waiter') / KIB:.1f}",)),
+    "a thread's RSS and kernel": (
+        "README.md", r"an OS thread (\d+) KiB of RSS \*\*plus (\d+) KiB of kernel memory",
+        lambda: (f"{_value('threads', 'condition', 'rss_per_waiter') / KIB:.0f}",
+                 f"{_value('threads', 'condition', 'kernel_per_waiter') / KIB:.0f}")),
+    "a thread in all": (
+        "README.md", r"(\d+) KiB in all, (\d+) times a task",
+        lambda: (f"{_value('threads', 'condition', 'total_per_waiter') / KIB:.0f}",
+                 f"{_value('threads', 'condition', 'total_per_waiter') / _task():.0f}")),
+    "a worker process": (
+        "README.md", r"looks like (\d+) MiB by RSS but really costs ([\d.]+) MiB \(PSS \+\s+kernel\); "
+                     r"a fresh interpreter ([\d.]+) MiB",
+        lambda: (f"{_value('subprocess', 'fork', 'rss_per_waiter') / MIB:.0f}",
+                 f"{_value('subprocess', 'fork', 'total_per_waiter') / MIB:.1f}",
+                 f"{_value('subprocess', 'exec', 'total_per_waiter') / MIB:.1f}")),
+    "a goroutine": ("README.md", r"A goroutine, measured beside them, ([\d.]+) KiB in\s+all",
+                    lambda: (f"{_value('go', 'chan', 'total_per_waiter') / KIB:.2f}",)),
+    "vs go": (
+        "README.md", r"an asyncio task costs ([\d.]+x) a goroutine's memory\s+and (\d+x) its hand-off, "
+                     r"an OS thread (\d+x) and (\d+x)",
+        lambda: (_ratio("asyncio", "event"), _ratio("asyncio", "future", latency=True),
+                 _ratio("threads", "condition"), _ratio("threads", "lock", latency=True))),
+    "the thread ceilings": (
+        "README.md", r"Threads stop at ([\d,]+) to ([\d,]+) on this machine\s+\((\w+) measured ceilings\)",
+        lambda: (f"{_ceilings()[0]:,}", f"{_ceilings()[-1]:,}", WORDS.get(len(_ceilings()), str(len(_ceilings()))))),
+    "an asyncio connection": (
+        "README.md", r"an asyncio connection costs ([\d.]+) KiB, ([\d.]+)\s+times its bare task, ([\d.]+) KiB "
+                     r"of it in the kernel; ([\d.]+x) a Go connection, where a thread\s+per connection is ([\d.]+x)",
+        lambda: (f"{_value('asyncio', 'connections', 'total_per_waiter') / KIB:.1f}",
+                 f"{_value('asyncio', 'connections', 'total_per_waiter') / _task():.1f}",
+                 f"{_value('asyncio', 'connections', 'kernel_per_waiter') / KIB:.1f}",
+                 _ratio("asyncio", "connections"), _ratio("threads", "connections"))),
+    "the 1M-tasks gap in the README": (
+        "README.md", r"gives ([\d,]+) B\s+per asyncio task here, (\d+)% more than the ([\d.]+) KiB slope",
+        lambda: (f"{_peer('asyncio', 1_000_000)['peer_per_task']:,.0f}",
+                 f"{(_peer('asyncio', 1_000_000)['peer_per_task'] / _task() - 1) * 100:.0f}",
+                 f"{_task() / KIB:.2f}")),
+    "other interpreters": (
+        "README.md", r"Under CPython 3.12 and 3.13 a task is ([\d.]+) and ([\d.]+) KiB",
+        lambda: (f"{_value('asyncio', 'event', 'total_per_waiter', 'CPython 3.12.1') / KIB:.2f}",
+                 f"{_value('asyncio', 'event', 'total_per_waiter', 'CPython 3.13.0') / KIB:.2f}")),
+    "a convoy": (
+        "docs/methodology.md", r"N\^([\d.]+) up to 12,800 threads in the full sweep of\s+14:56 \(`20261126T145655Z`\)",
+        lambda: (f"{_run_figure('20261126T145655Z', 'threads', 'condition', 'wake_exponent'):.2f}",)),
+    "a ceiling of 13:57": (
+        "docs/methodology.md", r"sweep of 13:57 \(`20261126T135709Z`\).*?vm.max_map_count, at ([\d,]+)\.",
+        lambda: (f"{_run_figure('20261126T135709Z', 'threads', 'condition', 'limit_reached'):,.0f}",)),
+    "the ceiling alone": (
+        "docs/methodology.md", r"`20261126T155350Z`: ([\d,]+) threads, ([\d.]+) KiB of\s+kernel memory each",
+        lambda: (f"{_run_figure('20261126T155350Z', 'threads', 'condition', 'limit_reached'):,.0f}",
+                 f"{_run_figure('20261126T155350Z', 'threads', 'condition', 'kernel_per_waiter') / KIB:.1f}")),
+    "the headline task": (
+        "docs/methodology.md", r"headline asyncio figure \(([\d.]+) KiB, ([\d,]+) B",
+        lambda: (f"{_task() / KIB:.2f}", f"{_task():,.0f}")),
+    "the sleep variant's parts": (
+        "docs/methodology.md", r"add about (\d+) B per task \(([\d,]+) B against\s+([\d,]+) B\)",
+        lambda: (f"{round(_peer('asyncio', 1_000_000)['parkbench_slope']) - round(_task())}",
+                 f"{_peer('asyncio', 1_000_000)['parkbench_slope']:,.0f}", f"{_task():,.0f}")),
+    "the 1M-tasks gap in the methodology": (
+        "docs/methodology.md", r"gives ([\d,]+) B per asyncio task, (\d+)% more than parkbench's headline\s+([\d,]+) B",
+        lambda: (f"{_peer('asyncio', 1_000_000)['peer_per_task']:,.0f}",
+                 f"{(_peer('asyncio', 1_000_000)['peer_per_task'] / _task() - 1) * 100:.0f}",
+                 f"{_task():,.0f}")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLAIMS))
+def test_a_figure_in_prose_is_the_committed_files(name):
+    page, pattern, compute = CLAIMS[name]
+    text = (ROOT / page).read_text()
+    found = re.search(pattern, text, re.S)
+    assert found, f"{page}: the sentence of {name!r} is gone (or reworded): update CLAIMS"
+    assert found.groups() == compute(), f"{page}: {name}: the prose says {found.groups()}, the files {compute()}"
