@@ -89,3 +89,16 @@ def _labels(rows) -> list:
     keys = {(r.model, r.variant) for r in rows.itertuples()}
     ordered = sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
     return [f"{model}/{variant}" for model, variant in ordered]
+
+
+def runs_of(rows) -> list[str]:
+    """The run ids ``rows`` (a frame of figures) came from, oldest first."""
+    return sorted({str(run) for run in rows.run_id.dropna()})
+
+
+def name_runs(fig, runs, height: float = 0.3) -> None:
+    """A footer line naming the runs a figure's numbers came from, and the figure laid out
+    above it (``height``: the inches kept for it)."""
+    fig.text(0.01, 0.01, "runs: " + ", ".join(runs), fontsize=8, color="0.3", ha="left",
+             va="bottom", gid="runs")
+    fig.tight_layout(rect=(0, height / fig.get_figheight(), 1, 1))

@@ -12,6 +12,8 @@ matplotlib.use("Agg")
 from parkbench import (  # noqa: E402
     current,
     headline,
+    sizing,
+    sizing_plots,
 )
 from tests import committed  # noqa: E402
 
@@ -28,6 +30,20 @@ def machine():
     return figures, name, frame
 
 
+def _in_process(frame, name):
+    profiles = sizing.profiles(frame, {name: 2})
+    return dict((key, chosen) for key, _title, chosen in sizing.by_workload(profiles))
+
+
+def _texts(figure) -> str:
+    texts = [text.get_text() for text in figure.texts]
+    if figure._suptitle is not None:
+        texts.append(figure._suptitle.get_text())
+    for ax in figure.axes:
+        texts += [ax.get_title(), *(text.get_text() for text in ax.texts)]
+    return "\n".join(texts)
+
+
 def test_the_headline_runs_column_is_a_short_key_that_loses_no_run(machine):
     _figures, name, frame = machine
     table = headline.headline(frame, name)
@@ -37,3 +53,56 @@ def test_the_headline_runs_column_is_a_short_key_that_loses_no_run(machine):
     for full, short in zip(table["runs"], shown["runs"]):
         assert len(short) <= 3 * len(key), short  # "1, 3", never 16-character ids
         assert sorted(numbers[k] for k in short.split(", ")) == sorted(full.split(", "))
+
+
+def _mesh_extent(axis):
+    """The edges pcolormesh(shading="nearest") gives cell centres: half a step out."""
+    return axis[0] - (axis[1] - axis[0]) / 2, axis[-1] + (axis[-1] - axis[-2]) / 2
+
+
+@pytest.mark.parametrize("kind", ["decision", "fit"])
+def test_the_maps_draw_only_the_computed_grid_and_say_a_marker_is_off_it(machine, kind):
+    _figures, name, frame = machine
+    chosen = _in_process(frame, name)["in-process"]
+    plot = sizing_plots.decision_map if kind == "decision" else sizing_plots.fit_map
+    figure = plot(chosen, WAITERS, RATES, 2**34, 2)
+    maps = [ax for ax in figure.axes if ax.get_xscale() == "log"]
+    assert maps
+    for ax in maps:
+        assert ax.get_xlim() == pytest.approx(_mesh_extent(WAITERS))
+        assert ax.get_ylim() == pytest.approx(_mesh_extent(RATES))
+    legend = figure.axes[0].get_legend() if kind == "decision" else figure.legends[0]
+    labels = [text.get_text() for text in legend.get_texts()]
+    (go,) = [label for label in labels if label.startswith("go/chan")]
+    assert "off the map" in go  # its corner is above R = 1e7
+    wide = plot(chosen, WAITERS, WAITERS, 2**34, 2)  # R up to 1e8, as the notebook's axis
+    legend = wide.axes[0].get_legend() if kind == "decision" else wide.legends[0]
+    assert not any("off the map" in text.get_text() for text in legend.get_texts())
+
+
+def test_contour_lines_are_named_in_the_legend_not_written_on_the_map(machine):
+    _figures, name, frame = machine
+    chosen = _in_process(frame, name)["connections"]
+    figure = sizing_plots.decision_map(chosen, WAITERS, WAITERS, 2**34, 2)
+    ax = figure.axes[0]
+    assert list(ax.texts) == []  # a label on the map was clipped at its edge and crossed by its line
+    handles = [h for h in ax.get_legend().legend_handles if h.get_label().startswith("more than")]
+    assert [h.get_label() for h in handles][:2] == ["more than 1 machine", "more than 10 machines"]
+    assert len({h.get_linestyle() for h in handles}) == len(handles) >= 3
+
+
+def test_a_second_variant_of_one_model_is_hatched_on_the_map_and_in_the_legend():
+    def profile(variant, total, capacity, seconds, cores):
+        return sizing.Profile("m", "uvloop", variant, total, capacity, "memory", seconds, cores,
+                              served_per_core=1 / seconds)
+
+    axis = [1e3, 1e5, 1e7]
+    figure = sizing_plots.decision_map([profile("connections", 1000.0, 10_000_000, 1e-6, 1),
+                                        profile("reuseport", 8000.0, 1_000_000, 1e-6, 2)],
+                                       axis, [1e3, 1.5e6, 1e7], 2**30, 2)
+    ax = figure.axes[0]
+    hatch = {h.get_label().split(" ")[0]: h.get_hatch() for h in ax.get_legend().legend_handles
+             if h.get_label().startswith("uvloop/")}
+    assert hatch["uvloop/connections"] is None and hatch["uvloop/reuseport"]
+    drawn = [c for c in ax.collections if c.get_gid() == "hatch:uvloop/reuseport"]
+    assert drawn and drawn[0].get_hatch() == hatch["uvloop/reuseport"]
