@@ -1,10 +1,11 @@
 """What the report's plots share: one encoding (colour = model, marker = variant or
-primitive), the matplotlib settings, and the helpers that pick a machine's rows and draw
-byte axes. The plots themselves are in ``memoryplots.py`` (memory and capacity),
-``timeplots.py`` (hand-off, request, spawn and wake times) and ``sizing_plots.py`` (the
-maps): each function there takes a machine's current figures (the frame of
-``current.select``) and returns a matplotlib Figure whose artists carry what they show
-(series labels, ``gid``s), so tests can read them. Nothing there computes a figure the
+primitive), the matplotlib settings, and the helpers that pick a machine's rows, draw byte
+axes and name runs. The plots themselves are in ``memoryplots.py`` (memory and capacity),
+``timeplots.py`` (hand-off, request and served times), ``churnplots.py`` (spawn and wake
+per waiter) and ``sizing_plots.py`` (the maps): each function there takes a machine's
+current figures (the frame of ``current.select``) and returns a matplotlib Figure whose
+artists carry what they show (series labels, ``gid``s), so tests can read them, and which
+names the runs its figures came from (``name_runs``). Nothing there computes a figure the
 analysis modules do not return; nothing carries a timestamp, so re-rendering unchanged
 results gives the same pictures.
 """

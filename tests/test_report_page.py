@@ -10,15 +10,27 @@ import pytest
 matplotlib.use("Agg")
 
 from parkbench import (  # noqa: E402
+    churnplots,
     current,
     headline,
+    memoryplots,
     sizing,
     sizing_plots,
+    switchbench,
+    timeplots,
 )
 from tests import committed  # noqa: E402
 
 WAITERS = [10 ** (k / 8) for k in range(16, 65)]
 RATES = [10 ** (k / 8) for k in range(8, 57)]  # up to 1e7: go's corner (~1.5e7/s) lies above
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +118,72 @@ def test_a_second_variant_of_one_model_is_hatched_on_the_map_and_in_the_legend()
     assert hatch["uvloop/connections"] is None and hatch["uvloop/reuseport"]
     drawn = [c for c in ax.collections if c.get_gid() == "hatch:uvloop/reuseport"]
     assert drawn and drawn[0].get_hatch() == hatch["uvloop/reuseport"]
+
+
+def test_the_hand_off_legend_covers_no_bar_and_no_label(machine):
+    figures, name, frame = machine
+    values = {key[2:]: v for key, v in switchbench.switch_values(figures).items() if key[0] == name}
+    figure = timeplots.switch_latency(frame, name, values)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    ax = figure.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    covered = [patch for patch in ax.patches if patch.get_window_extent(renderer).overlaps(legend)]
+    covered += [text.get_text() for text in ax.texts if text.get_window_extent(renderer).overlaps(legend)]
+    assert covered == []
+
+
+def test_tail_panels_are_a_readable_grid_with_a_marker_per_percentile(machine):
+    _figures, name, frame = machine
+    figure = timeplots.tail_latency(frame, name)
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) >= 4
+    columns = {round(ax.get_position().x0, 3) for ax in panels}
+    assert len(columns) <= 3
+    for ax in panels:
+        lines = [line for line in ax.lines if str(line.get_gid()).startswith("switch:")]
+        assert len(lines) == 3
+        assert len({line.get_marker() for line in lines}) == 3
+        assert len({line.get_linestyle() for line in lines}) == 3
+        assert ax.title.get_fontsize() >= 10 and ax.xaxis.label.get_fontsize() >= 10
+
+
+def test_churn_is_one_panel_per_model_with_the_two_phases_apart(machine):
+    _figures, name, frame = machine
+    figure = churnplots.spawn_and_wake(frame, name)
+    models = set(frame[frame.metric.isin(["spawn_seconds", "wake_seconds"])].model)
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) == len(models) >= 4
+    for ax in panels:
+        gids = [str(line.get_gid()) for line in ax.lines]
+        assert {gid.split(":")[1].split("/")[0] for gid in gids} == {ax.get_title()}
+        styles = {gid.split(":")[0]: line.get_linestyle() for gid, line in zip(gids, ax.lines)}
+        if len(styles) == 2:
+            assert styles["spawn"] != styles["wake"]
+        assert len(ax.get_legend().get_texts()) <= 8
+
+
+def test_every_plot_names_the_runs_its_figures_came_from(machine):
+    figures, name, frame = machine
+    values = {key[2:]: v for key, v in switchbench.switch_values(figures).items() if key[0] == name}
+    chosen = _in_process(frame, name)
+    plots = {
+        "memory against N": (memoryplots.memory_vs_n(frame, name),
+                             frame[(frame.metric == "total") & frame.n.notna()]),
+        "bytes by view": (memoryplots.views_per_waiter(frame, name),
+                          frame[frame.metric.isin([m for m, _ in memoryplots.VIEWS]) & frame.n.isna()]),
+        "capacity": (memoryplots.capacity(frame, name), frame[frame.metric == "capacity"]),
+        "churn": (churnplots.spawn_and_wake(frame, name),
+                  frame[frame.metric.isin(["spawn_seconds", "wake_seconds"]) & frame.n.notna()]),
+        "hand-off": (timeplots.switch_latency(frame, name, values), frame[frame.metric == "switch_latency"]),
+        "tail": (timeplots.tail_latency(frame, name), frame[frame.metric.str.startswith("switch_p")]),
+    }
+    for key, profiles in chosen.items():
+        runs = {run for p in profiles for run in (p.memory_run, p.switch_run, p.served_run) if run}
+        plots[f"decision map {key}"] = (sizing_plots.decision_map(profiles, WAITERS, WAITERS, 2**34, 2), runs)
+        plots[f"fit map {key}"] = (sizing_plots.fit_map(profiles, WAITERS, WAITERS, 2**34, 2), runs)
+    for what, (figure, rows) in plots.items():
+        runs = set(rows) if isinstance(rows, set) else set(rows.run_id)
+        assert runs, what
+        missing = [run for run in runs if run not in _texts(figure)]
+        assert missing == [], what
