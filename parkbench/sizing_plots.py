@@ -147,9 +147,10 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     hatches = _winner_hatches(winners)
     for i, hatch in enumerate(hatches):
         if hatch and (codes == i).any():  # the cells this variant wins, hatched over its shade
-            ax.pcolormesh(waiters_axis, rate_axis, np.ma.masked_where(codes != i, codes), shading="nearest",
-                          facecolor="none", edgecolor="black", linewidth=0, hatch=hatch, alpha=0.5,
-                          gid=f"hatch:{winners[i].model}/{winners[i].variant}").set_array(None)
+            # pcolor, not pcolormesh: a QuadMesh takes the hatch but does not draw it
+            ax.pcolor(waiters_axis, rate_axis, np.ma.masked_where(codes != i, codes), shading="nearest",
+                      cmap=ListedColormap([(0, 0, 0, 0)]), edgecolor="0.25", linewidth=0, hatch=hatch,
+                      gid=f"hatch:{winners[i].model}/{winners[i].variant}")
     # contour lines told apart by line style in the legend: a label written on the map was
     # clipped at its edge or crossed by its own line
     contours = [(level, style, text) for level, style, text in CONTOURS
@@ -170,7 +171,8 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
                 for _level, style, text in contours]
     ax.legend(handles=handles + _measured_handles(measured) + _reference_handles(markers) + checked,
               loc="upper left",
-              bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines")
+              bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines",
+              handlelength=2.5, handleheight=1.4)  # room for a hatch to show
     ax.set(xscale="log", yscale="log", xlabel="W: concurrent idle waiters",
            ylabel=("R: requests per second (at the SLO)" if profiles[0].serves_requests
                    else "R: wake-ups per second (in-process hand-offs)"),

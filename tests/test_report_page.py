@@ -116,8 +116,20 @@ def test_a_second_variant_of_one_model_is_hatched_on_the_map_and_in_the_legend()
     hatch = {h.get_label().split(" ")[0]: h.get_hatch() for h in ax.get_legend().legend_handles
              if h.get_label().startswith("uvloop/")}
     assert hatch["uvloop/connections"] is None and hatch["uvloop/reuseport"]
-    drawn = [c for c in ax.collections if c.get_gid() == "hatch:uvloop/reuseport"]
-    assert drawn and drawn[0].get_hatch() == hatch["uvloop/reuseport"]
+    (drawn,) = [c for c in ax.collections if c.get_gid() == "hatch:uvloop/reuseport"]
+    assert drawn.get_hatch() == hatch["uvloop/reuseport"]
+    # and drawn, not only set: a cell it covers shows more than its flat shade
+    import numpy as np
+
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3]
+    height = pixels.shape[0]
+    cells = [path.transformed(drawn.get_transform()).get_extents() for path in drawn.get_paths()]
+    cells = [box for box in cells if box.width > 20 and box.height > 20]  # not a sliver at an edge
+    assert cells
+    for box in cells:
+        inside = pixels[int(height - box.y1) + 3:int(height - box.y0) - 3, int(box.x0) + 3:int(box.x1) - 3]
+        assert len(np.unique(inside.reshape(-1, 3), axis=0)) > 1, box
 
 
 def test_the_hand_off_legend_covers_no_bar_and_no_label(machine):
