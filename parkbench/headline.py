@@ -73,6 +73,17 @@ def headline(frame, machine: str):
     return pd.DataFrame(rows)
 
 
+def run_key(table, column: str = "runs"):
+    """``table`` with each cell of ``column`` (run ids, ", "-separated) replaced by short
+    keys ("1, 3"), and the key: a list of (key, run id), oldest run first. A run id is 16
+    characters; a row citing three of them made the headline table wider than a screen."""
+    ids = sorted({run for cell in table[column] for run in str(cell).split(", ") if run})
+    keys = {run: str(i) for i, run in enumerate(ids, start=1)}
+    shown = table.assign(**{column: table[column].map(
+        lambda cell: ", ".join(keys[run] for run in str(cell).split(", ") if run))})
+    return shown, [(keys[run], run) for run in ids]
+
+
 def _reference(mine, variant: str) -> dict:
     """interpreter -> (total per waiter of go/``variant``, same-core hand-off of go/chan):
     the measured reference (``summary.REFERENCE``: a goroutine on a channel; for a

@@ -16,6 +16,8 @@ from parkbench.plots import (
     _models_in_order,
     _variant_markers,
     model_colour,
+    name_runs,
+    runs_of,
 )
 
 VIEWS = (("rss_per_waiter", "RSS"), ("pss_per_waiter", "PSS"),
@@ -69,7 +71,7 @@ def memory_vs_n(frame, machine, view: str = "total"):
         ax.set_ylabel(f"{view} memory")
     fig.suptitle(f"{machine}: {view} memory against N (points: one fresh process per N; "
                  f"line: the fitted straight line)")
-    fig.tight_layout()
+    name_runs(fig, runs_of(raw))
     return fig
 
 
@@ -112,7 +114,7 @@ def views_per_waiter(frame, machine):
     _bytes_axis(ax, "x")
     ax.legend(loc="upper right")
     ax.margins(x=0.15)
-    fig.tight_layout()
+    name_runs(fig, runs_of(figures[figures.metric.isin([metric for metric, _name in VIEWS])]))
     return fig
 
 
@@ -140,5 +142,5 @@ def capacity(frame, machine):
                                 "solid: measured ceiling, pale: predicted",
            title=f"{machine}: capacity and the binding limit")
     ax.set_xlim(right=rows.value.max() * 60)
-    fig.tight_layout()
+    name_runs(fig, runs_of(rows))
     return fig

@@ -1,10 +1,11 @@
 """What the report's plots share: one encoding (colour = model, marker = variant or
-primitive), the matplotlib settings, and the helpers that pick a machine's rows and draw
-byte axes. The plots themselves are in ``memoryplots.py`` (memory and capacity),
-``timeplots.py`` (hand-off, request, spawn and wake times) and ``sizing_plots.py`` (the
-maps): each function there takes a machine's current figures (the frame of
-``current.select``) and returns a matplotlib Figure whose artists carry what they show
-(series labels, ``gid``s), so tests can read them. Nothing there computes a figure the
+primitive), the matplotlib settings, and the helpers that pick a machine's rows, draw byte
+axes and name runs. The plots themselves are in ``memoryplots.py`` (memory and capacity),
+``timeplots.py`` (hand-off, request and served times), ``churnplots.py`` (spawn and wake
+per waiter) and ``sizing_plots.py`` (the maps): each function there takes a machine's
+current figures (the frame of ``current.select``) and returns a matplotlib Figure whose
+artists carry what they show (series labels, ``gid``s), so tests can read them, and which
+names the runs its figures came from (``name_runs``). Nothing there computes a figure the
 analysis modules do not return; nothing carries a timestamp, so re-rendering unchanged
 results gives the same pictures.
 """
@@ -89,3 +90,16 @@ def _labels(rows) -> list:
     keys = {(r.model, r.variant) for r in rows.itertuples()}
     ordered = sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
     return [f"{model}/{variant}" for model, variant in ordered]
+
+
+def runs_of(rows) -> list[str]:
+    """The run ids ``rows`` (a frame of figures) came from, oldest first."""
+    return sorted({str(run) for run in rows.run_id.dropna()})
+
+
+def name_runs(fig, runs, height: float = 0.3) -> None:
+    """A footer line naming the runs a figure's numbers came from, and the figure laid out
+    above it (``height``: the inches kept for it)."""
+    fig.text(0.01, 0.01, "runs: " + ", ".join(runs), fontsize=8, color="0.3", ha="left",
+             va="bottom", gid="runs")
+    fig.tight_layout(rect=(0, height / fig.get_figheight(), 1, 1))

@@ -10,7 +10,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.lines import Line2D
 
 from parkbench import sizing
-from parkbench.plots import _bytes_axis, _labels, _models_in_order, model_colour
+from parkbench.plots import _bytes_axis, _labels, _models_in_order, model_colour, name_runs
 
 REFERENCE_MARKERS = ("*", "^", "P", "X")
 MEASURED_MARKER = "D"  # a reference runtime measured on this machine: filled, in its colour
@@ -61,6 +61,40 @@ def _draw_checks(ax, checks) -> list:
             for model, variant, held in sorted(shown, key=lambda k: (k[0], k[1], not k[2]))]
 
 
+HATCHES = (None, "//", "\\\\", "xx")  # a model's first variant plain, the next hatched
+CONTOURS = ((1.5, "-", "more than 1 machine"), (10.5, "--", "more than 10 machines"),
+            (100.5, ":", "more than 100 machines"), (1000.5, "-.", "more than 1,000 machines"))
+
+
+def _winner_hatches(winners) -> list:
+    """A model's second, third... variant hatched: a shade alone was hard to tell apart."""
+    hatches: list = []
+    seen: dict[str, int] = {}
+    for profile in winners:
+        k = seen[profile.model] = seen.get(profile.model, -1) + 1
+        hatches.append(HATCHES[k % len(HATCHES)])
+    return hatches
+
+
+def _draw_mesh(ax, waiters_axis, rate_axis, values, **style):
+    """``values`` per grid cell (cell centres, log spaced); the axes limited to what was
+    computed, so that no band the colour bar would misread is left blank."""
+    mesh = ax.pcolormesh(waiters_axis, rate_axis, values, shading="nearest", **style)
+    corners = mesh.get_coordinates()
+    ax.set_xlim(corners[..., 0].min(), corners[..., 0].max())
+    ax.set_ylim(corners[..., 1].min(), corners[..., 1].max())
+    return mesh
+
+
+def _off_the_map(ax, markers) -> list:
+    """``markers`` with "(off the map: ...)" added to the label of each outside the axes."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    return [marker if x0 <= marker["waiters"] <= x1 and y0 <= marker["rate"] <= y1
+            else {**marker, "label": f"{marker['label']} (off the map: W {marker['waiters']:.3g}, "
+                                     f"R {marker['rate']:.3g}/s)"}
+            for marker in markers]
+
+
 def _winner_colours(winners) -> list:
     """Colour = model; a second or third variant of one model (``reuseport`` beside
     ``event``) a darker or lighter shade of it, so no two regions look alike."""
@@ -95,6 +129,7 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     ``checks``, measured map points, are held or not at the SLO."""
     import numpy as np
 
+    everyone = list(profiles)
     measured = sizing.reference_markers(profiles)
     profiles = sizing.candidates(profiles)
     grid = sizing.decision_grid(profiles, waiters_axis, rate_axis)
@@ -108,29 +143,46 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     colours = _winner_colours(winners)
     cmap = ListedColormap(colours)
     norm = BoundaryNorm([i - 0.5 for i in range(len(winners) + 1)], cmap.N)
-    ax.pcolormesh(waiters_axis, rate_axis, codes, cmap=cmap, norm=norm, shading="nearest", alpha=0.45)
-    levels = [level for level in (1.5, 10.5, 100.5, 1000.5) if machines.min() < level < machines.max()]
-    if levels:
-        contour = ax.contour(waiters_axis, rate_axis, machines, levels=levels, colors="black",
-                             linewidths=0.8)
-        ax.clabel(contour, fmt={1.5: "> 1 machine", 10.5: "> 10 machines", 100.5: "> 100 machines",
-                                1000.5: "> 1000 machines"}, fontsize=8)
-    markers = _published(profiles, memory_bytes, cores, measured)
+    _draw_mesh(ax, waiters_axis, rate_axis, codes, cmap=cmap, norm=norm, alpha=0.45)
+    hatches = _winner_hatches(winners)
+    for i, hatch in enumerate(hatches):
+        if hatch and (codes == i).any():  # the cells this variant wins, hatched over its shade
+            # pcolor, not pcolormesh: a QuadMesh takes the hatch but does not draw it
+            ax.pcolor(waiters_axis, rate_axis, np.ma.masked_where(codes != i, codes), shading="nearest",
+                      cmap=ListedColormap([(0, 0, 0, 0)]), edgecolor="0.25", linewidth=0, hatch=hatch,
+                      gid=f"hatch:{winners[i].model}/{winners[i].variant}")
+    # contour lines told apart by line style in the legend: a label written on the map was
+    # clipped at its edge or crossed by its own line
+    contours = [(level, style, text) for level, style, text in CONTOURS
+                if machines.min() < level < machines.max()]
+    if contours:
+        ax.contour(waiters_axis, rate_axis, machines, levels=[c[0] for c in contours], colors="black",
+                   linewidths=1.0, linestyles=[c[1] for c in contours])
+    markers = _off_the_map(ax, _published(profiles, memory_bytes, cores, measured))
+    measured = _off_the_map(ax, measured)
     _draw_references(ax, markers)
     _draw_measured(ax, measured)
     checked = _draw_checks(ax, checks)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[i], alpha=0.6,
-                             label=f"{p.model}/{p.variant} ({p.interpreter})")
-               for i, p in enumerate(winners)]
+    handles: list = [plt.Rectangle((0, 0), 1, 1, facecolor=colours[i], alpha=0.6, edgecolor="black",
+                                   linewidth=0, hatch=hatches[i],
+                                   label=f"{p.model}/{p.variant} ({p.interpreter})")
+                     for i, p in enumerate(winners)]
+    handles += [Line2D([], [], color="black", linewidth=1.0, linestyle=style, label=text)  # type: ignore[arg-type]
+                for _level, style, text in contours]
     ax.legend(handles=handles + _measured_handles(measured) + _reference_handles(markers) + checked,
               loc="upper left",
-              bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines")
+              bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines",
+              handlelength=2.5, handleheight=1.4)  # room for a hatch to show
     ax.set(xscale="log", yscale="log", xlabel="W: concurrent idle waiters",
            ylabel=("R: requests per second (at the SLO)" if profiles[0].serves_requests
                    else "R: wake-ups per second (in-process hand-offs)"),
            title=f"{profiles[0].machine}: which model needs the fewest machines")
-    fig.tight_layout()
+    name_runs(fig, _profile_runs(everyone))
     return fig
+
+
+def _profile_runs(profiles) -> list[str]:
+    return sorted({run for p in profiles for run in (p.memory_run, p.switch_run, p.served_run) if run})
 
 
 def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, checks=()):
@@ -151,7 +203,7 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
     checked: list = []
     for ax, profile in zip(axes.flat, profiles):
         grid = sizing.grid(profile, waiters_axis, rate_axis)
-        image = ax.pcolormesh(waiters_axis, rate_axis, grid, cmap=cmap, norm=norm, shading="nearest")
+        image = _draw_mesh(ax, waiters_axis, rate_axis, grid, cmap=cmap, norm=norm)
         ax.plot([waiters_axis[0], profile.capacity, profile.capacity],
                 [profile.rate_per_machine] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
         _draw_references(ax, markers)
@@ -172,15 +224,18 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
     for ax in axes[:, 0]:
         ax.set_ylabel("R: requests per second (at the SLO)" if serving else "R: wake-ups per second")
     if image is not None:
-        bar = fig.colorbar(image, ax=axes, ticks=[1, 6, 55, 550, 5000], shrink=0.8)
+        bar = fig.colorbar(image, ax=axes, ticks=[1, 6, 55.5, 550.5, 5e17], shrink=0.8)
         bar.ax.set_yticklabels(["1 (fits)", "2-10", "11-100", "101-1000", ">1000"])
         bar.set_label("machines needed")
+    if count:  # the panels share their axes: the last one's limits are every one's
+        measured, markers = _off_the_map(axes.flat[0], measured), _off_the_map(axes.flat[0], markers)
     handles = _measured_handles(measured) + _reference_handles(markers)
     handles += list({handle.get_label(): handle for handle in checked}.values())
     fig.legend(handles=handles, loc="lower center", ncol=max(len(handles), 1),
                fontsize=8, frameon=False)
     machine = profiles[0].machine if profiles else ""
-    fig.suptitle(f"{machine}: machines each model needs (black line: one machine's edge)")
+    fig.suptitle(f"{machine}: machines each model needs (black line: one machine's edge)\n"
+                 f"runs: {', '.join(_profile_runs(profiles))}", gid="runs")
     return fig
 
 

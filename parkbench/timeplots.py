@@ -1,13 +1,13 @@
 """The report's plots of time: the one-way hand-off by CPU placement
 (``switch_latency``), its tail while N waiters stay parked (``tail_latency``), a
-request's round trip while N connections stay idle (``request_latency``), and the time
-per waiter to spawn and to wake N (``spawn_and_wake``). The encoding and helpers are
-``plots.py``'s.
+request's round trip while N connections stay idle (``request_latency``), and latency
+against the offered rate (``served_latency``). Spawn and wake per waiter are
+``churnplots.py``'s; the encoding and helpers are ``plots.py``'s.
 """
 
 import matplotlib.pyplot as plt
 
-from parkbench.plots import _figure_value, _labels, _mine, _models_in_order, _variant_markers, model_colour
+from parkbench.plots import _labels, _mine, _models_in_order, model_colour, name_runs, runs_of
 
 
 def switch_latency(frame, machine, values: dict | None = None):
@@ -54,9 +54,10 @@ def switch_latency(frame, machine, values: dict | None = None):
     ax.invert_yaxis()
     ax.set(xlabel="one-way hand-off (µs): pyperf median; whisker: 25th to 75th percentile",
            title=f"{machine}: hand-off latency by CPU placement")
-    ax.legend(loc="lower right")
+    # beside the axes, not on them: inside, it covered go's cross-core bar and its label
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="placement")
     ax.margins(x=0.12)
-    fig.tight_layout()
+    name_runs(fig, runs_of(medians))
     return fig
 
 
@@ -69,18 +70,20 @@ def tail_latency(frame, machine):
         return None
     keys = sorted({(r.model, r.variant) for r in tail.itertuples()},
                   key=lambda k: _models_in_order([k[0]] + list(tail.model)).index(k[0]))
-    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.4 * max(len(keys), 1), 3.6),
-                             sharey=True, squeeze=False)
-    for ax, (model, primitive) in zip(axes[0], keys):
+    columns = min(len(keys), TAIL_COLUMNS)
+    lines = -(-len(keys) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.9 * lines), sharey=True,
+                             squeeze=False)
+    for ax, (model, primitive) in zip(axes.flat, keys):
         _percentile_panel(ax, tail[(tail.model == model) & (tail.variant == primitive)], "switch",
                           f"{model}/{primitive}", "N parked")
-    axes[0][0].set_ylabel("one-way hand-off (µs)")
-    fig.suptitle(f"{machine}: does an idle waiter tax the active ones? (tail while N stay parked)")
-    fig.tight_layout()
-    return fig
+    return _finish_panels(fig, axes, len(keys), "one-way hand-off (µs)",
+                          f"{machine}: does an idle waiter tax the active ones? (tail while N stay parked)")
 
 
-PERCENTILE_STYLES = (("p50", "p50", "-"), ("p99", "p99", "--"), ("p999", "p99.9", ":"))
+TAIL_COLUMNS = 3  # six panels in one row made their text unreadably small at a page's width
+# a percentile told by its marker as well as its line style
+PERCENTILE_STYLES = (("p50", "p50", "-", "o"), ("p99", "p99", "--", "s"), ("p999", "p99.9", ":", "^"))
 
 
 def _percentile_panel(ax, rows, stem: str, title: str, xlabel: str) -> None:
@@ -88,16 +91,16 @@ def _percentile_panel(ax, rows, stem: str, title: str, xlabel: str) -> None:
     model's colour, the median where a point was measured more than once, the run(s)
     named in the title."""
     model = rows.model.iloc[0]
-    for suffix, name, style in PERCENTILE_STYLES:
+    for suffix, name, style, marker in PERCENTILE_STYLES:
         points = rows[rows.metric == f"{stem}_{suffix}"].groupby("n").value.median().sort_index()
         if len(points):
-            ax.plot(points.index.astype(float), points.values * 1e6, marker="o", linestyle=style,
-                    color=model_colour(model), label=name)
+            ax.plot(points.index.astype(float), points.values * 1e6, marker=marker, markersize=5,
+                    linestyle=style, color=model_colour(model), label=name, gid=f"{stem}:{name}")
     ax.set(xscale="log", yscale="log", xlabel=xlabel,
            title=f"{title}\nrun {', '.join(sorted(set(rows.run_id)))}")
-    ax.title.set_fontsize(9)
+    ax.title.set_fontsize(10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
 
 
 def _server_panels(rows, width: float):
@@ -141,41 +144,6 @@ def request_latency(frame, machine):
     return _finish_panels(fig, axes, len(keys), "request round trip (µs)",
                           f"{machine}: do idle connections tax the active one? (one more "
                           f"connection, one byte and its echo)")
-
-
-def spawn_and_wake(frame, machine):
-    """Time per waiter to create-and-park and to wake-and-finish N waiters, against N
-    (log-log): a flat line is a cost linear in N; a rising one is a curve, and its
-    exponent (N^b) is in the legend wherever a straight line would mislead. ``None`` where there is nothing to draw."""
-    mine = _mine(frame, machine)
-    raw = mine[mine.metric.isin(["spawn_seconds", "wake_seconds"]) & mine.n.notna()]
-    if raw.empty:
-        return None
-    markers = _variant_markers(raw)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), sharey=True)
-    for ax, (metric, stem, title) in zip(axes, (("spawn_seconds", "spawn", "create and park"),
-                                                 ("wake_seconds", "wake", "wake and finish"))):
-        rows = raw[raw.metric == metric]
-        for (model, variant), points in sorted(rows.groupby(["model", "variant"]),
-                                               key=lambda item: (_models_in_order([item[0][0]] + list(rows.model)).index(item[0][0]), item[0][1])):
-            points = points.groupby("n").value.median().sort_index()
-            label = f"{model}/{variant}"
-            if _figure_value(mine, model, variant, f"{stem}_nonlinear") == 1:
-                label += f" N^{_figure_value(mine, model, variant, f'{stem}_exponent'):.2f}"
-            ns = points.index.astype(float)
-            ax.plot(ns, points.values / ns * 1e6, marker=markers[(model, variant)],
-                    color=model_colour(model), label=label, gid=f"{stem}:{model}/{variant}")
-        ax.set(xscale="log", yscale="log", xlabel="N waiters", title=title)
-        ax.grid(True, which="major", alpha=0.3)
-        if ax.get_lines():
-            ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13))
-        else:  # connections are not woken, a sleep variant's timer wakes it: not timed
-            ax.text(0.5, 0.5, "not timed for these variants", transform=ax.transAxes,
-                    ha="center", va="center", color="0.4")
-    axes[0].set_ylabel("µs per waiter (time for N / N)")
-    fig.suptitle(f"{machine}: churn cost per waiter against N (flat: linear in N)")
-    fig.tight_layout()
-    return fig
 
 
 def served_latency(steps, machine, slo_seconds: float | None):

@@ -1,0 +1,201 @@
+"""The report page as a reader at 1,400 px sees it (issue 27, item 6), checked at the data
+level: the headline table's runs column stays narrow and loses no run, the maps draw only
+the grid that was computed, contour lines and variants are told apart in the legend, no
+legend covers a bar, the tail and churn plots are small multiples a reader can read, and
+every plot names the runs its figures came from."""
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from parkbench import (  # noqa: E402
+    churnplots,
+    current,
+    headline,
+    memoryplots,
+    sizing,
+    sizing_plots,
+    switchbench,
+    timeplots,
+)
+from tests import committed  # noqa: E402
+
+WAITERS = [10 ** (k / 8) for k in range(16, 65)]
+RATES = [10 ** (k / 8) for k in range(8, 57)]  # up to 1e7: go's corner (~1.5e7/s) lies above
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def machine():
+    figures = current.load(committed.results())
+    name = sorted(figures.frame.machine.unique())[0]
+    frame = figures.frame[figures.frame.machine == name]
+    frame = frame[frame.interpreter == headline.primary_interpreter(frame, name)]
+    return figures, name, frame
+
+
+def _in_process(frame, name):
+    profiles = sizing.profiles(frame, {name: 2})
+    return dict((key, chosen) for key, _title, chosen in sizing.by_workload(profiles))
+
+
+def _texts(figure) -> str:
+    texts = [text.get_text() for text in figure.texts]
+    if figure._suptitle is not None:
+        texts.append(figure._suptitle.get_text())
+    for ax in figure.axes:
+        texts += [ax.get_title(), *(text.get_text() for text in ax.texts)]
+    return "\n".join(texts)
+
+
+def test_the_headline_runs_column_is_a_short_key_that_loses_no_run(machine):
+    _figures, name, frame = machine
+    table = headline.headline(frame, name)
+    shown, key = headline.run_key(table)
+    numbers = dict(key)
+    assert len(key) >= 2
+    for full, short in zip(table["runs"], shown["runs"]):
+        assert len(short) <= 3 * len(key), short  # "1, 3", never 16-character ids
+        assert sorted(numbers[k] for k in short.split(", ")) == sorted(full.split(", "))
+
+
+def _mesh_extent(axis):
+    """The edges pcolormesh(shading="nearest") gives cell centres: half a step out."""
+    return axis[0] - (axis[1] - axis[0]) / 2, axis[-1] + (axis[-1] - axis[-2]) / 2
+
+
+@pytest.mark.parametrize("kind", ["decision", "fit"])
+def test_the_maps_draw_only_the_computed_grid_and_say_a_marker_is_off_it(machine, kind):
+    _figures, name, frame = machine
+    chosen = _in_process(frame, name)["in-process"]
+    plot = sizing_plots.decision_map if kind == "decision" else sizing_plots.fit_map
+    figure = plot(chosen, WAITERS, RATES, 2**34, 2)
+    maps = [ax for ax in figure.axes if ax.get_xscale() == "log"]
+    assert maps
+    for ax in maps:
+        assert ax.get_xlim() == pytest.approx(_mesh_extent(WAITERS))
+        assert ax.get_ylim() == pytest.approx(_mesh_extent(RATES))
+    legend = figure.axes[0].get_legend() if kind == "decision" else figure.legends[0]
+    labels = [text.get_text() for text in legend.get_texts()]
+    (go,) = [label for label in labels if label.startswith("go/chan")]
+    assert "off the map" in go  # its corner is above R = 1e7
+    wide = plot(chosen, WAITERS, WAITERS, 2**34, 2)  # R up to 1e8, as the notebook's axis
+    legend = wide.axes[0].get_legend() if kind == "decision" else wide.legends[0]
+    assert not any("off the map" in text.get_text() for text in legend.get_texts())
+
+
+def test_contour_lines_are_named_in_the_legend_not_written_on_the_map(machine):
+    _figures, name, frame = machine
+    chosen = _in_process(frame, name)["connections"]
+    figure = sizing_plots.decision_map(chosen, WAITERS, WAITERS, 2**34, 2)
+    ax = figure.axes[0]
+    assert list(ax.texts) == []  # a label on the map was clipped at its edge and crossed by its line
+    handles = [h for h in ax.get_legend().legend_handles if h.get_label().startswith("more than")]
+    assert [h.get_label() for h in handles][:2] == ["more than 1 machine", "more than 10 machines"]
+    assert len({h.get_linestyle() for h in handles}) == len(handles) >= 3
+
+
+def test_a_second_variant_of_one_model_is_hatched_on_the_map_and_in_the_legend():
+    def profile(variant, total, capacity, seconds, cores):
+        return sizing.Profile("m", "uvloop", variant, total, capacity, "memory", seconds, cores,
+                              served_per_core=1 / seconds)
+
+    axis = [1e3, 1e5, 1e7]
+    figure = sizing_plots.decision_map([profile("connections", 1000.0, 10_000_000, 1e-6, 1),
+                                        profile("reuseport", 8000.0, 1_000_000, 1e-6, 2)],
+                                       axis, [1e3, 1.5e6, 1e7], 2**30, 2)
+    ax = figure.axes[0]
+    hatch = {h.get_label().split(" ")[0]: h.get_hatch() for h in ax.get_legend().legend_handles
+             if h.get_label().startswith("uvloop/")}
+    assert hatch["uvloop/connections"] is None and hatch["uvloop/reuseport"]
+    (drawn,) = [c for c in ax.collections if c.get_gid() == "hatch:uvloop/reuseport"]
+    assert drawn.get_hatch() == hatch["uvloop/reuseport"]
+    # and drawn, not only set: a cell it covers shows more than its flat shade
+    import numpy as np
+
+    figure.canvas.draw()
+    pixels = np.asarray(figure.canvas.buffer_rgba())[..., :3]
+    height = pixels.shape[0]
+    cells = [path.transformed(drawn.get_transform()).get_extents() for path in drawn.get_paths()]
+    cells = [box for box in cells if box.width > 20 and box.height > 20]  # not a sliver at an edge
+    assert cells
+    for box in cells:
+        inside = pixels[int(height - box.y1) + 3:int(height - box.y0) - 3, int(box.x0) + 3:int(box.x1) - 3]
+        assert len(np.unique(inside.reshape(-1, 3), axis=0)) > 1, box
+
+
+def test_the_hand_off_legend_covers_no_bar_and_no_label(machine):
+    figures, name, frame = machine
+    values = {key[2:]: v for key, v in switchbench.switch_values(figures).items() if key[0] == name}
+    figure = timeplots.switch_latency(frame, name, values)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    ax = figure.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    covered = [patch for patch in ax.patches if patch.get_window_extent(renderer).overlaps(legend)]
+    covered += [text.get_text() for text in ax.texts if text.get_window_extent(renderer).overlaps(legend)]
+    assert covered == []
+
+
+def test_tail_panels_are_a_readable_grid_with_a_marker_per_percentile(machine):
+    _figures, name, frame = machine
+    figure = timeplots.tail_latency(frame, name)
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) >= 4
+    columns = {round(ax.get_position().x0, 3) for ax in panels}
+    assert len(columns) <= 3
+    for ax in panels:
+        lines = [line for line in ax.lines if str(line.get_gid()).startswith("switch:")]
+        assert len(lines) == 3
+        assert len({line.get_marker() for line in lines}) == 3
+        assert len({line.get_linestyle() for line in lines}) == 3
+        assert ax.title.get_fontsize() >= 10 and ax.xaxis.label.get_fontsize() >= 10
+
+
+def test_churn_is_one_panel_per_model_with_the_two_phases_apart(machine):
+    _figures, name, frame = machine
+    figure = churnplots.spawn_and_wake(frame, name)
+    models = set(frame[frame.metric.isin(["spawn_seconds", "wake_seconds"])].model)
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) == len(models) >= 4
+    for ax in panels:
+        gids = [str(line.get_gid()) for line in ax.lines]
+        assert {gid.split(":")[1].split("/")[0] for gid in gids} == {ax.get_title()}
+        styles = {gid.split(":")[0]: line.get_linestyle() for gid, line in zip(gids, ax.lines)}
+        if len(styles) == 2:
+            assert styles["spawn"] != styles["wake"]
+        assert len(ax.get_legend().get_texts()) <= 8
+
+
+def test_every_plot_names_the_runs_its_figures_came_from(machine):
+    figures, name, frame = machine
+    values = {key[2:]: v for key, v in switchbench.switch_values(figures).items() if key[0] == name}
+    chosen = _in_process(frame, name)
+    plots = {
+        "memory against N": (memoryplots.memory_vs_n(frame, name),
+                             frame[(frame.metric == "total") & frame.n.notna()]),
+        "bytes by view": (memoryplots.views_per_waiter(frame, name),
+                          frame[frame.metric.isin([m for m, _ in memoryplots.VIEWS]) & frame.n.isna()]),
+        "capacity": (memoryplots.capacity(frame, name), frame[frame.metric == "capacity"]),
+        "churn": (churnplots.spawn_and_wake(frame, name),
+                  frame[frame.metric.isin(["spawn_seconds", "wake_seconds"]) & frame.n.notna()]),
+        "hand-off": (timeplots.switch_latency(frame, name, values), frame[frame.metric == "switch_latency"]),
+        "tail": (timeplots.tail_latency(frame, name), frame[frame.metric.str.startswith("switch_p")]),
+    }
+    for key, profiles in chosen.items():
+        runs = {run for p in profiles for run in (p.memory_run, p.switch_run, p.served_run) if run}
+        plots[f"decision map {key}"] = (sizing_plots.decision_map(profiles, WAITERS, WAITERS, 2**34, 2), runs)
+        plots[f"fit map {key}"] = (sizing_plots.fit_map(profiles, WAITERS, WAITERS, 2**34, 2), runs)
+    for what, (figure, rows) in plots.items():
+        runs = set(rows) if isinstance(rows, set) else set(rows.run_id)
+        assert runs, what
+        missing = [run for run in runs if run not in _texts(figure)]
+        assert missing == [], what
