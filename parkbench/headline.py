@@ -12,10 +12,16 @@ def _value(rows, model, variant, metric, placement=None):
     return found.iloc[0] if len(found) else None
 
 
-def _text(row, fmt) -> str:
+def _text(row, fmt, noise=None) -> str:
+    """A figure with its unit; a cost per waiter within its noise (``noise``, the row of
+    its ``<stem>_noise``) or below zero in the one wording every command uses."""
+    from parkbench.summary import noise_text
+
     if row is None or row.value != row.value:
         return "-"
-    return fmt(row.value)
+    said = noise_text(row.value, None if noise is None else noise.value, fmt) \
+        if fmt is format_bytes else None
+    return said or fmt(row.value)
 
 
 def _spread(spread: dict, key, primitive: str, placement: str) -> str:
@@ -59,8 +65,9 @@ def headline(frame, machine: str):
             "interpreter": key.interpreter,
             "RSS/waiter": _text(_value(one, key.model, key.variant, "rss_per_waiter"), format_bytes),
             "PSS/waiter": _text(_value(one, key.model, key.variant, "pss_per_waiter"), format_bytes),
-            "kernel/waiter": _text(_value(one, key.model, key.variant, "kernel_per_waiter"), format_bytes),
-            "total/waiter": _text(memory, format_bytes),
+            "kernel/waiter": _text(_value(one, key.model, key.variant, "kernel_per_waiter"), format_bytes,
+                                   _value(one, key.model, key.variant, "kernel_noise")),
+            "total/waiter": _text(memory, format_bytes, _value(one, key.model, key.variant, "total_noise")),
             "hand-off": primitive,
             "same-core": _text(same, format_seconds) + _spread(spread, key, primitive, "same-core"),
             "cross-core": _text(cross, format_seconds) + _spread(spread, key, primitive, "cross-core"),

@@ -94,23 +94,36 @@ def views_per_waiter(frame, machine):
     fig, ax = plt.subplots(figsize=(10, 0.75 * len(labels) + 1.8))
     height = 0.8 / len(VIEWS)
     drawn = []
-    for i, (metric, name) in enumerate(VIEWS):
+    from parkbench.summary import noise_text
+
+    views = []
+    for metric, name in VIEWS:
         values = {f"{r.model}/{r.variant}": r.value for r in figures[figures.metric == metric].itertuples()}
-        ys = [y + i * height for y in range(len(labels))]
-        widths = [max(values.get(label, math.nan), 1.0) for label in labels]
+        noises = {f"{r.model}/{r.variant}": r.value for r in
+                  figures[figures.metric == metric.replace("_per_waiter", "_noise")].itertuples()}
+        said = {label: noise_text(value, noises.get(label), format_bytes) for label, value in values.items()}
+        # a cost within its noise or below zero has no bar on a log axis: it is said instead
+        widths = [math.nan if said.get(label) else max(values.get(label, math.nan), 1.0) for label in labels]
         drawn += [width for width in widths if width == width]
-        bars = ax.barh(ys, widths, height, label=name, color=f"C{i}")
-        for bar, label in zip(bars, labels):
+        views.append((name, values, said, widths))
+    low = min(drawn) / 2 if drawn else 0.5
+    for i, (name, values, said, widths) in enumerate(views):
+        ys = [y + i * height for y in range(len(labels))]
+        bars = ax.barh(ys, [w if w == w else low for w in widths], height, label=name, color=f"C{i}")
+        for bar, label, width in zip(bars, labels, widths):
             value = values.get(label)
-            if value is not None:
-                ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {format_bytes(value)}",
-                        va="center", fontsize=7)
+            if value is None:
+                continue
+            text = said.get(label) or format_bytes(value)
+            bar.set_visible(not said.get(label))  # no bar for a cost that has no size
+            ax.text(width if width == width else low, bar.get_y() + bar.get_height() / 2, f" {text}",
+                    va="center", fontsize=7, gid=f"said:{label}:{name}" if said.get(label) else None)
     ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
     ax.invert_yaxis()
     ax.set(xscale="log", xlabel="bytes per parked waiter (slope over N; log scale)",
            title=f"{machine}: what one idle waiter costs, by memory view")
-    if drawn:  # explicit limits: bars all clamped to 1 B (noise-level slopes) are no error
-        ax.set_xlim(min(drawn) / 2, max(drawn) * 4)
+    # explicit limits: bars clamped to 1 B, or none drawn (every cost noise), are no error
+    ax.set_xlim(low, max(drawn) * 4 if drawn else 10.0)
     _bytes_axis(ax, "x")
     ax.legend(loc="upper right")
     ax.margins(x=0.15)

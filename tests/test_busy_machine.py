@@ -95,3 +95,28 @@ def test_show_and_compare_never_print_a_negative_cost(tmp_path, capsys):
     kernel, = [line for line in out.splitlines() if "kernel_per_waiter" in line]
     assert "unsound, below zero" in kernel and "noise in A: not compared" in kernel
     assert "-2" not in kernel.split("kernel_per_waiter")[1]
+
+
+def test_the_report_says_noise_and_draws_no_negative_bar(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from parkbench import headline, memoryplots
+
+    synthetic.write_run(tmp_path, "m", "20260101T000000", _threads(-2_540.0, disturbed_at=NS))
+    frame = current.load(tmp_path).frame
+    row = headline.headline(frame, "m").iloc[0]
+    assert row["kernel/waiter"] == "unsound, below zero"
+    figure = memoryplots.views_per_waiter(frame, "m")
+    texts = [text for text in figure.axes[0].texts]
+    said = {t.get_gid(): t.get_text().strip() for t in texts if str(t.get_gid()).startswith("said:")}
+    # kernel and total (PSS 1.2 KiB less 2.5 KiB) are below zero: said, not dropped
+    assert said == {"said:threads/condition:kernel": "unsound, below zero",
+                    "said:threads/condition:total = PSS + kernel": "unsound, below zero"}
+    assert not [t.get_text() for t in texts if t.get_text().strip().startswith("-")]
+    bars = figure.axes[0].patches
+    assert all(bar.get_width() > 0 for bar in bars)
+    assert sum(not bar.get_visible() for bar in bars) == 2      # kernel's and total's: no bar drawn
+    plt.close("all")
