@@ -86,15 +86,20 @@ def _span_text(low, high) -> str:
     return f"N {int(low):,}-{int(high):,}"
 
 
-def _memory_quality(raw, figures) -> tuple[bool, float, float, float, float]:
-    """(sound, span, R² of RSS, smallest N, largest N) of one run's fit."""
-    ns = raw[raw.metric == "rss"].n.astype(float)
-    low, high = (ns.min(), ns.max()) if len(ns) else (float("nan"), float("nan"))
-    span = high / low if len(ns) and low > 0 else 0.0
-    r2 = figures[figures.metric == "rss_fit_r2"].value
-    r2 = float(r2.iloc[0]) if len(r2) else float("nan")
-    sound = span >= MIN_SPAN and r2 >= MIN_R2
-    return sound, span, r2, low, high
+def _memory_quality(mine) -> dict:
+    """run id -> (sound, span, R² of RSS, smallest N, largest N) of each run's fit in
+    ``mine`` (the rows of one machine, interpreter, model and variant), in one pass."""
+    points = mine[(mine.metric == "rss") & mine.n.notna()]
+    ns = points.n.astype(float).groupby(points.run_id).agg(["min", "max"])
+    fitted = mine[(mine.metric == "rss_fit_r2") & mine.n.isna()].drop_duplicates("run_id")
+    r2s = dict(zip(fitted.run_id, fitted.value.astype(float)))
+    quality = {}
+    for run_id in set(mine.run_id):
+        low, high = ns.loc[run_id] if run_id in ns.index else (float("nan"), float("nan"))
+        span = high / low if run_id in ns.index and low > 0 else 0.0
+        r2 = r2s.get(run_id, float("nan"))
+        quality[run_id] = (span >= MIN_SPAN and r2 >= MIN_R2, span, r2, low, high)
+    return quality
 
 
 def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | None = None) -> Current:
@@ -126,14 +131,17 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
 
     memory_runs = {}
     keys = figures[figures.metric == "rss_per_waiter"][["machine", "interpreter", "model", "variant"]]
-    for machine, interpreter, model, variant in sorted(set(map(tuple, keys.values.tolist()))):
-        mine = done[(done.machine == machine) & (done.interpreter == interpreter)
-                    & (done.model == model) & (done.variant == variant) & done.placement.isna()]
+    wanted = set(map(tuple, keys.values.tolist()))
+    # one pass over the table, then each run's own rows: filtering the whole table once
+    # per run made a folder of k runs cost k² (a year of nightly runs took minutes)
+    unplaced = done[done.placement.isna()]
+    by_key = {key: rows for key, rows in
+              unplaced.groupby(["machine", "interpreter", "model", "variant"], sort=False)
+              if key in wanted}
+    for machine, interpreter, model, variant in sorted(wanted):
+        mine = by_key[(machine, interpreter, model, variant)]
         candidates = _newest_first(mine[mine.metric == "rss_per_waiter"].run_id)
-        quality = {}
-        for run_id in candidates:
-            one = mine[mine.run_id == run_id]
-            quality[run_id] = _memory_quality(one[one.n.notna()], one[one.n.isna()])
+        quality = _memory_quality(mine)
         sound = [run_id for run_id in candidates if quality[run_id][0]]
         chosen = sound[0] if sound else candidates[0]
         what = f"{model}/{variant}"
