@@ -86,7 +86,7 @@ def _span_text(low, high) -> str:
     return f"N {int(low):,}-{int(high):,}"
 
 
-def _memory_quality(raw, figures) -> tuple[bool, float, float, float, float, str]:
+def _run_quality(raw, figures) -> tuple[bool, float, float, float, float, str]:
     """(sound, span, R² of RSS, smallest N, largest N, what is wrong) of one run's fit.
     Sound: N spans ``MIN_SPAN`` with R² of RSS at least ``MIN_R2``, and the system-wide
     views are sound too: no measurement disturbed by the rest of the machine
@@ -110,6 +110,16 @@ def _memory_quality(raw, figures) -> tuple[bool, float, float, float, float, str
     if len(kernel) and kernel.iloc[0] < 0 and not -kernel.iloc[0] < noise:
         wrong.append(f"kernel {kernel.iloc[0]:,.0f} B per waiter, below zero beyond its noise")
     return not wrong, span, r2, low, high, "; ".join(wrong)
+
+
+def _memory_quality(mine) -> dict:
+    """run id -> ``_run_quality`` of each run's fit in ``mine`` (the rows of one machine,
+    interpreter, model and variant): one pass, each run's own rows (filtering the rows once
+    per run made a folder of k runs cost k²)."""
+    quality = {}
+    for run_id, one in mine.groupby("run_id", sort=False):
+        quality[run_id] = _run_quality(one[one.n.notna()], one[one.n.isna()])
+    return quality
 
 
 SYSTEM_WIDE = ("kernel", "kernel_client", "total")  # views read system-wide: noisy, or disturbed
@@ -161,14 +171,17 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
 
     memory_runs = {}
     keys = figures[figures.metric == "rss_per_waiter"][["machine", "interpreter", "model", "variant"]]
-    for machine, interpreter, model, variant in sorted(set(map(tuple, keys.values.tolist()))):
-        mine = done[(done.machine == machine) & (done.interpreter == interpreter)
-                    & (done.model == model) & (done.variant == variant) & done.placement.isna()]
+    wanted = set(map(tuple, keys.values.tolist()))
+    # one pass over the table, then each run's own rows: filtering the whole table once
+    # per run made a folder of k runs cost k² (a year of nightly runs took minutes)
+    unplaced = done[done.placement.isna()]
+    by_key = {key: rows for key, rows in
+              unplaced.groupby(["machine", "interpreter", "model", "variant"], sort=False)
+              if key in wanted}
+    for machine, interpreter, model, variant in sorted(wanted):
+        mine = by_key[(machine, interpreter, model, variant)]
         candidates = _newest_first(mine[mine.metric == "rss_per_waiter"].run_id)
-        quality = {}
-        for run_id in candidates:
-            one = mine[mine.run_id == run_id]
-            quality[run_id] = _memory_quality(one[one.n.notna()], one[one.n.isna()])
+        quality = _memory_quality(mine)
         sound = [run_id for run_id in candidates if quality[run_id][0]]
         chosen = sound[0] if sound else candidates[0]
         what = f"{model}/{variant}"

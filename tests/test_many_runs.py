@@ -1,0 +1,44 @@
+"""Many run files: choosing a machine's current figures from k runs does work linear in
+k (counted in rows that boolean filters scan, never timed). Filtering the whole table
+once per run made 10,000 nightly runs take minutes (issue 28, item 10);
+``benchmarks/checks/many_runs.py`` prints the time itself."""
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from parkbench import current, tidy
+
+from . import synthetic
+
+
+def _rows_scanned(tmp_path, runs: int, monkeypatch) -> int:
+    """Rows that boolean masks scan while ``current.select`` chooses from ``runs`` runs
+    of one model (each sound, three N)."""
+    folder = tmp_path / f"{runs}-runs"
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for index in range(runs):
+        records = [synthetic.memory_record("asyncio", "event", n) for n in (1_000, 10_000, 100_000)]
+        synthetic.write_run(folder, "m", start + timedelta(hours=index), records)
+    frame, found = tidy.load_runs(folder)
+    scanned = [0]
+    real = pd.DataFrame.__getitem__
+
+    def counting(self, key):
+        if isinstance(key, (pd.Series, list)) or str(getattr(key, "dtype", "")) == "bool":
+            scanned[0] += len(self)
+        return real(self, key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "__getitem__", counting)
+        chosen = current.select(frame, found)
+    assert set(chosen.frame[chosen.frame.metric == "rss_per_waiter"].run_id) == {
+        (start + timedelta(hours=runs - 1)).strftime("%Y%m%dT%H%M%SZ")}  # the newest sound one
+    return scanned[0]
+
+
+def test_choosing_from_k_runs_scans_rows_linear_in_k(tmp_path, monkeypatch):
+    few, many = _rows_scanned(tmp_path, 8, monkeypatch), _rows_scanned(tmp_path, 32, monkeypatch)
+    # 4x the runs: 4x the rows to scan, plus slack for per-key work; one filter of the
+    # whole table per run would scan 16x
+    assert many <= 5 * few, (few, many)
