@@ -54,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 COMMANDS = {"run": "run", "show": "show", "limits": "limits", "fit": "fit",
-            "compare": "compare", "report": "report", "list": "listing"}
+            "compare": "compare", "report": "report", "check": "check", "list": "listing"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     rendering.add_argument("--machines", help="comma list of machines (default: all)")
     rendering.add_argument("--output", help="where report.html and report.ipynb go "
                                             "(default: the results folder)")
+
+    checking = commands.add_parser("check", help="check every results file; exit 2 if any is bad "
+                                                 "(the other readers set a bad one aside)")
+    checking.add_argument("results", nargs="?", default="results",
+                          help="results folder, machine folder or run file (default results/)")
 
     commands.add_parser("list", help="models and variants")
     return parser

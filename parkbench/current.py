@@ -52,12 +52,14 @@ EXTRA_COLUMNS = ("basis", "detail")
 @dataclass
 class Current:
     """The current figures (``frame``: tidy rows plus ``basis`` and ``detail``), where
-    each family came from (``sources``: dicts), and notes for the reader."""
+    each family came from (``sources``: dicts), notes for the reader, and the run files
+    set aside as bad (``set_aside``: ``run_reader.SetAside``, for the command to name)."""
 
     frame: Any
     sources: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     runs: dict = field(default_factory=dict)
+    set_aside: list = field(default_factory=list)
 
     def used_runs(self) -> list:
         """The runs that speak for something, and each machine's newest run, oldest
@@ -326,8 +328,12 @@ def _capacity(key, run_id, done, runs, ceiling, limits, memory_bytes) -> dict | 
 
 
 def load(paths, limits: dict | None = None, memory_bytes: int | None = None) -> Current:
-    """The current figures of whatever results ``paths`` hold."""
+    """The current figures of whatever results ``paths`` hold; a bad run file in a folder
+    is set aside (``Current.set_aside``), a bad run file named in ``paths`` is an error."""
     from parkbench import tidy
 
-    frame, runs = tidy.load_runs(paths)
-    return select(frame, runs, limits, memory_bytes)
+    set_aside: list = []
+    frame, runs = tidy.load_runs(paths, set_aside)
+    figures = select(frame, runs, limits, memory_bytes)
+    figures.set_aside = set_aside
+    return figures

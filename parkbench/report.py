@@ -59,17 +59,21 @@ def _current_interpreter_kernel(specs: Path):
 
 
 def render(results_dir: Path, output_dir: Path, machines: list[str] | None = None,
-           notebook: Path = NOTEBOOK) -> list[Path]:
+           notebook: Path = NOTEBOOK, set_aside: list | None = None) -> list[Path]:
     """Execute the report over ``results_dir``; write the executed notebook, its HTML
     (code hidden) and each machine's fit map and decision map PNG into ``output_dir``;
-    return the paths written."""
+    return the paths written. Bad run files the report leaves out are added to
+    ``set_aside`` (``run_reader.SetAside``)."""
     for module in ("nbformat", "nbclient", "nbconvert", "ipykernel"):
         _require(module)
     from parkbench import checker, current
     from parkbench.results import check_output_folder
 
     results_dir, output_dir = Path(results_dir).resolve(), Path(output_dir).resolve()
-    frame = current.load(results_dir).frame  # fails clearly on no or bad results
+    figures = current.load(results_dir)  # fails clearly on no results or only bad ones
+    frame = figures.frame
+    if set_aside is not None:
+        set_aside.extend(figures.set_aside)
     known = sorted(frame.machine.unique())
     for machine in machines or ():
         if machine not in known:

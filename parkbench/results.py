@@ -167,10 +167,12 @@ class RunFile:
         run = cls(path, document, _lock(path))
         try:
             run.save()  # atomic: the run file never exists half-written, nor empty
-        except OSError as exc:  # nothing of this run is left behind: no lock, no empty folder
+        except (OSError, UserError) as exc:  # nothing of this run is left: no lock, no folder
             run._lock.close()
             _lock_path(path).unlink(missing_ok=True)
             _remove_if_empty(machine_folder, created)
+            if isinstance(exc, UserError):
+                raise
             raise UserError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
         return run
 
@@ -188,7 +190,18 @@ class RunFile:
         return cls(path, document, lock)
 
     def save(self) -> None:
-        write_json_atomic(self.path, _finite(self.document))
+        """Write the document atomically, once the readers' own check passes on what
+        would be written: a run never stores what its reader would refuse (one bad value
+        would set the whole run aside), so the file keeps its last good state."""
+        document = _finite(self.document)
+        text = json.dumps(document, allow_nan=False)
+        try:
+            if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+                raise UserError(f"{self.path} would be more than {MAX_FILE_BYTES:,} bytes")
+            _checked_run(json.loads(text, parse_constant=_reject_constant), self.path)
+        except UserError as exc:
+            raise UserError(f"not stored, as its reader would refuse it: {exc}") from None
+        write_json_atomic(self.path, document)
 
     def _append(self, key: str, record: dict) -> None:
         """Add ``record`` and save; if saving fails, the document stays what the disk
@@ -218,8 +231,10 @@ class RunFile:
 
 def write_machine(folder: Path, description: dict) -> Path:
     path = Path(folder) / description["name"] / "machine.json"
-    write_json_atomic(path, {"schema": MACHINE_SCHEMA, "schema_version": SCHEMA_VERSION,
-                             **upgrade.describe_from_machine_json(description)})
+    document = {"schema": MACHINE_SCHEMA, "schema_version": SCHEMA_VERSION,
+                **upgrade.describe_from_machine_json(description)}
+    schema.check_machine(json.loads(json.dumps(document)), str(path))  # as its reader will
+    write_json_atomic(path, document)
     return path
 
 
@@ -261,7 +276,11 @@ def read_run(path: Path) -> dict:
     """A run file, upgraded to the current format and checked; any problem is a
     ``UserError``. The folder it lies in must be named after its machine."""
     path = Path(path)
-    document = read_json(path)
+    return _checked_run(read_json(path), path)
+
+
+def _checked_run(document, path: Path) -> dict:
+    """``document`` as read from ``path``: upgraded if older, checked (``UserError``)."""
     version = schema.check_version(document, str(path), RUN_SCHEMA)
     if version < SCHEMA_VERSION:
         machine_json = path.parent / "machine.json"

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parkbench import record_schema, results, served_figures
+from parkbench import record_schema, run_reader, served_figures
 from parkbench.slopes import FITTED, measurement_value
 
 COLUMNS = ("machine", "interpreter", "run_id", "model", "variant", "placement", "metric", "n",
@@ -146,14 +146,15 @@ def frame_of(rows):
     return frame
 
 
-def load_runs(paths):
-    """(tidy DataFrame of every run, {(machine, run_id): Run}) of the given targets."""
+def load_runs(paths, set_aside: list | None = None):
+    """(tidy DataFrame of every run, {(machine, run_id): Run}) of the given targets.
+    With ``set_aside`` a list, a bad run file in a folder is added to it (a
+    ``run_reader.SetAside``) and the rest are read; without, it is an error."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     rows, runs = [], {}
     for target in paths:
-        for path in results.find_run_files(target):
-            document = results.read_run(path)
+        for path, document in run_reader.each_run(target, set_aside):
             key = (document["machine"], document["run_id"])
             if key in runs:
                 continue

@@ -42,10 +42,11 @@ def test_a_newer_version_is_refused_in_one_line(tmp_path, capsys):
     document = json.loads(path.read_text())
     document["schema_version"] = 3
     path.write_text(json.dumps(document))
-    assert main(["show", str(tmp_path)]) == 2
+    assert main(["show", str(tmp_path)]) == 0  # set aside, named; the other runs answer
     err = capsys.readouterr().err
-    assert "schema version 3, newer than this parkbench reads (2)" in err
+    assert err.startswith(f"parkbench: skipped {path} has schema version 3, newer than this parkbench reads (2)")
     assert len(err.strip().splitlines()) == 1
+    assert main(["check", str(tmp_path)]) == 2
 
 
 # --- machine.json -----------------------------------------------------------------------
@@ -125,8 +126,11 @@ def test_a_run_file_with_a_negative_request_time_is_refused(tmp_path):
     record = synthetic.memory_record("asyncio", "connections", 100)
     record["kernel_client"] = 5000 + 2700.0 * 100
     record["wake_seconds"] = None
-    record["connections"] = {"processes": 1, "request_p50": 11e-6, "request_p99": -1,
+    record["connections"] = {"processes": 1, "request_p50": 11e-6, "request_p99": 30e-6,
                              "request_p999": 60e-6, "request_max": 80e-6}
     path = synthetic.write_run(tmp_path, "m", "20261126T100000", [record])
+    document = json.loads(path.read_text())  # a run refuses to write it: edited by hand
+    document["measurements"][0]["connections"]["request_p99"] = -1
+    path.write_text(json.dumps(document))
     with pytest.raises(UserError, match="request_p99"):
         results.read_run(path)

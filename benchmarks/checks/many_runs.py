@@ -1,7 +1,7 @@
 """How the readers scale with the number of run files: ``show``, ``fit`` (and
 ``compare``) over N copies of one small valid run file, each timed in a fresh process.
 
-Not a test and not a pass/fail check: it prints seconds and seconds per file for each N,
+Not a test and not a pass/fail check: it prints seconds, milliseconds per file and peak memory for each N,
 so that linear growth (a flat seconds-per-file column) is visible. The copies are made
 from one memory model of a committed run file (its raw points, figures and hand-off
 figures; no pyperf files), each under its own run id, in a temporary folder that is
@@ -11,11 +11,13 @@ removed afterwards: never in results/.
     .venv/bin/python benchmarks/checks/many_runs.py --sizes 1000 --commands show --profile
 
 ``--profile`` runs each command under cProfile and prints its 15 most expensive
-functions (cumulative time), to find the hot spots.
+functions (cumulative time), to find the hot spots. ``--tree DIR`` times the package in
+DIR instead (an older commit's, for a before-and-after).
 """
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -59,8 +61,9 @@ def write_runs(folder: Path, document: dict, count: int) -> None:
         (machine / f"{run_id}.json").write_text(json.dumps({**document, "run_id": run_id}))
 
 
-def timed(command: str, folder: Path, profile: bool) -> tuple[float, int]:
-    """Wall seconds and exit status of one command in a fresh interpreter."""
+def timed(command: str, folder: Path, profile: bool, tree: Path) -> tuple[float, int, float]:
+    """Wall seconds, exit status and peak resident MiB of one command in a fresh
+    interpreter, running the ``parkbench`` package found in ``tree``."""
     argv = [sys.executable]
     if profile:
         argv += ["-c", "import cProfile, pstats, sys; from parkbench.cli import main; "
@@ -72,9 +75,11 @@ def timed(command: str, folder: Path, profile: bool) -> tuple[float, int]:
         argv += ["-m", "parkbench"]
     argv += COMMANDS[command](folder)
     started = time.perf_counter()
-    done = subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
-                          stderr=None if profile else subprocess.DEVNULL)
-    return time.perf_counter() - started, done.returncode
+    child = subprocess.Popen(argv, cwd=tree, stdout=subprocess.DEVNULL,
+                             stderr=None if profile else subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - started, child.returncode, usage.ru_maxrss / 1024
 
 
 def main(argv=None) -> int:
@@ -83,12 +88,16 @@ def main(argv=None) -> int:
     parser.add_argument("--commands", default="show,fit", help="comma list of: show, fit, compare")
     parser.add_argument("--source", type=Path, default=SOURCE, help="the run file to copy from")
     parser.add_argument("--profile", action="store_true", help="print cProfile's hot spots")
+    parser.add_argument("--tree", type=Path, default=ROOT,
+                        help="a folder holding the parkbench package to time, e.g. an older "
+                             "commit's (git archive COMMIT parkbench | tar -x -C DIR); "
+                             "default: this checkout")
     args = parser.parse_args(argv)
     document = small_run(args.source)
     commands = args.commands.split(",")
     print(f"copies of {args.source.name} ({len(document['measurements'])} points, "
           f"{len(document['figures'])} figures) per run file")
-    print(f"{'files':>7} {'command':<8} {'seconds':>9} {'ms/file':>8}  exit")
+    print(f"{'files':>7} {'command':<8} {'seconds':>9} {'ms/file':>8} {'peak MiB':>9}  exit")
     for size in (int(text) for text in args.sizes.split(",")):
         folder = Path(tempfile.mkdtemp(prefix="parkbench-many-runs-"))
         try:
@@ -96,9 +105,9 @@ def main(argv=None) -> int:
             machine = json.loads((args.source.parent / "machine.json").read_text())
             (folder / MACHINE / "machine.json").write_text(json.dumps({**machine, "name": MACHINE}))
             for command in commands:
-                seconds, status = timed(command, folder, args.profile)
-                print(f"{size:>7,} {command:<8} {seconds:>9.2f} {1000 * seconds / size:>8.2f}  "
-                      f"{status}", flush=True)
+                seconds, status, peak = timed(command, folder, args.profile, args.tree)
+                print(f"{size:>7,} {command:<8} {seconds:>9.2f} {1000 * seconds / size:>8.2f} "
+                      f"{peak:>9.0f}  {status}", flush=True)
         finally:
             shutil.rmtree(folder)
     return 0

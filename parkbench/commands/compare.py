@@ -46,9 +46,11 @@ def calibration_lines(a, b) -> list[str]:
 def run(args) -> int:
     from parkbench import compare
 
-    table = compare.compare(
-        compare.resolve(args.a, args.results, getattr(args, "interpreter_a", None)),
-        compare.resolve(args.b, args.results, getattr(args, "interpreter_b", None)))
+    a = compare.resolve(args.a, args.results, getattr(args, "interpreter_a", None))
+    b = compare.resolve(args.b, args.results, getattr(args, "interpreter_b", None))
+    output.set_aside(a.current.set_aside)
+    output.set_aside(b.current.set_aside)
+    table = compare.compare(a, b)
     if args.format == "json":
         output.json_lines(table)
         return 0

@@ -30,6 +30,7 @@ def run(args) -> int:
     rate = parse_count(args.rate, allow_zero=True)
     memory = parse_size(args.memory) if args.memory is not None else None
     figures = current.load(args.results, memory_bytes=memory)
+    output.set_aside(figures.set_aside)
     frame = figures.frame
     if args.machine is not None:
         if args.machine not in set(frame.machine):

@@ -49,7 +49,11 @@ def capacity_rows(name: str, results_folder: Path, values: dict) -> list[dict]:
     from parkbench import current, limits, probes, results
 
     folder = Path(results_folder) / name
-    stored = current.load([folder], limits=values).frame if results.has_runs(folder) else None
+    stored = None
+    if results.has_runs(folder):
+        figures = current.load([folder], limits=values)
+        output.set_aside(figures.set_aside)
+        stored = figures.frame
     rows, seen = [], set()
     if stored is not None:
         for row in stored[stored.metric == "capacity"].itertuples():

@@ -14,6 +14,15 @@ def write(text: str) -> None:
     stream.write(safe + "\n")
 
 
+def set_aside(refused_files) -> None:
+    """One line on stderr per run file a reader set aside (``run_reader.SetAside``),
+    naming it and what is wrong: ``parkbench: skipped <file>: <reason>``."""
+    from parkbench.tidy import printable
+
+    for refused in refused_files:
+        print(f"parkbench: skipped {printable(refused.text())}", file=sys.stderr, flush=True)
+
+
 def json_lines(frame) -> None:
     """One JSON object per row on stdout; missing values (NaN, NA, None) as null."""
     for row in frame.to_dict(orient="records"):

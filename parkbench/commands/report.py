@@ -9,6 +9,11 @@ def run(args) -> int:
     from parkbench import report
 
     machines = [m for m in args.machines.split(",") if m] if args.machines else None
-    written = report.render(Path(args.results), Path(args.output or args.results), machines)
+    set_aside: list = []
+    try:
+        written = report.render(Path(args.results), Path(args.output or args.results), machines,
+                                set_aside=set_aside)
+    finally:
+        output.set_aside(set_aside)
     output.write("wrote " + ", ".join(str(path) for path in written))
     return 0

@@ -74,6 +74,7 @@ def print_summary(paths, selection=None, run_id=None, interpreter=None) -> None:
     from parkbench import current
 
     figures = current.load(paths)
+    output.set_aside(figures.set_aside)
     if interpreter is not None:
         figures.frame = figures.frame[figures.frame.interpreter == interpreter]
     if selection is not None:
@@ -93,7 +94,9 @@ def run(args) -> int:
     from parkbench import current
 
     if args.format == "json":
-        output.json_lines(current.load([args.results]).frame)
+        figures = current.load([args.results])
+        output.set_aside(figures.set_aside)
+        output.json_lines(figures.frame)
         return 0
     print_summary([args.results])
     return 0

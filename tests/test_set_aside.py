@@ -1,0 +1,145 @@
+"""One bad run file does not poison its folder (issue 28, item 2): a reader names it
+and what is wrong in one line on stderr, sets it aside and answers from the rest;
+``parkbench check`` exits 2 on it; a folder of only bad files, and a bad file named
+explicitly, stay one-line errors. And a run never writes what its reader would refuse."""
+
+import json
+import shutil
+
+import pytest
+
+from parkbench import results
+from parkbench.cli import main
+from parkbench.commands import show
+from parkbench.errors import UserError
+
+from . import synthetic
+from .damage import FIXTURES, one_line_error
+
+BAD_ID = "20300101T000000Z"
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Both fixture machines, fixture-a with a second, newer run file whose first
+    measurement has N = -5 (a hostile value its reader refuses)."""
+    shutil.copytree(FIXTURES, tmp_path / "results")
+    good = next((tmp_path / "results" / "fixture-a").glob("2*.json"))
+    document = json.loads(good.read_text())
+    document["run_id"] = BAD_ID
+    document["measurements"][0]["n"] = -5
+    (good.parent / f"{BAD_ID}.json").write_text(json.dumps(document))
+    return tmp_path / "results"
+
+
+def _bad(folder):
+    return folder / "fixture-a" / f"{BAD_ID}.json"
+
+
+def _skipped_line(err: str, folder) -> str:
+    """The stderr of a command that set the bad file aside: that one line."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"parkbench: skipped {_bad(folder)}"), lines[0]
+    assert "measurements[0].n must be a whole number" in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [
+    ["show", "{folder}"],
+    ["show", "{folder}/fixture-a", "--format", "json"],
+    ["fit", "--waiters", "10k", "--rate", "1k", "--results", "{folder}"],
+    ["compare", "fixture-a", "fixture-b", "--results", "{folder}"],
+])
+def test_a_reader_names_the_bad_file_and_answers_from_the_rest(folder, capsys, command):
+    assert main([part.format(folder=folder) for part in command]) == 0
+    captured = capsys.readouterr()
+    _skipped_line(captured.err, folder)
+    assert "fixture-a" in captured.out or "20261126T052607Z" in captured.out
+
+
+def test_the_answer_is_the_good_files_answer(folder, tmp_path, capsys):
+    clean = tmp_path / "clean"
+    shutil.copytree(FIXTURES, clean)
+    assert main(["show", str(clean)]) == 0
+    expected = capsys.readouterr().out
+    assert main(["show", str(folder)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == expected.replace(str(clean), str(folder))
+    _skipped_line(captured.err, folder)
+
+
+def test_the_run_summary_names_the_bad_file(folder, capsys):
+    show.print_summary([folder / "fixture-a"])
+    _skipped_line(capsys.readouterr().err, folder)
+
+
+def test_report_names_the_bad_file(folder, tmp_path, capsys, monkeypatch):
+    from parkbench import report
+
+    monkeypatch.setattr(report, "_require", lambda module: None)
+    monkeypatch.setattr(report, "_execute", lambda *args: [tmp_path / "out" / "report.html"])
+    assert main(["report", "--results", str(folder), "--output", str(tmp_path / "out")]) == 0
+    _skipped_line(capsys.readouterr().err, folder)
+
+
+def test_check_exits_2_on_a_bad_file_and_names_it(folder, capsys):
+    assert main(["check", str(folder)]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"bad: {_bad(folder)}") and "measurements[0].n" in out[0]
+    assert out[-1] == f"checked 5 files under {folder}: 1 bad (show, fit, compare and report set it aside)"
+    _bad(folder).unlink()
+    assert main(["check", str(folder)]) == 0
+    assert capsys.readouterr().out.strip() == f"checked 4 files under {folder}: all good"
+
+
+def test_check_names_a_bad_machine_json(folder, capsys):
+    _bad(folder).unlink()
+    (folder / "fixture-b" / "machine.json").write_text("{}")
+    assert main(["check", str(folder)]) == 2
+    assert "bad: " + str(folder / "fixture-b" / "machine.json") in capsys.readouterr().out
+
+
+def test_a_folder_of_only_bad_files_is_a_one_line_error(folder, capsys):
+    (folder / "fixture-a" / "20261126T052607Z.json").write_text("{not json")
+    one_line_error(capsys, main(["show", str(folder / "fixture-a")]), "20261126T052607Z.json is not valid JSON")
+    one_line_error(capsys, main(["fit", "--waiters", "1k", "--rate", "1", "--results", str(folder / "fixture-a")]),
+                   "and 1 more bad run file under")
+    one_line_error(capsys, main(["compare", "fixture-a", "fixture-b", "--results", str(folder)]),
+                   "none readable; 'parkbench check")
+
+
+def test_a_bad_file_named_explicitly_stays_an_error(folder, capsys):
+    good = folder / "fixture-b" / "20261126T052634Z.json"
+    one_line_error(capsys, main(["compare", str(good), str(_bad(folder))]), "measurements[0].n must be")
+    one_line_error(capsys, main(["show", str(_bad(folder))]), "measurements[0].n must be")
+
+
+# --- a run never writes what its reader would refuse ------------------------------------
+
+
+def test_a_save_its_reader_would_refuse_is_not_written(tmp_path):
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000",
+                               [synthetic.memory_record("asyncio", "event", n) for n in (10, 100)],
+                               complete=False)
+    stored = path.read_text()
+    run = results.RunFile(path, json.loads(stored), lock=None)
+    run.document["parameters"]["python_spec"] = "3.12" + " " * 40  # longer than the reader allows
+    with pytest.raises(UserError, match="not stored, as its reader would refuse it: .*python_spec"):
+        run.save()
+    del run.document["parameters"]["python_spec"]
+    bad = synthetic.memory_record("asyncio", "event", 1000)
+    bad["n"] = -5
+    with pytest.raises(UserError, match=r"measurements\[2\].n must be"):
+        run.add_measurement(bad)
+    assert len(run.document["measurements"]) == 2  # what the disk holds
+    assert path.read_text() == stored
+    results.read_run(path)
+
+
+def test_a_new_run_its_reader_would_refuse_leaves_nothing(tmp_path):
+    with pytest.raises(UserError, match="interpreter.executable must be a name"):
+        results.RunFile.create(tmp_path, "m", {"repeat": 1, "grids": {}},
+                               {"implementation": "CPython", "version": "3.12", "executable": "/usr/bin/python3"},
+                               {"logical_cpus": 2, "limits": synthetic.LIMITS})
+    assert not (tmp_path / "m").exists()
