@@ -18,6 +18,22 @@ def kill_group(pgid: int) -> None:
         pass
 
 
+def wait_group_gone(pgid: int, timeout: float = 10.0) -> bool:
+    """Wait until no process of group ``pgid`` is left (killed workers tear down their
+    memory after SIGKILL; the next probe's window must not see them end): whether it went
+    within ``timeout`` seconds."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def die_with_parent(expected_parent: str | int | None = None, signum: int | None = None) -> None:
     """SIGKILL (or ``signum``) this process when its parent dies. If the parent is
     already gone (it is not ``expected_parent``, or this process was re-parented to

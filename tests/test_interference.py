@@ -121,3 +121,24 @@ def test_a_living_child_s_work_is_the_probe_s_own():
     finally:
         child.communicate("")
     assert after["own_cpu_seconds"] - before["own_cpu_seconds"] >= 0.25
+
+
+def test_a_killed_group_is_gone_before_the_next_child_starts():
+    """A probe's leftover workers die with its group; the runner waits until the group is
+    empty, so their teardown is not the next probe's 'other processes'."""
+    import os
+    import subprocess
+
+    from parkbench import lifeline
+
+    leader = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"], start_new_session=True)
+    try:
+        os.killpg(leader.pid, 0)                     # the group is there
+        lifeline.kill_group(leader.pid)
+        leader.wait()
+        assert lifeline.wait_group_gone(leader.pid, timeout=10.0)
+        with pytest.raises(ProcessLookupError):
+            os.killpg(leader.pid, 0)
+    finally:
+        lifeline.kill_group(leader.pid)
+        leader.wait()
