@@ -11,8 +11,8 @@ figures come from **the newest complete run that measured them**, and carry its 
   Raw points of different runs are never fitted or plotted together.
 - switch latency per (model, primitive, placement), and tail latency per (model,
   primitive): the newest complete run that timed it.
-- the served rate per (model, variant) (``served_figures.py``): the newest complete run
-  that served requests under load.
+- the served rate per (model, variant) (``served_figures.choose``): the complete run that
+  served requests under load with the largest idle crowd W, the newest among those.
 - capacity: a measured ceiling (``limit_reached`` from ``--to-limit`` or the full
   sweep, newest) beats a prediction; otherwise the predicted bound from the memory
   run's total per waiter, the OS limits in force when that run ran (or the limits
@@ -29,6 +29,7 @@ from typing import Any
 from parkbench import limits as os_limits
 from parkbench.record_schema import REQUEST_METRICS
 from parkbench.served_figures import SERVED_FIGURES, SERVED_RAW
+from parkbench.served_figures import choose as choose_served
 from parkbench.slopes import FITTED, slope_noise
 from parkbench.tidy import TAIL_METRICS, frame_of
 
@@ -219,8 +220,9 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
 
     served = done[done.metric.isin(SERVED_METRICS)]
     for key, rows in served.groupby(["machine", "interpreter", "model", "variant"], sort=True):
-        newest = _newest_first(rows.run_id)[0]
-        take(rows[rows.run_id == newest], key[0], newest, "served", f"{key[2]}/{key[3]}")
+        chosen, notes = choose_served(rows, _newest_first)
+        current.notes.extend(f"{key[0]} {key[1]} {key[2]}/{key[3]}: {note}" for note in notes)
+        take(rows[rows.run_id == chosen], key[0], chosen, "served", f"{key[2]}/{key[3]}")
 
     reached = figures[figures.metric == "limit_reached"]
     ceilings = {}

@@ -103,6 +103,23 @@ def derive(document: dict) -> list[dict]:
     return figures
 
 
+def choose(rows, newest_first) -> tuple[str, list[str]]:
+    """The run whose served figures speak for one (machine, interpreter, model, variant):
+    the one that held the largest idle crowd W, the newest among those; and a note per newer
+    run it keeps out. ``rows``: that key's served rows of complete runs; ``newest_first``:
+    run ids ordered newest first. A default sweep's small W must not replace a ``--full``
+    run's large one: the maps size a server at large W, where an idle crowd may tax it."""
+    order = newest_first(rows.run_id)
+    with_w = rows[rows.n.notna()]
+    largest = {run_id: with_w[with_w.run_id == run_id].n.max() for run_id in order}
+    largest = {run_id: (0 if w != w else int(w)) for run_id, w in largest.items()}
+    chosen = max(order, key=lambda run_id: (largest[run_id], -order.index(run_id)))
+    notes = [f"served figures from run {chosen} (W up to {largest[chosen]:,}); the newer run "
+             f"{newer} served W up to {largest[newer]:,} only and does not replace them"
+             for newer in order[:order.index(chosen)]]
+    return chosen, notes
+
+
 def table(frame):
     """One row per (machine, interpreter, model, variant, W) of the current served
     figures: the closed-loop peak and its spread over the phase's intervals, the rate held at the SLO (NaN where none was), the CPU

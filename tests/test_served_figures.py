@@ -105,14 +105,32 @@ def test_rounds_give_their_median_and_a_multicore_server_is_per_core(tmp_path):
     assert per_core.value == pytest.approx(110_000 / 3)  # the median round, over three cores
 
 
-def test_the_newest_run_with_served_figures_speaks(tmp_path):
+def test_the_newest_run_at_the_largest_w_speaks(tmp_path):
     _run(tmp_path, ASYNCIO, when="20260101T000000")
-    newer = [served_record("asyncio", "connections", 100, 50_000, [(10_000, 0.001), (20_000, 0.001)], 30e-6)]
+    newer = [served_record("asyncio", "connections", w, 50_000, [(10_000, 0.001), (20_000, 0.001)], 30e-6)
+             for w in (300, 10_000)]
     _run(tmp_path, newer, when="20260102T000000")
     loaded = current.load(tmp_path)
     (per_core,) = loaded.frame.query("metric == 'served_rate_per_core'").itertuples()
     assert (per_core.value, per_core.run_id) == (20_000, "20260102T000000Z")
     assert {s["run_id"] for s in loaded.sources if s["family"] == "served"} == {"20260102T000000Z"}
+    assert set(loaded.frame.query("metric == 'served_peak'").n) == {300, 10_000}
+    assert not [note for note in loaded.notes if "served" in note]
+
+
+def test_a_newer_run_at_a_smaller_w_does_not_replace_a_larger_crowd(tmp_path):
+    """A default sweep (one small W) after a --full run (W up to the ceiling) must not take
+    the answer: the maps size a server at large W, where the idle crowd may tax it."""
+    _run(tmp_path, ASYNCIO, when="20260101T000000")
+    smaller = [served_record("asyncio", "connections", 9_999, 90_000, [(10_000, 0.001), (70_000, 0.001)], 10e-6)]
+    _run(tmp_path, smaller, when="20260102T000000")
+    loaded = current.load(tmp_path)
+    (per_core,) = loaded.frame.query("metric == 'served_rate_per_core'").itertuples()
+    assert (per_core.value, per_core.run_id) == (40_000, "20260101T000000Z")
+    assert set(loaded.frame.query("metric == 'served_peak'").n) == {100, 10_000}
+    (note,) = [note for note in loaded.notes if "served" in note]
+    assert "run 20260101T000000Z (W up to 10,000)" in note
+    assert "20260102T000000Z served W up to 9,999 only" in note
 
 
 def _profile(variant, served_per_core=None, switch=2e-6, cores=1):
