@@ -8,14 +8,14 @@ from parkbench import interference, slopes
 from parkbench.errors import UserError
 
 
-def _snap(time, system_cpu, system_tasks, own_cpu, own_tasks, running=1):
-    return {"time": time, "system_cpu_seconds": system_cpu, "system_tasks": system_tasks,
+def _snap(time, others_cpu, system_tasks, own_cpu, own_tasks, running=1):
+    return {"time": time, "others_cpu_seconds": others_cpu, "system_tasks": system_tasks,
             "running": running, "own_cpu_seconds": own_cpu, "own_tasks": own_tasks}
 
 
-def test_the_others_are_the_machine_less_the_probe_s_own():
-    # 2 s window: the machine used 3.1 CPU-s, the probe 1.7 of them; 40 tasks started, 35 its own
-    found = interference.between(_snap(10.0, 100.0, 500, 5.0, 3), _snap(12.0, 103.1, 540, 6.7, 38, running=3))
+def test_the_others_are_every_task_but_the_probe_s_own():
+    # 2 s window: the other tasks used 1.4 CPU-s (the probe 1.7); 40 tasks started, 35 its own
+    found = interference.between(_snap(10.0, 100.0, 500, 5.0, 3), _snap(12.0, 101.4, 540, 6.7, 38, running=3))
     assert found["window_seconds"] == pytest.approx(2.0)
     assert found["other_cpu_seconds"] == pytest.approx(1.4)
     assert found["other_threads"] == 5 and found["running"] == 3
@@ -30,24 +30,63 @@ def test_the_others_are_the_machine_less_the_probe_s_own():
 ])
 def test_the_thresholds(other_cpu, other_threads, disturbed):
     found = interference.between(_snap(0.0, 0.0, 100, 0.0, 1),
-                                 _snap(2.0, 1.0 + other_cpu, 100 + 20 + other_threads, 1.0, 21))
+                                 _snap(2.0, other_cpu, 100 + 20 + other_threads, 1.0, 21))
     assert found["disturbed"] is disturbed
     assert ("tasks" in found["why"]) is (abs(other_threads) > interference.THREADS)
 
 
-def test_a_snapshot_reads_the_machine_s_counters(tmp_path):
-    import os
+def _task(proc, pid, start, utime, stime, cutime=0, cstime=0, name="worker"):
+    folder = proc / str(pid)
+    folder.mkdir(exist_ok=True)
+    # fields after the name: state ppid ... utime(14) stime cutime cstime ... starttime(22)
+    tail = ["S", "1"] + ["0"] * 9 + [str(utime), str(stime), str(cutime), str(cstime)] + ["0"] * 5 + [str(start)]
+    (folder / "stat").write_text(f"{pid} ({name}) {' '.join(tail)} 0 0\n")
 
+
+def _machine(tmp_path):
     stat = tmp_path / "stat"
     stat.write_text("cpu  1000 200 300 9000 5 6 7 0 0 0\ncpu0 1 2 3 4 5 6 7 0 0 0\n"
                     "procs_running 4\nprocs_blocked 0\n")
     loadavg = tmp_path / "loadavg"
     loadavg.write_text("0.50 0.40 0.30 4/321 12345\n")
-    found = interference.snapshot(stat=str(stat), loadavg=str(loadavg))
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    return {"stat": str(stat), "loadavg": str(loadavg), "proc": str(proc)}, proc
+
+
+def test_a_snapshot_sums_every_other_task_and_leaves_out_the_probe_s_own(tmp_path):
+    import os
+
+    paths, proc = _machine(tmp_path)
+    _task(proc, 7, 100, 30, 20, cutime=5, cstime=1, name="a (strange) name) 1 2")  # 56 ticks
+    _task(proc, 9, 200, 300, 100)                                                  # 400 ticks
+    _task(proc, os.getpid(), 300, 9_000, 9_000)   # this process: the probe's own, left out
+    (proc / "self").mkdir()
+    found = interference.snapshot(**paths)
     ticks = os.sysconf("SC_CLK_TCK")
-    assert found["system_cpu_seconds"] == pytest.approx(1500 / ticks)   # user + nice + system
+    assert found["others_cpu_seconds"] == pytest.approx(456 / ticks)
     assert found["system_tasks"] == 321 and found["running"] == 4
     assert found["own_tasks"] >= 1 and found["own_cpu_seconds"] > 0
+
+
+def test_an_other_process_that_ends_counts_only_its_work_in_the_window(tmp_path):
+    """Its time leaves the sum and comes back in its parent's children fields; a reused
+    pid is a new task."""
+    import os
+    import shutil
+
+    paths, proc = _machine(tmp_path)
+    ticks = os.sysconf("SC_CLK_TCK")
+    _task(proc, 7, 100, 50, 10)          # the parent
+    _task(proc, 8, 150, 1_000, 200)      # a long-lived child: 1,200 ticks before the window
+    _task(proc, 9, 160, 40, 0)           # a short-lived child: 40 ticks before the window
+    before = interference.snapshot(**paths)
+    shutil.rmtree(proc / "8")            # 8 worked 30 more ticks, ended and was reaped
+    _task(proc, 9, 900, 3, 0)            # 9 was reaped too; its pid now names a new task
+    _task(proc, 7, 100, 52, 10, cutime=1_230 + 40, cstime=0)
+    found = interference.between(before, interference.snapshot(**paths))
+    # 2 (the parent) + 30 (the ended child's last work) + 3 (the new task)
+    assert found["other_cpu_seconds"] == pytest.approx(35 / ticks)
 
 
 def test_a_quiet_window_on_this_machine_is_measured_as_the_probe_s_own_work():
@@ -142,3 +181,25 @@ def test_a_killed_group_is_gone_before_the_next_child_starts():
     finally:
         lifeline.kill_group(leader.pid)
         leader.wait()
+
+
+def test_a_process_outside_the_probe_s_tree_burning_cpu_is_the_others_work():
+    """A real hog beside the probe (a sibling, not its child) shows in the others' CPU."""
+    import subprocess
+    import sys
+
+    probe = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    hog = subprocess.Popen([sys.executable, "-c", "import sys, time\nsys.stdin.readline()\n"
+                            "end = time.process_time() + 0.3\nwhile time.process_time() < end: pass\n"
+                            "print('done', flush=True)\nsys.stdin.read()"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        before = interference.snapshot(probe.pid)
+        hog.stdin.write("go\n")
+        hog.stdin.flush()
+        assert hog.stdout.readline().strip() == "done"   # burned, and alive
+        found = interference.between(before, interference.snapshot(probe.pid))
+    finally:
+        hog.communicate("")
+        probe.communicate(b"")
+    assert found["other_cpu_seconds"] >= 0.25
