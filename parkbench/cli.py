@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=("table", "json"), default="table",
                       help="table (default) or json: tidy records, one JSON object per line")
 
-    limits_cmd = commands.add_parser("limits", help="OS limits and the binding limit per model")
+    limits_cmd = commands.add_parser("limits", help="OS limits, the binding limit per model, and "
+                                                    "each prediction checked against a measured ceiling")
     limits_cmd.add_argument("--results", default="results",
                             help="results folder whose current figures of this machine give "
                                  "the per-waiter costs and measured ceilings (default results/)")

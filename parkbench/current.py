@@ -13,11 +13,13 @@ figures come from **the newest complete run that measured them**, and carry its 
   primitive): the newest complete run that timed it.
 - the served rate per (model, variant) (``served_figures.choose``): the complete run that
   served requests under load with the largest idle crowd W, the newest among those.
-- capacity: a measured ceiling (``limit_reached`` from ``--to-limit`` or the full
-  sweep, newest) beats a prediction; otherwise the predicted bound from the memory
-  run's total per waiter, the OS limits in force when that run ran (or the limits
-  given, e.g. this machine's live limits), and mappings per thread taken from the
-  largest N measured in any run.
+- capacity (``current_capacity.py``): a measured ceiling (``limit_reached`` from
+  ``--to-limit`` or the full sweep, newest) beats a prediction; otherwise the predicted
+  bound from the memory run's total per waiter, the OS limits in force when that run
+  ran (or the limits given, e.g. this machine's live limits), and mappings per thread
+  counted at the largest N measured in any run, or those at a max_map_count ceiling of
+  threads measured on the machine where they are more. Each prediction a measured
+  ceiling can check is checked (``Current.checks``, and a note).
 
 Incomplete (interrupted) runs speak for nothing; a note names them. Everything here
 returns data; nothing prints.
@@ -26,7 +28,7 @@ returns data; nothing prints.
 from dataclasses import dataclass, field
 from typing import Any
 
-from parkbench import limits as os_limits
+from parkbench import current_capacity
 from parkbench.record_schema import REQUEST_METRICS
 from parkbench.served_figures import SERVED_FIGURES, SERVED_RAW
 from parkbench.served_figures import choose as choose_served
@@ -53,14 +55,17 @@ EXTRA_COLUMNS = ("basis", "detail")
 @dataclass
 class Current:
     """The current figures (``frame``: tidy rows plus ``basis`` and ``detail``), where
-    each family came from (``sources``: dicts), notes for the reader, and the run files
-    set aside as bad (``set_aside``: ``run_reader.SetAside``, for the command to name)."""
+    each family came from (``sources``: dicts), notes for the reader, the run files set
+    aside as bad (``set_aside``: ``run_reader.SetAside``, for the command to name), and
+    each capacity prediction checked against a measured ceiling (``checks``: dicts, see
+    ``current_capacity.current_rows``)."""
 
     frame: Any
     sources: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     runs: dict = field(default_factory=dict)
     set_aside: list = field(default_factory=list)
+    checks: list = field(default_factory=list)
 
     def used_runs(self) -> list:
         """The runs that speak for something, and each machine's newest run, oldest
@@ -232,14 +237,15 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
         take(chosen, key[0], newest, "limit_reached", f"{key[2]}/{key[3]}")
         ceilings[key] = chosen.iloc[0]
 
-    capacity_rows = []
-    for key, run_id in memory_runs.items():
-        row = _capacity(key, run_id, done, runs, ceilings.get(key), limits, memory_bytes)
-        if row is not None:
-            capacity_rows.append(row)
-            current.sources.append({"machine": key[0], "run_id": row["run_id"],
-                                    "family": "capacity", "what": f"{key[2]}/{key[3]}",
-                                    "reason": f"{row['basis']}: {row['detail']}"})
+    capacity_rows, current.checks = current_capacity.current_rows(
+        memory_runs, done, runs, ceilings, limits, memory_bytes)
+    for row in capacity_rows:
+        current.sources.append({"machine": row["machine"], "run_id": row["run_id"],
+                                "family": "capacity", "what": f"{row['model']}/{row['variant']}",
+                                "reason": f"{row['basis']}: {row['detail']}"})
+    current.notes += [f"{c['machine']} {c['interpreter']} {c['model']}/{c['variant']}: capacity "
+                      f"checked against a measured ceiling: {current_capacity.describe_check(c)}"
+                      for c in current.checks]
     parts = [piece for piece in pieces if len(piece)]
     if capacity_rows:
         parts.append(frame_of(capacity_rows).assign(
@@ -254,79 +260,6 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
             result[column] = None
     current.frame = result.reset_index(drop=True)
     return current
-
-
-def maps_per_thread_at_largest_n(done, machine, interpreter, model, variant):
-    """Mappings one waiter added at the largest N any complete run measured, or None."""
-    rows = done[(done.machine == machine) & (done.interpreter == interpreter)
-                & (done.model == model) & (done.variant == variant)
-                & (done.metric == "maps_added") & done.n.notna()]
-    if rows.empty:
-        return None
-    largest = rows[rows.n == rows.n.max()]
-    return float((largest.value / largest.n.astype(float)).median()), int(largest.n.max())
-
-
-MEMORY_BOUND = "memory"  # the bound a planned memory size (fit --memory) moves
-
-
-def _capacity(key, run_id, done, runs, ceiling, limits, memory_bytes) -> dict | None:
-    machine, interpreter, model, variant = key
-    base = {"machine": machine, "interpreter": interpreter, "model": model, "variant": variant,
-            "placement": None, "metric": "capacity", "n": None, "unit": "waiters",
-            "repeat": None}
-    measured = None
-    if ceiling is not None:
-        measured = {**base, "run_id": ceiling.run_id, "value": float(ceiling.value),
-                    "limit": ceiling["limit"], "basis": "measured",
-                    "detail": f"the OS refused one more waiter at {int(ceiling.value):,}"}
-        if memory_bytes is None:
-            return measured
-        if ceiling["limit"] == MEMORY_BOUND:  # memory set it: another size moves it
-            measured = None
-    run = runs.get((machine, run_id))
-    in_force = dict(limits if limits is not None else (run.limits if run else None) or {})
-    if memory_bytes is not None:
-        in_force.update(memory_available=memory_bytes, cgroup_memory_max=None)
-    mine = done[(done.machine == machine) & (done.run_id == run_id) & (done.model == model)
-                & (done.variant == variant) & done.n.isna()]
-    total = mine[mine.metric == "total_per_waiter"].value
-    total = float(total.iloc[0]) if len(total) else None
-    maps = found = None
-    if model == "threads":
-        found = maps_per_thread_at_largest_n(done, machine, interpreter, model, variant)
-        if found is not None:
-            maps = found[0]
-        else:
-            fitted = mine[mine.metric == "maps_per_waiter"].value
-            maps = float(fitted.iloc[0]) if len(fitted) else None
-    note = ""
-    if total is not None and total <= 0:  # a noisy fit; memory is never free
-        from parkbench import probes
-
-        floor = probes.MODELS[model].floor_bytes_per_waiter if model in probes.MODELS else 256
-        note = f" (total per waiter: noise, not above zero; the floor of {floor:,} B used)"
-        total = float(floor)
-    curve = mine[mine.metric == "total_nonlinear"].value
-    if len(curve) and curve.iloc[0] == 1:
-        exponent = mine[mine.metric == "total_exponent"].value
-        note += (f" (total per waiter grows as N^{exponent.iloc[0]:.2f}: this straight-line "
-                 f"bound holds near the N measured)")
-    if measured is not None:  # a ceiling that memory did not set holds at any memory size
-        memory = next((b for b in os_limits.bounds(model, variant, in_force, total, maps)
-                       if b.limit == MEMORY_BOUND), None)
-        if memory is None or memory.waiters >= measured["value"]:
-            return measured
-        return {**base, "run_id": run_id, "value": float(memory.waiters), "limit": memory.limit,
-                "basis": "predicted", "detail": memory.detail + note}
-    bound = os_limits.capacity(model, variant, in_force, total, maps)
-    if bound is None:
-        return None
-    detail = bound.detail + note
-    if maps is not None and found is not None and bound.limit == "max_map_count":
-        detail += f" (at N {found[1]:,})"
-    return {**base, "run_id": run_id, "value": float(bound.waiters), "limit": bound.limit,
-            "basis": "predicted", "detail": detail}
 
 
 def load(paths, limits: dict | None = None, memory_bytes: int | None = None) -> Current:

@@ -200,8 +200,10 @@ def _headroom(limit, used) -> int | None:
 
 
 def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | None = None,
-           maps_per_waiter: float | None = None) -> list[Bound]:
-    """Every bound that applies to ``model``/``variant`` on a machine with ``limits``."""
+           maps_per_waiter: float | None = None, maps_fixed: float | None = None) -> list[Bound]:
+    """Every bound that applies to ``model``/``variant`` on a machine with ``limits``.
+    ``maps_fixed``: the mappings the process holds before any thread (counted where
+    known); the threads get the rest of vm.max_map_count."""
     found = []
     memory = [v for v in (limits.get("memory_available"), limits.get("cgroup_memory_max")) if v]
     if total_per_waiter and total_per_waiter > 0 and memory:
@@ -221,8 +223,11 @@ def bounds(model: str, variant: str, limits: dict, total_per_waiter: float | Non
                                f"{nproc:,} per user (counts threads too)"))
     if model == "threads" and limits.get("max_map_count"):
         per = maps_per_waiter if maps_per_waiter and maps_per_waiter > 0 else DEFAULT_MAPS_PER_THREAD
-        found.append(Bound("max_map_count", int(limits["max_map_count"] / per),
-                           f"{limits['max_map_count']:,} mappings / {per:.2f} per thread"))
+        fixed = maps_fixed if maps_fixed and maps_fixed > 0 else 0
+        mappings = (f"({limits['max_map_count']:,} - {fixed:,.0f} held before any thread) mappings"
+                    if fixed else f"{limits['max_map_count']:,} mappings")
+        found.append(Bound("max_map_count", int(max(limits["max_map_count"] - fixed, 0) / per),
+                           f"{mappings} / {per:.2f} per thread"))
     if is_connections(variant):
         return found + _connection_bounds(model, variant, limits)
     fds = FDS_PER_WAITER.get(variant, FDS_PER_WAITER.get(model))
@@ -261,9 +266,9 @@ def _connection_bounds(model: str, variant: str, limits: dict) -> list[Bound]:
 
 
 def capacity(model: str, variant: str, limits: dict, total_per_waiter: float | None = None,
-             maps_per_waiter: float | None = None) -> Bound | None:
+             maps_per_waiter: float | None = None, maps_fixed: float | None = None) -> Bound | None:
     """The binding bound: the one allowing the fewest waiters (``None`` if none known)."""
-    found = bounds(model, variant, limits, total_per_waiter, maps_per_waiter)
+    found = bounds(model, variant, limits, total_per_waiter, maps_per_waiter, maps_fixed)
     return min(found, key=lambda bound: bound.waiters) if found else None
 
 

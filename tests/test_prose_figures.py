@@ -60,6 +60,23 @@ def _peer(runtime, n) -> dict:
     return row
 
 
+def _thread_check(interpreter) -> dict:
+    check, = [c for c in _figures().checks if (c["interpreter"], c["model"], c["variant"])
+              == (interpreter, "threads", "condition")]
+    return check
+
+
+def _thread_checks() -> tuple:
+    """The methodology's thread predictions: counted at N 3,000 under 3.12 and 3.13, how
+    far over the 3.11 ceiling, the ceiling, the predictions taken at it, and 3.11's own."""
+    newer = [_thread_check(f"CPython {v}") for v in ("3.12.1", "3.13.0")]
+    own = _thread_check(PY)
+    return (*(f"{c['predicted']:,}" for c in newer), *(f"{(c['ratio'] - 1) * 100:.1f}" for c in newer),
+            f"{newer[0]['measured']:,}",
+            *(f"{_value('threads', 'condition', 'capacity', f'CPython {v}'):,.0f}" for v in ("3.12.1", "3.13.0")),
+            f"{own['predicted']:,}", f"{(own['ratio'] - 1) * 100:.1f}")
+
+
 KIB, MIB = 1024.0, 1024.0**2
 WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
@@ -124,6 +141,11 @@ CLAIMS = {
         "docs/methodology.md", r"`20261126T155350Z`: ([\d,]+) threads, ([\d.]+) KiB of\s+kernel memory each",
         lambda: (f"{_run_figure('20261126T155350Z', 'threads', 'condition', 'limit_reached'):,.0f}",
                  f"{_run_figure('20261126T155350Z', 'threads', 'condition', 'kernel_per_waiter') / KIB:.1f}")),
+    "thread predictions checked against the ceiling": (
+        "docs/methodology.md", r"3\.13 predicted ([\d,]+) and ([\d,]+)\s+threads, ([\d.]+)% and ([\d.]+)% over the "
+                               r"([\d,]+) that.*?they predict ([\d,]+) and ([\d,]+)\..*?would have said "
+                               r"([\d,]+) \(([\d.]+)% over\)",
+        _thread_checks),
     "the headline task": (
         "docs/methodology.md", r"headline asyncio figure \(([\d.]+) KiB, ([\d,]+) B",
         lambda: (f"{_task() / KIB:.2f}", f"{_task():,.0f}")),

@@ -44,16 +44,17 @@ def limit_lines(values: dict) -> list[str]:
     return [f"  {name.ljust(width)}  {value}" for name, value in rows]
 
 
-def capacity_rows(name: str, results_folder: Path, values: dict) -> list[dict]:
-    """One row per registered model and variant, and per variant with stored figures."""
+def capacity_rows(name: str, results_folder: Path, values: dict) -> tuple[list[dict], list[dict]]:
+    """One row per registered model and variant, and per variant with stored figures;
+    and the predictions checked against measured ceilings (``current.Current.checks``)."""
     from parkbench import current, limits, probes, results
 
     folder = Path(results_folder) / name
-    stored = None
+    stored, checks = None, []
     if results.has_runs(folder):
         figures = current.load([folder], limits=values)
         output.set_aside(figures.set_aside)
-        stored = figures.frame
+        stored, checks = figures.frame, figures.checks
     rows, seen = [], set()
     if stored is not None:
         for row in stored[stored.metric == "capacity"].itertuples():
@@ -75,7 +76,22 @@ def capacity_rows(name: str, results_folder: Path, values: dict) -> list[dict]:
                          "how": bound.how_to_raise if bound else ""})
     order = {f"{m.name}/{v}": i for i, (m, v) in enumerate(
         (model, variant) for model in probes.MODELS.values() for variant in model.variants)}
-    return sorted(rows, key=lambda row: (order.get(row["label"], len(order)), row["label"]))
+    return sorted(rows, key=lambda row: (order.get(row["label"], len(order)), row["label"])), checks
+
+
+def check_lines(checks: list[dict]) -> list[str]:
+    """Each prediction checked against a measured ceiling, one line each."""
+    from parkbench.current_capacity import describe_check
+
+    if not checks:
+        return []
+    labels = [f"{c['model']}/{c['variant']}" for c in checks]
+    width = max(map(len, labels))
+    interpreters = max(len(c["interpreter"]) for c in checks)
+    return ["", "predictions checked against measured ceilings (counted figures, limits in force "
+                "at the ceiling):",
+            *(f"  {label.ljust(width)}  {c['interpreter'].ljust(interpreters)}  {describe_check(c)}"
+              for label, c in zip(labels, checks))]
 
 
 def run(args) -> int:
@@ -83,7 +99,7 @@ def run(args) -> int:
 
     values = limits.read()
     name = machine.resolve_name(args.machine)
-    rows = capacity_rows(name, Path(args.results), values)
+    rows, checks = capacity_rows(name, Path(args.results), values)
     lines = [f"limits that bound waiters on this machine ({name}):", *limit_lines(values), "",
              "capacity per model (measured: a sweep met the OS ceiling; predicted: the smallest "
              "bound from the run's figures and the limits above):"]
@@ -96,5 +112,6 @@ def run(args) -> int:
         how = f"; raise: {row['how']}" if row["how"] else ""
         lines.append(f"  {row['label'].ljust(widths[0])}  {waiters.rjust(widths[1])}  "
                      f"{row['limit'].ljust(widths[2])}  {row['basis']}: {row['detail']}{source}{how}")
+    lines += check_lines(checks)
     output.write("\n".join(lines))
     return 0
