@@ -143,3 +143,73 @@ def test_a_new_run_its_reader_would_refuse_leaves_nothing(tmp_path):
                                {"implementation": "CPython", "version": "3.12", "executable": "/usr/bin/python3"},
                                {"logical_cpus": 2, "limits": synthetic.LIMITS})
     assert not (tmp_path / "m").exists()
+
+
+# --- item 12: symlinked and FIFO run files are set aside in one line ---------------------
+
+GOOD_A = "20261126T052607Z"
+
+
+def _clean_show(tmp_path, capsys) -> str:
+    clean = tmp_path / "clean"
+    shutil.copytree(FIXTURES, clean)
+    assert main(["show", str(clean)]) == 0
+    return capsys.readouterr().out.replace(str(clean), "{folder}")
+
+
+def _newer_copy(source, run_id: str) -> str:
+    """The run file ``source`` as a valid run ``run_id`` (its switch files' names too)."""
+    return source.read_text().replace(source.stem, run_id)
+
+
+@pytest.fixture
+def plain(tmp_path):
+    """The fixtures, unchanged: the hostile files are added by each test."""
+    shutil.copytree(FIXTURES, tmp_path / "results")
+    return tmp_path / "results"
+
+
+def test_a_symlinked_run_file_is_set_aside_in_one_line(plain, tmp_path, capsys):
+    """A link to a valid, newer run of the same machine kept outside the folder: read, it
+    would become the machine's current figures; refused, the answer is the folder's."""
+    expected = _clean_show(tmp_path, capsys)
+    outside = tmp_path / "elsewhere" / "fixture-a"
+    outside.mkdir(parents=True)
+    (outside / f"{BAD_ID}.json").write_text(_newer_copy(plain / "fixture-a" / f"{GOOD_A}.json", BAD_ID))
+    results.read_run(outside / f"{BAD_ID}.json")  # a good run file where it lies
+    link = plain / "fixture-a" / f"{BAD_ID}.json"
+    link.symlink_to(outside / f"{BAD_ID}.json")
+    assert main(["show", str(plain)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.replace(str(plain), "{folder}") == expected
+    assert captured.err.strip() == (f"parkbench: skipped {link} is a symbolic link, not a regular "
+                                    f"file (a results file is never read through a link: put the "
+                                    f"file itself there)")
+    assert main(["check", str(plain)]) == 2
+    assert capsys.readouterr().out.startswith(f"bad: {link} is a symbolic link")
+    one_line_error(capsys, main(["show", str(link)]), "is a symbolic link")
+
+
+def test_a_fifo_among_good_run_files_is_set_aside_without_hanging(plain, tmp_path, capsys):
+    import os
+    import signal
+
+    expected = _clean_show(tmp_path, capsys)
+    fifo = plain / "fixture-a" / f"{BAD_ID}.json"
+    os.mkfifo(fifo)
+
+    def hung(*_):
+        raise AssertionError("reading a FIFO run file hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        assert main(["show", str(plain)]) == 0
+        captured = capsys.readouterr()
+        assert main(["check", str(plain)]) == 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert captured.out.replace(str(plain), "{folder}") == expected
+    assert captured.err.strip() == f"parkbench: skipped {fifo} is not a regular file"
+    assert capsys.readouterr().out.startswith(f"bad: {fifo} is not a regular file")
