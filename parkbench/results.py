@@ -312,7 +312,7 @@ def find_run_files(target: Path) -> list[Path]:
     else:
         candidates = list(target.glob("*/*.json"))
     runs = sorted((path for path in candidates if _is_run_file(path)),
-                  key=lambda path: (path.parent.name, run_order(path.stem)))
+                  key=lambda path: (path.parent.name, run_order(path.stem), path.name))
     if not runs:
         raise UserError(f"no results found under {str(target)!r}; run 'parkbench run' first")
     return runs
