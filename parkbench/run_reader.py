@@ -79,7 +79,7 @@ def each_run(target, set_aside: list | None = None,
         if isinstance(document, SetAside):
             again += document.again
             if set_aside is None:
-                raise UserError(document.text())
+                raise UserError(document.reason)
             bad.append(document)
             continue
         good += 1
