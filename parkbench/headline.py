@@ -278,13 +278,32 @@ def connections(frame, machine: str):
 def plain(value) -> str:
     """Text from a results file made safe to put in the report's Markdown: HTML's
     special characters escaped (no tag a file wrote ever reaches the page), Markdown's
-    punctuation backslashed, control characters shown as ``\\xNN``."""
+    punctuation backslashed, control characters shown as ``\\xNN``. Backslashed first,
+    so that the ``#`` of an entity (``&#x27;``, a quote) stays one and shows as a quote
+    (``>`` needs no backslash: as ``&gt;`` it starts no quote block)."""
     import html as html_module
 
     from parkbench.tidy import printable
 
-    text = html_module.escape(printable(value), quote=True)
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+!|~>-" else ch for ch in text)
+    text = "".join("\\" + ch if ch in "\\`*_{}[]()#+!|~-" else ch for ch in printable(value))
+    return html_module.escape(text, quote=True)
+
+
+SET_ASIDE_SHOWN = 20  # lines of set-aside files on the page; 'parkbench check' lists all
+
+
+def set_aside(refused) -> str | None:
+    """Markdown naming the run files the report left out (``run_reader.SetAside``) and
+    why, each escaped (a name or reason comes from disk); ``None`` if there is none."""
+    if not refused:
+        return None
+    lines = [f"- {plain(item.text())}" for item in refused[:SET_ASIDE_SHOWN]]
+    if len(refused) > SET_ASIDE_SHOWN:
+        lines.append(f"- and {len(refused) - SET_ASIDE_SHOWN:,} more")
+    return (f"**Set aside:** {len(refused):,} run file{'s' if len(refused) > 1 else ''} in these "
+            f"results {'is' if len(refused) == 1 else 'are'} not read, and no figure below comes "
+            f"from {'it' if len(refused) == 1 else 'them'} (`parkbench check` lists them):\n\n"
+            + "\n".join(lines))
 
 
 def html(table, text: bool = False) -> str:

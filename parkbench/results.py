@@ -241,11 +241,12 @@ def write_machine(folder: Path, description: dict) -> Path:
 # --- reading -------------------------------------------------------------------------
 
 
-def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+def read_text(path: Path, limit: int = MAX_FILE_BYTES, follow_links: bool = True) -> str:
     """The text of a regular file of at most ``limit`` bytes; anything else (a FIFO, a
-    device, a symlink to one, a huge file, binary) is a ``UserError``."""
+    device, a symlink to one, a huge file, binary; without ``follow_links`` a symlink to
+    anything) is a ``UserError``."""
     try:
-        data = boundedread.read_regular(path, limit, "results file")
+        data = boundedread.read_regular(path, limit, "results file", follow_links)
     except FileNotFoundError:
         raise UserError(f"no such results file: {path}") from None
     try:
@@ -258,8 +259,8 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
-def read_json(path: Path):
-    text = read_text(path)
+def read_json(path: Path, follow_links: bool = True):
+    text = read_text(path, follow_links=follow_links)
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
@@ -274,9 +275,11 @@ def read_machine(path: Path) -> dict:
 
 def read_run(path: Path) -> dict:
     """A run file, upgraded to the current format and checked; any problem is a
-    ``UserError``. The folder it lies in must be named after its machine."""
+    ``UserError``. The folder it lies in must be named after its machine, and the file
+    must not be a symbolic link: a link could show a file from anywhere as a run, or
+    one run of the folder twice (docs/safety.md)."""
     path = Path(path)
-    return _checked_run(read_json(path), path)
+    return _checked_run(read_json(path, follow_links=False), path)
 
 
 def _checked_run(document, path: Path) -> dict:
@@ -309,7 +312,7 @@ def find_run_files(target: Path) -> list[Path]:
     else:
         candidates = list(target.glob("*/*.json"))
     runs = sorted((path for path in candidates if _is_run_file(path)),
-                  key=lambda path: (path.parent.name, run_order(path.stem)))
+                  key=lambda path: (path.parent.name, run_order(path.stem), path.name))
     if not runs:
         raise UserError(f"no results found under {str(target)!r}; run 'parkbench run' first")
     return runs

@@ -149,16 +149,15 @@ def frame_of(rows):
 def load_runs(paths, set_aside: list | None = None):
     """(tidy DataFrame of every run, {(machine, run_id): Run}) of the given targets.
     With ``set_aside`` a list, a bad run file in a folder is added to it (a
-    ``run_reader.SetAside``) and the rest are read; without, it is an error."""
+    ``run_reader.SetAside``), and so is a second file of a run already read (a run
+    counts once); the rest are read. Without, either is an error."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     rows, runs = [], {}
+    first = run_reader.FirstOfEachRun()  # a second file of one run is set aside, not counted
     for target in paths:
-        for path, document in run_reader.each_run(target, set_aside):
-            key = (document["machine"], document["run_id"])
-            if key in runs:
-                continue
-            runs[key] = _run_info(path, document)
+        for path, document in run_reader.each_run(target, set_aside, first):
+            runs[(document["machine"], document["run_id"])] = _run_info(path, document)
             rows.extend(tidy_rows(document))
     return frame_of(rows), runs
 

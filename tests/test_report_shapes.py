@@ -108,11 +108,13 @@ def test_no_tag_a_results_file_wrote_reaches_the_page(tmp_path):
         path = synthetic.write_run(folder, "m", shapes.RUN, records, failures=[failure],
                                    interpreter=interpreter)
         shapes.write_pyperf_files(path, records)
+        _plant_bad_files(folder, text)  # named on the page: escaped too
         assert main(["report", "--results", str(folder), "--output", str(tmp_path / f"{kind}-out")]) == 0
         pages[kind] = (tmp_path / f"{kind}-out" / "report.html").read_text()
     assert "alert(1)" in pages["hostile"].replace("\\(1\\)", "(1)") or "alert" in pages["hostile"]
     assert _tags(pages["hostile"]) == _tags(pages["plain"])
     assert "\x1b" not in pages["hostile"] and "\x07" not in pages["hostile"]
+    assert all("3 run files in these results are not read" in page for page in pages.values())
 
 
 def test_show_prints_control_characters_from_a_file_escaped(tmp_path, capsys):
@@ -130,3 +132,64 @@ def test_show_prints_control_characters_from_a_file_escaped(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "boom\\x1b]0;owned\\x07\\x0dgone" in out and "3.11.7\\x1b[2J" in out
     assert not any(ord(ch) < 32 and ch != "\n" for ch in out)
+
+
+def _plant_bad_files(folder: Path, text: str) -> list:
+    """Beside the good run of machine ``m``: a run file whose run id is ``text`` (refused,
+    its reason quotes it), a good run of ``m`` in a folder named with ``text``'s markup and
+    control characters (refused: the folder is not its machine's), and a second file of
+    the good run. Their paths, in the order the readers meet them."""
+    import shutil
+
+    (good,) = (folder / "m").glob("2*.json")
+    document = json.loads(good.read_text())
+    bad_id = folder / "m" / "20300101T000000Z.json"
+    bad_id.write_text(json.dumps({**document, "run_id": text}))
+    copy = good.with_name(f"{good.stem}-2.json")
+    shutil.copy(good, copy)
+    hostile_folder = folder / f"m{text.replace('/', '')}"
+    hostile_folder.mkdir()
+    misplaced = hostile_folder / good.name
+    shutil.copy(good, misplaced)
+    return [copy, bad_id, misplaced]
+
+
+def _set_aside_section(shown: list) -> list:
+    return [item.data for item in shown if getattr(item, "data", "").startswith("**Set aside:**")]
+
+
+def test_the_report_names_each_file_it_set_aside_escaped(tmp_path):
+    """Item 12 of issue 28: the page says which run files it left out and why, with every
+    name and reason from disk escaped: no tag, no control character, no Markdown."""
+    import re
+
+    from nbconvert.filters.markdown import markdown2html
+
+    folder = shapes.write(tmp_path / "results", "one-model")
+    assert _set_aside_section(run_notebook(folder)) == []  # nothing set aside: no section
+    planted = _plant_bad_files(folder, HOSTILE)
+    (section,) = _set_aside_section(run_notebook(folder))
+    lines = section.splitlines()
+    assert lines[0].startswith("**Set aside:** 3 run files in these results are not read")
+    assert len(lines) == 2 + len(planted)
+    for line, path in zip(lines[2:], planted, strict=True):
+        assert line.startswith("- ") and path.name.replace("_", "\\_").replace("-", "\\-") in line
+    assert "again; it is read from" in lines[2] and "run\\_id must look like" in lines[3]
+    assert "differs from the folder it is in" in lines[4]
+    page = markdown2html(section)
+    assert set(re.findall(r"<\s*([a-zA-Z][a-zA-Z0-9-]*)", page)) <= {"p", "strong", "code", "ul", "li"}
+    assert "&lt;script&gt;" in page and "\x1b" not in page and "\x07" not in page
+    assert "&amp;#x27;" not in page  # a quote shows as a quote, not as its entity
+
+
+def test_the_set_aside_section_stays_short():
+    from parkbench import headline
+    from parkbench.run_reader import SetAside
+
+    assert headline.set_aside([]) is None
+    one = headline.set_aside([SetAside(Path("m/20300101T000000Z.json"), "not valid JSON")])
+    assert one.startswith("**Set aside:** 1 run file in these results is not read, and no figure "
+                          "below comes from it")
+    many = headline.set_aside([SetAside(Path(f"m/2030010{k % 10}T00000{k // 10}Z.json"), "bad")
+                               for k in range(25)]).splitlines()
+    assert len(many) == 2 + headline.SET_ASIDE_SHOWN + 1 and many[-1] == "- and 5 more"

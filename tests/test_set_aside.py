@@ -143,3 +143,136 @@ def test_a_new_run_its_reader_would_refuse_leaves_nothing(tmp_path):
                                {"implementation": "CPython", "version": "3.12", "executable": "/usr/bin/python3"},
                                {"logical_cpus": 2, "limits": synthetic.LIMITS})
     assert not (tmp_path / "m").exists()
+
+
+# --- item 12: symlinked and FIFO run files are set aside in one line ---------------------
+
+GOOD_A = "20261126T052607Z"
+
+
+def _clean_show(tmp_path, capsys) -> str:
+    clean = tmp_path / "clean"
+    shutil.copytree(FIXTURES, clean)
+    assert main(["show", str(clean)]) == 0
+    return capsys.readouterr().out.replace(str(clean), "{folder}")
+
+
+def _newer_copy(source, run_id: str) -> str:
+    """The run file ``source`` as a valid run ``run_id`` (its switch files' names too)."""
+    return source.read_text().replace(source.stem, run_id)
+
+
+@pytest.fixture
+def plain(tmp_path):
+    """The fixtures, unchanged: the hostile files are added by each test."""
+    shutil.copytree(FIXTURES, tmp_path / "results")
+    return tmp_path / "results"
+
+
+def test_a_symlinked_run_file_is_set_aside_in_one_line(plain, tmp_path, capsys):
+    """A link to a valid, newer run of the same machine kept outside the folder: read, it
+    would become the machine's current figures; refused, the answer is the folder's."""
+    expected = _clean_show(tmp_path, capsys)
+    outside = tmp_path / "elsewhere" / "fixture-a"
+    outside.mkdir(parents=True)
+    (outside / f"{BAD_ID}.json").write_text(_newer_copy(plain / "fixture-a" / f"{GOOD_A}.json", BAD_ID))
+    results.read_run(outside / f"{BAD_ID}.json")  # a good run file where it lies
+    link = plain / "fixture-a" / f"{BAD_ID}.json"
+    link.symlink_to(outside / f"{BAD_ID}.json")
+    assert main(["show", str(plain)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.replace(str(plain), "{folder}") == expected
+    assert captured.err.strip() == (f"parkbench: skipped {link} is a symbolic link, not a regular "
+                                    f"file (a results file is never read through a link: put the "
+                                    f"file itself there)")
+    assert main(["check", str(plain)]) == 2
+    assert capsys.readouterr().out.startswith(f"bad: {link} is a symbolic link")
+    one_line_error(capsys, main(["show", str(link)]), "is a symbolic link")
+
+
+def test_a_fifo_among_good_run_files_is_set_aside_without_hanging(plain, tmp_path, capsys):
+    import os
+    import signal
+
+    expected = _clean_show(tmp_path, capsys)
+    fifo = plain / "fixture-a" / f"{BAD_ID}.json"
+    os.mkfifo(fifo)
+
+    def hung(*_):
+        raise AssertionError("reading a FIFO run file hung")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        assert main(["show", str(plain)]) == 0
+        captured = capsys.readouterr()
+        assert main(["check", str(plain)]) == 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert captured.out.replace(str(plain), "{folder}") == expected
+    assert captured.err.strip() == f"parkbench: skipped {fifo} is not a regular file"
+    assert capsys.readouterr().out.startswith(f"bad: {fifo} is not a regular file")
+
+
+# --- item 12: one run in two files is read once, the other file set aside ----------------
+
+
+def test_a_second_file_of_one_run_is_set_aside_naming_both(plain, tmp_path, capsys):
+    """A copy of a run under another run id's name, with its figures changed (read, the
+    run would count twice or its figures be mixed), and a hard link to it: the first
+    file in reading order is read, each other one set aside in one line naming both. A
+    copy whose name is not a run id, or one in a subfolder, is not a run file at all."""
+    import os
+
+    from parkbench import current, tidy
+
+    expected = _clean_show(tmp_path, capsys)
+    clean_rows = len(tidy.load(tmp_path / "clean"))
+    original = plain / "fixture-a" / f"{GOOD_A}.json"
+    document = json.loads(original.read_text())
+    for record in document["measurements"]:
+        if record["kind"] == "memory":
+            record["memory"]["pss"] *= 3
+    copy = plain / "fixture-a" / f"{GOOD_A}-2.json"
+    copy.write_text(json.dumps(document))
+    results.read_run(copy)  # a good run file on its own
+    link = plain / "fixture-a" / f"{GOOD_A}-3.json"
+    os.link(original, link)
+    shutil.copy(original, plain / "fixture-a" / f"{GOOD_A} copy.json")
+    (plain / "fixture-a" / "old").mkdir()
+    shutil.copy(copy, plain / "fixture-a" / "old" / f"{GOOD_A}.json")
+
+    assert main(["show", str(plain)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.replace(str(plain), "{folder}") == expected
+    assert captured.err.strip().splitlines() == [
+        f"parkbench: skipped {path}: run {GOOD_A} of machine fixture-a again; it is read from "
+        f"{original} (a run counts once: remove one of the two)" for path in (copy, link)]
+    assert main(["check", str(plain)]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and out[0].startswith(f"bad: {copy}: run {GOOD_A} of machine fixture-a again")
+    assert out[1].startswith(f"bad: {link}: run {GOOD_A} of machine fixture-a again")
+    assert out[2] == f"checked 6 files under {plain}: 2 bad (show, fit, compare and report set them aside)"
+
+    figures = current.load(plain)
+    assert len(figures.frame) == len(current.load(tmp_path / "clean").frame)
+    assert [item.path for item in figures.set_aside] == [copy, link]
+    with pytest.raises(UserError, match="again; it is read from"):
+        tidy.load(plain)  # strict: no set-aside list to put it in
+    copy.unlink()
+    link.unlink()
+    assert len(tidy.load([plain, plain / "fixture-a", original])) == clean_rows  # one file, reached thrice
+
+
+def test_a_run_named_twice_on_the_command_line_is_read_once(plain, tmp_path, capsys):
+    original = plain / "fixture-a" / f"{GOOD_A}.json"
+    copy = tmp_path / "copy" / "fixture-a" / f"{GOOD_A}.json"
+    copy.parent.mkdir(parents=True)
+    shutil.copy(original, copy)
+    from parkbench import current
+
+    figures = current.load([original, copy])
+    assert len(figures.frame) == len(current.load([original]).frame)
+    assert [item.path for item in figures.set_aside] == [copy]
+    assert str(original) in figures.set_aside[0].text()
