@@ -246,18 +246,25 @@ def of_workload(rows, workload: str) -> list[dict]:
 
 
 def newest(current, machine: str) -> list[dict]:
-    """The verdicts of the newest run of ``machine`` that holds map checks (none: [])."""
+    """The verdicts of ``machine``'s checks, per workload those of the newest run that
+    checked it (a newer run that checked only one workload hides no other; none: [])."""
     from parkbench import results
 
     runs = sorted((run for (name, _), run in current.runs.items() if name == machine),
                   key=lambda run: results.run_order(run.run_id), reverse=True)
-    for run in runs:
-        if not (run.parameters or {}).get("map_checks"):
-            continue
-        found = of_run(results.read_run(run.path))
-        if found:
-            return found
-    return []
+    read: dict = {}
+    found: list[dict] = []
+    for workload in CHECKED:
+        for run in runs:
+            if not (run.parameters or {}).get("map_checks"):
+                continue
+            if run.path not in read:
+                read[run.path] = of_run(results.read_run(run.path))
+            rows = of_workload(read[run.path], workload)
+            if rows:
+                found += rows
+                break
+    return found
 
 
 def table(rows):

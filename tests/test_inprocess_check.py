@@ -221,3 +221,43 @@ def test_the_in_process_maps_mark_held_and_not_held_points():
     labels = [text.get_text() for legend in fit.legends for text in legend.get_texts()]
     assert "asyncio/event checked: held at the SLO" in labels
     plt.close("all")
+
+
+def test_a_newer_run_that_checked_one_workload_hides_no_other(tmp_path):
+    from parkbench import current
+    from tests.test_map_checks import _check_record
+    from tests.test_map_checks import _checked as connections_check
+    from tests.test_served_figures import _run
+
+    older = _run(tmp_path, [_check_record([(12_383, 0.001), (19_349, 0.02)]),
+                            wakes_record([(109_589, 0.009), (171_233, 0.02)])], when="20260101T000000")
+    newer = _run(tmp_path, [wakes_record([(109_589, 0.001), (171_233, 0.02)])], when="20260103T000000")
+    for path, checks in ((older, [_checked(), connections_check()]), (newer, [_checked()])):
+        doc = json.loads(path.read_text())
+        doc["parameters"]["map_checks"] = checks
+        path.write_text(json.dumps(doc))
+    found = map_checks.newest(current.load([tmp_path / "m"]), "m")
+    assert [(r["variant"], r["run_id"], r["held"]) for r in found] == [
+        ("event", "20260103T000000Z", True), ("event", "20260103T000000Z", False),
+        ("connections", "20260101T000000Z", True), ("connections", "20260101T000000Z", False)]
+
+
+def test_the_report_marks_and_tables_an_in_process_check(tmp_path):
+    import matplotlib
+
+    from tests import shapes, synthetic
+    from tests.test_report_shapes import run_notebook
+
+    shapes.write(tmp_path, "one-interpreter")
+    path = synthetic.write_run(tmp_path, "m", "20260102T000000",
+                               [wakes_record([(109_589, 0.001), (171_233, 0.02)], waiters=50_000)])
+    doc = json.loads(path.read_text())
+    doc["parameters"]["map_checks"] = [_checked(waiters=50_000)]
+    path.write_text(json.dumps(doc))
+    shown = run_notebook(tmp_path)
+    marks = [line.get_gid() for item in shown if isinstance(item, matplotlib.figure.Figure)
+             for ax in item.axes for line in ax.lines if str(line.get_gid()).startswith("check:")]
+    assert "check:held:109589" in marks and "check:not-held:171233" in marks
+    texts = " ".join(str(getattr(item, "data", "")) for item in shown)
+    assert "asyncio/event" in texts and "run 20260102T000000Z" in texts
+    assert "Every checked point agrees with the map." in texts
