@@ -261,3 +261,21 @@ def test_the_report_marks_and_tables_an_in_process_check(tmp_path):
     texts = " ".join(str(getattr(item, "data", "")) for item in shown)
     assert "asyncio/event" in texts and "run 20260102T000000Z" in texts
     assert "Every checked point agrees with the map." in texts
+
+
+def test_a_run_predicts_the_in_process_check_from_the_machines_current_figures(tmp_path):
+    from parkbench.tidy import interpreter_key
+    from tests import shapes, synthetic
+
+    shapes.write(tmp_path, "one-interpreter")
+    key = interpreter_key(synthetic.INTERPRETER)
+    found, why = map_checks.predict(tmp_path, "m", key, 2, [("asyncio", "event")])
+    assert not why and [(c["model"], c["variant"]) for c in found] == [("asyncio", "event")]
+    check = found[0]
+    assert check["predicted_rate"] == pytest.approx(1 / 3e-6)   # the slower placement, one core
+    assert check["waiters"] == check["predicted_capacity"] // 2 and check["bytes_per_waiter"] > 0
+    small = int((guard.PRIOR_FIXED_BYTES + 2**20) * 1.5)   # room for 1 MiB of tasks
+    capped, _ = map_checks.predict(tmp_path, "m", key, 2, [("asyncio", "event")], small, 1.5)
+    assert capped[0]["waiters"] == guard.waiters_within(small, check["bytes_per_waiter"], 1.5)
+    assert 800 < capped[0]["waiters"] < 900 and "capped" in capped[0]["basis"]
+    assert map_checks.predict(tmp_path, "m", key, 2, [("threads", "condition")])[0] == []
