@@ -279,3 +279,26 @@ def test_a_run_predicts_the_in_process_check_from_the_machines_current_figures(t
     assert capped[0]["waiters"] == guard.waiters_within(small, check["bytes_per_waiter"], 1.5)
     assert 800 < capped[0]["waiters"] < 900 and "capped" in capped[0]["basis"]
     assert map_checks.predict(tmp_path, "m", key, 2, [("threads", "condition")])[0] == []
+
+
+@pytest.mark.slow
+def test_only_check_runs_a_tiny_in_process_check_end_to_end(tmp_path, monkeypatch, capsys):
+    """``parkbench run --only check`` with a prediction shrunk to W=1,000 and 1 s steps:
+    the wakes job runs, the run file stores and re-reads it, and its verdicts come out."""
+    from parkbench import results
+    from parkbench.cli import main
+
+    tiny = {**_checked(waiters=1_000, rates=(1_000, 1_500)), "predicted_rate": 1_250.0,
+            "predicted_capacity": 2_000, "bytes_per_waiter": 1_103.0}
+    monkeypatch.setattr(map_checks, "predict", lambda *a, **k: ([tiny], ""))
+    monkeypatch.setattr(map_checks, "STEP_SECONDS", 1.0)
+    status = main(["run", "--only", "check", "--models", "asyncio:event", "--output", str(tmp_path),
+                   "--machine", "tiny"])
+    assert status == 0, capsys.readouterr().err
+    (path,) = results.find_run_files(tmp_path / "tiny")
+    document = results.read_run(path)
+    (record,) = document["measurements"]
+    assert record["kind"] == "wakes" and record["job"]["rates"] == [1_000, 1_500]
+    rows = map_checks.of_run(document)
+    assert [(r["offered"], r["predicted"]) for r in rows] == [(1_000, True), (1_500, False)]
+    assert all(r["waiters"] == 1_000 for r in rows)

@@ -196,7 +196,7 @@ def _sweep(run_file, plan, child=None) -> int:
     for model, reason in unavailable.items():
         _say(f"{model} skipped: {reason}")
     served_unavailable = None
-    if plan.served:
+    if any(job.kind == "served" for job in plan.jobs(unavailable)[0]):  # not for wakes alone
         missing = gotoolchain.unavailable_reason("loadgen")
         served_unavailable = f"no load generator: {missing}" if missing else None
         if served_unavailable:
