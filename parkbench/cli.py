@@ -82,10 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--only", choices=("memory", "latency", "served", "check"),
                        help="measure only memory, only hand-off latency, only the served "
                             "rate of the connections servers (default: all three), or only "
-                            "the fit map's checked points (--full checks them too)")
+                            "the fit map's checked points, in-process and connections "
+                            "(--full checks them too)")
     sweep.add_argument("--slo", type=_seconds,
-                       help="the latency objective of the served rate: the highest offered "
-                            "rate whose p99 stays under it (default 5ms)")
+                       help="the latency objective of the served rate (the highest offered "
+                            "rate whose p99 stays under it) and of the fit map's checked "
+                            "points (default 5ms)")
     sweep.add_argument("--latency-mode", choices=("quick", "rigorous"),
                        help="pyperf settings for switch latency: quick (default: 6 processes x "
                             "5 values, each model's first primitive) or rigorous (pyperf "

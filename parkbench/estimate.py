@@ -9,9 +9,19 @@ time per phase is printed when any sweep ends.
 from pathlib import Path
 
 # (seconds fixed, seconds per waiter) by job kind, for jobs no earlier run measured; a
-# served job adds the load generator's phases (``served_seconds``)
+# served job adds the load generator's phases (``served_seconds``), a wakes job its
+# steps (``wakes_seconds``)
 DEFAULT_SECONDS = {"memory": (0.5, 25e-6), "tail": (1.0, 25e-6), "switch": (30.0, 0.0),
-                   "served": (4.0, 100e-6)}
+                   "served": (4.0, 100e-6), "wakes": (1.0, 25e-6)}
+
+
+def wakes_seconds(rates) -> float:
+    """An in-process map check's steps (``probes/wake_load.py``): a warm-up, then one
+    step per rate (a step that falls behind may run up to twice as long; not counted)."""
+    from parkbench import map_checks
+
+    settings = map_checks.wake_settings(rates)
+    return settings["warmup_seconds"] + len(rates) * settings["step_seconds"]
 
 
 def served_seconds(settings: dict, rates: int | None = None) -> float:
@@ -87,6 +97,8 @@ def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
 
                 seconds += served_seconds(map_checks.served_settings(served_settings or {}, job.rates),
                                           len(job.rates) if job.rates else None)
+            elif str(job.kind) == "wakes":
+                seconds += wakes_seconds(job.rates or ())
         phases[str(job.kind)] = phases.get(str(job.kind), 0.0) + seconds
         models[job.model] = models.get(job.model, 0.0) + seconds
     phases["_models"] = models

@@ -57,9 +57,11 @@ def measured_cost(record: dict) -> int:
     return memory["pss"] + max(memory["kernel"], 0)
 
 
-def predict_peak(model: str, n: int, measured: list[dict],
-                 margin: float = GUARD_MARGIN) -> tuple[int, str]:
-    """Predicted peak bytes of a child parking ``n``, and the basis of the prediction."""
+def predict_peak(model: str, n: int, measured: list[dict], margin: float = GUARD_MARGIN,
+                 per_waiter: float | None = None) -> tuple[int, str]:
+    """Predicted peak bytes of a child parking ``n``, and the basis of the prediction;
+    before two N are measured, ``per_waiter`` (a machine's current total per waiter, as
+    an in-process map check is planned with) stands for the prior, times the margin."""
     points = [(record["n"], measured_cost(record)) for record in measured]
     if len({x for x, _ in points}) >= 2:
         slope, intercept = statistics.linear_regression(
@@ -72,8 +74,19 @@ def predict_peak(model: str, n: int, measured: list[dict],
         if slope < floor:
             basis += f", slope raised to the floor of {format_bytes(floor)} per waiter"
         return int(line * margin), basis
+    if per_waiter is not None:
+        return (int((PRIOR_FIXED_BYTES + per_waiter * n) * margin),
+                f"the current total of {format_bytes(per_waiter)} per waiter x {margin}")
     prior = probes.get(model).prior_bytes_per_waiter
     return PRIOR_FIXED_BYTES + prior * n, f"prior of {format_bytes(prior)} per waiter"
+
+
+def waiters_within(budget_bytes: int, per_waiter: float, margin: float = GUARD_MARGIN) -> int:
+    """The most waiters whose predicted peak at ``per_waiter`` (``predict_peak``) fits
+    ``budget_bytes``."""
+    if not per_waiter > 0:
+        raise ValueError(f"a total per waiter must be positive, not {per_waiter!r}")
+    return max(0, int((budget_bytes / margin - PRIOR_FIXED_BYTES) / per_waiter))
 
 
 @dataclass(frozen=True)
@@ -82,9 +95,10 @@ class Guard:
     floor_bytes: int
     margin: float = GUARD_MARGIN
 
-    def refuse(self, model: str, n: int, measured: list[dict]) -> str | None:
+    def refuse(self, model: str, n: int, measured: list[dict],
+               per_waiter: float | None = None) -> str | None:
         """Why ``n`` must be skipped, or ``None`` if it fits the budget."""
-        peak, basis = predict_peak(model, n, measured, self.margin)
+        peak, basis = predict_peak(model, n, measured, self.margin, per_waiter)
         if peak <= self.budget_bytes:
             return None
         return (f"predicted peak {format_bytes(peak)} ({basis}) exceeds the memory "

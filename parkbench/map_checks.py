@@ -2,31 +2,45 @@
 one-machine edge of a workload's default model, measured.
 
 The map says a model fits one machine while W is within its capacity and R within its
-rate per machine (``sizing.machines_needed``). For the connections workload's default
-model (``CHECKED``), a run with checks (``parkbench run --full`` or ``--only check``)
-takes the machine's current figures *before* it measures anything, predicts that edge
-and plans one served job (``probes/served_load.py``): W = half the predicted capacity
-idle, and the open loop offered ``SHARES`` of the predicted rate per machine (0.8x: the
-map says it fits; 1.25x: the map says it does not). Each offered rate is then held at
-the SLO or not, exactly as the served rate's steps are judged (``served.sustains``).
+rate per machine (``sizing.machines_needed``). For each workload's default model
+(``CHECKED``), a run with checks (``parkbench run --full`` or ``--only check``) takes
+the machine's current figures *before* it measures anything, predicts that edge and
+plans one job: W = half the predicted capacity idle, and ``SHARES`` of the predicted
+rate per machine offered open loop (0.8x: the map says it fits; 1.25x: the map says it
+does not), each for ``STEP_SECONDS``. Each offered rate is then held at the SLO or not,
+exactly as the served rate's steps are judged (``served.sustains``: every request or
+wake-up run, achieved at least 99% of offered, p99 within the run's SLO).
+
+- connections (asyncio streams): a served job (``probes/served_load.py``): the load
+  generator offers requests to the server while W connections sit idle; the predicted
+  rate is the served rate per core times the cores the server uses.
+- in-process (asyncio tasks parked in ``asyncio.Event.wait()``): a ``wakes`` job
+  (``probes/wake_load.py``): W tasks parked as the memory probe parks them, and on the
+  same loop a driver wakes a pool of active tasks at the offered rate, each latency
+  from its intended time; the predicted rate is the hand-off rate (cores / one-way
+  hand-off, one core for one loop). W is also capped by the run's memory budget at the
+  current total per waiter (``bytes_per_waiter``, which the guard uses for the job),
+  and the basis says so where it binds.
 
 A point where measurement and prediction disagree is a disagreement of at least 25%
 (the map's edge is off by more than 1 / 0.8 one way or 1.25 the other); the report and
-docs state every one. The in-process workload (hand-offs) is not checked this way: no
-probe offers it an open-loop rate of wake-ups yet.
+docs state every one.
 """
 
 from parkbench import served
 
-CHECKED = {"connections": ("asyncio", "connections")}  # workload -> its default model
+CHECKED = {"in-process": ("asyncio", "event"),        # workload -> its default model
+           "connections": ("asyncio", "connections")}
 SHARES = (0.8, 1.25)         # of the predicted rate per machine
 WAITER_SHARE = 0.5           # of the predicted capacity
 # seconds each checked rate is offered: longer than a served step, since at W in the
 # thousands every server here (Go's too) stalls for tens of ms every few seconds, and a
 # 1-s step holds or fails by whether a stall fell in it
 STEP_SECONDS = 6.0
+WAKE_WARMUP_SECONDS = 0.5    # an in-process check's warm-up at its first rate (not judged)
 FIELDS = ("model", "variant", "waiters", "rates", "predicted_rate", "predicted_capacity",
           "basis")
+IN_PROCESS_FIELDS = FIELDS + ("bytes_per_waiter",)   # what the guard predicts its memory by
 
 
 def served_settings(settings: dict, rates) -> dict:
@@ -38,26 +52,70 @@ def served_settings(settings: dict, rates) -> dict:
             "step_seconds": max(settings.get("step_seconds", 0), STEP_SECONDS)}
 
 
-def points(profile) -> dict | None:
+def wake_settings(rates) -> dict:
+    """What an in-process check's probe is given (``probes/wake_load.py``)."""
+    return {"rates": list(rates), "step_seconds": STEP_SECONDS, "warmup_seconds": WAKE_WARMUP_SECONDS}
+
+
+def is_in_process(check_or_job) -> bool:
+    """Whether a check (a dict) or a job is of the in-process workload."""
+    from parkbench.probes import is_connections
+
+    variant = check_or_job["variant"] if isinstance(check_or_job, dict) else check_or_job.variant
+    return not is_connections(variant)
+
+
+def bytes_per_waiter(checks, job) -> float | None:
+    """The current total per waiter an in-process check of ``job`` was planned with (the
+    guard predicts the job's memory by it), or ``None``."""
+    for item in checks:
+        if (item["model"], item["variant"], item["waiters"]) == (job.model, job.variant, job.n) \
+                and tuple(item["rates"]) == tuple(job.rates or ()) and "bytes_per_waiter" in item:
+            return float(item["bytes_per_waiter"])
+    return None
+
+
+def points(profile, budget_bytes: int | None = None, margin: float = 1.0) -> dict | None:
     """The check of one ``sizing.Profile``: W and the offered rates around its
     predicted edge, and what the prediction was; ``None`` if it predicts no rate or
-    fewer than two waiters."""
+    fewer than two waiters (or, in-process, the budget holds none). An in-process W is
+    at most what ``budget_bytes`` holds at the profile's total per waiter (x
+    ``margin``, as the guard predicts it)."""
+    from parkbench import guard
+    from parkbench.units import format_bytes
+
     rate, capacity = profile.rate_per_machine, profile.capacity
     if not (rate > 0 and capacity >= 2):
         return None
+    waiters = max(1, int(capacity * WAITER_SHARE))
     basis = f"capacity {capacity:,} ({profile.capacity_basis}, memory run {profile.memory_run})"
     if profile.serves_requests:
         basis += f"; {profile.served_per_core:,.0f} requests/s per core x {profile.cores} (served run {profile.served_run})"
-    return {"model": profile.model, "variant": profile.variant,
-            "waiters": max(1, int(capacity * WAITER_SHARE)),
-            "rates": [max(1, round(rate * share)) for share in SHARES],
-            "predicted_rate": float(rate), "predicted_capacity": int(capacity), "basis": basis}
+    else:
+        basis += (f"; hand-off {profile.switch_seconds * 1e6:.2f} µs ({profile.primitive}, "
+                  f"{profile.placement}) x {profile.cores} core(s) (switch run {profile.switch_run})")
+        room = waiters if budget_bytes is None else guard.waiters_within(
+            budget_bytes, profile.total_per_waiter, margin)
+        if room < 1:
+            return None
+        if room < waiters:
+            basis += (f"; W capped at {room:,} (half the capacity is {waiters:,}) by the run's "
+                      f"memory budget of {format_bytes(budget_bytes or 0)} at "
+                      f"{format_bytes(profile.total_per_waiter)} per waiter x {margin:g}")
+            waiters = room
+    found = {"model": profile.model, "variant": profile.variant, "waiters": waiters,
+             "rates": [max(1, round(rate * share)) for share in SHARES],
+             "predicted_rate": float(rate), "predicted_capacity": int(capacity), "basis": basis}
+    if not profile.serves_requests:
+        found["bytes_per_waiter"] = float(profile.total_per_waiter)
+    return found
 
 
-def predict(folder, machine: str, interpreter: str, cores: int, selection) -> tuple[list[dict], str]:
+def predict(folder, machine: str, interpreter: str, cores: int, selection,
+            budget_bytes: int | None = None, margin: float = 1.0) -> tuple[list[dict], str]:
     """The checks of the machine's current figures under ``folder`` (its results
-    folder) for ``interpreter`` and the selected default models, and why there are none
-    when there are none."""
+    folder) for ``interpreter`` and the selected default models (an in-process W within
+    ``budget_bytes``: ``points``), and why there are none when there are none."""
     from parkbench import current, sizing
     from parkbench.errors import UserError
 
@@ -75,12 +133,13 @@ def predict(folder, machine: str, interpreter: str, cores: int, selection) -> tu
         if (model, variant) not in {tuple(item) for item in selection}:
             continue
         chosen = [p for p in profiles if (p.model, p.variant) == (model, variant)]
-        check = points(chosen[0]) if chosen else None
+        check = points(chosen[0], budget_bytes, margin) if chosen else None
         if check is not None:
             found.append(check)
     if not found:
-        return [], (f"no prediction to check: {machine} under {interpreter} has no served rate "
-                    f"and capacity for " + ", ".join(f"{m}/{v}" for m, v in CHECKED.values()))
+        return [], (f"no prediction to check: {machine} under {interpreter} has no rate (hand-off "
+                    f"or served) and capacity for " + ", ".join(f"{m}/{v}" for m, v in CHECKED.values())
+                    + " that the run selects")
     return found, ""
 
 
@@ -94,12 +153,19 @@ def check(checks, fail, selection=None) -> None:
     if not isinstance(checks, (list, tuple)) or len(checks) > len(CHECKED):
         fail(f"must be a list of at most {len(CHECKED)} map checks")
     for item in checks:
-        if not isinstance(item, dict) or set(item) != set(FIELDS):
-            fail(f"a map check must name exactly {', '.join(FIELDS)}")
+        if not isinstance(item, dict) or set(item) not in (set(FIELDS), set(IN_PROCESS_FIELDS)):
+            fail(f"a map check must name exactly {', '.join(FIELDS)} (and, in-process, bytes_per_waiter)")
         which = (item["model"], item["variant"])
         if not all(isinstance(name, str) for name in which) or which not in set(CHECKED.values()):
             fail(f"a map check of {str(which)[:60]}, not a checked default model "
                  f"({', '.join(f'{m}/{v}' for m, v in CHECKED.values())})")
+        if ("bytes_per_waiter" in item) != is_in_process(item):
+            fail(f"a map check of {which[0]}/{which[1]} must {'' if is_in_process(item) else 'not '}"
+                 f"name bytes_per_waiter (only an in-process check's memory is predicted by it)")
+        if "bytes_per_waiter" in item and not (is_finite_number(item["bytes_per_waiter"])
+                                               and 0 < item["bytes_per_waiter"] <= 2**40):
+            fail(f"a map check's bytes_per_waiter must be a positive number of bytes, "
+                 f"not {str(item['bytes_per_waiter'])[:40]}")
         if selection is not None and which not in {tuple(s) for s in selection}:
             fail(f"a map check of {which[0]}/{which[1]}, which the run does not select")
         if not (type(item["waiters"]) is int and 1 <= item["waiters"] <= MAX_N):
@@ -117,11 +183,20 @@ def check(checks, fail, selection=None) -> None:
             fail("a map check's basis must be text of at most 500 characters")
 
 
+def steps(record: dict) -> tuple:
+    """The offered steps of a check record (``served.Step``): the load generator's
+    open-loop steps of a served job, or the wake probe's of a wakes job (its steps are
+    written in the same shape)."""
+    if record["kind"] == "wakes":
+        return served.parse_steps(record["wakes"]["steps"], "wakes.steps")
+    return served.parse(record["served"]["open_run"]).steps
+
+
 def verdicts(record: dict, prediction: dict, slo_seconds: float) -> list[dict]:
     """Per offered rate of one check record: measured (achieved, p99, held at the SLO)
     against predicted (fits one machine: W within capacity and R within the rate)."""
     found = []
-    for step in served.parse(record["served"]["open_run"]).steps:
+    for step in steps(record):
         predicted = (record["n"] <= prediction["predicted_capacity"]
                      and step.offered <= prediction["predicted_rate"])
         held = served.sustains(step, slo_seconds)
@@ -154,7 +229,7 @@ def of_run(document: dict) -> list[dict]:
     slo = parameters.get("slo_seconds", served.DEFAULT_SLO_SECONDS)
     found = []
     for record in document["measurements"]:
-        if record["kind"] != "served" or not record["job"].get("rates"):
+        if record["kind"] not in ("served", "wakes") or not record["job"].get("rates"):
             continue
         prediction = predictions.get((record["model"], record["variant"], record["n"]))
         if prediction is not None:
@@ -163,19 +238,33 @@ def of_run(document: dict) -> list[dict]:
     return found
 
 
+def of_workload(rows, workload: str) -> list[dict]:
+    """The verdict rows of one workload's checked model (a map shows its own only)."""
+    from parkbench.probes import workload as workload_of
+
+    return [row for row in rows if workload_of(row["variant"]) == workload]
+
+
 def newest(current, machine: str) -> list[dict]:
-    """The verdicts of the newest run of ``machine`` that holds map checks (none: [])."""
+    """The verdicts of ``machine``'s checks, per workload those of the newest run that
+    checked it (a newer run that checked only one workload hides no other; none: [])."""
     from parkbench import results
 
     runs = sorted((run for (name, _), run in current.runs.items() if name == machine),
                   key=lambda run: results.run_order(run.run_id), reverse=True)
-    for run in runs:
-        if not (run.parameters or {}).get("map_checks"):
-            continue
-        found = of_run(results.read_run(run.path))
-        if found:
-            return found
-    return []
+    read: dict = {}
+    found: list[dict] = []
+    for workload in CHECKED:
+        for run in runs:
+            if not (run.parameters or {}).get("map_checks"):
+                continue
+            if run.path not in read:
+                read[run.path] = of_run(results.read_run(run.path))
+            rows = of_workload(read[run.path], workload)
+            if rows:
+                found += rows
+                break
+    return found
 
 
 def table(rows):

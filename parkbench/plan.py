@@ -295,7 +295,7 @@ class RunPlan:
                           switch_rounds=self.switch_rounds,
                           served_grids=self.served_grids if self.served else None,
                           served_rounds=self.served_rounds, served_unavailable=served_unavailable,
-                          map_checks=self.map_checks if self.served else ())
+                          map_checks=self.map_checks)
 
     def guard(self):
         from parkbench.guard import Guard

@@ -13,6 +13,8 @@ With ``--tail-loops K --primitive P`` it measures tail latency instead of memory
 the N waiters stay parked, two more waiters of the model hand off K round trips, each
 timed on its own; the record holds p50, p99, p99.9 and max of the one-way time. Memory
 is not read in this mode (reading smaps takes kernel locks that disturb latency).
+With ``--wakes JSON`` (asyncio/event; an in-process map check) it offers open-loop
+wake-ups to active tasks on the same loop instead (``probes/wake_load.py``).
 
 A failure exits with status ``protocol.EXIT_PROBE_FAILED`` and a one-line reason as the
 last line of stderr; the runner records that reason. Where the OS refuses a waiter, the
@@ -22,6 +24,7 @@ child sends a ``protocol.LimitRecord`` and exits with ``protocol.EXIT_LIMIT_REAC
 import argparse
 import gc
 import inspect
+import json
 import os
 import platform
 import sys
@@ -34,6 +37,8 @@ from parkbench.handoff import one_way_percentiles
 from parkbench.protocol import EXIT_LIMIT_REACHED, EXIT_PROBE_FAILED
 
 SETTLE_SECONDS = 0.1
+# where offered wake-ups run (``probes/wake_load.py``): tasks parked on an asyncio loop
+WAKE_MODELS = (("asyncio", "event"), ("uvloop", "event"))
 
 
 def _measurer(kernel_baseline: dict, activity_baseline: dict, activity: dict):
@@ -81,14 +86,29 @@ def _served_measurer(chosen: dict):
     return measure
 
 
+def _wakes_measurer(chosen: dict):
+    """A ``measure`` for an in-process map check: open-loop wake-ups offered to active
+    tasks on the probe's loop while N stay parked (``probes/wake_load.py``)."""
+    from parkbench.probes import wake_load
+
+    def measure(**_context):
+        gc.collect()  # start from a clean heap, as a tail probe does
+        return wake_load.offer(chosen)  # awaited on the probe's running loop
+
+    return measure
+
+
 def run(model: str, variant: str, n: int, primitive: str | None = None,
-        tail_loops: int | None = None, wake: bool = True, served: str | None = None) -> protocol.ProbeRecord:
+        tail_loops: int | None = None, wake: bool = True, served: str | None = None,
+        wakes: str | None = None) -> protocol.ProbeRecord:
     spec = probes.get(model)
     probes.check_variant(spec, variant)
     if tail_loops is not None:
         primitive = probes.check_primitive(spec, str(primitive))
     if served is not None and not probes.is_connections(variant):
         raise ValueError(f"a served job needs a connections variant, not {variant!r}")
+    if wakes is not None and (model, variant) not in WAKE_MODELS:
+        raise ValueError(f"offered wake-ups need one of {WAKE_MODELS}, not {(model, variant)}")
     module = probes.load(model)
     gc.collect()
     baseline = memory.tree_views()
@@ -100,6 +120,8 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
         from parkbench.probes import served_load
 
         measure, kind = _served_measurer(served_load.settings(served)), "served"
+    elif wakes is not None:
+        measure, kind = _wakes_measurer(json.loads(wakes)), "wakes"
     elif tail_loops is None:
         measure, kind = _measurer(kernel_baseline, activity_baseline, activity), "memory"
     else:
@@ -122,8 +144,8 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
                            "PYTHON_GIL=0, or an extension module re-enabled it)")
     if activity:
         result["interference"] = activity
-    if kind == "served":
-        result["served"] = result.pop("memory")
+    if kind in ("served", "wakes"):
+        result[kind] = result.pop("memory")
     if kind == "tail":
         result["tail"] = result.pop("memory")
         result["handoff_primitive"] = primitive
@@ -166,6 +188,8 @@ def main(argv=None) -> int:
                         help="exit without waking the N waiters (wake is not timed)")
     parser.add_argument("--served", metavar="JSON",
                         help="a connections variant: time the requests served while N stay idle")
+    parser.add_argument("--wakes", metavar="JSON",
+                        help="asyncio/event: offer open-loop wake-ups while N stay parked")
     args = parser.parse_args(argv)
     if not 1 <= args.n <= protocol.MAX_N:
         parser.error(f"--n must be from 1 to {protocol.MAX_N:,}, not {args.n}")
@@ -173,7 +197,7 @@ def main(argv=None) -> int:
     try:
         rlimits.apply(os.environ.get("PARKBENCH_CHILD_RLIMITS", ""))
         record = run(args.model, args.variant, args.n, args.primitive, args.tail_loops,
-                     wake=not args.no_wake, served=args.served)
+                     wake=not args.no_wake, served=args.served, wakes=args.wakes)
     except probes.LimitReached as exc:
         # The record says how far it got.
         protocol.send({"kind": "limit", "reached": exc.reached, "error": str(exc)})

@@ -34,6 +34,7 @@ class JobKind(StrEnum):
     TAIL = "tail"        # park N, time hand-offs one by one while they stay blocked
     SWITCH = "switch"    # the pyperf hand-off benchmark (its own script, no record)
     SERVED = "served"    # hold N idle connections, drive more with the load generator
+    WAKES = "wakes"      # park N, offer open-loop wake-ups to other tasks beside them
 
 
 class FailureKind(StrEnum):
@@ -75,7 +76,7 @@ class Proof(TypedDict):
 
 
 class ProbeRecord(TypedDict):
-    kind: str                      # JobKind.MEMORY, TAIL or SERVED
+    kind: str                      # JobKind.MEMORY, TAIL, SERVED or WAKES
     model: str
     variant: str
     n: int
@@ -91,6 +92,7 @@ class ProbeRecord(TypedDict):
     memory: NotRequired[MemoryViews]       # kind memory
     tail: NotRequired[TailPercentiles]     # kind tail
     served: NotRequired[dict]              # kind served: the load generator's phases
+    wakes: NotRequired[dict]               # kind wakes: its open-loop steps (wake_load.py)
     handoff_primitive: NotRequired[str]
     tail_loops: NotRequired[int]
     sockets: NotRequired[dict]

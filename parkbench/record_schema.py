@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from parkbench.checker import MAX_RECORDS, Checker, _short, is_plain_name
 from parkbench.protocol import MAX_N
 
-RECORD_KINDS = ("memory", "switch", "tail", "served")
+RECORD_KINDS = ("memory", "switch", "tail", "served", "wakes")
 # A connections probe's requests timed under load (seconds), in its record's "connections"
 REQUEST_METRICS = ("request_p50", "request_p99", "request_p999", "request_max")
 NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n", "disturbed_points")
@@ -118,6 +118,10 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
         check_served(check, check.key(record, "served", where), f"{where}.served")
+    elif kind == "wakes":
+        check.name(check.key(record, "variant", where), f"{where}.variant")
+        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
+        check_wakes(check, check.key(record, "wakes", where), f"{where}.wakes")
     elif kind == "tail":
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.name(check.key(record, "handoff_primitive", where), f"{where}.handoff_primitive")
@@ -207,3 +211,21 @@ def check_served(check: Checker, held, where: str, open_run: bool = True) -> Non
             check.number(cpu, f"{where}.placement.{side}", 0, 2**20, integer=True)
     for rate in check.list(held.get("warmup_rates", []), f"{where}.warmup_rates"):
         check.number(rate, f"{where}.warmup_rates", 0, 1e9)
+
+
+def check_wakes(check: Checker, offered, where: str) -> None:
+    """A wakes record's measurement (``probes/wake_load.py``): its open-loop steps, in
+    the load generator's step shape (``served.parse_steps``), 1 to 10 of them."""
+    from parkbench import served
+
+    check.dict(offered, where)
+    check.number(check.key(offered, "active", where), f"{where}.active", 1, 10_000, integer=True)
+    check.number(check.key(offered, "warmup_seconds", where), f"{where}.warmup_seconds", 0, 3600)
+    check.number(check.key(offered, "samples_cap", where), f"{where}.samples_cap", 1, 2**40, integer=True)
+    steps = check.list(check.key(offered, "steps", where), f"{where}.steps")
+    if not 1 <= len(steps) <= 10:
+        check.fail(f"{where}.steps", f"must hold 1 to 10 steps, not {len(steps):,}")
+    try:
+        served.parse_steps(steps, "steps")
+    except ValueError as exc:
+        check.fail(f"{where}.steps", f"are not open-loop steps ({exc})")

@@ -41,17 +41,9 @@ class Failure:
     reached: int | None = None  # for "limit": waiters started before the OS said no
 
     def as_record(self) -> dict:
-        return {
-            "job": self.job.as_record(),
-            "model": self.job.model,
-            "variant": self.job.variant,
-            "n": self.job.n,
-            "failure": self.kind,
-            "reached": self.reached,
-            "reason": self.reason,
-            "exit_code": self.exit_code,
-            "wall_seconds": self.wall_seconds,
-        }
+        return {"job": self.job.as_record(), "model": self.job.model, "variant": self.job.variant,
+                "n": self.job.n, "failure": self.kind, "reached": self.reached, "reason": self.reason,
+                "exit_code": self.exit_code, "wall_seconds": self.wall_seconds}
 
 
 def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | None = None,
@@ -68,6 +60,8 @@ def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | No
         command += ["--primitive", str(job.primitive), "--tail-loops", str(tail_loops)]
     if job.kind == JobKind.SERVED:  # a map check's settings offer its rates (map_checks.py)
         command += ["--served", json.dumps(map_checks.served_settings(served or {}, job.rates), sort_keys=True)]
+    if job.kind == JobKind.WAKES:  # an in-process map check: its rates, on the probe's loop
+        command += ["--wakes", json.dumps(map_checks.wake_settings(job.rates or ()))]
     return command
 
 
@@ -298,7 +292,8 @@ class Sweep:
                 self.skip(job, f"beyond the largest N parked for memory ({largest:,})", index)
                 continue
             if self.guard is not None and job.kind != "switch":
-                reason = self.guard.refuse(job.model, job.n, measured)
+                reason = self.guard.refuse(job.model, job.n, measured,  # a check: as planned
+                                           map_checks.bytes_per_waiter(self.plan.map_checks, job))
                 if reason:
                     self.skip(job, reason, index)
                     continue

@@ -18,7 +18,7 @@ with a one-line reason. Pure functions: no printing, no I/O.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 FORMAT = 1                      # the generator's output format this module reads
 DEFAULT_SLO_SECONDS = 0.005     # p99 latency a sustained rate must keep
@@ -77,7 +77,7 @@ _COUNTS = {"count", "errors", "timeouts", "scheduled", "unsent", "connections", 
 _WARMUP = ("seconds", "offered", "count", "errors", "timeouts")
 
 
-def _fail(where: str, rule: str):
+def _fail(where: str, rule: str) -> NoReturn:
     raise ValueError(f"loadgen output: {where} {rule}")
 
 
@@ -146,11 +146,7 @@ def parse(document: object) -> Run:
     raw = _keys(document, ["format", *names], "the document")
     if raw["format"] != FORMAT:
         _fail("format", f"is {str(raw['format'])[:20]!r}, this parkbench reads {FORMAT}")
-    steps = raw["steps"]
-    if not isinstance(steps, list) or len(steps) > 1000:
-        _fail("steps", "must be a list of at most 1000 steps")
-    parsed = tuple(_phase(step, Step, f"steps[{i}]") for i, step in enumerate(steps))
-    _increasing(parsed)
+    parsed = parse_steps(raw["steps"])
     warmup = raw["warmup"]
     if warmup is not None:
         warmup = dict(_keys(warmup, _WARMUP, "warmup"))
@@ -177,6 +173,18 @@ def parse(document: object) -> Run:
     if run.connections < 1 or run.gomaxprocs < 1:
         _fail("connections, gomaxprocs", "must be at least 1")
     return run
+
+
+def parse_steps(steps: object, where: str = "steps") -> tuple[Step, ...]:
+    """Open-loop steps in the generator's shape (its ``steps``, or another open loop's
+    that writes the same shape: ``probes/wake_load.py``), each checked as ``parse``
+    checks a step, in increasing offered rate; ``ValueError`` naming the first broken
+    rule."""
+    if not isinstance(steps, list) or len(steps) > 1000:
+        _fail(where, "must be a list of at most 1000 steps")
+    parsed = tuple(_phase(step, Step, f"{where}[{i}]") for i, step in enumerate(steps))
+    _increasing(parsed)
+    return parsed
 
 
 def _increasing(steps: Sequence[Step]) -> None:

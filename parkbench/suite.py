@@ -20,8 +20,10 @@ class Job:
     """One child of a sweep.
 
     ``kind`` is ``memory`` (park N, read memory), ``tail`` (park N, time hand-offs of
-    ``primitive`` one by one) or ``switch`` (the pyperf hand-off benchmark of
-    ``primitive`` at ``placement``; ``variant`` and ``n`` do not apply).
+    ``primitive`` one by one), ``switch`` (the pyperf hand-off benchmark of
+    ``primitive`` at ``placement``; ``variant`` and ``n`` do not apply), ``served`` (N
+    idle connections and the load generator) or ``wakes`` (N parked and open-loop
+    wake-ups at ``rates``: an in-process map check).
     """
 
     kind: JobKind
@@ -31,7 +33,7 @@ class Job:
     repeat: int = 0
     primitive: str | None = None
     placement: str | None = None
-    # a served job that checks the fit map (``map_checks.py``): the offered rates
+    # a served or wakes job that checks the fit map (``map_checks.py``): the offered rates
     rates: tuple[int, ...] | None = None
 
     def __post_init__(self):
@@ -214,12 +216,16 @@ def jobs(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
     served = [Job(JobKind.SERVED, model, variant, w, round_)
               for round_ in range(served_rounds) for model, variant in selection
               for w in (served_grids or {}).get(grid_key(model, variant), ())]
-    served += [Job(JobKind.SERVED, c["model"], c["variant"], c["waiters"], rates=tuple(c["rates"]))
-               for c in map_checks]  # the fit map checked, after the figures it is checked by
+    # the fit map checked, after the figures it is checked by: a connections check is a
+    # served job, an in-process one offers wake-ups on the probe's loop (map_checks.py)
+    checks = [Job(JobKind.SERVED if is_connections(c["variant"]) else JobKind.WAKES, c["model"],
+                  c["variant"], c["waiters"], rates=tuple(c["rates"])) for c in map_checks]
+    served += [job for job in checks if job.kind == JobKind.SERVED]
     if served_unavailable:  # no load generator here: every served job says why
         refused += [(job, served_unavailable) for job in served]
     else:
         jobs += served
+    jobs += [job for job in checks if job.kind == JobKind.WAKES]  # no load generator needed
     unavailable = unavailable or {}
     refused += [(job, unavailable[job.model]) for job in jobs if job.model in unavailable]
     return [job for job in jobs if job.model not in unavailable], refused

@@ -123,7 +123,7 @@ def test_the_guard_is_asked_before_memory_and_tail_children_but_not_switch(monke
         floor_bytes = 123
         asked = []
 
-        def refuse(self, model, n, measured):
+        def refuse(self, model, n, measured, per_waiter=None):
             self.asked.append((model, n, len(measured)))
             return "too big" if n > 20 else None
 
@@ -261,7 +261,7 @@ def test_the_sweep_gives_each_child_its_timeout_and_the_guard_floor(monkeypatch)
     class Guard:
         floor_bytes = 4096
 
-        def refuse(self, model, n, measured):
+        def refuse(self, model, n, measured, per_waiter=None):
             return None
 
     monkeypatch.setattr(runner, "run_child", run_child)

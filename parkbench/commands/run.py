@@ -46,7 +46,7 @@ def _new_run(args, child=None):
     output = results.check_output_folder(Path(args.output))
     description = machine.describe(name)
     identity = child.identity if child is not None else machine.python_info()
-    if plan.served and (plan.full or args.only == "check"):
+    if args.only == "check" or (plan.full and args.only in (None, "served")):
         plan = _with_map_checks(plan, output, name, identity, description, args.only == "check")
     run_file = results.RunFile.create(output, name, plan.as_parameters(), identity,
                                       machine.without_name(description))
@@ -66,7 +66,8 @@ def _with_map_checks(plan, output, name, identity, description, only: bool):
     from parkbench.tidy import interpreter_key
 
     checks, why = map_checks.predict(output, name, interpreter_key(identity),
-                                     description.get("logical_cpus") or 1, plan.selection)
+                                     description.get("logical_cpus") or 1, plan.selection,
+                                     plan.memory_budget_bytes, plan.guard_margin)
     if not checks:
         if only:
             raise UserError(f"--only check: {why}")
@@ -195,7 +196,7 @@ def _sweep(run_file, plan, child=None) -> int:
     for model, reason in unavailable.items():
         _say(f"{model} skipped: {reason}")
     served_unavailable = None
-    if plan.served:
+    if any(job.kind == "served" for job in plan.jobs(unavailable)[0]):  # not for wakes alone
         missing = gotoolchain.unavailable_reason("loadgen")
         served_unavailable = f"no load generator: {missing}" if missing else None
         if served_unavailable:

@@ -1,0 +1,304 @@
+"""The in-process workload's map check (``map_checks.py`` with ``probes/wake_load.py``):
+points planned from the hand-off rate and capped by the memory budget, the wakes job the
+runner gives them (its command, its guard), the verdicts of its records, its record
+and plan as untrusted input, and the marks on the in-process maps."""
+
+import json
+
+import pytest
+
+from parkbench import guard, map_checks, record_schema, sizing, suite
+from parkbench.errors import UserError
+from parkbench.protocol import JobKind
+from tests.test_loadgen import step_record
+
+# uneven figures: 1 / 7.3 µs = 136,986 wake-ups/s on one core; 1,103 B per task
+PROFILE = sizing.Profile("m", "asyncio", "event", 1_103.0, 15_811_000, "memory", 7.3e-6, 1,
+                         interpreter="CPython 3.11.7", capacity_basis="predicted",
+                         primitive="future", placement="same-core",
+                         memory_run="20260101T000000Z", switch_run="20260102T000000Z")
+RATE = 1 / 7.3e-6
+GiB = 2**30
+
+
+def _checked(waiters=7_905_500, rates=(109_589, 171_233)):
+    return {"model": "asyncio", "variant": "event", "waiters": waiters, "rates": list(rates),
+            "predicted_rate": RATE, "predicted_capacity": 15_811_000, "basis": "b",
+            "bytes_per_waiter": 1_103.0}
+
+
+def test_points_sit_at_half_the_capacity_and_either_side_of_the_hand_off_rate():
+    check = map_checks.points(PROFILE)
+    assert check["waiters"] == 7_905_500 and check["predicted_capacity"] == 15_811_000
+    assert check["rates"] == [109_589, 171_233]             # 0.8x and 1.25x of 136,986
+    assert check["predicted_rate"] == pytest.approx(RATE)
+    assert check["bytes_per_waiter"] == 1_103.0 and set(check) == set(map_checks.IN_PROCESS_FIELDS)
+    assert "7.30 µs" in check["basis"] and "20260102T000000Z" in check["basis"]
+    assert "capped" not in check["basis"]
+    map_checks.check([check], pytest.fail, [("asyncio", "event")])
+
+
+def test_a_budget_too_small_for_half_the_capacity_caps_w_and_the_guard_takes_that_w():
+    roomy = map_checks.points(PROFILE, 100 * GiB, 1.15)
+    assert roomy["waiters"] == 7_905_500                     # 8.7 GB x 1.15 fits in 100 GiB
+    check = map_checks.points(PROFILE, 4 * GiB, 1.15)
+    cap = guard.waiters_within(4 * GiB, 1_103.0, 1.15)
+    assert check["waiters"] == cap and 3_000_000 < cap < 3_400_000
+    assert f"W capped at {cap:,}" in check["basis"] and "7,905,500" in check["basis"]
+    keeper = guard.Guard(4 * GiB, 0, 1.15)
+    assert keeper.refuse("asyncio", cap, [], 1_103.0) is None
+    assert "exceeds the memory budget" in keeper.refuse("asyncio", cap + 10_000, [], 1_103.0)
+    assert "prior" in keeper.refuse("asyncio", cap, [])     # the prior (8 KiB) would refuse it
+    assert map_checks.points(PROFILE, guard.PRIOR_FIXED_BYTES, 1.15) is None   # room for none
+
+
+def test_an_in_process_check_is_a_wakes_job_that_needs_no_load_generator():
+    connections = {**_checked(9_968, (12_383, 19_349)), "variant": "connections"}
+    del connections["bytes_per_waiter"]
+    jobs, refused = suite.jobs([("asyncio", "event"), ("asyncio", "connections")], {}, memory=False,
+                               served_grids={}, map_checks=[_checked(), connections],
+                               served_unavailable="no go")
+    assert [(j.kind, j.variant, j.rates) for j in jobs] == [(JobKind.WAKES, "event", (109_589, 171_233))]
+    assert [job.kind for job, _ in refused] == [JobKind.SERVED]
+    record = json.loads(json.dumps(jobs[0].as_record()))
+    assert suite.Job(**record) == jobs[0] and "map check at 109,589, 171,233/s" in jobs[0].label()
+
+
+def test_the_probe_is_given_the_rates_and_the_checked_step():
+    from parkbench.runner import probe_command
+
+    job = suite.Job(JobKind.WAKES, "asyncio", "event", 7_905_500, rates=(109_589, 171_233))
+    command = probe_command(job, served={"step_seconds": 1.0})
+    chosen = json.loads(command[command.index("--wakes") + 1])
+    assert chosen["rates"] == [109_589, 171_233] and chosen["step_seconds"] == map_checks.STEP_SECONDS
+    assert "--served" not in command and command[command.index("--n") + 1] == "7905500"
+
+
+def test_the_sweep_guards_a_check_by_its_planned_total_per_waiter(monkeypatch):
+    from parkbench import runner
+    from parkbench.plan import RunPlan
+    from tests.test_runner import ListStore
+
+    asked = []
+
+    class Recording:
+        floor_bytes = 0
+
+        def refuse(self, model, n, measured, per_waiter=None):
+            asked.append((model, n, per_waiter))
+            return "no room"
+
+    check = suite.Job(JobKind.WAKES, "asyncio", "event", 7_905_500, rates=(109_589, 171_233))
+    memory = suite.Job(JobKind.MEMORY, "asyncio", "event", 1_000)
+    monkeypatch.setattr(runner, "run_child", lambda *a, **k: pytest.fail("the guard refused it"))
+    store = ListStore()
+    plan = RunPlan(selection=(), grids={}, map_checks=(_checked(),))
+    runner.Sweep([memory, check], plan, store, guard=Recording()).run()
+    assert asked == [("asyncio", 1_000, None), ("asyncio", 7_905_500, 1_103.0)]
+    assert [skip["reason"] for skip in store.skipped] == ["no room", "no room"]
+
+
+def wakes_record(steps, waiters=7_905_500, rates=(109_589, 171_233)):
+    """A wakes record as the probe child sends it: ``steps`` (offered, p99[, achieved])."""
+    shaped = [step_record(s[0], p99=s[1], seconds=6.0, achieved=s[2] if len(s) > 2 else None)
+              for s in steps]
+    proof = {"method": "m", "blocked_before": waiters, "blocked_after": waiters, "settle_polls": 0,
+             "before": {}, "after": {}}
+    return {"kind": "wakes", "model": "asyncio", "variant": "event", "n": waiters, "parked": waiters,
+            "spawn_seconds": 1.0, "wake_seconds": None, "primitive": "asyncio.Event.wait",
+            "proof": proof, "wakes": {"active": 16, "warmup_seconds": 0.5, "samples_cap": 10**6,
+                                      "steps": shaped},
+            "job": {"kind": "wakes", "model": "asyncio", "variant": "event", "n": waiters, "repeat": 0,
+                    "primitive": None, "placement": None, "rates": list(rates)},
+            "repeat": 0, "wall_seconds": 14.0}
+
+
+def test_verdicts_judge_each_wake_rate_as_a_served_step_and_against_the_map():
+    agreeing = map_checks.verdicts(wakes_record([(109_589, 0.001), (171_233, 0.02)]), _checked(), 0.005)
+    assert [(r["held"], r["predicted"], r["agrees"]) for r in agreeing] == [(True, True, True),
+                                                                           (False, False, True)]
+    assert agreeing[0]["share"] == pytest.approx(0.8, abs=1e-5) and agreeing[0]["waiters"] == 7_905_500
+    # 0.8x fell behind (97% achieved, p99 fine), 1.25x held: both disagree, and say how
+    rows = map_checks.verdicts(wakes_record([(109_589, 0.001, 106_300.0), (171_233, 0.004)]),
+                               _checked(), 0.005)
+    assert [(r["held"], r["predicted"], r["agrees"]) for r in rows] == [(False, True, False),
+                                                                       (True, False, False)]
+    texts = [map_checks.disagreement(r) for r in rows]
+    assert "asyncio/event at W=7,905,500" in texts[0] and "overstates" in texts[0]
+    assert "understates" in texts[1] and "1.25x" in texts[1]
+    # the run's SLO decides: 4 ms is not held at a 3 ms SLO
+    assert map_checks.verdicts(wakes_record([(171_233, 0.004)], rates=(171_233,)),
+                               _checked(), 0.003)[0]["held"] is False
+
+
+def test_a_run_with_both_checks_gives_verdicts_of_both_kinds():
+    from tests.test_map_checks import _check_record
+    from tests.test_map_checks import _checked as connections_check
+
+    document = {"run_id": "20260105T000000Z",
+                "parameters": {"slo_seconds": 0.005, "map_checks": [_checked(), connections_check()]},
+                "measurements": [wakes_record([(109_589, 0.001), (171_233, 0.02)]),
+                                 _check_record([(12_383, 0.001), (19_349, 0.02)])]}
+    rows = map_checks.of_run(document)
+    assert [(r["variant"], r["held"]) for r in rows] == [("event", True), ("event", False),
+                                                        ("connections", True), ("connections", False)]
+    assert [r["variant"] for r in map_checks.of_workload(rows, "in-process")] == ["event", "event"]
+    assert [r["variant"] for r in map_checks.of_workload(rows, "connections")] == ["connections"] * 2
+    table = map_checks.table(rows)
+    assert list(table["model/variant"]) == ["asyncio/event"] * 2 + ["asyncio/connections"] * 2
+
+
+def test_a_wakes_record_and_an_in_process_check_are_untrusted_input():
+    record_schema.check_measurement(wakes_record([(109_589, 0.001)]), "r", "run")
+    broken = wakes_record([(109_589, 0.001)])
+    broken["wakes"]["steps"][0]["p50"] = 0.5                       # above its p99
+    with pytest.raises(UserError, match="wakes.steps are not open-loop steps .*out of order"):
+        record_schema.check_measurement(broken, "r", "run")
+    with pytest.raises(UserError, match="1 to 10 steps"):
+        record_schema.check_measurement(wakes_record([]), "r", "run")
+    said = []
+
+    def fail(rule):
+        said.append(rule)
+        raise UserError(rule)
+
+    for bad in ({k: v for k, v in _checked().items() if k != "bytes_per_waiter"},
+                {**_checked(), "bytes_per_waiter": -1.0}, {**_checked(), "bytes_per_waiter": "1 KB"}):
+        with pytest.raises(UserError):
+            map_checks.check([bad], fail)
+    assert "must name bytes_per_waiter" in said[0] and "bytes_per_waiter" in said[1] + said[2]
+    with pytest.raises(UserError, match="must not name bytes_per_waiter"):
+        map_checks.check([{**_checked(), "variant": "connections"}], fail)
+
+
+def test_only_check_plans_a_wakes_job_and_a_resumed_plan_meets_the_same_rule():
+    import dataclasses
+
+    from parkbench.cli import build_parser
+    from parkbench.plan import RunPlan
+
+    args = build_parser().parse_args(["run", "--only", "check", "--models", "asyncio:event"])
+    plan = dataclasses.replace(RunPlan.from_args(args), map_checks=(_checked(),)).checked()
+    stored = json.loads(json.dumps(plan.as_parameters()))
+    reopened = RunPlan.from_document(stored, "run.json")
+    jobs, refused = reopened.jobs(served_unavailable="no load generator")
+    assert [(j.kind, j.n) for j in jobs] == [(JobKind.WAKES, 7_905_500)] and not refused
+    with pytest.raises(UserError, match="run.json.*bytes_per_waiter"):
+        RunPlan.from_document({**stored, "map_checks": [{**_checked(), "bytes_per_waiter": 0}]}, "run.json")
+    with pytest.raises(UserError, match="does not select"):
+        dataclasses.replace(plan, selection=(("asyncio", "connections"),),
+                            grids={"asyncio:connections": (1, 10, 100)}).checked()
+
+
+def test_an_estimate_counts_a_checks_steps(tmp_path):
+    from parkbench import estimate
+
+    job = suite.Job(JobKind.WAKES, "asyncio", "event", 1_000_000, rates=(109_589, 171_233))
+    phases = estimate.plan_seconds([job], tmp_path)
+    assert phases["wakes"] == pytest.approx(1.0 + 25.0 + map_checks.WAKE_WARMUP_SECONDS
+                                            + 2 * map_checks.STEP_SECONDS)
+
+
+def test_the_in_process_maps_mark_held_and_not_held_points():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from parkbench import sizing_plots
+
+    other = sizing.Profile("m", "threads", "condition", 40_000.0, 30_000, "threads-max", 9e-6, 1)
+    rows = map_checks.verdicts(wakes_record([(109_589, 0.001), (171_233, 0.02)]), _checked(), 0.005)
+    axis = [10 ** (k / 4) for k in range(8, 33)]
+    decision = sizing_plots.decision_map([PROFILE, other], axis, axis, 24 * GiB, 2, rows)
+    marks = [line.get_gid() for ax in decision.axes for line in ax.lines
+             if str(line.get_gid()).startswith("check:")]
+    assert sorted(marks) == ["check:held:109589", "check:not-held:171233"]
+    fit = sizing_plots.fit_map([PROFILE, other], axis, axis, 24 * GiB, 2, rows)
+    per_panel = [[line.get_gid() for line in ax.lines if str(line.get_gid()).startswith("check:")]
+                 for ax in fit.axes[:2]]
+    assert per_panel == [["check:held:109589", "check:not-held:171233"], []]
+    labels = [text.get_text() for legend in fit.legends for text in legend.get_texts()]
+    assert "asyncio/event checked: held at the SLO" in labels
+    plt.close("all")
+
+
+def test_a_newer_run_that_checked_one_workload_hides_no_other(tmp_path):
+    from parkbench import current
+    from tests.test_map_checks import _check_record
+    from tests.test_map_checks import _checked as connections_check
+    from tests.test_served_figures import _run
+
+    older = _run(tmp_path, [_check_record([(12_383, 0.001), (19_349, 0.02)]),
+                            wakes_record([(109_589, 0.009), (171_233, 0.02)])], when="20260101T000000")
+    newer = _run(tmp_path, [wakes_record([(109_589, 0.001), (171_233, 0.02)])], when="20260103T000000")
+    for path, checks in ((older, [_checked(), connections_check()]), (newer, [_checked()])):
+        doc = json.loads(path.read_text())
+        doc["parameters"]["map_checks"] = checks
+        path.write_text(json.dumps(doc))
+    found = map_checks.newest(current.load([tmp_path / "m"]), "m")
+    assert [(r["variant"], r["run_id"], r["held"]) for r in found] == [
+        ("event", "20260103T000000Z", True), ("event", "20260103T000000Z", False),
+        ("connections", "20260101T000000Z", True), ("connections", "20260101T000000Z", False)]
+
+
+def test_the_report_marks_and_tables_an_in_process_check(tmp_path):
+    import matplotlib
+
+    from tests import shapes, synthetic
+    from tests.test_report_shapes import run_notebook
+
+    shapes.write(tmp_path, "one-interpreter")
+    path = synthetic.write_run(tmp_path, "m", "20260102T000000",
+                               [wakes_record([(109_589, 0.001), (171_233, 0.02)], waiters=50_000)])
+    doc = json.loads(path.read_text())
+    doc["parameters"]["map_checks"] = [_checked(waiters=50_000)]
+    path.write_text(json.dumps(doc))
+    shown = run_notebook(tmp_path)
+    marks = [line.get_gid() for item in shown if isinstance(item, matplotlib.figure.Figure)
+             for ax in item.axes for line in ax.lines if str(line.get_gid()).startswith("check:")]
+    assert "check:held:109589" in marks and "check:not-held:171233" in marks
+    texts = " ".join(str(getattr(item, "data", "")) for item in shown)
+    assert "asyncio/event" in texts and "run 20260102T000000Z" in texts
+    assert "Every checked point agrees with the map." in texts
+
+
+def test_a_run_predicts_the_in_process_check_from_the_machines_current_figures(tmp_path):
+    from parkbench.tidy import interpreter_key
+    from tests import shapes, synthetic
+
+    shapes.write(tmp_path, "one-interpreter")
+    key = interpreter_key(synthetic.INTERPRETER)
+    found, why = map_checks.predict(tmp_path, "m", key, 2, [("asyncio", "event")])
+    assert not why and [(c["model"], c["variant"]) for c in found] == [("asyncio", "event")]
+    check = found[0]
+    assert check["predicted_rate"] == pytest.approx(1 / 3e-6)   # the slower placement, one core
+    assert check["waiters"] == check["predicted_capacity"] // 2 and check["bytes_per_waiter"] > 0
+    small = int((guard.PRIOR_FIXED_BYTES + 2**20) * 1.5)   # room for 1 MiB of tasks
+    capped, _ = map_checks.predict(tmp_path, "m", key, 2, [("asyncio", "event")], small, 1.5)
+    assert capped[0]["waiters"] == guard.waiters_within(small, check["bytes_per_waiter"], 1.5)
+    assert 800 < capped[0]["waiters"] < 900 and "capped" in capped[0]["basis"]
+    assert map_checks.predict(tmp_path, "m", key, 2, [("threads", "condition")])[0] == []
+
+
+@pytest.mark.slow
+def test_only_check_runs_a_tiny_in_process_check_end_to_end(tmp_path, monkeypatch, capsys):
+    """``parkbench run --only check`` with a prediction shrunk to W=1,000 and 1 s steps:
+    the wakes job runs, the run file stores and re-reads it, and its verdicts come out."""
+    from parkbench import results
+    from parkbench.cli import main
+
+    tiny = {**_checked(waiters=1_000, rates=(1_000, 1_500)), "predicted_rate": 1_250.0,
+            "predicted_capacity": 2_000, "bytes_per_waiter": 1_103.0}
+    monkeypatch.setattr(map_checks, "predict", lambda *a, **k: ([tiny], ""))
+    monkeypatch.setattr(map_checks, "STEP_SECONDS", 1.0)
+    status = main(["run", "--only", "check", "--models", "asyncio:event", "--output", str(tmp_path),
+                   "--machine", "tiny"])
+    assert status == 0, capsys.readouterr().err
+    (path,) = results.find_run_files(tmp_path / "tiny")
+    document = results.read_run(path)
+    (record,) = document["measurements"]
+    assert record["kind"] == "wakes" and record["job"]["rates"] == [1_000, 1_500]
+    rows = map_checks.of_run(document)
+    assert [(r["offered"], r["predicted"]) for r in rows] == [(1_000, True), (1_500, False)]
+    assert all(r["waiters"] == 1_000 for r in rows)
