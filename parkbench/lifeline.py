@@ -18,18 +18,44 @@ def kill_group(pgid: int) -> None:
         pass
 
 
-def wait_group_gone(pgid: int, timeout: float = 10.0) -> bool:
-    """Wait until no process of group ``pgid`` is left (killed workers tear down their
-    memory after SIGKILL; the next probe's window must not see them end): whether it went
-    within ``timeout`` seconds."""
+def session_members(sid: int, proc: str = "/proc") -> list[int]:
+    """The living processes of session ``sid`` (a zombie has freed its memory): a probe
+    child leads its own session, and its servers and clients, each in a process group of
+    its own, stay in it."""
+    found = []
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{name}/stat") as handle:
+                text = handle.read()
+        except OSError:
+            continue  # ended meanwhile
+        fields = text[text.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        if len(fields) > 3 and fields[3] == str(sid) and fields[0] != "Z":  # a zombie has torn down
+            found.append(int(name))
+    return found
+
+
+def end_session(sid: int, timeout: float = 10.0) -> bool:
+    """SIGKILL every process of session ``sid`` (a probe child's group and the groups its
+    servers and clients made) and wait until none is left: killed workers and servers
+    tear down their memory after SIGKILL, and the next probe's window must not see them
+    end (``interference.py``); nothing is left behind. Whether all went within
+    ``timeout`` seconds."""
+    import signal
     import time
 
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
+        members = session_members(sid)
+        if not members:
             return True
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         time.sleep(0.01)
     return False
 

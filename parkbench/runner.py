@@ -171,8 +171,8 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
         _stop(child)
         raise
     finally:
-        lifeline.kill_group(child.pid)  # anything the child left in its group, gone before
-        lifeline.wait_group_gone(child.pid)  # the next child's window (interference.py)
+        # all the child left (its group, and its servers' and clients' own groups), gone
+        lifeline.end_session(child.pid)  # before the next child's window (interference.py)
         data = channel.data() if channel is not None else b""
         shutil.rmtree(scratch, ignore_errors=True)
     wall = time.perf_counter() - start

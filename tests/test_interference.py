@@ -2,6 +2,8 @@
 counters, the disturbed rule at its thresholds, what a record and a run's figures carry,
 and the warning ``run`` ends with."""
 
+import time
+
 import pytest
 
 from parkbench import interference, slopes
@@ -162,24 +164,39 @@ def test_a_living_child_s_work_is_the_probe_s_own():
     assert after["own_cpu_seconds"] - before["own_cpu_seconds"] >= 0.25
 
 
-def test_a_killed_group_is_gone_before_the_next_child_starts():
-    """A probe's leftover workers die with its group; the runner waits until the group is
-    empty, so their teardown is not the next probe's 'other processes'."""
-    import os
+def test_a_finished_child_s_session_is_gone_before_the_next_child_starts():
+    """A probe's leftovers (workers in its group, servers and clients in groups of their
+    own) are killed and waited for, so their teardown is not the next probe's 'other
+    processes'."""
     import subprocess
 
     from parkbench import lifeline
 
-    leader = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"], start_new_session=True)
+    # a leader, a worker in its group, and a 'server' in a process group of its own
+    leader = subprocess.Popen(["sh", "-c", "sleep 30 & "
+                               "python3 -c 'import os, time; os.setpgid(0, 0); time.sleep(32)' & wait"],
+                              start_new_session=True)
+
+    def own_groups():   # members that have left the leader's process group
+        found = []
+        for pid in lifeline.session_members(leader.pid):
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    found.append(handle.read().rsplit(")", 1)[1].split()[2] != str(leader.pid))
+            except OSError:
+                pass
+        return found
+
     try:
-        os.killpg(leader.pid, 0)                     # the group is there
-        lifeline.kill_group(leader.pid)
+        deadline = time.monotonic() + 10
+        while sum(own_groups()) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sum(own_groups()) == 1 and len(own_groups()) == 3   # sh, sleep; the 'server' apart
+        assert lifeline.end_session(leader.pid, timeout=10.0)
         leader.wait()
-        assert lifeline.wait_group_gone(leader.pid, timeout=10.0)
-        with pytest.raises(ProcessLookupError):
-            os.killpg(leader.pid, 0)
+        assert lifeline.session_members(leader.pid) == []
     finally:
-        lifeline.kill_group(leader.pid)
+        lifeline.end_session(leader.pid, timeout=1.0)
         leader.wait()
 
 

@@ -263,6 +263,22 @@ def test_the_runner_kills_what_a_finished_child_left_in_its_group(tmp_path):
         time.sleep(0.02)
 
 
+def test_the_runner_ends_what_a_child_left_in_groups_of_their_own_before_it_returns(tmp_path):
+    """A probe's servers and clients make process groups of their own: killing the
+    child's group missed them, and they tore down in the next probe's window."""
+    marker = tmp_path / "server.pid"
+    code = ("import json, os, subprocess, sys\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+            "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)\n"
+            f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
+            "from parkbench import protocol\n"
+            "protocol.send({'kind': 'memory', 'ok': True})\n")
+    outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
+                        command=[sys.executable, "-c", code])
+    assert outcome["ok"] is True
+    assert not _alive(int(marker.read_text()))   # gone already: no window of the next child sees it
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:
