@@ -157,10 +157,11 @@ def served_grids(selection, full: bool) -> dict[str, tuple[int, ...]]:
 # The load generator's settings (probes/served_load.py says what each does): K active
 # connections; a closed-loop warm-up (rounds of 0.5 s until two agree; at most 4 s, the
 # full sweep 6 s) so that a fresh asyncio server is past its slow start; the closed-loop
-# peak; open-loop steps at shares of that peak (the default sweep's three keep its served
-# step near 30 s for six servers).
+# peak; open-loop steps at shares of that peak (the default sweep's two keep its served
+# step near 30 s for six servers: 4.4-4.9 s each plus the generator's ceiling; three
+# took 5.4-5.9 s each, 33 s for six).
 SERVED_SETTINGS = {"connections": 16, "warmup_seconds": 4.0, "closed_seconds": 1.0,
-                   "step_seconds": 1.0, "shares": [0.25, 0.5, 0.75],
+                   "step_seconds": 1.0, "shares": [0.3, 0.6],
                    "reply_timeout_seconds": 1.0}
 # steps of 1 s at least: a 10 ms stall of a shared VM is 2% of a 0.5 s step's requests,
 # past the 1% that p99 allows
