@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep.add_argument("--timeout", type=_positive_float,
                        help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g}; "
-                            f"--full: {FULL_TIMEOUT_SECONDS:g})")
+                            f"--full and --only check: {FULL_TIMEOUT_SECONDS:g})")
     sweep.add_argument("--only", choices=("memory", "latency", "served", "check"),
                        help="measure only memory, only hand-off latency, only the served "
                             "rate of the connections servers (default: all three), or only "

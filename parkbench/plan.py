@@ -94,8 +94,9 @@ class RunPlan:
         plan = cls(
             selection=tuple(selection), grids=grids, full=bool(args.full),
             repeat=args.repeat if args.repeat is not None else 1,
+            # a map check parks half a model's capacity (millions of tasks): --full's timeout
             timeout_seconds=args.timeout if args.timeout is not None else (
-                suite.FULL_TIMEOUT_SECONDS if args.full else suite.DEFAULT_TIMEOUT_SECONDS),
+                suite.FULL_TIMEOUT_SECONDS if args.full or only == "check" else suite.DEFAULT_TIMEOUT_SECONDS),
             memory=only in (None, "memory"), latency=only in (None, "latency"), latency_mode=mode,
             primitives=primitives, to_limit=args.to_limit,
             child_rlimits=",".join(args.child_rlimit or ()),

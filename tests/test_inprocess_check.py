@@ -179,6 +179,10 @@ def test_only_check_plans_a_wakes_job_and_a_resumed_plan_meets_the_same_rule():
 
     args = build_parser().parse_args(["run", "--only", "check", "--models", "asyncio:event"])
     plan = dataclasses.replace(RunPlan.from_args(args), map_checks=(_checked(),)).checked()
+    # a check parks half a model's capacity: 7.2M asyncio tasks took over the default 120 s
+    assert plan.timeout_seconds == suite.FULL_TIMEOUT_SECONDS
+    timed = build_parser().parse_args(["run", "--only", "check", "--models", "asyncio:event", "--timeout", "30"])
+    assert RunPlan.from_args(timed).timeout_seconds == 30
     stored = json.loads(json.dumps(plan.as_parameters()))
     reopened = RunPlan.from_document(stored, "run.json")
     jobs, refused = reopened.jobs(served_unavailable="no load generator")
