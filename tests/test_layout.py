@@ -72,3 +72,15 @@ def test_tests_read_a_fixed_snapshot_of_the_results_never_the_working_folder():
                              capture_output=True, text=True, check=True).stdout.split()
     assert sorted(str(p.relative_to(snapshot.parent)) for p in snapshot.rglob("*") if p.is_file()) \
         == sorted(tracked)
+
+
+def test_the_package_resources_are_links_to_the_files_edited_at_the_top_level():
+    """parkbench/resources holds links, not copies: a copy of the report notebook drifted
+    (the notebook was edited, `parkbench report` rendered the stale copy)."""
+    resources = PACKAGE / "resources"
+    for name, target in (("report.ipynb", "notebooks/report.ipynb"),
+                         ("bench_switch.py", "benchmarks/bench_switch.py"),
+                         ("goprobe", "benchmarks/goprobe"), ("loadgen", "benchmarks/loadgen")):
+        link = resources / name
+        assert link.is_symlink(), f"parkbench/resources/{name} is a copy, not a link to {target}"
+        assert link.resolve() == (PACKAGE.parent / target).resolve()
