@@ -131,6 +131,7 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()), TMPDIR=scratch)
     if channel is not None:
         env[protocol.RECORD_FD_ENV] = str(channel.write_fd)
+    lifeline.become_subreaper()  # what the child leaves is reaped here (end_session)
     try:
         child = subprocess.Popen(
             command,

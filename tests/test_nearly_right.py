@@ -276,7 +276,28 @@ def test_the_runner_ends_what_a_child_left_in_groups_of_their_own_before_it_retu
     outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
                         command=[sys.executable, "-c", code])
     assert outcome["ok"] is True
-    assert not _alive(int(marker.read_text()))   # gone already: no window of the next child sees it
+    pid = int(marker.read_text())
+    # gone already, reaped too: no window of the next child sees it end or counts its reaping
+    assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_the_runner_is_the_reaper_of_what_its_children_orphan():
+    """A killed probe's workers were re-parented to init, which reaped 400 of them when it
+    next woke: inside the next probe's window (400 tasks ended elsewhere)."""
+    from parkbench import lifeline
+
+    lifeline.become_subreaper()
+    code = ("import subprocess, sys; print(subprocess.Popen(['sleep', '30'], stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.DEVNULL).pid, "
+            "flush=True)")
+    parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    orphan = int(parent.stdout)
+    try:
+        with open(f"/proc/{orphan}/stat") as handle:
+            assert int(handle.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    finally:
+        os.kill(orphan, 9)
+        os.waitpid(orphan, 0)
 
 
 def _alive(pid: int) -> bool:
