@@ -12,6 +12,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from parkbench.interference import brief
+
 MIN_DISTINCT_N = 3
 
 # (raw measurement key, figure stem, unit) for every view that is fitted against N.
@@ -221,7 +223,7 @@ def derive_memory(measurements: list[dict]) -> list[dict]:
         figure("max_n", max(ns), "waiters")
         disturbed = [r["interference"] for r in records if (r.get("interference") or {}).get("disturbed")]
         if disturbed:  # the system-wide views (kernel, total) of this series are not sound
-            figure("disturbed_points", len(disturbed), "points", limit=str(disturbed[0].get("why", ""))[:64])
+            figure("disturbed_points", len(disturbed), "points", limit=brief(str(disturbed[0].get("why", ""))))
         if len(set(ns)) < MIN_DISTINCT_N:
             continue
         figure("min_n", min(ns), "waiters")

@@ -43,7 +43,7 @@ def test_a_disturbed_newer_run_does_not_replace_a_sound_one(tmp_path):
     assert (kernel.run_id, kernel.value) == ("20260101T000000Z", pytest.approx(27_000.0))
     assert _figure(figures, "total_per_waiter").value == pytest.approx(27_000.0 + 1_200.0)
     note, = [n for n in figures.notes if "20260102T000000Z" in n]
-    assert "2 point(s) disturbed by the rest of the machine (other processes used 0.90 CPU-s)" in note
+    assert "2 point(s) disturbed by the rest of the machine (others used 0.90 CPU-s)" in note
 
 
 def test_a_newer_kernel_below_zero_beyond_its_noise_does_not_replace_a_sound_one(tmp_path):

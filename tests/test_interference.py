@@ -220,3 +220,17 @@ def test_a_process_outside_the_probe_s_tree_burning_cpu_is_the_others_work():
         hog.communicate("")
         probe.communicate(b"")
     assert found["other_cpu_seconds"] >= 0.25
+
+
+def test_a_series_reason_is_brief_and_whole():
+    """A figure's reason holds 64 characters: it was cut mid-word ('(over 20% of )')."""
+    why = ("other processes used 0.76 CPU-s in a 0.37 s window (over 20% of a CPU); "
+           "other processes ended 401 tasks (over 16)")
+    assert interference.brief(why) == "others used 0.76 CPU-s in a 0.37 s window"
+    assert interference.brief("other processes ended 401 tasks (over 16)") == "others ended 401 tasks"
+    long = "word " * 20
+    cut = interference.brief(long, limit=24)
+    assert cut == "word word word word…" and len(cut) <= 24
+    record = _memory("threads", "condition", 100, 1, disturbed=True, why=why)
+    (figure,) = [f for f in slopes.derive_memory([record]) if f["metric"] == "disturbed_points"]
+    assert figure["limit"] == "others used 0.76 CPU-s in a 0.37 s window"
