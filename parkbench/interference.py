@@ -148,31 +148,47 @@ def brief(why: str, limit: int = 64) -> str:
     return first[:limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+# what a disturbed measurement of each kind loses, and how to measure it again
+_AGAIN = {"memory": ("their kernel and total figures will not replace sound ones", "--only memory"),
+          "served": ("their rates may be the machine's, not the server's", "--only served"),
+          "wakes": ("the map check's verdict may be the machine's", "--only check")}
+
+
 def disturbed_series(measurements) -> list[dict]:
-    """Per (model, variant) whose memory measurements the rest of the machine disturbed:
-    the N of those measurements and the first reason, in run order."""
+    """Per (kind, model, variant) whose memory, served or map-check measurements the rest
+    of the machine disturbed: the N (W) of those measurements and the first reason, in
+    run order. A map check's served job counts as a check."""
     found: dict = {}
     for record in measurements:
         activity = record.get("interference") or {}
-        if record.get("kind") == "memory" and activity.get("disturbed"):
-            entry = found.setdefault((record["model"], record["variant"]),
-                                     {"model": record["model"], "variant": record["variant"],
+        kind = record.get("kind")
+        if kind == "served" and (record.get("job") or {}).get("rates"):
+            kind = "wakes"  # a connections map check: measured again by --only check
+        if kind in _AGAIN and activity.get("disturbed"):
+            entry = found.setdefault((kind, record["model"], record["variant"]),
+                                     {"kind": kind, "model": record["model"], "variant": record["variant"],
                                       "ns": [], "why": activity.get("why", "")})
             entry["ns"].append(record["n"])
     return list(found.values())
 
 
 def warning(series, grids) -> list[str]:
-    """The lines ``run`` ends with when measurements were disturbed: which, why, and the
-    command that measures each series again (its whole grid, in fresh processes)."""
+    """The lines ``run`` ends with when measurements were disturbed: which, why, what it
+    costs, and the command that measures each series again (a memory series: its whole
+    grid, in fresh processes)."""
     if not series:
         return []
-    lines = [f"warning: the rest of the machine disturbed {sum(len(s['ns']) for s in series)} memory "
-             f"measurement(s); their kernel and total figures will not replace sound ones:"]
+    lines = [f"warning: the rest of the machine disturbed {sum(len(s['ns']) for s in series)} "
+             f"measurement(s):"]
     for entry in series:
-        grid = grids.get(f"{entry['model']}:{entry['variant']}") or sorted(set(entry["ns"]))
-        lines.append(f"  {entry['model']}/{entry['variant']} n={', '.join(f'{n:,}' for n in entry['ns'])}: "
-                     f"{entry['why']}")
-        lines.append(f"    measure again on a quiet machine: parkbench run --only memory --models "
-                     f"{entry['model']}:{entry['variant']} --n {','.join(str(n) for n in grid)}")
+        kind = entry.get("kind", "memory")
+        cost, only = _AGAIN[kind]
+        command = f"parkbench run {only} --models {entry['model']}:{entry['variant']}"
+        if kind == "memory":
+            grid = grids.get(f"{entry['model']}:{entry['variant']}") or sorted(set(entry["ns"]))
+            command += f" --n {','.join(str(n) for n in grid)}"
+        what = "n" if kind == "memory" else "W"
+        lines.append(f"  {kind} {entry['model']}/{entry['variant']} {what}={', '.join(f'{n:,}' for n in entry['ns'])}: "
+                     f"{entry['why']}; {cost}")
+        lines.append(f"    measure again on a quiet machine: {command}")
     return lines

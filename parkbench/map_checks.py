@@ -196,6 +196,7 @@ def verdicts(record: dict, prediction: dict, slo_seconds: float) -> list[dict]:
     """Per offered rate of one check record: measured (achieved, p99, held at the SLO)
     against predicted (fits one machine: W within capacity and R within the rate)."""
     found = []
+    busy = bool((record.get("interference") or {}).get("disturbed"))  # the machine, meanwhile
     for step in steps(record):
         predicted = (record["n"] <= prediction["predicted_capacity"]
                      and step.offered <= prediction["predicted_rate"])
@@ -203,7 +204,7 @@ def verdicts(record: dict, prediction: dict, slo_seconds: float) -> list[dict]:
         found.append({"model": record["model"], "variant": record["variant"], "waiters": record["n"],
                       "offered": step.offered, "share": step.offered / prediction["predicted_rate"],
                       "achieved": step.achieved, "p99": step.p99, "held": held,
-                      "predicted": predicted, "agrees": held == predicted})
+                      "predicted": predicted, "agrees": held == predicted, "disturbed": busy})
     return found
 
 
@@ -214,12 +215,14 @@ def disagreement(row: dict) -> str:
         return ""
     where = (f"{row['model']}/{row['variant']} at W={row['waiters']:,}, "
              f"R={row['offered']:,.0f}/s ({row['share']:.2f}x the predicted rate)")
+    busy = (" (the rest of the machine was busy meanwhile: measure again on a quiet one)"
+            if row.get("disturbed") else "")
     if row["predicted"]:
         return (f"{where}: the map says one machine, the measurement did not hold the SLO "
                 f"(p99 {row['p99'] * 1e3:.1f} ms, {row['achieved']:,.0f}/s achieved): "
-                f"the map overstates this edge by more than {1 / row['share'] - 1:.0%}")
+                f"the map overstates this edge by more than {1 / row['share'] - 1:.0%}{busy}")
     return (f"{where}: the map says more than one machine, the measurement held the SLO: "
-            f"the map understates this edge by at least {row['share'] - 1:.0%}")
+            f"the map understates this edge by at least {row['share'] - 1:.0%}{busy}")
 
 
 def of_run(document: dict) -> list[dict]:
@@ -270,7 +273,7 @@ def newest(current, machine: str) -> list[dict]:
 def table(rows):
     """The checked points as the report shows them (a DataFrame, numbers left as
     numbers): W, offered rate and its share of the predicted edge, achieved, p99, held,
-    what the map says, agreement, run."""
+    what the map says, agreement, whether the rest of the machine was quiet, run."""
     import pandas as pd
 
     return pd.DataFrame([{"model/variant": f"{r['model']}/{r['variant']}", "W idle": r["waiters"],
@@ -278,5 +281,6 @@ def table(rows):
                           "achieved/s": r["achieved"], "p99 (s)": r["p99"],
                           "held at the SLO": "yes" if r["held"] else "no",
                           "map says": "one machine" if r["predicted"] else "more than one",
-                          "agrees": "yes" if r["agrees"] else "NO", "run": r["run_id"]}
+                          "agrees": "yes" if r["agrees"] else "NO",
+                          "machine": "busy" if r.get("disturbed") else "quiet", "run": r["run_id"]}
                          for r in rows])

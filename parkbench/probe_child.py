@@ -73,27 +73,39 @@ def _tail_measurer(module, primitive: str, loops: int):
     return measure
 
 
-def _served_measurer(chosen: dict):
-    """A ``measure`` for a connections probe: the served rate while N stay idle."""
+def _served_measurer(chosen: dict, activity: dict):
+    """A ``measure`` for a connections probe: the served rate while N stay idle, and in
+    ``activity`` what the rest of the machine did while it was timed."""
     from parkbench import gotoolchain
     from parkbench.probes import served_load
 
     binary = gotoolchain.binary("loadgen")
 
     def measure(port, servers, settle, **_context) -> dict:
-        return {"served": served_load.measure(binary, port, servers, settle, chosen)}
+        before = interference.snapshot()
+        found = {"served": served_load.measure(binary, port, servers, settle, chosen)}
+        activity.update(interference.between(before, interference.snapshot()))
+        return found
 
     return measure
 
 
-def _wakes_measurer(chosen: dict):
+def _wakes_measurer(chosen: dict, activity: dict):
     """A ``measure`` for an in-process map check: open-loop wake-ups offered to active
-    tasks on the probe's loop while N stay parked (``probes/wake_load.py``)."""
+    tasks on the probe's loop while N stay parked (``probes/wake_load.py``), and in
+    ``activity`` what the rest of the machine did meanwhile."""
     from parkbench.probes import wake_load
 
     def measure(**_context):
         gc.collect()  # start from a clean heap, as a tail probe does
-        return wake_load.offer(chosen)  # awaited on the probe's running loop
+        before = interference.snapshot()
+
+        async def offered():  # awaited on the probe's running loop
+            found = await wake_load.offer(chosen)
+            activity.update(interference.between(before, interference.snapshot()))
+            return found
+
+        return offered()
 
     return measure
 
@@ -119,9 +131,9 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     if served is not None:
         from parkbench.probes import served_load
 
-        measure, kind = _served_measurer(served_load.settings(served)), "served"
+        measure, kind = _served_measurer(served_load.settings(served), activity), "served"
     elif wakes is not None:
-        measure, kind = _wakes_measurer(json.loads(wakes)), "wakes"
+        measure, kind = _wakes_measurer(json.loads(wakes), activity), "wakes"
     elif tail_loops is None:
         measure, kind = _measurer(kernel_baseline, activity_baseline, activity), "memory"
     else:

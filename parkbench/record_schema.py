@@ -60,6 +60,15 @@ def threads_short(record: dict) -> str | None:
 
 def check_record(check: Checker, record, where: str, run_id: str) -> None:
     _check_record(check, record, where, run_id)
+    activity = record.get("interference")
+    if activity is not None:  # interference.between: the rest of the machine meanwhile
+        check.dict(activity, f"{where}.interference")
+        for key, low, high in (("window_seconds", 0, 1e7), ("other_cpu_seconds", 0, 1e9),
+                               ("other_threads", -(2**31), 2**31), ("running", 0, 2**31)):
+            check.number(check.key(activity, key, f"{where}.interference"),
+                         f"{where}.interference.{key}", low, high)
+        check.flag(check.key(activity, "disturbed", f"{where}.interference"), f"{where}.interference.disturbed")
+        check.text(activity.get("why"), f"{where}.interference.why", optional=True, limit=300)
     if record["kind"] != "switch" and "parked" in record and record["parked"] != record["n"]:
         check.fail(f"{where}.parked", f"must be the N proved parked ({record['n']:,}), "
                                       f"not {_short(record['parked'])}")
@@ -96,15 +105,6 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
             for key in REQUEST_METRICS:
                 check.number(check.key(held, key, f"{where}.connections"),
                              f"{where}.connections.{key}", 0, 1e4)
-        activity = record.get("interference")
-        if activity is not None:  # interference.between: the rest of the machine meanwhile
-            check.dict(activity, f"{where}.interference")
-            for key, low, high in (("window_seconds", 0, 1e7), ("other_cpu_seconds", 0, 1e9),
-                                   ("other_threads", -(2**31), 2**31), ("running", 0, 2**31)):
-                check.number(check.key(activity, key, f"{where}.interference"),
-                             f"{where}.interference.{key}", low, high)
-            check.flag(check.key(activity, "disturbed", f"{where}.interference"), f"{where}.interference.disturbed")
-            check.text(activity.get("why"), f"{where}.interference.why", optional=True, limit=300)
         baseline = record.get("baseline")
         if baseline is not None:
             check.dict(baseline, f"{where}.baseline")

@@ -29,11 +29,11 @@ from parkbench import served
 from parkbench.sizing import uses_every_core
 
 SERVED_RAW = ("served_peak", "served_peak_spread", "served_sustainable", "served_cpu_per_request",
-              "served_cores", "served_generator_bound")
+              "served_cores", "served_generator_bound", "served_disturbed")
 SERVED_FIGURES = ("served_rate_per_core",)
 UNITS = {"served_peak": "requests/s", "served_peak_spread": "ratio", "served_sustainable": "requests/s",
          "served_cpu_per_request": "seconds", "served_cores": "cores",
-         "served_generator_bound": "flag", "served_rate_per_core": "requests/s"}
+         "served_generator_bound": "flag", "served_disturbed": "flag", "served_rate_per_core": "requests/s"}
 def ceiling_peak(document: dict) -> float | None:
     """The generator's own closed-loop peak (requests/s) of a run, or ``None``."""
     found = document.get("generator_ceiling")
@@ -61,6 +61,9 @@ def record_values(record: dict, slo_seconds: float, ceiling: float | None) -> di
     if ceiling:
         values["served_generator_bound"] = float(served.generator_bound(
             sustainable if sustainable is not None else peak, ceiling))
+    activity = record.get("interference")
+    if activity is not None:  # the rest of the machine while it was timed (interference.py)
+        values["served_disturbed"] = float(bool(activity.get("disturbed")))
     return values
 
 
@@ -105,18 +108,28 @@ def derive(document: dict) -> list[dict]:
 
 def choose(rows, newest_first) -> tuple[str, list[str]]:
     """The run whose served figures speak for one (machine, interpreter, model, variant):
-    the one that held the largest idle crowd W, the newest among those; and a note per newer
+    one the rest of the machine did not disturb (``served_disturbed``) if any, then the
+    one that held the largest idle crowd W, the newest among those; and a note per newer
     run it keeps out. ``rows``: that key's served rows of complete runs; ``newest_first``:
     run ids ordered newest first. A default sweep's small W must not replace a ``--full``
-    run's large one: the maps size a server at large W, where an idle crowd may tax it."""
+    run's large one: the maps size a server at large W, where an idle crowd may tax it;
+    and a disturbed run's rates may be the machine's, not the server's."""
     order = newest_first(rows.run_id)
     with_w = rows[rows.n.notna()]
     largest = {run_id: with_w[with_w.run_id == run_id].n.max() for run_id in order}
     largest = {run_id: (0 if w != w else int(w)) for run_id, w in largest.items()}
-    chosen = max(order, key=lambda run_id: (largest[run_id], -order.index(run_id)))
-    notes = [f"served figures from run {chosen} (W up to {largest[chosen]:,}); the newer run "
-             f"{newer} served W up to {largest[newer]:,} only and does not replace them"
-             for newer in order[:order.index(chosen)]]
+    flags = with_w[with_w.metric == "served_disturbed"]
+    disturbed = {run_id: bool((flags[flags.run_id == run_id].value > 0).any()) for run_id in order}
+    chosen = max(order, key=lambda run_id: (not disturbed[run_id], largest[run_id], -order.index(run_id)))
+    notes = []
+    for newer in order[:order.index(chosen)]:
+        why = ("was disturbed by the rest of the machine" if disturbed[newer] and not disturbed[chosen]
+               else f"served W up to {largest[newer]:,} only")
+        notes.append(f"served figures from run {chosen} (W up to {largest[chosen]:,}); the newer run "
+                     f"{newer} {why} and does not replace them")
+    if disturbed[chosen]:
+        notes.append(f"served figures from run {chosen}, which the rest of the machine disturbed: "
+                     f"its rates may be the machine's, not the server's (measure again on a quiet machine)")
     return chosen, notes
 
 
@@ -146,6 +159,7 @@ def table(frame):
                       "sustainable": medians.get("served_sustainable", float("nan")),
                       "cpu_per_request": medians.get("served_cpu_per_request", float("nan")),
                       "generator_bound": bool(medians.get("served_generator_bound", 0) >= 0.5),
+                      "disturbed": bool(medians.get("served_disturbed", 0) > 0),
                       "rate_per_core": float(sizing.value.iloc[0]) if len(sizing) else float("nan"),
                       "basis": str(sizing["limit"].iloc[0]) if len(sizing) else "",
                       "run": str(group.run_id.iloc[0])})

@@ -120,15 +120,33 @@ def test_a_series_with_a_disturbed_point_carries_the_count_and_the_first_reason(
     assert ("asyncio", "disturbed_points") not in figures
 
 
+def _timed(kind, model, variant, w, disturbed, rates=None):
+    job = {"kind": kind, "model": model, "variant": variant, "n": w, **({"rates": rates} if rates else {})}
+    return {"kind": kind, "model": model, "variant": variant, "n": w, "job": job,
+            "interference": {"window_seconds": 6.0, "other_cpu_seconds": 3.0 if disturbed else 0.0,
+                             "other_threads": 0, "running": 2, "disturbed": disturbed,
+                             "why": "others used 3.00 CPU-s" if disturbed else ""}}
+
+
 def test_run_ends_naming_each_disturbed_series_and_the_command_to_measure_it_again():
     records = [_memory("threads", "condition", n, 1, disturbed=n == 3_000, why="others busy")
                for n in (100, 3_000)] + [_memory("asyncio", "event", 1_000, 1)]
+    records += [_timed("served", "uvloop", "connections", 100, False),
+                _timed("served", "gevent", "connections", 19_000, True),
+                _timed("served", "asyncio", "connections", 9_968, True, rates=[12_383, 19_349]),
+                _timed("wakes", "asyncio", "event", 7_137_240, True, rates=[418_708, 654_232])]
     series = interference.disturbed_series(records)
-    assert [(s["model"], s["ns"]) for s in series] == [("threads", [3_000])]
+    assert [(s["kind"], s["model"], s["ns"]) for s in series] == [
+        ("memory", "threads", [3_000]), ("served", "gevent", [19_000]), ("wakes", "asyncio", [9_968]),
+        ("wakes", "asyncio", [7_137_240])]
     lines = interference.warning(series, {"threads:condition": (100, 300, 1_000, 3_000)})
-    assert "disturbed 1 memory measurement" in lines[0]
-    assert lines[1].strip() == "threads/condition n=3,000: others busy"
+    assert lines[0] == "warning: the rest of the machine disturbed 4 measurement(s):"
+    assert lines[1].strip().startswith("memory threads/condition n=3,000: others busy; their kernel")
     assert lines[2].strip().endswith("--only memory --models threads:condition --n 100,300,1000,3000")
+    assert lines[3].strip().startswith("served gevent/connections W=19,000: others used 3.00 CPU-s")
+    assert lines[4].strip().endswith("parkbench run --only served --models gevent:connections")
+    assert lines[6].strip().endswith("parkbench run --only check --models asyncio:connections")
+    assert lines[8].strip().endswith("parkbench run --only check --models asyncio:event")
     assert interference.warning([], {}) == []
 
 

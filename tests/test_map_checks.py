@@ -129,6 +129,15 @@ def test_verdicts_judge_each_rate_as_a_served_step_and_against_the_map(tmp_path)
     # a W beyond the predicted capacity is "more than one machine" whatever the rate
     beyond = map_checks.verdicts(_check_record([(12_383, 0.001)], waiters=20_000), _checked(), 0.005)
     assert beyond[0]["predicted"] is False
+    # a check the rest of the machine disturbed says so, in its row and its sentence
+    busy = {**record, "interference": {"window_seconds": 12.0, "other_cpu_seconds": 6.0, "other_threads": 0,
+                                       "running": 3, "disturbed": True, "why": "others used 6.00 CPU-s"}}
+    rows = map_checks.verdicts(busy, _checked(), 0.005)
+    assert [r["disturbed"] for r in rows] == [True, True]
+    assert "busy meanwhile" in map_checks.disagreement(rows[0])
+    assert "busy meanwhile" not in texts[0]
+    shown = map_checks.table([{**r, "run_id": "x"} for r in rows + agreeing])
+    assert list(shown["machine"]) == ["busy", "busy", "quiet", "quiet"]
 
 
 def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(tmp_path):

@@ -191,6 +191,8 @@ def test_a_served_job_holds_w_parked_before_and_after_and_stores_a_record_the_re
     assert record["proof"]["blocked_before"] == record["proof"]["blocked_after"] == 30
     held = record["served"]
     assert held["closed_run"]["closed"]["achieved"] > 0 and len(held["open_run"]["steps"]) == 2
+    # what the rest of the machine did while the server was timed (interference.py)
+    assert record["interference"]["window_seconds"] > 1.0
     assert held["server_cpu_requests"] == held["closed_run"]["closed"]["count"]
     assert held["placement"]["generator_cpus"] != held["placement"]["server_cpus"] or os.cpu_count() == 1
 
@@ -243,3 +245,34 @@ def test_rounds_split_on_the_generator_bound_count_as_bound(tmp_path):
 
     figure, = [f for f in json.loads(path.read_text())["figures"] if f["metric"] == "served_rate_per_core"]
     assert figure["limit"].startswith("1 / CPU per request (generator-bound)")
+
+
+def _disturbed(record, disturbed=True):
+    return {**record, "interference": {"window_seconds": 6.0, "other_cpu_seconds": 3.0 if disturbed else 0.01,
+                                       "other_threads": 0, "running": 3, "disturbed": disturbed,
+                                       "why": "other processes used 3.00 CPU-s" if disturbed else ""}}
+
+
+def test_a_disturbed_served_run_does_not_replace_a_quiet_one_and_is_said(tmp_path, capsys):
+    """The rest of the machine busy while a server was timed: its rates may be the
+    machine's. A newer disturbed run, even at a larger W, keeps out of the answer."""
+    _run(tmp_path, [_disturbed(r, False) for r in ASYNCIO], when="20260101T000000")
+    busy = [_disturbed(served_record("asyncio", "connections", w, 30_000, [(5_000, 0.001), (9_000, 0.001)], 40e-6))
+            for w in (100, 19_000)]
+    _run(tmp_path, busy, when="20260102T000000")
+    loaded = current.load(tmp_path)
+    (per_core,) = loaded.frame.query("metric == 'served_rate_per_core'").itertuples()
+    assert (per_core.value, per_core.run_id) == (40_000, "20260101T000000Z")
+    (note,) = [note for note in loaded.notes if "served" in note]
+    assert "the newer run 20260102T000000Z was disturbed by the rest of the machine" in note
+    rows = served_figures.table(loaded.frame)
+    assert not rows.disturbed.any()
+
+    only_busy = tmp_path / "busy"
+    _run(only_busy, busy, when="20260102T000000")
+    loaded = current.load(only_busy)
+    assert any("which the rest of the machine disturbed" in note for note in loaded.notes)
+    assert served_figures.table(loaded.frame).disturbed.all()
+    assert main(["show", str(only_busy)]) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines() if "asyncio/connections" in line and "µs" in line]
+    assert len(shown) == 2 and all("(disturbed: the machine was busy)" in line for line in shown)

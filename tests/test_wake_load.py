@@ -103,6 +103,8 @@ def test_a_real_probe_offers_wakes_beside_a_thousand_parked_tasks_and_proves_the
     step = served.parse_steps(record["wakes"]["steps"])[0]
     assert step.scheduled == 2_000 and step.count + step.unsent == 2_000
     assert 0 <= step.p50 <= step.p99 <= step.max < 60
+    # what the rest of the machine did while the wakes were offered (interference.py)
+    assert record["interference"]["window_seconds"] >= 1.0
 
 
 def test_the_child_refuses_wakes_for_a_model_that_parks_no_asyncio_task():

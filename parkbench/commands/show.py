@@ -56,7 +56,8 @@ def served_text(current) -> str:
                   f"{'CPU/request':>11} {'per core/s':>10}  run"]
         for row in rows.itertuples():
             held = f"{row.sustainable:,.0f}" if row.sustainable == row.sustainable else "none"
-            flag = " (generator-bound)" if row.generator_bound else ""
+            flag = (" (generator-bound)" if row.generator_bound else "") + (
+                " (disturbed: the machine was busy)" if row.disturbed else "")
             per_core = f"{row.rate_per_core:,.0f}" if row.rate_per_core == row.rate_per_core else "-"
             spread = f"{row.peak_spread:.0%}" if row.peak_spread == row.peak_spread else "-"
             lines.append(f"  {row.model + '/' + row.variant:<24} {row.n:>7,} {row.peak:>9,.0f} "
