@@ -196,7 +196,8 @@ def verdicts(record: dict, prediction: dict, slo_seconds: float) -> list[dict]:
     """Per offered rate of one check record: measured (achieved, p99, held at the SLO)
     against predicted (fits one machine: W within capacity and R within the rate)."""
     found = []
-    busy = bool((record.get("interference") or {}).get("disturbed"))  # the machine, meanwhile
+    activity = record.get("interference")  # the machine, meanwhile (None: not recorded)
+    busy = None if activity is None else bool(activity.get("disturbed"))
     for step in steps(record):
         predicted = (record["n"] <= prediction["predicted_capacity"]
                      and step.offered <= prediction["predicted_rate"])
@@ -282,5 +283,6 @@ def table(rows):
                           "held at the SLO": "yes" if r["held"] else "no",
                           "map says": "one machine" if r["predicted"] else "more than one",
                           "agrees": "yes" if r["agrees"] else "NO",
-                          "machine": "busy" if r.get("disturbed") else "quiet", "run": r["run_id"]}
+                          "machine": {True: "busy", False: "quiet"}.get(r.get("disturbed"), "-"),
+                          "run": r["run_id"]}
                          for r in rows])

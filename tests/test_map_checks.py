@@ -136,8 +136,10 @@ def test_verdicts_judge_each_rate_as_a_served_step_and_against_the_map(tmp_path)
     assert [r["disturbed"] for r in rows] == [True, True]
     assert "busy meanwhile" in map_checks.disagreement(rows[0])
     assert "busy meanwhile" not in texts[0]
-    shown = map_checks.table([{**r, "run_id": "x"} for r in rows + agreeing])
-    assert list(shown["machine"]) == ["busy", "busy", "quiet", "quiet"]
+    quiet = {**record, "interference": {**busy["interference"], "disturbed": False}}
+    quiet_rows = map_checks.verdicts(quiet, _checked(), 0.005)
+    shown = map_checks.table([{**r, "run_id": "x"} for r in rows + quiet_rows + agreeing])
+    assert list(shown["machine"]) == ["busy", "busy", "quiet", "quiet", "-", "-"]  # -: not recorded
 
 
 def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(tmp_path):
