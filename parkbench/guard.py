@@ -74,9 +74,12 @@ def predict_peak(model: str, n: int, measured: list[dict], margin: float = GUARD
         if slope < floor:
             basis += f", slope raised to the floor of {format_bytes(floor)} per waiter"
         return int(line * margin), basis
-    if per_waiter is not None:
-        return (int((PRIOR_FIXED_BYTES + per_waiter * n) * margin),
-                f"the current total of {format_bytes(per_waiter)} per waiter x {margin}")
+    if per_waiter is not None:  # from a run file, untrusted: never below the model's floor
+        floor = probes.get(model).floor_bytes_per_waiter
+        basis = f"the current total of {format_bytes(per_waiter)} per waiter x {margin}"
+        if per_waiter < floor:
+            per_waiter, basis = floor, f"{basis}, raised to the floor of {format_bytes(floor)} per waiter"
+        return int((PRIOR_FIXED_BYTES + per_waiter * n) * margin), basis
     prior = probes.get(model).prior_bytes_per_waiter
     return PRIOR_FIXED_BYTES + prior * n, f"prior of {format_bytes(prior)} per waiter"
 

@@ -176,6 +176,8 @@ def warning(series, grids) -> list[str]:
     """The lines ``run`` ends with when measurements were disturbed: which, why, what it
     costs, and the command that measures each series again (a memory series: its whole
     grid, in fresh processes)."""
+    from parkbench.tidy import printable
+
     if not series:
         return []
     lines = [f"warning: the rest of the machine disturbed {sum(len(s['ns']) for s in series)} "
@@ -189,6 +191,6 @@ def warning(series, grids) -> list[str]:
             command += f" --n {','.join(str(n) for n in grid)}"
         what = "n" if kind == "memory" else "W"
         lines.append(f"  {kind} {entry['model']}/{entry['variant']} {what}={', '.join(f'{n:,}' for n in entry['ns'])}: "
-                     f"{entry['why']}; {cost}")
+                     f"{printable(entry['why'])}; {cost}")  # a resumed file's text: escaped
         lines.append(f"    measure again on a quiet machine: {command}")
     return lines

@@ -31,6 +31,7 @@ from parkbench import served
 
 CHECKED = {"in-process": ("asyncio", "event"),        # workload -> its default model
            "connections": ("asyncio", "connections")}
+MAX_RATE = 10**8             # the highest rate a check offers (``check``)
 SHARES = (0.8, 1.25)         # of the predicted rate per machine
 WAITER_SHARE = 0.5           # of the predicted capacity
 # seconds each checked rate is offered: longer than a served step, since at W in the
@@ -85,7 +86,9 @@ def points(profile, budget_bytes: int | None = None, margin: float = 1.0) -> dic
     from parkbench.units import format_bytes
 
     rate, capacity = profile.rate_per_machine, profile.capacity
-    if not (rate > 0 and capacity >= 2):
+    # a rate the offered steps cannot reach (over 10^8/s at 1.25x: a stored hand-off of
+    # 5e-324 s makes it infinite) is no prediction to check
+    if not (0 < rate <= MAX_RATE / max(SHARES) and capacity >= 2):
         return None
     waiters = max(1, int(capacity * WAITER_SHARE))
     basis = f"capacity {capacity:,} ({profile.capacity_basis}, memory run {profile.memory_run})"
@@ -143,6 +146,19 @@ def predict(folder, machine: str, interpreter: str, cores: int, selection,
     return found, ""
 
 
+def once(checks) -> tuple:
+    """A stored list of map checks with repeats run once, as a stored selection's are
+    (a shape the reader refused never gets here; anything else ``check`` judges)."""
+    import json
+
+    if not isinstance(checks, (list, tuple)):
+        return tuple(checks) if isinstance(checks, dict) else ()
+    kept: dict = {}
+    for item in checks:
+        kept.setdefault(json.dumps(item, sort_keys=True, default=str), item)
+    return tuple(kept.values())
+
+
 def check(checks, fail, selection=None) -> None:
     """Map checks as a plan or a run file holds them: each a checked default model (of
     ``selection``, when given) with W, one to ten rates and its prediction within reason
@@ -152,6 +168,7 @@ def check(checks, fail, selection=None) -> None:
 
     if not isinstance(checks, (list, tuple)) or len(checks) > len(CHECKED):
         fail(f"must be a list of at most {len(CHECKED)} map checks")
+    seen = set()
     for item in checks:
         if not isinstance(item, dict) or set(item) not in (set(FIELDS), set(IN_PROCESS_FIELDS)):
             fail(f"a map check must name exactly {', '.join(FIELDS)} (and, in-process, bytes_per_waiter)")
@@ -159,6 +176,9 @@ def check(checks, fail, selection=None) -> None:
         if not all(isinstance(name, str) for name in which) or which not in set(CHECKED.values()):
             fail(f"a map check of {str(which)[:60]}, not a checked default model "
                  f"({', '.join(f'{m}/{v}' for m, v in CHECKED.values())})")
+        if which in seen:
+            fail(f"two map checks of {which[0]}/{which[1]}: a model is checked once per run")
+        seen.add(which)
         if ("bytes_per_waiter" in item) != is_in_process(item):
             fail(f"a map check of {which[0]}/{which[1]} must {'' if is_in_process(item) else 'not '}"
                  f"name bytes_per_waiter (only an in-process check's memory is predicted by it)")
@@ -172,7 +192,7 @@ def check(checks, fail, selection=None) -> None:
             fail(f"a map check's waiters must be 1 to {MAX_N:,}, not {str(item['waiters'])[:40]}")
         rates = item["rates"]
         if not (isinstance(rates, (list, tuple)) and 1 <= len(rates) <= 10
-                and all(type(r) is int and 1 <= r <= 10**8 for r in rates)
+                and all(type(r) is int and 1 <= r <= MAX_RATE for r in rates)
                 and list(rates) == sorted(set(rates))):
             fail(f"a map check's rates must be 1 to 10 increasing whole rates up to 10^8, "
                  f"not {str(rates)[:60]}")
@@ -250,11 +270,12 @@ def of_workload(rows, workload: str) -> list[dict]:
 
 
 def newest(current, machine: str) -> list[dict]:
-    """The verdicts of ``machine``'s checks, per workload those of the newest run that
-    checked it (a newer run that checked only one workload hides no other; none: [])."""
+    """The verdicts of ``machine``'s checks, per workload those of the newest complete run
+    that checked it (a newer run that checked only one workload hides no other; none: [])."""
     from parkbench import results
 
-    runs = sorted((run for (name, _), run in current.runs.items() if name == machine),
+    # an incomplete (interrupted) run speaks for nothing, its checks included
+    runs = sorted((run for (name, _), run in current.runs.items() if name == machine and run.complete),
                   key=lambda run: results.run_order(run.run_id), reverse=True)
     read: dict = {}
     found: list[dict] = []

@@ -152,7 +152,7 @@ class RunPlan:
                 served_rounds=parameters.get("served_rounds", 1),
                 served_settings=dict(parameters.get("served_settings") or {}),
                 slo_seconds=parameters.get("slo_seconds", suite.DEFAULT_SLO_SECONDS),
-                map_checks=tuple(parameters.get("map_checks") or ()),
+                map_checks=map_checks.once(parameters.get("map_checks") or ()),
                 python_spec=parameters.get("python_spec"))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{source}: parameters are malformed ({type(exc).__name__}: {exc})") from None
@@ -344,3 +344,4 @@ def _version(value) -> bool:
     import re
 
     return isinstance(value, str) and re.fullmatch(r"\d+\.\d+(\.\d+)?t?", value) is not None
+

@@ -126,11 +126,15 @@ def _execute(notebook: Path, results_dir: Path, output_dir: Path, machines) -> l
         try:
             with open(log, "wb") as stderr:
                 client.execute(stderr=stderr)
-        except Exception:
+        except Exception as exc:
             # nbclient meets SIGINT and SIGTERM itself: it shuts the kernel down, and
             # the execution then fails in its own code; the user asked to stop.
             if getattr(client, "_async_cleanup_kernel_future", None) is not None:
                 raise KeyboardInterrupt from None
+            if getattr(exc, "ename", "") == "UserError":  # bad input met in a cell: one line
+                from parkbench.tidy import printable
+
+                raise UserError(printable(str(getattr(exc, "evalue", ""))[:500])) from None
             sys.stderr.write(log.read_text(errors="replace"))
             raise
         finally:

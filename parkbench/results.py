@@ -103,8 +103,17 @@ def _lock_path(path: Path) -> Path:
 def _lock(path: Path):
     """An exclusive advisory lock on ``path``'s lock file, or ``UserError`` if another
     process holds it. The lock lives as long as the returned file object."""
+    import stat
+
     lock_path = _lock_path(path)
-    handle = open(lock_path, "a")
+    try:  # never through a link, never blocking on a FIFO: only a regular file of its own
+        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as exc:
+        raise UserError(f"cannot open the run's lock file {lock_path}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(f"the run's lock file {lock_path} is not a regular file") from None
+    handle = os.fdopen(fd, "a")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -98,6 +98,10 @@ def _check_parameter_shapes(check: Checker, parameters) -> None:
         for option in check.list(options, "parameters.pyperf_options"):
             check.text(option, "parameters.pyperf_options", limit=64)
     check.text(parameters.get("python_spec"), "parameters.python_spec", optional=True, limit=20)
+    if "slo_seconds" in parameters:  # the served rate's objective: every reader judges by it
+        slo = check.number(parameters["slo_seconds"], "parameters.slo_seconds", 0, 10)
+        if slo <= 0:
+            check.fail("parameters.slo_seconds", f"must be more than 0 seconds, not {slo!r}")
     if parameters.get("map_checks") is not None:
         from parkbench import map_checks
 

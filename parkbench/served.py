@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import NoReturn, TypeVar
 
+from parkbench.units import is_finite_number
+
 FORMAT = 1                      # the generator's output format this module reads
 DEFAULT_SLO_SECONDS = 0.005     # p99 latency a sustained rate must keep
 ACHIEVED_SHARE = 0.99           # achieved / offered a sustained rate must reach
@@ -93,15 +95,19 @@ def _keys(value, names, where: str) -> dict:
     return value
 
 
+MAX_VALUE = 1e15   # no time, rate or count of a generator's output comes near it
+
+
 def _number(value, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        _fail(where, f"must be a finite number >= 0, not {str(value)[:40]!r}")
+    # a whole number of any size is finite, but math.isfinite overflows on 10**400
+    if not is_finite_number(value) or not 0 <= value <= MAX_VALUE:
+        _fail(where, f"must be a finite number from 0 to {MAX_VALUE:g}, not {str(value)[:40]!r}")
     return float(value)
 
 
 def _count(value, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        _fail(where, f"must be a whole number >= 0, not {str(value)[:40]!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VALUE:
+        _fail(where, f"must be a whole number from 0 to {MAX_VALUE:g}, not {str(value)[:40]!r}")
     return value
 
 

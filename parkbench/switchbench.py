@@ -136,8 +136,10 @@ def switch_values(current) -> dict:
         path = run.path.parent / file
         try:
             benchmark = pyperf.Benchmark.load(io.StringIO(results.read_text(path)))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UserError(f"{path} is not a pyperf benchmark file ({exc})") from None
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            # pyperf trusts the file's shape: a list or a number where it expects an object
+            # fails as AttributeError, deep nesting as RecursionError
+            raise UserError(f"{path} is not a pyperf benchmark file ({type(exc).__name__})") from None
         values[(row.machine, row.interpreter, row.model, row.variant, row.placement)] = \
             benchmark.get_values()
     return values

@@ -259,7 +259,7 @@ def _broken(change):
     (lambda d: d.update(format=2), "this parkbench reads 1"),
     (lambda d: d["steps"][1].update(p99=math.nan), "steps[1].p99 must be a finite number"),
     (lambda d: d["steps"][1].update(achieved=math.inf), "steps[1].achieved must be a finite number"),
-    (lambda d: d["steps"][0].update(p50=-0.001), "steps[0].p50 must be a finite number >= 0"),
+    (lambda d: d["steps"][0].update(p50=-0.001), "steps[0].p50 must be a finite number from 0 to"),
     (lambda d: d["steps"][0].update(max=True), "steps[0].max must be a finite number"),
     (lambda d: d["steps"][0].update(count=1999.0), "steps[0].count must be a whole number"),
     (lambda d: d["steps"][0].update(errors=-1), "steps[0].errors must be a whole number"),

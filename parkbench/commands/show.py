@@ -29,7 +29,10 @@ def summary_text(current) -> str:
     from parkbench import calibration, summary
 
     frame = current.frame
-    notes = failure_notes(current) + summary.limit_notes(frame) + current.notes
+    from parkbench.tidy import printable
+
+    # every note may quote a file (a reason, a figure's limit): control characters escaped
+    notes = [printable(note) for note in failure_notes(current) + summary.limit_notes(frame) + current.notes]
     notes = ["", "notes:", *notes] if notes else []
     text = summary.render(summary.table(frame), notes=notes,
                           latency=summary.latency_table(frame, calibration.pipes(current)),
