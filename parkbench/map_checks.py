@@ -304,6 +304,6 @@ def table(rows):
                           "held at the SLO": "yes" if r["held"] else "no",
                           "map says": "one machine" if r["predicted"] else "more than one",
                           "agrees": "yes" if r["agrees"] else "NO",
-                          "machine": {True: "busy", False: "quiet"}.get(r.get("disturbed"), "-"),
+                          "rest of the machine": {True: "busy", False: "quiet"}.get(r.get("disturbed"), "-"),
                           "run": r["run_id"]}
                          for r in rows])

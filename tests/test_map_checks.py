@@ -139,7 +139,7 @@ def test_verdicts_judge_each_rate_as_a_served_step_and_against_the_map(tmp_path)
     quiet = {**record, "interference": {**busy["interference"], "disturbed": False}}
     quiet_rows = map_checks.verdicts(quiet, _checked(), 0.005)
     shown = map_checks.table([{**r, "run_id": "x"} for r in rows + quiet_rows + agreeing])
-    assert list(shown["machine"]) == ["busy", "busy", "quiet", "quiet", "-", "-"]  # -: not recorded
+    assert list(shown["rest of the machine"]) == ["busy", "busy", "quiet", "quiet", "-", "-"]  # -: not recorded
 
 
 def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(tmp_path):
