@@ -31,33 +31,20 @@ the probe's waiters are parked beyond that.
 import os
 import time
 
+from parkbench import procstat
+
 CPU_SHARE = 0.2        # of one CPU, averaged over the window
 CPU_ALLOWANCE = 0.05   # seconds: tasks' times are read in clock ticks (10 ms)
 THREADS = 16           # tasks created or ended elsewhere (16 kernel stacks: 256 KiB)
 
 
-def _task_ticks(stat_text: str) -> int:
-    """utime + stime + cutime + cstime of one /proc/<pid>/stat, in clock ticks; the name
-    (in parentheses) may hold anything, so fields count from its end."""
-    fields = stat_text[stat_text.rindex(")") + 2:].split()
-    return sum(int(value) for value in fields[11:15])
-
-
 def _others_ticks(own_pids, proc: str) -> int:
-    """CPU ticks of every task on the machine outside ``own_pids``. A process that ended
-    meanwhile is not there; its time went to its parent's children fields (so a sum over
-    a window counts, of an ended process, only its work in the window, and of a reused
-    pid the new task's)."""
-    total = 0
-    for name in os.listdir(proc):
-        if not name.isdigit() or int(name) in own_pids:
-            continue
-        try:
-            with open(f"{proc}/{name}/stat") as handle:
-                total += _task_ticks(handle.read())
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
+    """CPU ticks (utime + stime + cutime + cstime) of every task on the machine outside
+    ``own_pids``. A process that ended meanwhile is not there; its time went to its
+    parent's children fields (so a sum over a window counts, of an ended process, only
+    its work in the window, and of a reused pid the new task's)."""
+    return sum(sum(int(value) for value in found[11:15])
+               for pid, found in procstat.each(proc) if pid not in own_pids)
 
 
 def _procs_running(stat_text: str) -> int:

@@ -5,6 +5,7 @@ so a runner killed with SIGKILL leaves nothing running. Imports nothing heavy.""
 import os
 import sys
 
+from parkbench import procstat
 from parkbench.protocol import EXIT_ORPHANED
 
 
@@ -20,19 +21,8 @@ def kill_group(pgid: int) -> None:
 
 def _session(sid: int, proc: str = "/proc") -> list[tuple[int, str, int]]:
     """(pid, state, parent) of every process of session ``sid``, zombies included."""
-    found = []
-    for name in os.listdir(proc):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"{proc}/{name}/stat") as handle:
-                text = handle.read()
-        except OSError:
-            continue  # ended meanwhile
-        fields = text[text.rindex(")") + 2:].split()  # state ppid pgrp session ...
-        if len(fields) > 3 and fields[3] == str(sid):
-            found.append((int(name), fields[0], int(fields[1])))
-    return found
+    return [(pid, found[0], int(found[1])) for pid, found in procstat.each(proc)
+            if len(found) > 3 and found[3] == str(sid)]
 
 
 def session_members(sid: int, proc: str = "/proc") -> list[int]:

@@ -244,19 +244,25 @@ def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
 # --- the runner cleans up after a child that succeeded ------------------------------------
 
 
-@pytest.mark.slow
-def test_the_runner_kills_what_a_finished_child_left_in_its_group(tmp_path):
-    marker = tmp_path / "grandchild.pid"
+def _leave_a_sleeper(tmp_path, popen_options=""):
+    """Run, through the runner, a child that starts a sleeping process (with
+    ``popen_options``) and exits: the sleeper's pid."""
+    marker = tmp_path / "left.pid"
     code = ("import json, os, subprocess, sys\n"
             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
-            "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+            f"                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL{popen_options})\n"
             f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
             "from parkbench import protocol\n"
             "protocol.send({'kind': 'memory', 'ok': True})\n")
     outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
                         command=[sys.executable, "-c", code])
     assert outcome["ok"] is True
-    pid = int(marker.read_text())
+    return int(marker.read_text())
+
+
+@pytest.mark.slow
+def test_the_runner_kills_what_a_finished_child_left_in_its_group(tmp_path):
+    pid = _leave_a_sleeper(tmp_path)
     deadline = time.monotonic() + 10
     while _alive(pid):
         assert time.monotonic() < deadline, "the grandchild outlived its finished parent"
@@ -266,17 +272,7 @@ def test_the_runner_kills_what_a_finished_child_left_in_its_group(tmp_path):
 def test_the_runner_ends_what_a_child_left_in_groups_of_their_own_before_it_returns(tmp_path):
     """A probe's servers and clients make process groups of their own: killing the
     child's group missed them, and they tore down in the next probe's window."""
-    marker = tmp_path / "server.pid"
-    code = ("import json, os, subprocess, sys\n"
-            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
-            "                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)\n"
-            f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
-            "from parkbench import protocol\n"
-            "protocol.send({'kind': 'memory', 'ok': True})\n")
-    outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
-                        command=[sys.executable, "-c", code])
-    assert outcome["ok"] is True
-    pid = int(marker.read_text())
+    pid = _leave_a_sleeper(tmp_path, ", process_group=0")
     # gone already, reaped too: no window of the next child sees it end or counts its reaping
     assert not os.path.exists(f"/proc/{pid}")
 

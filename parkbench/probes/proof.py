@@ -16,6 +16,8 @@ wake timings, and before the memory views are read (the counts it builds are fre
 
 import inspect
 
+from parkbench import procstat
+
 # wchan names of a task asleep reading a pipe (kernel versions differ in the name)
 PIPE_WAITS = ("pipe_read", "pipe_wait", "anon_pipe_read", "pipe_read_wait")
 # and of a task asleep in time.sleep (clock_nanosleep)
@@ -112,10 +114,10 @@ def _stat(path: str):
     """(state letter, wchan) of a task from /proc, or (None, None) if it is gone."""
     try:
         with open(f"{path}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
+            state = procstat.fields(handle.read())[0]
         with open(f"{path}/wchan") as handle:
             wchan = handle.read().strip()
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
         return None, None
     return state, wchan
 
