@@ -33,7 +33,7 @@ def derive_limits_reached(failures, memory_figures: list[dict], limits: dict) ->
     per = {(f["model"], f["variant"], f["metric"]): f["value"] for f in memory_figures}
     figures = []
     for failure in failures:
-        if failure.get("failure") != "limit" or failure["job"]["kind"] != "memory":
+        if failure.get("failure") != "limit" or failure["kind"] != "memory":
             continue
         model, variant, reached = failure["model"], failure["variant"], failure["reached"]
         found = limits_module.bounds(model, variant, limits,

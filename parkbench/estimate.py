@@ -32,7 +32,7 @@ def served_seconds(settings: dict, rates: int | None = None) -> float:
             + steps * float(settings.get("step_seconds") or 0))
 
 
-def _key(job: dict) -> tuple:
+def _key(job: dict) -> tuple:  # a job's stored fields (Job.as_record) or a record
     return (job["kind"], job["model"], job.get("variant"), job["n"], job.get("primitive"),
             job.get("placement"))
 
@@ -52,9 +52,9 @@ def _measured(machine_folder: Path) -> dict:
             continue  # an unreadable earlier run only means no estimate from it
         for record in document["measurements"] + document["failures"]:
             if record.get("wall_seconds") is not None:  # a switch benchmark by its pyperf mode
-                # a switch record without a round timed the whole benchmark in one go
-                whole = record.get("kind") == "switch" and "round" not in record
-                seconds[(_key(record["job"]), record.get("mode"))] = (
+                # a switch record marked whole timed every round in one go (format 2)
+                whole = record.get("kind") == "switch" and bool(record.get("whole"))
+                seconds[(_key(record), record.get("mode"))] = (
                     float(record["wall_seconds"]), float(record.get("wake_seconds") or 0.0), whole)
     return seconds
 
@@ -112,7 +112,7 @@ def phase_seconds(document: dict) -> dict:
     phases: dict = {}
     models: dict = {}
     for record in document["measurements"] + document["failures"]:
-        kind, model = record["job"]["kind"], record["job"]["model"]
+        kind, model = record["kind"], record["model"]
         seconds = float(record.get("wall_seconds") or 0.0)
         phases[kind] = phases.get(kind, 0.0) + seconds
         models[model] = models.get(model, 0.0) + seconds

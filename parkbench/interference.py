@@ -149,7 +149,7 @@ def disturbed_series(measurements) -> list[dict]:
     for record in measurements:
         activity = record.get("interference") or {}
         kind = record.get("kind")
-        if kind == "served" and (record.get("job") or {}).get("rates"):
+        if kind == "served" and record.get("rates"):
             kind = "wakes"  # a connections map check: measured again by --only check
         if kind in _AGAIN and activity.get("disturbed"):
             entry = found.setdefault((kind, record["model"], record["variant"]),

@@ -253,7 +253,7 @@ def of_run(document: dict) -> list[dict]:
     slo = parameters.get("slo_seconds", served.DEFAULT_SLO_SECONDS)
     found = []
     for record in document["measurements"]:
-        if record["kind"] not in ("served", "wakes") or not record["job"].get("rates"):
+        if record["kind"] not in ("served", "wakes") or not record.get("rates"):
             continue
         prediction = predictions.get((record["model"], record["variant"], record["n"]))
         if prediction is not None:

@@ -160,7 +160,6 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
         result[kind] = result.pop("memory")
     if kind == "tail":
         result["tail"] = result.pop("memory")
-        result["handoff_primitive"] = primitive
         result["tail_loops"] = tail_loops
     # park() gives parked ... proof and the optional fields; the runner checks the whole
     record = cast(protocol.ProbeRecord, {

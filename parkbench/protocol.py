@@ -83,7 +83,7 @@ class ProbeRecord(TypedDict):
     parked: int                    # waiters that arrived
     spawn_seconds: float
     wake_seconds: float | None     # None where the child exits without waking
-    primitive: str                 # what the waiters block on
+    parks_on: str                  # what the waiters block on
     proof: Proof                   # N blocked, checked right before and after measuring
     baseline: dict                 # memory views before any waiter
     settle_seconds: float
@@ -93,7 +93,6 @@ class ProbeRecord(TypedDict):
     tail: NotRequired[TailPercentiles]     # kind tail
     served: NotRequired[dict]              # kind served: the load generator's phases
     wakes: NotRequired[dict]               # kind wakes: its open-loop steps (wake_load.py)
-    handoff_primitive: NotRequired[str]
     tail_loops: NotRequired[int]
     sockets: NotRequired[dict]
     wake_timed: NotRequired[bool]          # False where the child exits without waking

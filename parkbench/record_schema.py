@@ -8,32 +8,37 @@ from pathlib import PurePosixPath
 from parkbench.checker import MAX_RECORDS, Checker, _short, is_plain_name
 from parkbench.protocol import MAX_N
 
-RECORD_KINDS = ("memory", "switch", "tail", "served", "wakes")
 # A connections probe's requests timed under load (seconds), in its record's "connections"
 REQUEST_METRICS = ("request_p50", "request_p99", "request_p999", "request_max")
 NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n", "disturbed_points")
 POSITIVE_FIGURES = ("switch_latency", "switch_latency_mean")
 
 
-def check_job(check: Checker, job, where: str) -> None:
-    check.dict(job, where)
-    check.name(check.key(job, "kind", where), f"{where}.kind")
-    check.name(check.key(job, "model", where), f"{where}.model")
-    check.name(job.get("variant"), f"{where}.variant", optional=True)
-    check.number(check.key(job, "n", where), f"{where}.n", 0, MAX_N, integer=True)
-    check.number(job.get("repeat", 0), f"{where}.repeat", 0, MAX_RECORDS, integer=True)
-    check.name(job.get("primitive"), f"{where}.primitive", optional=True)
-    check.name(job.get("placement"), f"{where}.placement", optional=True)
-    rates = job.get("rates")
+JOB_KINDS = ("memory", "switch", "tail", "served", "wakes")
+
+
+def check_job(check: Checker, record, where: str) -> None:
+    """The fields that name a record's job, at its top level, each once (format 3):
+    ``kind``, ``model``, ``variant``, ``n``, ``repeat``, and ``primitive``,
+    ``placement`` and ``rates`` where the job has them."""
+    kind = check.key(record, "kind", where)
+    if kind not in JOB_KINDS:
+        check.fail(f"{where}.kind", f"must be one of {', '.join(JOB_KINDS)}, not {_short(kind)}")
+    check.name(check.key(record, "model", where), f"{where}.model")
+    check.name(record.get("variant"), f"{where}.variant", optional=True)
+    check.number(check.key(record, "n", where), f"{where}.n", 0, MAX_N, integer=True)
+    check.number(record.get("repeat", 0), f"{where}.repeat", 0, MAX_RECORDS, integer=True)
+    check.name(record.get("primitive"), f"{where}.primitive", optional=True)
+    check.name(record.get("placement"), f"{where}.placement", optional=True)
+    rates = record.get("rates")
     if rates is not None:
         check.list(rates, f"{where}.rates")
         for i, rate in enumerate(rates[:11]):
             check.number(rate, f"{where}.rates[{i}]", 1, 10**8, integer=True)
         if len(rates) > 10:
             check.fail(f"{where}.rates", "holds more than 10 rates")
-    unknown = set(job) - {"kind", "model", "variant", "n", "repeat", "primitive", "placement", "rates"}
-    if unknown:
-        check.fail(where, f"has unknown fields {sorted(unknown)}")
+    if "job" in record:  # format 2's copy of these fields: a file that mixes formats
+        check.fail(f"{where}.job", "belongs to results format 2; format 3 names the job once")
 
 
 def threads_short(record: dict) -> str | None:
@@ -76,12 +81,8 @@ def check_record(check: Checker, record, where: str, run_id: str) -> None:
 
 def _check_record(check: Checker, record, where: str, run_id: str) -> None:
     check.dict(record, where)
-    kind = check.key(record, "kind", where)
-    if kind not in RECORD_KINDS:
-        check.fail(f"{where}.kind", f"must be one of {', '.join(RECORD_KINDS)}, not {_short(kind)}")
-    check.name(check.key(record, "model", where), f"{where}.model")
-    check_job(check, check.key(record, "job", where), f"{where}.job")
-    check.number(record.get("repeat"), f"{where}.repeat", 0, MAX_RECORDS, optional=True, integer=True)
+    check_job(check, record, where)
+    kind = record["kind"]
     if kind == "memory":
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
@@ -124,7 +125,7 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
         check_wakes(check, check.key(record, "wakes", where), f"{where}.wakes")
     elif kind == "tail":
         check.name(check.key(record, "variant", where), f"{where}.variant")
-        check.name(check.key(record, "handoff_primitive", where), f"{where}.handoff_primitive")
+        check.name(check.key(record, "primitive", where), f"{where}.primitive")  # the hand-off
         check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
         tail = check.dict(check.key(record, "tail", where), f"{where}.tail")
         for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max"):
@@ -137,7 +138,8 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
             if key != "stdev" and value <= 0:
                 check.fail(f"{where}.{key}", f"must be more than 0 seconds, not {value!r}")
         check.number(check.key(record, "values", where), f"{where}.values", 0, 10**7, integer=True)
-        check.number(record.get("round"), f"{where}.round", 0, 9, optional=True, integer=True)
+        if "whole" in record:  # a format-2 record of every round in one go
+            check.flag(record["whole"], f"{where}.whole")
         values = record.get("value_list")
         if values is not None:
             check.list(values, f"{where}.value_list")
@@ -181,7 +183,7 @@ def check_figure(check: Checker, figure, where: str) -> None:
 
 def check_failure(check: Checker, record, where: str, reached: bool) -> None:
     check.dict(record, where)
-    check_job(check, check.key(record, "job", where), f"{where}.job")
+    check_job(check, record, where)
     check.text(check.key(record, "reason", where), f"{where}.reason")
     if reached:
         check.text(record.get("failure"), f"{where}.failure", optional=True, limit=32)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from parkbench import boundedread, schema, upgrade
 from parkbench.errors import UserError
-from parkbench.schema import MACHINE_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
+from parkbench.schema import MACHINE_SCHEMA, MACHINE_SCHEMA_VERSION, RUN_SCHEMA, SCHEMA_VERSION
 
 MAX_FILE_BYTES = 64 * 2**20  # a full sweep's run file is about 1 MiB; pyperf files less
 
@@ -192,10 +192,12 @@ class RunFile:
         path = Path(path)
         lock = _lock(path)
         document = read_run(path)
-        if document.get("upgraded_from"):
+        if document.get("upgraded_from") == 2:  # the upgrade loses nothing: written as 3
+            del document["upgraded_from"]
+        elif document.get("upgraded_from"):
             lock.close()
             raise UserError(f"{path} is of results format {document['upgraded_from']}; "
-                            f"only runs of format {SCHEMA_VERSION} can be resumed")
+                            f"only runs of format 2 or {SCHEMA_VERSION} can be resumed")
         return cls(path, document, lock)
 
     def save(self) -> None:
@@ -240,7 +242,7 @@ class RunFile:
 
 def write_machine(folder: Path, description: dict) -> Path:
     path = Path(folder) / description["name"] / "machine.json"
-    document = {"schema": MACHINE_SCHEMA, "schema_version": SCHEMA_VERSION,
+    document = {"schema": MACHINE_SCHEMA, "schema_version": MACHINE_SCHEMA_VERSION,
                 **upgrade.describe_from_machine_json(description)}
     schema.check_machine(json.loads(json.dumps(document)), str(path))  # as its reader will
     write_json_atomic(path, document)

@@ -41,9 +41,8 @@ class Failure:
     reached: int | None = None  # for "limit": waiters started before the OS said no
 
     def as_record(self) -> dict:
-        return {"job": self.job.as_record(), "model": self.job.model, "variant": self.job.variant,
-                "n": self.job.n, "failure": self.kind, "reached": self.reached, "reason": self.reason,
-                "exit_code": self.exit_code, "wall_seconds": self.wall_seconds}
+        return {**self.job.as_record(), "failure": self.kind, "reached": self.reached,
+                "reason": self.reason, "exit_code": self.exit_code, "wall_seconds": self.wall_seconds}
 
 
 def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | None = None,
@@ -198,12 +197,14 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
         return Failure(job, FailureKind.EXIT, reason, code, wall)
     try:
         record = parse(out) if parse is not None else protocol.decode(data)
-        if parse is None and record.get("kind") != job.kind:
-            raise ValueError(f"a {record.get('kind')!r} record for a {job.kind} job")
+        for key, wanted in (("kind", str(job.kind)), ("model", job.model), ("variant", job.variant),
+                            ("n", job.n)) if parse is None else ():
+            if record.get(key) != wanted:  # a child's record is of its own job, or of none
+                raise ValueError(f"a record of {key} {record.get(key)!r} for a job of {key} {wanted!r}")
     except (ValueError, KeyError, OSError) as exc:
         return Failure(job, FailureKind.BAD_OUTPUT, f"no usable result ({exc}); stdout ended "
                        f"{_last_line(out)!r}", code, wall)
-    record.update(job=job.as_record(), repeat=job.repeat, wall_seconds=wall)
+    record.update(job.as_record(), wall_seconds=wall)  # the job named once (format 3)
     return record
 
 
@@ -235,19 +236,20 @@ class Sweep:
         self.switch_folder = switch_folder
         previous = previous or {}
         measurements = previous.get("measurements", [])
-        self.done = {Job(**record["job"]) for record in measurements}
+        self.done = {Job.from_record(record) for record in measurements}
         ended = previous.get("failures", []) + previous.get("skipped", [])
         # every job accounted for already (failed or skipped), and why a series stopped
-        self.accounted = {Job(**record["job"]) for record in ended}
+        self.accounted = {Job.from_record(record) for record in ended}
         self.stopped: dict[tuple, str] = {}
         for record in ended:
-            self.stopped.setdefault(Job(**record["job"]).series, _stop_reason(Job(**record["job"])))
+            job = Job.from_record(record)
+            self.stopped.setdefault(job.series, _stop_reason(job))
         self.measured: dict[tuple, list] = {}
         for record in measurements:
             self._remember(record)
 
     def _remember(self, record: dict) -> None:
-        if record["job"]["kind"] == "memory":
+        if record["kind"] == "memory":
             self.measured.setdefault((record["model"], record["variant"]), []).append(record)
 
     def _child(self, job: Job):
@@ -271,9 +273,8 @@ class Sweep:
         command = switchbench.switch_command(job.model, primitive, where, path, mode, self.python)
 
         def parse(_out):
-            record = {"kind": "switch", "model": job.model, "primitive": job.primitive,
-                      "placement": job.placement, "mode": mode, "round": job.repeat,
-                      "file": f"{self.switch_folder.name}/{name}", **switchbench.read_switch(path)}
+            record = {"mode": mode, "file": f"{self.switch_folder.name}/{name}",
+                      **switchbench.read_switch(path)}  # one round; the job names it
             switchbench.merge_round(path, merged)
             return record
 
@@ -336,8 +337,7 @@ class Sweep:
 
     def _record_skip(self, job: Job, reason: str, index: int | None) -> None:
         self.accounted.add(job)
-        self.store.add_skip({"job": job.as_record(), "model": job.model,
-                             "variant": job.variant, "n": job.n, "reason": reason})
+        self.store.add_skip({**job.as_record(), "reason": reason})
         if index is not None:
             self._report(index, job, reason)
 

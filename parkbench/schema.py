@@ -17,6 +17,17 @@ Format history (``schema_version``):
    ``model:variant``; every record has ``kind``. Version-1 files are upgraded when
    read, never rewritten: their machine description is the one in ``machine.json``
    beside them (the latest, so possibly newer than the run), marked as such.
+3. 2026-12-02: a record names its job once, at its top level (``kind``, ``model``,
+   ``variant``, ``n``, ``repeat``, and ``primitive``, ``placement``, ``rates`` where
+   the job has them), where format 2 kept a ``job`` copy beside ``model``, ``variant``
+   and ``n``; failures and skips so too. A probe's words for what its waiters block on
+   are ``parks_on`` (format 2's ``primitive``); a tail record's hand-off primitive is
+   its ``primitive`` (format 2's ``handoff_primitive``); a switch record is one round,
+   its ``repeat`` (format 2's ``round``), or ``whole``. Format-2 files are upgraded
+   when read; an interrupted one can be resumed, and is then written as format 3.
+
+``machine.json`` has its own version (``MACHINE_SCHEMA_VERSION``): format 3 changed
+only run files.
 """
 
 import re
@@ -27,7 +38,8 @@ from parkbench.errors import UserError
 
 RUN_SCHEMA = "parkbench-run"
 MACHINE_SCHEMA = "parkbench-machine"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+MACHINE_SCHEMA_VERSION = 2
 RUN_ID = re.compile(r"\A\d{8}T\d{6}Z(-\d{1,4})?\Z")
 
 
@@ -40,9 +52,10 @@ def check_version(document, source: str, schema: str) -> int:
     version = document.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise UserError(f"{source} has no valid schema_version")
-    if version > SCHEMA_VERSION:
+    newest = SCHEMA_VERSION if schema == RUN_SCHEMA else MACHINE_SCHEMA_VERSION
+    if version > newest:
         raise UserError(f"{source} has schema version {version}, newer than this parkbench "
-                        f"reads ({SCHEMA_VERSION}); upgrade parkbench")
+                        f"reads ({newest}); upgrade parkbench")
     return version
 
 

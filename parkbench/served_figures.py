@@ -73,7 +73,7 @@ def rows(document: dict, base: dict) -> list[dict]:
     ceiling = ceiling_peak(document)
     found = []
     for record in document["measurements"]:
-        if record["kind"] != "served" or record["job"].get("rates"):
+        if record["kind"] != "served" or record.get("rates"):
             continue  # a map check offers fixed rates: no search for the rate held (map_checks.py)
         for metric, value in record_values(record, slo, ceiling).items():
             found.append({**base, "model": record["model"], "variant": record["variant"],
@@ -182,7 +182,7 @@ def steps(current, machine: str):
         if run is None:
             continue
         for record in results.read_run(run.path)["measurements"]:
-            if record["kind"] != "served" or record["job"].get("rates") or (run_id, f"{record['model']}/{record['variant']}") not in chosen:
+            if record["kind"] != "served" or record.get("rates") or (run_id, f"{record['model']}/{record['variant']}") not in chosen:
                 continue
             for step in served.parse(record["served"]["open_run"]).steps:
                 found.append({"model": record["model"], "variant": record["variant"], "n": record["n"],

@@ -59,12 +59,26 @@ class Job:
         return text
 
     def as_record(self) -> dict:
+        """The fields that name this job in a stored record, each once: ``kind``,
+        ``model``, ``variant``, ``n``, ``repeat``, and ``primitive``, ``placement`` and
+        ``rates`` where they apply (results format 3)."""
         record = asdict(self)
-        if self.rates is None:
-            del record["rates"]  # every other job's record as before
-        else:
+        for key in OPTIONAL_FIELDS:
+            if record[key] is None:
+                del record[key]
+        if self.rates is not None:
             record["rates"] = list(self.rates)
         return record
+
+    @classmethod
+    def from_record(cls, record: dict) -> "Job":
+        """The job a stored record (measurement, failure or skip) names."""
+        return cls(kind=JobKind(record["kind"]), model=record["model"], variant=record.get("variant"),
+                   n=record["n"], repeat=record.get("repeat", 0),
+                   **{key: record.get(key) for key in OPTIONAL_FIELDS})
+
+
+OPTIONAL_FIELDS = ("primitive", "placement", "rates")  # stored only where a job has them
 
 
 

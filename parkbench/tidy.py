@@ -100,8 +100,8 @@ def tidy_rows(document: dict) -> list[dict]:
         elif record["kind"] == "tail":
             for metric in TAIL_METRICS:
                 rows.append({
-                    **base, "model": record["model"], "variant": record["handoff_primitive"],
-                    "placement": record["job"].get("placement"), "metric": metric,
+                    **base, "model": record["model"], "variant": record["primitive"],
+                    "placement": record.get("placement"), "metric": metric,
                     "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
                     "repeat": record.get("repeat"),
                 })

@@ -15,9 +15,61 @@ def _executable_name(python: dict) -> dict:
 
 
 def upgrade_run(document: dict, machine_document: dict | None) -> dict:
-    """A run document of any known version as version ``SCHEMA_VERSION`` (in memory)."""
-    if document.get("schema_version") == SCHEMA_VERSION:
+    """A run document of any known version as version ``SCHEMA_VERSION`` (in memory),
+    one version's step after the other; ``upgraded_from`` names the version read."""
+    version = document.get("schema_version")
+    if version == SCHEMA_VERSION:
         return document
+    upgraded = _from_1(document, machine_document) if version == 1 else dict(document)
+    upgraded = _from_2(upgraded)
+    upgraded["schema_version"] = SCHEMA_VERSION
+    upgraded["upgraded_from"] = version
+    return upgraded
+
+
+JOB_FIELDS = ("kind", "model", "variant", "n", "repeat", "primitive", "placement", "rates")
+PROBE_KINDS = ("memory", "tail", "served", "wakes")  # records whose "primitive" described the wait
+
+
+def _named_once(record, measurement: bool):
+    """A format-2 record without its ``job`` copy: the top-level fields stay (what
+    format-2 readers read) and the job gives only what they lack (a failure's ``kind``
+    and ``repeat``, a switch record's ``n``, a job's ``primitive``, ``placement`` and
+    ``rates``), never a value in place of one the record holds. A probe's description of the wait moves from ``primitive`` to
+    ``parks_on``; a tail record's ``handoff_primitive`` becomes its ``primitive``; a
+    switch record's ``round`` (its repeat) goes, and one without a round (every round
+    in one go, before rounds were interleaved) says ``whole``. Anything malformed is
+    left for the check to name."""
+    if not isinstance(record, dict) or not isinstance(record.get("job"), dict):
+        return record
+    record = dict(record)
+    job = record.pop("job")
+    kind = record.get("kind")
+    if measurement and kind in PROBE_KINDS and "primitive" in record:
+        record["parks_on"] = record.pop("primitive")
+    if measurement and kind == "tail" and "handoff_primitive" in record:
+        record["primitive"] = record.pop("handoff_primitive")
+    if measurement and kind == "switch":
+        if "round" not in record:
+            record["whole"] = True
+        record.pop("round", None)
+        if record.get("n") is None:  # format 2 wrote none; the job's 0 says it does not apply
+            record["n"] = job.get("n")
+    for key in JOB_FIELDS:
+        if key not in record and job.get(key) is not None:
+            record[key] = job[key]
+    return record
+
+
+def _from_2(document: dict) -> dict:
+    upgraded = dict(document)
+    for key in ("measurements", "failures", "skipped"):
+        if isinstance(document.get(key), list):
+            upgraded[key] = [_named_once(record, key == "measurements") for record in document[key]]
+    return upgraded
+
+
+def _from_1(document: dict, machine_document: dict | None) -> dict:
     upgraded = dict(document)
     environment: dict = document["environment"] if isinstance(document.get("environment"), dict) else {}
     python: dict = environment["python"] if isinstance(environment.get("python"), dict) else {}
@@ -48,8 +100,6 @@ def upgrade_run(document: dict, machine_document: dict | None) -> dict:
         upgraded["measurements"] = [
             {"kind": "memory", **record} if isinstance(record, dict) and "kind" not in record else record
             for record in document["measurements"]]
-    upgraded["schema_version"] = SCHEMA_VERSION
-    upgraded["upgraded_from"] = document.get("schema_version")
     return upgraded
 
 

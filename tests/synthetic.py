@@ -24,18 +24,15 @@ def memory_record(model, variant, n, views=VIEWS, maps_per_waiter=0.0, repeat=0)
     memory["maps"] = 200 + maps_per_waiter * n
     memory["processes"] = 1
     return {"kind": "memory", "model": model, "variant": variant, "n": n, "parked": n,
-            "spawn_seconds": 2e-5 * n, "wake_seconds": 5e-6 * n, "primitive": "p",
-            "memory": memory, "baseline": {"maps": 200}, "repeat": repeat,
-            "job": {"kind": "memory", "model": model, "variant": variant, "n": n,
-                    "repeat": repeat, "primitive": None, "placement": None}}
+            "spawn_seconds": 2e-5 * n, "wake_seconds": 5e-6 * n, "parks_on": "p",
+            "memory": memory, "baseline": {"maps": 200}, "repeat": repeat}
 
 
 def switch_record(model, primitive, placement, run_id, median):
-    return {"kind": "switch", "model": model, "primitive": primitive, "placement": placement,
+    return {"kind": "switch", "model": model, "variant": None, "n": 0, "repeat": 0,
+            "primitive": primitive, "placement": placement,
             "mode": "quick", "file": f"{run_id}/switch-{model}-{primitive}-{placement}.json",
-            "median": median, "mean": median, "stdev": 0.0, "values": 30,
-            "job": {"kind": "switch", "model": model, "variant": None, "n": 0, "repeat": 0,
-                    "primitive": primitive, "placement": placement}}
+            "median": median, "mean": median, "stdev": 0.0, "values": 30}
 
 
 def write_run(folder, machine, when, records, failures=(), limits=LIMITS, complete=True,

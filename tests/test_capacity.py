@@ -14,9 +14,8 @@ MEMORY = [{"model": "threads", "variant": "condition", "metric": "total_per_wait
 
 
 def _failure(reached, reason, kind="memory", failure="limit"):
-    return {"job": {"kind": kind, "model": "threads", "variant": "condition", "n": 30_000,
-                    "repeat": 0, "primitive": None, "placement": None},
-            "model": "threads", "variant": "condition", "failure": failure, "reached": reached,
+    return {"kind": kind, "repeat": 0,
+            "model": "threads", "variant": "condition", "n": 30_000, "failure": failure, "reached": reached,
             "reason": reason}
 
 

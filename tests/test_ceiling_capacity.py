@@ -35,8 +35,7 @@ def _thread(n, per, held, variant="condition"):
 
 
 def _failure(reached, variant="condition"):
-    return {"job": {"kind": "memory", "model": "threads", "variant": variant, "n": reached + 900,
-                    "repeat": 0, "primitive": None, "placement": None},
+    return {"kind": "memory", "repeat": 0,
             "model": "threads", "variant": variant, "n": reached + 900, "failure": "limit",
             "reached": reached, "reason": f"RuntimeError: can't start new thread after {reached:,}",
             "exit_code": 4, "wall_seconds": 1.0}

@@ -321,7 +321,7 @@ def test_the_client_opens_its_connections_as_a_stream_not_one_burst(monkeypatch,
 def test_a_server_out_of_descriptors_names_the_hard_limit_it_met():
     from parkbench import capacity
 
-    failure = {"job": {"kind": "memory"}, "failure": "limit", "model": "threads",
+    failure = {"kind": "memory", "failure": "limit", "model": "threads",
                "variant": "connections", "reached": 19_994,
                "reason": "OSError: [Errno 24] Too many open files"}
     limits_ = dict(synthetic.LIMITS, ephemeral_ports=28232)

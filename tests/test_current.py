@@ -105,8 +105,7 @@ def test_capacity_measured_beats_predicted_and_maps_come_from_the_largest_n(tmp_
     capacity = _figure(current.load(tmp_path).frame, "threads", "condition", "capacity")
     assert capacity.basis == "predicted" and capacity.limit == "max_map_count"
     assert capacity.value == int((65_530 - 200) / 3.0)  # the 200 held before any thread are not theirs
-    failure = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 22_000,
-                       "repeat": 0, "primitive": None, "placement": None},
+    failure = {"kind": "memory", "repeat": 0,
                "model": "threads", "variant": "condition", "n": 22_000, "failure": "limit",
                "reached": 21_700, "reason": "RuntimeError: can't start new thread", "exit_code": 4,
                "wall_seconds": 1.0}
@@ -254,8 +253,7 @@ def test_switch_and_tail_come_from_the_newest_run_that_timed_them(tmp_path):
 
 def _ceiling_run(tmp_path, reached, reason):
     records = [synthetic.memory_record("threads", "condition", n, maps_per_waiter=2.95) for n in (100, 1_000, 3_000)]
-    failure = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 30_000,
-                       "repeat": 0, "primitive": None, "placement": None},
+    failure = {"kind": "memory", "repeat": 0,
                "model": "threads", "variant": "condition", "n": 30_000, "failure": "limit",
                "reached": reached, "reason": reason, "exit_code": 4, "wall_seconds": 1.0}
     synthetic.write_run(tmp_path, "m", "20260101T000000", records, failures=[failure])

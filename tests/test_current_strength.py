@@ -62,16 +62,13 @@ def test_the_runs_that_speak_and_each_machines_newest(tmp_path):
 
 
 def _tail(model, variant, primitive, n, p50):
-    return {"kind": "tail", "model": model, "variant": variant, "handoff_primitive": primitive,
-            "n": n, "parked": n, "repeat": 0,
+    return {"kind": "tail", "model": model, "variant": variant, "primitive": primitive,
+            "placement": "os", "n": n, "parked": n, "repeat": 0,
             "tail": {"switch_p50": p50, "switch_p99": 2 * p50, "switch_p999": 3 * p50,
-                     "switch_max": 4 * p50, "samples": 1000},
-            "job": {"kind": "tail", "model": model, "variant": variant, "n": n, "repeat": 0,
-                    "primitive": primitive, "placement": "os"}}
+                     "switch_max": 4 * p50, "samples": 1000}}
 
 
-LIMIT = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 22_000,
-                 "repeat": 0, "primitive": None, "placement": None},
+LIMIT = {"kind": "memory", "repeat": 0,
          "model": "threads", "variant": "condition", "n": 22_000, "failure": "limit",
          "reached": 21_700, "reason": "RuntimeError: can't start new thread", "exit_code": 4,
          "wall_seconds": 1.0}

@@ -9,10 +9,10 @@ from . import synthetic
 
 
 def test_phases_sum_the_childrens_wall_times():
-    document = {"measurements": [{"job": {"kind": "memory", "model": "go"}, "wall_seconds": 2.0},
-                                 {"job": {"kind": "switch", "model": "asyncio"}, "wall_seconds": 30.0},
-                                 {"job": {"kind": "memory", "model": "asyncio"}, "wall_seconds": 3.5}],
-                "failures": [{"job": {"kind": "tail", "model": "go"}, "wall_seconds": 4.0}]}
+    document = {"measurements": [{"kind": "memory", "model": "go", "wall_seconds": 2.0},
+                                 {"kind": "switch", "model": "asyncio", "wall_seconds": 30.0},
+                                 {"kind": "memory", "model": "asyncio", "wall_seconds": 3.5}],
+                "failures": [{"kind": "tail", "model": "go", "wall_seconds": 4.0}]}
     phases = estimate.phase_seconds(document)
     assert phases == {"memory": 5.5, "switch": 30.0, "tail": 4.0,
                       "_models": {"go": 6.0, "asyncio": 33.5}}
@@ -46,7 +46,7 @@ def test_a_quick_switch_benchmark_is_not_estimated_from_a_rigorous_one(tmp_path)
 
 def test_an_earlier_whole_benchmark_counts_one_round_share(tmp_path):
     record = synthetic.switch_record("asyncio", "future", "same-core", "x", 2e-6)
-    record.update(wall_seconds=36.0, mode="rigorous")  # no round: the whole benchmark
+    record.update(wall_seconds=36.0, mode="rigorous", whole=True)  # every round in one go
     synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
     rounds = [Job("switch", "asyncio", None, 0, r, "future", "same-core") for r in range(3)]
     phases = estimate.plan_seconds(rounds, tmp_path / "m", None, None, "rigorous", switch_rounds=3)

@@ -105,12 +105,10 @@ def wakes_record(steps, waiters=7_905_500, rates=(109_589, 171_233)):
     proof = {"method": "m", "blocked_before": waiters, "blocked_after": waiters, "settle_polls": 0,
              "before": {}, "after": {}}
     return {"kind": "wakes", "model": "asyncio", "variant": "event", "n": waiters, "parked": waiters,
-            "spawn_seconds": 1.0, "wake_seconds": None, "primitive": "asyncio.Event.wait",
+            "spawn_seconds": 1.0, "wake_seconds": None, "parks_on": "asyncio.Event.wait",
             "proof": proof, "wakes": {"active": 16, "warmup_seconds": 0.5, "samples_cap": 10**6,
                                       "steps": shaped},
-            "job": {"kind": "wakes", "model": "asyncio", "variant": "event", "n": waiters, "repeat": 0,
-                    "primitive": None, "placement": None, "rates": list(rates)},
-            "repeat": 0, "wall_seconds": 14.0}
+            "rates": list(rates), "repeat": 0, "wall_seconds": 14.0}
 
 
 def test_verdicts_judge_each_wake_rate_as_a_served_step_and_against_the_map():
@@ -302,7 +300,7 @@ def test_only_check_runs_a_tiny_in_process_check_end_to_end(tmp_path, monkeypatc
     (path,) = results.find_run_files(tmp_path / "tiny")
     document = results.read_run(path)
     (record,) = document["measurements"]
-    assert record["kind"] == "wakes" and record["job"]["rates"] == [1_000, 1_500]
+    assert record["kind"] == "wakes" and record["rates"] == [1_000, 1_500]
     rows = map_checks.of_run(document)
     assert [(r["offered"], r["predicted"]) for r in rows] == [(1_000, True), (1_500, False)]
     assert all(r["waiters"] == 1_000 for r in rows)

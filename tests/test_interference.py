@@ -121,8 +121,7 @@ def test_a_series_with_a_disturbed_point_carries_the_count_and_the_first_reason(
 
 
 def _timed(kind, model, variant, w, disturbed, rates=None):
-    job = {"kind": kind, "model": model, "variant": variant, "n": w, **({"rates": rates} if rates else {})}
-    return {"kind": kind, "model": model, "variant": variant, "n": w, "job": job,
+    return {"kind": kind, "model": model, "variant": variant, "n": w, **({"rates": rates} if rates else {}),
             "interference": {"window_seconds": 6.0, "other_cpu_seconds": 3.0 if disturbed else 0.0,
                              "other_threads": 0, "running": 2, "disturbed": disturbed,
                              "why": "others used 3.00 CPU-s" if disturbed else ""}}
@@ -154,9 +153,8 @@ def test_a_record_s_interference_is_checked_as_it_arrives():
     from parkbench.record_schema import check_measurement
 
     record = _memory("asyncio", "event", 1_000, 1)
-    record.update(spawn_seconds=0.1, wake_seconds=0.1, primitive="future",
-                  proof={"blocked_before": 1_000, "blocked_after": 1_000},
-                  job={"kind": "memory", "model": "asyncio", "variant": "event", "n": 1_000})
+    record.update(spawn_seconds=0.1, wake_seconds=0.1, parks_on="future",
+                  proof={"blocked_before": 1_000, "blocked_after": 1_000})
     check_measurement(record, "r", "20260101T000000Z")
     for key, value in (("other_cpu_seconds", float("nan")), ("disturbed", "yes"), ("why", "x" * 400),
                        ("window_seconds", -1)):

@@ -95,7 +95,7 @@ def test_latency_run_stores_pyperf_files_and_tidy_records(tmp_path, capsys):
     for record in switch:
         # one record per interleaved round, all naming the benchmark's merged file
         rounds = [m for m in switch if m["placement"] == record["placement"]]
-        assert sorted(m["round"] for m in rounds) == [0, 1, 2]
+        assert sorted(m["repeat"] for m in rounds) == [0, 1, 2]
         path = out / "lat" / record["file"]
         suite = pyperf.BenchmarkSuite.load(str(path))
         (benchmark,) = suite.get_benchmarks()
@@ -132,7 +132,7 @@ def test_cross_core_on_one_cpu_is_skipped_with_a_reason(tmp_path):
     assert "cross-core needs two CPUs" in done.stdout
     (run_path,) = (out / "one").glob("2*.json")
     document = results.read_run(run_path)
-    assert [s["job"]["placement"] for s in document["skipped"]] == ["cross-core"]
+    assert [s["placement"] for s in document["skipped"]] == ["cross-core"]
     assert {m["placement"] for m in document["measurements"] if m["kind"] == "switch"} == {"same-core"}
 
 

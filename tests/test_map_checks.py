@@ -103,7 +103,7 @@ def test_the_probe_is_given_the_rates_and_a_longer_step():
 
 def _check_record(steps, waiters=9_968, rates=(12_383, 19_349)):
     record = served_record("asyncio", "connections", waiters, 80_000, steps, 12e-6)
-    record["job"]["rates"] = list(rates)
+    record["rates"] = list(rates)
     return record
 
 

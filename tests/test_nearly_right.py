@@ -227,7 +227,7 @@ def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
         @staticmethod
         def park(n, variant, measure, wake=True):
             measure()
-            return {"parked": n - 1, "spawn_seconds": 0.1, "wake_seconds": 0.1, "primitive": "p",
+            return {"parked": n - 1, "spawn_seconds": 0.1, "wake_seconds": 0.1, "parks_on": "p",
                     "memory": {}, "proof": {"blocked_before": n, "blocked_after": n}}
 
     monkeypatch.setattr(probes, "load", lambda name: Short)
@@ -235,7 +235,7 @@ def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
     with pytest.raises(RuntimeError, match="proved 4 of 5 waiters parked"):
         probe.run("asyncio", "event", 5)
     Short.park = staticmethod(lambda n, variant, measure, wake=True: {
-        "parked": n, "spawn_seconds": 0.1, "wake_seconds": 0.1, "primitive": "p", "memory": {},
+        "parked": n, "spawn_seconds": 0.1, "wake_seconds": 0.1, "parks_on": "p", "memory": {},
         "proof": {"blocked_before": n, "blocked_after": n - 1}})
     with pytest.raises(RuntimeError, match="no proof that 5 waiters were blocked"):
         probe.run("asyncio", "event", 5)
@@ -253,7 +253,7 @@ def _leave_a_sleeper(tmp_path, popen_options=""):
             f"                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL{popen_options})\n"
             f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
             "from parkbench import protocol\n"
-            "protocol.send({'kind': 'memory', 'ok': True})\n")
+            "protocol.send({'kind': 'memory', 'model': 'asyncio', 'variant': 'event', 'n': 1, 'ok': True})\n")
     outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
                         command=[sys.executable, "-c", code])
     assert outcome["ok"] is True

@@ -235,7 +235,7 @@ def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch
     def good(job):
         return {"kind": "memory", "model": job.model, "variant": job.variant, "n": job.n,
                 "memory": {"rss": 1, "uss": 1, "pss": 1, "vms": 1, "kernel": 0},
-                "spawn_seconds": 0.1, "wake_seconds": 0.1, "job": job.as_record(), "repeat": 0,
+                "spawn_seconds": 0.1, "wake_seconds": 0.1, **job.as_record(),
                 "wall_seconds": 0.5}
 
     def run_child(job, timeout, command=None, memory_floor=None, parse=None, env=None):

@@ -21,7 +21,7 @@ def _python(code):
 
 def test_stdout_noise_does_not_disturb_the_record():
     code = ("print('a library chatting on stdout'); print('{\"kind\": \"memory\", \"fake\": 1}')\n"
-            "from parkbench import protocol\nprotocol.send({'kind': 'memory', 'real': 1})\n"
+            "from parkbench import protocol\nprotocol.send({'kind': 'memory', 'model': 'asyncio', 'variant': 'event', 'n': 10, 'real': 1})\n"
             "print('more noise after the record')\n")
     outcome = run_child(JOB, 30, _python(code))
     assert outcome["real"] == 1 and "fake" not in outcome

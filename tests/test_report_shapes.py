@@ -100,8 +100,7 @@ def test_no_tag_a_results_file_wrote_reaches_the_page(tmp_path):
     for kind, text in (("plain", "3.11.7"), ("hostile", HOSTILE)):
         folder = tmp_path / kind
         records = shapes.SHAPES["one-model"]
-        failure = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 30_000,
-                           "repeat": 0, "primitive": None, "placement": None},
+        failure = {"kind": "memory", "repeat": 0,
                    "model": "threads", "variant": "condition", "n": 30_000, "failure": "exit",
                    "reason": f"RuntimeError: {text}", "exit_code": 3, "wall_seconds": 1.0}
         interpreter = dict(synthetic.INTERPRETER, version=text, implementation=f"CPython{text}", abi=text)
@@ -121,8 +120,7 @@ def test_show_prints_control_characters_from_a_file_escaped(tmp_path, capsys):
     from parkbench.cli import main
     from tests import synthetic
 
-    failure = {"job": {"kind": "memory", "model": "threads", "variant": "condition", "n": 30_000,
-                       "repeat": 0, "primitive": None, "placement": None},
+    failure = {"kind": "memory", "repeat": 0,
                "model": "threads", "variant": "condition", "n": 30_000, "failure": "exit",
                "reason": "boom\x1b]0;owned\x07\rgone", "exit_code": 3, "wall_seconds": 1.0}
     interpreter = dict(synthetic.INTERPRETER, version="3.11.7\x1b[2J")

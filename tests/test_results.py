@@ -11,12 +11,10 @@ def _measurement(model, n, repeat=0):
     """Every view with its own slope, so that a figure taken from the wrong view shows."""
     return {
         "kind": "memory", "model": model, "variant": "event", "n": n, "repeat": repeat, "parked": n,
-        "spawn_seconds": n * 2e-6, "wake_seconds": n * 1e-6, "primitive": "p",
+        "spawn_seconds": n * 2e-6, "wake_seconds": n * 1e-6, "parks_on": "p",
         "memory": {"rss": 1e7 + 1000 * n, "vms": 2e7 + 1700 * n, "uss": 9e6 + 900 * n,
                    "pss": 9.5e6 + 950 * n, "kernel": 16 * n, "maps": 100 + 2 * n, "processes": 1},
         "baseline": {"maps": 100},
-        "job": {"kind": "memory", "model": model, "variant": "event", "n": n, "repeat": repeat,
-                "primitive": None, "placement": None},
     }
 
 

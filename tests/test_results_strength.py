@@ -133,6 +133,6 @@ def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
     path = tmp_path / machine / "20261126T050824Z.json"
     with pytest.raises(UserError) as error:
         results.RunFile.reopen(path)
-    assert str(error.value) == f"{path} is of results format 1; only runs of format 2 can be resumed"
+    assert str(error.value) == f"{path} is of results format 1; only runs of format 2 or 3 can be resumed"
     with pytest.raises(UserError, match="of results format 1"):  # not "being written": let go
         results.RunFile.reopen(path)

@@ -22,7 +22,7 @@ def test_rounds_are_planned_round_by_round_across_models():
 
 def _round(round_, values):
     return {"kind": "switch", "model": "asyncio", "primitive": "future", "placement": "same-core",
-            "round": round_, "median": statistics.median(values), "mean": statistics.mean(values),
+            "repeat": round_, "median": statistics.median(values), "mean": statistics.mean(values),
             "stdev": statistics.stdev(values), "values": len(values), "value_list": values}
 
 
@@ -45,7 +45,7 @@ def test_the_figure_pools_every_round_values():
 
 
 def test_a_record_from_before_rounds_stands_alone():
-    old = {k: v for k, v in _round(0, [1e-6, 3e-6]).items() if k not in ("round", "value_list")}
+    old = {k: v for k, v in _round(0, [1e-6, 3e-6]).items() if k not in ("repeat", "value_list")}
     figures = _figures([old])
     assert figures["switch_latency"] == old["median"] and "switch_latency_round_cv" not in figures
 

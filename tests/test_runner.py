@@ -83,16 +83,14 @@ def plan_of(**settings) -> RunPlan:
 def a_record(job: Job, pss: int = 10_000_000, folder: str = "run") -> dict:
     """A record of ``job`` that the results format takes (switch files under ``folder``,
     the run's id)."""
-    record = {"kind": job.kind, "model": job.model, "variant": job.variant, "n": job.n,
-              "job": job.as_record(), "repeat": job.repeat, "wall_seconds": 0.5}
+    record = {**job.as_record(), "wall_seconds": 0.5}
     if job.kind == "memory":
         record.update(memory={"rss": pss, "uss": pss, "pss": pss, "vms": pss, "kernel": 0},
                       spawn_seconds=0.1, wake_seconds=0.1)
     elif job.kind == "tail":
-        record.update(handoff_primitive=job.primitive,
-                      tail={key: 1e-6 for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max")})
+        record.update(tail={key: 1e-6 for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max")})
     else:
-        record.update(primitive=job.primitive, placement=job.placement, median=1e-6, mean=1e-6,
+        record.update(median=1e-6, mean=1e-6,
                       stdev=0.0, values=5, file=f"{folder}/switch.json")
     return record
 

@@ -55,8 +55,8 @@ def test_a_switch_round_writes_its_own_file_and_is_merged_into_the_benchmark(tmp
     merged = folder / switchbench.switch_filename("asyncio", "future", "same-core")
     assert record["file"] == f"{folder.name}/{merged.name}" and merged.is_file()
     assert not round_file.exists()
-    assert (record["round"], record["mode"], record["value_list"]) == (1, "rigorous", [2e-6, 3e-6])
-    assert (record["model"], record["primitive"], record["placement"]) == ("asyncio", "future", "same-core")
+    assert (record["mode"], record["value_list"]) == ("rigorous", [2e-6, 3e-6])
+    assert "round" not in record  # the round is the job's repeat, added with the job (run_child)
     assert record["median"] == pytest.approx(2.5e-6) and record["loops"] == 4
 
 
@@ -139,9 +139,9 @@ def test_the_guard_is_asked_before_memory_and_tail_children_but_not_switch(monke
 
 def test_a_resumed_sweep_runs_only_what_is_missing(monkeypatch):
     jobs = [Job(JobKind.MEMORY, "asyncio", "event", n) for n in (10, 20, 40)]
-    done = {"kind": "memory", "model": "asyncio", "variant": "event", "n": 10, "job": jobs[0].as_record()}
+    done = jobs[0].as_record()
     failed = Job(JobKind.MEMORY, "gevent", "event", 10)
-    previous = {"measurements": [done], "failures": [{"job": failed.as_record()}]}
+    previous = {"measurements": [done], "failures": [failed.as_record()]}
     ran = _fake_children(monkeypatch, {})
     Sweep(jobs + [failed, Job(JobKind.MEMORY, "gevent", "event", 20)], plan_of(timeout_seconds=10.0),
           ListStore(), previous=previous).run()
@@ -151,8 +151,8 @@ def test_a_resumed_sweep_runs_only_what_is_missing(monkeypatch):
 def test_a_failure_record_keeps_every_field():
     job = Job(JobKind.MEMORY, "threads", "condition", 30_000)
     record = Failure(job, FailureKind.LIMIT, "can't start new thread", 4, 12.5, reached=22_141).as_record()
-    assert record == {"job": job.as_record(), "model": "threads", "variant": "condition",
-                      "n": 30_000, "failure": "limit", "reached": 22_141,
+    assert record == {"kind": "memory", "model": "threads", "variant": "condition", "n": 30_000,
+                      "repeat": 0, "failure": "limit", "reached": 22_141,
                       "reason": "can't start new thread", "exit_code": 4, "wall_seconds": 12.5}
 
 
@@ -165,27 +165,37 @@ def _child(code: str, **kw):
 
 SEND = ("import os, json\nfd = int(os.environ['PARKBENCH_RECORD_FD'])\n"
         "os.write(fd, json.dumps({record}).encode())\nos.close(fd)\n")
+OWN = '"kind": "memory", "model": "asyncio", "variant": "event", "n": 10'  # _child's job
 
 
 def test_a_record_sent_on_the_channel_comes_back_with_its_job():
-    job, record = _child(SEND.format(record='{"kind": "memory", "n": 10}')
+    job, record = _child(SEND.format(record='{' + OWN + ', "parked": 10}')
                          + "import sys\nprint('noise on stdout')\n")
-    assert record["n"] == 10 and record["job"] == job.as_record()
+    assert record["parked"] == 10 and "job" not in record
+    assert {key: record[key] for key in job.as_record()} == job.as_record()
     assert record["repeat"] == 2 and record["wall_seconds"] > 0
 
 
 def test_a_child_env_carries_what_the_sweep_gives_and_the_runner_pid():
     import os
 
-    code = SEND.format(record='{"kind": "memory", "env": [os.environ["X_GIVEN"], os.environ["PARKBENCH_RUNNER_PID"]]}')
+    code = SEND.format(record='{' + OWN + ', "env": [os.environ["X_GIVEN"], os.environ["PARKBENCH_RUNNER_PID"]]}')
     _, record = _child(code, env={"X_GIVEN": "yes"})
     assert record["env"] == ["yes", str(os.getpid())]
 
 
-def test_a_record_of_another_kind_is_bad_output():
-    _, outcome = _child(SEND.format(record='{"kind": "tail"}'))
+@pytest.mark.parametrize("other, said", [
+    ('"kind": "tail"', "a record of kind 'tail' for a job of kind 'memory'"),
+    ('"model": "gevent"', "a record of model 'gevent' for a job of model 'asyncio'"),
+    ('"variant": "queue"', "a record of variant 'queue' for a job of variant 'event'"),
+    ('"n": 11', "a record of n 11 for a job of n 10"),  # off by one
+])
+def test_a_record_of_another_job_is_bad_output(other, said):
+    key = other.split(":")[0]
+    fields = ", ".join(part for part in OWN.split(", ") if not part.startswith(key))
+    _, outcome = _child(SEND.format(record='{' + fields + ", " + other + '}'))
     assert isinstance(outcome, Failure) and outcome.kind == FailureKind.BAD_OUTPUT
-    assert "a 'tail' record for a memory job" in outcome.reason and outcome.exit_code == 0
+    assert said in outcome.reason and outcome.exit_code == 0
 
 
 def test_a_failing_child_gives_its_last_stderr_line_and_status():
@@ -232,14 +242,14 @@ def test_the_watchdog_ends_a_child_below_the_memory_floor():
     _, outcome = _child("import time\ntime.sleep(30)", memory_floor=1000, available=lambda: 10)
     assert outcome.kind == FailureKind.MEMORY_FLOOR
     assert outcome.reason == "ended by the watchdog: available memory 10 B fell below the floor of 1,000 B"
-    _, fine = _child(SEND.format(record='{"kind": "memory"}'), memory_floor=1000, available=lambda: 10_000)
+    _, fine = _child(SEND.format(record='{' + OWN + '}'), memory_floor=1000, available=lambda: 10_000)
     assert not isinstance(fine, Failure)
 
 
 def test_a_parsed_child_reads_stdout_not_the_channel():
     job = Job(JobKind.SWITCH, "asyncio", None, 0, 0, "future", "same-core")
-    _, record = _child("print('hello')", job=job, parse=lambda out: {"kind": "switch", "out": out.strip()})
-    assert record["out"] == "hello" and record["job"] == job.as_record()
+    _, record = _child("print('hello')", job=job, parse=lambda out: {"out": out.strip()})
+    assert record == {**job.as_record(), "out": "hello", "wall_seconds": record["wall_seconds"]}
 
 
 def test_the_sweep_builds_each_probe_command_from_its_own_settings(tmp_path):
@@ -276,7 +286,7 @@ def test_a_series_skipped_before_stays_stopped_on_resume(monkeypatch):
     ran = _fake_children(monkeypatch, {})
     Sweep([Job(JobKind.MEMORY, "asyncio", "event", 10), skipped,
            Job(JobKind.MEMORY, "asyncio", "event", 40)], plan_of(timeout_seconds=10.0), ListStore(),
-          previous={"skipped": [{"job": skipped.as_record()}]}).run()
+          previous={"skipped": [skipped.as_record()]}).run()
     assert ran == []  # the whole series had stopped at the guard's skip
 
 
@@ -290,7 +300,7 @@ def test_every_planned_job_ends_measured_failed_or_skipped_exactly_once(monkeypa
     Sweep(series + other, plan_of(timeout_seconds=1.0), store).run()
 
     def ended(records):
-        return [Job(**record["job"]) for record in records]
+        return [Job.from_record(record) for record in records]
 
     accounted = ended(store.measurements) + ended(store.failures) + ended(store.skipped)
     assert sorted(accounted, key=repr) == sorted(series + other, key=repr)  # each exactly once

@@ -40,11 +40,11 @@ def test_a_newer_version_is_refused_in_one_line(tmp_path, capsys):
     shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
     path = tmp_path / MACHINE / "20261126T050824Z.json"
     document = json.loads(path.read_text())
-    document["schema_version"] = 3
+    document["schema_version"] = 4
     path.write_text(json.dumps(document))
     assert main(["show", str(tmp_path)]) == 0  # set aside, named; the other runs answer
     err = capsys.readouterr().err
-    assert err.startswith(f"parkbench: skipped {path} has schema version 3, newer than this parkbench reads (2)")
+    assert err.startswith(f"parkbench: skipped {path} has schema version 4, newer than this parkbench reads (3)")
     assert len(err.strip().splitlines()) == 1
     assert main(["check", str(tmp_path)]) == 2
 

@@ -28,12 +28,10 @@ def served_record(model, variant, w, peak, steps, cpu_per_request, round_=0, ser
     requests = int(peak)
     opened = document(*[step_record(offered, p99=p99, seconds=1.0) for offered, p99 in steps])
     return {"kind": "served", "model": model, "variant": variant, "n": w, "parked": w,
-            "repeat": round_, "spawn_seconds": 0.1, "wake_seconds": None, "primitive": "p",
+            "repeat": round_, "spawn_seconds": 0.1, "wake_seconds": None, "parks_on": "p",
             "served": {"settings": {}, "placement": {"generator_cpus": [0], "server_cpus": list(server_cpus)},
                        "warmup_rates": [peak * 0.5, peak], "closed_run": _closed(peak), "open_run": opened,
-                       "server_cpu_seconds": cpu_per_request * requests, "server_cpu_requests": requests},
-            "job": {"kind": "served", "model": model, "variant": variant, "n": w, "repeat": round_,
-                    "primitive": None, "placement": None}}
+                       "server_cpu_seconds": cpu_per_request * requests, "server_cpu_requests": requests}}
 
 
 def _run(folder, records, ceiling=CEILING, slo=0.005, when="20260101T000000"):

@@ -1,9 +1,12 @@
 """Reading older results files (``parkbench/upgrade.py``): each version is upgraded to
 the current format in memory when read, never written back."""
 
+import json
 import shutil
 
 from parkbench import results, tidy
+from parkbench.schema import SCHEMA_VERSION
+from parkbench.suite import Job
 from tests import committed
 
 COMMITTED = committed.results()
@@ -15,7 +18,7 @@ def test_version_1_files_load_through_the_upgrade(tmp_path):
     (path,) = [p for p in (tmp_path / MACHINE).glob("20261126T050824Z.json")]
     before = path.read_bytes()
     document = results.read_run(path)
-    assert document["schema_version"] == 2 and document["upgraded_from"] == 1
+    assert document["schema_version"] == SCHEMA_VERSION == 3 and document["upgraded_from"] == 1
     assert document["interpreter"]["executable"] == "python"  # a name, not /work/.../python
     assert document["machine_description"]["limits"]["max_map_count"] == 65530
     assert set(document["parameters"]["grids"]) >= {"threads:condition", "subprocess:fork"}
@@ -23,3 +26,71 @@ def test_version_1_files_load_through_the_upgrade(tmp_path):
     assert path.read_bytes() == before  # never rewritten in place
     frame = tidy.load(path)
     assert set(frame.interpreter) == {"CPython 3.11.7"}
+
+
+def _records(document):
+    return document["measurements"] + document["failures"] + document["skipped"]
+
+
+def test_version_2_records_name_their_job_once(tmp_path):
+    """Format 2 kept a ``job`` copy beside ``model``, ``variant`` and ``n``; read, each
+    record names its job once, at its top level, as the runner wrote it."""
+    shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
+    for run_id, kinds in (("20261126T145655Z", {"memory", "switch", "tail"}),
+                          ("20261202T013159Z", {"served", "wakes"})):
+        path = tmp_path / MACHINE / f"{run_id}.json"
+        stored = json.loads(path.read_text())
+        document = results.read_run(path)
+        assert document["upgraded_from"] == 2
+        assert {record["kind"] for record in document["measurements"]} == kinds
+        for old, new in zip(_records(stored), _records(document)):
+            assert "job" not in new and "round" not in new and "handoff_primitive" not in new
+            assert Job.from_record(new) == Job(**old["job"])  # the job that produced it
+        for old, new in zip(stored["measurements"], document["measurements"]):
+            if new["kind"] != "switch":
+                assert new["parks_on"] == old["primitive"]  # the probe's words for the wait
+        for old, new in zip(stored["measurements"], document["measurements"]):
+            if new["kind"] == "tail":  # the hand-off primitive, not what the waiters park on
+                assert new["primitive"] == old["handoff_primitive"] and new["placement"] == "os"
+    tail = next(r for r in results.read_run(tmp_path / MACHINE / "20261126T145655Z.json")["measurements"]
+                if r["kind"] == "tail" and r["model"] == "threads")
+    assert tail["primitive"] == "lock" and tail["parks_on"] == "threading.Condition.wait"
+
+
+def test_a_version_2_switch_record_keeps_its_round_or_says_it_was_whole(tmp_path):
+    shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
+    rounds = results.read_run(tmp_path / MACHINE / "20261126T145655Z.json")
+    stored = json.loads((tmp_path / MACHINE / "20261126T145655Z.json").read_text())
+    switch = [r for r in rounds["measurements"] if r["kind"] == "switch"]
+    assert [r["repeat"] for r in switch] == [r["round"] for r in stored["measurements"] if r["kind"] == "switch"]
+    assert {r["repeat"] for r in switch} == {0, 1, 2} and not any(r.get("whole") for r in switch)
+    whole = results.read_run(tmp_path / MACHINE / "20261126T122209Z.json")
+    assert all(r["whole"] is True and r["repeat"] == 0 and r["n"] == 0
+               for r in whole["measurements"] if r["kind"] == "switch")
+
+
+def test_a_version_2_failure_gains_its_kind_and_keeps_its_n(tmp_path):
+    shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
+    (failure,) = results.read_run(tmp_path / MACHINE / "20261126T181921Z.json")["failures"]
+    assert (failure["kind"], failure["model"], failure["variant"], failure["n"], failure["repeat"]) == (
+        "memory", "threads", "connections", 21_000, 0)
+    assert failure["failure"] == "limit" and failure["reached"] == 19_994
+
+
+def test_an_interrupted_version_2_run_is_resumed_and_written_as_version_3(tmp_path):
+    shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
+    path = tmp_path / MACHINE / "20261126T181921Z.json"
+    stored = json.loads(path.read_text())
+    stored["complete"] = False
+    path.write_text(json.dumps(stored))
+    run = results.RunFile.reopen(path)
+    try:
+        assert "upgraded_from" not in run.document
+        run.add_skip({**Job("memory", "threads", "connections", 22_000).as_record(), "reason": "r"})
+    finally:
+        run._lock.close()
+    written = json.loads(path.read_text())
+    assert written["schema_version"] == 3 and "upgraded_from" not in written
+    assert not any("job" in record for record in _records(written))
+    assert len(written["measurements"]) == len(stored["measurements"]) == 38
+    assert results.read_run(path)["skipped"][-1]["n"] == 22_000

@@ -7,7 +7,7 @@ from parkbench.commands import output
 def _job_label(record: dict) -> str:
     from parkbench.suite import Job
 
-    return Job(**record["job"]).label()
+    return Job.from_record(record).label()
 
 
 def failure_notes(current) -> list[str]:

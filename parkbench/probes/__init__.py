@@ -10,7 +10,7 @@ Each model is one module in this package with the same small interface::
 (which reads memory, or times hand-offs) between two proofs that all ``n`` are blocked
 (``proof.py``), then (unless ``wake`` is false, when the caller is about to exit) wakes
 them all and waits for them to finish. It returns ``parked_result(...)``: ``parked``
-(the count that arrived), ``spawn_seconds``, ``wake_seconds``, ``primitive`` (what the
+(the count that arrived), ``spawn_seconds``, ``wake_seconds``, ``parks_on`` (what the
 waiters block on), ``memory`` (what ``measure`` returned) and ``proof`` (what was
 checked). ``pingpong`` times round trips between two fresh waiters of the model, pinned
 as ``cpus`` says; ``pingpong_here`` does the same beside the probe's parked waiters.
@@ -239,7 +239,7 @@ def parked_result(parked: int, spawn_seconds: float, primitive: str, memory, pro
                   sockets: dict | None = None) -> dict:
     """What ``park`` returns (``wake_seconds`` is filled in if the probe wakes them)."""
     result = {"parked": parked, "spawn_seconds": spawn_seconds, "wake_seconds": None,
-              "primitive": primitive, "memory": memory, "proof": proof}
+              "parks_on": primitive, "memory": memory, "proof": proof}
     if sockets is not None:
         result["sockets"] = sockets
     return result
