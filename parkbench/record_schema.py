@@ -119,10 +119,14 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
         check_served(check, check.key(record, "served", where), f"{where}.served")
+        _offered_as_planned(check, record["served"]["open_run"]["steps"], record.get("rates"),
+                            f"{where}.served.open_run.steps")
     elif kind == "wakes":
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
         check_wakes(check, check.key(record, "wakes", where), f"{where}.wakes")
+        _offered_as_planned(check, record["wakes"]["steps"], check.key(record, "rates", where),
+                            f"{where}.wakes.steps")
     elif kind == "tail":
         check.name(check.key(record, "variant", where), f"{where}.variant")
         check.name(check.key(record, "primitive", where), f"{where}.primitive")  # the hand-off
@@ -231,3 +235,13 @@ def check_wakes(check: Checker, offered, where: str) -> None:
         served.parse_steps(steps, "steps")
     except ValueError as exc:
         check.fail(f"{where}.steps", f"are not open-loop steps ({exc})")
+
+
+def _offered_as_planned(check: Checker, steps: list, rates, where: str) -> None:
+    """A map check's steps (already checked) offer the job's ``rates``, in order; a
+    stopped run may end before the last."""
+    if rates is None:
+        return
+    offered = [step["offered"] for step in steps]
+    if offered != list(rates)[:len(offered)]:
+        check.fail(where, f"offer {_short(offered)}/s, not the job's rates {_short(rates)}/s")

@@ -190,14 +190,20 @@ class RunFile:
         """An interrupted run's file, to be finished by a resumed sweep (locked first,
         so that two resumes of one run cannot both write it)."""
         path = Path(path)
+        had_lock = _lock_path(path).exists()
         lock = _lock(path)
-        document = read_run(path)
-        if document.get("upgraded_from") == 2:  # the upgrade loses nothing: written as 3
-            del document["upgraded_from"]
-        elif document.get("upgraded_from"):
+        try:
+            document = read_run(path)
+            if document.get("upgraded_from") == 2:  # the upgrade loses nothing: written as 3
+                del document["upgraded_from"]
+            elif document.get("upgraded_from"):
+                raise UserError(f"{path} is of results format {document['upgraded_from']}; "
+                                f"only runs of format 2 or {SCHEMA_VERSION} can be resumed")
+        except UserError:  # refused: let go, and leave no lock file this call made
             lock.close()
-            raise UserError(f"{path} is of results format {document['upgraded_from']}; "
-                            f"only runs of format 2 or {SCHEMA_VERSION} can be resumed")
+            if not had_lock:
+                _lock_path(path).unlink(missing_ok=True)
+            raise
         return cls(path, document, lock)
 
     def save(self) -> None:

@@ -143,6 +143,9 @@ def _phase(value, kind: type[P], where: str) -> P:
             _fail(f"{where}.offered", "must be positive")
         if phase.count + phase.errors + phase.timeouts + phase.unsent != phase.scheduled:
             _fail(where, "count + errors + timeouts + unsent is not the requests scheduled")
+        if phase.scheduled > phase.offered * phase.seconds + 1:  # a rate over a time: no more
+            _fail(where, f"scheduled {phase.scheduled} requests, more than {phase.offered:g}/s "
+                         f"for {phase.seconds:g} s")
     return phase
 
 
@@ -150,7 +153,7 @@ def parse(document: object) -> Run:
     """The generator's output, checked; ``ValueError`` naming the first broken rule."""
     names = [field.name for field in fields(Run)]
     raw = _keys(document, ["format", *names], "the document")
-    if raw["format"] != FORMAT:
+    if isinstance(raw["format"], bool) or raw["format"] != FORMAT:  # true == 1 in Python
         _fail("format", f"is {str(raw['format'])[:20]!r}, this parkbench reads {FORMAT}")
     parsed = parse_steps(raw["steps"])
     warmup = raw["warmup"]

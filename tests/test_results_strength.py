@@ -136,3 +136,17 @@ def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
     assert str(error.value) == f"{path} is of results format 1; only runs of format 2 or 3 can be resumed"
     with pytest.raises(UserError, match="of results format 1"):  # not "being written": let go
         results.RunFile.reopen(path)
+    assert not (path.parent / ".20261126T050824Z.lock").exists()  # a refusal leaves no lock file
+
+
+def test_a_refused_resume_keeps_a_lock_file_it_did_not_make(tmp_path):
+    import shutil
+
+    machine = "x86_64-2cpu-24gib"
+    shutil.copytree(committed.results() / machine, tmp_path / machine)
+    path = tmp_path / machine / "20261126T050824Z.json"
+    lock = path.parent / ".20261126T050824Z.lock"
+    lock.write_text("")  # the claim of whoever made it
+    with pytest.raises(UserError, match="of results format 1"):
+        results.RunFile.reopen(path)
+    assert lock.exists()
