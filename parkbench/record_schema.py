@@ -20,25 +20,46 @@ JOB_KINDS = ("memory", "switch", "tail", "served", "wakes")
 def check_job(check: Checker, record, where: str) -> None:
     """The fields that name a record's job, at its top level, each once (format 3):
     ``kind``, ``model``, ``variant``, ``n``, ``repeat``, and ``primitive``,
-    ``placement`` and ``rates`` where the job has them."""
+    ``placement`` and ``rates`` where the job has them (``suite.Job``): a switch
+    benchmark has a primitive and a placement, n 0 and no variant; a tail job a variant,
+    N, a primitive and a placement; the others a variant and N, and only a served or
+    wakes job (a map check) rates."""
     kind = check.key(record, "kind", where)
     if kind not in JOB_KINDS:
         check.fail(f"{where}.kind", f"must be one of {', '.join(JOB_KINDS)}, not {_short(kind)}")
     check.name(check.key(record, "model", where), f"{where}.model")
-    check.name(record.get("variant"), f"{where}.variant", optional=True)
     check.number(check.key(record, "n", where), f"{where}.n", 0, MAX_N, integer=True)
     check.number(record.get("repeat", 0), f"{where}.repeat", 0, MAX_RECORDS, integer=True)
-    check.name(record.get("primitive"), f"{where}.primitive", optional=True)
-    check.name(record.get("placement"), f"{where}.placement", optional=True)
+    has = {"primitive": kind in ("switch", "tail"), "placement": kind in ("switch", "tail"),
+           "variant": kind != "switch"}
+    for key, needed in has.items():
+        if needed:
+            check.name(check.key(record, key, where), f"{where}.{key}")
+        elif record.get(key) is not None:
+            check.fail(f"{where}.{key}", f"does not name a {kind} job, not {_short(record[key])}")
+    if kind == "switch" and record["n"] != 0:
+        check.fail(f"{where}.n", f"of a switch benchmark must be 0, not {_short(record['n'])}")
+    if kind != "switch" and record["n"] < 1:
+        check.fail(f"{where}.n", f"must be at least 1 waiter, not {_short(record['n'])}")
     rates = record.get("rates")
     if rates is not None:
+        if kind not in ("served", "wakes"):
+            check.fail(f"{where}.rates", f"belong to a map check (served or wakes), not a {kind} job")
         check.list(rates, f"{where}.rates")
         for i, rate in enumerate(rates[:11]):
             check.number(rate, f"{where}.rates[{i}]", 1, 10**8, integer=True)
         if len(rates) > 10:
             check.fail(f"{where}.rates", "holds more than 10 rates")
-    if "job" in record:  # format 2's copy of these fields: a file that mixes formats
-        check.fail(f"{where}.job", "belongs to results format 2; format 3 names the job once")
+    for key in ("job", "handoff_primitive", "round"):  # format 2's copies: a file mixing formats
+        if key in record:
+            check.fail(f"{where}.{key}", "belongs to results format 2; format 3 names the job once")
+
+
+def job_identity(record: dict) -> tuple:
+    """What tells one job from another (``suite.Job``'s fields), of a checked record."""
+    return tuple(tuple(value) if isinstance(value, list) else value
+                 for value in (record.get(key) for key in ("kind", "model", "variant", "n", "repeat",
+                                                           "primitive", "placement", "rates")))
 
 
 def threads_short(record: dict) -> str | None:
@@ -83,9 +104,9 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
     check.dict(record, where)
     check_job(check, record, where)
     kind = record["kind"]
+    if kind != "switch":  # the probe's words for what its waiters block on
+        check.text(record.get("parks_on"), f"{where}.parks_on", optional=True, limit=200)
     if kind == "memory":
-        check.name(check.key(record, "variant", where), f"{where}.variant")
-        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
         memory = check.dict(check.key(record, "memory", where), f"{where}.memory")
         for key in ("rss", "uss", "pss", "vms"):
             check.number(check.key(memory, key, f"{where}.memory"), f"{where}.memory.{key}", 0, 2**63)
@@ -116,27 +137,18 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
         if short:
             check.fail(f"{where}.memory.threads", short)
     elif kind == "served":
-        check.name(check.key(record, "variant", where), f"{where}.variant")
-        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
         check_served(check, check.key(record, "served", where), f"{where}.served")
         _offered_as_planned(check, record["served"]["open_run"]["steps"], record.get("rates"),
                             f"{where}.served.open_run.steps")
     elif kind == "wakes":
-        check.name(check.key(record, "variant", where), f"{where}.variant")
-        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
         check_wakes(check, check.key(record, "wakes", where), f"{where}.wakes")
         _offered_as_planned(check, record["wakes"]["steps"], check.key(record, "rates", where),
                             f"{where}.wakes.steps")
     elif kind == "tail":
-        check.name(check.key(record, "variant", where), f"{where}.variant")
-        check.name(check.key(record, "primitive", where), f"{where}.primitive")  # the hand-off
-        check.number(check.key(record, "n", where), f"{where}.n", 1, MAX_N, integer=True)
         tail = check.dict(check.key(record, "tail", where), f"{where}.tail")
         for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max"):
             check.number(check.key(tail, key, f"{where}.tail"), f"{where}.tail.{key}", 0, 1e4)
     else:
-        check.name(check.key(record, "primitive", where), f"{where}.primitive")
-        check.name(check.key(record, "placement", where), f"{where}.placement")
         for key in ("median", "mean", "stdev"):
             value = check.number(check.key(record, key, where), f"{where}.{key}", 0, 1e4)
             if key != "stdev" and value <= 0:
@@ -191,7 +203,10 @@ def check_failure(check: Checker, record, where: str, reached: bool) -> None:
     check.text(check.key(record, "reason", where), f"{where}.reason")
     if reached:
         check.text(record.get("failure"), f"{where}.failure", optional=True, limit=32)
-        check.number(record.get("reached"), f"{where}.reached", 0, MAX_N, optional=True, integer=True)
+        waiters = check.number(record.get("reached"), f"{where}.reached", 0, MAX_N, optional=True,
+                               integer=True)
+        if waiters is not None and waiters > record["n"]:
+            check.fail(f"{where}.reached", f"must be at most the job's N ({record['n']:,}), not {waiters:,}")
 
 
 def check_served(check: Checker, held, where: str, open_run: bool = True) -> None:

@@ -302,10 +302,15 @@ def read_run(path: Path) -> dict:
 def _checked_run(document, path: Path) -> dict:
     """``document`` as read from ``path``: upgraded if older, checked (``UserError``)."""
     version = schema.check_version(document, str(path), RUN_SCHEMA)
+    if "upgraded_from" in document:  # said only in memory, of a file read and upgraded
+        raise UserError(f"{path}: upgraded_from is not a field a run file holds")
     if version < SCHEMA_VERSION:
         machine_json = path.parent / "machine.json"
         machine = read_machine(machine_json) if machine_json.is_file() else None
-        document = upgrade.upgrade_run(document, machine)
+        try:
+            document = upgrade.upgrade_run(document, machine)
+        except ValueError as exc:
+            raise UserError(f"{path}: {exc}") from None
     return schema.check_run(document, str(path), path.parent.name)
 
 

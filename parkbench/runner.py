@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from parkbench import lifeline, map_checks, protocol, record_schema
 from parkbench.errors import UserError
 from parkbench.protocol import FailureKind, JobKind
-from parkbench.suite import Job
+from parkbench.suite import OPTIONAL_FIELDS, Job
 
 
 @dataclass(frozen=True)
@@ -204,6 +204,8 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     except (ValueError, KeyError, OSError) as exc:
         return Failure(job, FailureKind.BAD_OUTPUT, f"no usable result ({exc}); stdout ended "
                        f"{_last_line(out)!r}", code, wall)
+    for key in OPTIONAL_FIELDS:  # a field its job has not is none of the child's to add
+        record.pop(key, None)
     record.update(job.as_record(), wall_seconds=wall)  # the job named once (format 3)
     return record
 

@@ -173,6 +173,12 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
         record_schema.check_failure(check, record, f"failures[{index}]", reached=True)
     for index, record in enumerate(check.list(document.get("skipped", []), "skipped")):
         record_schema.check_failure(check, record, f"skipped[{index}]", reached=False)
+    seen: dict = {}
+    for key in ("measurements", "failures", "skipped"):
+        for index, record in enumerate(document.get(key, [])):
+            where = seen.setdefault(record_schema.job_identity(record), f"{key}[{index}]")
+            if where != f"{key}[{index}]":  # --resume counts a job done once
+                check.fail(f"{key}[{index}]", f"names the same job as {where}")
     for index, figure in enumerate(check.list(check.key(document, "figures", "the run file"),
                                               "figures")):
         record_schema.check_figure(check, figure, f"figures[{index}]")

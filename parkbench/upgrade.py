@@ -16,7 +16,9 @@ def _executable_name(python: dict) -> dict:
 
 def upgrade_run(document: dict, machine_document: dict | None) -> dict:
     """A run document of any known version as version ``SCHEMA_VERSION`` (in memory),
-    one version's step after the other; ``upgraded_from`` names the version read."""
+    one version's step after the other; ``upgraded_from`` names the version read.
+    ``ValueError`` (naming the field) where the document breaks its own version's rule
+    in a way the upgrade would otherwise hide."""
     version = document.get("schema_version")
     if version == SCHEMA_VERSION:
         return document
@@ -31,17 +33,29 @@ JOB_FIELDS = ("kind", "model", "variant", "n", "repeat", "primitive", "placement
 PROBE_KINDS = ("memory", "tail", "served", "wakes")  # records whose "primitive" described the wait
 
 
-def _named_once(record, measurement: bool):
-    """A format-2 record without its ``job`` copy: the top-level fields stay (what
-    format-2 readers read) and the job gives only what they lack (a failure's ``kind``
-    and ``repeat``, a switch record's ``n``, a job's ``primitive``, ``placement`` and
-    ``rates``), never a value in place of one the record holds. A probe's description of the wait moves from ``primitive`` to
-    ``parks_on``; a tail record's ``handoff_primitive`` becomes its ``primitive``; a
-    switch record's ``round`` (its repeat) goes, and one without a round (every round
-    in one go, before rounds were interleaved) says ``whole``. Anything malformed is
-    left for the check to name."""
-    if not isinstance(record, dict) or not isinstance(record.get("job"), dict):
-        return record
+def _top_level_fields(record: dict, measurement: bool) -> tuple[str, ...]:
+    """The job's fields that a format-2 record also held at its top level (which its
+    readers read): every other job field was the ``job`` copy's alone."""
+    if not measurement:  # a failure or a skip
+        return ("model", "variant", "n")
+    if record.get("kind") == "switch":
+        return ("kind", "model", "n", "repeat", "primitive", "placement")
+    if record.get("kind") == "tail":
+        return ("kind", "model", "variant", "n", "repeat", "primitive")
+    return ("kind", "model", "variant", "n", "repeat")
+
+
+def _named_once(record, measurement: bool, where: str):
+    """A format-2 record without its ``job`` copy, or ``ValueError`` where format 2's
+    own rule is broken (no ``job`` object) or its two copies disagree. A probe's words
+    for the wait move from ``primitive`` to ``parks_on``; a tail record's
+    ``handoff_primitive`` becomes its ``primitive``; a switch record's ``round`` (its
+    repeat) goes, and one without a round (every round in one go, before rounds were
+    interleaved) says ``whole``; a switch record's missing ``n`` is its job's 0."""
+    if not isinstance(record, dict):
+        return record  # the check names it
+    if not isinstance(record.get("job"), dict):
+        raise ValueError(f"{where}.job must be an object in results format 2")
     record = dict(record)
     job = record.pop("job")
     kind = record.get("kind")
@@ -52,12 +66,21 @@ def _named_once(record, measurement: bool):
     if measurement and kind == "switch":
         if "round" not in record:
             record["whole"] = True
-        record.pop("round", None)
+        elif "repeat" not in record:
+            record["repeat"] = record["round"]
+        if record.pop("round", record.get("repeat")) != record.get("repeat"):
+            raise ValueError(f"{where}.round differs from its repeat")
         if record.get("n") is None:  # format 2 wrote none; the job's 0 says it does not apply
-            record["n"] = job.get("n")
+            record.pop("n", None)
+    top = _top_level_fields(record, measurement)
     for key in JOB_FIELDS:
-        if key not in record and job.get(key) is not None:
+        if key in top and key in record:
+            if key in job and job[key] != record[key]:
+                raise ValueError(f"{where}.{key} is {record[key]!r} but its job's is {job[key]!r}")
+        elif key in job and (job[key] is not None or key == "variant"):
             record[key] = job[key]
+        else:
+            record.pop(key, None)  # not the job's: format 2 never read it
     return record
 
 
@@ -65,7 +88,8 @@ def _from_2(document: dict) -> dict:
     upgraded = dict(document)
     for key in ("measurements", "failures", "skipped"):
         if isinstance(document.get(key), list):
-            upgraded[key] = [_named_once(record, key == "measurements") for record in document[key]]
+            upgraded[key] = [_named_once(record, key == "measurements", f"{key}[{i}]")
+                             for i, record in enumerate(document[key])]
     return upgraded
 
 

@@ -254,7 +254,7 @@ def test_switch_and_tail_come_from_the_newest_run_that_timed_them(tmp_path):
 def _ceiling_run(tmp_path, reached, reason):
     records = [synthetic.memory_record("threads", "condition", n, maps_per_waiter=2.95) for n in (100, 1_000, 3_000)]
     failure = {"kind": "memory", "repeat": 0,
-               "model": "threads", "variant": "condition", "n": 30_000, "failure": "limit",
+               "model": "threads", "variant": "condition", "n": max(30_000, reached + 900), "failure": "limit",
                "reached": reached, "reason": reason, "exit_code": 4, "wall_seconds": 1.0}
     synthetic.write_run(tmp_path, "m", "20260101T000000", records, failures=[failure])
 

@@ -67,8 +67,15 @@ def test_a_served_map_check_offers_its_jobs_rates_and_may_stop_early():
     (lambda r: r.update(repeat=True), "repeat must be"),
     (lambda r: r.update(primitive={"a": 1}), "primitive"),
     (lambda r: r.update(placement="../x"), "placement"),
-    (lambda r: r.update(rates=[1] * 11), "rates holds more than 10"),
+    (lambda r: r.update(rates=[1] * 11), "rates belong to a map check"),
     (lambda r: r.pop("model"), "lacks 'model'"),
+    (lambda r: r.update(n="ten"), "n must be a whole number"),
+    (lambda r: r.update(n=None), "n must be"),
+    (lambda r: r.update(n=1e30), "n must be"),
+    (lambda r: r.update(n=0), "n must be at least 1 waiter"),
+    (lambda r: r.update(variant=None), "variant"),
+    (lambda r: r.update(handoff_primitive="lock"), "handoff_primitive belongs to results format 2"),
+    (lambda r: r.update(parks_on=5), "parks_on must be text"),
 ])
 def test_a_format_3_record_names_its_job_in_plain_fields(tmp_path, capsys, change, said):
     path = synthetic.write_run(tmp_path, "m", "20260101T000000",
@@ -93,14 +100,98 @@ def test_a_failure_names_its_job_too(tmp_path):
         results.read_run(path)
 
 
-def test_a_format_2_file_keeps_the_value_its_readers_read(tmp_path):
-    """A format-2 record whose top-level n and job disagree: the upgrade keeps what
-    format-2 readers read (the top level), so a hostile top-level value is still
-    refused, never replaced by the job's."""
+@pytest.mark.parametrize("change, said", [
+    (lambda d: d["measurements"][0].update(n=-5), r"measurements\[0\]\.n is -5 but its job's is 300"),
+    (lambda d: d["measurements"][0]["job"].update(model="asyncio"), r"\.model is 'threads' but its job's is 'asyncio'"),
+    (lambda d: d["measurements"][0]["job"].update(kind="tail"), r"\.kind is 'memory' but its job's is 'tail'"),
+    (lambda d: d["measurements"][0]["job"].update(repeat=3), r"\.repeat is 0 but its job's is 3"),
+    (lambda d: d["measurements"][0].pop("job"), r"measurements\[0\]\.job must be an object in results format 2"),
+    (lambda d: d["failures"][0].pop("job"), r"failures\[0\]\.job must be an object in results format 2"),
+])
+def test_a_format_2_record_whose_two_copies_disagree_is_refused(tmp_path, change, said):
+    """Format 2 held the job twice; the upgrade keeps one, so it refuses a file whose
+    copies disagree (or that lacks the copy format 2 required) rather than choose."""
     shutil.copytree(committed.results() / MACHINE, tmp_path / MACHINE)
     path = tmp_path / MACHINE / "20261126T181921Z.json"
     stored = json.loads(path.read_text())
-    stored["measurements"][0]["n"] = -5
+    change(stored)
     path.write_text(json.dumps(stored))
-    with pytest.raises(UserError, match=r"measurements\[0\]\.n must be"):
+    with pytest.raises(UserError, match=said):
         results.read_run(path)
+
+
+def test_format_2_fields_outside_its_job_copy_come_from_the_job_alone(tmp_path):
+    """A failure's kind and a served record's rates were the job copy's only: a value
+    beside it at the top level is not the job's and is dropped."""
+    shutil.copytree(committed.results() / MACHINE, tmp_path / MACHINE)
+    path = tmp_path / MACHINE / "20261126T181921Z.json"
+    stored = json.loads(path.read_text())
+    stored["failures"][0]["kind"] = "switch"
+    path.write_text(json.dumps(stored))
+    assert results.read_run(path)["failures"][0]["kind"] == "memory"
+    served = tmp_path / MACHINE / "20261201T081047Z.json"
+    stored = json.loads(served.read_text())
+    stored["measurements"][0]["rates"] = [1]
+    served.write_text(json.dumps(stored))
+    assert "rates" not in results.read_run(served)["measurements"][0]
+
+
+def test_a_stored_upgraded_from_is_refused(tmp_path):
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000",
+                               [synthetic.memory_record("asyncio", "event", n) for n in (100, 1_000)])
+    stored = json.loads(path.read_text())
+    stored["upgraded_from"] = 1
+    path.write_text(json.dumps(stored))
+    with pytest.raises(UserError, match="upgraded_from is not a field a run file holds"):
+        results.read_run(path)
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda r: r.update(n=7), "n of a switch benchmark must be 0"),
+    (lambda r: r.update(variant="event"), "variant does not name a switch job"),
+    (lambda r: r.pop("placement"), "lacks 'placement'"),
+])
+def test_a_switch_record_names_a_benchmark_not_a_crowd(tmp_path, change, said):
+    record = synthetic.switch_record("asyncio", "future", "same-core", "x", 2e-6)
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
+    stored = json.loads(path.read_text())
+    change(stored["measurements"][0])
+    path.write_text(json.dumps(stored))
+    with pytest.raises(UserError, match=said):
+        results.read_run(path)
+
+
+def test_one_job_is_stored_once(tmp_path):
+    records = [synthetic.memory_record("asyncio", "event", n) for n in (100, 1_000)]
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", records)
+    stored = json.loads(path.read_text())
+    stored["measurements"].append(dict(stored["measurements"][0]))
+    path.write_text(json.dumps(stored))
+    with pytest.raises(UserError, match=r"measurements\[2\] names the same job as measurements\[0\]"):
+        results.read_run(path)
+    stored["measurements"][2]["repeat"] = 1  # a second fresh child at that N: another job
+    path.write_text(json.dumps(stored))
+    results.read_run(path)
+
+
+def test_a_failure_reaches_no_more_than_its_n(tmp_path):
+    failure = {"kind": "memory", "model": "threads", "variant": "condition", "n": 30_000, "repeat": 0,
+               "failure": "limit", "reached": 30_001, "reason": "r", "exit_code": 4, "wall_seconds": 1.0}
+    with pytest.raises(UserError, match="reached must be at most the job's N"):
+        synthetic.write_run(tmp_path, "m", "20260101T000000", [], failures=[failure])
+
+
+def test_the_runner_keeps_no_job_field_a_child_adds():
+    import sys
+
+    from parkbench import runner
+    from parkbench.protocol import JobKind
+    from parkbench.suite import Job
+
+    job = Job(JobKind.MEMORY, "asyncio", "event", 10)
+    code = ("import os, json\nfd = int(os.environ['PARKBENCH_RECORD_FD'])\n"
+            "os.write(fd, json.dumps({'kind': 'memory', 'model': 'asyncio', 'variant': 'event', 'n': 10,"
+            " 'primitive': 'lock', 'placement': 'same-core', 'rates': [5]}).encode())\nos.close(fd)\n")
+    record = runner.run_child(job, 20.0, [sys.executable, "-c", code])
+    assert not {"primitive", "placement", "rates"} & set(record)
+    assert Job.from_record(record) == job  # so --resume counts it done

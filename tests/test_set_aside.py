@@ -41,7 +41,7 @@ def _skipped_line(err: str, folder) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith(f"parkbench: skipped {_bad(folder)}"), lines[0]
-    assert "measurements[0].n must be a whole number" in lines[0], lines[0]
+    assert "measurements[0].n is -5 but its job's is 10" in lines[0], lines[0]
     return lines[0]
 
 
@@ -111,8 +111,8 @@ def test_a_folder_of_only_bad_files_is_a_one_line_error(folder, capsys):
 
 def test_a_bad_file_named_explicitly_stays_an_error(folder, capsys):
     good = folder / "fixture-b" / "20261126T052634Z.json"
-    one_line_error(capsys, main(["compare", str(good), str(_bad(folder))]), "measurements[0].n must be")
-    one_line_error(capsys, main(["show", str(_bad(folder))]), "measurements[0].n must be")
+    one_line_error(capsys, main(["compare", str(good), str(_bad(folder))]), "measurements[0].n is -5")
+    one_line_error(capsys, main(["show", str(_bad(folder))]), "measurements[0].n is -5")
 
 
 # --- a run never writes what its reader would refuse ------------------------------------

@@ -94,3 +94,38 @@ def test_an_interrupted_version_2_run_is_resumed_and_written_as_version_3(tmp_pa
     assert not any("job" in record for record in _records(written))
     assert len(written["measurements"]) == len(stored["measurements"]) == 38
     assert results.read_run(path)["skipped"][-1]["n"] == 22_000
+
+
+def _matches(shown, stored) -> bool:
+    if isinstance(shown, dict):
+        return isinstance(stored, dict) and all(
+            key == "..." or (key in stored and _matches(value, stored[key])) for key, value in shown.items())
+    if isinstance(shown, float):
+        return abs(shown - stored) <= 0.01 * abs(stored)  # rounded for the page
+    return shown == stored
+
+
+def test_the_records_shown_in_the_format_docs_are_committed_records_as_read():
+    """docs/results-format.md shows format-3 records: each is a committed record, read
+    through the upgrade, field for field (floats rounded to 1%)."""
+    import re
+    from pathlib import Path
+
+    from parkbench.record_schema import job_identity
+
+    text = (Path(__file__).parent.parent / "docs" / "results-format.md").read_text()
+    block = text.split("**Records, by example**")[1].split("```json\n")[1].split("```")[0]
+    decoder, shown, at = json.JSONDecoder(), [], 0
+    while block[at:].strip():
+        record, end = decoder.raw_decode(block, len(block) - len(block[at:].lstrip()))
+        shown.append(record)
+        at = end
+    runs = re.findall(r"run (\d{8}T\d{6}Z)", text.split("**Records, by example**")[1].split("```json")[0])
+    stored = [record for run_id in runs for document in [results.read_run(COMMITTED / MACHINE / f"{run_id}.json")]
+              for record in document["measurements"] + document["failures"]]
+    assert len(shown) == 4 and len(runs) == 2
+    for record in shown:
+        (match,) = [s for s in stored if job_identity(s)[:5] == job_identity(record)[:5]
+                    and s.get("primitive") == record.get("primitive") and s.get("placement") == record.get("placement")
+                    and ("failure" in s) == ("failure" in record)]
+        assert _matches(record, match), record
