@@ -277,7 +277,7 @@ class Sweep:
         def parse(_out):
             record = {"mode": mode, "file": f"{self.switch_folder.name}/{name}",
                       **switchbench.read_switch(path)}  # one round; the job names it
-            switchbench.merge_round(path, merged)
+            switchbench.merge_round(path, merged, job.repeat)
             return record
 
         return command, parse

@@ -71,24 +71,29 @@ def read_switch(path: Path) -> dict:
     }
 
 
-def merge_round(round_file: Path, merged: Path) -> None:
-    """Add the runs of one round's pyperf file to the benchmark's merged file (created
-    by the first round), written whole or not at all (the results store's atomic write);
-    the round file is removed."""
+ROUND_KEY = "parkbench_round"  # pyperf metadata: the round (from 1) a merged run came from
+
+
+def merge_round(round_file: Path, merged: Path, round_: int) -> None:
+    """Add the runs of one round's pyperf file (tagged with their round) to the
+    benchmark's merged file (created by the first round), written whole or not at all
+    (the results store's atomic write); the round file is removed. A round merged
+    before (a resumed run whose record of it was lost after the merge) is replaced, not
+    added twice."""
     import io
 
     import pyperf
 
     from parkbench.results import write_text_atomic
 
-    benchmark = pyperf.Benchmark.load(str(round_file))
+    runs = [pyperf.Run(run.values, warmups=run.warmups, collect_metadata=False,
+                       metadata={**run.get_metadata(), ROUND_KEY: round_ + 1})
+            for run in pyperf.Benchmark.load(str(round_file)).get_runs()]
     if merged.exists():
-        whole = pyperf.Benchmark.load(str(merged))
-        whole.add_runs(benchmark)
-    else:
-        whole = benchmark
+        runs = [run for run in pyperf.Benchmark.load(str(merged)).get_runs()
+                if run.get_metadata().get(ROUND_KEY) != round_ + 1] + runs
     text = io.StringIO()
-    whole.dump(text)
+    pyperf.Benchmark(runs).dump(text)
     write_text_atomic(merged, text.getvalue())
     round_file.unlink()
 

@@ -73,7 +73,15 @@ def test_a_round_merges_into_the_benchmark_file(tmp_path):
     for round_, values in enumerate(([1.0, 2.0], [3.0, 4.0])):
         path = tmp_path / switchbench.round_filename("a", "future", "same-core", round_)
         write(path, values)
-        switchbench.merge_round(path, merged)
+        switchbench.merge_round(path, merged, round_)
         assert not path.exists()
-    assert sorted(pyperf.Benchmark.load(str(merged)).get_values()) == [1.0, 2.0, 3.0, 4.0]
+    whole = pyperf.Benchmark.load(str(merged))
+    assert sorted(whole.get_values()) == [1.0, 2.0, 3.0, 4.0]
+    assert [run.get_metadata()[switchbench.ROUND_KEY] for run in whole.get_runs()] == [1, 2]
+    assert whole.get_metadata()["name"] == "b"
     assert sorted(p.name for p in tmp_path.iterdir()) == [merged.name]
+    # a resumed run runs round 1 again (its record was lost after the merge): replaced
+    path = tmp_path / switchbench.round_filename("a", "future", "same-core", 0)
+    write(path, [5.0, 6.0])
+    switchbench.merge_round(path, merged, 0)
+    assert sorted(pyperf.Benchmark.load(str(merged)).get_values()) == [3.0, 4.0, 5.0, 6.0]
