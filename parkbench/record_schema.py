@@ -57,8 +57,9 @@ def check_job(check: Checker, record, where: str) -> None:
 
 def job_identity(record: dict) -> tuple:
     """What tells one job from another (``suite.Job``'s fields), of a checked record."""
+    values = {**{"repeat": 0}, **record}  # no repeat is the first, as Job.from_record reads it
     return tuple(tuple(value) if isinstance(value, list) else value
-                 for value in (record.get(key) for key in ("kind", "model", "variant", "n", "repeat",
+                 for value in (values.get(key) for key in ("kind", "model", "variant", "n", "repeat",
                                                            "primitive", "placement", "rates")))
 
 

@@ -10,8 +10,8 @@
   one file.
 
 Reading is bounded and checked: only regular files of at most ``MAX_FILE_BYTES``, JSON
-only (never pickle), every document checked against its format (``schema.py``);
-version-1 files are upgraded in memory. ``tidy.load`` turns run files into a DataFrame.
+only (never pickle), every document checked against its format (``schema.py``), older
+ones upgraded in memory (``upgrade.py``); ``tidy.load`` makes run files a DataFrame.
 """
 
 import fcntl
@@ -31,8 +31,7 @@ MAX_FILE_BYTES = 64 * 2**20  # a full sweep's run file is about 1 MiB; pyperf fi
 
 def write_json_atomic(path: Path, document: dict) -> None:
     """Write ``document`` as JSON so that ``path`` holds either the old or the new file."""
-    text = json.dumps(document, indent=1, allow_nan=False) + "\n"
-    write_text_atomic(path, text)
+    write_text_atomic(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -126,10 +125,17 @@ def _lock(path: Path):
 class RunFile:
     """One sweep's file, saved atomically after every change, locked while open."""
 
-    def __init__(self, path: Path, document: dict, lock):
+    def __init__(self, path: Path, document: dict, lock, made_lock: bool = False):
         self.path = Path(path)
         self.document = document
         self._lock = lock
+        self._made_lock = made_lock  # reopen made the lock file: a refusal removes it
+
+    def let_go(self) -> None:
+        """A refused resume: unlocked, and no lock file left that the reopen made."""
+        self._lock.close()
+        if self._made_lock:
+            _lock_path(self.path).unlink(missing_ok=True)
 
     @classmethod
     def create(cls, folder: Path, machine: str, parameters: dict, interpreter: dict,
@@ -190,21 +196,19 @@ class RunFile:
         """An interrupted run's file, to be finished by a resumed sweep (locked first,
         so that two resumes of one run cannot both write it)."""
         path = Path(path)
-        had_lock = _lock_path(path).exists()
-        lock = _lock(path)
+        made = not _lock_path(path).exists()
+        run = cls(path, {}, _lock(path), made)
         try:
-            document = read_run(path)
-            if document.get("upgraded_from") == 2:  # the upgrade loses nothing: written as 3
-                del document["upgraded_from"]
-            elif document.get("upgraded_from"):
-                raise UserError(f"{path} is of results format {document['upgraded_from']}; "
+            run.document = read_run(path)
+            if run.document.get("upgraded_from") == 2:  # the upgrade loses nothing: written as 3
+                del run.document["upgraded_from"]
+            elif run.document.get("upgraded_from"):
+                raise UserError(f"{path} is of results format {run.document['upgraded_from']}; "
                                 f"only runs of format 2 or {SCHEMA_VERSION} can be resumed")
-        except UserError:  # refused: let go, and leave no lock file this call made
-            lock.close()
-            if not had_lock:
-                _lock_path(path).unlink(missing_ok=True)
+        except UserError:
+            run.let_go()
             raise
-        return cls(path, document, lock)
+        return run
 
     def save(self) -> None:
         """Write the document atomically, once the readers' own check passes on what

@@ -64,9 +64,9 @@ def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | No
     return command
 
 
-def _last_line(text: str) -> str:
+def _last_line(text: str, limit: int = 1000) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return lines[-1][:limit] if lines else ""  # a reason the results file takes whole
 
 
 POLL_SECONDS = 0.1  # how often the watchdog looks at the clock and at free memory
@@ -185,9 +185,9 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     if code == protocol.EXIT_LIMIT_REACHED and channel is not None:
         try:
             limit = protocol.decode(data)
-            if limit.get("kind") == "limit":
-                return Failure(job, FailureKind.LIMIT, _last_line(err) or limit["error"], code, wall,
-                               reached=int(limit["reached"]))
+            if limit.get("kind") == "limit" and 0 <= int(limit["reached"]) <= job.n:
+                reason = _last_line(err) or _last_line(str(limit["error"]))
+                return Failure(job, FailureKind.LIMIT, reason, code, wall, reached=int(limit["reached"]))
         except (ValueError, KeyError, TypeError):
             pass
     if code != protocol.EXIT_OK:
@@ -267,8 +267,6 @@ class Sweep:
         path = self.switch_folder / switchbench.round_filename(job.model, primitive, where, job.repeat)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # pyperf refuses to overwrite; a stale file is no result
-        if job.repeat == 0:
-            merged.unlink(missing_ok=True)  # a first round starts the benchmark anew
         mode, rigorous = self.plan.latency_mode, self.plan.rigorous_primitives
         if mode == "rigorous" and rigorous is not None and primitive not in rigorous.get(job.model, ()):
             mode = "quick"

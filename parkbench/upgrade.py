@@ -2,6 +2,7 @@
 memory, never written back. The format history is in ``schema.py``.
 """
 
+import json
 from pathlib import PurePosixPath
 
 from parkbench.schema import SCHEMA_VERSION
@@ -54,10 +55,15 @@ def _named_once(record, measurement: bool, where: str):
     interleaved) says ``whole``; a switch record's missing ``n`` is its job's 0."""
     if not isinstance(record, dict):
         return record  # the check names it
-    if not isinstance(record.get("job"), dict):
+    job = record.get("job")
+    if not isinstance(job, dict):
         raise ValueError(f"{where}.job must be an object in results format 2")
+    lacking = [key for key in ("kind", "model", "n") if key not in job]
+    unknown = sorted(str(key) for key in set(job) - set(JOB_FIELDS))
+    if lacking or unknown:  # format 2's own rule for its job copy
+        raise ValueError(f"{where}.job " + (f"lacks {lacking[0]!r}" if lacking else f"has unknown fields {unknown}"))
     record = dict(record)
-    job = record.pop("job")
+    del record["job"]
     kind = record.get("kind")
     if measurement and kind in PROBE_KINDS and "primitive" in record:
         record["parks_on"] = record.pop("primitive")
@@ -74,8 +80,8 @@ def _named_once(record, measurement: bool, where: str):
             record.pop("n", None)
     top = _top_level_fields(record, measurement)
     for key in JOB_FIELDS:
-        if key in top and key in record:
-            if key in job and job[key] != record[key]:
+        if key in top and key in record:  # the same value and type (true is not 1)
+            if key in job and json.dumps(job[key]) != json.dumps(record[key]):
                 raise ValueError(f"{where}.{key} is {record[key]!r} but its job's is {job[key]!r}")
         elif key in job and (job[key] is not None or key == "variant"):
             record[key] = job[key]

@@ -19,6 +19,20 @@ MACHINE = "x86_64-2cpu-24gib"
 RUN = "20261126T000000Z"
 
 
+def _refused_after(path, change, said):
+    """``path`` (a run file) edited by ``change(document)``, then read: refused so."""
+    stored = json.loads(path.read_text())
+    change(stored)
+    path.write_text(json.dumps(stored))
+    with pytest.raises(UserError, match=said):
+        results.read_run(path)
+
+
+def _committed_copy(tmp_path, run_id="20261126T181921Z"):
+    shutil.copytree(committed.results() / MACHINE, tmp_path / MACHINE)
+    return tmp_path / MACHINE / f"{run_id}.json"
+
+
 def _checked(record):
     return record_schema.check_measurement(json.loads(json.dumps(record)), "r", RUN)
 
@@ -111,13 +125,7 @@ def test_a_failure_names_its_job_too(tmp_path):
 def test_a_format_2_record_whose_two_copies_disagree_is_refused(tmp_path, change, said):
     """Format 2 held the job twice; the upgrade keeps one, so it refuses a file whose
     copies disagree (or that lacks the copy format 2 required) rather than choose."""
-    shutil.copytree(committed.results() / MACHINE, tmp_path / MACHINE)
-    path = tmp_path / MACHINE / "20261126T181921Z.json"
-    stored = json.loads(path.read_text())
-    change(stored)
-    path.write_text(json.dumps(stored))
-    with pytest.raises(UserError, match=said):
-        results.read_run(path)
+    _refused_after(_committed_copy(tmp_path), change, said)
 
 
 def test_format_2_fields_outside_its_job_copy_come_from_the_job_alone(tmp_path):
@@ -154,11 +162,7 @@ def test_a_stored_upgraded_from_is_refused(tmp_path):
 def test_a_switch_record_names_a_benchmark_not_a_crowd(tmp_path, change, said):
     record = synthetic.switch_record("asyncio", "future", "same-core", "x", 2e-6)
     path = synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
-    stored = json.loads(path.read_text())
-    change(stored["measurements"][0])
-    path.write_text(json.dumps(stored))
-    with pytest.raises(UserError, match=said):
-        results.read_run(path)
+    _refused_after(path, lambda document: change(document["measurements"][0]), said)
 
 
 def test_one_job_is_stored_once(tmp_path):
@@ -195,3 +199,42 @@ def test_the_runner_keeps_no_job_field_a_child_adds():
     record = runner.run_child(job, 20.0, [sys.executable, "-c", code])
     assert not {"primitive", "placement", "rates"} & set(record)
     assert Job.from_record(record) == job  # so --resume counts it done
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda job: job.clear(), r"job lacks 'kind'"),
+    (lambda job: job.pop("n"), r"job lacks 'n'"),
+    (lambda job: job.update(foo=1), r"job has unknown fields \['foo'\]"),
+    (lambda job: job.update(repeat=False), r"\.repeat is 0 but its job's is False"),
+])
+def test_a_format_2_job_copy_keeps_format_2_s_own_rule(tmp_path, change, said):
+    _refused_after(_committed_copy(tmp_path), lambda document: change(document["measurements"][0]["job"]), said)
+
+
+def test_a_record_without_repeat_is_the_first_child_at_its_n(tmp_path):
+    records = [synthetic.memory_record("asyncio", "event", n) for n in (100, 1_000)]
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", records)
+    stored = json.loads(path.read_text())
+    stored["measurements"].append({key: value for key, value in stored["measurements"][0].items()
+                                   if key != "repeat"})
+    path.write_text(json.dumps(stored))
+    with pytest.raises(UserError, match=r"measurements\[2\] names the same job as measurements\[0\]"):
+        results.read_run(path)
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda d: d.update(complete=True), "already complete"),
+    (lambda d: d["parameters"].update(repeat=1000), "repeat must be"),
+])
+def test_a_resume_refused_after_reopening_leaves_no_lock_file(tmp_path, capsys, change, said):
+    from parkbench.cli import main
+
+    shutil.copytree(committed.results() / MACHINE, tmp_path / MACHINE)
+    path = tmp_path / MACHINE / "20261126T181921Z.json"
+    stored = json.loads(path.read_text())
+    stored["complete"] = False
+    change(stored)
+    path.write_text(json.dumps(stored))
+    assert main(["run", "--output", str(tmp_path), "--resume", str(path)]) == 2
+    assert said in capsys.readouterr().err
+    assert not (path.parent / ".20261126T181921Z.lock").exists()

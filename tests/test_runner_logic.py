@@ -60,20 +60,19 @@ def test_a_switch_round_writes_its_own_file_and_is_merged_into_the_benchmark(tmp
     assert record["median"] == pytest.approx(2.5e-6) and record["loops"] == 4
 
 
-def test_a_first_round_starts_the_benchmark_anew_and_other_primitives_run_quick(tmp_path):
+def test_a_first_round_run_again_keeps_the_merged_file_and_other_primitives_run_quick(tmp_path):
+    """A resumed run that runs round 1 again keeps the other rounds' runs in the merged
+    file (merge_round replaces round 1's own: test_rounds)."""
     folder = tmp_path / "run"
     folder.mkdir()
     merged = folder / switchbench.switch_filename("asyncio", "queue", "cross-core")
-    merged.write_text("stale")
+    merged.write_text("rounds 2 and 3")
     rigorous = plan_of(timeout_seconds=10.0, latency_mode="rigorous", rigorous_primitives={"asyncio": ("future",)})
     sweep = Sweep([], rigorous, ListStore(), switch_folder=folder)
     command, _ = sweep._child(_switch(0, "cross-core", "queue"))
-    assert not merged.exists()  # a stale merged file from an earlier attempt is gone
+    assert merged.read_text() == "rounds 2 and 3"
     assert command[command.index("--processes") + 1] == "2"  # queue is not rigorous: quick
     assert command[0] == sys.executable
-    merged.write_text("kept")
-    sweep._child(_switch(1, "cross-core", "queue"))
-    assert merged.read_text() == "kept"  # a later round adds to it
 
 
 def _fake_children(monkeypatch, outcomes, folder: str = "run"):
@@ -216,13 +215,36 @@ def test_an_orphaned_child_says_so():
 def test_a_limit_record_gives_how_far_it_got():
     from parkbench import protocol
 
-    code = SEND.format(record='{"kind": "limit", "reached": 1234, "error": "EAGAIN"}') + \
+    code = SEND.format(record='{"kind": "limit", "reached": 7, "error": "EAGAIN"}') + \
         f"import sys\nprint('RuntimeError: cannot', file=sys.stderr)\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
     _, outcome = _child(code)
-    assert (outcome.kind, outcome.reached, outcome.reason) == (FailureKind.LIMIT, 1234, "RuntimeError: cannot")
-    code = SEND.format(record='{"kind": "limit", "reached": 5, "error": "EAGAIN"}') + \
+    assert (outcome.kind, outcome.reached, outcome.reason) == (FailureKind.LIMIT, 7, "RuntimeError: cannot")
+    code = SEND.format(record='{"kind": "limit", "reached": 10, "error": "EAGAIN"}') + \
         f"import sys\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
     assert _child(code)[1].reason == "EAGAIN"  # no stderr: the record's error
+    assert _child(code)[1].reached == 10         # all of its N (the job's is 10)
+
+
+@pytest.mark.parametrize("record", ['{"kind": "limit", "reached": 11, "error": "x"}',
+                                    '{"kind": "limit", "reached": -1, "error": "x"}'])
+def test_a_limit_past_the_job_s_n_is_no_limit(record):
+    """More waiters than the job asked for (or fewer than none) is no measurement of a
+    ceiling: the job fails as it exited, and the store would take a limit record."""
+    from parkbench import protocol
+
+    code = SEND.format(record=record) + f"import sys\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
+    _, outcome = _child(code)
+    assert outcome.kind == FailureKind.EXIT and outcome.reached is None
+
+
+def test_a_failure_s_reason_is_one_line_the_results_file_takes():
+    from parkbench import protocol
+
+    code = SEND.format(record='{"kind": "limit", "reached": 3, "error": {"a": 1}}') + \
+        f"import sys\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
+    assert _child(code)[1].reason == "{'a': 1}"
+    _, outcome = _child("import sys\nprint('x' * 5000, file=sys.stderr)\nsys.exit(3)")
+    assert outcome.reason == "x" * 1000
 
 
 def test_a_killed_child_names_the_signal():

@@ -95,12 +95,16 @@ def _reopen_run(args):
         if not path.is_file():
             raise UserError(f"no run {args.resume!r} to resume: {path} does not exist")
     run_file = results.RunFile.reopen(path)
-    if run_file.document["run_id"] != path.stem:
-        raise UserError(f"{path} holds run {run_file.document['run_id']}: a run file is named by "
-                        f"its run id (a copy under another name would store under the wrong one)")
-    if run_file.document["complete"]:
-        raise UserError(f"run {run_file.document['run_id']} is already complete; nothing to resume")
-    plan = RunPlan.from_document(run_file.document["parameters"], str(path))
+    try:
+        if run_file.document["run_id"] != path.stem:
+            raise UserError(f"{path} holds run {run_file.document['run_id']}: a run file is named by "
+                            f"its run id (a copy under another name would store under the wrong one)")
+        if run_file.document["complete"]:
+            raise UserError(f"run {run_file.document['run_id']} is already complete; nothing to resume")
+        plan = RunPlan.from_document(run_file.document["parameters"], str(path))
+    except UserError:
+        run_file.let_go()
+        raise
     run_file.document["parameters"] = plan.as_parameters()
     return run_file, plan
 
@@ -157,11 +161,15 @@ def _run(args) -> int:
         return _run_one(run_file, plan)
     run_file, plan = _reopen_run(args)
     child = None
-    if plan.python_spec is not None:  # checked with the plan: a version such as 3.12
-        child = Child(plan.python_spec)
-    _check_cache(plan, child)
-    if child is not None:
-        child.prepare(_say)
+    try:
+        if plan.python_spec is not None:  # checked with the plan: a version such as 3.12
+            child = Child(plan.python_spec)
+        _check_cache(plan, child)
+        if child is not None:
+            child.prepare(_say)
+    except BaseException:  # nothing resumed: the run is as it was
+        run_file.let_go()
+        raise
     return _run_one(run_file, plan, child)
 
 
