@@ -37,6 +37,11 @@ class JobKind(StrEnum):
     WAKES = "wakes"      # park N, offer open-loop wake-ups to other tasks beside them
 
 
+# What names a job in a stored record (``suite.Job``'s fields, in its order): once each,
+# at the record's top level (results format 3)
+JOB_FIELDS = ("kind", "model", "variant", "n", "repeat", "primitive", "placement", "rates")
+
+
 class FailureKind(StrEnum):
     EXIT = "exit"                  # the child failed and said why (last stderr line)
     LIMIT = "limit"                # the OS refused a waiter

@@ -6,7 +6,7 @@ skips) against the results format; the runner checks each new record with the sa
 from pathlib import PurePosixPath
 
 from parkbench.checker import MAX_RECORDS, Checker, _short, is_plain_name
-from parkbench.protocol import MAX_N
+from parkbench.protocol import JOB_FIELDS, MAX_N
 
 # A connections probe's requests timed under load (seconds), in its record's "connections"
 REQUEST_METRICS = ("request_p50", "request_p99", "request_p999", "request_max")
@@ -59,8 +59,7 @@ def job_identity(record: dict) -> tuple:
     """What tells one job from another (``suite.Job``'s fields), of a checked record."""
     values = {**{"repeat": 0}, **record}  # no repeat is the first, as Job.from_record reads it
     return tuple(tuple(value) if isinstance(value, list) else value
-                 for value in (values.get(key) for key in ("kind", "model", "variant", "n", "repeat",
-                                                           "primitive", "placement", "rates")))
+                 for value in (values.get(key) for key in JOB_FIELDS))
 
 
 def threads_short(record: dict) -> str | None:

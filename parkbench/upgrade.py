@@ -5,6 +5,7 @@ memory, never written back. The format history is in ``schema.py``.
 import json
 from pathlib import PurePosixPath
 
+from parkbench.protocol import JOB_FIELDS
 from parkbench.schema import SCHEMA_VERSION
 
 
@@ -30,7 +31,6 @@ def upgrade_run(document: dict, machine_document: dict | None) -> dict:
     return upgraded
 
 
-JOB_FIELDS = ("kind", "model", "variant", "n", "repeat", "primitive", "placement", "rates")
 PROBE_KINDS = ("memory", "tail", "served", "wakes")  # records whose "primitive" described the wait
 
 

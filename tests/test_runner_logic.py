@@ -336,3 +336,15 @@ def test_every_planned_job_ends_measured_failed_or_skipped_exactly_once(monkeypa
     assert ended(again.skipped) == [series[2]]
     Sweep(series, plan_of(timeout_seconds=1.0), again, previous={**older, "skipped": again.skipped}).run()
     assert ended(again.skipped) == [series[2]]
+
+
+def test_the_stored_job_fields_are_the_job_s_own():
+    """The one list of a job's stored fields (protocol.JOB_FIELDS, read by the upgrade
+    and the one-job-once check) is Job's fields, and a job survives its record."""
+    from dataclasses import fields
+
+    from parkbench import protocol
+
+    assert tuple(field.name for field in fields(Job)) == protocol.JOB_FIELDS
+    job = Job(JobKind.SERVED, "asyncio", "connections", 100, 1, rates=(10, 20))
+    assert Job.from_record(job.as_record()) == job and "primitive" not in job.as_record()

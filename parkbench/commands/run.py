@@ -78,8 +78,10 @@ def _with_map_checks(plan, output, name, identity, description, only: bool):
 
 def _reopen_run(args):
     """The run file named by ``--resume`` (a path, or a run id under the machine's
-    folder) and its plan, checked like a new one's."""
+    folder), its plan, checked like a new one's, and the interpreter of its children
+    (None: this one), made ready; a refusal leaves the file as it was, unlocked."""
     from parkbench import machine, results, schema
+    from parkbench.interpreters import Child
     from parkbench.plan import RunPlan
 
     given = [dest for dest in args.plan_options if getattr(args, dest, None) not in (None, False)]
@@ -102,11 +104,17 @@ def _reopen_run(args):
         if run_file.document["complete"]:
             raise UserError(f"run {run_file.document['run_id']} is already complete; nothing to resume")
         plan = RunPlan.from_document(run_file.document["parameters"], str(path))
-    except UserError:
+        child = None
+        if plan.python_spec is not None:  # checked with the plan: a version such as 3.12
+            child = Child(plan.python_spec)
+        _check_cache(plan, child)
+        if child is not None:
+            child.prepare(_say)
+    except BaseException:  # refused, or stopped before the sweep: the run is as it was
         run_file.let_go()
         raise
     run_file.document["parameters"] = plan.as_parameters()
-    return run_file, plan
+    return run_file, plan, child
 
 
 def _check_cache(plan, child=None) -> None:
@@ -159,18 +167,7 @@ def _run(args) -> int:
     if args.resume is None:
         run_file, plan = _new_run(args)
         return _run_one(run_file, plan)
-    run_file, plan = _reopen_run(args)
-    child = None
-    try:
-        if plan.python_spec is not None:  # checked with the plan: a version such as 3.12
-            child = Child(plan.python_spec)
-        _check_cache(plan, child)
-        if child is not None:
-            child.prepare(_say)
-    except BaseException:  # nothing resumed: the run is as it was
-        run_file.let_go()
-        raise
-    return _run_one(run_file, plan, child)
+    return _run_one(*_reopen_run(args))
 
 
 def _run_one(run_file, plan, child=None) -> int:
