@@ -17,8 +17,9 @@ import sys
 
 import pyperf
 
-from parkbench import lifeline, placement, probes
-from parkbench.errors import UserError
+from parkbench.core import registry
+from parkbench.core.errors import UserError
+from parkbench.measurement import lifeline, placement, probes
 
 INNER_LOOPS = 2  # one round trip = two one-way hand-offs
 
@@ -38,13 +39,13 @@ def main():
     worker = "--worker" in sys.argv
     lifeline.die_with_parent(None if worker else os.environ.get("PARKBENCH_RUNNER_PID"))
     runner = pyperf.Runner(add_cmdline_args=_add_worker_args)
-    runner.argparser.add_argument("--model", required=True, choices=list(probes.MODELS))
+    runner.argparser.add_argument("--model", required=True, choices=list(registry.MODELS))
     runner.argparser.add_argument("--primitive", required=True)
     runner.argparser.add_argument("--placement", required=True, choices=placement.PLACEMENTS)
     args = runner.parse_args()
-    model = probes.get(args.model)
+    model = registry.get(args.model)
     try:
-        probes.check_primitive(model, args.primitive)
+        registry.check_primitive(model, args.primitive)
     except UserError as exc:
         runner.argparser.error(str(exc))
     refusal = placement.refuse(args.placement)
@@ -56,7 +57,7 @@ def main():
         "parkbench_primitive": args.primitive,
         "parkbench_placement": args.placement,
         "parkbench_cpus": ",".join(map(str, cpus)),
-        "parkbench_one_thread": int(not model.multiprocess and model.name not in ("threads", "go")),
+        "parkbench_one_thread": int(registry.shares_one_thread(model.name)),
     })
     runner.bench_time_func(
         f"switch-{model.name}-{args.primitive}-{args.placement}",

@@ -14,7 +14,9 @@ import math
 import os
 import sys
 
-from parkbench.errors import EXIT_USER_ERROR, UserError
+from parkbench.core.errors import EXIT_USER_ERROR, UserError
+from parkbench.core.units import parse_seconds
+from parkbench.measurement.suite import DEFAULT_TIMEOUT_SECONDS, FULL_TIMEOUT_SECONDS
 
 
 def _positive_int(text: str) -> int:
@@ -38,8 +40,6 @@ def _positive_float(text: str) -> float:
 
 
 def _seconds(text: str) -> float:
-    from parkbench.units import parse_seconds
-
     try:
         return parse_seconds(text, "--slo")
     except UserError as exc:
@@ -74,7 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fresh children per N, 1 to 100 (default 1)")
     run.add_argument("--output", default="results", help="results folder (default results/)")
     run.add_argument("--machine", help="machine name (default: stored, or derived once)")
-    from parkbench.suite import DEFAULT_TIMEOUT_SECONDS, FULL_TIMEOUT_SECONDS
 
     sweep.add_argument("--timeout", type=_positive_float,
                        help=f"seconds per probe child (default {DEFAULT_TIMEOUT_SECONDS:g}; "

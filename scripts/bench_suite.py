@@ -44,7 +44,7 @@ def phases(document: dict) -> dict:
 
 
 def pipe(document: dict) -> float | None:
-    from parkbench import calibration
+    from parkbench.analysis import calibration
 
     return calibration.pipe_seconds(document.get("calibration"))
 

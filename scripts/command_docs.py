@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from parkbench.cli import build_parser
-from parkbench.command_docs import markdown
+from parkbench.commands.command_docs import markdown
 
 path = Path(__file__).resolve().parent.parent / "docs" / "commands.md"
 path.write_text(markdown(build_parser()))

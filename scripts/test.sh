@@ -5,4 +5,4 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup-venv.sh" test report lint reference
 cd "$root"
-exec "$root/.venv/bin/python" -m pytest "$@"
+exec "$root/.venv/bin/python" -m pytest -n auto "$@"   # pytest-xdist: one worker per CPU

@@ -4,8 +4,8 @@ formula or the wrong run shows in a test."""
 
 from datetime import UTC, datetime
 
-from parkbench import results
-from parkbench.slopes import derive
+from parkbench.analysis.slopes import derive
+from parkbench.store import results
 
 INTERPRETER = {"implementation": "CPython", "version": "3.11.7", "executable": "python3.11"}
 LIMITS = {"pid_max": 32768, "threads_max": 192729, "max_map_count": 65530,

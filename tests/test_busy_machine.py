@@ -3,9 +3,11 @@ one, and no command shows a negative cost per waiter (one wording for noise)."""
 
 import pytest
 
-from parkbench import current, slopes, summary
+from parkbench.analysis import current
 from parkbench.cli import main
-from parkbench.units import format_bytes
+from parkbench.core import stats
+from parkbench.core.units import format_bytes
+from parkbench.presentation import summary
 
 from . import synthetic
 
@@ -70,9 +72,9 @@ def test_a_kernel_within_its_noise_is_sound_and_said_to_be_noise(tmp_path):
 
 def test_the_slope_noise_is_half_its_95_percent_interval():
     # slope 0.8, residuals -0.3, 0.9, -0.9, 0.3: s² = 1.8 / 2, SE = sqrt(0.9 / 5), t(2) = 4.303
-    assert slopes.slope_noise([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4.303 * (0.9 / 5) ** 0.5)
-    assert slopes.slope_noise([1, 2, 3], [2, 4, 6]) == 0.0
-    assert slopes.slope_noise([1, 2], [1, 2]) != slopes.slope_noise([1, 2], [1, 2])   # nan
+    assert stats.slope_noise([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4.303 * (0.9 / 5) ** 0.5)
+    assert stats.slope_noise([1, 2, 3], [2, 4, 6]) == 0.0
+    assert stats.slope_noise([1, 2], [1, 2]) != stats.slope_noise([1, 2], [1, 2])   # nan
 
 
 @pytest.mark.parametrize("value, noise, shown", [
@@ -103,7 +105,7 @@ def test_the_report_says_noise_and_draws_no_negative_bar(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from parkbench import headline, memoryplots
+    from parkbench.presentation import headline, memoryplots
 
     synthetic.write_run(tmp_path, "m", "20260101T000000", _threads(-2_540.0, disturbed_at=NS))
     frame = current.load(tmp_path).frame

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import gotoolchain, interpreters
 from parkbench.cli import main
+from parkbench.measurement import gotoolchain, interpreters
 
 from .damage import one_line_error
 from .test_interpreters import _fake as fake_interpreter

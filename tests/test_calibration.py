@@ -4,8 +4,11 @@ ratio to its own run's pipe hand-off. Its check on read is in ``test_schema.py``
 
 import pytest
 
-from parkbench import calibration, current, summary
+from parkbench.analysis import calibration, current
 from parkbench.commands.compare import calibration_lines
+from parkbench.measurement import calibration as measured_calibration
+from parkbench.measurement import calibration_child
+from parkbench.presentation import summary
 from tests.synthetic import switch_record, write_run
 
 
@@ -43,7 +46,7 @@ def test_compare_says_how_fast_each_machine_was():
 
 @pytest.mark.slow
 def test_the_calibration_runs_in_a_child_and_gives_both_figures():
-    measured = calibration.measure()
-    assert measured is not None and measured["repeats"] == calibration.REPEATS
+    measured = measured_calibration.measure()
+    assert measured is not None and measured["repeats"] == calibration_child.REPEATS
     assert 0 < measured["python_loop_ns"] < 10_000
     assert 1e-8 < measured["pipe_one_way_seconds"] < 1e-2

@@ -3,7 +3,7 @@ name the one whose bound is within 5%."""
 
 import pytest
 
-from parkbench.capacity import derive_capacity, derive_limits_reached
+from parkbench.analysis.capacity import derive_capacity, derive_limits_reached
 
 LIMITS = {"pid_max": 32768, "threads_max": 192729, "max_map_count": 65530,
           "rlimit_nproc": {"soft": 96364, "hard": 96364}, "rlimit_nofile": {"soft": 20000, "hard": 20000},

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from parkbench import current
+from parkbench.analysis import current
 from parkbench.cli import main
 from tests import committed
 

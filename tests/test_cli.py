@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from parkbench.cli import main
+from parkbench.core import registry
 
 
 def _json_lines(text):
@@ -44,11 +45,10 @@ def test_run_then_show_json_end_to_end(tmp_path, capsys):
 def test_list_names_every_model_and_variant(capsys):
     import re
 
-    from parkbench import probes
 
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for model in probes.MODELS.values():
+    for model in registry.MODELS.values():
         assert re.search(rf"^{model.name}: ", out, re.M)
         variants = re.search(rf"^{model.name}: .*\n  variants: ([^(]+) \(", out, re.M).group(1)
         assert variants.split(", ") == list(model.variants)  # "fork" is not found in "forkserver"
@@ -110,7 +110,7 @@ def test_the_command_reference_is_current():
     from pathlib import Path
 
     from parkbench.cli import build_parser
-    from parkbench.command_docs import markdown
+    from parkbench.commands.command_docs import markdown
 
     page = Path(__file__).parent.parent / "docs" / "commands.md"
     assert page.read_text() == markdown(build_parser())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import compare
+from parkbench.analysis import compare
 from parkbench.cli import main
 
 FIXTURES = str(Path(__file__).parent / "fixtures" / "results")

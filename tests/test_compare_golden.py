@@ -7,7 +7,7 @@ import math
 import pyperf
 import pytest
 
-from parkbench import compare
+from parkbench.analysis import compare
 
 from . import synthetic
 
@@ -209,7 +209,7 @@ def test_switch_and_capacity_figures_that_differ_in_context_say_how(tmp_path):
 
 
 def test_an_interpreter_filter_is_plain_text_not_a_pattern(tmp_path):
-    from parkbench.errors import UserError
+    from parkbench.core.errors import UserError
 
     synthetic.write_run(tmp_path, "m", RUN, [synthetic.memory_record("asyncio", "event", n) for n in GRID],
                         interpreter=dict(synthetic.INTERPRETER, version="3.13.0"))
@@ -218,7 +218,7 @@ def test_an_interpreter_filter_is_plain_text_not_a_pattern(tmp_path):
 
 
 def test_resolve_errors_name_what_was_given(tmp_path):
-    from parkbench.errors import UserError
+    from parkbench.core.errors import UserError
 
     with pytest.raises(UserError) as error:
         compare.resolve("nosuch", tmp_path)

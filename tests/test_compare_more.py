@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from parkbench import compare
-from parkbench.errors import UserError
+from parkbench.analysis import compare
+from parkbench.core.errors import UserError
 
 from . import synthetic
 

@@ -9,10 +9,13 @@ import uuid
 import psutil
 import pytest
 
-from parkbench import limits, probes, slopes, suite, summary, tidy
-from parkbench.probes import connections, kernel_split
-from parkbench.runner import Failure, run_child
-from parkbench.suite import Job
+from parkbench.analysis import slopes, tidy
+from parkbench.core import registry
+from parkbench.measurement import limits, suite
+from parkbench.measurement.probes import connections, kernel_split
+from parkbench.measurement.runner import Failure, run_child
+from parkbench.measurement.suite import Job
+from parkbench.presentation import summary
 from tests import synthetic
 
 # A /proc/slabinfo whose caches all have different footprints (pages * 4096 / objects
@@ -217,8 +220,8 @@ def _gone(env: dict, port=None) -> list:
     ("threads", "connections", 37), ("subprocess", "connections", 7),
     ("asyncio", "reuseport", 37), ("go", "connections", 37)])
 def test_a_server_holds_n_connections_proved_and_measured_without_its_clients(model, variant, n):
-    if model == "go" and probes.unavailable(probes.get("go")):
-        pytest.skip(probes.unavailable(probes.get("go")))
+    if model == "go" and suite.unavailable(registry.get("go")):
+        pytest.skip(suite.unavailable(registry.get("go")))
     env = _marked()
     record = run_child(Job("memory", model, variant, n), timeout=60, env=env)
     assert not isinstance(record, Failure), record
@@ -261,7 +264,7 @@ def test_a_timed_out_connections_probe_leaves_no_server_client_or_socket():
 def test_a_handler_that_ended_or_does_not_wait_on_a_read_is_not_counted_parked():
     import asyncio
 
-    from parkbench.probes import asyncio_tasks
+    from parkbench.measurement.probes import asyncio_tasks
 
     async def scene():
         loop = asyncio.get_running_loop()
@@ -282,11 +285,10 @@ def test_a_handler_that_ended_or_does_not_wait_on_a_read_is_not_counted_parked()
 
 
 def test_the_reuseport_server_counts_every_core_one_loop_counts_one():
-    from parkbench import sizing
 
-    assert sizing.uses_every_core("asyncio", "reuseport")
-    assert not sizing.uses_every_core("asyncio", "connections")
-    assert sizing.uses_every_core("subprocess", "connections")
+    assert registry.serves_every_core("asyncio", "reuseport")
+    assert not registry.serves_every_core("asyncio", "connections")
+    assert registry.serves_every_core("subprocess", "connections")
 
 
 def test_a_connection_is_set_against_a_goroutines_connection_a_waiter_against_a_goroutine():
@@ -304,7 +306,7 @@ def test_a_connection_is_set_against_a_goroutines_connection_a_waiter_against_a_
 
 
 def test_the_client_opens_its_connections_as_a_stream_not_one_burst(monkeypatch, capsys):
-    from parkbench import conn_client
+    from parkbench.measurement import conn_client
 
     opened, pauses = [], []
     monkeypatch.setattr(conn_client, "connect", lambda port, source: opened.append(port) or object())
@@ -319,7 +321,7 @@ def test_the_client_opens_its_connections_as_a_stream_not_one_burst(monkeypatch,
 
 
 def test_a_server_out_of_descriptors_names_the_hard_limit_it_met():
-    from parkbench import capacity
+    from parkbench.analysis import capacity
 
     failure = {"kind": "memory", "failure": "limit", "model": "threads",
                "variant": "connections", "reached": 19_994,

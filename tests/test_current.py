@@ -6,9 +6,10 @@ import shutil
 
 import pytest
 
-from parkbench import current, results, sizing, tidy
+from parkbench.analysis import current, sizing, tidy
 from parkbench.cli import main
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.store import results
 from tests import committed
 
 from . import synthetic
@@ -193,7 +194,7 @@ def test_a_run_file_being_written_is_locked(tmp_path):
 def test_to_limit_with_a_bare_model_runs_its_default_variant():
     import argparse
 
-    from parkbench.plan import RunPlan
+    from parkbench.measurement.plan import RunPlan
 
     args = argparse.Namespace(full=False, to_limit="threads", models=None, n=None, only=None,
                               latency_mode=None, timeout=None, memory_budget=None, repeat=None,

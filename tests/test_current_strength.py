@@ -3,7 +3,7 @@ a fit exactly one decade wide, N from 1, and the runs that speak for a machine."
 
 import pytest
 
-from parkbench import current
+from parkbench.analysis import current
 
 from . import synthetic
 

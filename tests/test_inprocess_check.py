@@ -7,9 +7,12 @@ import json
 
 import pytest
 
-from parkbench import guard, map_checks, record_schema, sizing, suite
-from parkbench.errors import UserError
-from parkbench.protocol import JobKind
+from parkbench.analysis import map_checks, sizing
+from parkbench.core.errors import UserError
+from parkbench.core.protocol import JobKind
+from parkbench.measurement import guard, map_check_jobs, suite
+from parkbench.presentation import headline
+from parkbench.store import map_check_schema, record_schema
 from tests.test_loadgen import step_record
 
 # uneven figures: 1 / 7.3 µs = 136,986 wake-ups/s on one core; 1,103 B per task
@@ -32,10 +35,10 @@ def test_points_sit_at_half_the_capacity_and_either_side_of_the_hand_off_rate():
     assert check["waiters"] == 7_905_500 and check["predicted_capacity"] == 15_811_000
     assert check["rates"] == [109_589, 171_233]             # 0.8x and 1.25x of 136,986
     assert check["predicted_rate"] == pytest.approx(RATE)
-    assert check["bytes_per_waiter"] == 1_103.0 and set(check) == set(map_checks.IN_PROCESS_FIELDS)
+    assert check["bytes_per_waiter"] == 1_103.0 and set(check) == set(map_check_schema.IN_PROCESS_FIELDS)
     assert "7.30 µs" in check["basis"] and "20260102T000000Z" in check["basis"]
     assert "capped" not in check["basis"]
-    map_checks.check([check], pytest.fail, [("asyncio", "event")])
+    map_check_schema.check([check], pytest.fail, [("asyncio", "event")])
 
 
 def test_a_budget_too_small_for_half_the_capacity_caps_w_and_the_guard_takes_that_w():
@@ -65,18 +68,18 @@ def test_an_in_process_check_is_a_wakes_job_that_needs_no_load_generator():
 
 
 def test_the_probe_is_given_the_rates_and_the_checked_step():
-    from parkbench.runner import probe_command
+    from parkbench.measurement.runner import probe_command
 
     job = suite.Job(JobKind.WAKES, "asyncio", "event", 7_905_500, rates=(109_589, 171_233))
     command = probe_command(job, served={"step_seconds": 1.0})
     chosen = json.loads(command[command.index("--wakes") + 1])
-    assert chosen["rates"] == [109_589, 171_233] and chosen["step_seconds"] == map_checks.STEP_SECONDS
+    assert chosen["rates"] == [109_589, 171_233] and chosen["step_seconds"] == map_check_jobs.STEP_SECONDS
     assert "--served" not in command and command[command.index("--n") + 1] == "7905500"
 
 
 def test_the_sweep_guards_a_check_by_its_planned_total_per_waiter(monkeypatch):
-    from parkbench import runner
-    from parkbench.plan import RunPlan
+    from parkbench.measurement import runner
+    from parkbench.measurement.plan import RunPlan
     from tests.test_runner import ListStore
 
     asked = []
@@ -142,7 +145,7 @@ def test_a_run_with_both_checks_gives_verdicts_of_both_kinds():
                                                         ("connections", True), ("connections", False)]
     assert [r["variant"] for r in map_checks.of_workload(rows, "in-process")] == ["event", "event"]
     assert [r["variant"] for r in map_checks.of_workload(rows, "connections")] == ["connections"] * 2
-    table = map_checks.table(rows)
+    table = headline.checks_table(rows)
     assert list(table["model/variant"]) == ["asyncio/event"] * 2 + ["asyncio/connections"] * 2
 
 
@@ -163,17 +166,17 @@ def test_a_wakes_record_and_an_in_process_check_are_untrusted_input():
     for bad in ({k: v for k, v in _checked().items() if k != "bytes_per_waiter"},
                 {**_checked(), "bytes_per_waiter": -1.0}, {**_checked(), "bytes_per_waiter": "1 KB"}):
         with pytest.raises(UserError):
-            map_checks.check([bad], fail)
+            map_check_schema.check([bad], fail)
     assert "must name bytes_per_waiter" in said[0] and "bytes_per_waiter" in said[1] + said[2]
     with pytest.raises(UserError, match="must not name bytes_per_waiter"):
-        map_checks.check([{**_checked(), "variant": "connections"}], fail)
+        map_check_schema.check([{**_checked(), "variant": "connections"}], fail)
 
 
 def test_only_check_plans_a_wakes_job_and_a_resumed_plan_meets_the_same_rule():
     import dataclasses
 
     from parkbench.cli import build_parser
-    from parkbench.plan import RunPlan
+    from parkbench.measurement.plan import RunPlan
 
     args = build_parser().parse_args(["run", "--only", "check", "--models", "asyncio:event"])
     plan = dataclasses.replace(RunPlan.from_args(args), map_checks=(_checked(),)).checked()
@@ -193,12 +196,12 @@ def test_only_check_plans_a_wakes_job_and_a_resumed_plan_meets_the_same_rule():
 
 
 def test_an_estimate_counts_a_checks_steps(tmp_path):
-    from parkbench import estimate
+    from parkbench.measurement import estimate
 
     job = suite.Job(JobKind.WAKES, "asyncio", "event", 1_000_000, rates=(109_589, 171_233))
     phases = estimate.plan_seconds([job], tmp_path)
-    assert phases["wakes"] == pytest.approx(1.0 + 25.0 + map_checks.WAKE_WARMUP_SECONDS
-                                            + 2 * map_checks.STEP_SECONDS)
+    assert phases["wakes"] == pytest.approx(1.0 + 25.0 + map_check_jobs.WAKE_WARMUP_SECONDS
+                                            + 2 * map_check_jobs.STEP_SECONDS)
 
 
 def test_the_in_process_maps_mark_held_and_not_held_points():
@@ -207,7 +210,7 @@ def test_the_in_process_maps_mark_held_and_not_held_points():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from parkbench import sizing_plots
+    from parkbench.presentation import sizing_plots
 
     other = sizing.Profile("m", "threads", "condition", 40_000.0, 30_000, "threads-max", 9e-6, 1)
     rows = map_checks.verdicts(wakes_record([(109_589, 0.001), (171_233, 0.02)]), _checked(), 0.005)
@@ -226,7 +229,7 @@ def test_the_in_process_maps_mark_held_and_not_held_points():
 
 
 def test_a_newer_run_that_checked_one_workload_hides_no_other(tmp_path):
-    from parkbench import current
+    from parkbench.analysis import current
     from tests.test_map_checks import _check_record
     from tests.test_map_checks import _checked as connections_check
     from tests.test_served_figures import _run
@@ -266,7 +269,7 @@ def test_the_report_marks_and_tables_an_in_process_check(tmp_path):
 
 
 def test_a_run_predicts_the_in_process_check_from_the_machines_current_figures(tmp_path):
-    from parkbench.tidy import interpreter_key
+    from parkbench.analysis.tidy import interpreter_key
     from tests import shapes, synthetic
 
     shapes.write(tmp_path, "one-interpreter")
@@ -287,13 +290,13 @@ def test_a_run_predicts_the_in_process_check_from_the_machines_current_figures(t
 def test_only_check_runs_a_tiny_in_process_check_end_to_end(tmp_path, monkeypatch, capsys):
     """``parkbench run --only check`` with a prediction shrunk to W=1,000 and 1 s steps:
     the wakes job runs, the run file stores and re-reads it, and its verdicts come out."""
-    from parkbench import results
     from parkbench.cli import main
+    from parkbench.store import results
 
     tiny = {**_checked(waiters=1_000, rates=(1_000, 1_500)), "predicted_rate": 1_250.0,
             "predicted_capacity": 2_000, "bytes_per_waiter": 1_103.0}
     monkeypatch.setattr(map_checks, "predict", lambda *a, **k: ([tiny], ""))
-    monkeypatch.setattr(map_checks, "STEP_SECONDS", 1.0)
+    monkeypatch.setattr(map_check_jobs, "STEP_SECONDS", 1.0)
     status = main(["run", "--only", "check", "--models", "asyncio:event", "--output", str(tmp_path),
                    "--machine", "tiny"])
     assert status == 0, capsys.readouterr().err

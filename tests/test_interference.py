@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from parkbench import interference, slopes
-from parkbench.errors import UserError
+from parkbench.analysis import slopes
+from parkbench.core.errors import UserError
+from parkbench.measurement import interference
 
 
 def _snap(time, others_cpu, system_tasks, own_cpu, own_tasks, running=1):
@@ -150,7 +151,7 @@ def test_run_ends_naming_each_disturbed_series_and_the_command_to_measure_it_aga
 
 
 def test_a_record_s_interference_is_checked_as_it_arrives():
-    from parkbench.record_schema import check_measurement
+    from parkbench.store.record_schema import check_measurement
 
     record = _memory("asyncio", "event", 1_000, 1)
     record.update(spawn_seconds=0.1, wake_seconds=0.1, parks_on="future",
@@ -186,7 +187,7 @@ def test_a_finished_child_s_session_is_gone_before_the_next_child_starts():
     processes'."""
     import subprocess
 
-    from parkbench import lifeline
+    from parkbench.measurement import lifeline
 
     # a leader, a worker in its group, and a 'server' in a process group of its own
     leader = subprocess.Popen(["sh", "-c", "sleep 30 & "

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import interpreters, probes
 from parkbench.cli import main
-from parkbench.errors import UserError
+from parkbench.core import registry
+from parkbench.core.errors import UserError
+from parkbench.measurement import interpreters, suite
 
 
 def _fake(path: Path, identity: dict) -> Path:
@@ -132,8 +133,8 @@ def test_a_sweep_runs_its_children_under_another_interpreter(tmp_path, capsys):
     assert done.returncode == 0, done.stderr
     # go's hand-off under that interpreter: pyperf's workers (a clean environment) find
     # the toolchain the runner found (run publishes it in PARKBENCH_GO: test_go.py)
-    if probes.unavailable(probes.get("go")) is None:
-        from parkbench import gotoolchain, switchbench
+    if suite.unavailable(registry.get("go")) is None:
+        from parkbench.measurement import gotoolchain, switchbench
 
         result = tmp_path / "go.json"
         command = switchbench.switch_command("go", "chan", "same-core", result, "quick",
@@ -145,7 +146,8 @@ def test_a_sweep_runs_its_children_under_another_interpreter(tmp_path, capsys):
 
 
 def test_the_report_sets_each_interpreter_against_the_oldest(tmp_path):
-    from parkbench import current, headline
+    from parkbench.analysis import current
+    from parkbench.presentation import headline
     from tests.synthetic import INTERPRETER, memory_record, switch_record, write_run
 
     newer = dict(INTERPRETER, version="3.13.0", executable="python3.13")
@@ -176,7 +178,7 @@ def test_the_report_sets_each_interpreter_against_the_oldest(tmp_path):
 def test_the_main_sections_use_the_interpreter_with_the_most_figures():
     import pandas as pd
 
-    from parkbench import headline
+    from parkbench.presentation import headline
 
     frame = pd.DataFrame({"machine": ["m"] * 5 + ["n"] * 2,
                           "interpreter": ["CPython 3.12.1"] * 2 + ["CPython 3.11.7"] * 3

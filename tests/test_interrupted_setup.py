@@ -15,7 +15,7 @@ import uuid
 import psutil
 import pytest
 
-from parkbench import gotoolchain
+from parkbench.measurement import gotoolchain
 
 from .test_interpreters import _identity
 

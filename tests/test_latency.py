@@ -13,13 +13,15 @@ import sys
 import pyperf
 import pytest
 
-from parkbench import probes, results, tidy
+from parkbench.analysis import tidy
 from parkbench.cli import main
-from parkbench.handoff import one_way_percentiles
+from parkbench.core import registry
+from parkbench.measurement.handoff import one_way_percentiles
+from parkbench.store import results
 
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 
-ALL_PRIMITIVES = [(m.name, p) for m in probes.MODELS.values() for p in m.primitives]
+ALL_PRIMITIVES = [(m.name, p) for m in registry.MODELS.values() for p in m.primitives]
 TWO_CPUS = len(os.sched_getaffinity(0)) >= 2
 
 
@@ -31,7 +33,7 @@ def _in_child(code: str, preexec_fn=None) -> dict:
 
 
 def _pingpong(model, primitive, loops, cpus):
-    module = probes.get(model).module
+    module = registry.get(model).module
     return _in_child(
         f"import json, importlib\n"
         f"m = importlib.import_module({module!r})\n"
@@ -42,11 +44,11 @@ def _pingpong(model, primitive, loops, cpus):
 
 
 def test_registry_primitives_match_the_probe_modules():
-    code = ("import json, importlib\nfrom parkbench import probes\n"
+    code = ("import json, importlib\nfrom parkbench.core import registry\n"
             "print(json.dumps({m.name: list(importlib.import_module(m.module).HANDOFF_PRIMITIVES) "
-            "for m in probes.MODELS.values()}))")
+            "for m in registry.MODELS.values()}))")
     modules = _in_child(code)
-    assert modules == {m.name: list(m.primitives) for m in probes.MODELS.values()}
+    assert modules == {m.name: list(m.primitives) for m in registry.MODELS.values()}
 
 
 @pytest.mark.parametrize("model, primitive", ALL_PRIMITIVES)
@@ -145,7 +147,7 @@ def test_unknown_primitive_is_exit_2_with_accepted_values(tmp_path, capsys):
 
 
 def test_switch_script_rejects_unknown_primitive():
-    from parkbench.switchbench import SWITCH_SCRIPT
+    from parkbench.measurement.switchbench import SWITCH_SCRIPT
 
     done = subprocess.run([sys.executable, str(SWITCH_SCRIPT), "--model", "gevent", "--primitive",
                            "lock", "--placement", "same-core"], capture_output=True, text=True, timeout=60)

@@ -11,18 +11,18 @@ MAX_MODULE_LINES = 350
 
 
 def test_the_runner_the_store_and_every_command_load_no_probe_module():
-    """The registry (``parkbench.probes``) holds the static facts; a probe module (its
+    """The registry (``parkbench.measurement.probes``) holds the static facts; a probe module (its
     submodules, the connections client) is imported only by a probe child."""
     from parkbench.cli import COMMANDS
 
-    modules = ["parkbench.runner", "parkbench.results", "parkbench.plan", "parkbench.suite",
-               "parkbench.limits", "parkbench.capacity", "parkbench.current", "parkbench.summary",
-               "parkbench.headline", "parkbench.plots", "parkbench.cli",
+    modules = ["parkbench.measurement.runner", "parkbench.store.results", "parkbench.measurement.plan", "parkbench.measurement.suite",
+               "parkbench.measurement.limits", "parkbench.analysis.capacity", "parkbench.analysis.current", "parkbench.presentation.summary",
+               "parkbench.presentation.headline", "parkbench.presentation.plots", "parkbench.cli",
                *(f"parkbench.commands.{name}" for name in COMMANDS.values())]
     code = ("import importlib, sys\n"
             f"for name in {modules!r}: importlib.import_module(name)\n"
-            "print(sorted(m for m in sys.modules if m.startswith('parkbench.probes.') "
-            "or m in ('parkbench.conn_client', 'parkbench.probe_child')))")
+            "print(sorted(m for m in sys.modules if m.startswith('parkbench.measurement.probes.') "
+            "or m in ('parkbench.measurement.conn_client', 'parkbench.measurement.probe_child')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from parkbench import limits, results
 from parkbench.cli import main
+from parkbench.measurement import limits
+from parkbench.store import results
 
 
 def _tree(root, files):
@@ -130,7 +131,7 @@ def test_to_limit_threads_against_a_lowered_address_space(tmp_path):
     """RLIMIT_AS holds threads back even for root (RLIMIT_NPROC does not): each thread
     reserves its stack. The runner survives and records the refusal."""
     baseline = subprocess.run(
-        [sys.executable, "-m", "parkbench.probe_child", "--model", "threads", "--variant", "condition",
+        [sys.executable, "-m", "parkbench.measurement.probe_child", "--model", "threads", "--variant", "condition",
          "--n", "1"], capture_output=True, text=True, timeout=60)
     import json
 

@@ -1,5 +1,5 @@
 """The served rate's load generator (``benchmarks/loadgen``) and the analysis of its
-output (``parkbench.served``).
+output (``parkbench.analysis.served``).
 
 The Go tests (histogram, schedule, coordinated omission on fake time) run through the
 offline build environment; the real generator runs for under two seconds against its
@@ -16,7 +16,9 @@ import time
 
 import pytest
 
-from parkbench import gotoolchain, served
+from parkbench.analysis import served
+from parkbench.measurement import gotoolchain
+from parkbench.store import loadgen_output
 
 slow = pytest.mark.slow
 
@@ -87,7 +89,7 @@ def test_the_generator_against_its_own_echo_server(loadgen, echo):
                            "-timeout", "0.5s", "-max-seconds", "10"],
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and done.stderr == "", done.stderr
-    run = served.parse(json.loads(done.stdout))
+    run = loadgen_output.parse(json.loads(done.stdout))
     assert run.complete and run.stopped is None and run.connections == 4 and run.address == address
     assert run.warmup["offered"] == 2000 and run.warmup["seconds"] == 0.2
     (step,) = run.steps
@@ -120,7 +122,7 @@ def test_sigterm_ends_the_generator_with_what_it_completed(loadgen, echo):
     out, err = process.communicate(timeout=10)
     assert process.returncode == 3
     assert err.strip() == "loadgen: stopped early (signal) after 0 of 1 steps"
-    run = served.parse(json.loads(out))
+    run = loadgen_output.parse(json.loads(out))
     assert not run.complete and run.stopped == "signal" and run.steps == () and run.closed is None
 
 
@@ -174,11 +176,11 @@ def document(*steps):
 
 
 def rate_of(*steps, slo=served.DEFAULT_SLO_SECONDS):
-    return served.sustainable_rate(served.parse(document(*steps)).steps, slo)
+    return served.sustainable_rate(loadgen_output.parse(document(*steps)).steps, slo)
 
 
 def test_a_document_parses_into_steps_and_the_closed_peak():
-    run = served.parse(document(step_record(1000), step_record(2000)))
+    run = loadgen_output.parse(document(step_record(1000), step_record(2000)))
     assert [step.offered for step in run.steps] == [1000, 2000]
     assert run.steps[1].scheduled == 4000 and run.steps[1].interval_rates == (2000.0, 2000.0)
     assert run.closed is not None and run.closed.achieved == 50_000 and not hasattr(run.closed, "offered")
@@ -218,7 +220,7 @@ def test_a_request_not_answered_fails_the_step(failure):
 
 
 def test_steps_must_be_in_increasing_offered_rate():
-    steps = served.parse(document(step_record(1000), step_record(2000))).steps
+    steps = loadgen_output.parse(document(step_record(1000), step_record(2000))).steps
     with pytest.raises(ValueError, match="increasing offered rate"):
         served.sustainable_rate(steps[::-1])
     with pytest.raises(ValueError, match="SLO"):
@@ -284,15 +286,15 @@ def _broken(change):
 ])
 def test_malformed_output_is_a_one_line_value_error(change, message):
     with pytest.raises(ValueError) as raised:
-        served.parse(_broken(change))
+        loadgen_output.parse(_broken(change))
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
 def test_a_stopped_run_and_an_empty_one_parse():
     doc = document(step_record(1000))
     doc.update(complete=False, stopped="time bound", closed=None, warmup=None)
-    run = served.parse(copy.deepcopy(doc))
+    run = loadgen_output.parse(copy.deepcopy(doc))
     assert run.stopped == "time bound" and run.closed is None and run.warmup is None
-    assert not served.parse(document()).steps
+    assert not loadgen_output.parse(document()).steps
     with pytest.raises(ValueError, match="must be an object, not list"):
-        served.parse([doc])
+        loadgen_output.parse([doc])

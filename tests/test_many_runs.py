@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from parkbench import current, tidy
+from parkbench.analysis import current, tidy
 
 from . import synthetic
 

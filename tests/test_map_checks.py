@@ -6,9 +6,12 @@ import json
 
 import pytest
 
-from parkbench import map_checks, served_figures, sizing, suite
-from parkbench.errors import UserError
-from parkbench.protocol import JobKind
+from parkbench.analysis import map_checks, served_figures, sizing
+from parkbench.core.errors import UserError
+from parkbench.core.protocol import JobKind
+from parkbench.measurement import map_check_jobs, suite
+from parkbench.presentation import headline
+from parkbench.store import map_check_schema
 from tests import synthetic
 from tests.test_served_figures import _run, served_record
 
@@ -25,7 +28,7 @@ def test_points_sit_at_half_the_capacity_and_either_side_of_the_predicted_rate()
     assert check["rates"] == [12_383, 19_349]          # 0.8x and 1.25x of 15,479
     assert check["predicted_rate"] == 15_479.0 and check["predicted_capacity"] == 19_937
     assert "20260102T000000Z" in check["basis"] and "20260101T000000Z" in check["basis"]
-    assert set(check) == set(map_checks.FIELDS)
+    assert set(check) == set(map_check_schema.FIELDS)
 
 
 def test_a_profile_without_a_rate_or_room_is_not_checked():
@@ -48,12 +51,12 @@ def _refused(checks, selection=None) -> str:
         raise UserError(rule)
 
     with pytest.raises(UserError):
-        map_checks.check(checks, fail, selection)
+        map_check_schema.check(checks, fail, selection)
     return said[0]
 
 
 def test_checks_are_untrusted_input():
-    map_checks.check([_checked()], pytest.fail, [("asyncio", "connections")])
+    map_check_schema.check([_checked()], pytest.fail, [("asyncio", "connections")])
     assert "at most 2" in _refused([_checked()] * 100_000)
     assert "at most 2" in _refused("asyncio")
     assert "name exactly" in _refused([{**_checked(), "extra": 1}])
@@ -90,12 +93,12 @@ def test_no_load_generator_refuses_the_checks_too():
 
 
 def test_the_probe_is_given_the_rates_and_a_longer_step():
-    from parkbench.runner import probe_command
+    from parkbench.measurement.runner import probe_command
 
     job = suite.Job(JobKind.SERVED, "asyncio", "connections", 9_968, rates=(12_383, 19_349))
     command = probe_command(job, served={"step_seconds": 1.0, "shares": [0.5, 1.0]})
     chosen = json.loads(command[command.index("--served") + 1])
-    assert chosen["rates"] == [12_383, 19_349] and chosen["step_seconds"] == map_checks.STEP_SECONDS
+    assert chosen["rates"] == [12_383, 19_349] and chosen["step_seconds"] == map_check_jobs.STEP_SECONDS
     plain = probe_command(suite.Job(JobKind.SERVED, "asyncio", "connections", 100),
                           served={"step_seconds": 1.0})
     assert "rates" not in json.loads(plain[plain.index("--served") + 1])
@@ -138,12 +141,12 @@ def test_verdicts_judge_each_rate_as_a_served_step_and_against_the_map(tmp_path)
     assert "busy meanwhile" not in texts[0]
     quiet = {**record, "interference": {**busy["interference"], "disturbed": False}}
     quiet_rows = map_checks.verdicts(quiet, _checked(), 0.005)
-    shown = map_checks.table([{**r, "run_id": "x"} for r in rows + quiet_rows + agreeing])
+    shown = headline.checks_table([{**r, "run_id": "x"} for r in rows + quiet_rows + agreeing])
     assert list(shown["rest of the machine"]) == ["busy", "busy", "quiet", "quiet", "-", "-"]  # -: not recorded
 
 
 def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(tmp_path):
-    from parkbench import current
+    from parkbench.analysis import current
 
     normal = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001), (40_000, 0.001)], 12e-6)
     older = _run(tmp_path, [normal, _check_record([(12_383, 0.001), (19_349, 0.001)])],
@@ -163,7 +166,7 @@ def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(
 
 
 def test_a_run_file_with_malformed_checks_is_a_one_line_error(tmp_path):
-    from parkbench import results
+    from parkbench.store import results
 
     path = synthetic.write_run(tmp_path, "m", "20260101T000000", [])
     doc = json.loads(path.read_text())
@@ -179,7 +182,7 @@ def test_the_maps_mark_held_and_not_held_points_on_the_checked_model_only():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from parkbench import sizing_plots
+    from parkbench.presentation import sizing_plots
 
     other = sizing.Profile("m", "threads", "connections", 48_000.0, 19_994, "rlimit_nofile", 0.0, 1,
                            served_per_core=44_230.0)
@@ -202,7 +205,7 @@ def test_a_plan_stores_its_checks_and_a_resumed_one_meets_the_same_rule():
     import dataclasses
 
     from parkbench.cli import build_parser
-    from parkbench.plan import RunPlan
+    from parkbench.measurement.plan import RunPlan
 
     args = build_parser().parse_args(["run", "--only", "check", "--models", "asyncio:connections"])
     plan = RunPlan.from_args(args)

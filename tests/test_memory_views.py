@@ -7,7 +7,7 @@ import sys
 
 import psutil
 
-from parkbench import memory
+from parkbench.measurement import memory
 
 # a process that starts a child, which starts a grandchild (a client with helpers, say);
 # each prints the pid of the process it started

@@ -11,10 +11,13 @@ from collections import namedtuple
 
 import pytest
 
-from parkbench import compare, guard, handoff, limits, memory, results
-from parkbench.runner import run_child
-from parkbench.slopes import derive, fit_line, measurement_value
-from parkbench.suite import Job
+from parkbench.analysis import compare
+from parkbench.analysis.slopes import derive, measurement_value
+from parkbench.core.stats import fit_line
+from parkbench.measurement import guard, handoff, limits, memory
+from parkbench.measurement.runner import run_child
+from parkbench.measurement.suite import Job
+from parkbench.store import results
 
 from . import synthetic
 
@@ -138,8 +141,8 @@ def test_the_switch_benchmark_counts_two_hand_offs_per_round_trip(tmp_path):
     (unpinned, the two threads may land on two busy cores: ten times slower)."""
     import pyperf
 
-    from parkbench import placement, switchbench
-    from parkbench.probes import threads
+    from parkbench.measurement import placement, switchbench
+    from parkbench.measurement.probes import threads
 
     path = tmp_path / "switch.json"
     command = switchbench.switch_command("threads", "lock", "same-core", path, "quick")
@@ -220,8 +223,8 @@ def test_a_tighter_parent_cgroup_binds_the_child(tmp_path):
 
 
 def test_the_probe_refuses_a_count_short_of_n(monkeypatch):
-    from parkbench import probe_child as probe
-    from parkbench import probes
+    from parkbench.measurement import probe_child as probe
+    from parkbench.measurement import probes
 
     class Short:
         @staticmethod
@@ -252,7 +255,7 @@ def _leave_a_sleeper(tmp_path, popen_options=""):
             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
             f"                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL{popen_options})\n"
             f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
-            "from parkbench import protocol\n"
+            "from parkbench.core import protocol\n"
             "protocol.send({'kind': 'memory', 'model': 'asyncio', 'variant': 'event', 'n': 1, 'ok': True})\n")
     outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
                         command=[sys.executable, "-c", code])
@@ -280,7 +283,7 @@ def test_the_runner_ends_what_a_child_left_in_groups_of_their_own_before_it_retu
 def test_the_runner_is_the_reaper_of_what_its_children_orphan():
     """A killed probe's workers were re-parented to init, which reaped 400 of them when it
     next woke: inside the next probe's window (400 tasks ended elsewhere)."""
-    from parkbench import lifeline
+    from parkbench.measurement import lifeline
 
     lifeline.become_subreaper()
     code = ("import subprocess, sys; print(subprocess.Popen(['sleep', '30'], stdout=subprocess.DEVNULL, "
@@ -325,7 +328,7 @@ def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypat
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="cross-core needs two CPUs")
 def test_cross_core_placement_names_two_different_cpus_and_same_core_one():
-    from parkbench import placement
+    from parkbench.measurement import placement
 
     a, b = placement.cpus_for("cross-core")
     assert a != b and {a, b} <= os.sched_getaffinity(0)

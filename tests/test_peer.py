@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import peer
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.measurement import peer
 
 SCRIPT = str(Path(__file__).parent.parent / "benchmarks" / "checks" / "peer_style.py")
 

@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from parkbench import guard, plan, selection, suite
 from parkbench.cli import build_parser
-from parkbench.errors import UserError
-from parkbench.plan import RunPlan
+from parkbench.core.errors import UserError
+from parkbench.measurement import guard, plan, selection, suite
+from parkbench.measurement.plan import RunPlan
 
 
 def _args(*argv):
@@ -213,7 +213,7 @@ def test_a_well_formed_run_id_that_is_not_there_is_named(tmp_path):
     ("3.13t", {"version": "3.13.1", "gil_disabled": True}, "3.13t"),
 ])
 def test_an_interpreter_is_stored_as_a_version_the_reader_accepts(spec, identity, stored):
-    from parkbench.interpreters import Child
+    from parkbench.measurement.interpreters import Child
 
     child = Child.__new__(Child)
     child.spec, child.identity = spec, identity
@@ -227,9 +227,9 @@ def test_a_plan_built_by_hand_is_only_what_it_says():
 
 
 def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch):
-    from parkbench import runner
-    from parkbench.protocol import JobKind
-    from parkbench.suite import Job
+    from parkbench.core.protocol import JobKind
+    from parkbench.measurement import runner
+    from parkbench.measurement.suite import Job
     from tests.test_runner import ListStore, plan_of
 
     def good(job):
@@ -267,8 +267,8 @@ def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch
     (["--child-rlimit", "nofile=99999999999"], "can only be lowered"),
 ])
 def test_an_empty_or_raising_option_is_refused_before_anything_runs(tmp_path, argv, rule, monkeypatch):
-    from parkbench import runner
     from parkbench.commands import run
+    from parkbench.measurement import runner
 
     monkeypatch.setattr(runner, "run_child", lambda *a, **k: pytest.fail("a child ran"))
     args = build_parser().parse_args(["run", "--output", str(tmp_path), "--machine", "m", *argv])

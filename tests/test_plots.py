@@ -14,7 +14,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench import current, memoryplots, plots, sizing, sizing_plots  # noqa: E402
+from parkbench.analysis import current, sizing  # noqa: E402
+from parkbench.presentation import memoryplots, plots, sizing_plots
 from tests import committed
 
 from . import synthetic  # noqa: E402

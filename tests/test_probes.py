@@ -4,15 +4,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from parkbench import probes
-from parkbench.runner import Failure, run_child
-from parkbench.suite import Job
+from parkbench.core import registry
+from parkbench.measurement import suite
+from parkbench.measurement.runner import Failure, run_child
+from parkbench.measurement.suite import Job
 
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 
 # the connections workload's variants are tested in test_connections.py
-ALL = [(m.name, v) for m in probes.MODELS.values() for v in m.variants
-       if not probes.is_connections(v)]
+ALL = [(m.name, v) for m in registry.MODELS.values() for v in m.variants
+       if not registry.is_connections(v)]
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +21,7 @@ def toolchain(request):
     """go's cases need a Go toolchain (CI has one: the reference extra)."""
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and callspec.params.get("model") == "go":
-        reason = probes.unavailable(probes.get("go"))
+        reason = suite.unavailable(registry.get("go"))
         if reason:
             pytest.skip(reason)
 SMALL_N = {"subprocess": (3, 30)}
@@ -115,7 +116,7 @@ def test_socket_waiters_raise_the_soft_descriptor_limit_and_say_so():
     code = ("import resource, runpy, sys\n"
             f"resource.setrlimit(resource.RLIMIT_NOFILE, (256, {hard}))\n"
             "sys.argv = ['probe', '--model', 'asyncio', '--variant', 'socket', '--n', '400']\n"
-            "runpy.run_module('parkbench.probe_child', run_name='__main__')\n")
+            "runpy.run_module('parkbench.measurement.probe_child', run_name='__main__')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     import json
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from parkbench.probes import proof
+from parkbench.measurement.probes import proof
 
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 
@@ -19,7 +19,7 @@ def _probe(code: str, timeout: float = 60):
     return done, time.monotonic() - started
 
 
-RUN = "from parkbench import probe_child as probe\nprobe.run({model!r}, {variant!r}, {n})\n"
+RUN = "from parkbench.measurement import probe_child as probe\nprobe.run({model!r}, {variant!r}, {n})\n"
 
 
 def test_the_check_takes_the_smallest_count_and_names_every_view():
@@ -33,7 +33,7 @@ def test_the_check_takes_the_smallest_count_and_names_every_view():
     ("asyncio", "import asyncio\nasync def wait(self): return True\nasyncio.Event.wait = wait\n"),
     ("uvloop", "import asyncio\nasync def wait(self): return True\nasyncio.Event.wait = wait\n"),
     # a greenlet that finishes instead of parking (the main greenlet still waits)
-    ("gevent", "import gevent\nfrom parkbench.probes import gevent_greenlets as g\n"
+    ("gevent", "import gevent\nfrom parkbench.measurement.probes import gevent_greenlets as g\n"
                "class Event(g.Event):\n"
                "    def wait(self, timeout=None):\n"
                "        return True if gevent.getcurrent().parent is not None else super().wait(timeout)\n"
@@ -78,7 +78,7 @@ def test_a_thread_that_leaves_the_condition_fails_the_probe():
 def test_memory_read_before_the_threads_start_is_refused():
     """The views are read first, then the threads start and are proved parked around a
     measure that hands back the early reading: the proof passes, the thread count not."""
-    patch = ("from parkbench.probes import threads as t\nreal = t.park\n"
+    patch = ("from parkbench.measurement.probes import threads as t\nreal = t.park\n"
              "def park(n, variant, measure, wake=True):\n"
              "    early = measure()\n"
              "    return real(n, variant, lambda *args, **kwargs: early, wake)\n"
@@ -90,7 +90,7 @@ def test_memory_read_before_the_threads_start_is_refused():
 
 
 def test_a_worker_that_dies_instead_of_parking_fails_the_probe():
-    patch = ("from parkbench.probes import subprocess_workers as w\n"
+    patch = ("from parkbench.measurement.probes import subprocess_workers as w\n"
              "w.WORKER_CODE = \"import os\\nos.write(1, b'r')\\n\"\n")  # ready, then exits
     done, _ = _probe(patch + RUN.format(model="subprocess", variant="exec", n=4))
     assert done.returncode != 0 and "NotParked" in done.stderr
@@ -104,7 +104,7 @@ def test_a_worker_that_dies_instead_of_parking_fails_the_probe():
      "    if count[0] == 3: task.cancel()\n    return task\n"
      "asyncio.BaseEventLoop.create_task = create_task\n"),
     ("subprocess", "exec",
-     "from parkbench.probes import subprocess_workers as w\nw.WORKER_CODE = 'import os\\nos._exit(1)\\n'\n"),
+     "from parkbench.measurement.probes import subprocess_workers as w\nw.WORKER_CODE = 'import os\\nos._exit(1)\\n'\n"),
 ])
 def test_a_waiter_that_never_arrives_fails_fast(model, variant, patch):
     done, seconds = _probe(patch + RUN.format(model=model, variant=variant, n=10))

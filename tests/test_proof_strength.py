@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from parkbench import placement
-from parkbench.probes import proof
+from parkbench.measurement import placement
+from parkbench.measurement.probes import proof
 
 
 def test_info_figures_are_recorded_but_never_checked():

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from parkbench.probes import proof
+from parkbench.measurement.probes import proof
 
 
 def test_blocked_is_the_smallest_count_and_ignores_the_method():

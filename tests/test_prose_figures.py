@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from parkbench import current, summary
+from parkbench.analysis import current
+from parkbench.presentation import summary
 from tests import committed
 
 ROOT = committed.ROOT
@@ -38,7 +39,7 @@ def _ratio(model, variant, latency=False) -> str:
 
 
 def _run_figure(run_id, model, variant, metric) -> float:
-    from parkbench import tidy
+    from parkbench.analysis import tidy
 
     frame, _ = tidy.load_runs([committed.results() / MACHINE / f"{run_id}.json"])
     rows = frame[(frame.model == model) & (frame.variant == variant) & (frame.metric == metric) & frame.n.isna()]
@@ -46,7 +47,7 @@ def _run_figure(run_id, model, variant, metric) -> float:
 
 
 def _ceilings() -> list[int]:
-    from parkbench import tidy
+    from parkbench.analysis import tidy
 
     frame, _ = tidy.load_runs([committed.results() / MACHINE])
     rows = frame[(frame.metric == "limit_reached") & (frame.model == "threads")

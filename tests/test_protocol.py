@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from parkbench import protocol
-from parkbench.runner import Failure, run_child
-from parkbench.suite import Job
+from parkbench.core import protocol
+from parkbench.measurement.runner import Failure, run_child
+from parkbench.measurement.suite import Job
 
 JOB = Job("memory", "asyncio", "event", 10)
 
@@ -21,20 +21,20 @@ def _python(code):
 
 def test_stdout_noise_does_not_disturb_the_record():
     code = ("print('a library chatting on stdout'); print('{\"kind\": \"memory\", \"fake\": 1}')\n"
-            "from parkbench import protocol\nprotocol.send({'kind': 'memory', 'model': 'asyncio', 'variant': 'event', 'n': 10, 'real': 1})\n"
+            "from parkbench.core import protocol\nprotocol.send({'kind': 'memory', 'model': 'asyncio', 'variant': 'event', 'n': 10, 'real': 1})\n"
             "print('more noise after the record')\n")
     outcome = run_child(JOB, 30, _python(code))
     assert outcome["real"] == 1 and "fake" not in outcome
 
 
 def test_a_record_of_another_kind_is_bad_output():
-    code = "from parkbench import protocol\nprotocol.send({'kind': 'tail'})\n"
+    code = "from parkbench.core import protocol\nprotocol.send({'kind': 'tail'})\n"
     outcome = run_child(JOB, 30, _python(code))
     assert isinstance(outcome, Failure) and outcome.kind == protocol.FailureKind.BAD_OUTPUT
 
 
 def test_exit_codes_name_the_outcome():
-    limit = ("import os\nfrom parkbench import protocol\n"
+    limit = ("import os\nfrom parkbench.core import protocol\n"
              "protocol.send({'kind': 'limit', 'reached': 7, 'error': 'OSError: no'})\n"
              f"os._exit({protocol.EXIT_LIMIT_REACHED})\n")
     outcome = run_child(JOB, 30, _python(limit))
@@ -47,7 +47,7 @@ def test_exit_codes_name_the_outcome():
 FOREIGN = {"asyncio": ("gevent", "uvloop", "greenlet"), "uvloop": ("gevent", "greenlet"),
            "gevent": ("uvloop",), "threads": ("gevent", "uvloop", "asyncio"),
            "subprocess": ("gevent", "uvloop")}
-HEAVY = ("pandas", "numpy", "matplotlib", "pyperf", "nbformat", "parkbench.current", "parkbench.plots")
+HEAVY = ("pandas", "numpy", "matplotlib", "pyperf", "nbformat", "parkbench.analysis.current", "parkbench.presentation.plots")
 
 
 @pytest.mark.slow
@@ -55,7 +55,7 @@ HEAVY = ("pandas", "numpy", "matplotlib", "pyperf", "nbformat", "parkbench.curre
                                             ("gevent", "event"), ("threads", "condition"),
                                             ("subprocess", "fork")])
 def test_a_probe_child_imports_only_what_its_model_needs(model, variant):
-    code = ("import json, sys\nfrom parkbench import probe_child\n"
+    code = ("import json, sys\nfrom parkbench.measurement import probe_child\n"
             f"probe_child.run({model!r}, {variant!r}, 4)\n"
             "print(json.dumps(sorted(sys.modules)))\n")
     done = subprocess.run(_python(code), capture_output=True, text=True, timeout=60)

@@ -4,7 +4,9 @@ MB, and every place that quotes them takes the bytes from ``published.py``."""
 
 import pytest
 
-from parkbench import peer, published, sizing
+from parkbench.analysis import sizing
+from parkbench.core import published
+from parkbench.measurement import peer
 
 
 def test_the_1m_tasks_figures_are_mib_as_the_chart_prints_them():

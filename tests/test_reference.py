@@ -4,7 +4,8 @@ the published Go marker replaced by the measurement."""
 
 import pytest
 
-from parkbench import current, headline, sizing, summary
+from parkbench.analysis import current, sizing
+from parkbench.presentation import headline, summary
 from tests.synthetic import memory_record, switch_record, write_run
 
 # per view (fixed, per waiter): the asyncio task and the goroutine differ in every view

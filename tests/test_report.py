@@ -137,11 +137,13 @@ def test_a_stopped_report_leaves_no_kernel_and_no_files(tmp_path, signum):
 
     import psutil
 
-    private = tmp_path / "tmp"
-    private.mkdir()
+    # a deep temporary folder: the kernel's sockets must not sit in it where their path
+    # would pass a Unix socket's 107 bytes (the kernel then never starts)
+    private = tmp_path / ("deep" * 12) / "tmp"
+    private.mkdir(parents=True)
     report = subprocess.Popen([sys.executable, "-m", "parkbench", "report", "--results", FIXTURES,
                                "--output", str(tmp_path / "out")], env={**os.environ, "TMPDIR": str(private)},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     kernel = None
     while kernel is None:  # the synchronisation point: the kernel started (its files exist)
@@ -156,3 +158,13 @@ def test_a_stopped_report_leaves_no_kernel_and_no_files(tmp_path, signum):
     psutil.wait_procs([kernel], timeout=5)
     assert not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE
     assert list(private.iterdir()) == []
+
+
+def test_the_kernel_folder_leaves_a_temporary_folder_too_deep_for_its_sockets(monkeypatch, tmp_path):
+    from parkbench.presentation import report
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    assert report._kernel_parent() == str(tmp_path)
+    deep = tmp_path / ("d" * (report.SOCKET_PATH_BYTES - len(str(tmp_path))))
+    monkeypatch.setattr("tempfile.tempdir", str(deep))
+    assert report._kernel_parent() == "/tmp"

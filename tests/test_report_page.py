@@ -9,14 +9,13 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench import (  # noqa: E402
+from parkbench.analysis import current, sizing  # noqa: E402
+from parkbench.measurement import switchbench  # noqa: E402
+from parkbench.presentation import (  # noqa: E402
     churnplots,
-    current,
     headline,
     memoryplots,
-    sizing,
     sizing_plots,
-    switchbench,
     timeplots,
 )
 from tests import committed  # noqa: E402

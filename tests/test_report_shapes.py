@@ -52,7 +52,7 @@ def test_the_report_renders_a_partial_shape(tmp_path, shape):
 
 
 def test_a_failed_render_leaves_no_empty_output_folder(tmp_path, monkeypatch):
-    from parkbench import report
+    from parkbench.presentation import report
 
     def broken(*_):
         raise RuntimeError("the report notebook wrote an error or to stderr: boom")
@@ -181,8 +181,8 @@ def test_the_report_names_each_file_it_set_aside_escaped(tmp_path):
 
 
 def test_the_set_aside_section_stays_short():
-    from parkbench import headline
-    from parkbench.run_reader import SetAside
+    from parkbench.presentation import headline
+    from parkbench.store.run_reader import SetAside
 
     assert headline.set_aside([]) is None
     one = headline.set_aside([SetAside(Path("m/20300101T000000Z.json"), "not valid JSON")])

@@ -3,8 +3,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from parkbench import results, tidy
-from parkbench.errors import UserError
+from parkbench.analysis import tidy
+from parkbench.core.errors import UserError
+from parkbench.store import results
 
 
 def _measurement(model, n, repeat=0):
@@ -27,7 +28,7 @@ def _new_run(folder, machine="m1", now=JAN_1):
 
 
 def _write_run(folder, machine="m1", now=JAN_1):
-    from parkbench.slopes import derive
+    from parkbench.analysis.slopes import derive
 
     run = _new_run(folder, machine, now)
     for n in (10, 100, 1000):

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from parkbench import results
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.store import results
 from tests import committed
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

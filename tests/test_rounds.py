@@ -6,8 +6,10 @@ import statistics
 
 import pytest
 
-from parkbench import slopes, suite, summary, switchbench
-from parkbench.protocol import JobKind
+from parkbench.analysis import slopes
+from parkbench.core.protocol import JobKind
+from parkbench.measurement import suite, switchbench
+from parkbench.presentation import summary
 
 
 def test_rounds_are_planned_round_by_round_across_models():

@@ -6,12 +6,12 @@ import sys
 import psutil
 import pytest
 
-from parkbench import runner
-from parkbench.guard import Guard
-from parkbench.plan import RunPlan
-from parkbench.runner import Failure, Sweep, run_child
-from parkbench.suite import Job
-from parkbench.suite import jobs as plan
+from parkbench.measurement import runner
+from parkbench.measurement.guard import Guard
+from parkbench.measurement.plan import RunPlan
+from parkbench.measurement.runner import Failure, Sweep, run_child
+from parkbench.measurement.suite import Job
+from parkbench.measurement.suite import jobs as plan
 
 JOB = Job("memory", "asyncio", "event", 10, 0)
 

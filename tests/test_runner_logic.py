@@ -6,16 +6,16 @@ import sys
 
 import pytest
 
-from parkbench import runner, switchbench
-from parkbench.protocol import FailureKind, JobKind
-from parkbench.runner import Failure, Sweep, probe_command
-from parkbench.suite import Job
+from parkbench.core.protocol import FailureKind, JobKind
+from parkbench.measurement import runner, switchbench
+from parkbench.measurement.runner import Failure, Sweep, probe_command
+from parkbench.measurement.suite import Job
 from tests.test_runner import ListStore, a_record, plan_of
 
 
 def test_a_memory_job_runs_the_probe_child_under_the_chosen_interpreter():
     job = Job(JobKind.MEMORY, "gevent", "event", 600_000)
-    assert probe_command(job) == [sys.executable, "-m", "parkbench.probe_child", "--model", "gevent",
+    assert probe_command(job) == [sys.executable, "-m", "parkbench.measurement.probe_child", "--model", "gevent",
                                   "--variant", "event", "--n", "600000"]
     assert probe_command(job, python="/x/python")[0] == "/x/python"
     # above the wake cap the child exits without waking; at the cap it still wakes
@@ -206,14 +206,14 @@ def test_a_failing_child_gives_its_last_stderr_line_and_status():
 
 
 def test_an_orphaned_child_says_so():
-    from parkbench import protocol
+    from parkbench.core import protocol
 
     _, outcome = _child(f"import sys\nsys.exit({protocol.EXIT_ORPHANED})")
     assert outcome.reason == "the child found its runner gone before it started"
 
 
 def test_a_limit_record_gives_how_far_it_got():
-    from parkbench import protocol
+    from parkbench.core import protocol
 
     code = SEND.format(record='{"kind": "limit", "reached": 7, "error": "EAGAIN"}') + \
         f"import sys\nprint('RuntimeError: cannot', file=sys.stderr)\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
@@ -230,7 +230,7 @@ def test_a_limit_record_gives_how_far_it_got():
 def test_a_limit_past_the_job_s_n_is_no_limit(record):
     """More waiters than the job asked for (or fewer than none) is no measurement of a
     ceiling: the job fails as it exited, and the store would take a limit record."""
-    from parkbench import protocol
+    from parkbench.core import protocol
 
     code = SEND.format(record=record) + f"import sys\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
     _, outcome = _child(code)
@@ -238,7 +238,7 @@ def test_a_limit_past_the_job_s_n_is_no_limit(record):
 
 
 def test_a_failure_s_reason_is_one_line_the_results_file_takes():
-    from parkbench import protocol
+    from parkbench.core import protocol
 
     code = SEND.format(record='{"kind": "limit", "reached": 3, "error": {"a": 1}}') + \
         f"import sys\nsys.exit({protocol.EXIT_LIMIT_REACHED})"
@@ -343,7 +343,7 @@ def test_the_stored_job_fields_are_the_job_s_own():
     and the one-job-once check) is Job's fields, and a job survives its record."""
     from dataclasses import fields
 
-    from parkbench import protocol
+    from parkbench.core import protocol
 
     assert tuple(field.name for field in fields(Job)) == protocol.JOB_FIELDS
     job = Job(JobKind.SERVED, "asyncio", "connections", 100, 1, rates=(10, 20))

@@ -1,4 +1,4 @@
-"""The results format (``parkbench/schema.py``): every file read from disk is checked
+"""The results format (``parkbench/store/schema.py``): every file read from disk is checked
 against its format like command-line input, and a file that breaks a rule is one line
 naming the file and the rule (exit 2), never a traceback or a wrong figure."""
 
@@ -7,9 +7,10 @@ import shutil
 
 import pytest
 
-from parkbench import results, tidy
+from parkbench.analysis import tidy
 from parkbench.cli import main
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.store import results
 from tests import committed
 
 from . import synthetic

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from parkbench import current, served_figures, sizing
+from parkbench.analysis import current, served_figures, sizing
 from parkbench.cli import main
 from tests import synthetic
 from tests.test_loadgen import document, step_record
@@ -171,9 +171,9 @@ def test_a_served_job_holds_w_parked_before_and_after_and_stores_a_record_the_re
     """A real server, the real generator, the runner's own check of the record."""
     import os
 
-    from parkbench import gotoolchain, runner
-    from parkbench.protocol import JobKind
-    from parkbench.suite import Job
+    from parkbench.core.protocol import JobKind
+    from parkbench.measurement import gotoolchain, runner
+    from parkbench.measurement.suite import Job
     from tests.test_runner import ListStore, plan_of
 
     os.environ["PARKBENCH_CACHE"] = str(session_cache)
@@ -199,7 +199,7 @@ def test_the_latency_plot_draws_one_line_per_round_and_the_slo(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from parkbench import timeplots
+    from parkbench.presentation import timeplots
 
     rounds = [served_record("asyncio", "connections", 100, peak,
                             [(peak * 0.25, 0.001), (peak * 0.5, 0.002), (peak * 0.75, 0.02)], 20e-6, round_=i)

@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
-from parkbench import results
 from parkbench.cli import main
 from parkbench.commands import show
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.store import results
 
 from . import synthetic
 from .damage import FIXTURES, one_line_error
@@ -75,7 +75,7 @@ def test_the_run_summary_names_the_bad_file(folder, capsys):
 
 
 def test_report_names_the_bad_file(folder, tmp_path, capsys, monkeypatch):
-    from parkbench import report
+    from parkbench.presentation import report
 
     monkeypatch.setattr(report, "_require", lambda module: None)
     monkeypatch.setattr(report, "_execute", lambda *args: [tmp_path / "out" / "report.html"])
@@ -225,7 +225,7 @@ def test_a_second_file_of_one_run_is_set_aside_naming_both(plain, tmp_path, caps
     copy whose name is not a run id, or one in a subfolder, is not a run file at all."""
     import os
 
-    from parkbench import current, tidy
+    from parkbench.analysis import current, tidy
 
     expected = _clean_show(tmp_path, capsys)
     clean_rows = len(tidy.load(tmp_path / "clean"))
@@ -270,7 +270,7 @@ def test_a_run_named_twice_on_the_command_line_is_read_once(plain, tmp_path, cap
     copy = tmp_path / "copy" / "fixture-a" / f"{GOOD_A}.json"
     copy.parent.mkdir(parents=True)
     shutil.copy(original, copy)
-    from parkbench import current
+    from parkbench.analysis import current
 
     figures = current.load([original, copy])
     assert len(figures.frame) == len(current.load([original]).frame)

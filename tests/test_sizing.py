@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from parkbench import current, sizing
+from parkbench.analysis import current, sizing
+from parkbench.analysis.sizing import Profile, machines_needed
 from parkbench.cli import main
-from parkbench.sizing import Profile, machines_needed
 
 FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 

@@ -3,7 +3,8 @@ import random
 
 import pytest
 
-from parkbench.slopes import derive, fit_line
+from parkbench.analysis.slopes import derive
+from parkbench.core.stats import fit_line
 
 
 def test_fit_recovers_known_slope_and_intercept():

@@ -9,7 +9,8 @@ import statistics
 import numpy as np
 import pytest
 
-from parkbench import slopes
+from parkbench.analysis import slopes
+from parkbench.core import stats
 
 # Student's t 97.5% quantiles, from a table written apart (df 1 .. 5 and 30), and 1.96 beyond
 T = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 30: 2.042}
@@ -38,8 +39,8 @@ def test_the_exponent_and_its_interval_match_an_independent_computation(points):
 
 
 def test_the_t_table_by_degrees_of_freedom():
-    assert [slopes.t975(d) for d in (1, 2, 3, 30)] == [12.706, 4.303, 3.182, 2.042]
-    assert slopes.t975(31) == 1.96 and slopes.t975(0) == 1.96
+    assert [stats.t975(d) for d in (1, 2, 3, 30)] == [12.706, 4.303, 3.182, 2.042]
+    assert stats.t975(31) == 1.96 and stats.t975(0) == 1.96
 
 
 def test_a_curve_is_named_for_its_reason():

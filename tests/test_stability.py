@@ -1,6 +1,7 @@
 """Latency figures carry their spread, and an unstable one says so everywhere."""
 
-from parkbench import compare, current, summary
+from parkbench.analysis import compare, current
+from parkbench.presentation import summary
 
 from . import synthetic
 

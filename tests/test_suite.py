@@ -2,8 +2,8 @@
 which checks what a run asks for, is ``test_plan.py``'s)."""
 
 
-from parkbench import suite
-from parkbench.suite import jobs as plan
+from parkbench.measurement import suite
+from parkbench.measurement.suite import jobs as plan
 
 
 def test_plan_orders_n_ascending_with_repeats():
@@ -13,7 +13,7 @@ def test_plan_orders_n_ascending_with_repeats():
 
 
 def test_plan_with_latency_adds_switch_per_placement_and_tail_over_the_grid(monkeypatch):
-    import parkbench.placement as placement
+    import parkbench.measurement.placement as placement
 
     monkeypatch.setattr(placement, "usable_cpus", lambda: [0, 1])
     jobs, refused = plan([("gevent", "event")], {"gevent:event": (10, 100, 1000, 10000)}, latency=True,

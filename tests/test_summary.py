@@ -2,7 +2,8 @@
 run of each row named."""
 
 
-from parkbench import current, summary
+from parkbench.analysis import current
+from parkbench.presentation import summary
 from tests import committed
 
 from . import synthetic

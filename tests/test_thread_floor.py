@@ -6,8 +6,8 @@ refuse a record that breaks it (the probe child's own refusal: ``test_proof.py``
 
 import pytest
 
-from parkbench import record_schema
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.store import record_schema
 from tests.synthetic import memory_record
 
 

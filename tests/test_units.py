@@ -1,7 +1,7 @@
 import pytest
 
-from parkbench.errors import UserError
-from parkbench.units import format_bytes, format_seconds, parse_count, parse_count_list, parse_size
+from parkbench.core.errors import UserError
+from parkbench.core.units import format_bytes, format_seconds, parse_count, parse_count_list, parse_size
 
 
 @pytest.mark.parametrize("text, value", [

@@ -1,12 +1,13 @@
-"""Reading older results files (``parkbench/upgrade.py``): each version is upgraded to
+"""Reading older results files (``parkbench/store/upgrade.py``): each version is upgraded to
 the current format in memory when read, never written back."""
 
 import json
 import shutil
 
-from parkbench import results, tidy
-from parkbench.schema import SCHEMA_VERSION
-from parkbench.suite import Job
+from parkbench.analysis import tidy
+from parkbench.measurement.suite import Job
+from parkbench.store import results
+from parkbench.store.schema import SCHEMA_VERSION
 from tests import committed
 
 COMMITTED = committed.results()
@@ -111,7 +112,7 @@ def test_the_records_shown_in_the_format_docs_are_committed_records_as_read():
     import re
     from pathlib import Path
 
-    from parkbench.record_schema import job_identity
+    from parkbench.store.record_schema import job_identity
 
     text = (Path(__file__).parent.parent / "docs" / "results-format.md").read_text()
     block = text.split("**Records, by example**")[1].split("```json\n")[1].split("```")[0]

@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from parkbench import served
-from parkbench.probes import wake_load
+from parkbench.analysis import served
+from parkbench.measurement.probes import wake_load
+from parkbench.store import loadgen_output
 
 
 class FakeTime:
@@ -38,7 +39,7 @@ def _offer(fake, rates=(1000,), seconds=1.0):
 
 def test_an_on_time_driver_runs_every_wake_at_its_intended_time():
     found = _offer(FakeTime(), rates=(1000, 4000))
-    first, second = served.parse_steps(found["steps"])
+    first, second = loadgen_output.parse_steps(found["steps"])
     assert found["active"] == wake_load.ACTIVE
     assert (first.scheduled, first.count, first.unsent) == (1000, 1000, 0)
     assert second.count == 4000 and second.offered == 4000
@@ -50,7 +51,7 @@ def test_an_on_time_driver_runs_every_wake_at_its_intended_time():
 def test_a_stalled_driver_shows_in_p99_though_no_wake_runs_during_the_stall():
     # 1,000 wakes/s for 1 s; the driver stalls 100 ms at 0.3 s: the ~100 wakes due in the
     # stall are sent after it, each late by up to 100 ms from its intended time
-    step = served.parse_steps(_offer(FakeTime(stall_at=0.3, stall=0.1))["steps"])[0]
+    step = loadgen_output.parse_steps(_offer(FakeTime(stall_at=0.3, stall=0.1))["steps"])[0]
     assert step.count == 1000 and step.unsent == 0          # the driver caught up
     assert step.p50 == 0.0                                  # most wakes were on time
     assert step.p99 >= 0.08 and step.max == pytest.approx(0.1, abs=0.002)
@@ -61,7 +62,7 @@ def test_a_stalled_driver_shows_in_p99_though_no_wake_runs_during_the_stall():
 def test_a_loop_that_cannot_keep_up_stops_at_the_bound_with_wakes_unsent():
     # every clock read costs 1 ms: 16 wakes take 16 ms, a tenth of the 10,000/s offered
     fake = FakeTime(per_read=0.001)
-    step = served.parse_steps(_offer(fake, rates=(10_000,), seconds=0.1)["steps"])[0]
+    step = loadgen_output.parse_steps(_offer(fake, rates=(10_000,), seconds=0.1)["steps"])[0]
     assert step.scheduled == 1000 and step.unsent > 500
     assert step.count + step.unsent == step.scheduled
     assert step.seconds >= 0.1 * wake_load.STOP_AFTER
@@ -87,20 +88,21 @@ def test_a_real_probe_offers_wakes_beside_a_thousand_parked_tasks_and_proves_the
     import json
     import sys
 
-    from parkbench import record_schema, runner
-    from parkbench.protocol import JobKind
-    from parkbench.suite import Job
+    from parkbench.core.protocol import JobKind
+    from parkbench.measurement import runner
+    from parkbench.measurement.suite import Job
+    from parkbench.store import record_schema
 
     job = Job(JobKind.WAKES, "asyncio", "event", 1_000, rates=(2_000,))
     settings = {"rates": [2_000], "step_seconds": 1.0, "warmup_seconds": 0.2}
-    command = [sys.executable, "-m", "parkbench.probe_child", "--model", "asyncio", "--variant",
+    command = [sys.executable, "-m", "parkbench.measurement.probe_child", "--model", "asyncio", "--variant",
                "event", "--n", "1000", "--wakes", json.dumps(settings)]
     record = runner.run_child(job, 60.0, command)
     assert isinstance(record, dict), record
     record_schema.check_measurement(record, "the child's record", "run")
     assert record["kind"] == "wakes" and record["parked"] == 1_000
     assert record["proof"]["blocked_before"] == record["proof"]["blocked_after"] == 1_000
-    step = served.parse_steps(record["wakes"]["steps"])[0]
+    step = loadgen_output.parse_steps(record["wakes"]["steps"])[0]
     assert step.scheduled == 2_000 and step.count + step.unsent == 2_000
     assert 0 <= step.p50 <= step.p99 <= step.max < 60
     # what the rest of the machine did while the wakes were offered (interference.py)
@@ -108,7 +110,7 @@ def test_a_real_probe_offers_wakes_beside_a_thousand_parked_tasks_and_proves_the
 
 
 def test_the_child_refuses_wakes_for_a_model_that_parks_no_asyncio_task():
-    from parkbench import probe_child
+    from parkbench.measurement import probe_child
 
     with pytest.raises(ValueError, match="offered wake-ups need"):
         probe_child.run("asyncio", "connections", 10, wakes="{}")

@@ -19,9 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from parkbench import current, gotoolchain, machine
-from parkbench.errors import UserError
-from parkbench.units import format_bytes, format_seconds
+from parkbench.analysis import current
+from parkbench.core.errors import UserError
+from parkbench.core.units import format_bytes, format_seconds
+from parkbench.measurement import gotoolchain, machine
 
 SOURCE = Path(__file__).parent / "gocheck"
 

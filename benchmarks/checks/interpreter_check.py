@@ -14,10 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from parkbench import current, interpreters, machine
-from parkbench.errors import UserError
-from parkbench.tidy import interpreter_key
-from parkbench.units import format_bytes
+from parkbench.analysis import current
+from parkbench.analysis.tidy import interpreter_key
+from parkbench.core.errors import UserError
+from parkbench.core.units import format_bytes
+from parkbench.measurement import interpreters, machine
 
 PROBE = Path(__file__).parent / "independent_probe.py"
 DEFAULT_VARIANT = {"asyncio": "event", "uvloop": "event", "gevent": "event", "threads": "condition"}

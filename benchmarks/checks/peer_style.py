@@ -1,6 +1,6 @@
 """The peer-style check: the whole-program "1M concurrent tasks" method (N tasks each
 sleeping on a timer, gathered, peak RSS / N) run on this machine beside parkbench's
-sleep variant, with the difference taken apart by mechanism (``parkbench/peer.py``).
+sleep variant, with the difference taken apart by mechanism (``parkbench/measurement/peer.py``).
 
     python benchmarks/checks/peer_style.py [--n 100k,1M] [--sleep 10] [--models asyncio,go]
 
@@ -14,9 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-from parkbench import machine, peer, probes
-from parkbench.errors import UserError
-from parkbench.units import parse_count_list
+from parkbench.core import registry
+from parkbench.core.errors import UserError
+from parkbench.core.units import parse_count_list
+from parkbench.measurement import machine, peer, suite
 
 
 def main(argv=None) -> int:
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
         if not 1 <= args.sleep <= 600:
             raise UserError(f"--sleep must be from 1 to 600 seconds, not {args.sleep:g}")
         if "go" in runtimes:
-            reason = probes.unavailable(probes.get("go"))
+            reason = suite.unavailable(registry.get("go"))
             if reason:
                 print(f"peer_style: go skipped: {reason}", file=sys.stderr)
                 runtimes.remove("go")

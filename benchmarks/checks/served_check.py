@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from parkbench import gotoolchain, suite
+from parkbench.measurement import gotoolchain, suite
 
 SOURCE = Path(__file__).parent / "echoclient"
 SERVER = """
@@ -57,7 +57,7 @@ def independent(client: Path, cpus: list[int]) -> float:
 
 def parkbench_peak() -> float:
     settings = dict(suite.SERVED_SETTINGS, warmup_seconds=6.0, closed_seconds=3.0, shares=[0.25])
-    done = subprocess.run([sys.executable, "-m", "parkbench.probe_child", "--model", "asyncio",
+    done = subprocess.run([sys.executable, "-m", "parkbench.measurement.probe_child", "--model", "asyncio",
                            "--variant", "connections", "--n", "100", "--served", json.dumps(settings)],
                           capture_output=True, text=True, check=True, timeout=120)
     return json.loads(done.stdout)["served"]["closed_run"]["closed"]["achieved"]

@@ -4,13 +4,12 @@ file aside and answer from the rest; ``check`` lists each bad file with what is 
 and exits 2 if there is any, for CI and for a user who wants to know."""
 
 from parkbench.commands import output
-from parkbench.errors import EXIT_USER_ERROR
+from parkbench.core.errors import EXIT_USER_ERROR
+from parkbench.store import run_reader
+from parkbench.store.checker import printable
 
 
 def run(args) -> int:
-    from parkbench import run_reader
-    from parkbench.tidy import printable
-
     checked, bad = run_reader.check(args.results)
     lines = [f"bad: {printable(refused.text())}" for refused in bad]
     lines.append(f"checked {checked:,} files under {printable(args.results)}: "

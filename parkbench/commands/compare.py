@@ -1,13 +1,13 @@
 """``parkbench compare A B``: two machines, machine folders or run files side by side,
 every figure with its unit, the ratio B/A, and significance for latency."""
 
+from parkbench.analysis import compare
 from parkbench.commands import output
+from parkbench.core.units import format_bytes, format_count, format_seconds
+from parkbench.presentation.summary import noise_text
 
 
 def format_value(value, unit: str, noise=None) -> str:
-    from parkbench.summary import noise_text
-    from parkbench.units import format_bytes, format_count, format_seconds
-
     if output.is_missing(value):
         return "-"
     if unit == "bytes":
@@ -31,8 +31,6 @@ def verdict(row) -> str:
 
 def calibration_lines(a, b) -> list[str]:
     """How fast each side's machine was when its hand-offs were timed (calibration.py)."""
-    from parkbench.units import format_seconds
-
     if a is None and b is None:
         return []
     text = (f"calibration (one-byte pipe hand-off on one CPU): A {format_seconds(a) if a else '-'}, "
@@ -44,8 +42,6 @@ def calibration_lines(a, b) -> list[str]:
 
 
 def run(args) -> int:
-    from parkbench import compare
-
     a = compare.resolve(args.a, args.results, getattr(args, "interpreter_a", None))
     b = compare.resolve(args.b, args.results, getattr(args, "interpreter_b", None))
     output.set_aside(a.current.set_aside)

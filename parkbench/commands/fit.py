@@ -5,8 +5,10 @@ requests by the requests a server was measured to serve (``served_figures.py``).
 
 import math
 
+from parkbench.analysis import current, sizing
 from parkbench.commands import output
-from parkbench.errors import UserError
+from parkbench.core.errors import UserError
+from parkbench.core.units import format_bytes, format_count, parse_count, parse_size
 
 
 def machine_cores(current) -> dict:
@@ -23,9 +25,6 @@ def _label(row) -> str:
 
 
 def run(args) -> int:
-    from parkbench import current, sizing
-    from parkbench.units import format_bytes, format_count, parse_count, parse_size
-
     waiters = parse_count(args.waiters)
     rate = parse_count(args.rate, allow_zero=True)
     memory = parse_size(args.memory) if args.memory is not None else None

@@ -5,11 +5,16 @@ figure came from."""
 
 from pathlib import Path
 
+from parkbench.analysis import current
+from parkbench.analysis.current_capacity import describe_check
 from parkbench.commands import output
+from parkbench.core import registry
+from parkbench.core.units import format_bytes
+from parkbench.measurement import limits, machine
+from parkbench.store import results
 
 
 def limit_lines(values: dict) -> list[str]:
-    from parkbench.units import format_bytes
 
     def count(value):
         return "unlimited" if value is None else f"{value:,}"
@@ -47,8 +52,6 @@ def limit_lines(values: dict) -> list[str]:
 def capacity_rows(name: str, results_folder: Path, values: dict) -> tuple[list[dict], list[dict]]:
     """One row per registered model and variant, and per variant with stored figures;
     and the predictions checked against measured ceilings (``current.Current.checks``)."""
-    from parkbench import current, limits, probes, results
-
     folder = Path(results_folder) / name
     stored, checks = None, []
     if results.has_runs(folder):
@@ -63,7 +66,7 @@ def capacity_rows(name: str, results_folder: Path, values: dict) -> tuple[list[d
                          "waiters": int(row.value), "limit": row.limit, "basis": row.basis,
                          "detail": row.detail, "run": row.run_id,
                          "how": limits.HOW_TO_RAISE.get(row.limit, "")})
-    for model in probes.MODELS.values():
+    for model in registry.MODELS.values():
         for variant in model.variants:
             if (model.name, variant) in seen:
                 continue
@@ -75,14 +78,12 @@ def capacity_rows(name: str, results_folder: Path, values: dict) -> tuple[list[d
                          "detail": bound.detail if bound else "", "run": "",
                          "how": bound.how_to_raise if bound else ""})
     order = {f"{m.name}/{v}": i for i, (m, v) in enumerate(
-        (model, variant) for model in probes.MODELS.values() for variant in model.variants)}
+        (model, variant) for model in registry.MODELS.values() for variant in model.variants)}
     return sorted(rows, key=lambda row: (order.get(row["label"], len(order)), row["label"])), checks
 
 
 def check_lines(checks: list[dict]) -> list[str]:
     """Each prediction checked against a measured ceiling, one line each."""
-    from parkbench.current_capacity import describe_check
-
     if not checks:
         return []
     labels = [f"{c['model']}/{c['variant']}" for c in checks]
@@ -95,8 +96,6 @@ def check_lines(checks: list[dict]) -> list[str]:
 
 
 def run(args) -> int:
-    from parkbench import limits, machine
-
     values = limits.read()
     name = machine.resolve_name(args.machine)
     rows, checks = capacity_rows(name, Path(args.results), values)

@@ -1,12 +1,20 @@
 """``parkbench list``: models, variants, primitives and grids."""
 
 from parkbench.commands import output
+from parkbench.core import registry
+from parkbench.measurement import gotoolchain
+from parkbench.measurement.suite import (
+    FULL_EXTRA,
+    QUICK_CONNECTIONS,
+    QUICK_GRIDS,
+    QUICK_VARIANTS,
+    VARIANT_GRIDS,
+    default_grid,
+)
 
 
 def _availability(model) -> str:
     """Whether a model that needs a toolchain can run here, without building anything."""
-    from parkbench import gotoolchain
-
     try:
         return f"available: {gotoolchain.version()} ({gotoolchain.find_go()}); a reference, not a Python model"
     except gotoolchain.Unavailable as exc:
@@ -14,24 +22,14 @@ def _availability(model) -> str:
 
 
 def run(args) -> int:
-    from parkbench import probes
-    from parkbench.suite import (
-        FULL_EXTRA,
-        QUICK_CONNECTIONS,
-        QUICK_GRIDS,
-        QUICK_VARIANTS,
-        VARIANT_GRIDS,
-        default_grid,
-    )
-
-    for model in probes.MODELS.values():
+    for model in registry.MODELS.values():
         quick = ", ".join(f"{n:,}" for n in QUICK_GRIDS[model.name])
         output.write(f"{model.name}: {model.description}")
         output.write(f"  variants: {', '.join(model.variants)} "
                      f"(default sweep: {', '.join(QUICK_VARIANTS[model.name])})")
         output.write(f"  hand-off primitives: {', '.join(model.primitives)}")
         output.write(f"  quick grid: {quick}")
-        if model.unavailable is not None:
+        if model.toolchain is not None:
             output.write(f"  {_availability(model)}")
     for variant, grid in VARIANT_GRIDS.items():
         output.write(f"grid of every {variant} variant: {', '.join(f'{n:,}' for n in grid)}")

@@ -5,6 +5,8 @@ pipe (``| head -1``), a full device and a terminal that cannot encode every char
 import json
 import sys
 
+from parkbench.store.checker import printable
+
 
 def write(text: str) -> None:
     """``text`` and a newline on stdout; characters the encoding lacks become '?'."""
@@ -17,8 +19,6 @@ def write(text: str) -> None:
 def set_aside(refused_files) -> None:
     """One line on stderr per run file a reader set aside (``run_reader.SetAside``),
     naming it and what is wrong: ``parkbench: skipped <file>: <reason>``."""
-    from parkbench.tidy import printable
-
     for refused in refused_files:
         print(f"parkbench: skipped {printable(refused.text())}", file=sys.stderr, flush=True)
 

@@ -3,11 +3,10 @@
 from pathlib import Path
 
 from parkbench.commands import output
+from parkbench.presentation import report
 
 
 def run(args) -> int:
-    from parkbench import report
-
     machines = [m for m in args.machines.split(",") if m] if args.machines else None
     set_aside: list = []
     try:

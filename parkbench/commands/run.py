@@ -10,13 +10,30 @@ import signal
 import sys
 from pathlib import Path
 
-from parkbench.errors import UserError
+from parkbench.analysis import map_checks, served_figures
+from parkbench.analysis.slopes import derive
+from parkbench.analysis.tidy import interpreter_key
+from parkbench.commands import show
+from parkbench.core import registry
+from parkbench.core.errors import UserError
+from parkbench.measurement import (
+    calibration,
+    estimate,
+    gotoolchain,
+    interference,
+    limits,
+    machine,
+    runner,
+    suite,
+)
+from parkbench.measurement.interpreters import Child, is_current
+from parkbench.measurement.plan import RunPlan
+from parkbench.measurement.runner import Failure
+from parkbench.store import results, schema
 
 
 def _progress(stream):
     def report(index, total, job, outcome):
-        from parkbench.runner import Failure
-
         label = f"[{index + 1:>{len(str(total))}}/{total}] {job.label()}"
         if isinstance(outcome, str):
             status, seconds = f"SKIPPED: {outcome}", 0.0
@@ -37,9 +54,6 @@ def _progress(stream):
 def _new_run(args, child=None):
     """Check every option, then create the run file: nothing is written on bad input.
     ``child`` is an ``interpreters.Child`` (default: this interpreter)."""
-    from parkbench import machine, results
-    from parkbench.plan import RunPlan
-
     plan = RunPlan.from_args(args, child.version_spec if child is not None else None)
     _check_cache(plan, child)
     name = machine.resolve_name(args.machine)
@@ -62,8 +76,6 @@ def _with_map_checks(plan, output, name, identity, description, only: bool):
     figures (``map_checks.py``); ``--only check`` without any is a one-line error."""
     from dataclasses import replace
 
-    from parkbench import map_checks
-    from parkbench.tidy import interpreter_key
 
     checks, why = map_checks.predict(output, name, interpreter_key(identity),
                                      description.get("logical_cpus") or 1, plan.selection,
@@ -80,10 +92,6 @@ def _reopen_run(args):
     """The run file named by ``--resume`` (a path, or a run id under the machine's
     folder), its plan, checked like a new one's, and the interpreter of its children
     (None: this one), made ready; a refusal leaves the file as it was, unlocked."""
-    from parkbench import machine, results, schema
-    from parkbench.interpreters import Child
-    from parkbench.plan import RunPlan
-
     given = [dest for dest in args.plan_options if getattr(args, dest, None) not in (None, False)]
     if given:
         raise UserError(f"--resume continues a run with its stored parameters; do not pass "
@@ -121,10 +129,7 @@ def _check_cache(plan, child=None) -> None:
     """Refuse an unusable cache folder (one line) before anything is written, when the
     run needs it: a Go program to build (the go reference, the served rate's load
     generator) or an environment for another interpreter."""
-    from parkbench import gotoolchain, probes
-    from parkbench.interpreters import is_current
-
-    go = plan.served or any(probes.get(model).unavailable for model, _ in plan.selection)
+    go = plan.served or any(registry.get(model).toolchain for model, _ in plan.selection)
     if (go and gotoolchain.find_go() is not None) or (child is not None and not is_current(child.found)):
         gotoolchain.usable_cache()
 
@@ -148,9 +153,6 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from parkbench.interpreters import Child
-    from parkbench.plan import RunPlan
-
     if args.resume is not None and not args.resume.strip():
         raise UserError("--resume needs a run file or a run id such as 20261126T050824Z")
     if args.python and args.resume is None:
@@ -183,13 +185,9 @@ def _run_one(run_file, plan, child=None) -> int:
 
 
 def _sweep(run_file, plan, child=None) -> int:
-    from parkbench import calibration, gotoolchain, limits, probes, runner, suite
-    from parkbench.commands import show
-    from parkbench.slopes import derive
-
     document = run_file.document
     selection = list(plan.selection)
-    if any(probes.get(model).unavailable for model, _ in selection):
+    if any(registry.get(model).toolchain for model, _ in selection):
         _say("looking for a Go toolchain for the go reference (its first use builds the program)")
     unavailable = suite.unavailable_models(selection)
     go = gotoolchain.find_go()
@@ -217,7 +215,6 @@ def _sweep(run_file, plan, child=None) -> int:
     _say(f"{len(jobs)} probe children for {len(selection)} model variants "
          f"({len(sweep.done)} already stored); results in {run_file.path}")
     if plan.full:
-        from parkbench import estimate
 
         todo = [job for job in jobs if job not in sweep.done]
         _say(estimate.describe(estimate.plan_seconds(
@@ -241,18 +238,14 @@ def _sweep(run_file, plan, child=None) -> int:
     if plan.latency:
         document.setdefault("calibration", {})["end"] = calibration.measure(python)
     seen = limits.with_child_rlimits(limits.read(), plan.child_rlimits)
-    from parkbench import served_figures
 
     run_file.finish(derive(document["measurements"], seen, document["failures"])
                     + served_figures.derive(document))
-    from parkbench import estimate
 
     _say(estimate.describe(estimate.phase_seconds(document), "took"))
-    from parkbench.tidy import interpreter_key
 
     show.print_summary([run_file.path.parent], selection=selection, run_id=document["run_id"],
                        interpreter=interpreter_key(document.get("interpreter")))
-    from parkbench import interference
 
     for line in interference.warning(interference.disturbed_series(document["measurements"]),
                                      plan.grids):

@@ -1,19 +1,20 @@
 """``parkbench show``: the current figures of stored results (``current.py``), as a
 table per machine and interpreter, or as tidy JSON lines."""
 
+from parkbench.analysis import calibration, current, served_figures
 from parkbench.commands import output
+from parkbench.core.units import format_seconds
+from parkbench.measurement.suite import Job
+from parkbench.presentation import summary
+from parkbench.store.checker import printable
 
 
 def _job_label(record: dict) -> str:
-    from parkbench.suite import Job
-
     return Job.from_record(record).label()
 
 
 def failure_notes(current) -> list[str]:
     """Failures and skips of the runs that speak for something."""
-    from parkbench.tidy import printable
-
     notes = []
     for run in current.used_runs():
         for failure in run.failures:
@@ -26,10 +27,7 @@ def failure_notes(current) -> list[str]:
 
 
 def summary_text(current) -> str:
-    from parkbench import calibration, summary
-
     frame = current.frame
-    from parkbench.tidy import printable
 
     # every note may quote a file (a reason, a figure's limit): control characters escaped
     notes = [printable(note) for note in failure_notes(current) + summary.limit_notes(frame) + current.notes]
@@ -42,9 +40,6 @@ def summary_text(current) -> str:
 
 def served_text(current) -> str:
     """The served rate of each connections server, or nothing where none was measured."""
-    from parkbench import served_figures
-    from parkbench.units import format_seconds
-
     table = served_figures.table(current.frame)
     if table.empty:
         return ""
@@ -75,8 +70,6 @@ def print_summary(paths, selection=None, run_id=None, interpreter=None) -> None:
     machine's current figures (so a measured ceiling of an earlier run still gives
     capacity, and a fit the rule set aside says so); with ``interpreter`` (a label such
     as ``CPython 3.12.1``) only that interpreter's rows."""
-    from parkbench import current
-
     figures = current.load(paths)
     output.set_aside(figures.set_aside)
     if interpreter is not None:
@@ -95,8 +88,6 @@ def print_summary(paths, selection=None, run_id=None, interpreter=None) -> None:
 
 
 def run(args) -> int:
-    from parkbench import current
-
     if args.format == "json":
         figures = current.load([args.results])
         output.set_aside(figures.set_aside)

@@ -1,0 +1,270 @@
+"""A machine's current figures: the one rule every reader (show, limits, fit, compare,
+the report) uses to decide which measurement speaks for the machine.
+
+For each (machine, interpreter, model, variant, placement) and family of figures, the
+figures come from **the newest complete run that measured them**, and carry its run id:
+
+- memory (every ``*_per_waiter``, ``*_fixed``, ``*_fit_r2``, ``max_n`` and the raw
+  points behind them): the newest complete run with a fit of that model/variant whose
+  fit is *sound* (N spans at least ``MIN_SPAN`` and R² of RSS at least ``MIN_R2``).
+  A newer fit that is not sound does not replace a sound older one; a note says so.
+  Raw points of different runs are never fitted or plotted together.
+- switch latency per (model, primitive, placement), and tail latency per (model,
+  primitive): the newest complete run that timed it.
+- the served rate per (model, variant) (``served_figures.choose``): the complete run that
+  served requests under load with the largest idle crowd W, the newest among those.
+- capacity (``current_capacity.py``): a measured ceiling (``limit_reached`` from
+  ``--to-limit`` or the full sweep, newest) beats a prediction; otherwise the predicted
+  bound from the memory run's total per waiter, the OS limits in force when that run
+  ran (or the limits given, e.g. this machine's live limits), and mappings per thread
+  counted at the largest N measured in any run, or those at a max_map_count ceiling of
+  threads measured on the machine where they are more. Each prediction a measured
+  ceiling can check is checked (``Current.checks``, and a note).
+
+Incomplete (interrupted) runs speak for nothing; a note names them. Everything here
+returns data; nothing prints.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from parkbench.analysis import current_capacity, tidy
+from parkbench.analysis.served_figures import SERVED_FIGURES, SERVED_RAW
+from parkbench.analysis.served_figures import choose as choose_served
+from parkbench.analysis.slopes import FITTED
+from parkbench.analysis.tidy import TAIL_METRICS, frame_of
+from parkbench.core.stats import slope_noise
+from parkbench.store.record_schema import REQUEST_METRICS
+from parkbench.store.results import run_order
+
+MIN_SPAN = 10.0  # a fit over less than a decade of N extrapolates more than it measures
+# Memory grows linearly in N: every committed fit has R² >= 0.9999. Below 0.99, a point
+# is off the line by more than the noise of a fresh interpreter: something went wrong.
+MIN_R2 = 0.99
+
+MEMORY_RAW = tuple(key for key, _, _ in FITTED) + ("maps_added",) + REQUEST_METRICS
+MEMORY_FIGURES = tuple(
+    f"{stem}_{suffix}" for _, stem, _ in FITTED
+    for suffix in ("per_waiter", "fixed", "fit_r2", "exponent", "exponent_low", "exponent_high",
+                   "nonlinear", "at_min_n", "at_max_n")
+) + ("max_n", "min_n", "disturbed_points")
+SWITCH_FIGURES = ("switch_latency", "switch_latency_mean", "switch_latency_stdev",
+                  "switch_latency_values", "switch_latency_round_cv")
+SERVED_METRICS = SERVED_RAW + SERVED_FIGURES
+EXTRA_COLUMNS = ("basis", "detail")
+
+
+@dataclass
+class Current:
+    """The current figures (``frame``: tidy rows plus ``basis`` and ``detail``), where
+    each family came from (``sources``: dicts), notes for the reader, the run files set
+    aside as bad (``set_aside``: ``run_reader.SetAside``, for the command to name), and
+    each capacity prediction checked against a measured ceiling (``checks``: dicts, see
+    ``current_capacity.current_rows``)."""
+
+    frame: Any
+    sources: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    runs: dict = field(default_factory=dict)
+    set_aside: list = field(default_factory=list)
+    checks: list = field(default_factory=list)
+
+    def used_runs(self) -> list:
+        """The runs that speak for something, and each machine's newest run, oldest
+        first."""
+        keys = {(s["machine"], s["run_id"]) for s in self.sources}
+        newest: dict[str, str] = {}
+        for machine, run_id in self.runs:
+            if machine not in newest or run_order(run_id) > run_order(newest[machine]):
+                newest[machine] = run_id
+        keys |= set(newest.items())
+        return sorted((self.runs[key] for key in keys if key in self.runs),
+                      key=lambda run: (run.machine, run_order(run.run_id)))
+
+
+def _newest_first(run_ids):
+    return sorted(set(run_ids), key=run_order, reverse=True)
+
+
+def _span_text(low, high) -> str:
+    if low != low or high != high:
+        return "no raw points"
+    return f"N {int(low):,}-{int(high):,}"
+
+
+def _run_quality(raw, figures) -> tuple[bool, float, float, float, float, str]:
+    """(sound, span, R² of RSS, smallest N, largest N, what is wrong) of one run's fit.
+    Sound: N spans ``MIN_SPAN`` with R² of RSS at least ``MIN_R2``, and the system-wide
+    views are sound too: no measurement disturbed by the rest of the machine
+    (``interference.py``) and a kernel cost not below zero beyond its noise."""
+    ns = raw[raw.metric == "rss"].n.astype(float)
+    low, high = (ns.min(), ns.max()) if len(ns) else (float("nan"), float("nan"))
+    span = high / low if len(ns) and low > 0 else 0.0
+    r2 = figures[figures.metric == "rss_fit_r2"].value
+    r2 = float(r2.iloc[0]) if len(r2) else float("nan")
+    wrong = []
+    if not (span >= MIN_SPAN and r2 >= MIN_R2):
+        wrong.append(f"{span:.1f}x span, R² {r2:.4f}: short of the {MIN_SPAN:g}x span and "
+                     f"R² {MIN_R2} a figure needs")
+    disturbed = figures[figures.metric == "disturbed_points"]
+    if len(disturbed) and disturbed.value.iloc[0] > 0:
+        wrong.append(f"{int(disturbed.value.iloc[0])} point(s) disturbed by the rest of the "
+                     f"machine ({disturbed['limit'].iloc[0]})")
+    kernel = figures[figures.metric == "kernel_per_waiter"].value
+    points = raw[raw.metric == "kernel"]
+    noise = slope_noise(points.n, points.value) if len(points) else float("nan")
+    if len(kernel) and kernel.iloc[0] < 0 and not -kernel.iloc[0] < noise:
+        wrong.append(f"kernel {kernel.iloc[0]:,.0f} B per waiter, below zero beyond its noise")
+    return not wrong, span, r2, low, high, "; ".join(wrong)
+
+
+def _memory_quality(mine) -> dict:
+    """run id -> ``_run_quality`` of each run's fit in ``mine`` (the rows of one machine,
+    interpreter, model and variant): one pass, each run's own rows (filtering the rows once
+    per run made a folder of k runs cost k²)."""
+    quality = {}
+    for run_id, one in mine.groupby("run_id", sort=False):
+        quality[run_id] = _run_quality(one[one.n.notna()], one[one.n.isna()])
+    return quality
+
+
+SYSTEM_WIDE = ("kernel", "kernel_client", "total")  # views read system-wide: noisy, or disturbed
+
+
+def _noise_rows(rows):
+    """``<stem>_noise`` per system-wide view in one run's memory rows: half the 95%
+    interval of its slope (``stats.slope_noise``); a per-waiter cost within it is noise
+    (the per-process views are never near zero)."""
+    raw = rows[rows.n.notna()]
+    found = []
+    for key, stem, _ in FITTED:
+        points = raw[raw.metric == key]
+        if stem not in SYSTEM_WIDE or len(points) < 3:
+            continue
+        noise = slope_noise(points.n, points.value)
+        if noise == noise:
+            found.append({**points.iloc[0].to_dict(), "n": None, "repeat": None,
+                          "metric": f"{stem}_noise", "value": noise})
+    return frame_of(found) if found else rows.iloc[0:0]
+
+
+def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | None = None) -> Current:
+    """The current figures of every machine in ``frame`` (see the module docstring).
+
+    ``runs`` is ``tidy.load_runs``'s second value. ``limits`` replaces the stored OS
+    limits for predicted capacity (``parkbench limits`` passes this machine's live
+    ones); ``memory_bytes`` plans for a machine of that much memory instead.
+    """
+    import pandas as pd
+
+    current = Current(frame=None, runs=runs)
+    complete = {key for key, run in runs.items() if run.complete}
+    for (machine, run_id), run in sorted(runs.items()):
+        if not run.complete:
+            current.notes.append(
+                f"{machine} {run_id}: incomplete run (interrupted), not used; finish it with "
+                f"'parkbench run --resume {run.path}'")
+    done = frame[[(m, r) in complete for m, r in zip(frame.machine, frame.run_id)]] \
+        if len(frame) else frame
+    pieces = []
+    figures = done[done.n.isna()]
+    raw = done[done.n.notna()]
+
+    def take(rows, machine, run_id, family, what, reason=""):
+        pieces.append(rows)
+        current.sources.append({"machine": machine, "run_id": run_id, "family": family,
+                                "what": what, "reason": reason})
+
+    memory_runs = {}
+    keys = figures[figures.metric == "rss_per_waiter"][["machine", "interpreter", "model", "variant"]]
+    wanted = set(map(tuple, keys.values.tolist()))
+    # one pass over the table, then each run's own rows: filtering the whole table once
+    # per run made a folder of k runs cost k² (a year of nightly runs took minutes)
+    unplaced = done[done.placement.isna()]
+    by_key = {key: rows for key, rows in
+              unplaced.groupby(["machine", "interpreter", "model", "variant"], sort=False)
+              if key in wanted}
+    for machine, interpreter, model, variant in sorted(wanted):
+        mine = by_key[(machine, interpreter, model, variant)]
+        candidates = _newest_first(mine[mine.metric == "rss_per_waiter"].run_id)
+        quality = _memory_quality(mine)
+        sound = [run_id for run_id in candidates if quality[run_id][0]]
+        chosen = sound[0] if sound else candidates[0]
+        what = f"{model}/{variant}"
+        _, span, r2, low, high, wrong = quality[chosen]
+        reason = f"{_span_text(low, high)}, R² {r2:.4f}"
+        for newer in candidates[:candidates.index(chosen)]:
+            _, _, _, n_low, n_high, n_wrong = quality[newer]
+            current.notes.append(
+                f"{machine} {interpreter} {what}: memory figures from run {chosen} "
+                f"({_span_text(low, high)}, R² {r2:.4f}); the newer run {newer} fitted "
+                f"{_span_text(n_low, n_high)} ({n_wrong}) and does not replace them")
+        if not sound:
+            current.notes.append(
+                f"{machine} {interpreter} {what}: no run's memory figures are sound; those of "
+                f"run {chosen} ({reason}) are shown but weak: {wrong}")
+        one = mine[(mine.run_id == chosen)
+                   & (mine.metric.isin(MEMORY_FIGURES) | mine.metric.isin(MEMORY_RAW))]
+        one = pd.concat([one, _noise_rows(one)], ignore_index=True)
+        take(one, machine, chosen, "memory", what, reason)
+        memory_runs[(machine, interpreter, model, variant)] = chosen
+
+    switch = figures[figures.metric.isin(SWITCH_FIGURES)]
+    for key, rows in switch.groupby(["machine", "interpreter", "model", "variant", "placement"],
+                                    sort=True, dropna=False):
+        newest = _newest_first(rows.run_id)[0]
+        take(rows[rows.run_id == newest], key[0], newest, "switch",
+             f"{key[2]}/{key[3]} {key[4]}")
+
+    tail = raw[raw.metric.isin(TAIL_METRICS)]
+    for key, rows in tail.groupby(["machine", "interpreter", "model", "variant"], sort=True):
+        newest = _newest_first(rows.run_id)[0]
+        take(rows[rows.run_id == newest], key[0], newest, "tail", f"{key[2]}/{key[3]}")
+
+    served = done[done.metric.isin(SERVED_METRICS)]
+    for key, rows in served.groupby(["machine", "interpreter", "model", "variant"], sort=True):
+        chosen, notes = choose_served(rows, _newest_first)
+        current.notes.extend(f"{key[0]} {key[1]} {key[2]}/{key[3]}: {note}" for note in notes)
+        take(rows[rows.run_id == chosen], key[0], chosen, "served", f"{key[2]}/{key[3]}")
+
+    reached = figures[figures.metric == "limit_reached"]
+    ceilings = {}
+    for key, rows in reached.groupby(["machine", "interpreter", "model", "variant"], sort=True):
+        newest = _newest_first(rows.run_id)[0]
+        chosen = rows[rows.run_id == newest]
+        take(chosen, key[0], newest, "limit_reached", f"{key[2]}/{key[3]}")
+        ceilings[key] = chosen.iloc[0]
+
+    capacity_rows, current.checks = current_capacity.current_rows(
+        memory_runs, done, runs, ceilings, limits, memory_bytes)
+    for row in capacity_rows:
+        current.sources.append({"machine": row["machine"], "run_id": row["run_id"],
+                                "family": "capacity", "what": f"{row['model']}/{row['variant']}",
+                                "reason": f"{row['basis']}: {row['detail']}"})
+    current.notes += [f"{c['machine']} {c['interpreter']} {c['model']}/{c['variant']}: capacity "
+                      f"checked against a measured ceiling: {current_capacity.describe_check(c)}"
+                      for c in current.checks]
+    parts = [piece for piece in pieces if len(piece)]
+    if capacity_rows:
+        parts.append(frame_of(capacity_rows).assign(
+            basis=[row["basis"] for row in capacity_rows],
+            detail=[row["detail"] for row in capacity_rows]))
+    if parts:
+        result = pd.concat(parts, ignore_index=True)
+    else:
+        result = frame_of([])
+    for column in EXTRA_COLUMNS:
+        if column not in result:
+            result[column] = None
+    current.frame = result.reset_index(drop=True)
+    return current
+
+
+def load(paths, limits: dict | None = None, memory_bytes: int | None = None) -> Current:
+    """The current figures of whatever results ``paths`` hold; a bad run file in a folder
+    is set aside (``Current.set_aside``), a bad run file named in ``paths`` is an error."""
+    set_aside: list = []
+    frame, runs = tidy.load_runs(paths, set_aside)
+    figures = select(frame, runs, limits, memory_bytes)
+    figures.set_aside = set_aside
+    return figures

@@ -1,0 +1,57 @@
+"""A short calibration per run: how fast this machine is at this moment, so that
+hand-off figures of different days and machines can be put in context.
+
+Two fixed measurements, each the median of ``REPEATS`` blocks, in a child process (it
+pins itself to one CPU; the runner is never pinned):
+
+- ``python_loop_ns``: nanoseconds per iteration of a fixed pure-Python loop (the
+  interpreter's speed on this CPU);
+- ``pipe_one_way_seconds``: a one-byte hand-off between two processes over pipes, both
+  on one CPU (the kernel's wake-up path, the floor under every blocking hand-off).
+
+A run measures both at its start and at its end; a hand-off figure is shown beside its
+ratio to the run's pipe hand-off (``vs pipe``), and ``compare`` sets the two runs'
+calibrations side by side. Run by hand: ``python -m parkbench.measurement.calibration_child``
+(the child); the run's pipe hand-off as a figure is ``analysis/calibration.py``'s.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+TIMEOUT_SECONDS = 60.0
+
+
+def _tied_env() -> dict:
+    """The child's environment: it dies with this process (``lifeline``), SIGKILL too."""
+    return dict(os.environ, PARKBENCH_RUNNER_PID=str(os.getpid()))
+
+
+def generator_ceiling(python: str | None, settings: dict) -> dict | None:
+    """The load generator's closed-loop peak against its own echo server, in a fresh
+    child (``probes/served_load.py``), or ``None`` if it failed (then no served figure is
+    flagged as the generator's, and the run says so)."""
+    try:
+        done = subprocess.run([python or sys.executable, "-m", "parkbench.measurement.probes.served_load",
+                               "--ceiling", json.dumps(settings, sort_keys=True)],
+                              capture_output=True, text=True, timeout=120, env=_tied_env())
+        if done.returncode == 0:
+            return json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        pass
+    return None
+
+
+def measure(python: str | None = None) -> dict | None:
+    """Both measurements in a fresh child (under ``python``); ``None`` if it failed (a
+    calibration is context, never a reason to stop a sweep)."""
+    try:
+        done = subprocess.run([python or sys.executable, "-m", "parkbench.measurement.calibration_child"],
+                              capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+                              env=_tied_env())
+        if done.returncode == 0:
+            return json.loads(done.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
+        pass
+    return None

@@ -1,0 +1,243 @@
+"""The served rate: requests a connections server answers while W other connections sit
+idle, driven by the load generator (``benchmarks/loadgen``, Go, stdlib).
+
+A ``served`` job is a connections probe child (``probes/connections.py``) that, once its
+W idle connections are proved parked, calls ``measure`` here instead of reading memory:
+
+1. **Placement.** The generator runs on its own CPU (the first this process may use), the
+   server processes (every task of every process of their trees) on the others; on a
+   machine of one CPU they share it, and the record says so. A model that can use several
+   cores (worker processes, Go, the reuseport servers) is given every server CPU and sized
+   per core by the analysis (``served.py``).
+2. **Closed loop.** K connections back to back: a warm-up in rounds of half a second, each
+   on new connections, until two agree within 10%, at most ``warmup_seconds`` (a fresh
+   asyncio streams server serves its first connections at under half the rate it serves
+   every later ones at, however long they last: measured by hand against a plain
+   ``asyncio.start_server``, 35-40k/s in the first session, 87-95k/s after); then the measured phase, whose achieved
+   rate is the peak. The server tree's CPU time (utime + stime, from /proc) over that
+   phase, divided by the requests it answered, is the **CPU time per request**.
+3. **Open loop.** The same K connections at offered rates stepped up to past the peak
+   (shares of it, geometric), each request timed from its intended send time (the
+   generator corrects coordinated omission); the analysis finds the highest rate held at
+   the SLO. A map check (``map_checks.py``) offers the rates its settings name instead.
+4. **Parked again.** The generator's connections close; the probe waits until every
+   count of the server's proof is W again, so the proof after the measurement holds.
+
+Everything the generator printed is kept in the record (``served``), untrusted until the
+analysis checks it. Memory is not read in a served job (smaps takes kernel locks that
+disturb the rate).
+"""
+
+import json
+import os
+import subprocess
+import time
+
+from parkbench.measurement import gotoolchain, interference, lifeline
+
+WARMUP_ROUND_SECONDS = 0.5      # a closed-loop round of the warm-up
+WARMUP_STABLE = 0.10            # two rounds within this of each other: warm
+SETTINGS = ("connections", "warmup_seconds", "closed_seconds", "step_seconds", "shares",
+            "reply_timeout_seconds")  # what --served JSON holds (the run's plan chose them)
+
+
+def settings(text: str) -> dict:
+    """The served settings of ``--served JSON`` (the plan checked them)."""
+    chosen = json.loads(text)
+    missing = set(SETTINGS) - set(chosen)
+    if missing:
+        raise ValueError(f"--served lacks {', '.join(sorted(missing))}")
+    return chosen
+
+
+def placement(cpus: list[int]) -> dict:
+    """CPUs of the generator and of the servers, and what that means."""
+    if len(cpus) < 2:
+        return {"generator_cpus": cpus, "server_cpus": cpus,
+                "note": "one CPU: the generator and the server share it"}
+    return {"generator_cpus": cpus[:1], "server_cpus": cpus[1:],
+            "note": f"generator on CPU {cpus[0]}, servers on {len(cpus) - 1} other CPU(s)"}
+
+
+def _tree(pids) -> list[int]:
+    """Every process of the trees under ``pids`` (a worker-per-connection server forks)."""
+    import psutil
+
+    found = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            found += [root.pid] + [child.pid for child in root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def pin(pids, cpus) -> int:
+    """Pin every task (thread) of every process of the trees under ``pids`` to ``cpus``
+    (``sched_setaffinity`` on a pid pins one thread only); how many were pinned."""
+    pinned = 0
+    for pid in _tree(pids):
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                os.sched_setaffinity(int(task), cpus)
+                pinned += 1
+            except OSError:
+                continue  # a task that ended meanwhile
+    return pinned
+
+
+def cpu_seconds(pids) -> float:
+    """User plus system CPU time of the trees under ``pids``, living processes only (the
+    servers outlive the measurement, and their handlers' threads are theirs)."""
+    import psutil
+
+    total = 0.0
+    for pid in _tree(pids):
+        try:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def run_generator(binary, port: int, arguments: list[str], cpus, timeout: float) -> dict:
+    """One run of the generator against 127.0.0.1:``port``, pinned to ``cpus``: its JSON."""
+    command = [str(binary), "-addr", f"127.0.0.1:{port}", *arguments,
+               "-max-seconds", f"{timeout:g}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 10,
+                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise RuntimeError(f"the load generator failed: {last}")
+    return json.loads(done.stdout)
+
+
+def warm_up(binary, port: int, common: list[str], cpus, chosen: dict) -> list[float]:
+    """Closed-loop rounds of ``WARMUP_ROUND_SECONDS`` until two in a row agree within
+    ``WARMUP_STABLE`` (a fresh asyncio streams server serves less than half its rate for
+    its first seconds; uvloop, threads and Go are steady at once), for at most
+    ``warmup_seconds``: the rate of each round."""
+    rates: list[float] = []
+    while len(rates) * WARMUP_ROUND_SECONDS < chosen["warmup_seconds"]:
+        run = run_generator(binary, port, [*common, "-warmup", "0s",
+                                           "-closed", f"{WARMUP_ROUND_SECONDS}s"], cpus,
+                            _plan_seconds({**chosen, "closed_seconds": WARMUP_ROUND_SECONDS}, 0))
+        rates.append((run.get("closed") or {}).get("achieved") or 0.0)
+        if len(rates) >= 2 and abs(rates[-1] - rates[-2]) <= WARMUP_STABLE * max(rates[-2], 1):
+            break
+    return rates
+
+
+def _plan_seconds(chosen: dict, steps: int) -> float:
+    phases = 2 + steps
+    return (chosen["warmup_seconds"] + chosen["closed_seconds"] + steps * chosen["step_seconds"]
+            + phases * (2 * chosen["reply_timeout_seconds"] + 0.5) + 5)
+
+
+def measure_served(binary, port: int, servers: list[int], settle, chosen: dict) -> dict:
+    """Closed loop then open loop against the servers (pids) listening on ``port``; then
+    ``settle()`` until only the W idle connections are held. The ``served`` record."""
+    where = placement(sorted(os.sched_getaffinity(0)))
+    pinned = pin(servers, where["server_cpus"])
+    common = ["-connections", str(chosen["connections"]),
+              "-timeout", f"{chosen['reply_timeout_seconds']}s"]
+    warmup = warm_up(binary, port, common, where["generator_cpus"], chosen)
+    before = cpu_seconds(servers)
+    closed = run_generator(binary, port, [*common, "-warmup", "0s",
+                                          "-closed", f"{chosen['closed_seconds']}s"],
+                           where["generator_cpus"], _plan_seconds(chosen, 0))
+    server_cpu = cpu_seconds(servers) - before
+    peak = (closed.get("closed") or {}).get("achieved") or 0
+    if not peak > 0:
+        raise RuntimeError("the closed loop served no request")
+    rates = (sorted(chosen["rates"]) if chosen.get("rates")  # a map check's predicted edge
+             else sorted({max(1, round(peak * share)) for share in chosen["shares"]}))
+    opened = run_generator(binary, port, [*common, "-warmup", "0s", "-closed", "0s",
+                                          "-step", f"{chosen['step_seconds']}s",
+                                          "-rates", ",".join(map(str, rates))],
+                           where["generator_cpus"], _plan_seconds(chosen, len(rates)))
+    settle_start = time.perf_counter()
+    settle()
+    return {"settings": chosen, "placement": {**where, "server_tasks_pinned": pinned},
+            "warmup_rates": warmup, "closed_run": closed, "open_run": opened, "server_cpu_seconds": server_cpu,
+            "server_cpu_requests": _answered(closed),
+            "settle_seconds": time.perf_counter() - settle_start}
+
+
+def measurer(chosen: dict, activity: dict):
+    """A probe child's ``measure`` for a connections probe: the served rate while N stay
+    idle, and in ``activity`` what the rest of the machine did while it was timed."""
+    binary = gotoolchain.binary("loadgen")
+
+    def measure(port, servers, settle, **_context) -> dict:
+        before = interference.snapshot()
+        found = {"served": measure_served(binary, port, servers, settle, chosen)}
+        activity.update(interference.between(before, interference.snapshot()))
+        return found
+
+    return measure
+
+
+def _answered(run: dict) -> int:
+    """Requests a closed-loop run of the generator had answered (warm-up included)."""
+    return sum(((run.get(phase) or {}).get("count") or 0) for phase in ("warmup", "closed"))
+
+
+def ceiling(binary, chosen: dict) -> dict:
+    """The generator's own ceiling: its closed-loop peak against its own echo server
+    (``loadgen -echo``, a goroutine per connection), placed as a served job places a
+    server. No server rate measured beside it on this machine means much within 80% of
+    it (``served.GENERATOR_BOUND_SHARE``)."""
+    where = placement(sorted(os.sched_getaffinity(0)))
+    limit = _plan_seconds(chosen, 0)
+    echo = subprocess.Popen([str(binary), "-echo", "127.0.0.1:0", "-max-seconds", f"{limit + 5:g}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: os.sched_setaffinity(0, where["server_cpus"]))
+    try:
+        assert echo.stdout is not None
+        listening = json.loads(echo.stdout.readline() or "{}").get("listening", "")
+        port = int(listening.rsplit(":", 1)[1]) if ":" in listening else 0
+        if not port:
+            raise RuntimeError(f"the echo server did not listen: {echo.stderr.read() if echo.stderr else ''}")
+        before = cpu_seconds([echo.pid])
+        closed = run_generator(binary, port, ["-connections", str(chosen["connections"]),
+                                              "-timeout", f"{chosen['reply_timeout_seconds']}s",
+                                              "-warmup", f"{min(chosen['warmup_seconds'], 1.0)}s",
+                                              "-closed", f"{chosen['closed_seconds']}s"],
+                               where["generator_cpus"], limit)
+        server_cpu = cpu_seconds([echo.pid]) - before
+    finally:
+        echo.terminate()
+        try:
+            echo.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            echo.kill()
+            echo.communicate()
+    return {"settings": chosen, "placement": where, "closed_run": closed,
+            "server_cpu_seconds": server_cpu, "server_cpu_requests": _answered(closed)}
+
+
+def main(argv=None) -> int:
+    """``python -m parkbench.measurement.probes.served_load --ceiling JSON``: the generator's ceiling
+    as one JSON line (the runner's calibration of the served rate)."""
+    import argparse
+    import sys
+
+
+    parser = argparse.ArgumentParser(prog="python -m parkbench.measurement.probes.served_load")
+    parser.add_argument("--ceiling", metavar="JSON", required=True, help="the served settings")
+    args = parser.parse_args(argv)
+    lifeline.die_with_parent(os.environ.get("PARKBENCH_RUNNER_PID"))  # the run's set-up
+    print(json.dumps(ceiling(gotoolchain.binary("loadgen"), settings(args.ceiling))))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""The report's plots of memory and capacity: memory of the process tree against N with
+its fitted line (``memory_vs_n``), bytes per waiter by memory view (``views_per_waiter``),
+and the waiters one machine holds with the binding limit (``capacity``). The encoding
+and helpers are ``plots.py``'s.
+"""
+
+import math
+
+import matplotlib.pyplot as plt
+
+from parkbench.core.units import format_bytes
+from parkbench.presentation.plots import (
+    _bytes_axis,
+    _figure_value,
+    _labels,
+    _mine,
+    _models_in_order,
+    _variant_markers,
+    model_colour,
+    name_runs,
+    runs_of,
+)
+from parkbench.presentation.summary import noise_text
+
+VIEWS = (("rss_per_waiter", "RSS"), ("pss_per_waiter", "PSS"),
+         ("kernel_per_waiter", "kernel"), ("total_per_waiter", "total = PSS + kernel"))
+
+
+def memory_vs_n(frame, machine, view: str = "total"):
+    """Memory (``view``) of the process tree against N, one panel per model: the
+    measured points and the fitted line (fixed + slope x N) evaluated at many N, so it
+    is a true line on log-log axes; slope and R² on the panel. ``None`` where there is nothing to draw."""
+    mine = _mine(frame, machine)
+    raw = mine[(mine.metric == view) & mine.n.notna()]
+    if raw.empty:
+        return None
+    models = _models_in_order(raw.model)
+    markers = _variant_markers(raw)
+    columns = min(len(models), 3) or 1
+    rows_n = math.ceil(len(models) / columns) or 1
+    fig, axes = plt.subplots(rows_n, columns, figsize=(4.6 * columns, 3.6 * rows_n), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        notes = []
+        for variant, points in raw[raw.model == model].groupby("variant", sort=False):
+            label = f"{model}/{variant}"
+            ns = points.n.astype(float)
+            colour, marker = model_colour(model), markers[(model, variant)]
+            ax.scatter(ns, points.value, s=22, color=colour, marker=marker, label=label,
+                       gid=f"points:{label}", zorder=3)
+            slope = _figure_value(mine, model, variant, f"{view}_per_waiter")
+            fixed = _figure_value(mine, model, variant, f"{view}_fixed")
+            r2 = _figure_value(mine, model, variant, f"{view}_fit_r2")
+            if slope is not None and fixed is not None:
+                low, high = ns.min(), ns.max()
+                xs = [low * (high / low) ** (k / 60) for k in range(61)]
+                ax.plot(xs, [fixed + slope * x for x in xs], color=colour, linewidth=1.2,
+                        linestyle="-" if marker == "o" else "--", label=f"{label} fit",
+                        gid=f"fit:{label}")
+                notes.append(f"{variant}: {_per(slope)}/waiter, R² {r2:.4f}" if r2 is not None
+                             else f"{variant}: {_per(slope)}/waiter")
+        ax.set(xscale="log", yscale="log", title=model, xlabel="N parked waiters")
+        _bytes_axis(ax)
+        ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
+        ax.grid(True, which="major", alpha=0.3)
+        if len(set(raw[raw.model == model].variant)) > 1:
+            points = [c for c in ax.collections if str(c.get_gid()).startswith("points:")]
+            ax.legend(handles=points, labels=[c.get_label() for c in points], loc="lower right",
+                      fontsize=8, title="points; lines: fits", title_fontsize=7)
+    for ax in axes.flat[len(models):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"{view} memory")
+    fig.suptitle(f"{machine}: {view} memory against N (points: one fresh process per N; "
+                 f"line: the fitted straight line)")
+    name_runs(fig, runs_of(raw))
+    return fig
+
+
+def _per(value: float) -> str:
+    return format_bytes(value)
+
+
+def views_per_waiter(frame, machine):
+    """Bytes per waiter by view (RSS, PSS, kernel, total), grouped bars per
+    model/variant, with the value written at each bar. ``None`` where there is nothing to draw."""
+    figures = _mine(frame, machine)
+    figures = figures[figures.n.isna()]
+    labels = _labels(figures[figures.metric == "total_per_waiter"])
+    if not labels:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 0.75 * len(labels) + 1.8))
+    height = 0.8 / len(VIEWS)
+    drawn = []
+
+    views = []
+    for metric, name in VIEWS:
+        values = {f"{r.model}/{r.variant}": r.value for r in figures[figures.metric == metric].itertuples()}
+        noises = {f"{r.model}/{r.variant}": r.value for r in
+                  figures[figures.metric == metric.replace("_per_waiter", "_noise")].itertuples()}
+        said = {label: noise_text(value, noises.get(label), format_bytes) for label, value in values.items()}
+        # a cost within its noise or below zero has no bar on a log axis: it is said instead
+        widths = [math.nan if said.get(label) else max(values.get(label, math.nan), 1.0) for label in labels]
+        drawn += [width for width in widths if width == width]
+        views.append((name, values, said, widths))
+    low = min(drawn) / 2 if drawn else 0.5
+    for i, (name, values, said, widths) in enumerate(views):
+        ys = [y + i * height for y in range(len(labels))]
+        bars = ax.barh(ys, [w if w == w else low for w in widths], height, label=name, color=f"C{i}")
+        for bar, label, width in zip(bars, labels, widths):
+            value = values.get(label)
+            if value is None:
+                continue
+            text = said.get(label) or format_bytes(value)
+            bar.set_visible(not said.get(label))  # no bar for a cost that has no size
+            ax.text(width if width == width else low, bar.get_y() + bar.get_height() / 2, f" {text}",
+                    va="center", fontsize=7, gid=f"said:{label}:{name}" if said.get(label) else None)
+    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set(xscale="log", xlabel="bytes per parked waiter (slope over N; log scale)",
+           title=f"{machine}: what one idle waiter costs, by memory view")
+    # explicit limits: bars clamped to 1 B, or none drawn (every cost noise), are no error
+    ax.set_xlim(low, max(drawn) * 4 if drawn else 10.0)
+    _bytes_axis(ax, "x")
+    ax.legend(loc="upper right")
+    ax.margins(x=0.15)
+    name_runs(fig, runs_of(figures[figures.metric.isin([metric for metric, _name in VIEWS])]))
+    return fig
+
+
+def capacity(frame, machine):
+    """Waiters one machine holds per model/variant: one bar each, labelled with its own
+    value, the binding limit and whether it was measured or predicted. ``None`` where there is nothing to draw."""
+    rows = _mine(frame, machine)
+    rows = rows[rows.metric == "capacity"].sort_values(["value", "model", "variant"])
+    if rows.empty:
+        return None
+    labels = [f"{r.model}/{r.variant}" for r in rows.itertuples()]
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(labels) + 1.6))
+    bars = ax.barh(range(len(labels)), rows.value.tolist(),
+                   color=[model_colour(m) for m in rows.model],
+                   hatch=None)
+    for bar, row, label in zip(bars, rows.itertuples(), labels):
+        bar.set_gid(f"bar:{label}")
+        if row.basis == "predicted":
+            bar.set_alpha(0.55)
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                f"  {int(row.value):,} ({row.limit}, {row.basis})", va="center", fontsize=8,
+                gid=f"label:{label}")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xscale="log", xlabel="idle waiters one machine holds (log scale); "
+                                "solid: measured ceiling, pale: predicted",
+           title=f"{machine}: capacity and the binding limit")
+    ax.set_xlim(right=rows.value.max() * 60)
+    name_runs(fig, runs_of(rows))
+    return fig

@@ -1,0 +1,178 @@
+"""The report's plots of time: the one-way hand-off by CPU placement
+(``switch_latency``), its tail while N waiters stay parked (``tail_latency``), a
+request's round trip while N connections stay idle (``request_latency``), and latency
+against the offered rate (``served_latency``). Spawn and wake per waiter are
+``churnplots.py``'s; the encoding and helpers are ``plots.py``'s.
+"""
+
+import matplotlib.pyplot as plt
+
+from parkbench.core.registry import is_connections
+from parkbench.presentation.plots import _labels, _mine, _models_in_order, model_colour, name_runs, runs_of
+
+
+def switch_latency(frame, machine, values: dict | None = None):
+    """One-way hand-off time per model/primitive, same-core and cross-core side by
+    side: the pyperf median, whiskers from the 25th to the 75th percentile of its values
+    (``values``: (model, primitive, placement) -> seconds). ``None`` where there is nothing to draw."""
+    import statistics
+
+    figures = _mine(frame, machine)
+    medians = figures[figures.metric == "switch_latency"]
+    if medians.empty:
+        return None
+    labels = _labels(medians)
+    placements = [p for p in ("same-core", "cross-core") if p in set(medians.placement)]
+    fig, ax = plt.subplots(figsize=(10, 0.7 * len(labels) + 1.6))
+    height = 0.8 / max(len(placements), 1)
+    for i, placement in enumerate(placements):
+        rows = {f"{r.model}/{r.variant}": r for r in medians[medians.placement == placement].itertuples()}
+        ys: list[float] = []
+        widths: list[float] = []
+        low: list[float] = []
+        high: list[float] = []
+
+        for y, label in enumerate(labels):
+            if label not in rows:
+                continue
+            row = rows[label]
+            median = row.value * 1e6
+            sample = (values or {}).get((row.model, row.variant, placement)) or []
+            if len(sample) >= 4:
+                q1, _, q3 = statistics.quantiles(sample, n=4)
+                low.append(max(median - q1 * 1e6, 0))
+                high.append(max(q3 * 1e6 - median, 0))
+            else:
+                low.append(0)
+                high.append(0)
+            ys.append(y + i * height)
+            widths.append(median)
+        ax.barh(ys, widths, height, xerr=[low, high], label=placement, color=f"C{i}",
+                error_kw={"elinewidth": 1, "capsize": 2})
+        for bar_y, width, whisker in zip(ys, widths, high):
+            ax.text(width + whisker, bar_y, f"  {width:.3g} µs", va="center", fontsize=7)
+    ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set(xlabel="one-way hand-off (µs): pyperf median; whisker: 25th to 75th percentile",
+           title=f"{machine}: hand-off latency by CPU placement")
+    # beside the axes, not on them: inside, it covered go's cross-core bar and its label
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="placement")
+    ax.margins(x=0.12)
+    name_runs(fig, runs_of(medians))
+    return fig
+
+
+def tail_latency(frame, machine):
+    """Tail percentiles of the hand-off against N idle waiters kept parked: one panel
+    per model, one line per percentile, the run named in the title. ``None`` where there is nothing to draw."""
+    tail = _mine(frame, machine)
+    tail = tail[tail.metric.isin(["switch_p50", "switch_p99", "switch_p999"])]
+    if tail.empty:
+        return None
+    keys = sorted({(r.model, r.variant) for r in tail.itertuples()},
+                  key=lambda k: _models_in_order([k[0]] + list(tail.model)).index(k[0]))
+    columns = min(len(keys), TAIL_COLUMNS)
+    lines = -(-len(keys) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.9 * lines), sharey=True,
+                             squeeze=False)
+    for ax, (model, primitive) in zip(axes.flat, keys):
+        _percentile_panel(ax, tail[(tail.model == model) & (tail.variant == primitive)], "switch",
+                          f"{model}/{primitive}", "N parked")
+    return _finish_panels(fig, axes, len(keys), "one-way hand-off (µs)",
+                          f"{machine}: does an idle waiter tax the active ones? (tail while N stay parked)")
+
+
+TAIL_COLUMNS = 3  # six panels in one row made their text unreadably small at a page's width
+# a percentile told by its marker as well as its line style
+PERCENTILE_STYLES = (("p50", "p50", "-", "o"), ("p99", "p99", "--", "s"), ("p999", "p99.9", ":", "^"))
+
+
+def _percentile_panel(ax, rows, stem: str, title: str, xlabel: str) -> None:
+    """One panel of ``<stem>_p50``, ``_p99`` and ``_p999`` against N (log-log, µs), in the
+    model's colour, the median where a point was measured more than once, the run(s)
+    named in the title."""
+    model = rows.model.iloc[0]
+    for suffix, name, style, marker in PERCENTILE_STYLES:
+        points = rows[rows.metric == f"{stem}_{suffix}"].groupby("n").value.median().sort_index()
+        if len(points):
+            ax.plot(points.index.astype(float), points.values * 1e6, marker=marker, markersize=5,
+                    linestyle=style, color=model_colour(model), label=name, gid=f"{stem}:{name}")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel,
+           title=f"{title}\nrun {', '.join(sorted(set(rows.run_id)))}")
+    ax.title.set_fontsize(10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9)
+
+
+def _server_panels(rows, width: float):
+    """(model, variant) keys of ``rows`` in registry order, and a figure of one panel each,
+    up to four a row, sharing the y axis."""
+    keys = sorted({(r.model, r.variant) for r in rows.itertuples()},
+                  key=lambda k: (_models_in_order([k[0]] + list(rows.model)).index(k[0]), k[1]))
+    columns = min(len(keys), 4)
+    lines = -(-len(keys) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(width * columns, 3.4 * lines), sharey=True,
+                             squeeze=False)
+    return keys, fig, axes
+
+
+def _finish_panels(fig, axes, used: int, ylabel: str, title: str):
+    """Hide the panels past ``used``, label the first column, title the figure."""
+    for ax in list(axes.flat)[used:]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def request_latency(frame, machine):
+    """A one-byte request's round trip against N idle connections held by the same
+    server: one panel per connections variant, one line per percentile (p50, p99,
+    p99.9), the run named in the title. ``None`` where no connections were measured."""
+    held = _mine(frame, machine)
+    held = held[held.variant.map(is_connections)
+                & held.metric.isin(["request_p50", "request_p99", "request_p999"]) & held.n.notna()]
+    if held.empty:
+        return None
+    keys, fig, axes = _server_panels(held, 3.4)
+    for ax, (model, variant) in zip(axes.flat, keys):
+        _percentile_panel(ax, held[(held.model == model) & (held.variant == variant)], "request",
+                          f"{model}/{variant}", "N idle connections")
+    return _finish_panels(fig, axes, len(keys), "request round trip (µs)",
+                          f"{machine}: do idle connections tax the active one? (one more "
+                          f"connection, one byte and its echo)")
+
+
+def served_latency(steps, machine, slo_seconds: float | None):
+    """Latency from the intended send time against the offered rate, per connections
+    server (the hockey stick): p50 and p99 of each open-loop step, one panel per server,
+    one line per W and round (each round steps through shares of its own peak), log y,
+    the SLO drawn, the run named.
+    ``steps``: ``served_figures.steps``. ``None`` where nothing was served."""
+    if steps is None or steps.empty:
+        return None
+    keys, fig, axes = _server_panels(steps, 3.6)
+    for ax, (model, variant) in zip(axes.flat, keys):
+        mine = steps[(steps.model == model) & (steps.variant == variant)]
+        for style, (w, points) in zip(("-", "--", ":", "-."), sorted(mine.groupby("n"))):
+            # one line per round: each round steps through shares of its own peak
+            for first, (_, one) in zip((True,) + (False,) * 99, sorted(points.groupby("round"))):
+                one = one.sort_values("offered")
+                ax.plot(one.offered / 1e3, one.p99 * 1e3, marker="o", markersize=3, linestyle=style,
+                        color=model_colour(model), label=f"p99, W={int(w):,}" if first else None)
+                ax.plot(one.offered / 1e3, one.p50 * 1e3, marker=".", linestyle=style, alpha=0.45,
+                        color=model_colour(model), label=f"p50, W={int(w):,}" if first else None)
+        if slo_seconds:
+            ax.axhline(slo_seconds * 1e3, color="black", linewidth=1, linestyle="--")
+            ax.text(0.02, slo_seconds * 1e3, f" SLO {slo_seconds * 1e3:g} ms", transform=ax.get_yaxis_transform(),
+                    va="bottom", fontsize=8)
+        ax.set(yscale="log", xlabel="offered rate (thousand requests/s)",
+               title=f"{model}/{variant}\nrun {', '.join(sorted(set(mine.run_id)))}")
+        ax.title.set_fontsize(9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    return _finish_panels(fig, axes, len(keys), "latency from intended send (ms)",
+                          f"{machine}: latency against the offered rate (open loop; a server "
+                          f"holds the rates left of where p99 crosses the SLO)")

@@ -1,0 +1,189 @@
+"""The load generator's output (``benchmarks/loadgen``), as a run file stores it: the
+closed-loop phases and open-loop steps of one run, checked field by field.
+
+The generator's JSON is untrusted input: ``parse`` checks every field (known, present,
+finite non-negative numbers, whole counts, consistent sums) and raises ``ValueError``
+with a one-line reason. The served rate judged from it is ``analysis/served.py``'s.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import NoReturn, TypeVar
+
+from parkbench.core.units import is_finite_number
+
+FORMAT = 1                      # the generator's output format this module reads
+STOP_REASONS = ("signal", "time bound")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A closed-loop phase (latency from the actual send); times in seconds."""
+    seconds: float
+    count: int
+    achieved: float
+    errors: int
+    timeouts: int
+    p50: float
+    p90: float
+    p99: float
+    p999: float
+    max: float
+    interval_seconds: float
+    interval_rates: tuple[float, ...]
+    cpu_seconds: float
+
+
+@dataclass(frozen=True)
+class Step(Phase):
+    """An open-loop step at an offered rate (latency from the intended send)."""
+    offered: float
+    scheduled: int
+    unsent: int
+    send_lag_p50: float
+    send_lag_p99: float
+
+
+@dataclass(frozen=True)
+class Run:
+    address: str
+    connections: int
+    timeout_seconds: float
+    go_version: str
+    gomaxprocs: int
+    warmup: dict | None
+    steps: tuple[Step, ...]
+    closed: Phase | None
+    cpu_user_seconds: float
+    cpu_system_seconds: float
+    wall_seconds: float
+    complete: bool
+    stopped: str | None
+
+
+P = TypeVar("P", bound="Phase")
+_COUNTS = {"count", "errors", "timeouts", "scheduled", "unsent", "connections", "gomaxprocs"}
+_WARMUP = ("seconds", "offered", "count", "errors", "timeouts")
+
+
+def _fail(where: str, rule: str) -> NoReturn:
+    raise ValueError(f"loadgen output: {where} {rule}")
+
+
+def _keys(value, names, where: str) -> dict:
+    if not isinstance(value, dict):
+        _fail(where, f"must be an object, not {type(value).__name__}")
+    for name in names:
+        if name not in value:
+            _fail(where, f"lacks {name!r}")
+    unknown = sorted(set(value) - set(names), key=str)
+    if unknown:
+        _fail(where, f"has an unknown field {str(unknown[0])[:40]!r}")
+    return value
+
+
+MAX_VALUE = 1e15   # no time, rate or count of a generator's output comes near it
+
+
+def _number(value, where: str) -> float:
+    # a whole number of any size is finite, but math.isfinite overflows on 10**400
+    if not is_finite_number(value) or not 0 <= value <= MAX_VALUE:
+        _fail(where, f"must be a finite number from 0 to {MAX_VALUE:g}, not {str(value)[:40]!r}")
+    return float(value)
+
+
+def _count(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VALUE:
+        _fail(where, f"must be a whole number from 0 to {MAX_VALUE:g}, not {str(value)[:40]!r}")
+    return value
+
+
+def _text(value, where: str) -> str:
+    if not isinstance(value, str) or len(value) > 200:
+        _fail(where, "must be a short string")
+    return value
+
+
+def _phase(value, kind: type[P], where: str) -> P:
+    names = [field.name for field in fields(kind)]
+    raw = _keys(value, names, where)
+    found: dict = {}
+    for name in names:
+        if name == "interval_rates":
+            rates = raw[name]
+            if not isinstance(rates, list) or not 1 <= len(rates) <= 1000:
+                _fail(f"{where}.{name}", "must be a list of 1 to 1000 rates")
+            found[name] = tuple(_number(rate, f"{where}.{name}[{i}]") for i, rate in enumerate(rates))
+        elif name in _COUNTS:
+            found[name] = _count(raw[name], f"{where}.{name}")
+        else:
+            found[name] = _number(raw[name], f"{where}.{name}")
+    phase = kind(**found)
+    if not phase.seconds > 0 or not phase.interval_seconds > 0:
+        _fail(where, "must last a positive time")
+    if not phase.p50 <= phase.p90 <= phase.p99 <= phase.p999 <= phase.max:
+        _fail(where, "has percentiles out of order (p50 <= p90 <= p99 <= p999 <= max)")
+    if phase.achieved > phase.count / phase.seconds * (1 + 1e-9):
+        _fail(where, f"achieved {phase.achieved:g}/s, more than its {phase.count} replies in {phase.seconds:g} s")
+    if isinstance(phase, Step):
+        if not phase.offered > 0:
+            _fail(f"{where}.offered", "must be positive")
+        if phase.count + phase.errors + phase.timeouts + phase.unsent != phase.scheduled:
+            _fail(where, "count + errors + timeouts + unsent is not the requests scheduled")
+        if phase.scheduled > phase.offered * phase.seconds + 1:  # a rate over a time: no more
+            _fail(where, f"scheduled {phase.scheduled} requests, more than {phase.offered:g}/s "
+                         f"for {phase.seconds:g} s")
+    return phase
+
+
+def parse(document: object) -> Run:
+    """The generator's output, checked; ``ValueError`` naming the first broken rule."""
+    names = [field.name for field in fields(Run)]
+    raw = _keys(document, ["format", *names], "the document")
+    if isinstance(raw["format"], bool) or raw["format"] != FORMAT:  # true == 1 in Python
+        _fail("format", f"is {str(raw['format'])[:20]!r}, this parkbench reads {FORMAT}")
+    parsed = parse_steps(raw["steps"])
+    warmup = raw["warmup"]
+    if warmup is not None:
+        warmup = dict(_keys(warmup, _WARMUP, "warmup"))
+        _number(warmup["seconds"], "warmup.seconds")
+        if warmup["offered"] is not None:
+            _number(warmup["offered"], "warmup.offered")
+        for name in ("count", "errors", "timeouts"):
+            _count(warmup[name], f"warmup.{name}")
+    stopped = raw["stopped"]
+    if stopped not in (None, *STOP_REASONS) or not isinstance(raw["complete"], bool) \
+            or raw["complete"] != (stopped is None):
+        _fail("complete, stopped", "must be true and null, or false and one of " + ", ".join(STOP_REASONS))
+    run = Run(address=_text(raw["address"], "address"),
+              connections=_count(raw["connections"], "connections"),
+              timeout_seconds=_number(raw["timeout_seconds"], "timeout_seconds"),
+              go_version=_text(raw["go_version"], "go_version"),
+              gomaxprocs=_count(raw["gomaxprocs"], "gomaxprocs"),
+              warmup=warmup, steps=parsed,
+              closed=None if raw["closed"] is None else _phase(raw["closed"], Phase, "closed"),
+              cpu_user_seconds=_number(raw["cpu_user_seconds"], "cpu_user_seconds"),
+              cpu_system_seconds=_number(raw["cpu_system_seconds"], "cpu_system_seconds"),
+              wall_seconds=_number(raw["wall_seconds"], "wall_seconds"),
+              complete=raw["complete"], stopped=stopped)
+    if run.connections < 1 or run.gomaxprocs < 1:
+        _fail("connections, gomaxprocs", "must be at least 1")
+    return run
+
+
+def parse_steps(steps: object, where: str = "steps") -> tuple[Step, ...]:
+    """Open-loop steps in the generator's shape (its ``steps``, or another open loop's
+    that writes the same shape: ``probes/wake_load.py``), each checked as ``parse``
+    checks a step, in increasing offered rate; ``ValueError`` naming the first broken
+    rule."""
+    if not isinstance(steps, list) or len(steps) > 1000:
+        _fail(where, "must be a list of at most 1000 steps")
+    parsed = tuple(_phase(step, Step, f"{where}[{i}]") for i, step in enumerate(steps))
+    check_increasing(parsed)
+    return parsed
+
+
+def check_increasing(steps: Sequence[Step]) -> None:
+    for before, after in zip(steps, steps[1:]):
+        if not after.offered > before.offered:
+            _fail("steps", f"must be in increasing offered rate ({after.offered:g}/s after {before.offered:g}/s)")
