@@ -15,8 +15,9 @@ import os
 import sys
 
 from parkbench.core.errors import EXIT_USER_ERROR, UserError
-from parkbench.core.units import parse_seconds
+from parkbench.core.units import format_seconds, parse_seconds
 from parkbench.measurement.suite import DEFAULT_TIMEOUT_SECONDS, FULL_TIMEOUT_SECONDS
+from parkbench.store.run_plan import DEFAULT_SLO_SECONDS
 
 
 def _positive_int(text: str) -> int:
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--slo", type=_seconds,
                        help="the latency objective of the served rate (the highest offered "
                             "rate whose p99 stays under it) and of the fit map's checked "
-                            "points (default 5ms)")
+                            f"points (default {format_seconds(DEFAULT_SLO_SECONDS)})")
     sweep.add_argument("--latency-mode", choices=("quick", "rigorous"),
                        help="pyperf settings for switch latency: quick (default: 6 processes x "
                             "5 values, each model's first primitive) or rigorous (pyperf "

@@ -106,7 +106,7 @@ def test_console_command_and_module_both_work():
 
 def test_the_command_reference_is_current():
     """docs/commands.md is generated from the parser; regenerate it with
-    `python scripts/command_docs.py` when this fails."""
+    `python scripts/generated_docs.py` when this fails."""
     from pathlib import Path
 
     from parkbench.cli import build_parser
@@ -114,3 +114,18 @@ def test_the_command_reference_is_current():
 
     page = Path(__file__).parent.parent / "docs" / "commands.md"
     assert page.read_text() == markdown(build_parser())
+
+
+def test_the_stored_plan_s_table_is_current():
+    """docs/results-format.md shows every field of a run's stored plan, generated from
+    its one definition (store/run_plan.py); regenerate it with
+    `python scripts/generated_docs.py` when this fails."""
+    from pathlib import Path
+
+    from parkbench.store import run_plan
+
+    page = (Path(__file__).parent.parent / "docs" / "results-format.md").read_text()
+    shown = page.split("<!-- generated: parameters -->\n")[1].split("<!-- end of generated: parameters -->")[0]
+    assert shown == run_plan.docs_table() + "\n"
+    for field in ("selection", "slo_seconds", "served_settings", "map_checks", "python_spec"):
+        assert f"| `{field}` |" in shown

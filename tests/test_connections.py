@@ -11,10 +11,10 @@ import pytest
 
 from parkbench.analysis import slopes, tidy
 from parkbench.core import registry
+from parkbench.core.protocol import Job
 from parkbench.measurement import limits, suite
 from parkbench.measurement.probes import connections, kernel_split
 from parkbench.measurement.runner import Failure, run_child
-from parkbench.measurement.suite import Job
 from parkbench.presentation import summary
 from tests import synthetic
 

@@ -109,8 +109,8 @@ def test_wake_not_timed_at_the_largest_n_is_fitted_over_the_rest():
 
 
 def test_the_probe_command_skips_the_wake_above_its_cap():
+    from parkbench.core.protocol import Job
     from parkbench.measurement.runner import probe_command
-    from parkbench.measurement.suite import Job
 
     assert "--no-wake" in probe_command(Job("memory", "gevent", "event", 600_000), None, {"gevent": 500_000})
     assert "--no-wake" not in probe_command(Job("memory", "gevent", "event", 500_000), None, {"gevent": 500_000})

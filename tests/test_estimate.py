@@ -2,8 +2,8 @@
 
 import pytest
 
+from parkbench.core.protocol import Job
 from parkbench.measurement import estimate
-from parkbench.measurement.suite import Job
 
 from . import synthetic
 

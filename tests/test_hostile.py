@@ -57,7 +57,7 @@ def test_a_noisy_negative_slope_never_predicts_below_the_floor():
     ({"grids": {"asyncio:event": [10, 20, 50_000_000_000]}}, "N must be a whole number from 1 to 1,000,000,000"),
     ({"grids": {"asyncio:event": [-5, 10, 20]}}, "parameters.grids.asyncio:event must be a whole number in [0, 9.22337e+18], not -5"),
     ({"repeat": 10**9}, "repeat must be a whole number from 1 to 100"),
-    ({"timeout_seconds": "soon"}, "timeout must be"),
+    ({"timeout_seconds": "soon"}, "timeout_seconds must be a finite number"),
     ({"selection": [["fibers", "x"]]}, "unknown model 'fibers'"),
     ({"memory_budget_bytes": 50}, "below what the smallest probe child needs"),
     ({"child_rlimits": "nofile=lots"}, "N must be a positive whole number"),

@@ -188,9 +188,8 @@ def test_a_failure_reaches_no_more_than_its_n(tmp_path):
 def test_the_runner_keeps_no_job_field_a_child_adds():
     import sys
 
-    from parkbench.core.protocol import JobKind
+    from parkbench.core.protocol import Job, JobKind
     from parkbench.measurement import runner
-    from parkbench.measurement.suite import Job
 
     job = Job(JobKind.MEMORY, "asyncio", "event", 10)
     code = ("import os, json\nfd = int(os.environ['PARKBENCH_RECORD_FD'])\n"

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from parkbench.analysis import map_checks, sizing
+from parkbench.core import protocol
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import JobKind
 from parkbench.measurement import guard, map_check_jobs, suite
@@ -64,13 +65,13 @@ def test_an_in_process_check_is_a_wakes_job_that_needs_no_load_generator():
     assert [(j.kind, j.variant, j.rates) for j in jobs] == [(JobKind.WAKES, "event", (109_589, 171_233))]
     assert [job.kind for job, _ in refused] == [JobKind.SERVED]
     record = json.loads(json.dumps(jobs[0].as_record()))
-    assert suite.Job(**record) == jobs[0] and "map check at 109,589, 171,233/s" in jobs[0].label()
+    assert protocol.Job(**record) == jobs[0] and "map check at 109,589, 171,233/s" in jobs[0].label()
 
 
 def test_the_probe_is_given_the_rates_and_the_checked_step():
     from parkbench.measurement.runner import probe_command
 
-    job = suite.Job(JobKind.WAKES, "asyncio", "event", 7_905_500, rates=(109_589, 171_233))
+    job = protocol.Job(JobKind.WAKES, "asyncio", "event", 7_905_500, rates=(109_589, 171_233))
     command = probe_command(job, served={"step_seconds": 1.0})
     chosen = json.loads(command[command.index("--wakes") + 1])
     assert chosen["rates"] == [109_589, 171_233] and chosen["step_seconds"] == map_check_jobs.STEP_SECONDS
@@ -79,8 +80,7 @@ def test_the_probe_is_given_the_rates_and_the_checked_step():
 
 def test_the_sweep_guards_a_check_by_its_planned_total_per_waiter(monkeypatch):
     from parkbench.measurement import runner
-    from parkbench.measurement.plan import RunPlan
-    from tests.test_runner import ListStore
+    from tests.test_runner import ListStore, plan_of
 
     asked = []
 
@@ -91,11 +91,11 @@ def test_the_sweep_guards_a_check_by_its_planned_total_per_waiter(monkeypatch):
             asked.append((model, n, per_waiter))
             return "no room"
 
-    check = suite.Job(JobKind.WAKES, "asyncio", "event", 7_905_500, rates=(109_589, 171_233))
-    memory = suite.Job(JobKind.MEMORY, "asyncio", "event", 1_000)
+    check = protocol.Job(JobKind.WAKES, "asyncio", "event", 7_905_500, rates=(109_589, 171_233))
+    memory = protocol.Job(JobKind.MEMORY, "asyncio", "event", 1_000)
     monkeypatch.setattr(runner, "run_child", lambda *a, **k: pytest.fail("the guard refused it"))
     store = ListStore()
-    plan = RunPlan(selection=(), grids={}, map_checks=(_checked(),))
+    plan = plan_of(map_checks=(_checked(),))
     runner.Sweep([memory, check], plan, store, guard=Recording()).run()
     assert asked == [("asyncio", 1_000, None), ("asyncio", 7_905_500, 1_103.0)]
     assert [skip["reason"] for skip in store.skipped] == ["no room", "no room"]
@@ -198,7 +198,7 @@ def test_only_check_plans_a_wakes_job_and_a_resumed_plan_meets_the_same_rule():
 def test_an_estimate_counts_a_checks_steps(tmp_path):
     from parkbench.measurement import estimate
 
-    job = suite.Job(JobKind.WAKES, "asyncio", "event", 1_000_000, rates=(109_589, 171_233))
+    job = protocol.Job(JobKind.WAKES, "asyncio", "event", 1_000_000, rates=(109_589, 171_233))
     phases = estimate.plan_seconds([job], tmp_path)
     assert phases["wakes"] == pytest.approx(1.0 + 25.0 + map_check_jobs.WAKE_WARMUP_SECONDS
                                             + 2 * map_check_jobs.STEP_SECONDS)

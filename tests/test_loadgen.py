@@ -18,7 +18,7 @@ import pytest
 
 from parkbench.analysis import served
 from parkbench.measurement import gotoolchain
-from parkbench.store import loadgen_output
+from parkbench.store import loadgen_output, run_plan
 
 slow = pytest.mark.slow
 
@@ -175,7 +175,7 @@ def document(*steps):
             "wall_seconds": 12.0, "complete": True, "stopped": None}
 
 
-def rate_of(*steps, slo=served.DEFAULT_SLO_SECONDS):
+def rate_of(*steps, slo=run_plan.DEFAULT_SLO_SECONDS):
     return served.sustainable_rate(loadgen_output.parse(document(*steps)).steps, slo)
 
 
@@ -205,7 +205,7 @@ def test_the_achieved_rate_must_reach_its_share_of_the_offered_one():
 
 
 def test_the_slo_is_on_p99_and_inclusive():
-    slo = served.DEFAULT_SLO_SECONDS
+    slo = run_plan.DEFAULT_SLO_SECONDS
     assert slo == 0.005
     # p99.9 and max far beyond the SLO (0.2 s, 0.3 s in every step) do not matter
     assert rate_of(step_record(1000), step_record(2000, p99=slo)) == 2000

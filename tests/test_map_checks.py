@@ -7,6 +7,7 @@ import json
 import pytest
 
 from parkbench.analysis import map_checks, served_figures, sizing
+from parkbench.core import protocol
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import JobKind
 from parkbench.measurement import map_check_jobs, suite
@@ -81,7 +82,7 @@ def test_a_check_is_a_served_job_of_its_own_after_the_served_ones():
     check = jobs[-1]
     assert check.series != jobs[0].series            # a failed check stops no served round
     record = json.loads(json.dumps(check.as_record()))
-    assert suite.Job(**record) == check and hash(suite.Job(**record)) == hash(check)
+    assert protocol.Job(**record) == check and hash(protocol.Job(**record)) == hash(check)
     assert "rates" not in jobs[0].as_record()       # every other job's record as before
     assert "map check at 12,383, 19,349/s" in check.label()
 
@@ -95,11 +96,11 @@ def test_no_load_generator_refuses_the_checks_too():
 def test_the_probe_is_given_the_rates_and_a_longer_step():
     from parkbench.measurement.runner import probe_command
 
-    job = suite.Job(JobKind.SERVED, "asyncio", "connections", 9_968, rates=(12_383, 19_349))
+    job = protocol.Job(JobKind.SERVED, "asyncio", "connections", 9_968, rates=(12_383, 19_349))
     command = probe_command(job, served={"step_seconds": 1.0, "shares": [0.5, 1.0]})
     chosen = json.loads(command[command.index("--served") + 1])
     assert chosen["rates"] == [12_383, 19_349] and chosen["step_seconds"] == map_check_jobs.STEP_SECONDS
-    plain = probe_command(suite.Job(JobKind.SERVED, "asyncio", "connections", 100),
+    plain = probe_command(protocol.Job(JobKind.SERVED, "asyncio", "connections", 100),
                           served={"step_seconds": 1.0})
     assert "rates" not in json.loads(plain[plain.index("--served") + 1])
 

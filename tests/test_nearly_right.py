@@ -13,10 +13,10 @@ import pytest
 
 from parkbench.analysis import compare
 from parkbench.analysis.slopes import derive, measurement_value
+from parkbench.core.protocol import Job
 from parkbench.core.stats import fit_line
 from parkbench.measurement import guard, handoff, limits, memory
 from parkbench.measurement.runner import run_child
-from parkbench.measurement.suite import Job
 from parkbench.store import results
 
 from . import synthetic

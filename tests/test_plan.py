@@ -111,7 +111,7 @@ def test_a_resumed_plan_is_de_duplicated_and_bounded_as_the_command_line_is():
     ({"placements": ["same-core", "next-door"]}, "unknown placement 'next-door'"),
     ({"repeat": 0}, "repeat must be a whole number from 1 to 100, not 0"),
     ({"repeat": True}, "repeat must be a whole number"),
-    ({"timeout_seconds": float("inf")}, "the timeout must be in"),
+    ({"timeout_seconds": float("inf")}, "parameters.timeout_seconds must be a finite number"),
     ({"timeout_seconds": 10**400}, "the timeout must be in"),
     ({"switch_rounds": 11}, "switch rounds must be a whole number from 1 to 10, not 11"),
     ({"latency_mode": "slow"}, "latency mode must be one of quick, rigorous"),
@@ -128,17 +128,17 @@ def test_a_resumed_plan_is_de_duplicated_and_bounded_as_the_command_line_is():
     ({"primitives": {"asyncio": ["future"] * 3, "threads": []}}, "no hand-off primitives for threads"),
     ({"placements": []}, "no placements: latency needs at least one"),
     ({"memory_floor_bytes": 1e300}, "the memory floor must be a number of bytes below"),
-    ({"memory_floor_bytes": "x"}, "the memory floor must be a number of bytes below"),
+    ({"memory_floor_bytes": "x"}, "parameters.memory_floor_bytes must be a finite number"),
     ({"memory": "yes"}, "memory must be true or false"),
     ({"selection": [["asyncio", "nope"]]}, "unknown variant 'nope'"),
-    ({"selection": "asyncio"}, "parameters are malformed"),
-    ({"grids": []}, "parameters are malformed"),
+    ({"selection": "asyncio"}, "parameters.selection must be a list"),
+    ({"grids": []}, "parameters.grids must be an object"),
     ({"served_grids": {"asyncio:event": [100]}}, "a served grid for asyncio:event, not a selected connections"),
     ({"served_grids": {"threads:connections": []}}, "the served grid of threads:connections must hold 1 to"),
     ({"served_grids": {"threads:connections": [10**10]}}, "the served grid of threads:connections"),
     ({"served_rounds": 0}, "served rounds must be a whole number from 1 to 10"),
-    ({"slo_seconds": 0}, "the SLO must be in (0, 10] seconds"),
-    ({"slo_seconds": float("nan")}, "the SLO must be in (0, 10] seconds"),
+    ({"slo_seconds": 0}, "parameters.slo_seconds must be in (0, 10] seconds"),
+    ({"slo_seconds": float("nan")}, "parameters.slo_seconds must be in (0, 10] seconds"),
     ({"served_settings": {"connections": 16}}, "served settings must name"),
     ({"served_settings": {**suite.SERVED_SETTINGS, "connections": 0}}, "served connections must be 1 to"),
     ({"served_settings": {**suite.SERVED_SETTINGS, "step_seconds": 100}}, "served step_seconds must be in"),
@@ -222,14 +222,15 @@ def test_an_interpreter_is_stored_as_a_version_the_reader_accepts(spec, identity
 
 
 def test_a_plan_built_by_hand_is_only_what_it_says():
-    made = RunPlan(selection=(("asyncio", "event"),), grids={"asyncio:event": (1, 2, 3)}, timeout_seconds=7.0)
+    from tests.test_runner import plan_of
+
+    made = plan_of(selection=(("asyncio", "event"),), grids={"asyncio:event": (1, 2, 3)}, timeout_seconds=7.0)
     assert dataclasses.replace(made, repeat=2).repeat == 2 and made.timeout_seconds == 7.0
 
 
 def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch):
-    from parkbench.core.protocol import JobKind
+    from parkbench.core.protocol import Job, JobKind
     from parkbench.measurement import runner
-    from parkbench.measurement.suite import Job
     from tests.test_runner import ListStore, plan_of
 
     def good(job):

@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from parkbench.core import registry
+from parkbench.core.protocol import Job
 from parkbench.measurement import suite
 from parkbench.measurement.runner import Failure, run_child
-from parkbench.measurement.suite import Job
 
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from parkbench.core import protocol
+from parkbench.core.protocol import Job
 from parkbench.measurement.runner import Failure, run_child
-from parkbench.measurement.suite import Job
 
 JOB = Job("memory", "asyncio", "event", 10)
 

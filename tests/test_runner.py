@@ -6,11 +6,11 @@ import sys
 import psutil
 import pytest
 
+from parkbench.core.protocol import Job
 from parkbench.measurement import runner
 from parkbench.measurement.guard import Guard
 from parkbench.measurement.plan import RunPlan
 from parkbench.measurement.runner import Failure, Sweep, run_child
-from parkbench.measurement.suite import Job
 from parkbench.measurement.suite import jobs as plan
 
 JOB = Job("memory", "asyncio", "event", 10, 0)
@@ -76,8 +76,14 @@ def _ends(pid, seconds=10.0):
 
 
 def plan_of(**settings) -> RunPlan:
-    """A plan for the runner alone (it reads the timeout and the child settings)."""
-    return RunPlan(selection=(), grids={}, **settings)
+    """A plan for the runner alone (it reads the timeout and the child settings); the
+    fields every stored plan has take the command line's defaults unless given."""
+    from parkbench.measurement import placement, suite, switchbench
+
+    required = {"timeout_seconds": suite.DEFAULT_TIMEOUT_SECONDS, "placements": placement.PLACEMENTS,
+                "tail_loops": switchbench.TAIL_LOOPS, "memory_budget_bytes": 0, "memory_floor_bytes": 0,
+                "guard_margin": 1.5, "selection": (), "grids": {}}
+    return RunPlan(**{**required, **settings})
 
 
 def a_record(job: Job, pss: int = 10_000_000, folder: str = "run") -> dict:

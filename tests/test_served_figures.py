@@ -171,9 +171,8 @@ def test_a_served_job_holds_w_parked_before_and_after_and_stores_a_record_the_re
     """A real server, the real generator, the runner's own check of the record."""
     import os
 
-    from parkbench.core.protocol import JobKind
+    from parkbench.core.protocol import Job, JobKind
     from parkbench.measurement import gotoolchain, runner
-    from parkbench.measurement.suite import Job
     from tests.test_runner import ListStore, plan_of
 
     os.environ["PARKBENCH_CACHE"] = str(session_cache)

@@ -5,7 +5,7 @@ import json
 import shutil
 
 from parkbench.analysis import tidy
-from parkbench.measurement.suite import Job
+from parkbench.core.protocol import Job
 from parkbench.store import results
 from parkbench.store.schema import SCHEMA_VERSION
 from tests import committed
@@ -112,7 +112,10 @@ def test_the_records_shown_in_the_format_docs_are_committed_records_as_read():
     import re
     from pathlib import Path
 
-    from parkbench.store.record_schema import job_identity
+    from parkbench.core.protocol import JOB_FIELDS
+
+    def job_identity(record):
+        return tuple(record.get(key, 0 if key == "repeat" else None) for key in JOB_FIELDS)
 
     text = (Path(__file__).parent.parent / "docs" / "results-format.md").read_text()
     block = text.split("**Records, by example**")[1].split("```json\n")[1].split("```")[0]

@@ -88,9 +88,8 @@ def test_a_real_probe_offers_wakes_beside_a_thousand_parked_tasks_and_proves_the
     import json
     import sys
 
-    from parkbench.core.protocol import JobKind
+    from parkbench.core.protocol import Job, JobKind
     from parkbench.measurement import runner
-    from parkbench.measurement.suite import Job
     from parkbench.store import record_schema
 
     job = Job(JobKind.WAKES, "asyncio", "event", 1_000, rates=(2_000,))

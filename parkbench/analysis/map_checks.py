@@ -32,7 +32,7 @@ from parkbench.core.errors import UserError
 from parkbench.core.registry import workload as workload_of
 from parkbench.core.units import format_bytes
 from parkbench.measurement import guard
-from parkbench.store import loadgen_output, results
+from parkbench.store import loadgen_output, results, run_plan
 from parkbench.store.map_check_schema import CHECKED, MAX_RATE
 
 SHARES = (0.8, 1.25)         # of the predicted rate per machine
@@ -150,7 +150,7 @@ def of_run(document: dict) -> list[dict]:
     """The verdicts of every check record of a run (its plan holds the predictions)."""
     parameters = document["parameters"]
     predictions = {(c["model"], c["variant"], c["waiters"]): c for c in parameters.get("map_checks") or ()}
-    slo = parameters.get("slo_seconds", served.DEFAULT_SLO_SECONDS)
+    slo = parameters.get("slo_seconds", run_plan.DEFAULT_SLO_SECONDS)
     found = []
     for record in document["measurements"]:
         if record["kind"] not in ("served", "wakes") or not record.get("rates"):

@@ -18,8 +18,8 @@ import math
 from collections.abc import Sequence
 
 from parkbench.store.loadgen_output import Step, check_increasing
+from parkbench.store.run_plan import DEFAULT_SLO_SECONDS, slo_problem
 
-DEFAULT_SLO_SECONDS = 0.005     # p99 latency a sustained rate must keep
 ACHIEVED_SHARE = 0.99           # achieved / offered a sustained rate must reach
 GENERATOR_BOUND_SHARE = 0.8     # share of the generator's ceiling where it may be the limit
 
@@ -34,8 +34,8 @@ def sustains(step: Step, slo_seconds: float = DEFAULT_SLO_SECONDS) -> bool:
 def sustainable_rate(steps: Sequence[Step], slo_seconds: float = DEFAULT_SLO_SECONDS) -> float | None:
     """The highest offered rate sustained before the first step that is not (steps in
     increasing offered rate, else ``ValueError``); ``None`` if the first one fails."""
-    if not (math.isfinite(slo_seconds) and slo_seconds > 0):
-        raise ValueError(f"the SLO must be a positive number of seconds, not {slo_seconds!r}")
+    if slo_problem(slo_seconds):
+        raise ValueError(slo_problem(slo_seconds))
     check_increasing(steps)
     best = None
     for step in steps:

@@ -28,7 +28,7 @@ import statistics
 from parkbench.analysis import served
 from parkbench.core import registry
 from parkbench.core.registry import in_registry_order
-from parkbench.store import loadgen_output, results
+from parkbench.store import loadgen_output, results, run_plan
 
 SERVED_RAW = ("served_peak", "served_peak_spread", "served_sustainable", "served_cpu_per_request",
               "served_cores", "served_generator_bound", "served_disturbed")
@@ -71,7 +71,7 @@ def record_values(record: dict, slo_seconds: float, ceiling: float | None) -> di
 
 def rows(document: dict, base: dict) -> list[dict]:
     """Tidy rows of a run's served records (``base``: machine, run id, interpreter)."""
-    slo = document["parameters"].get("slo_seconds", served.DEFAULT_SLO_SECONDS)
+    slo = document["parameters"].get("slo_seconds", run_plan.DEFAULT_SLO_SECONDS)
     ceiling = ceiling_peak(document)
     found = []
     for record in document["measurements"]:

@@ -1,12 +1,12 @@
 """The command reference (docs/commands.md), generated from the argparse parser so that
-it cannot drift from the code: ``python scripts/command_docs.py`` rewrites it, and a
+it cannot drift from the code: ``python scripts/generated_docs.py`` rewrites it, and a
 test fails when it is stale."""
 
 import argparse
 
 HEADER = """# Command reference
 
-Generated from the command-line parser by `python scripts/command_docs.py`; a test
+Generated from the command-line parser by `python scripts/generated_docs.py`; a test
 fails when this page and the parser disagree. Bad input to any command is one line on
 stderr and exit status 2, with nothing written.
 """

@@ -3,8 +3,8 @@ table per machine and interpreter, or as tidy JSON lines."""
 
 from parkbench.analysis import calibration, current, served_figures
 from parkbench.commands import output
+from parkbench.core.protocol import Job
 from parkbench.core.units import format_seconds
-from parkbench.measurement.suite import Job
 from parkbench.presentation import summary
 from parkbench.store.checker import printable
 

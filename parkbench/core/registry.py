@@ -54,7 +54,7 @@ class Model:
     handoff_placement: str | None = None
     # OS threads each waiter runs on (a thread, or a worker process's main thread): the
     # measured tree must hold at least N times this many more threads when memory is
-    # read than at the baseline (``record_schema.threads_short``). 0: no such bound.
+    # read than at the baseline (``protocol.threads_short``). 0: no such bound.
     threads_per_waiter: int = 0
 
 

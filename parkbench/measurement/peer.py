@@ -28,12 +28,11 @@ import threading
 
 from parkbench.core import published
 from parkbench.core.errors import UserError
-from parkbench.core.protocol import JobKind
+from parkbench.core.protocol import Job, JobKind
 from parkbench.core.stats import fit_line
 from parkbench.core.units import format_bytes, is_finite_number
 from parkbench.measurement import gotoolchain, guard
 from parkbench.measurement.runner import Failure, run_child
-from parkbench.measurement.suite import Job
 from parkbench.store import results
 
 SCHEMA = "parkbench-peer-style"

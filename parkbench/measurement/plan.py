@@ -11,8 +11,7 @@ the schema checks the shapes of a stored file, this module what they mean. The s
 (``suite.py``) holds the default grids and turns a plan into jobs; nothing here writes.
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from parkbench.core import registry
 from parkbench.core.errors import UserError
@@ -23,6 +22,7 @@ from parkbench.measurement import guard, limits, placement, rlimits, suite, swit
 from parkbench.measurement.guard import Guard
 from parkbench.measurement.selection import parse_primitives, selection_and_grids
 from parkbench.store import map_check_schema
+from parkbench.store.run_plan import DEFAULT_SLO_SECONDS, StoredPlan, slo_problem
 
 MAX_REPEAT = 100
 MAX_TIMEOUT_SECONDS = 24 * 3600.0
@@ -48,40 +48,10 @@ def check_grid(grid, key: str = "") -> tuple[int, ...]:
     return tuple(distinct)
 
 
-@dataclass(frozen=True)
-class RunPlan:
-    """Everything a sweep's children are run with. Build it with ``from_args`` or
-    ``from_document`` (checked); tests may build one directly."""
-
-    selection: tuple[tuple[str, str], ...]
-    grids: Mapping[str, tuple[int, ...]]
-    full: bool = False
-    repeat: int = 1
-    timeout_seconds: float = suite.DEFAULT_TIMEOUT_SECONDS
-    memory: bool = True
-    latency: bool = True
-    latency_mode: str = "quick"
-    switch_rounds: int = switchbench.SWITCH_ROUNDS
-    primitives: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    placements: tuple[str, ...] = placement.PLACEMENTS
-    tail_loops: int = switchbench.TAIL_LOOPS
-    tail_placement: str = switchbench.TAIL_PLACEMENT
-    to_limit: str | None = None
-    child_rlimits: str = ""
-    wake_max_n: Mapping[str, int] = field(default_factory=dict)
-    # with rigorous latency, only these primitives get pyperf's --rigorous (None: all)
-    rigorous_primitives: Mapping[str, tuple[str, ...]] | None = None
-    memory_budget_bytes: int = 0
-    memory_floor_bytes: int = 0
-    guard_margin: float = 1.5
-    # the served rate of connections servers (``probes/served_load.py``): W per variant
-    served: bool = False
-    served_grids: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    served_rounds: int = 1
-    served_settings: Mapping = field(default_factory=dict)
-    slo_seconds: float = suite.DEFAULT_SLO_SECONDS
-    map_checks: tuple = ()          # the fit map's checked points (``map_checks.py``)
-    python_spec: str | None = None  # --python as a version (never a path)
+class RunPlan(StoredPlan):
+    """Everything a sweep's children are run with: the stored plan's fields
+    (``store/run_plan.py``), built from the command line (``from_args``) or read back
+    (``from_document``), and checked (``checked``). Tests may build one directly."""
 
     # --- building --------------------------------------------------------------------
 
@@ -99,7 +69,8 @@ class RunPlan:
             timeout_seconds=args.timeout if args.timeout is not None else (
                 suite.FULL_TIMEOUT_SECONDS if args.full or only == "check" else suite.DEFAULT_TIMEOUT_SECONDS),
             memory=only in (None, "memory"), latency=only in (None, "latency"), latency_mode=mode,
-            primitives=primitives, to_limit=args.to_limit,
+            primitives=primitives, placements=placement.PLACEMENTS, tail_loops=switchbench.TAIL_LOOPS,
+            switch_rounds=switchbench.SWITCH_ROUNDS, to_limit=args.to_limit,
             child_rlimits=",".join(args.child_rlimit or ()),
             wake_max_n=dict(suite.WAKE_MAX_N) if args.full else {},
             # rigorous pyperf for the primitive that wakes a parked waiter (the fit map's);
@@ -114,50 +85,15 @@ class RunPlan:
             served_grids={} if only == "check" else suite.served_grids(selection, args.full),
             served_rounds=suite.FULL_SERVED_ROUNDS if args.full else 1,
             served_settings=suite.served_settings(args.full),
-            slo_seconds=args.slo if args.slo is not None else suite.DEFAULT_SLO_SECONDS,
+            slo_seconds=args.slo if args.slo is not None else DEFAULT_SLO_SECONDS,
             python_spec=python_spec)
         return plan.checked()
 
     @classmethod
     def from_document(cls, parameters, source: str) -> "RunPlan":
-        """The plan a run file stored, checked like the command line's. Keys that older
-        runs did not store take the value those runs ran with."""
-        if not isinstance(parameters, dict):
-            raise UserError(f"{source}: parameters must be an object")
-        try:
-            rigorous = parameters.get("rigorous_primitives")
-            plan = cls(
-                selection=tuple(dict.fromkeys((str(m), str(v)) for m, v in parameters["selection"])),
-                grids={str(key): tuple(grid) for key, grid in parameters["grids"].items()},
-                full=parameters.get("full", False), repeat=parameters["repeat"],
-                timeout_seconds=parameters["timeout_seconds"],
-                memory=parameters["memory"], latency=parameters["latency"],
-                latency_mode=parameters["latency_mode"],
-                switch_rounds=parameters.get("switch_rounds", 1),
-                primitives={str(m): tuple(dict.fromkeys(names))
-                            for m, names in parameters["primitives"].items()},
-                placements=tuple(dict.fromkeys(parameters["placements"])),
-                tail_loops=parameters["tail_loops"],
-                tail_placement=parameters.get("tail_placement", switchbench.TAIL_PLACEMENT),
-                to_limit=parameters.get("to_limit"),
-                child_rlimits=parameters.get("child_rlimits") or "",
-                wake_max_n=dict(parameters.get("wake_max_n") or {}),
-                rigorous_primitives=None if rigorous is None else {
-                    str(m): tuple(dict.fromkeys(names)) for m, names in rigorous.items()},
-                memory_budget_bytes=parameters["memory_budget_bytes"],
-                memory_floor_bytes=parameters["memory_floor_bytes"],
-                guard_margin=parameters["guard_margin"],
-                served=parameters.get("served", False),
-                served_grids={str(key): tuple(grid)
-                              for key, grid in (parameters.get("served_grids") or {}).items()},
-                served_rounds=parameters.get("served_rounds", 1),
-                served_settings=dict(parameters.get("served_settings") or {}),
-                slo_seconds=parameters.get("slo_seconds", suite.DEFAULT_SLO_SECONDS),
-                map_checks=map_check_schema.once(parameters.get("map_checks") or ()),
-                python_spec=parameters.get("python_spec"))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise UserError(f"{source}: parameters are malformed ({type(exc).__name__}: {exc})") from None
-        return plan.checked(source)
+        """The plan a run file stored (its shapes checked by ``StoredPlan``, the value
+        each field had in runs that did not store it), checked like the command line's."""
+        return super().from_document(parameters, source).checked(source)
 
     # --- the rules -------------------------------------------------------------------
 
@@ -245,47 +181,11 @@ class RunPlan:
         if not is_finite_number(floor) or not 0 <= floor < available:
             fail(f"the memory floor must be a number of bytes below the memory available now "
                  f"({available:,} B), not {floor!r}")
-        return replace(self, grids=grids, memory_floor_bytes=max(int(floor), guard.default_floor()),
+        return replace(self, grids=grids, pyperf_options=switchbench.PYPERF_MODES[self.latency_mode],
+                       memory_floor_bytes=max(int(floor), guard.default_floor()),
                        child_rlimits=rlimits.normalise(self.child_rlimits, "--child-rlimit"))
 
     # --- using it --------------------------------------------------------------------
-
-    def as_parameters(self) -> dict:
-        """The plan as a run file stores it (``parameters``)."""
-        parameters = {
-            "full": self.full,
-            "selection": [list(item) for item in self.selection],
-            "grids": {key: list(grid) for key, grid in self.grids.items()},
-            "repeat": self.repeat,
-            "timeout_seconds": self.timeout_seconds,
-            "memory": self.memory,
-            "latency": self.latency,
-            "latency_mode": self.latency_mode,
-            "pyperf_options": list(switchbench.PYPERF_MODES[self.latency_mode]),  # per round
-            "switch_rounds": self.switch_rounds,
-            "primitives": {model: list(names) for model, names in self.primitives.items()},
-            "placements": list(self.placements),
-            "tail_loops": self.tail_loops,
-            "tail_placement": self.tail_placement,
-            "to_limit": self.to_limit,
-            "child_rlimits": self.child_rlimits,
-            "wake_max_n": dict(self.wake_max_n),
-            "rigorous_primitives": None if self.rigorous_primitives is None else {
-                model: list(names) for model, names in self.rigorous_primitives.items()},
-            "memory_budget_bytes": self.memory_budget_bytes,
-            "memory_floor_bytes": self.memory_floor_bytes,
-            "guard_margin": self.guard_margin,
-            "served": self.served,
-            "served_grids": {key: list(grid) for key, grid in self.served_grids.items()},
-            "served_rounds": self.served_rounds,
-            "served_settings": dict(self.served_settings),
-            "slo_seconds": self.slo_seconds,
-        }
-        if self.map_checks:
-            parameters["map_checks"] = [dict(item) for item in self.map_checks]
-        if self.python_spec is not None:
-            parameters["python_spec"] = self.python_spec
-        return parameters
 
     def jobs(self, unavailable=None, served_unavailable: str | None = None):
         """Every job of the sweep in run order, and the refused ones with why
@@ -315,8 +215,8 @@ def _check_served(plan: RunPlan, fail) -> None:
             fail(f"the served grid of {key} must hold 1 to {MAX_GRID:,} whole N, not {list(grid)!r}")
     if not _whole(plan.served_rounds, 1, MAX_SWITCH_ROUNDS):
         fail(f"served rounds must be a whole number from 1 to {MAX_SWITCH_ROUNDS}, not {plan.served_rounds!r}")
-    if not is_finite_number(plan.slo_seconds) or not 0 < plan.slo_seconds <= 10:
-        fail(f"the SLO must be in (0, 10] seconds, not {plan.slo_seconds!r}")
+    if slo_problem(plan.slo_seconds):
+        fail(slo_problem(plan.slo_seconds))
     settings = plan.served_settings
     if plan.served and set(settings) != set(suite.served_settings(False)):
         fail(f"served settings must name {', '.join(sorted(suite.served_settings(False)))}")

@@ -36,7 +36,6 @@ from parkbench.core import protocol, registry
 from parkbench.core.protocol import EXIT_LIMIT_REACHED, EXIT_PROBE_FAILED
 from parkbench.measurement import interference, lifeline, memory, probes, rlimits
 from parkbench.measurement.handoff import one_way_percentiles
-from parkbench.store import record_schema
 
 SETTLE_SECONDS = 0.1
 # where offered wake-ups run (``probes/wake_load.py``): tasks parked on an asyncio loop
@@ -115,7 +114,7 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     checked = result.get("proof") or {}
     if checked.get("blocked_before") != n or checked.get("blocked_after") != n:
         raise RuntimeError(f"no proof that {n} waiters were blocked while measured: {checked}")
-    short = record_schema.threads_short({"model": model, "n": n, "baseline": baseline,
+    short = protocol.threads_short({"model": model, "n": n, "baseline": baseline,
                                          "memory": result.get("memory")})
     if kind == "memory" and short:
         raise RuntimeError(f"the memory reading {short}")

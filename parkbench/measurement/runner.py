@@ -27,11 +27,10 @@ from dataclasses import dataclass
 
 from parkbench.core import protocol
 from parkbench.core.errors import UserError
-from parkbench.core.protocol import FailureKind, JobKind
+from parkbench.core.protocol import OPTIONAL_FIELDS, FailureKind, Job, JobKind
 from parkbench.core.units import format_bytes
 from parkbench.measurement import lifeline, map_check_jobs, switchbench
 from parkbench.measurement.guard import available_bytes
-from parkbench.measurement.suite import OPTIONAL_FIELDS, Job
 from parkbench.store import record_schema
 
 

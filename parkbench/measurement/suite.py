@@ -7,82 +7,12 @@ quick sweep finishes in well under two minutes on a 2-core machine while the mem
 grid's largest N takes dwarfs the noise of a fresh interpreter's baseline.
 """
 
-from dataclasses import asdict, dataclass
-
 from parkbench.core import registry
 from parkbench.core.errors import UserError
-from parkbench.core.protocol import JobKind
+from parkbench.core.protocol import Job, JobKind
 from parkbench.core.registry import is_connections
 from parkbench.measurement import gotoolchain, placement
 from parkbench.measurement.limits import capacity
-
-
-@dataclass(frozen=True)
-class Job:
-    """One child of a sweep.
-
-    ``kind`` is ``memory`` (park N, read memory), ``tail`` (park N, time hand-offs of
-    ``primitive`` one by one), ``switch`` (the pyperf hand-off benchmark of
-    ``primitive`` at ``placement``; ``variant`` and ``n`` do not apply), ``served`` (N
-    idle connections and the load generator) or ``wakes`` (N parked and open-loop
-    wake-ups at ``rates``: an in-process map check).
-    """
-
-    kind: JobKind
-    model: str
-    variant: str | None
-    n: int
-    repeat: int = 0
-    primitive: str | None = None
-    placement: str | None = None
-    # a served or wakes job that checks the fit map (``map_checks.py``): the offered rates
-    rates: tuple[int, ...] | None = None
-
-    def __post_init__(self):
-        if self.rates is not None:  # a stored job's list, hashable like every other field
-            object.__setattr__(self, "rates", tuple(self.rates))
-
-    @property
-    def series(self) -> tuple:
-        """Jobs of one series share a fate: the first failure stops the rest (a switch
-        benchmark's rounds are one series; a map check is a series of its own)."""
-        return (self.kind, self.model, self.variant, self.primitive, self.placement, self.rates)
-
-    def label(self) -> str:
-        if self.kind == JobKind.SWITCH:
-            return f"switch {self.model}/{self.primitive} {self.placement} round {self.repeat + 1}"
-        text = f"{self.kind} {self.model}/{self.variant} n={self.n:,}"
-        if self.primitive:
-            text += f" ({self.primitive})"
-        if self.repeat:
-            text += f" repeat {self.repeat + 1}"
-        if self.rates:
-            text += f" map check at {', '.join(f'{r:,}' for r in self.rates)}/s"
-        return text
-
-    def as_record(self) -> dict:
-        """The fields that name this job in a stored record, each once: ``kind``,
-        ``model``, ``variant``, ``n``, ``repeat``, and ``primitive``, ``placement`` and
-        ``rates`` where they apply (results format 3)."""
-        record = asdict(self)
-        for key in OPTIONAL_FIELDS:
-            if record[key] is None:
-                del record[key]
-        if self.rates is not None:
-            record["rates"] = list(self.rates)
-        return record
-
-    @classmethod
-    def from_record(cls, record: dict) -> "Job":
-        """The job a stored record (measurement, failure or skip) names."""
-        return cls(kind=JobKind(record["kind"]), model=record["model"], variant=record.get("variant"),
-                   n=record["n"], repeat=record.get("repeat", 0),
-                   **{key: record.get(key) for key in OPTIONAL_FIELDS})
-
-
-OPTIONAL_FIELDS = ("primitive", "placement", "rates")  # stored only where a job has them
-
-
 
 QUICK_GRIDS = {
     "threads": (100, 300, 1_000, 3_000),
@@ -147,7 +77,6 @@ DEFAULT_TIMEOUT_SECONDS = 120.0
 # The served rate (probes/served_load.py): every connections server at one small W in the
 # default sweep; toward one process's descriptor ceiling (and past it with reuseport) in
 # the full sweep, in interleaved rounds.
-DEFAULT_SLO_SECONDS = 0.005
 SERVED_GRID = (100,)
 SERVED_GRIDS = {"subprocess": (20,)}
 FULL_SERVED_GRIDS = {"subprocess": (20, 200), "reuseport": (1_000, 100_000)}

@@ -5,8 +5,8 @@ skips) against the results format; the runner checks each new record with the sa
 
 from pathlib import PurePosixPath
 
-from parkbench.core import registry
-from parkbench.core.protocol import JOB_FIELDS, MAX_N
+from parkbench.core import protocol
+from parkbench.core.protocol import MAX_N
 from parkbench.store import loadgen_output
 from parkbench.store.checker import MAX_RECORDS, Checker, _short, is_plain_name
 
@@ -22,7 +22,7 @@ JOB_KINDS = ("memory", "switch", "tail", "served", "wakes")
 def check_job(check: Checker, record, where: str) -> None:
     """The fields that name a record's job, at its top level, each once (format 3):
     ``kind``, ``model``, ``variant``, ``n``, ``repeat``, and ``primitive``,
-    ``placement`` and ``rates`` where the job has them (``suite.Job``): a switch
+    ``placement`` and ``rates`` where the job has them (``protocol.Job``): a switch
     benchmark has a primitive and a placement, n 0 and no variant; a tail job a variant,
     N, a primitive and a placement; the others a variant and N, and only a served or
     wakes job (a map check) rates."""
@@ -55,33 +55,6 @@ def check_job(check: Checker, record, where: str) -> None:
     for key in ("job", "handoff_primitive", "round"):  # format 2's copies: a file mixing formats
         if key in record:
             check.fail(f"{where}.{key}", "belongs to results format 2; format 3 names the job once")
-
-
-def job_identity(record: dict) -> tuple:
-    """What tells one job from another (``suite.Job``'s fields), of a checked record."""
-    values = {**{"repeat": 0}, **record}  # no repeat is the first, as Job.from_record reads it
-    return tuple(tuple(value) if isinstance(value, list) else value
-                 for value in (values.get(key) for key in JOB_FIELDS))
-
-
-def threads_short(record: dict) -> str | None:
-    """Why a memory reading cannot have seen its waiters, or None. A model whose waiters
-    run on OS threads (``threads_per_waiter``: a thread, a worker process) must show at
-    the reading at least N times that many threads more in the measured tree than at the
-    baseline: memory read before the threads started (or of the wrong processes) does
-    not. Records without thread counts (before 2026-12) are not judged."""
-    model = registry.MODELS.get(str(record.get("model")))
-    per = model.threads_per_waiter if model is not None else 0
-    now = (record.get("memory") or {}).get("threads")
-    before = (record.get("baseline") or {}).get("threads")
-    if not per or now is None or before is None:
-        return None
-    need = per * record["n"]
-    if now - before >= need:
-        return None
-    return (f"must show the {need:,} threads the {record['n']:,} waiters run on when memory "
-            f"is read: the measured processes held {now - before:,} more than at the baseline "
-            f"(memory read before the waiters started?)")
 
 
 def check_record(check: Checker, record, where: str, run_id: str) -> None:
@@ -133,7 +106,7 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
             check.number(baseline.get("maps"), f"{where}.baseline.maps", 0, 2**40, optional=True)
             check.number(baseline.get("threads"), f"{where}.baseline.threads", 0, 2**31,
                          optional=True, integer=True)
-        short = threads_short(record)
+        short = protocol.threads_short(record)
         if short:
             check.fail(f"{where}.memory.threads", short)
     elif kind == "served":

@@ -33,7 +33,8 @@ only run files.
 import re
 
 from parkbench.core.errors import UserError
-from parkbench.store import map_check_schema, record_schema
+from parkbench.core.protocol import Job
+from parkbench.store import record_schema, run_plan
 from parkbench.store.checker import Checker, _short
 
 RUN_SCHEMA = "parkbench-run"
@@ -91,36 +92,6 @@ def check_machine(document, source: str) -> dict:
     return document
 
 
-def _check_parameter_shapes(check: Checker, parameters) -> None:
-    """The shapes of the parameters that readers use (grids, latency settings); what
-    they mean is the plan's to check (``plan.RunPlan.from_document``) when a run is
-    resumed."""
-    check.dict(parameters, "parameters")
-    grids = parameters.get("grids")
-    if grids is not None:
-        check.dict(grids, "parameters.grids")
-        for key, grid in grids.items():
-            model, _, variant = str(key).partition(":")
-            check.name(model, "parameters.grids key")
-            check.name(variant or None, "parameters.grids key", optional=True)
-            for n in check.list(grid, f"parameters.grids.{key}"):
-                check.number(n, f"parameters.grids.{key}", 0, 2**63, integer=True)
-    check.text(parameters.get("latency_mode"), "parameters.latency_mode", optional=True, limit=32)
-    options = parameters.get("pyperf_options")
-    if options is not None:
-        for option in check.list(options, "parameters.pyperf_options"):
-            check.text(option, "parameters.pyperf_options", limit=64)
-    check.text(parameters.get("python_spec"), "parameters.python_spec", optional=True, limit=20)
-    if "slo_seconds" in parameters:  # the served rate's objective: every reader judges by it
-        slo = check.number(parameters["slo_seconds"], "parameters.slo_seconds", 0, 10)
-        if slo <= 0:
-            check.fail("parameters.slo_seconds", f"must be more than 0 seconds, not {slo!r}")
-    if parameters.get("map_checks") is not None:
-
-        map_check_schema.check(parameters["map_checks"],
-                         lambda rule: check.fail("parameters.map_checks", rule))
-
-
 def check_run(document, source: str, folder_name: str | None = None) -> dict:
     """A run document (already upgraded), checked against format ``SCHEMA_VERSION``."""
     check = Checker(source)
@@ -133,7 +104,7 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
         check.fail("machine", f"{machine!r} differs from the folder it is in ({folder_name!r}); "
                               f"a run file lives in results/<its machine>/")
     check.flag(check.key(document, "complete", "the run file"), "complete")
-    _check_parameter_shapes(check, check.key(document, "parameters", "the run file"))
+    run_plan.check_shapes(check, check.key(document, "parameters", "the run file"))
     interpreter = document.get("interpreter")
     if interpreter is not None:
         check.dict(interpreter, "interpreter")
@@ -175,7 +146,7 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
     seen: dict = {}
     for key in ("measurements", "failures", "skipped"):
         for index, record in enumerate(document.get(key, [])):
-            where = seen.setdefault(record_schema.job_identity(record), f"{key}[{index}]")
+            where = seen.setdefault(Job.from_record(record), f"{key}[{index}]")
             if where != f"{key}[{index}]":  # --resume counts a job done once
                 check.fail(f"{key}[{index}]", f"names the same job as {where}")
     for index, figure in enumerate(check.list(check.key(document, "figures", "the run file"),
