@@ -9,7 +9,8 @@ and ``compare_to`` read.
     python benchmarks/bench_switch.py --model threads --primitive lock \\
         --placement cross-core -o switch.json [pyperf options: --fast, --rigorous, -p N ...]
 
-``parkbench run`` drives this script once per (model, primitive, placement).
+``parkbench run`` drives this script once per (model, primitive, placement) and round;
+run so, it also sends the round's record on the probe protocol's channel.
 """
 
 import os
@@ -17,9 +18,10 @@ import sys
 
 import pyperf
 
-from parkbench.core import registry
+from parkbench.core import protocol, registry
 from parkbench.core.errors import UserError
 from parkbench.measurement import lifeline, placement, probes
+from parkbench.store import pyperf_files
 
 INNER_LOOPS = 2  # one round trip = two one-way hand-offs
 
@@ -59,11 +61,16 @@ def main():
         "parkbench_cpus": ",".join(map(str, cpus)),
         "parkbench_one_thread": int(registry.shares_one_thread(model.name)),
     })
-    runner.bench_time_func(
+    benchmark = runner.bench_time_func(
         f"switch-{model.name}-{args.primitive}-{args.placement}",
         _time_round_trips, probes.load(model.name), args.primitive, cpus,
         inner_loops=INNER_LOOPS,
     )
+    if not args.worker and benchmark is not None and os.environ.get(protocol.RECORD_FD_ENV):
+        # run by parkbench: the round's record on the channel every probe child uses
+        # (pyperf's workers inherit neither the variable nor the descriptor)
+        protocol.send({"kind": "switch", "model": model.name, "n": 0, "primitive": args.primitive,
+                       "placement": args.placement, **pyperf_files.summary(benchmark)})
 
 
 if __name__ == "__main__":

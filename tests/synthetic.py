@@ -4,8 +4,8 @@ formula or the wrong run shows in a test."""
 
 from datetime import UTC, datetime
 
-from parkbench.analysis.slopes import derive
-from parkbench.store import results
+from parkbench.analysis import capacity
+from parkbench.store import run_file
 
 INTERPRETER = {"implementation": "CPython", "version": "3.11.7", "executable": "python3.11"}
 LIMITS = {"pid_max": 32768, "threads_max": 192729, "max_map_count": 65530,
@@ -41,21 +41,22 @@ def write_run(folder, machine, when, records, failures=(), limits=LIMITS, comple
     its figures derived as ``parkbench run`` derives them."""
     if isinstance(when, str):
         when = datetime.strptime(when, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-    run = results.RunFile.create(folder, machine, {"repeat": 1, "grids": {}}, interpreter,
+    run = run_file.RunFile.create(folder, machine, {"repeat": 1, "grids": {}}, interpreter,
                                  {"logical_cpus": 2, "limits": limits}, now=when)
+    records = [dict(record) for record in records]
     for record in records:
-        record = dict(record)
         if record["kind"] == "switch":
-            record["file"] = f"{run.document['run_id']}/{record['file'].split('/', 1)[1]}"
-        run.document["measurements"].append(record)
-    run.document["failures"].extend(failures)
-    if calibration is not None:
-        run.document["calibration"] = calibration
-    figures = derive(run.document["measurements"], limits, run.document["failures"])
+            record["file"] = f"{run.run_id}/{record['file'].split('/', 1)[1]}"
+        run.add_measurement(record)
+    for failure in failures:
+        run.add_failure(failure)
+    for when, measured in (calibration or {}).items():
+        run.set_calibration(when, measured)
+    figures = capacity.at_finish(records, limits, list(failures)) if limits is not None else []
     if complete:
         run.finish(figures)
     else:  # an interrupted run with figures (a hand-edited or hostile file): still not used
-        run.document["figures"] = figures
+        run._document["figures"] = figures
         run.save()
     run._lock.close()
     return run.path

@@ -9,7 +9,7 @@ import pytest
 from parkbench.analysis import current, sizing, tidy
 from parkbench.cli import main
 from parkbench.core.errors import UserError
-from parkbench.store import results
+from parkbench.store import run_file
 from tests import committed
 
 from . import synthetic
@@ -184,11 +184,11 @@ def test_two_runs_started_in_one_second_keep_both_files(tmp_path):
 
 def test_a_run_file_being_written_is_locked(tmp_path):
     path = synthetic.write_run(tmp_path, "m", "20260101T000000", [_asyncio(1, 1.0)], complete=False)
-    first = results.RunFile.reopen(path)
+    first = run_file.RunFile.reopen(path)
     with pytest.raises(UserError, match="being written by another parkbench process"):
-        results.RunFile.reopen(path)
+        run_file.RunFile.reopen(path)
     first._lock.close()
-    results.RunFile.reopen(path)._lock.close()
+    run_file.RunFile.reopen(path)._lock.close()
 
 
 def test_to_limit_with_a_bare_model_runs_its_default_variant():

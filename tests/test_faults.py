@@ -99,8 +99,9 @@ def test_interrupted_sweep_resumes_to_the_records_of_a_clean_sweep(tmp_path, tag
     planned = sorted((model, variant, n, 0) for model, variant in
                      (("asyncio", "event"), ("gevent", "event")) for n in (10, 20, 40, 80))
     assert _keys(resumed) == planned
-    figures = {(f["model"], f["metric"]) for f in resumed["figures"]}
+    figures = {(f["model"], f["metric"]) for f in tidy.figures(resumed)}  # derived from the records
     assert ("gevent", "rss_per_waiter") in figures and ("asyncio", "pss_per_waiter") in figures
+    assert {metric for _, metric in figures} >= {"capacity"}  # stored as the run ended
     assert "RSS/waiter" in capsys.readouterr().out
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from parkbench.cli import main
 from parkbench.measurement import guard
-from parkbench.store import results
+from parkbench.store import files, results, run_file
 
 from . import synthetic
 from .damage import FIXTURES, mutated, one_line_error
@@ -77,7 +77,7 @@ def test_a_resume_refuses_other_sweep_options(tmp_path, capsys):
 
 def test_a_run_being_written_cannot_be_resumed_by_another_process(tmp_path, capsys):
     path = _run_file(tmp_path)
-    holder = results.RunFile.reopen(path)
+    holder = run_file.RunFile.reopen(path)
     try:
         one_line_error(capsys, main(["run", "--resume", str(path)]),
                        "being written by another parkbench process")
@@ -168,7 +168,7 @@ def test_a_fifo_does_not_hang_show(tmp_path):
 def test_a_huge_file_is_refused_before_it_is_read(tmp_path, capsys):
     (tmp_path / "m").mkdir()
     with open(tmp_path / "m" / "20260101T000000Z.json", "wb") as handle:
-        handle.truncate(results.MAX_FILE_BYTES + 1)  # sparse: no disk used
+        handle.truncate(files.MAX_FILE_BYTES + 1)  # sparse: no disk used
     one_line_error(capsys, main(["show", str(tmp_path)]), "more than a results file may be")
 
 
@@ -196,7 +196,7 @@ def test_a_noisy_negative_total_still_gets_an_answer(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_full_disk_mid_sweep_keeps_what_was_stored_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
-    real = results.write_json_atomic
+    real = run_file.write_json_atomic
     calls = []
 
     def full_after_three(path, document):
@@ -205,13 +205,13 @@ def test_a_full_disk_mid_sweep_keeps_what_was_stored_and_says_how_to_resume(tmp_
             raise OSError(28, "No space left on device")
         real(path, document)
 
-    monkeypatch.setattr(results, "write_json_atomic", full_after_three)
+    monkeypatch.setattr(run_file, "write_json_atomic", full_after_three)
     status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
                    "--output", str(tmp_path), "--machine", "m"])
     line = one_line_error(capsys, status, "No space left on device", progress=True)
-    assert "--resume" in line and "1 measurements are in" in line
+    assert "--resume" in line and "2 measurements are in" in line  # the run file's 4th write failed
     (path,) = (tmp_path / "m").glob("2*.json")
-    assert len(results.read_run(path)["measurements"]) == 1
+    assert len(results.read_run(path)["measurements"]) == 2
 
 
 def test_a_machine_name_that_is_a_file_is_refused(tmp_path, capsys):
@@ -409,7 +409,7 @@ def test_a_full_disk_at_the_start_leaves_nothing(tmp_path, capsys, monkeypatch):
     def full(path, document):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(results, "write_json_atomic", full)
+    monkeypatch.setattr(run_file, "write_json_atomic", full)
     started = []
     monkeypatch.setattr("parkbench.measurement.runner.run_child", lambda *a, **k: started.append(a))
     status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
@@ -426,7 +426,7 @@ def test_an_unwritable_machine_folder_is_refused_before_any_child(tmp_path, caps
             raise PermissionError(13, "Permission denied")
         return real(path, flags, *args)
 
-    monkeypatch.setattr(results.os, "open", refuse_lock)
+    monkeypatch.setattr(run_file.os, "open", refuse_lock)
     started = []
     monkeypatch.setattr("parkbench.measurement.runner.run_child", lambda *a, **k: started.append(a))
     status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",

@@ -12,7 +12,7 @@ from parkbench.analysis import current, map_checks, sizing
 from parkbench.cli import main
 from parkbench.core.errors import UserError
 from parkbench.measurement import guard
-from parkbench.store import map_check_schema, results
+from parkbench.store import map_check_schema, run_file
 from tests import committed, synthetic
 from tests.test_served_figures import ASYNCIO, _run
 
@@ -102,14 +102,14 @@ def test_a_lock_file_that_is_a_fifo_or_a_link_is_refused_not_followed(tmp_path):
     signal.alarm(20)
     try:
         with pytest.raises(UserError, match="lock file"):
-            results.RunFile.reopen(path)          # before: blocked forever on the FIFO
+            run_file.RunFile.reopen(path)          # before: blocked forever on the FIFO
     finally:
         signal.alarm(0)
     lock.unlink()
     outside = tmp_path / "created-by-lock"
     lock.symlink_to(outside)
     with pytest.raises(UserError, match="lock file"):
-        results.RunFile.reopen(path)
+        run_file.RunFile.reopen(path)
     assert not outside.exists()                   # before: created outside the folder
 
 

@@ -17,7 +17,7 @@ from parkbench.core.protocol import Job
 from parkbench.core.stats import fit_line
 from parkbench.measurement import guard, handoff, limits, memory
 from parkbench.measurement.runner import run_child
-from parkbench.store import results
+from parkbench.store import files
 
 from . import synthetic
 
@@ -312,7 +312,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypatch):
     path = tmp_path / "run.json"
-    results.write_json_atomic(path, {"version": "old", "values": list(range(100))})
+    files.write_json_atomic(path, {"version": "old", "values": list(range(100))})
     before = path.read_bytes()
 
     def fail(fd):
@@ -320,7 +320,7 @@ def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypat
 
     monkeypatch.setattr(os, "fsync", fail)
     with pytest.raises(OSError):
-        results.write_json_atomic(path, {"version": "new", "values": list(range(10**5))})
+        files.write_json_atomic(path, {"version": "new", "values": list(range(10**5))})
     assert path.read_bytes() == before
     assert json.loads(before)["version"] == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp file left

@@ -244,7 +244,7 @@ def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch
         if job.n == 20:
             record["memory"]["pss"] = "lots"
         if job.n == 40:
-            record["n"] = 41  # the child parked something other than it was asked
+            record["parked"] = 39  # the child proved fewer parked than its job's N
         return record
 
     monkeypatch.setattr(runner, "run_child", run_child)
@@ -255,7 +255,7 @@ def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch
     assert [(r["model"], r["n"]) for r in store.measurements] == [("asyncio", 10), ("threads", 10)]
     assert [(f["n"], f["failure"]) for f in store.failures] == [(20, "bad-output"), (40, "bad-output")]
     assert "the record.memory.pss must be a finite number" in store.failures[0]["reason"]
-    assert "n=41, not of this job" in store.failures[1]["reason"]
+    assert "parked must be the N proved parked (40)" in store.failures[1]["reason"]
     assert store.failures[0]["wall_seconds"] == 0.5
 
 

@@ -9,8 +9,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench.analysis import current, sizing  # noqa: E402
-from parkbench.measurement import switchbench  # noqa: E402
+from parkbench.analysis import current, sizing, switch_figures  # noqa: E402
 from parkbench.presentation import (  # noqa: E402
     churnplots,
     headline,
@@ -133,7 +132,7 @@ def test_a_second_variant_of_one_model_is_hatched_on_the_map_and_in_the_legend()
 
 def test_the_hand_off_legend_covers_no_bar_and_no_label(machine):
     figures, name, frame = machine
-    values = {key[2:]: v for key, v in switchbench.switch_values(figures).items() if key[0] == name}
+    values = {key[2:]: v for key, v in switch_figures.switch_values(figures).items() if key[0] == name}
     figure = timeplots.switch_latency(frame, name, values)
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
@@ -176,7 +175,7 @@ def test_churn_is_one_panel_per_model_with_the_two_phases_apart(machine):
 
 def test_every_plot_names_the_runs_its_figures_came_from(machine):
     figures, name, frame = machine
-    values = {key[2:]: v for key, v in switchbench.switch_values(figures).items() if key[0] == name}
+    values = {key[2:]: v for key, v in switch_figures.switch_values(figures).items() if key[0] == name}
     chosen = _in_process(frame, name)
     plots = {
         "memory against N": (memoryplots.memory_vs_n(frame, name),

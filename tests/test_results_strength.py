@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from parkbench.core.errors import UserError
-from parkbench.store import results
+from parkbench.store import files, results, run_file
 from tests import committed
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -18,10 +18,10 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 def test_json_is_written_one_space_indented_and_never_with_nan(tmp_path):
     path = tmp_path / "doc.json"
-    results.write_json_atomic(path, {"a": [1, 2], "b": {"c": None}})
+    files.write_json_atomic(path, {"a": [1, 2], "b": {"c": None}})
     assert path.read_text() == '{\n "a": [\n  1,\n  2\n ],\n "b": {\n  "c": null\n }\n}\n'
     with pytest.raises(ValueError):
-        results.write_json_atomic(path, {"a": math.nan})  # NaN is not JSON: refuse, never write it
+        files.write_json_atomic(path, {"a": math.nan})  # NaN is not JSON: refuse, never write it
     assert json.loads(path.read_text()) == {"a": [1, 2], "b": {"c": None}}
 
 
@@ -30,7 +30,7 @@ def test_the_temporary_file_lives_beside_its_target_hidden_and_is_renamed(tmp_pa
     real_replace = os.replace
     monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.append((src, dst)), real_replace(src, dst)))
     target = tmp_path / "run.json"
-    results.write_text_atomic(target, "é\n")
+    files.write_text_atomic(target, "é\n")
     (source, destination), = renamed
     source = os.fspath(source)
     assert os.path.dirname(source) == str(tmp_path)  # one file system: the rename is atomic
@@ -51,7 +51,7 @@ def test_run_ids_sort_by_time_then_by_their_second_number():
 
 
 def _create(folder, machine="m"):
-    return results.RunFile.create(folder, machine, {"repeat": 1}, {"implementation": "CPython"},
+    return run_file.RunFile.create(folder, machine, {"repeat": 1}, {"implementation": "CPython"},
                                   {}, now=NOW)
 
 
@@ -77,14 +77,14 @@ def test_no_free_run_id_is_a_clear_error(tmp_path):
 def test_folders_are_created_with_their_parents(tmp_path):
     run = _create(tmp_path / "deep" / "results")
     assert run.path.parent == tmp_path / "deep" / "results" / "m"
-    assert results.check_output_folder(tmp_path / "a" / "b" / "c") == tmp_path / "a" / "b" / "c"
+    assert files.check_output_folder(tmp_path / "a" / "b" / "c") == tmp_path / "a" / "b" / "c"
 
 
 def test_unusable_folders_are_one_line_errors(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(UserError) as error:
-        results.check_output_folder(blocker / "sub")
+        files.check_output_folder(blocker / "sub")
     assert str(error.value) == f"output folder {str(blocker / 'sub')!r} is not writable: Not a directory"
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "m").write_text("")  # where the machine folder should be
@@ -118,10 +118,10 @@ def test_a_run_reopened_without_its_lock_file_locks_it_again(tmp_path):
     path = run.path
     run._lock.close()
     (path.parent / f".{path.stem}.lock").unlink()
-    again = results.RunFile.reopen(path)
+    again = run_file.RunFile.reopen(path)
     assert (path.parent / f".{path.stem}.lock").is_file()
     with pytest.raises(UserError, match="is being written by another parkbench process"):
-        results.RunFile.reopen(path)
+        run_file.RunFile.reopen(path)
     again._lock.close()
 
 
@@ -132,10 +132,10 @@ def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
     shutil.copytree(committed.results() / machine, tmp_path / machine)
     path = tmp_path / machine / "20261126T050824Z.json"
     with pytest.raises(UserError) as error:
-        results.RunFile.reopen(path)
-    assert str(error.value) == f"{path} is of results format 1; only runs of format 2 or 3 can be resumed"
+        run_file.RunFile.reopen(path)
+    assert str(error.value) == f"{path} is of results format 1; only runs of format 2, 3 or 4 can be resumed"
     with pytest.raises(UserError, match="of results format 1"):  # not "being written": let go
-        results.RunFile.reopen(path)
+        run_file.RunFile.reopen(path)
     assert not (path.parent / ".20261126T050824Z.lock").exists()  # a refusal leaves no lock file
 
 
@@ -148,5 +148,5 @@ def test_a_refused_resume_keeps_a_lock_file_it_did_not_make(tmp_path):
     lock = path.parent / ".20261126T050824Z.lock"
     lock.write_text("")  # the claim of whoever made it
     with pytest.raises(UserError, match="of results format 1"):
-        results.RunFile.reopen(path)
+        run_file.RunFile.reopen(path)
     assert lock.exists()

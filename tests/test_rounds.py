@@ -6,10 +6,11 @@ import statistics
 
 import pytest
 
-from parkbench.analysis import slopes
+from parkbench.analysis import slopes, switch_figures
 from parkbench.core.protocol import JobKind
 from parkbench.measurement import suite, switchbench
 from parkbench.presentation import summary
+from parkbench.store import pyperf_files
 
 
 def test_rounds_are_planned_round_by_round_across_models():
@@ -59,7 +60,7 @@ def test_rounds_that_disagree_are_unstable_even_when_each_is_tight():
              "placement": "same-core", "metric": metric, "value": value}
             for metric, value in (("switch_latency_mean", 2e-6), ("switch_latency_stdev", 0.02e-6),
                                   ("switch_latency_round_cv", 0.25))]
-    spread = switchbench.spreads(pd.DataFrame(rows))[("m", "i", "asyncio", "future", "same-core")]
+    spread = switch_figures.spreads(pd.DataFrame(rows))[("m", "i", "asyncio", "future", "same-core")]
     assert spread == 0.25 and summary.stability(spread) == "±25% unstable"
 
 
@@ -75,15 +76,15 @@ def test_a_round_merges_into_the_benchmark_file(tmp_path):
     for round_, values in enumerate(([1.0, 2.0], [3.0, 4.0])):
         path = tmp_path / switchbench.round_filename("a", "future", "same-core", round_)
         write(path, values)
-        switchbench.merge_round(path, merged, round_)
+        pyperf_files.merge_round(path, merged, round_)
         assert not path.exists()
     whole = pyperf.Benchmark.load(str(merged))
     assert sorted(whole.get_values()) == [1.0, 2.0, 3.0, 4.0]
-    assert [run.get_metadata()[switchbench.ROUND_KEY] for run in whole.get_runs()] == [1, 2]
+    assert [run.get_metadata()[pyperf_files.ROUND_KEY] for run in whole.get_runs()] == [1, 2]
     assert whole.get_metadata()["name"] == "b"
     assert sorted(p.name for p in tmp_path.iterdir()) == [merged.name]
     # a resumed run runs round 1 again (its record was lost after the merge): replaced
     path = tmp_path / switchbench.round_filename("a", "future", "same-core", 0)
     write(path, [5.0, 6.0])
-    switchbench.merge_round(path, merged, 0)
+    pyperf_files.merge_round(path, merged, 0)
     assert sorted(pyperf.Benchmark.load(str(merged)).get_values()) == [3.0, 4.0, 5.0, 6.0]

@@ -103,10 +103,14 @@ def a_record(job: Job, pss: int = 10_000_000, folder: str = "run") -> dict:
 
 class ListStore:
     def __init__(self):
-        self.measurements, self.failures, self.skipped = [], [], []
+        self.measurements, self.failures, self.skipped, self.round_files = [], [], [], []
 
     def add_measurement(self, record):
         self.measurements.append(record)
+
+    def add_switch_round(self, record, round_file):
+        self.measurements.append(record)
+        self.round_files.append(round_file)
 
     def add_failure(self, record):
         self.failures.append(record)

@@ -35,28 +35,39 @@ def _switch(round_, placement="same-core", primitive="future", model="asyncio"):
     return Job(JobKind.SWITCH, model, None, 0, round_, primitive, placement)
 
 
-def test_a_switch_round_writes_its_own_file_and_is_merged_into_the_benchmark(tmp_path):
+def test_a_switch_round_writes_its_own_file_which_the_store_merges_into_the_benchmark(tmp_path, monkeypatch):
     import pyperf
 
-    folder = tmp_path / "20261126T000000Z"
+    from parkbench.store import pyperf_files
+    from parkbench.store.run_file import RunFile
+
+    folder = tmp_path / "m" / "20261126T000000Z"
     rigorous = plan_of(timeout_seconds=10.0, latency_mode="rigorous", rigorous_primitives={"asyncio": ("future",)})
     sweep = Sweep([], rigorous, ListStore(), switch_folder=folder, python="/venv/python")
-    command, parse = sweep._child(_switch(1))
-    round_file = folder / switchbench.round_filename("asyncio", "future", "same-core", 1)
+    command, round_file, adds = sweep._child(_switch(1))
+    assert round_file == folder / switchbench.round_filename("asyncio", "future", "same-core", 1)
     assert command[0] == "/venv/python"
     assert command[command.index("--output") + 1] == str(round_file)
     assert command[command.index("--processes") + 1] == "14"  # rigorous, per round
     assert "PARKBENCH_GO,PARKBENCH_CACHE" in command
+    merged = folder / switchbench.switch_filename("asyncio", "future", "same-core")
+    assert adds == {"mode": "rigorous", "file": f"{folder.name}/{merged.name}"}
     run = pyperf.Run([2e-6, 3e-6], warmups=[(1, 2e-6)], metadata={"name": "b", "loops": 4},
                      collect_metadata=False)
     pyperf.Benchmark([run]).dump(str(round_file))
-    record = parse("")
-    merged = folder / switchbench.switch_filename("asyncio", "future", "same-core")
-    assert record["file"] == f"{folder.name}/{merged.name}" and merged.is_file()
-    assert not round_file.exists()
-    assert (record["mode"], record["value_list"]) == ("rigorous", [2e-6, 3e-6])
-    assert "round" not in record  # the round is the job's repeat, added with the job (run_child)
-    assert record["median"] == pytest.approx(2.5e-6) and record["loops"] == 4
+    summary = pyperf_files.summary(pyperf.Benchmark.load(str(round_file)))  # what the benchmark sends
+    assert summary["value_list"] == [2e-6, 3e-6] and "round" not in summary
+    assert summary["median"] == pytest.approx(2.5e-6) and summary["loops"] == 4
+    # the store merges the round into the benchmark's file, then stores the record
+    store = RunFile.create(tmp_path, "m", {"repeat": 1}, {}, {}, now=None)
+    record = {**_switch(1).as_record(), **summary, **adds, "wall_seconds": 1.0}
+    record["file"] = f"{store.run_id}/{merged.name}"
+    (tmp_path / "m" / store.run_id).mkdir()
+    moved = tmp_path / "m" / store.run_id / round_file.name
+    round_file.rename(moved)
+    store.add_switch_round(record, moved)
+    assert (tmp_path / "m" / record["file"]).is_file() and not moved.exists()
+    assert store.records()["measurements"] == [record]
 
 
 def test_a_first_round_run_again_keeps_the_merged_file_and_other_primitives_run_quick(tmp_path):
@@ -68,7 +79,7 @@ def test_a_first_round_run_again_keeps_the_merged_file_and_other_primitives_run_
     merged.write_text("rounds 2 and 3")
     rigorous = plan_of(timeout_seconds=10.0, latency_mode="rigorous", rigorous_primitives={"asyncio": ("future",)})
     sweep = Sweep([], rigorous, ListStore(), switch_folder=folder)
-    command, _ = sweep._child(_switch(0, "cross-core", "queue"))
+    command, _, _ = sweep._child(_switch(0, "cross-core", "queue"))
     assert merged.read_text() == "rounds 2 and 3"
     assert command[command.index("--processes") + 1] == "2"  # queue is not rigorous: quick
     assert command[0] == sys.executable
@@ -267,19 +278,22 @@ def test_the_watchdog_ends_a_child_below_the_memory_floor():
     assert not isinstance(fine, Failure)
 
 
-def test_a_parsed_child_reads_stdout_not_the_channel():
+def test_a_switch_benchmark_sends_its_record_on_the_same_channel():
     job = Job(JobKind.SWITCH, "asyncio", None, 0, 0, "future", "same-core")
-    _, record = _child("print('hello')", job=job, parse=lambda out: {"out": out.strip()})
-    assert record == {**job.as_record(), "out": "hello", "wall_seconds": record["wall_seconds"]}
+    sent = '{"kind": "switch", "model": "asyncio", "n": 0, "median": 1e-06}'
+    _, record = _child("print('hello')\n" + SEND.format(record=sent), job=job)
+    assert record == {**job.as_record(), "median": 1e-6, "wall_seconds": record["wall_seconds"]}
+    _, stdout_only = _child("print(" + repr(sent) + ")", job=job)  # stdout is never the record
+    assert stdout_only.kind == FailureKind.BAD_OUTPUT
 
 
 def test_the_sweep_builds_each_probe_command_from_its_own_settings(tmp_path):
     sweep = Sweep([], plan_of(timeout_seconds=10.0, tail_loops=77, wake_max_n={"asyncio": 5}), ListStore(),
                   python="/p/python", switch_folder=tmp_path)
-    memory, _ = sweep._child(Job(JobKind.MEMORY, "asyncio", "event", 6))
+    memory, _, _ = sweep._child(Job(JobKind.MEMORY, "asyncio", "event", 6))
     assert memory[0] == "/p/python" and memory[-1] == "--no-wake"
-    tail, parse = sweep._child(Job(JobKind.TAIL, "asyncio", "event", 6, 0, "future", "os"))
-    assert tail[-2:] == ["--tail-loops", "77"] and parse is None
+    tail, round_file, adds = sweep._child(Job(JobKind.TAIL, "asyncio", "event", 6, 0, "future", "os"))
+    assert tail[-2:] == ["--tail-loops", "77"] and round_file is None and adds == {}
 
 
 def test_the_sweep_gives_each_child_its_timeout_and_the_guard_floor(monkeypatch):

@@ -3,6 +3,7 @@ against its format like command-line input, and a file that breaks a rule is one
 naming the file and the rule (exit 2), never a traceback or a wrong figure."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -11,6 +12,7 @@ from parkbench.analysis import tidy
 from parkbench.cli import main
 from parkbench.core.errors import UserError
 from parkbench.store import results
+from parkbench.store.schema import SCHEMA_VERSION
 from tests import committed
 
 from . import synthetic
@@ -41,11 +43,11 @@ def test_a_newer_version_is_refused_in_one_line(tmp_path, capsys):
     shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
     path = tmp_path / MACHINE / "20261126T050824Z.json"
     document = json.loads(path.read_text())
-    document["schema_version"] = 4
+    document["schema_version"] = SCHEMA_VERSION + 1
     path.write_text(json.dumps(document))
     assert main(["show", str(tmp_path)]) == 0  # set aside, named; the other runs answer
     err = capsys.readouterr().err
-    assert err.startswith(f"parkbench: skipped {path} has schema version 4, newer than this parkbench reads (3)")
+    assert err.startswith(f"parkbench: skipped {path} has schema version {SCHEMA_VERSION + 1}, newer than this parkbench reads ({SCHEMA_VERSION})")
     assert len(err.strip().splitlines()) == 1
     assert main(["check", str(tmp_path)]) == 2
 
@@ -83,7 +85,9 @@ def test_a_bad_machine_json_is_a_one_line_error(tmp_path, capsys):
     (set_at(["measurements", 0, "memory", "rss"], float("nan")), "not a number JSON allows"),
     (set_at(["measurements", 0, "memory", "pss"], float("inf")), "not a number JSON allows"),
     (set_at(["figures", 0], {}), "figures[0] lacks 'model'"),
-    (set_at(["figures", 0, "value"], "big"), "figures[0].value must be"),
+    (lambda document: document["figures"].insert(0, {**next(f for f in document["figures"]
+                                                            if f["metric"] == "capacity"), "value": "big"}),
+     "figures[0].value must be"),
     (set_at(["parameters"], "fast"), "parameters must be an object"),
 ])
 def test_wrong_shapes_are_one_line_errors(tmp_path, capsys, change, message):
@@ -94,8 +98,7 @@ def test_wrong_shapes_are_one_line_errors(tmp_path, capsys, change, message):
 
 @pytest.mark.parametrize("metric, value, message", [
     ("capacity", -5, "must be a finite number in [0,"),
-    ("switch_latency", -1e-6, "must be a finite number in [0,"),
-    ("switch_latency", 0, "must be more than 0"),
+    ("capacity", 1e19, "must be a finite number in [0,"),
 ])
 def test_impossible_figures_are_refused(tmp_path, capsys, metric, value, message):
     def change(document):
@@ -138,3 +141,26 @@ def test_a_run_file_with_a_negative_request_time_is_refused(tmp_path):
     path.write_text(json.dumps(document))
     with pytest.raises(UserError, match="request_p99"):
         results.read_run(path)
+
+
+def test_a_current_run_file_stores_no_figure_the_reader_derives(tmp_path, capsys):
+    """Format 4 stores only what depends on the limits when a run ended; a stored
+    switch median (which the reader derives from the records) is refused in one line,
+    and a format-3 file's is left out on reading, not refused."""
+    import json
+
+    from tests import synthetic
+
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000",
+                               [synthetic.memory_record("asyncio", "event", n) for n in (10, 100, 1000)])
+    document = json.loads(path.read_text())
+    derived = {"model": "asyncio", "variant": "future", "placement": "same-core",
+               "metric": "switch_latency", "value": 1e-6, "unit": "seconds"}
+    document["figures"].append(derived)
+    path.write_text(json.dumps(document))
+    assert main(["check", str(tmp_path)]) == 2
+    assert re.search(r"figures\[\d+\]\.metric is 'switch_latency': a run file stores only capacity, "
+                     r"limit_reached", capsys.readouterr().out)
+    document["schema_version"] = 3
+    path.write_text(json.dumps(document))
+    assert main(["check", str(tmp_path)]) == 0

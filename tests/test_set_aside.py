@@ -11,7 +11,7 @@ import pytest
 from parkbench.cli import main
 from parkbench.commands import show
 from parkbench.core.errors import UserError
-from parkbench.store import results
+from parkbench.store import results, run_file
 
 from . import synthetic
 from .damage import FIXTURES, one_line_error
@@ -123,23 +123,23 @@ def test_a_save_its_reader_would_refuse_is_not_written(tmp_path):
                                [synthetic.memory_record("asyncio", "event", n) for n in (10, 100)],
                                complete=False)
     stored = path.read_text()
-    run = results.RunFile(path, json.loads(stored), lock=None)
-    run.document["parameters"]["python_spec"] = "3.12" + " " * 40  # longer than the reader allows
+    run = run_file.RunFile(path, json.loads(stored), lock=None)
+    run._document["parameters"]["python_spec"] = "3.12" + " " * 40  # longer than the reader allows
     with pytest.raises(UserError, match="not stored, as its reader would refuse it: .*python_spec"):
         run.save()
-    del run.document["parameters"]["python_spec"]
+    del run._document["parameters"]["python_spec"]
     bad = synthetic.memory_record("asyncio", "event", 1000)
     bad["n"] = -5
     with pytest.raises(UserError, match=r"measurements\[2\].n must be"):
         run.add_measurement(bad)
-    assert len(run.document["measurements"]) == 2  # what the disk holds
+    assert run.stored("measurements") == 2  # what the disk holds
     assert path.read_text() == stored
     results.read_run(path)
 
 
 def test_a_new_run_its_reader_would_refuse_leaves_nothing(tmp_path):
     with pytest.raises(UserError, match="interpreter.executable must be a name"):
-        results.RunFile.create(tmp_path, "m", {"repeat": 1, "grids": {}},
+        run_file.RunFile.create(tmp_path, "m", {"repeat": 1, "grids": {}},
                                {"implementation": "CPython", "version": "3.12", "executable": "/usr/bin/python3"},
                                {"logical_cpus": 2, "limits": synthetic.LIMITS})
     assert not (tmp_path / "m").exists()

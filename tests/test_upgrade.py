@@ -6,7 +6,7 @@ import shutil
 
 from parkbench.analysis import tidy
 from parkbench.core.protocol import Job
-from parkbench.store import results
+from parkbench.store import results, run_file
 from parkbench.store.schema import SCHEMA_VERSION
 from tests import committed
 
@@ -19,7 +19,7 @@ def test_version_1_files_load_through_the_upgrade(tmp_path):
     (path,) = [p for p in (tmp_path / MACHINE).glob("20261126T050824Z.json")]
     before = path.read_bytes()
     document = results.read_run(path)
-    assert document["schema_version"] == SCHEMA_VERSION == 3 and document["upgraded_from"] == 1
+    assert document["schema_version"] == SCHEMA_VERSION == 4 and document["upgraded_from"] == 1
     assert document["interpreter"]["executable"] == "python"  # a name, not /work/.../python
     assert document["machine_description"]["limits"]["max_map_count"] == 65530
     assert set(document["parameters"]["grids"]) >= {"threads:condition", "subprocess:fork"}
@@ -78,20 +78,20 @@ def test_a_version_2_failure_gains_its_kind_and_keeps_its_n(tmp_path):
     assert failure["failure"] == "limit" and failure["reached"] == 19_994
 
 
-def test_an_interrupted_version_2_run_is_resumed_and_written_as_version_3(tmp_path):
+def test_an_interrupted_version_2_run_is_resumed_and_written_in_the_current_format(tmp_path):
     shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
     path = tmp_path / MACHINE / "20261126T181921Z.json"
     stored = json.loads(path.read_text())
     stored["complete"] = False
     path.write_text(json.dumps(stored))
-    run = results.RunFile.reopen(path)
+    run = run_file.RunFile.reopen(path)
     try:
-        assert "upgraded_from" not in run.document
+        assert "upgraded_from" not in run.snapshot()
         run.add_skip({**Job("memory", "threads", "connections", 22_000).as_record(), "reason": "r"})
     finally:
         run._lock.close()
     written = json.loads(path.read_text())
-    assert written["schema_version"] == 3 and "upgraded_from" not in written
+    assert written["schema_version"] == SCHEMA_VERSION and "upgraded_from" not in written
     assert not any("job" in record for record in _records(written))
     assert len(written["measurements"]) == len(stored["measurements"]) == 38
     assert results.read_run(path)["skipped"][-1]["n"] == 22_000

@@ -1,9 +1,11 @@
 """Capacity figures of a run: how many waiters the machine holds per model and variant
 (the binding bound of ``limits.capacity``), and, where the OS stopped a sweep, which
 limit it met (``limit_reached``). Plain functions over derived memory figures and the
-OS limits in force; they return data.
+OS limits in force; they return data. A run stores these as it ends (``at_finish``):
+they depend on the limits in force then, which the run file holds nowhere else.
 """
 
+from parkbench.analysis.slopes import derive_memory
 from parkbench.core.registry import is_connections
 from parkbench.measurement import limits as limits_module
 
@@ -73,3 +75,11 @@ def derive_capacity(memory_figures: list[dict], limits: dict) -> list[dict]:
     return figures
 
 
+
+
+
+def at_finish(measurements: list[dict], limits: dict, failures=()) -> list[dict]:
+    """The figures a run stores as it ends: each model and variant's capacity under the
+    ``limits`` in force then, and the limits that stopped a sweep (``failures``)."""
+    memory = derive_memory([r for r in measurements if r.get("kind", "memory") == "memory"])
+    return derive_capacity(memory, limits) + derive_limits_reached(failures, memory, limits)

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from parkbench.analysis import calibration, current
+from parkbench.analysis import calibration, current, switch_figures
 from parkbench.core.errors import UserError
-from parkbench.measurement import switchbench
 from parkbench.store import checker, results
 
 COMPARED = ("rss_per_waiter", "uss_per_waiter", "pss_per_waiter", "vms_per_waiter",
@@ -117,7 +116,7 @@ def resolve(target: str, results_folder: Path, interpreter: str | None = None) -
 
 def _switch_values(side: Side) -> dict:
     """(model, primitive, placement) -> the pyperf values behind a side's switch medians."""
-    return {key[2:]: values for key, values in switchbench.switch_values(side.current).items()}
+    return {key[2:]: values for key, values in switch_figures.switch_values(side.current).items()}
 
 
 def _context(side: Side, row) -> dict:
@@ -158,7 +157,7 @@ def _noises(side: Side) -> dict:
 def _spreads(side: Side) -> dict:
     """(model, primitive, placement) -> standard deviation / mean of the pyperf values
     (one interpreter a side: ``resolve`` sees to it)."""
-    return {key[2:]: cv for key, cv in switchbench.spreads(side.current.frame).items()}
+    return {key[2:]: cv for key, cv in switch_figures.spreads(side.current.frame).items()}
 
 
 def _side_table(side: Side) -> dict:
@@ -216,7 +215,7 @@ def compare(side_a: Side, side_b: Side):
         if key[3] == "switch_latency":
             unstable = [f"{side} ±{cv * 100:.0f}%" for side, cv in
                         (("A", spreads_a.get(key[:3])), ("B", spreads_b.get(key[:3])))
-                        if cv is not None and cv > switchbench.UNSTABLE_CV]
+                        if cv is not None and cv > switch_figures.UNSTABLE_CV]
             if unstable:
                 row["status"] = ("unstable: " + ", ".join(unstable) if row["status"] == "compared"
                                  else row["status"] + "; unstable: " + ", ".join(unstable))

@@ -12,7 +12,6 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from parkbench.analysis import capacity
 from parkbench.core.stats import MIN_DISTINCT_N, LineFit, fit_line, t975
 from parkbench.measurement.interference import brief
 
@@ -102,16 +101,12 @@ def kind(record: dict) -> str:
     return record.get("kind", "memory")
 
 
-def derive(measurements: list[dict], limits: dict | None = None, failures=()) -> list[dict]:
-    """Figures of a run: memory fits (``derive_memory``), switch latency and, given the
-    machine's ``limits``, the capacity of each model and variant and the limits that
-    stopped a sweep (``capacity.py``)."""
+def derive(measurements: list[dict]) -> list[dict]:
+    """The figures of a run's records, derived whenever the run is read: memory fits
+    (``derive_memory``) and switch latency (``derive_switch``). The figures that depend
+    on the machine's limits when the run ended are stored with it (``capacity.at_finish``)."""
     memory = derive_memory([r for r in measurements if kind(r) == "memory"])
-    figures = memory + derive_switch([r for r in measurements if kind(r) == "switch"])
-    if limits is not None:
-        figures += capacity.derive_capacity(memory, limits)
-        figures += capacity.derive_limits_reached(failures, memory, limits)
-    return figures
+    return memory + derive_switch([r for r in measurements if kind(r) == "switch"])
 
 
 def derive_switch(records: list[dict]) -> list[dict]:

@@ -12,7 +12,7 @@ baseline), ``spawn_seconds``, ``wake_seconds`` (seconds) and their N; a connecti
 probe adds ``kernel_client`` (the clients' share, bytes) and ``request_p50`` ...
 ``request_max`` (a request's round trip under load, seconds); tail latency has
 ``switch_p50`` ... ``switch_max`` (seconds) with the N of parked waiters and ``variant``
-the hand-off primitive; derived figures (``rss_per_waiter``, ``switch_latency`` ...)
+the hand-off primitive; figures (``rss_per_waiter``, ``switch_latency`` ...: ``figures``)
 have no N; ``capacity`` and ``limit_reached`` rows name the limit in ``limit``.
 """
 
@@ -20,8 +20,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parkbench.analysis import served_figures
-from parkbench.analysis.slopes import FITTED, derive_memory, measurement_value
+from parkbench.analysis import served_figures, slopes
+from parkbench.analysis.slopes import FITTED, measurement_value
 from parkbench.store import record_schema, run_reader
 from parkbench.store.checker import printable
 
@@ -101,7 +101,7 @@ def tidy_rows(document: dict) -> list[dict]:
                     "repeat": record.get("repeat"),
                 })
     rows += served_figures.rows(document, base)
-    for figure in document["figures"] + missing_curves(document):
+    for figure in figures(document):
         rows.append({
             **base, "model": figure["model"], "variant": figure["variant"],
             "placement": figure.get("placement"), "metric": figure["metric"],
@@ -111,22 +111,15 @@ def tidy_rows(document: dict) -> list[dict]:
     return rows
 
 
-def missing_curves(document: dict) -> list[dict]:
-    """Curve figures (exponents, cost per waiter at the smallest and largest N) of a run
-    stored before they were derived: computed from its raw measurements, never written."""
-    if not document["complete"]:
-        return []
-    have = {(f["model"], f["variant"], f["metric"]) for f in document["figures"]}
-    measured = [record for record in document["measurements"] if record["kind"] == "memory"]
-    if not measured or any(metric.endswith("_at_max_n") for _, _, metric in have):
-        return []
-    return [figure for figure in derive_memory(measured)
-            if figure["metric"].endswith(CURVE_METRICS)
-            and (figure["model"], figure["variant"], figure["metric"]) not in have]
-
-
-CURVE_METRICS = ("_exponent", "_exponent_low", "_exponent_high", "_nonlinear", "_at_min_n",
-                 "_at_max_n", "min_n")
+def figures(document: dict) -> list[dict]:
+    """The figures of one (checked) run document: those derived from its records,
+    whenever it is read (memory fits, switch latency, the served rate: one source for
+    every run, whatever code stored it), once it is complete; then those it stored as
+    it ended (``record_schema.STORED_FIGURES``: they depend on the limits in force then)."""
+    derived = []
+    if document["complete"]:  # an interrupted run speaks for nothing
+        derived = slopes.derive(document["measurements"]) + served_figures.derive(document)
+    return derived + [figure for figure in document["figures"] if figure["metric"] in record_schema.STORED_FIGURES]
 
 
 def frame_of(rows):

@@ -10,8 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from parkbench.analysis import map_checks, served_figures
-from parkbench.analysis.slopes import derive
+from parkbench.analysis import capacity, map_checks
 from parkbench.analysis.tidy import interpreter_key
 from parkbench.commands import show
 from parkbench.core import registry
@@ -29,7 +28,8 @@ from parkbench.measurement import (
 from parkbench.measurement.interpreters import Child, is_current
 from parkbench.measurement.plan import RunPlan
 from parkbench.measurement.runner import Failure
-from parkbench.store import results, schema
+from parkbench.store import files, results, schema
+from parkbench.store.run_file import RunFile
 
 
 def _progress(stream):
@@ -57,12 +57,12 @@ def _new_run(args, child=None):
     plan = RunPlan.from_args(args, child.version_spec if child is not None else None)
     _check_cache(plan, child)
     name = machine.resolve_name(args.machine)
-    output = results.check_output_folder(Path(args.output))
+    output = files.check_output_folder(Path(args.output))
     description = machine.describe(name)
     identity = child.identity if child is not None else machine.python_info()
     if args.only == "check" or (plan.full and args.only in (None, "served")):
         plan = _with_map_checks(plan, output, name, identity, description, args.only == "check")
-    run_file = results.RunFile.create(output, name, plan.as_parameters(), identity,
+    run_file = RunFile.create(output, name, plan.as_parameters(), identity,
                                       machine.without_name(description))
     try:
         results.write_machine(output, description)
@@ -104,14 +104,14 @@ def _reopen_run(args):
         path = Path(args.output) / machine.resolve_name(args.machine) / f"{args.resume}.json"
         if not path.is_file():
             raise UserError(f"no run {args.resume!r} to resume: {path} does not exist")
-    run_file = results.RunFile.reopen(path)
+    run_file = RunFile.reopen(path)
     try:
-        if run_file.document["run_id"] != path.stem:
-            raise UserError(f"{path} holds run {run_file.document['run_id']}: a run file is named by "
+        if run_file.run_id != path.stem:
+            raise UserError(f"{path} holds run {run_file.run_id}: a run file is named by "
                             f"its run id (a copy under another name would store under the wrong one)")
-        if run_file.document["complete"]:
-            raise UserError(f"run {run_file.document['run_id']} is already complete; nothing to resume")
-        plan = RunPlan.from_document(run_file.document["parameters"], str(path))
+        if run_file.complete:
+            raise UserError(f"run {run_file.run_id} is already complete; nothing to resume")
+        plan = RunPlan.from_document(run_file.parameters, str(path))
         child = None
         if plan.python_spec is not None:  # checked with the plan: a version such as 3.12
             child = Child(plan.python_spec)
@@ -121,7 +121,7 @@ def _reopen_run(args):
     except BaseException:  # refused, or stopped before the sweep: the run is as it was
         run_file.let_go()
         raise
-    run_file.document["parameters"] = plan.as_parameters()
+    run_file.set_parameters(plan.as_parameters())
     return run_file, plan, child
 
 
@@ -178,14 +178,13 @@ def _run_one(run_file, plan, child=None) -> int:
     try:
         return _sweep(run_file, plan, child)
     except KeyboardInterrupt:
-        print(f"parkbench: interrupted; {len(run_file.document['measurements'])} measurements "
+        print(f"parkbench: interrupted; {run_file.stored('measurements')} measurements "
               f"are stored in {run_file.path}; finish with: parkbench run --resume "
               f"{run_file.path}", file=sys.stderr)
         return 130
 
 
 def _sweep(run_file, plan, child=None) -> int:
-    document = run_file.document
     selection = list(plan.selection)
     if any(registry.get(model).toolchain for model, _ in selection):
         _say("looking for a Go toolchain for the go reference (its first use builds the program)")
@@ -207,7 +206,7 @@ def _sweep(run_file, plan, child=None) -> int:
     jobs, refused = plan.jobs(unavailable, served_unavailable)
     python = child.python if child is not None else None
     sweep = runner.Sweep(jobs, plan, run_file, plan.guard(), progress=_progress(sys.stderr),
-                         previous=document, switch_folder=run_file.path.with_suffix(""),
+                         previous=run_file.records(), switch_folder=run_file.pyperf_folder,
                          python=python)
     for job, reason in refused:
         if job not in sweep.accounted:
@@ -221,33 +220,26 @@ def _sweep(run_file, plan, child=None) -> int:
             todo, run_file.path.parent, plan.wake_max_n, plan.rigorous_primitives,
             plan.latency_mode, plan.switch_rounds, dict(plan.served_settings))))
 
-    if plan.latency and not (document.get("calibration") or {}).get("start"):
-        document["calibration"] = {"start": calibration.measure(python)}
-        run_file.save()
-    if any(job.kind == "served" for job in jobs) and "generator_ceiling" not in document:
+    if plan.latency and not run_file.calibration("start"):
+        run_file.set_calibration("start", calibration.measure(python))
+    if any(job.kind == "served" for job in jobs) and not run_file.has_generator_ceiling:
         _say("measuring the load generator's own ceiling (against its echo server)")
-        document["generator_ceiling"] = calibration.generator_ceiling(python, dict(plan.served_settings))
-        run_file.save()
+        run_file.set_generator_ceiling(calibration.generator_ceiling(python, dict(plan.served_settings)))
     try:
         sweep.run()
     except OSError as exc:
         print(f"parkbench: error: cannot store results ({exc.strerror or exc}); "
-              f"{len(document['measurements'])} measurements are in {run_file.path}; "
+              f"{run_file.stored('measurements')} measurements are in {run_file.path}; "
               f"free space, then: parkbench run --resume {run_file.path}", file=sys.stderr)
         return 2
     if plan.latency:
-        document.setdefault("calibration", {})["end"] = calibration.measure(python)
+        run_file.set_calibration("end", calibration.measure(python))
     seen = limits.with_child_rlimits(limits.read(), plan.child_rlimits)
-
-    run_file.finish(derive(document["measurements"], seen, document["failures"])
-                    + served_figures.derive(document))
-
-    _say(estimate.describe(estimate.phase_seconds(document), "took"))
-
-    show.print_summary([run_file.path.parent], selection=selection, run_id=document["run_id"],
-                       interpreter=interpreter_key(document.get("interpreter")))
-
-    for line in interference.warning(interference.disturbed_series(document["measurements"]),
-                                     plan.grids):
+    records = run_file.records()
+    run_file.finish(capacity.at_finish(records["measurements"], seen, records["failures"]))
+    _say(estimate.describe(estimate.phase_seconds(run_file.snapshot()), "took"))
+    show.print_summary([run_file.path.parent], selection=selection, run_id=run_file.run_id,
+                       interpreter=interpreter_key(run_file.interpreter))
+    for line in interference.warning(interference.disturbed_series(records["measurements"]), plan.grids):
         _say(line)
     return 0

@@ -33,7 +33,7 @@ from parkbench.core.stats import fit_line
 from parkbench.core.units import format_bytes, is_finite_number
 from parkbench.measurement import gotoolchain, guard
 from parkbench.measurement.runner import Failure, run_child
-from parkbench.store import results
+from parkbench.store import files
 
 SCHEMA = "parkbench-peer-style"
 SCHEMA_VERSION = 1  # a file of version 1 written before 2026-12 says {"format": 1} instead
@@ -187,7 +187,7 @@ def load(path) -> dict:
 
     path = Path(path)
     try:
-        document = json.loads(results.read_text(path))
+        document = json.loads(files.read_text(path))
     except (OSError, ValueError) as exc:
         raise UserError(f"{path}: not a readable peer-style check ({exc})") from None
 

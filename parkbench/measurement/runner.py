@@ -9,9 +9,10 @@ Each child sends its record on a pipe of its own and says how it ended by its ex
 status (``protocol.py``). A record is checked as it arrives, by the rule the results
 reader applies (``record_schema.check_measurement``), and one that breaks it fails its job
 alone. ``Sweep`` hands every outcome to a store (``add_measurement``, ``add_failure``,
-``add_skip``) as it arrives, and to a ``progress`` callback. This module prints nothing
-and writes no run file; for a switch job it makes the run's pyperf folder, removes a
-stale round file and merges each round into the benchmark's pyperf file.
+``add_skip``; a switch round's record through ``add_switch_round`` with the pyperf file the
+benchmark wrote, which the store merges) as it arrives, and to a ``progress`` callback.
+This module prints nothing and writes no run file; for a switch job it makes the run's
+pyperf folder and removes a stale round file.
 """
 
 import json
@@ -107,12 +108,12 @@ class _Channel:
 
 
 def run_child(job: Job, timeout: float, command=None, memory_floor: int | None = None,
-              available=None, parse=None, env=None) -> dict | Failure:
+              available=None, env=None) -> dict | Failure:
     """Run one child; return its record, or a ``Failure`` saying why not.
 
-    ``command`` defaults to the probe child of ``job``, which sends its record on a
-    pipe of its own (``protocol.py``); with ``parse``, the record is instead
-    ``parse(stdout)`` (the switch benchmark, whose result is a pyperf file).
+    ``command`` defaults to the probe child of ``job``. Every child (a probe child, the
+    pyperf switch benchmark) sends its record on a pipe of its own (``protocol.py``) and
+    says how it ended by its exit status.
 
     The child runs in a session of its own. It is killed, with its whole process group,
     when it outlives ``timeout``, when the machine's available memory (``available()``,
@@ -120,69 +121,67 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     interrupted. Whatever it leaves in its group is killed when it ends, and whatever
     it leaves in its temporary folder (``$TMPDIR``, one of its own) is removed.
     """
-    command = command or probe_command(job)
-    available = available or available_bytes
-    channel = _Channel() if parse is None else None
+    channel = _Channel()
     start = time.perf_counter()
     # a temporary folder of the child's own, removed when it ends: what a child leaves
     # in $TMPDIR (multiprocessing's pymp-* folders, a forkserver's socket) goes with it
     scratch = tempfile.mkdtemp(prefix="pb-")  # short: a forkserver socket path must fit 108 B
-    env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()), TMPDIR=scratch)
-    if channel is not None:
-        env[protocol.RECORD_FD_ENV] = str(channel.write_fd)
+    env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()), TMPDIR=scratch,
+               **{protocol.RECORD_FD_ENV: str(channel.write_fd)})
     lifeline.become_subreaper()  # what the child leaves is reaped here (end_session)
     try:
-        child = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            text=True,
-            env=env,
-            pass_fds=(channel.write_fd,) if channel is not None else (),
-        )
+        child = subprocess.Popen(command or probe_command(job), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                 start_new_session=True, text=True, env=env,
+                                 pass_fds=(channel.write_fd,))
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    if channel is not None:
-        channel.started()
+    channel.started()
     try:
-        while True:
-            try:
-                out, err = child.communicate(timeout=POLL_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                elapsed = time.perf_counter() - start
-                if elapsed > timeout:
-                    _stop(child)
-                    return Failure(job, FailureKind.TIMEOUT, f"no result within {timeout:g} s",
-                                   None, elapsed)
-                if memory_floor is not None:
-                    free = available()
-                    if free < memory_floor:
-                        _stop(child)
-                        return Failure(
-                            job, FailureKind.MEMORY_FLOOR,
-                            f"ended by the watchdog: available memory {format_bytes(free)} "
-                            f"fell below the floor of {format_bytes(memory_floor)}",
-                            None, elapsed)
+        stopped = _watch(job, child, start, timeout, memory_floor, available or available_bytes)
     except BaseException:  # Ctrl-C or SIGTERM of the runner: take the child with us
         _stop(child)
         raise
     finally:
         # all the child left (its group, and its servers' and clients' own groups), gone
         lifeline.end_session(child.pid)  # before the next child's window (interference.py)
-        data = channel.data() if channel is not None else b""
+        data = channel.data()
         shutil.rmtree(scratch, ignore_errors=True)
-    wall = time.perf_counter() - start
-    code = child.returncode
+    if isinstance(stopped, Failure):
+        return stopped
+    out, err = stopped
+    return _outcome(job, child.returncode, data, out, err, time.perf_counter() - start)
+
+
+def _watch(job: Job, child, start: float, timeout: float, memory_floor, available):
+    """(stdout, stderr) of ``child`` once it ended, or the ``Failure`` of a child the
+    watchdog ended: past ``timeout``, or with available memory below ``memory_floor``."""
+    while True:
+        try:
+            return child.communicate(timeout=POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            elapsed = time.perf_counter() - start
+            if elapsed > timeout:
+                _stop(child)
+                return Failure(job, FailureKind.TIMEOUT, f"no result within {timeout:g} s", None, elapsed)
+            if memory_floor is not None:
+                free = available()
+                if free < memory_floor:
+                    _stop(child)
+                    return Failure(job, FailureKind.MEMORY_FLOOR,
+                                   f"ended by the watchdog: available memory {format_bytes(free)} "
+                                   f"fell below the floor of {format_bytes(memory_floor)}", None, elapsed)
+
+
+def _outcome(job: Job, code: int, data: bytes, out: str, err: str, wall: float) -> dict | Failure:
+    """The record of a child that ended with status ``code`` and sent ``data``, naming
+    its job once (format 3), or the ``Failure`` its status, signal or output says."""
     if code < 0:
-        name = signal.Signals(-code).name
         detail = _last_line(err)
-        reason = f"killed by {name}" + (f" after: {detail}" if detail else "")
+        reason = f"killed by {signal.Signals(-code).name}" + (f" after: {detail}" if detail else "")
         return Failure(job, FailureKind.SIGNAL, reason, code, wall)
-    if code == protocol.EXIT_LIMIT_REACHED and channel is not None:
+    if code == protocol.EXIT_LIMIT_REACHED:
         try:
             limit = protocol.decode(data)
             if limit.get("kind") == "limit" and 0 <= int(limit["reached"]) <= job.n:
@@ -196,10 +195,11 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
             reason = "the child found its runner gone before it started"
         return Failure(job, FailureKind.EXIT, reason, code, wall)
     try:
-        record = parse(out) if parse is not None else protocol.decode(data)
+        record = protocol.decode(data)
         for key, wanted in (("kind", str(job.kind)), ("model", job.model), ("variant", job.variant),
-                            ("n", job.n)) if parse is None else ():
-            if record.get(key) != wanted:  # a child's record is of its own job, or of none
+                            ("n", job.n)):
+            if record.get(key) != wanted:
+                # a child's record is of its own job, or of none
                 raise ValueError(f"a record of {key} {record.get(key)!r} for a job of {key} {wanted!r}")
     except (ValueError, KeyError, OSError) as exc:
         return Failure(job, FailureKind.BAD_OUTPUT, f"no usable result ({exc}); stdout ended "
@@ -219,8 +219,8 @@ def _stop_reason(job: Job, failure: str | None = None) -> str:
 class Sweep:
     """Runs jobs in order, storing each outcome through ``store`` as it arrives.
 
-    ``store`` has ``add_measurement(record)``, ``add_failure(record)`` and
-    ``add_skip(record)``. A series (``Job.series``) stops at its first failure or guard
+    ``store`` has ``add_measurement(record)``, ``add_switch_round(record, round_file)``,
+    ``add_failure(record)`` and ``add_skip(record)``. A series (``Job.series``) stops at its first failure or guard
     skip: larger N would fail or exceed the budget too. Jobs whose result ``previous``
     already holds (a resumed run) are not run again, and a series that had stopped stays
     stopped. ``switch_folder`` (named by the run id) receives the pyperf files of
@@ -255,14 +255,12 @@ class Sweep:
             self.measured.setdefault((record["model"], record["variant"]), []).append(record)
 
     def _child(self, job: Job):
-        """The command of ``job``'s child and the parser of its output."""
+        """The command of ``job``'s child, and for a switch round the pyperf file it writes
+        (the store merges it into the benchmark's file) and what its record adds."""
         if job.kind != JobKind.SWITCH:
             return probe_command(job, self.plan.tail_loops, self.plan.wake_max_n, self.python,
-                                 self.plan.served_settings), None
-
+                                 self.plan.served_settings), None, {}
         primitive, where = str(job.primitive), str(job.placement)
-        name = switchbench.switch_filename(job.model, primitive, where)
-        merged = self.switch_folder / name
         path = self.switch_folder / switchbench.round_filename(job.model, primitive, where, job.repeat)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # pyperf refuses to overwrite; a stale file is no result
@@ -270,14 +268,8 @@ class Sweep:
         if mode == "rigorous" and rigorous is not None and primitive not in rigorous.get(job.model, ()):
             mode = "quick"
         command = switchbench.switch_command(job.model, primitive, where, path, mode, self.python)
-
-        def parse(_out):
-            record = {"mode": mode, "file": f"{self.switch_folder.name}/{name}",
-                      **switchbench.read_switch(path)}  # one round; the job names it
-            switchbench.merge_round(path, merged, job.repeat)
-            return record
-
-        return command, parse
+        name = switchbench.switch_filename(job.model, primitive, where)
+        return command, path, {"mode": mode, "file": f"{self.switch_folder.name}/{name}"}
 
     def run(self) -> None:
         for index, job in enumerate(self.jobs):
@@ -298,16 +290,18 @@ class Sweep:
                 if reason:
                     self.skip(job, reason, index)
                     continue
-            command, parse = self._child(job)
+            command, round_file, adds = self._child(job)
             floor = self.guard.floor_bytes if self.guard is not None else None
             outcome = run_child(job, self.plan.timeout_seconds, command, memory_floor=floor,
-                                parse=parse, env={"PARKBENCH_CHILD_RLIMITS": self.plan.child_rlimits})
+                                env={"PARKBENCH_CHILD_RLIMITS": self.plan.child_rlimits})
             if not isinstance(outcome, Failure):
-                outcome = self._checked(job, outcome)
+                outcome = self._checked(job, {**outcome, **adds})
             if isinstance(outcome, Failure):
                 self.stopped[job.series] = _stop_reason(job, outcome.kind)
                 self.accounted.add(job)
                 self.store.add_failure(outcome.as_record())
+            elif round_file is not None:  # a switch round: the store merges its pyperf file
+                self.store.add_switch_round(outcome, round_file)
             else:
                 self._remember(outcome)
                 self.store.add_measurement(outcome)
@@ -317,11 +311,7 @@ class Sweep:
         """``record`` if it is the job's and the results format takes it; else a failure
         of this job alone (a record stored unchecked would make the run file unreadable)."""
         run_id = self.switch_folder.name if self.switch_folder is not None else ""
-        try:
-            if job.kind != JobKind.SWITCH and (record.get("model"), record.get("variant"),
-                                               record.get("n")) != (job.model, job.variant, job.n):
-                raise UserError(f"a record of {record.get('model')!r}/{record.get('variant')!r} "
-                                f"n={record.get('n')!r}, not of this job")
+        try:  # the record names its own job already (run_child)
             record_schema.check_measurement(record, "the child's record", run_id)
         except UserError as exc:
             return Failure(job, FailureKind.BAD_OUTPUT, f"no usable result: {exc}", protocol.EXIT_OK,

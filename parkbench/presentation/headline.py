@@ -5,11 +5,11 @@ variant, no index. The notebook only displays them.
 from parkbench.analysis import sizing
 from parkbench.analysis.compare import mann_whitney_p
 from parkbench.analysis.compare import verdict as compare_verdict
+from parkbench.analysis.switch_figures import spreads
 from parkbench.core import registry
 from parkbench.core.registry import in_registry_order, is_connections
 from parkbench.core.units import format_bytes, format_count, format_seconds
 from parkbench.measurement.suite import QUICK_VARIANTS
-from parkbench.measurement.switchbench import spreads
 from parkbench.presentation.summary import (
     CONNECTIONS_REFERENCE,
     REFERENCE,
@@ -145,7 +145,7 @@ def interpreters(frame, machine: str, values: dict):
     """Per model/variant of the default sweep measured under more than one interpreter
     of ``machine``: total per waiter and the default primitive's same-core hand-off by
     interpreter, each as a ratio to the oldest interpreter's, the hand-off with the
-    Mann-Whitney test of its pyperf values (``values``: ``switchbench.switch_values``).
+    Mann-Whitney test of its pyperf values (``values``: ``switch_figures.switch_values``).
     Empty when the machine has one interpreter."""
     import pandas as pd
 

@@ -20,7 +20,7 @@ from parkbench.core.errors import UserError
 from parkbench.presentation.report_kernel import FOLDER_ENV
 from parkbench.store import checker
 from parkbench.store.checker import printable
-from parkbench.store.results import check_output_folder, write_text_atomic
+from parkbench.store.files import check_output_folder, write_text_atomic
 
 NOTEBOOK = resources.path("report.ipynb")
 KERNEL_TIMEOUT_SECONDS = 600

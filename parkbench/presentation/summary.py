@@ -6,9 +6,9 @@ variant), each row naming the run its figures came from.
 CLI's ``run`` and ``show`` both print through here.
 """
 
+from parkbench.analysis.switch_figures import UNSTABLE_CV, spreads
 from parkbench.core.registry import in_registry_order, is_connections
 from parkbench.core.units import format_bytes, format_count, format_seconds
-from parkbench.measurement.switchbench import UNSTABLE_CV, spreads
 
 # (figure metric, column heading, formatter)
 COLUMNS = (

@@ -12,6 +12,9 @@ from parkbench.store.checker import MAX_RECORDS, Checker, _short, is_plain_name
 
 # A connections probe's requests timed under load (seconds), in its record's "connections"
 REQUEST_METRICS = ("request_p50", "request_p99", "request_p999", "request_max")
+# The figures a run file stores (format 4): those that depend on the machine's limits when
+# the run ended; every other figure is derived from its records whenever it is read.
+STORED_FIGURES = ("capacity", "limit_reached")
 NON_NEGATIVE_FIGURES = ("capacity", "limit_reached", "max_n", "disturbed_points")
 POSITIVE_FIGURES = ("switch_latency", "switch_latency_mean")
 
@@ -159,6 +162,9 @@ def check_figure(check: Checker, figure, where: str) -> None:
     check.name(check.key(figure, "metric", where), f"{where}.metric")
     check.name(figure.get("placement"), f"{where}.placement", optional=True)
     metric = figure["metric"]
+    if metric not in STORED_FIGURES:
+        check.fail(f"{where}.metric", f"is {metric!r}: a run file stores only {', '.join(STORED_FIGURES)} "
+                                      f"(every other figure is derived from its records when read)")
     low = -1e18
     if metric in NON_NEGATIVE_FIGURES or metric.startswith("switch_latency"):
         low = 0

@@ -1,67 +1,24 @@
-"""The results store: plain, versioned JSON under ``results/<machine>/``.
+"""The results store: plain, versioned JSON under ``results/<machine>/``, read back.
 
 - ``machine.json``: the machine's latest description (``machine.describe``), no paths.
-- ``<run-id>.json``: one sweep: the machine description and OS limits in force when it
-  ran, the interpreter, parameters, every raw measurement, failure and skip, and every
-  derived figure. It is rewritten atomically after each measurement, so a runner killed
-  at any moment leaves a readable file holding all it had finished. A run id is claimed
-  with an exclusive create (two runs started in the same second get ``...Z`` and
-  ``...Z-2``), and a run file being written is locked, so that no two processes write
-  one file.
+- ``<run-id>.json``: one sweep (written by ``run_file.RunFile``): the machine description
+  and OS limits in force when it ran, the interpreter, its plan, every raw measurement,
+  failure and skip, and the figures that depend on the machine's limits when it ended.
 
 Reading is bounded and checked: only regular files of at most ``MAX_FILE_BYTES``, JSON
 only (never pickle), every document checked against its format (``schema.py``), older
-ones upgraded in memory (``upgrade.py``); ``tidy.load`` makes run files a DataFrame.
+ones upgraded in memory (``upgrade.py``); ``analysis.tidy.load`` makes run files a
+DataFrame.
 """
 
-import fcntl
 import json
-import math
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from parkbench.core.errors import UserError
-from parkbench.store import boundedread, schema, upgrade
+from parkbench.store import schema, upgrade
+from parkbench.store.files import read_json, write_json_atomic
 from parkbench.store.schema import MACHINE_SCHEMA, MACHINE_SCHEMA_VERSION, RUN_SCHEMA, SCHEMA_VERSION
-
-MAX_FILE_BYTES = 64 * 2**20  # a full sweep's run file is about 1 MiB; pyperf files less
-
-
-def write_json_atomic(path: Path, document: dict) -> None:
-    """Write ``document`` as JSON so that ``path`` holds either the old or the new file."""
-    write_text_atomic(path, json.dumps(document, indent=1, allow_nan=False) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` so that ``path`` holds either the old or the new file, whole."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would follow the file into git
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _finite(value):
-    """NaN has no JSON spelling: store it as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -75,181 +32,6 @@ def run_order(run_id: str) -> tuple[str, int]:
     return base, int(suffix) if suffix.isdigit() else 1
 
 
-def check_output_folder(folder: Path) -> Path:
-    """Create ``folder`` if needed and prove it is writable, or raise ``UserError``."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise UserError(f"output folder {str(folder)!r} is not writable: {exc.strerror or exc}") from None
-    return folder
-
-
-def _remove_if_empty(folder: Path, created: bool) -> None:
-    if created:
-        try:
-            folder.rmdir()
-        except OSError:
-            pass  # not empty, or already gone: leave it
-
-
-def _lock_path(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.lock")
-
-
-def _lock(path: Path):
-    """An exclusive advisory lock on ``path``'s lock file, or ``UserError`` if another
-    process holds it. The lock lives as long as the returned file object."""
-    import stat
-
-    lock_path = _lock_path(path)
-    try:  # never through a link, never blocking on a FIFO: only a regular file of its own
-        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-    except OSError as exc:
-        raise UserError(f"cannot open the run's lock file {lock_path}: {exc.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UserError(f"the run's lock file {lock_path} is not a regular file") from None
-    handle = os.fdopen(fd, "a")
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise UserError(f"run {path.stem} is being written by another parkbench process "
-                        f"(lock {lock_path}); wait for it to finish") from None
-    return handle
-
-
-class RunFile:
-    """One sweep's file, saved atomically after every change, locked while open."""
-
-    def __init__(self, path: Path, document: dict, lock, made_lock: bool = False):
-        self.path = Path(path)
-        self.document = document
-        self._lock = lock
-        self._made_lock = made_lock  # reopen made the lock file: a refusal removes it
-
-    def let_go(self) -> None:
-        """A refused resume: unlocked, and no lock file left that the reopen made."""
-        self._lock.close()
-        if self._made_lock:
-            _lock_path(self.path).unlink(missing_ok=True)
-
-    @classmethod
-    def create(cls, folder: Path, machine: str, parameters: dict, interpreter: dict,
-               machine_description: dict, now: datetime | None = None) -> "RunFile":
-        """A new run: claims a fresh run id (never one another run holds) and saves."""
-        base = new_run_id(now)
-        machine_folder = Path(folder) / machine
-        created = not machine_folder.exists()
-        try:
-            machine_folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:  # a file in its place too ("File exists")
-            raise UserError(f"cannot create {str(machine_folder)!r}: {exc.strerror or exc}") from None
-        for attempt in range(1, 1000):
-            run_id = base if attempt == 1 else f"{base}-{attempt}"
-            path = machine_folder / f"{run_id}.json"
-            if path.exists():
-                continue
-            try:  # the claim: an exclusive create of the run's lock file
-                os.close(os.open(_lock_path(path), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                _remove_if_empty(machine_folder, created)
-                raise UserError(f"cannot create {str(path)!r}: {exc.strerror or exc}") from None
-            break
-        else:
-            raise UserError(f"no free run id under {str(machine_folder)!r} for {base}")
-        document = {
-            "schema": RUN_SCHEMA,
-            "schema_version": SCHEMA_VERSION,
-            "run_id": run_id,
-            "machine": machine,
-            "started_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
-            "finished_at": None,
-            "complete": False,
-            "parameters": parameters,
-            "interpreter": interpreter,
-            "machine_description": machine_description,
-            "measurements": [],
-            "failures": [],
-            "skipped": [],
-            "figures": [],
-        }
-        run = cls(path, document, _lock(path))
-        try:
-            run.save()  # atomic: the run file never exists half-written, nor empty
-        except (OSError, UserError) as exc:  # nothing of this run is left: no lock, no folder
-            run._lock.close()
-            _lock_path(path).unlink(missing_ok=True)
-            _remove_if_empty(machine_folder, created)
-            if isinstance(exc, UserError):
-                raise
-            raise UserError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
-        return run
-
-    @classmethod
-    def reopen(cls, path: Path) -> "RunFile":
-        """An interrupted run's file, to be finished by a resumed sweep (locked first,
-        so that two resumes of one run cannot both write it)."""
-        path = Path(path)
-        made = not _lock_path(path).exists()
-        run = cls(path, {}, _lock(path), made)
-        try:
-            run.document = read_run(path)
-            if run.document.get("upgraded_from") == 2:  # the upgrade loses nothing: written as 3
-                del run.document["upgraded_from"]
-            elif run.document.get("upgraded_from"):
-                raise UserError(f"{path} is of results format {run.document['upgraded_from']}; "
-                                f"only runs of format 2 or {SCHEMA_VERSION} can be resumed")
-        except UserError:
-            run.let_go()
-            raise
-        return run
-
-    def save(self) -> None:
-        """Write the document atomically, once the readers' own check passes on what
-        would be written: a run never stores what its reader would refuse (one bad value
-        would set the whole run aside), so the file keeps its last good state."""
-        document = _finite(self.document)
-        text = json.dumps(document, allow_nan=False)
-        try:
-            if len(text.encode("utf-8")) > MAX_FILE_BYTES:
-                raise UserError(f"{self.path} would be more than {MAX_FILE_BYTES:,} bytes")
-            _checked_run(json.loads(text, parse_constant=_reject_constant), self.path)
-        except UserError as exc:
-            raise UserError(f"not stored, as its reader would refuse it: {exc}") from None
-        write_json_atomic(self.path, document)
-
-    def _append(self, key: str, record: dict) -> None:
-        """Add ``record`` and save; if saving fails, the document stays what the disk
-        holds (so a count of stored records is true)."""
-        self.document[key].append(record)
-        try:
-            self.save()
-        except BaseException:
-            self.document[key].pop()
-            raise
-
-    def add_measurement(self, record: dict) -> None:
-        self._append("measurements", record)
-
-    def add_failure(self, record: dict) -> None:
-        self._append("failures", record)
-
-    def add_skip(self, record: dict) -> None:
-        self._append("skipped", record)
-
-    def finish(self, figures: list[dict]) -> None:
-        self.document["figures"] = figures
-        self.document["complete"] = True
-        self.document["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        self.save()
-
-
 def write_machine(folder: Path, description: dict) -> Path:
     path = Path(folder) / description["name"] / "machine.json"
     document = {"schema": MACHINE_SCHEMA, "schema_version": MACHINE_SCHEMA_VERSION,
@@ -260,34 +42,6 @@ def write_machine(folder: Path, description: dict) -> Path:
 
 
 # --- reading -------------------------------------------------------------------------
-
-
-def read_text(path: Path, limit: int = MAX_FILE_BYTES, follow_links: bool = True) -> str:
-    """The text of a regular file of at most ``limit`` bytes; anything else (a FIFO, a
-    device, a symlink to one, a huge file, binary; without ``follow_links`` a symlink to
-    anything) is a ``UserError``."""
-    try:
-        data = boundedread.read_regular(path, limit, "results file", follow_links)
-    except FileNotFoundError:
-        raise UserError(f"no such results file: {path}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not a parkbench results file (not UTF-8 text)") from None
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def read_json(path: Path, follow_links: bool = True):
-    text = read_text(path, follow_links=follow_links)
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:
-        raise UserError(f"{path} is nested too deeply to be a results file") from None
-    except ValueError as exc:
-        raise UserError(f"{path} is not valid JSON (truncated or damaged?): {exc}") from None
 
 
 def read_machine(path: Path) -> dict:

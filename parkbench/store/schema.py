@@ -25,8 +25,14 @@ Format history (``schema_version``):
    its ``primitive`` (format 2's ``handoff_primitive``); a switch record is one round,
    its ``repeat`` (format 2's ``round``), or ``whole``. Format-2 files are upgraded
    when read; an interrupted one can be resumed, and is then written as format 3.
+4. 2026-12-06: ``figures`` holds only what depends on the machine's limits when the run
+   ended (``capacity``, ``limit_reached``); every other figure (memory fits, switch
+   latency, the served rate) is derived from the records whenever a run is read, so
+   one rule makes them for every run. Format-3 files are read with their other stored
+   figures left out (the reader derives the same ones); an interrupted one can be
+   resumed, and is then written as format 4.
 
-``machine.json`` has its own version (``MACHINE_SCHEMA_VERSION``): format 3 changed
+``machine.json`` has its own version (``MACHINE_SCHEMA_VERSION``): formats 3 and 4 changed
 only run files.
 """
 
@@ -39,7 +45,7 @@ from parkbench.store.checker import Checker, _short
 
 RUN_SCHEMA = "parkbench-run"
 MACHINE_SCHEMA = "parkbench-machine"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MACHINE_SCHEMA_VERSION = 2
 RUN_ID = re.compile(r"\A\d{8}T\d{6}Z(-\d{1,4})?\Z")
 

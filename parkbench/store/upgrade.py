@@ -6,6 +6,7 @@ import json
 from pathlib import PurePosixPath
 
 from parkbench.core.protocol import JOB_FIELDS
+from parkbench.store.record_schema import STORED_FIGURES
 from parkbench.store.schema import SCHEMA_VERSION
 
 
@@ -25,7 +26,9 @@ def upgrade_run(document: dict, machine_document: dict | None) -> dict:
     if version == SCHEMA_VERSION:
         return document
     upgraded = _from_1(document, machine_document) if version == 1 else dict(document)
-    upgraded = _from_2(upgraded)
+    if version in (1, 2):
+        upgraded = _from_2(upgraded)
+    upgraded = _from_3(upgraded)
     upgraded["schema_version"] = SCHEMA_VERSION
     upgraded["upgraded_from"] = version
     return upgraded
@@ -88,6 +91,23 @@ def _named_once(record, measurement: bool, where: str):
         else:
             record.pop(key, None)  # not the job's: format 2 never read it
     return record
+
+
+def _from_3(document: dict) -> dict:
+    """Format 3 stored every figure at the run's end; format 4 stores only those that
+    depend on the limits in force then (``record_schema.STORED_FIGURES``), and the
+    reader derives the rest from the records, as it does for every run."""
+    upgraded = dict(document)
+    if isinstance(document.get("figures"), list):
+        upgraded["figures"] = [figure for figure in document["figures"] if not _derived(figure)]
+    return upgraded
+
+
+def _derived(figure) -> bool:
+    """A well-named figure the reader derives (anything else stays, for the check to
+    judge: a malformed figure is refused, not dropped)."""
+    return (isinstance(figure, dict) and isinstance(figure.get("metric"), str)
+            and figure["metric"] not in STORED_FIGURES)
 
 
 def _from_2(document: dict) -> dict:
