@@ -126,11 +126,11 @@ def test_fit_map_uses_the_primitive_that_wakes_a_parked_waiter(tmp_path):
     frame = current.load(committed.results()).frame
     frame = frame[frame.interpreter == frame.interpreter.value_counts().index[0]]  # one interpreter
     (gevent,) = [p for p in sizing.profiles(frame) if p.model == "gevent" and p.variant == "event"]
-    event = frame[(frame.model == "gevent") & (frame.variant == "event")
+    event = frame[(frame.model == "gevent") & (frame.primitive == "event")
                   & (frame.metric == "switch_latency")]
     assert gevent.primitive == "event"
     assert gevent.switch_seconds == pytest.approx(event.value.max())
-    greenlet = frame[(frame.variant == "greenlet") & (frame.metric == "switch_latency")].value.max()
+    greenlet = frame[(frame.primitive == "greenlet") & (frame.metric == "switch_latency")].value.max()
     assert gevent.switch_seconds > 3 * greenlet
 
 

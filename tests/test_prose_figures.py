@@ -25,7 +25,8 @@ def _figures():
 
 def _value(model, variant, metric, interpreter=PY) -> float:
     frame = _figures().frame
-    rows = frame[(frame.model == model) & (frame.variant == variant) & (frame.metric == metric)
+    named = frame.primitive if metric.startswith("switch") else frame.variant
+    rows = frame[(frame.model == model) & (named == variant) & (frame.metric == metric)
                  & (frame.interpreter == interpreter) & frame.n.isna()]
     assert len(rows) == 1, (model, variant, metric, len(rows))
     return float(rows.value.iloc[0])
@@ -34,7 +35,8 @@ def _value(model, variant, metric, interpreter=PY) -> float:
 def _ratio(model, variant, latency=False) -> str:
     frame = _figures().frame
     table = summary.latency_table(frame) if latency else summary.table(frame)
-    row = table[(table.interpreter == PY) & (table.model == model) & (table.variant == variant)]
+    named = table.primitive if latency else table.variant  # a hand-off's row names its primitive
+    row = table[(table.interpreter == PY) & (table.model == model) & (named == variant)]
     return summary.format_ratio(float(row.vs_reference.iloc[0]))
 
 

@@ -56,7 +56,7 @@ def test_a_record_from_before_rounds_stands_alone():
 def test_rounds_that_disagree_are_unstable_even_when_each_is_tight():
     import pandas as pd
 
-    rows = [{"machine": "m", "interpreter": "i", "model": "asyncio", "variant": "future",
+    rows = [{"machine": "m", "interpreter": "i", "model": "asyncio", "variant": None, "primitive": "future",
              "placement": "same-core", "metric": metric, "value": value}
             for metric, value in (("switch_latency_mean", 2e-6), ("switch_latency_stdev", 0.02e-6),
                                   ("switch_latency_round_cv", 0.25))]

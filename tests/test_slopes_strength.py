@@ -99,6 +99,7 @@ def test_the_rounds_spread_and_the_pooled_values():
     assert figures["switch_latency_values"]["value"] == 6
     cv = figures["switch_latency_round_cv"]
     assert cv["value"] == pytest.approx(statistics.pstdev([2.0, 4.0]) / 3.0)
-    assert (cv["unit"], cv["model"], cv["variant"], cv["placement"]) == ("ratio", "asyncio", "future", "same-core")
+    assert (cv["unit"], cv["model"], cv["primitive"], cv["placement"]) == ("ratio", "asyncio", "future", "same-core")
+    assert cv["variant"] is None  # a switch benchmark parks no variant
     one = {f["metric"]: f["value"] for f in slopes.derive_switch([round_([5.0])])}
     assert one["switch_latency_stdev"] == 0.0 and "switch_latency_round_cv" not in one

@@ -1,7 +1,8 @@
 """Comparing two sides: two machines (their current figures), two machine folders, or
 two run files (two runs of one machine too), one interpreter a side.
 
-``compare(a, b)`` returns a DataFrame, one row per (model, variant, placement, metric)
+``compare(a, b)`` returns a DataFrame, one row per (model, variant or hand-off
+primitive, placement, metric)
 with both values, their unit, their ratio B/A, the run each came from and, for switch
 latency, whether the difference is significant: a two-sided Mann-Whitney U test on the
 stored pyperf values (no assumption of normality; latency distributions are skewed and
@@ -38,7 +39,7 @@ def verdict(p: float, ratio: float) -> tuple[bool, str]:
     if abs(ratio - 1) < RATIO_THRESHOLD:
         return False, f"under {RATIO_THRESHOLD:.0%} apart ({shown})"
     return True, f"significant ({shown})"
-KEY = ["model", "variant", "placement", "metric"]
+KEY = ["model", "variant", "primitive", "placement", "metric"]
 
 
 def mann_whitney_p(x, y) -> float:
@@ -166,7 +167,8 @@ def _side_table(side: Side) -> dict:
     table = {}
     for row in frame.itertuples():
         placement = row.placement if isinstance(row.placement, str) else ""
-        table[(row.model, row.variant, placement, row.metric)] = (
+        name = row.primitive if row.metric.startswith("switch") else row.variant  # a hand-off's primitive
+        table[(row.model, name, placement, row.metric)] = (
             float(row.value), row.unit, row.run_id, _context(side, row))
     return table
 
@@ -186,7 +188,9 @@ def compare(side_a: Side, side_b: Side):
         either = a if a is not None else b
         assert either is not None
         stem = key[3][: -len("_per_waiter")] if key[3].endswith("_per_waiter") else None
-        row = dict(zip(KEY, key), unit=either[1], a=a[0] if a else math.nan,
+        hand_off = key[3].startswith("switch")
+        row = dict(model=key[0], variant=None if hand_off else key[1], primitive=key[1] if hand_off else None,
+                   placement=key[2], metric=key[3], unit=either[1], a=a[0] if a else math.nan,
                    b=b[0] if b else math.nan, ratio=math.nan, p_value=math.nan,
                    significant=None, verdict=None, status="compared",
                    run_a=a[2] if a else None, run_b=b[2] if b else None,

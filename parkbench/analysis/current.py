@@ -92,11 +92,30 @@ def _span_text(low, high) -> str:
     return f"N {int(low):,}-{int(high):,}"
 
 
-def _run_quality(raw, figures) -> tuple[bool, float, float, float, float, str]:
-    """(sound, span, R² of RSS, smallest N, largest N, what is wrong) of one run's fit.
-    Sound: N spans ``MIN_SPAN`` with R² of RSS at least ``MIN_R2``, and the system-wide
-    views are sound too: no measurement disturbed by the rest of the machine
-    (``interference.py``) and a kernel cost not below zero beyond its noise."""
+@dataclass(frozen=True)
+class FitQuality:
+    """How far one run's memory fit of a model and variant can be trusted."""
+
+    span: float          # largest N over smallest
+    r2: float            # R² of RSS against N
+    low: float           # smallest and largest N measured
+    high: float
+    wrong: str           # what is wrong ('' when sound)
+
+    @property
+    def sound(self) -> bool:
+        return not self.wrong
+
+    @property
+    def points(self) -> str:
+        return _span_text(self.low, self.high)
+
+
+def _run_quality(raw, figures) -> FitQuality:
+    """The quality of one run's fit. Sound: N spans ``MIN_SPAN`` with R² of RSS at least
+    ``MIN_R2``, and the system-wide views are sound too: no measurement disturbed by the
+    rest of the machine (``interference.py``) and a kernel cost not below zero beyond
+    its noise."""
     ns = raw[raw.metric == "rss"].n.astype(float)
     low, high = (ns.min(), ns.max()) if len(ns) else (float("nan"), float("nan"))
     span = high / low if len(ns) and low > 0 else 0.0
@@ -115,7 +134,7 @@ def _run_quality(raw, figures) -> tuple[bool, float, float, float, float, str]:
     noise = slope_noise(points.n, points.value) if len(points) else float("nan")
     if len(kernel) and kernel.iloc[0] < 0 and not -kernel.iloc[0] < noise:
         wrong.append(f"kernel {kernel.iloc[0]:,.0f} B per waiter, below zero beyond its noise")
-    return not wrong, span, r2, low, high, "; ".join(wrong)
+    return FitQuality(span, r2, low, high, "; ".join(wrong))
 
 
 def _memory_quality(mine) -> dict:
@@ -159,23 +178,68 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
 
     current = Current(frame=None, runs=runs)
     complete = {key for key, run in runs.items() if run.complete}
-    for (machine, run_id), run in sorted(runs.items()):
-        if not run.complete:
-            current.notes.append(
-                f"{machine} {run_id}: incomplete run (interrupted), not used; finish it with "
-                f"'parkbench run --resume {run.path}'")
-    done = frame[[(m, r) in complete for m, r in zip(frame.machine, frame.run_id)]] \
-        if len(frame) else frame
-    pieces = []
+    current.notes += [f"{machine} {run_id}: incomplete run (interrupted), not used; finish it with "
+                      f"'parkbench run --resume {run.path}'"
+                      for (machine, run_id), run in sorted(runs.items()) if not run.complete]
+    done = frame[[(m, r) in complete for m, r in zip(frame.machine, frame.run_id)]] if len(frame) else frame
+    pieces: list = []
+    memory_runs = _choose_memory(done, current, pieces)
     figures = done[done.n.isna()]
+    _choose_newest(figures[figures.metric.isin(SWITCH_FIGURES)], "switch",
+                   ("model", "primitive", "placement"), current, pieces, "{0}/{1} {2}")
     raw = done[done.n.notna()]
+    _choose_newest(raw[raw.metric.isin(TAIL_METRICS)], "tail", ("model", "primitive"),
+                   current, pieces, "{0}/{1}")
+    served = done[done.metric.isin(SERVED_METRICS)]
+    for key, rows in served.groupby(["machine", "interpreter", "model", "variant"], sort=True):
+        chosen, notes = choose_served(rows, _newest_first)
+        current.notes.extend(f"{key[0]} {key[1]} {key[2]}/{key[3]}: {note}" for note in notes)
+        _take(current, pieces, rows[rows.run_id == chosen], key[0], chosen, "served", f"{key[2]}/{key[3]}")
+    reached = _choose_newest(figures[figures.metric == "limit_reached"], "limit_reached",
+                             ("model", "variant"), current, pieces, "{0}/{1}")
+    ceilings = {key: rows.iloc[0] for key, rows in reached.items()}
+    capacity_rows, current.checks = current_capacity.current_rows(
+        memory_runs, done, runs, ceilings, limits, memory_bytes)
+    _note_capacity(current, capacity_rows)
+    parts = [piece for piece in pieces if len(piece)]
+    if capacity_rows:
+        parts.append(frame_of(capacity_rows).assign(
+            basis=[row["basis"] for row in capacity_rows],
+            detail=[row["detail"] for row in capacity_rows]))
+    result = pd.concat(parts, ignore_index=True) if parts else frame_of([])
+    for column in EXTRA_COLUMNS:
+        if column not in result:
+            result[column] = None
+    current.frame = result.reset_index(drop=True)
+    return current
 
-    def take(rows, machine, run_id, family, what, reason=""):
-        pieces.append(rows)
-        current.sources.append({"machine": machine, "run_id": run_id, "family": family,
-                                "what": what, "reason": reason})
 
-    memory_runs = {}
+def _take(current: Current, pieces: list, rows, machine, run_id, family, what, reason="") -> None:
+    """``rows`` speak for ``what`` of ``machine``: kept, and their source said."""
+    pieces.append(rows)
+    current.sources.append({"machine": machine, "run_id": run_id, "family": family,
+                            "what": what, "reason": reason})
+
+
+def _choose_newest(rows, family: str, keys: tuple, current: Current, pieces: list, label: str) -> dict:
+    """Per (machine, interpreter, ``keys``) of ``rows``: the newest complete run's rows
+    speak (the one rule of switch, tail and measured-ceiling figures), their source named
+    by ``label`` (formatted with the key's ``keys``); returns them by key."""
+    chosen = {}
+    for key, mine in rows.groupby(["machine", "interpreter", *keys], sort=True, dropna=False):
+        newest = _newest_first(mine.run_id)[0]
+        _take(current, pieces, mine[mine.run_id == newest], key[0], newest, family, label.format(*key[2:]))
+        chosen[(key[0], key[1], *key[2:])] = mine[mine.run_id == newest]
+    return chosen
+
+
+def _choose_memory(done, current: Current, pieces: list) -> dict:
+    """Per (machine, interpreter, model, variant) with a memory fit: the newest complete
+    run whose fit is sound (else the newest, said to be weak), its raw points, figures and
+    the noise of its system-wide views; returns each key's chosen run id."""
+    import pandas as pd
+
+    figures = done[done.n.isna()]
     keys = figures[figures.metric == "rss_per_waiter"][["machine", "interpreter", "model", "variant"]]
     wanted = set(map(tuple, keys.values.tolist()))
     # one pass over the table, then each run's own rows: filtering the whole table once
@@ -184,59 +248,30 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
     by_key = {key: rows for key, rows in
               unplaced.groupby(["machine", "interpreter", "model", "variant"], sort=False)
               if key in wanted}
+    memory_runs = {}
     for machine, interpreter, model, variant in sorted(wanted):
         mine = by_key[(machine, interpreter, model, variant)]
         candidates = _newest_first(mine[mine.metric == "rss_per_waiter"].run_id)
         quality = _memory_quality(mine)
-        sound = [run_id for run_id in candidates if quality[run_id][0]]
+        sound = [run_id for run_id in candidates if quality[run_id].sound]
         chosen = sound[0] if sound else candidates[0]
-        what = f"{model}/{variant}"
-        _, span, r2, low, high, wrong = quality[chosen]
-        reason = f"{_span_text(low, high)}, R² {r2:.4f}"
-        for newer in candidates[:candidates.index(chosen)]:
-            _, _, _, n_low, n_high, n_wrong = quality[newer]
-            current.notes.append(
-                f"{machine} {interpreter} {what}: memory figures from run {chosen} "
-                f"({_span_text(low, high)}, R² {r2:.4f}); the newer run {newer} fitted "
-                f"{_span_text(n_low, n_high)} ({n_wrong}) and does not replace them")
+        what, fit = f"{model}/{variant}", quality[chosen]
+        reason = f"{fit.points}, R² {fit.r2:.4f}"
+        current.notes += [f"{machine} {interpreter} {what}: memory figures from run {chosen} ({reason}); "
+                          f"the newer run {newer} fitted {quality[newer].points} ({quality[newer].wrong}) "
+                          f"and does not replace them" for newer in candidates[:candidates.index(chosen)]]
         if not sound:
-            current.notes.append(
-                f"{machine} {interpreter} {what}: no run's memory figures are sound; those of "
-                f"run {chosen} ({reason}) are shown but weak: {wrong}")
-        one = mine[(mine.run_id == chosen)
-                   & (mine.metric.isin(MEMORY_FIGURES) | mine.metric.isin(MEMORY_RAW))]
-        one = pd.concat([one, _noise_rows(one)], ignore_index=True)
-        take(one, machine, chosen, "memory", what, reason)
+            current.notes.append(f"{machine} {interpreter} {what}: no run's memory figures are sound; "
+                                 f"those of run {chosen} ({reason}) are shown but weak: {fit.wrong}")
+        one = mine[(mine.run_id == chosen) & (mine.metric.isin(MEMORY_FIGURES) | mine.metric.isin(MEMORY_RAW))]
+        _take(current, pieces, pd.concat([one, _noise_rows(one)], ignore_index=True),
+              machine, chosen, "memory", what, reason)
         memory_runs[(machine, interpreter, model, variant)] = chosen
+    return memory_runs
 
-    switch = figures[figures.metric.isin(SWITCH_FIGURES)]
-    for key, rows in switch.groupby(["machine", "interpreter", "model", "variant", "placement"],
-                                    sort=True, dropna=False):
-        newest = _newest_first(rows.run_id)[0]
-        take(rows[rows.run_id == newest], key[0], newest, "switch",
-             f"{key[2]}/{key[3]} {key[4]}")
 
-    tail = raw[raw.metric.isin(TAIL_METRICS)]
-    for key, rows in tail.groupby(["machine", "interpreter", "model", "variant"], sort=True):
-        newest = _newest_first(rows.run_id)[0]
-        take(rows[rows.run_id == newest], key[0], newest, "tail", f"{key[2]}/{key[3]}")
-
-    served = done[done.metric.isin(SERVED_METRICS)]
-    for key, rows in served.groupby(["machine", "interpreter", "model", "variant"], sort=True):
-        chosen, notes = choose_served(rows, _newest_first)
-        current.notes.extend(f"{key[0]} {key[1]} {key[2]}/{key[3]}: {note}" for note in notes)
-        take(rows[rows.run_id == chosen], key[0], chosen, "served", f"{key[2]}/{key[3]}")
-
-    reached = figures[figures.metric == "limit_reached"]
-    ceilings = {}
-    for key, rows in reached.groupby(["machine", "interpreter", "model", "variant"], sort=True):
-        newest = _newest_first(rows.run_id)[0]
-        chosen = rows[rows.run_id == newest]
-        take(chosen, key[0], newest, "limit_reached", f"{key[2]}/{key[3]}")
-        ceilings[key] = chosen.iloc[0]
-
-    capacity_rows, current.checks = current_capacity.current_rows(
-        memory_runs, done, runs, ceilings, limits, memory_bytes)
+def _note_capacity(current: Current, capacity_rows: list) -> None:
+    """Where each capacity came from, and each prediction checked against a ceiling."""
     for row in capacity_rows:
         current.sources.append({"machine": row["machine"], "run_id": row["run_id"],
                                 "family": "capacity", "what": f"{row['model']}/{row['variant']}",
@@ -244,20 +279,6 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
     current.notes += [f"{c['machine']} {c['interpreter']} {c['model']}/{c['variant']}: capacity "
                       f"checked against a measured ceiling: {current_capacity.describe_check(c)}"
                       for c in current.checks]
-    parts = [piece for piece in pieces if len(piece)]
-    if capacity_rows:
-        parts.append(frame_of(capacity_rows).assign(
-            basis=[row["basis"] for row in capacity_rows],
-            detail=[row["detail"] for row in capacity_rows]))
-    if parts:
-        result = pd.concat(parts, ignore_index=True)
-    else:
-        result = frame_of([])
-    for column in EXTRA_COLUMNS:
-        if column not in result:
-            result[column] = None
-    current.frame = result.reset_index(drop=True)
-    return current
 
 
 def load(paths, limits: dict | None = None, memory_bytes: int | None = None) -> Current:

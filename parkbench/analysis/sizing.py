@@ -119,8 +119,8 @@ def handoff(frame, machine: str, interpreter: str, model: str):
         return None
     registered = registry.MODELS.get(model)
     known = registered.primitives if registered else ()
-    order = [p for p in known if p in set(rows.variant)] or sorted(set(rows.variant))
-    chosen = rows[rows.variant == order[0]]
+    order = [p for p in known if p in set(rows.primitive)] or sorted(set(rows.primitive))
+    chosen = rows[rows.primitive == order[0]]
     if registered and registered.handoff_placement in set(chosen.placement):
         chosen = chosen[chosen.placement == registered.handoff_placement]
     slowest = chosen.loc[chosen.value.idxmax()]

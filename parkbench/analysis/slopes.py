@@ -121,12 +121,12 @@ def derive_switch(records: list[dict]) -> list[dict]:
     figures = []
     for (model, primitive, where), rounds in groups.items():
         stats = _pooled(rounds)
-        figures += [{"model": model, "variant": primitive, "placement": where,
+        figures += [{"model": model, "variant": None, "primitive": primitive, "placement": where,
                      "metric": metric, "value": stats[stat], "unit": unit}
                     for stat, metric, unit in SWITCH_STATS]
         medians = [r["median"] for r in rounds]
         if len(medians) >= 2:
-            figures.append({"model": model, "variant": primitive, "placement": where,
+            figures.append({"model": model, "variant": None, "primitive": primitive, "placement": where,
                             "metric": "switch_latency_round_cv", "unit": "ratio",
                             "value": statistics.pstdev(medians) / statistics.mean(medians)})
     return figures

@@ -17,7 +17,7 @@ def spreads(frame) -> dict:
                                        "switch_latency_round_cv"])]
     found: dict = {}
     for row in rows.itertuples():
-        key = (row.machine, row.interpreter, row.model, row.variant, row.placement)
+        key = (row.machine, row.interpreter, row.model, row.primitive, row.placement)
         found.setdefault(key, {})[row.metric] = row.value
     return {key: max(stats["switch_latency_stdev"] / stats["switch_latency_mean"],
                      stats.get("switch_latency_round_cv", 0.0))
@@ -34,9 +34,9 @@ def switch_values(current) -> dict:
     found = {}
     for row in medians.itertuples():
         run = current.runs[(row.machine, row.run_id)]
-        file = run.switch_files.get((row.model, row.variant, row.placement))
+        file = run.switch_files.get((row.model, row.primitive, row.placement))
         if file is None:
             continue  # a median without its benchmark record (a hand-edited file): no values
-        found[(row.machine, row.interpreter, row.model, row.variant, row.placement)] = \
+        found[(row.machine, row.interpreter, row.model, row.primitive, row.placement)] = \
             pyperf_files.values(run.path.parent / file)
     return found

@@ -1,5 +1,5 @@
 """Run files -> one tidy DataFrame, one row per (machine, interpreter, run, model,
-variant, placement, metric, n).
+variant, primitive, placement, metric, n).
 
 ``load(paths)`` reads any mix of results folders, machine folders and run files.
 ``load_runs(paths)`` also returns what each run needs for its interpretation (whether
@@ -11,9 +11,12 @@ Raw memory measurements have metric ``rss``, ``uss``, ``pss``, ``vms``, ``kernel
 baseline), ``spawn_seconds``, ``wake_seconds`` (seconds) and their N; a connections
 probe adds ``kernel_client`` (the clients' share, bytes) and ``request_p50`` ...
 ``request_max`` (a request's round trip under load, seconds); tail latency has
-``switch_p50`` ... ``switch_max`` (seconds) with the N of parked waiters and ``variant``
-the hand-off primitive; figures (``rss_per_waiter``, ``switch_latency`` ...: ``figures``)
-have no N; ``capacity`` and ``limit_reached`` rows name the limit in ``limit``.
+``switch_p50`` ... ``switch_max`` (seconds) with the N of parked waiters, ``variant``
+the variant parked and ``primitive`` the hand-off timed; figures (``rss_per_waiter``,
+``switch_latency`` ...: ``figures``) have no N, and a switch figure names its
+``primitive`` and ``placement`` (no variant: the benchmark parks none); ``capacity``
+and ``limit_reached`` rows name the limit in ``limit``. ``primitive`` is empty on every
+other row.
 """
 
 import os
@@ -25,7 +28,7 @@ from parkbench.analysis.slopes import FITTED, measurement_value
 from parkbench.store import record_schema, run_reader
 from parkbench.store.checker import printable
 
-COLUMNS = ("machine", "interpreter", "run_id", "model", "variant", "placement", "metric", "n",
+COLUMNS = ("machine", "interpreter", "run_id", "model", "variant", "primitive", "placement", "metric", "n",
            "value", "unit", "repeat", "limit")
 TAIL_METRICS = ("switch_p50", "switch_p99", "switch_p999", "switch_max")
 
@@ -95,7 +98,8 @@ def tidy_rows(document: dict) -> list[dict]:
         elif record["kind"] == "tail":
             for metric in TAIL_METRICS:
                 rows.append({
-                    **base, "model": record["model"], "variant": record["primitive"],
+                    **base, "model": record["model"], "variant": record["variant"],
+                    "primitive": record["primitive"],
                     "placement": record.get("placement"), "metric": metric,
                     "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
                     "repeat": record.get("repeat"),
@@ -104,6 +108,7 @@ def tidy_rows(document: dict) -> list[dict]:
     for figure in figures(document):
         rows.append({
             **base, "model": figure["model"], "variant": figure["variant"],
+            "primitive": figure.get("primitive"),
             "placement": figure.get("placement"), "metric": figure["metric"],
             "n": None, "value": figure["value"], "unit": figure["unit"],
             "repeat": None, "limit": figure.get("limit"),

@@ -56,7 +56,8 @@ def run(args) -> int:
              f"{'B/A':>7}  significant / status"]
     for row in table.itertuples():
         ratio = "-" if output.is_missing(row.ratio) else f"{row.ratio:.3g}"
-        lines.append(f"{row.model + '/' + row.variant:<24} {row.placement or '-':<11} "
+        name = row.primitive if isinstance(row.primitive, str) else row.variant
+        lines.append(f"{row.model + '/' + name:<24} {row.placement or '-':<11} "
                      f"{row.metric:<18} {format_value(row.a, row.unit, row.noise_a):>20} "
                      f"{format_value(row.b, row.unit, row.noise_b):>20} {ratio:>7}  {verdict(row)}")
     output.write("\n".join(lines))

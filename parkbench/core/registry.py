@@ -102,16 +102,16 @@ def is_connections(variant: str | None) -> bool:
     return workload(variant) == CONNECTIONS
 
 
-def in_registry_order(wide):
-    """Rows of a table (a DataFrame with machine, interpreter, model and variant columns)
-    in the order models and their variants or primitives are registered here (threads
-    first)."""
+def in_registry_order(wide, column: str = "variant"):
+    """Rows of a table (a DataFrame with machine, interpreter, model and ``column``
+    columns: a variant, or a hand-off primitive) in the order models and their variants
+    or primitives are registered here (threads first)."""
     def key(row):
         model = MODELS.get(row["model"])
         order = list(MODELS).index(row["model"]) if model else len(MODELS)
         variants = (model.variants + model.primitives) if model else ()
-        position = variants.index(row["variant"]) if row["variant"] in variants else len(variants)
-        return (row["machine"], row["interpreter"], order, position, row["variant"])
+        position = variants.index(row[column]) if row[column] in variants else len(variants)
+        return (row["machine"], row["interpreter"], order, position, str(row[column]))
 
     if wide.empty:
         return wide

@@ -21,8 +21,11 @@ from parkbench.presentation.summary import (
 from parkbench.store.checker import printable
 
 
-def _value(rows, model, variant, metric, placement=None):
-    found = rows[(rows.model == model) & (rows.variant == variant) & (rows.metric == metric)]
+def _value(rows, model, name, metric, placement=None):
+    """The row of ``model``'s ``metric`` whose variant is ``name`` (a hand-off figure's:
+    whose primitive is ``name``), at ``placement`` if given, or ``None``."""
+    column = rows.primitive if metric.startswith("switch") else rows.variant
+    found = rows[(rows.model == model) & (column == name) & (rows.metric == metric)]
     if placement is not None:
         found = found[found.placement == placement]
     return found.iloc[0] if len(found) else None

@@ -81,9 +81,10 @@ def _bytes_axis(ax, axis="y"):
     target.set_minor_formatter(NullFormatter())
 
 
-def _labels(rows) -> list:
+def _labels(rows, column: str = "variant") -> list:
+    """``model/variant`` (or ``model/primitive``, by ``column``) of ``rows``, in registry order."""
     order = [(m.name, v) for m in registry.MODELS.values() for v in m.variants + m.primitives]
-    keys = {(r.model, r.variant) for r in rows.itertuples()}
+    keys = {(r.model, getattr(r, column)) for r in rows.itertuples()}
     ordered = sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
     return [f"{model}/{variant}" for model, variant in ordered]
 

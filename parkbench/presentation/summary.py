@@ -29,6 +29,7 @@ COLUMNS = (
 )
 
 KEYS = ["machine", "interpreter", "model", "variant"]
+LATENCY_KEYS = ["machine", "interpreter", "model", "primitive"]   # a hand-off is a primitive's
 
 
 def latency_table(frame, pipes=None):
@@ -38,7 +39,7 @@ def latency_table(frame, pipes=None):
     same-core median over it (``vs_pipe``)."""
     import pandas as pd
 
-    keys = KEYS
+    keys = LATENCY_KEYS
     switch = frame[frame["metric"] == "switch_latency"]
     wide = switch.pivot_table(index=keys, columns="placement", values="value",
                               aggfunc="first", sort=False)
@@ -58,7 +59,8 @@ def latency_table(frame, pipes=None):
         return pd.DataFrame(columns=keys + ["run"])
     wide = wide.astype(float)
     wide["run"] = runs
-    wide = with_reference_ratio(in_registry_order(wide.reset_index()), "switch same-core")
+    wide = with_reference_ratio(in_registry_order(wide.reset_index(), "primitive"), "switch same-core",
+                                "primitive")
     if pipes and "switch same-core" in wide:
         switch_runs = switch.groupby(keys, sort=False).run_id.first()
         wide["vs_pipe"] = [
@@ -110,22 +112,23 @@ def format_ratio(value: float) -> str:
     return f"{value:.2g}x"
 
 
-def with_reference_ratio(wide, column: str):
+def with_reference_ratio(wide, column: str, by: str = "variant"):
     """``wide`` with ``vs_reference``: each row's ``column`` over the reference row's
-    (``REFERENCE``) of the same machine and interpreter; NaN where there is none."""
+    (``REFERENCE``: go/chan, named in column ``by``: a variant or a primitive) of the same
+    machine and interpreter; NaN where there is none."""
     if wide.empty or column not in wide:
         return wide
 
     bases = {}
     for model, variant in (REFERENCE, CONNECTIONS_REFERENCE):
-        reference = wide[(wide["model"] == model) & (wide["variant"] == variant)]
+        reference = wide[(wide["model"] == model) & (wide[by] == variant)]
         bases[variant] = {(row["machine"], row["interpreter"]): row[column]
                           for _, row in reference.iterrows()}
     wide = wide.copy()
     ratios = []
     for _, row in wide.iterrows():
         # a connection is set against a goroutine's connection, a waiter against a goroutine
-        base = bases[CONNECTIONS_REFERENCE[1] if is_connections(row.get("variant")) else REFERENCE[1]]
+        base = bases[CONNECTIONS_REFERENCE[1] if is_connections(row.get(by)) else REFERENCE[1]]
         key = (row["machine"], row["interpreter"])
         ratios.append(row[column] / base[key] if key in base and base[key] and base[key] == base[key]
                       else float("nan"))
@@ -191,10 +194,12 @@ def cost_text(row, metric: str, fmt) -> str | None:
 
 
 def _text_table(group, columns, second: str) -> list[str]:
+    """Fixed-width rows of ``group``: model, its ``second`` column (a variant or a
+    primitive), then ``columns``."""
     headings = ["model", second] + [heading for _, heading, _ in columns]
     left = {0, 1} | {i + 2 for i, (_, _, fmt) in enumerate(columns) if fmt in (str, stability)}
     rows = [
-        [row["model"], row["variant"]]
+        [row["model"], row[second]]
         + [curve_text(row, metric, fmt) or cost_text(row, metric, fmt)
            or (_cell(row[metric], fmt) if metric in row else "-")
            for metric, _, fmt in columns]

@@ -21,12 +21,12 @@ def switch_latency(frame, machine, values: dict | None = None):
     medians = figures[figures.metric == "switch_latency"]
     if medians.empty:
         return None
-    labels = _labels(medians)
+    labels = _labels(medians, "primitive")
     placements = [p for p in ("same-core", "cross-core") if p in set(medians.placement)]
     fig, ax = plt.subplots(figsize=(10, 0.7 * len(labels) + 1.6))
     height = 0.8 / max(len(placements), 1)
     for i, placement in enumerate(placements):
-        rows = {f"{r.model}/{r.variant}": r for r in medians[medians.placement == placement].itertuples()}
+        rows = {f"{r.model}/{r.primitive}": r for r in medians[medians.placement == placement].itertuples()}
         ys: list[float] = []
         widths: list[float] = []
         low: list[float] = []
@@ -37,7 +37,7 @@ def switch_latency(frame, machine, values: dict | None = None):
                 continue
             row = rows[label]
             median = row.value * 1e6
-            sample = (values or {}).get((row.model, row.variant, placement)) or []
+            sample = (values or {}).get((row.model, row.primitive, placement)) or []
             if len(sample) >= 4:
                 q1, _, q3 = statistics.quantiles(sample, n=4)
                 low.append(max(median - q1 * 1e6, 0))
@@ -69,14 +69,14 @@ def tail_latency(frame, machine):
     tail = tail[tail.metric.isin(["switch_p50", "switch_p99", "switch_p999"])]
     if tail.empty:
         return None
-    keys = sorted({(r.model, r.variant) for r in tail.itertuples()},
+    keys = sorted({(r.model, r.primitive) for r in tail.itertuples()},
                   key=lambda k: _models_in_order([k[0]] + list(tail.model)).index(k[0]))
     columns = min(len(keys), TAIL_COLUMNS)
     lines = -(-len(keys) // columns)
     fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.9 * lines), sharey=True,
                              squeeze=False)
     for ax, (model, primitive) in zip(axes.flat, keys):
-        _percentile_panel(ax, tail[(tail.model == model) & (tail.variant == primitive)], "switch",
+        _percentile_panel(ax, tail[(tail.model == model) & (tail.primitive == primitive)], "switch",
                           f"{model}/{primitive}", "N parked")
     return _finish_panels(fig, axes, len(keys), "one-way hand-off (µs)",
                           f"{machine}: does an idle waiter tax the active ones? (tail while N stay parked)")
