@@ -63,7 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="parkbench", description="What one more idle waiter costs in Python."
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_run(commands)
+    _add_readers(commands)
+    return parser
 
+
+def _add_run(commands) -> None:
+    """``parkbench run`` and its options: the sweep's plan, and where its results go."""
     run = commands.add_parser("run", help="run a sweep, store results, print a summary")
     # the options of a run's plan: a resumed run keeps its stored plan and refuses them
     sweep = run.add_argument_group("the sweep's plan (refused with --resume)")
@@ -119,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "sweep option")
     run.set_defaults(plan_options=tuple(action.dest for action in sweep._group_actions))
 
+
+def _add_readers(commands) -> None:
+    """The commands that read stored results (and ``list``, which reads the registry)."""
     show = commands.add_parser("show", help="the current figures of stored results, per machine and interpreter")
     show.add_argument("results", nargs="?", default="results",
                       help="results folder, machine folder or run file (default results/)")
@@ -164,7 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
                           help="results folder, machine folder or run file (default results/)")
 
     commands.add_parser("list", help="models and variants")
-    return parser
 
 
 def _glue_negative_values(argv: list[str]) -> list[str]:

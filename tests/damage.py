@@ -1,9 +1,15 @@
-"""For tests that feed parkbench a damaged results file: a copy of a committed fixture
-with one change, and the one-line error (exit 2) a user must then see."""
+"""For tests that feed parkbench a damaged results file: a copy of a committed fixture or
+run with one change, and the one-line error (exit 2) a user must then see."""
 
 import json
 import shutil
 from pathlib import Path
+
+import pytest
+
+from parkbench.core.errors import UserError
+from parkbench.store import results
+from tests import committed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 
@@ -45,3 +51,28 @@ def set_at(path, value):
         else:
             target[path[-1]] = value
     return change
+
+
+COMMITTED_MACHINE = "x86_64-2cpu-24gib"   # the machine of the committed results
+
+
+def committed_copy(tmp_path, run_id="20261126T181921Z"):
+    """A copy of the committed machine folder under ``tmp_path``; the path of one run."""
+    shutil.copytree(committed.results() / COMMITTED_MACHINE, tmp_path / COMMITTED_MACHINE)
+    return tmp_path / COMMITTED_MACHINE / f"{run_id}.json"
+
+
+def refused_after(path, change, said):
+    """``path`` (a run file) edited by ``change(document)``, then read: refused so."""
+    stored = json.loads(path.read_text())
+    change(stored)
+    path.write_text(json.dumps(stored))
+    with pytest.raises(UserError, match=said):
+        results.read_run(path)
+
+
+def edit(path, change):
+    """Run file ``path`` rewritten with ``change(document)`` applied (no check)."""
+    document = json.loads(path.read_text())
+    change(document)
+    path.write_text(json.dumps(document))

@@ -5,8 +5,7 @@ records with pyperf files, so every reader finds what it needs)."""
 from pathlib import Path
 
 from tests import synthetic
-from tests.test_connections import _held_record
-from tests.test_current_strength import _tail
+from tests.builders import held_record, tail_record
 
 RUN = "20260101T000000"
 NS = (1_000, 3_000, 10_000)
@@ -15,7 +14,7 @@ NS = (1_000, 3_000, 10_000)
 def _latency(model, variant, primitive, seconds):
     records = [synthetic.switch_record(model, primitive, where, "x", seconds * factor)
                for where, factor in (("same-core", 1.0), ("cross-core", 1.5))]
-    return records + [_tail(model, variant, primitive, n, seconds) for n in NS]
+    return records + [tail_record(model, variant, primitive, n, seconds) for n in NS]
 
 
 def _memory(model, variant):
@@ -25,7 +24,7 @@ def _memory(model, variant):
 SHAPES = {
     "memory-only": _memory("asyncio", "event"),
     "latency-only": _latency("asyncio", "event", "future", 2e-6),
-    "connections-only": [_held_record(n, 2700.0, 11e-6, 30e-6) for n in NS],
+    "connections-only": [held_record(n, 2700.0, 11e-6, 30e-6) for n in NS],
     "one-model": _memory("threads", "condition") + _latency("threads", "condition", "lock", 5e-6),
     "one-interpreter": (_memory("asyncio", "event") + _latency("asyncio", "event", "future", 2e-6)
                         + _memory("threads", "condition") + _latency("threads", "condition", "lock", 5e-6)),

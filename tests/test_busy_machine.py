@@ -1,6 +1,7 @@
 """A busy machine's figures: a disturbed or unsound kernel view never replaces a sound
 one, and no command shows a negative cost per waiter (one wording for noise)."""
 
+
 import pytest
 
 from parkbench.analysis import current
@@ -8,8 +9,8 @@ from parkbench.cli import main
 from parkbench.core import stats
 from parkbench.core.units import format_bytes
 from parkbench.presentation import summary
-
-from . import synthetic
+from tests import synthetic
+from tests.damage import mutated
 
 NS = (100, 300, 1_000, 3_000)
 
@@ -122,3 +123,13 @@ def test_the_report_says_noise_and_draws_no_negative_bar(tmp_path):
     assert all(bar.get_width() > 0 for bar in bars)
     assert sum(not bar.get_visible() for bar in bars) == 2      # kernel's and total's: no bar drawn
     plt.close("all")
+
+
+def test_a_noisy_negative_total_still_gets_an_answer(tmp_path, capsys):
+    def change(document):
+        for figure in document["figures"]:
+            if figure["metric"] == "total_per_waiter" and figure["model"] == "asyncio":
+                figure["value"] = -12.0
+    folder = mutated(tmp_path, change)
+    assert main(["fit", "--waiters", "1k", "--rate", "0", "--results", str(folder)]) == 0
+    assert "asyncio/event" in capsys.readouterr().out

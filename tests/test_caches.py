@@ -12,10 +12,9 @@ import pytest
 
 from parkbench.cli import main
 from parkbench.measurement import gotoolchain, interpreters
-
-from .damage import one_line_error
-from .test_interpreters import _fake as fake_interpreter
-from .test_interpreters import _identity as identity
+from tests.builders import fake_interpreter
+from tests.builders import interpreter_identity as identity
+from tests.damage import one_line_error
 
 FAKE_GO = """#!/bin/sh
 case "$1" in

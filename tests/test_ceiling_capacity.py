@@ -14,9 +14,7 @@ import pytest
 
 from parkbench.analysis import current
 from parkbench.cli import main
-from tests import committed
-
-from . import synthetic
+from tests import committed, synthetic
 
 A = "CPython 3.11.7"   # meets the ceiling
 B = "CPython 3.13.0"   # predicted

@@ -9,6 +9,7 @@ import pytest
 
 from parkbench.cli import main
 from parkbench.core import registry
+from tests.damage import FIXTURES, one_line_error
 
 
 def _json_lines(text):
@@ -129,3 +130,60 @@ def test_the_stored_plan_s_table_is_current():
     assert shown == run_plan.docs_table() + "\n"
     for field in ("selection", "slo_seconds", "served_settings", "map_checks", "python_spec"):
         assert f"| `{field}` |" in shown
+
+
+@pytest.mark.parametrize("command", [
+    ["list"], ["show", str(FIXTURES), "--format", "json"], ["show", str(FIXTURES)],
+    ["compare", "fixture-a", "fixture-b", "--results", str(FIXTURES), "--format", "json"],
+])
+@pytest.mark.slow
+def test_a_closed_pipe_ends_quietly(command):
+    shell = " ".join(f"'{part}'" for part in [sys.executable, "-m", "parkbench", *command])
+    done = subprocess.run(f"{shell} | head -1", shell=True, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() and done.stderr == ""
+
+
+@pytest.mark.slow
+def test_a_closed_stdout_and_a_full_device_are_one_line_errors():
+    base = [sys.executable, "-m", "parkbench", "show", str(FIXTURES), "--format", "json"]
+    closed = subprocess.run(" ".join(f"'{p}'" for p in base) + " >&-", shell=True,
+                            capture_output=True, text=True, timeout=60)
+    assert closed.returncode == 2 and len(closed.stderr.strip().splitlines()) == 1
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(base, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2 and "No space left" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_an_ascii_terminal_gets_the_table(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "parkbench", "show", str(FIXTURES)],
+                          capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONIOENCODING="ascii"))
+    assert done.returncode == 0 and "R? (RSS)" in done.stdout and done.stderr == ""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--machine", "box\n"], "machine name must be a plain name"),
+    (["run", "--n", "-5,100,200"], "N must be a positive whole number"),
+    (["run", "--memory-budget", "50", "--models", "asyncio"], "below what the smallest probe child needs"),
+    (["run", "--memory-budget", "0.5"], "a size must be"),
+    (["run", "--repeat", "0"], "from 1 to 100"),
+    (["run", "--repeat", "1000000000"], "from 1 to 100"),
+    (["run", "--n", "100,200,10g"], "grid threads:condition holds 10000000000; N must be a whole number from 1 to 1,000,000,000"),
+])
+def test_unclear_input_is_a_one_line_error(tmp_path, capsys, argv, message):
+    try:
+        status = main(argv + ["--output", str(tmp_path / "out")])
+    except SystemExit as exit_info:  # argparse's own check, now one line too
+        status = exit_info.code
+    one_line_error(capsys, status, message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_fit_takes_zero_wake_ups_and_says_never_for_a_tiny_machine(capsys):
+    assert main(["fit", "--waiters", "10k", "--rate", "0", "--results", str(FIXTURES)]) == 0
+    capsys.readouterr()
+    assert main(["fit", "--waiters", "10k", "--rate", "5", "--memory", "4", "--results", str(FIXTURES)]) == 0
+    out = capsys.readouterr().out
+    assert "never" in out and "inf" not in out

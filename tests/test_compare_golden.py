@@ -8,8 +8,7 @@ import pyperf
 import pytest
 
 from parkbench.analysis import compare
-
-from . import synthetic
+from tests import synthetic
 
 RUN = "20260101T000000"
 GRID = [100, 700, 10_000]  # uneven N

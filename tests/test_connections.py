@@ -17,6 +17,7 @@ from parkbench.measurement.probes import connections, kernel_split
 from parkbench.measurement.runner import Failure, run_child
 from parkbench.presentation import summary
 from tests import synthetic
+from tests.builders import held_record
 
 # A /proc/slabinfo whose caches all have different footprints (pages * 4096 / objects
 # per slab): a client share computed from the wrong caches gives another number.
@@ -133,20 +134,11 @@ def test_capacity_of_one_server_process_is_its_descriptors_and_p_processes_escap
     assert bound.how_to_raise
 
 
-def _held_record(n, kernel_client_per, p50, p99):
-    record = synthetic.memory_record("asyncio", "connections", n)
-    record["kernel_client"] = 5000 + kernel_client_per * n
-    record["wake_seconds"] = None
-    record["connections"] = {"processes": 1, "request_p50": p50, "request_p999": 3 * p99,
-                             "request_p99": p99, "request_max": 4 * p99}
-    return record
-
-
 UNEVEN = [(100, 11e-6, 20e-6), (700, 13e-6, 30e-6), (10_000, 40e-6, 900e-6)]
 
 
 def test_the_clients_share_is_fitted_apart_from_the_servers_kernel():
-    records = [_held_record(n, 2700.0, p50, p99) for n, p50, p99 in UNEVEN]
+    records = [held_record(n, 2700.0, p50, p99) for n, p50, p99 in UNEVEN]
     figures = {f["metric"]: f["value"] for f in slopes.derive_memory(records)}
     assert figures["kernel_client_per_waiter"] == pytest.approx(2700.0)
     assert figures["kernel_per_waiter"] == pytest.approx(40.0)  # the server's, not the pair
@@ -154,7 +146,7 @@ def test_the_clients_share_is_fitted_apart_from_the_servers_kernel():
 
 
 def test_summary_shows_requests_at_the_smallest_and_largest_n(tmp_path):
-    records = [_held_record(n, 2700.0, p50, p99) for n, p50, p99 in UNEVEN]
+    records = [held_record(n, 2700.0, p50, p99) for n, p50, p99 in UNEVEN]
     synthetic.write_run(tmp_path, "m", "20261126T100000", records)
     frame = tidy.load(tmp_path)
     assert set(frame[frame.metric == "request_p99"].n) == {100, 700, 10_000}

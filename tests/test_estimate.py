@@ -4,8 +4,7 @@ import pytest
 
 from parkbench.core.protocol import Job
 from parkbench.measurement import estimate
-
-from . import synthetic
+from tests import synthetic
 
 
 def test_phases_sum_the_childrens_wall_times():

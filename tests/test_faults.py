@@ -16,7 +16,8 @@ import pytest
 
 from parkbench.analysis import tidy
 from parkbench.cli import main
-from parkbench.store import results
+from parkbench.store import results, run_file
+from tests.damage import one_line_error
 
 pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kernel
 
@@ -159,3 +160,66 @@ def test_bad_memory_budget_is_exit_2_and_writes_nothing(tmp_path, capsys, budget
     assert main(["run", f"--memory-budget={budget}", "--output", str(output)]) == 2
     assert message in capsys.readouterr().err
     assert not output.exists()
+
+
+def _processes_mentioning(text: str):
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if any(text in part for part in process.info["cmdline"] or ()):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_runner_during_a_switch_job_leaves_no_process(tmp_path):
+    import psutil
+
+    output = tmp_path / "killed-during-switch"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "parkbench", "run", "--models", "threads:condition", "--only",
+         "latency", "--latency-mode", "rigorous", "--output", str(output), "--machine", "m"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    family = []
+    while not family:  # the switch benchmark and at least one pyperf worker of it
+        assert time.monotonic() < deadline, "the switch benchmark never started a worker"
+        assert runner.poll() is None
+        for process in _processes_mentioning(str(output)):
+            try:
+                if "bench_switch.py" in " ".join(process.cmdline()) and process.children():
+                    family = [process, *process.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(0.02)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    deadline = time.monotonic() + 15
+    while any(process.is_running() and process.status() != psutil.STATUS_ZOMBIE for process in family):
+        assert time.monotonic() < deadline, [p.cmdline() for p in family if p.is_running()]
+        time.sleep(0.05)
+    assert not _processes_mentioning(str(output))
+
+
+@pytest.mark.slow
+def test_a_full_disk_mid_sweep_keeps_what_was_stored_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    real = run_file.write_json_atomic
+    calls = []
+
+    def full_after_three(path, document):
+        calls.append(path)
+        if len(calls) > 3:
+            raise OSError(28, "No space left on device")
+        real(path, document)
+
+    monkeypatch.setattr(run_file, "write_json_atomic", full_after_three)
+    status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
+                   "--output", str(tmp_path), "--machine", "m"])
+    line = one_line_error(capsys, status, "No space left on device", progress=True)
+    assert "--resume" in line and "2 measurements are in" in line  # the run file's 4th write failed
+    (path,) = (tmp_path / "m").glob("2*.json")
+    assert len(results.read_run(path)["measurements"]) == 2

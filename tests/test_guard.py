@@ -55,3 +55,29 @@ def test_the_floor_is_five_percent_of_memory_but_at_least_512_mib(monkeypatch):
     assert guard.default_floor() == 5 * 2**30
     monkeypatch.setattr(guard.psutil, "virtual_memory", lambda: Memory(2 * 2**30, 0))
     assert guard.default_floor() == 512 * 2**20
+
+
+def test_the_guard_counts_kernel_memory_when_it_dominates():
+    # threads: PSS grows 2 KiB per waiter, kernel 40 KiB: a PSS-only guard predicts a
+    # 20th of the real need
+    measured = [{"n": n, "memory": {"pss": 30e6 + 2048 * n, "kernel": 40_960 * n}} for n in (100, 1_000)]
+    peak, _ = guard.predict_peak("threads", 100_000, measured, margin=1.0)
+    assert peak == pytest.approx(30e6 + (2048 + 40_960) * 100_000, rel=1e-6)
+    budget = int(30e6 + 2048 * 100_000 * 2)  # enough for PSS alone, not for the total
+    assert guard.Guard(budget, 0, 1.0).refuse("threads", 100_000, measured) is not None
+
+
+def test_a_resumed_total_per_waiter_cannot_shrink_the_guard_s_prediction():
+    peak, basis = guard.predict_peak("asyncio", 10**9, [], 1.5, per_waiter=1e-300)
+    floor = 512  # asyncio's floor per waiter
+    assert peak >= floor * 10**9 and "raised to the floor" in basis
+    assert guard.Guard(budget_bytes=2**30, floor_bytes=0).refuse("asyncio", 10**9, [], per_waiter=1e-300) is not None
+
+
+def test_a_noisy_negative_slope_never_predicts_below_the_floor():
+    measured = [{"n": 100, "memory": {"pss": 30e6, "kernel": 0}},
+                {"n": 200, "memory": {"pss": 29e6, "kernel": -1e6}}]  # cost falls with N: noise
+    peak, basis = guard.predict_peak("asyncio", 10**9, measured, margin=1.5)
+    assert peak >= 512 * 10**9 * 1.5
+    assert "floor" in basis
+    assert guard.Guard(10 * 2**30, 2**29).refuse("asyncio", 10**9, measured) is not None

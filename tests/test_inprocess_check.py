@@ -14,7 +14,7 @@ from parkbench.core.protocol import JobKind
 from parkbench.measurement import guard, map_check_jobs, suite
 from parkbench.presentation import headline
 from parkbench.store import map_check_schema, record_schema
-from tests.test_loadgen import step_record
+from tests.builders import wakes_record
 
 # uneven figures: 1 / 7.3 µs = 136,986 wake-ups/s on one core; 1,103 B per task
 PROFILE = sizing.Profile("m", "asyncio", "event", 1_103.0, 15_811_000, "memory", 7.3e-6, 1,
@@ -25,7 +25,7 @@ RATE = 1 / 7.3e-6
 GiB = 2**30
 
 
-def _checked(waiters=7_905_500, rates=(109_589, 171_233)):
+def in_process_check(waiters=7_905_500, rates=(109_589, 171_233)):
     return {"model": "asyncio", "variant": "event", "waiters": waiters, "rates": list(rates),
             "predicted_rate": RATE, "predicted_capacity": 15_811_000, "basis": "b",
             "bytes_per_waiter": 1_103.0}
@@ -57,10 +57,10 @@ def test_a_budget_too_small_for_half_the_capacity_caps_w_and_the_guard_takes_tha
 
 
 def test_an_in_process_check_is_a_wakes_job_that_needs_no_load_generator():
-    connections = {**_checked(9_968, (12_383, 19_349)), "variant": "connections"}
+    connections = {**in_process_check(9_968, (12_383, 19_349)), "variant": "connections"}
     del connections["bytes_per_waiter"]
     jobs, refused = suite.jobs([("asyncio", "event"), ("asyncio", "connections")], {}, memory=False,
-                               served_grids={}, map_checks=[_checked(), connections],
+                               served_grids={}, map_checks=[in_process_check(), connections],
                                served_unavailable="no go")
     assert [(j.kind, j.variant, j.rates) for j in jobs] == [(JobKind.WAKES, "event", (109_589, 171_233))]
     assert [job.kind for job, _ in refused] == [JobKind.SERVED]
@@ -80,7 +80,7 @@ def test_the_probe_is_given_the_rates_and_the_checked_step():
 
 def test_the_sweep_guards_a_check_by_its_planned_total_per_waiter(monkeypatch):
     from parkbench.measurement import runner
-    from tests.test_runner import ListStore, plan_of
+    from tests.builders import ListStore, plan_of
 
     asked = []
 
@@ -95,33 +95,20 @@ def test_the_sweep_guards_a_check_by_its_planned_total_per_waiter(monkeypatch):
     memory = protocol.Job(JobKind.MEMORY, "asyncio", "event", 1_000)
     monkeypatch.setattr(runner, "run_child", lambda *a, **k: pytest.fail("the guard refused it"))
     store = ListStore()
-    plan = plan_of(map_checks=(_checked(),))
+    plan = plan_of(map_checks=(in_process_check(),))
     runner.Sweep([memory, check], plan, store, guard=Recording()).run()
     assert asked == [("asyncio", 1_000, None), ("asyncio", 7_905_500, 1_103.0)]
     assert [skip["reason"] for skip in store.skipped] == ["no room", "no room"]
 
 
-def wakes_record(steps, waiters=7_905_500, rates=(109_589, 171_233)):
-    """A wakes record as the probe child sends it: ``steps`` (offered, p99[, achieved])."""
-    shaped = [step_record(s[0], p99=s[1], seconds=6.0, achieved=s[2] if len(s) > 2 else None)
-              for s in steps]
-    proof = {"method": "m", "blocked_before": waiters, "blocked_after": waiters, "settle_polls": 0,
-             "before": {}, "after": {}}
-    return {"kind": "wakes", "model": "asyncio", "variant": "event", "n": waiters, "parked": waiters,
-            "spawn_seconds": 1.0, "wake_seconds": None, "parks_on": "asyncio.Event.wait",
-            "proof": proof, "wakes": {"active": 16, "warmup_seconds": 0.5, "samples_cap": 10**6,
-                                      "steps": shaped},
-            "rates": list(rates), "repeat": 0, "wall_seconds": 14.0}
-
-
 def test_verdicts_judge_each_wake_rate_as_a_served_step_and_against_the_map():
-    agreeing = map_checks.verdicts(wakes_record([(109_589, 0.001), (171_233, 0.02)]), _checked(), 0.005)
+    agreeing = map_checks.verdicts(wakes_record([(109_589, 0.001), (171_233, 0.02)]), in_process_check(), 0.005)
     assert [(r["held"], r["predicted"], r["agrees"]) for r in agreeing] == [(True, True, True),
                                                                            (False, False, True)]
     assert agreeing[0]["share"] == pytest.approx(0.8, abs=1e-5) and agreeing[0]["waiters"] == 7_905_500
     # 0.8x fell behind (97% achieved, p99 fine), 1.25x held: both disagree, and say how
     rows = map_checks.verdicts(wakes_record([(109_589, 0.001, 106_300.0), (171_233, 0.004)]),
-                               _checked(), 0.005)
+                               in_process_check(), 0.005)
     assert [(r["held"], r["predicted"], r["agrees"]) for r in rows] == [(False, True, False),
                                                                        (True, False, False)]
     texts = [map_checks.disagreement(r) for r in rows]
@@ -129,17 +116,16 @@ def test_verdicts_judge_each_wake_rate_as_a_served_step_and_against_the_map():
     assert "understates" in texts[1] and "1.25x" in texts[1]
     # the run's SLO decides: 4 ms is not held at a 3 ms SLO
     assert map_checks.verdicts(wakes_record([(171_233, 0.004)], rates=(171_233,)),
-                               _checked(), 0.003)[0]["held"] is False
+                               in_process_check(), 0.003)[0]["held"] is False
 
 
 def test_a_run_with_both_checks_gives_verdicts_of_both_kinds():
-    from tests.test_map_checks import _check_record
-    from tests.test_map_checks import _checked as connections_check
+    from tests.builders import connections_check, connections_check_record
 
     document = {"run_id": "20260105T000000Z",
-                "parameters": {"slo_seconds": 0.005, "map_checks": [_checked(), connections_check()]},
+                "parameters": {"slo_seconds": 0.005, "map_checks": [in_process_check(), connections_check()]},
                 "measurements": [wakes_record([(109_589, 0.001), (171_233, 0.02)]),
-                                 _check_record([(12_383, 0.001), (19_349, 0.02)])]}
+                                 connections_check_record([(12_383, 0.001), (19_349, 0.02)])]}
     rows = map_checks.of_run(document)
     assert [(r["variant"], r["held"]) for r in rows] == [("event", True), ("event", False),
                                                         ("connections", True), ("connections", False)]
@@ -163,13 +149,13 @@ def test_a_wakes_record_and_an_in_process_check_are_untrusted_input():
         said.append(rule)
         raise UserError(rule)
 
-    for bad in ({k: v for k, v in _checked().items() if k != "bytes_per_waiter"},
-                {**_checked(), "bytes_per_waiter": -1.0}, {**_checked(), "bytes_per_waiter": "1 KB"}):
+    for bad in ({k: v for k, v in in_process_check().items() if k != "bytes_per_waiter"},
+                {**in_process_check(), "bytes_per_waiter": -1.0}, {**in_process_check(), "bytes_per_waiter": "1 KB"}):
         with pytest.raises(UserError):
             map_check_schema.check([bad], fail)
     assert "must name bytes_per_waiter" in said[0] and "bytes_per_waiter" in said[1] + said[2]
     with pytest.raises(UserError, match="must not name bytes_per_waiter"):
-        map_check_schema.check([{**_checked(), "variant": "connections"}], fail)
+        map_check_schema.check([{**in_process_check(), "variant": "connections"}], fail)
 
 
 def test_only_check_plans_a_wakes_job_and_a_resumed_plan_meets_the_same_rule():
@@ -179,7 +165,7 @@ def test_only_check_plans_a_wakes_job_and_a_resumed_plan_meets_the_same_rule():
     from parkbench.measurement.plan import RunPlan
 
     args = build_parser().parse_args(["run", "--only", "check", "--models", "asyncio:event"])
-    plan = dataclasses.replace(RunPlan.from_args(args), map_checks=(_checked(),)).checked()
+    plan = dataclasses.replace(RunPlan.from_args(args), map_checks=(in_process_check(),)).checked()
     # a check parks half a model's capacity: 7.2M asyncio tasks took over the default 120 s
     assert plan.timeout_seconds == suite.FULL_TIMEOUT_SECONDS
     timed = build_parser().parse_args(["run", "--only", "check", "--models", "asyncio:event", "--timeout", "30"])
@@ -189,7 +175,7 @@ def test_only_check_plans_a_wakes_job_and_a_resumed_plan_meets_the_same_rule():
     jobs, refused = reopened.jobs(served_unavailable="no load generator")
     assert [(j.kind, j.n) for j in jobs] == [(JobKind.WAKES, 7_905_500)] and not refused
     with pytest.raises(UserError, match="run.json.*bytes_per_waiter"):
-        RunPlan.from_document({**stored, "map_checks": [{**_checked(), "bytes_per_waiter": 0}]}, "run.json")
+        RunPlan.from_document({**stored, "map_checks": [{**in_process_check(), "bytes_per_waiter": 0}]}, "run.json")
     with pytest.raises(UserError, match="does not select"):
         dataclasses.replace(plan, selection=(("asyncio", "connections"),),
                             grids={"asyncio:connections": (1, 10, 100)}).checked()
@@ -213,7 +199,7 @@ def test_the_in_process_maps_mark_held_and_not_held_points():
     from parkbench.presentation import sizing_plots
 
     other = sizing.Profile("m", "threads", "condition", 40_000.0, 30_000, "threads-max", 9e-6, 1)
-    rows = map_checks.verdicts(wakes_record([(109_589, 0.001), (171_233, 0.02)]), _checked(), 0.005)
+    rows = map_checks.verdicts(wakes_record([(109_589, 0.001), (171_233, 0.02)]), in_process_check(), 0.005)
     axis = [10 ** (k / 4) for k in range(8, 33)]
     decision = sizing_plots.decision_map([PROFILE, other], axis, axis, 24 * GiB, 2, rows)
     marks = [line.get_gid() for ax in decision.axes for line in ax.lines
@@ -230,14 +216,12 @@ def test_the_in_process_maps_mark_held_and_not_held_points():
 
 def test_a_newer_run_that_checked_one_workload_hides_no_other(tmp_path):
     from parkbench.analysis import current
-    from tests.test_map_checks import _check_record
-    from tests.test_map_checks import _checked as connections_check
-    from tests.test_served_figures import _run
+    from tests.builders import connections_check, connections_check_record, served_run
 
-    older = _run(tmp_path, [_check_record([(12_383, 0.001), (19_349, 0.02)]),
+    older = served_run(tmp_path, [connections_check_record([(12_383, 0.001), (19_349, 0.02)]),
                             wakes_record([(109_589, 0.009), (171_233, 0.02)])], when="20260101T000000")
-    newer = _run(tmp_path, [wakes_record([(109_589, 0.001), (171_233, 0.02)])], when="20260103T000000")
-    for path, checks in ((older, [_checked(), connections_check()]), (newer, [_checked()])):
+    newer = served_run(tmp_path, [wakes_record([(109_589, 0.001), (171_233, 0.02)])], when="20260103T000000")
+    for path, checks in ((older, [in_process_check(), connections_check()]), (newer, [in_process_check()])):
         doc = json.loads(path.read_text())
         doc["parameters"]["map_checks"] = checks
         path.write_text(json.dumps(doc))
@@ -251,13 +235,13 @@ def test_the_report_marks_and_tables_an_in_process_check(tmp_path):
     import matplotlib
 
     from tests import shapes, synthetic
-    from tests.test_report_shapes import run_notebook
+    from tests.builders import run_notebook
 
     shapes.write(tmp_path, "one-interpreter")
     path = synthetic.write_run(tmp_path, "m", "20260102T000000",
                                [wakes_record([(109_589, 0.001), (171_233, 0.02)], waiters=50_000)])
     doc = json.loads(path.read_text())
-    doc["parameters"]["map_checks"] = [_checked(waiters=50_000)]
+    doc["parameters"]["map_checks"] = [in_process_check(waiters=50_000)]
     path.write_text(json.dumps(doc))
     shown = run_notebook(tmp_path)
     marks = [line.get_gid() for item in shown if isinstance(item, matplotlib.figure.Figure)
@@ -293,7 +277,7 @@ def test_only_check_runs_a_tiny_in_process_check_end_to_end(tmp_path, monkeypatc
     from parkbench.cli import main
     from parkbench.store import results
 
-    tiny = {**_checked(waiters=1_000, rates=(1_000, 1_500)), "predicted_rate": 1_250.0,
+    tiny = {**in_process_check(waiters=1_000, rates=(1_000, 1_500)), "predicted_rate": 1_250.0,
             "predicted_capacity": 2_000, "bytes_per_waiter": 1_103.0}
     monkeypatch.setattr(map_checks, "predict", lambda *a, **k: ([tiny], ""))
     monkeypatch.setattr(map_check_jobs, "STEP_SECONDS", 1.0)

@@ -13,21 +13,7 @@ from parkbench.cli import main
 from parkbench.core import registry
 from parkbench.core.errors import UserError
 from parkbench.measurement import interpreters, suite
-
-
-def _fake(path: Path, identity: dict) -> Path:
-    """An executable that answers the identity question as ``identity`` describes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"#!/bin/sh\necho '{json.dumps(identity)}'\n")
-    path.chmod(0o755)
-    return path
-
-
-def _identity(version="3.13.0", implementation="CPython", gil_disabled=False):
-    major, minor = (int(part) for part in version.split(".")[:2])
-    return {"version": version, "implementation": implementation, "build": "b", "compiler": "c",
-            "abi": f"cpython-{major}{minor}{'t' if gil_disabled else ''}-x86_64-linux-gnu",
-            "gil_disabled": gil_disabled, "version_info": [major, minor]}
+from tests.builders import fake_interpreter, interpreter_identity
 
 
 @pytest.fixture
@@ -36,9 +22,9 @@ def pyenv(tmp_path, monkeypatch):
     for version in ("3.13.0", "3.13.2", "3.12.1", "3.13.1t"):
         threaded = "t" if version.endswith("t") else ""
         minor = ".".join(version.rstrip("t").split(".")[:2])
-        _fake(root / "versions" / version / "bin" / f"python{minor}{threaded}",
-              _identity(version.rstrip("t"), gil_disabled=bool(threaded)))
-    _fake(root / "shims" / "python3.12", _identity("3.12.1"))  # a shim: never chosen
+        fake_interpreter(root / "versions" / version / "bin" / f"python{minor}{threaded}",
+              interpreter_identity(version.rstrip("t"), gil_disabled=bool(threaded)))
+    fake_interpreter(root / "shims" / "python3.12", interpreter_identity("3.12.1"))  # a shim: never chosen
     monkeypatch.setenv("PYENV_ROOT", str(root))
     monkeypatch.setenv("PATH", f"{root / 'shims'}{os.pathsep}{os.environ['PATH']}")
     return root
@@ -52,7 +38,7 @@ def test_a_version_finds_pyenv_newest_build_and_an_exact_one(pyenv):
 
 
 def test_path_wins_over_pyenv_for_a_minor_version(pyenv, tmp_path, monkeypatch):
-    found = _fake(tmp_path / "bin" / "python3.13", _identity("3.13.5"))
+    found = fake_interpreter(tmp_path / "bin" / "python3.13", interpreter_identity("3.13.5"))
     monkeypatch.setenv("PATH", f"{found.parent}{os.pathsep}{os.environ['PATH']}")
     assert interpreters.resolve("3.13") == found
     assert interpreters.resolve("3.13.0") == pyenv / "versions/3.13.0/bin/python3.13"
@@ -77,12 +63,12 @@ def test_a_spec_that_names_nothing_is_refused(pyenv, spec, message):
 
 
 @pytest.mark.parametrize("identity, message", [
-    (_identity("3.9.18"), "CPython 3.9.18 is not CPython 3.11 or newer"),
-    (_identity("3.11.4", implementation="PyPy"), "PyPy 3.11.4 is not CPython 3.11 or newer"),
+    (interpreter_identity("3.9.18"), "CPython 3.9.18 is not CPython 3.11 or newer"),
+    (interpreter_identity("3.11.4", implementation="PyPy"), "PyPy 3.11.4 is not CPython 3.11 or newer"),
 ])
 def test_an_interpreter_that_cannot_drive_a_child_is_refused(tmp_path, identity, message):
     with pytest.raises(UserError, match=message):
-        interpreters.identify(_fake(tmp_path / "python", identity))
+        interpreters.identify(fake_interpreter(tmp_path / "python", identity))
 
 
 def test_something_that_is_not_python_is_refused(tmp_path):
@@ -95,7 +81,7 @@ def test_something_that_is_not_python_is_refused(tmp_path):
 
 @pytest.mark.parametrize("spec", ["3.14", "/no/such/python", "3.9"])
 def test_run_with_a_bad_spec_writes_nothing_and_exits_2(pyenv, tmp_path, capsys, spec):
-    _fake(pyenv / "versions" / "3.9.18" / "bin" / "python3.9", _identity("3.9.18"))
+    fake_interpreter(pyenv / "versions" / "3.9.18" / "bin" / "python3.9", interpreter_identity("3.9.18"))
     output = tmp_path / "results"
     assert main(["run", "--python", "3.13", "--python", spec, "--models", "asyncio:event",
                  "--n", "1000,2000,4000", "--output", str(output)]) == 2
@@ -193,7 +179,7 @@ def test_the_main_sections_use_the_interpreter_with_the_most_figures():
 def test_a_fake_cpython_3_99_is_one_line_not_a_traceback(tmp_path, capsys):
     """issue 28.12: an interpreter that answers the identity question as CPython 3.99 but
     makes no venv gave a FileNotFoundError traceback."""
-    fake = _fake(tmp_path / "bin" / "python3.99", _identity("3.99.0"))
+    fake = fake_interpreter(tmp_path / "bin" / "python3.99", interpreter_identity("3.99.0"))
     output = tmp_path / "results"
     assert main(["run", "--python", str(fake), "--models", "asyncio:event", "--n", "1000,2000,4000",
                  "--output", str(output)]) == 2
@@ -205,12 +191,12 @@ def test_a_fake_cpython_3_99_is_one_line_not_a_traceback(tmp_path, capsys):
 @pytest.mark.parametrize("version", ["3.99", "3.12.1/../../escape", "3.12.1\x1b[2J", "3.12.1 ", "3.12.x"])
 def test_a_told_version_that_is_no_plain_release_is_refused(tmp_path, version):
     """The told version names the interpreter's cache folder: it must be a plain release."""
-    identity = {**_identity("3.12.1"), "version": version}
+    identity = {**interpreter_identity("3.12.1"), "version": version}
     with pytest.raises(UserError, match="not an interpreter's identity"):
-        interpreters.identify(_fake(tmp_path / "python", identity))
+        interpreters.identify(fake_interpreter(tmp_path / "python", identity))
 
 
 @pytest.mark.parametrize("version", ["3.12.1", "3.13.0rc1", "3.14.0a2+"])
 def test_a_release_or_pre_release_version_is_accepted(tmp_path, version):
-    identity = {**_identity("3.12.1"), "version": version}
-    assert interpreters.identify(_fake(tmp_path / "python", identity))["version"] == version
+    identity = {**interpreter_identity("3.12.1"), "version": version}
+    assert interpreters.identify(fake_interpreter(tmp_path / "python", identity))["version"] == version

@@ -16,8 +16,7 @@ import psutil
 import pytest
 
 from parkbench.measurement import gotoolchain
-
-from .test_interpreters import _identity
+from tests.builders import interpreter_identity
 
 FAKE_GO = """#!/bin/sh
 case "$1" in
@@ -74,7 +73,7 @@ def _start(tmp_path, setup):
         selection = ["--models", "go:chan"]
     else:
         python = _script(tmp_path / "other" / "python3.13", FAKE_PYTHON.format(
-            token=token, started=started, identity=json.dumps(_identity("3.13.0"))))
+            token=token, started=started, identity=json.dumps(interpreter_identity("3.13.0"))))
         selection = ["--python", str(python), "--models", "asyncio:event"]
     run = subprocess.Popen([sys.executable, "-m", "parkbench", "run", *selection, "--only", "memory",
                             "--n", "1000,2000,4000", "--output", str(tmp_path / "results")],

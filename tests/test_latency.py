@@ -153,3 +153,25 @@ def test_switch_script_rejects_unknown_primitive():
                            "lock", "--placement", "same-core"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "accepted primitives: event, channel, greenlet" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_switch_benchmark_counts_two_hand_offs_per_round_trip(tmp_path):
+    """pyperf's metadata says inner_loops = 2, and its median agrees (within a loose
+    factor: a shared machine) with a direct ping-pong timed here at the same placement
+    (unpinned, the two threads may land on two busy cores: ten times slower)."""
+    import pyperf
+
+    from parkbench.measurement import placement, switchbench
+    from parkbench.measurement.probes import threads
+
+    path = tmp_path / "switch.json"
+    command = switchbench.switch_command("threads", "lock", "same-core", path, "quick")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    benchmark = pyperf.Benchmark.load(str(path))
+    assert benchmark.get_metadata()["inner_loops"] == 2
+    loops = 20_000
+    one_way = threads.pingpong("lock", loops, placement.cpus_for("same-core")) / loops / 2
+    ratio = benchmark.median() / one_way
+    assert 0.25 < ratio < 4, (benchmark.median(), one_way)

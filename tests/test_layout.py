@@ -84,3 +84,69 @@ def test_the_package_resources_are_links_to_the_files_edited_at_the_top_level():
         link = resources / name
         assert link.is_symlink(), f"parkbench/resources/{name} is a copy, not a link to {target}"
         assert link.resolve() == (PACKAGE.parent / target).resolve()
+
+
+MAX_LOCAL_IMPORTS = 25
+MAX_FUNCTION_LINES = 80
+
+
+def _function_local_imports() -> list[tuple[str, int, str]]:
+    """(file, line, text) of every ``parkbench`` import made inside a function."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = path.read_text().splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for inner in ast.walk(node):
+                module = (inner.module if isinstance(inner, ast.ImportFrom)
+                          else inner.names[0].name if isinstance(inner, ast.Import) else None)
+                if module and module.startswith("parkbench"):
+                    found.append((str(path.relative_to(PACKAGE)), inner.lineno, lines[inner.lineno - 1]))
+    return sorted(set(found))
+
+
+def test_imports_sit_at_the_top_and_each_one_left_in_a_function_says_why():
+    """A function-local import hides the graph from readers and tools (that is how a
+    circle grew unseen): only a few remain, each with its reason on its line."""
+    local = _function_local_imports()
+    assert len(local) <= MAX_LOCAL_IMPORTS, local
+    assert [(name, line) for name, line, text in local if "#" not in text] == []
+
+
+def test_no_function_is_over_80_lines():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                    long.append((str(path.relative_to(PACKAGE)), node.name))
+    assert long == []
+
+
+def test_no_test_module_imports_another_test_module():
+    """Shared helpers live in the helper modules (builders, synthetic, damage, committed,
+    shapes); a test module imports none of its siblings."""
+    tests = Path(__file__).parent
+    found = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [alias.name for alias in node.names] if isinstance(node, ast.ImportFrom) else []
+            if module and (module.startswith(("tests.test_", "test_")) or node.level and module.startswith("test_")
+                           or (module == "tests" and any(name.startswith("test_") for name in names))):
+                found.append((path.name, module))
+    assert found == []
+
+
+def test_a_command_changes_a_run_only_through_the_store_s_object():
+    """``commands/run.py`` and the runner read and change a run through ``RunFile``'s
+    methods: no raw ``document[...]`` of a run file anywhere outside the store."""
+    offenders = []
+    for path in (PACKAGE / "commands").glob("*.py"):
+        offenders += [path.name for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, ast.Attribute) and node.attr in ("document", "_document")]
+    for path in (PACKAGE / "measurement").rglob("*.py"):
+        offenders += [path.name for node in ast.walk(ast.parse(path.read_text()))
+                      if isinstance(node, ast.Attribute) and node.attr == "_document"]
+    assert offenders == []

@@ -1,5 +1,6 @@
 """OS limits from fixture trees, capacity arithmetic, and real runs into a lowered limit."""
 
+import json
 import subprocess
 import sys
 
@@ -133,7 +134,6 @@ def test_to_limit_threads_against_a_lowered_address_space(tmp_path):
     baseline = subprocess.run(
         [sys.executable, "-m", "parkbench.measurement.probe_child", "--model", "threads", "--variant", "condition",
          "--n", "1"], capture_output=True, text=True, timeout=60)
-    import json
 
     vms = json.loads(baseline.stdout.strip().splitlines()[-1])["memory"]["vms"]
     # 2 GiB more: 8 MiB stacks, and up to 8 per CPU of glibc's 64 MiB per-thread arenas.
@@ -195,3 +195,18 @@ def test_the_limits_listing_shows_the_connection_limits_where_known():
     assert "net.netfilter.nf_conntrack_max        262,144 (7 tracked now)" in text
     values.update(nr_open=None, ephemeral_ports=None, nf_conntrack_max=None)
     assert "nr_open" not in "\n".join(limit_lines(values))  # a results file from before them
+
+
+def test_a_tighter_parent_cgroup_binds_the_child(tmp_path):
+    (tmp_path / "proc/self").mkdir(parents=True)
+    (tmp_path / "proc/self/cgroup").write_text("0::/parent/child\n")
+    base = tmp_path / "sys/fs/cgroup"
+    (base / "parent/child").mkdir(parents=True)
+    (base / "parent/pids.max").write_text("300\n")          # tighter, in the parent
+    (base / "parent/child/pids.max").write_text("5000\n")   # looser, in the child
+    (base / "pids.max").write_text("max\n")
+    (base / "parent/memory.max").write_text("max\n")
+    (base / "parent/child/memory.max").write_text("1073741824\n")
+    found = limits.read(str(tmp_path))
+    assert found["cgroup_pids_max"] == 300
+    assert found["cgroup_memory_max"] == 2**30

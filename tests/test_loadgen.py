@@ -19,6 +19,7 @@ import pytest
 from parkbench.analysis import served
 from parkbench.measurement import gotoolchain
 from parkbench.store import loadgen_output, run_plan
+from tests.builders import document, step_record
 
 slow = pytest.mark.slow
 
@@ -154,27 +155,6 @@ def test_a_server_that_is_not_there_is_a_one_line_failure(loadgen):
 # ---- the analysis -------------------------------------------------------------------
 
 
-def step_record(offered, achieved=None, p99=0.001, errors=0, timeouts=0, unsent=0, seconds=2.0):
-    scheduled = math.ceil(offered * seconds)
-    count = scheduled - errors - timeouts - unsent
-    return {"offered": offered, "seconds": seconds, "count": count,
-            "achieved": count / seconds if achieved is None else achieved,
-            "errors": errors, "timeouts": timeouts, "p50": min(p99, 0.0001), "p90": p99 / 2, "p99": p99,
-            "p999": 0.2, "max": 0.3, "interval_seconds": seconds / 2,
-            "interval_rates": [count / seconds] * 2, "cpu_seconds": 0.5, "scheduled": scheduled,
-            "unsent": unsent, "send_lag_p50": 0.00001, "send_lag_p99": 0.0001}
-
-
-def document(*steps):
-    closed = {key: value for key, value in step_record(50_000).items()
-              if key not in ("offered", "scheduled", "unsent", "send_lag_p50", "send_lag_p99")}
-    return {"format": 1, "address": "127.0.0.1:4000", "connections": 16, "timeout_seconds": 1.0,
-            "go_version": "go1.27.3", "gomaxprocs": 1,
-            "warmup": {"seconds": 1.0, "offered": None, "count": 1000, "errors": 0, "timeouts": 0},
-            "steps": list(steps), "closed": closed, "cpu_user_seconds": 1.5, "cpu_system_seconds": 2.5,
-            "wall_seconds": 12.0, "complete": True, "stopped": None}
-
-
 def rate_of(*steps, slo=run_plan.DEFAULT_SLO_SECONDS):
     return served.sustainable_rate(loadgen_output.parse(document(*steps)).steps, slo)
 
@@ -298,3 +278,21 @@ def test_a_stopped_run_and_an_empty_one_parse():
     assert not loadgen_output.parse(document()).steps
     with pytest.raises(ValueError, match="must be an object, not list"):
         loadgen_output.parse([doc])
+
+
+def test_the_generator_format_true_is_not_format_1():
+    loadgen_output.parse(document(step_record(1_000)))
+    with pytest.raises(ValueError, match="format"):
+        loadgen_output.parse({**document(step_record(1_000)), "format": True})
+
+
+@pytest.mark.parametrize("extra, refused", [(0, False), (1, False), (2, True), (1_000, True)])
+def test_a_step_schedules_no_more_than_its_rate_for_its_time(extra, refused):
+    step = step_record(1_000, seconds=2.0)  # 2,000 scheduled
+    step.update(scheduled=step["scheduled"] + extra, count=step["count"] + extra)
+    step["achieved"] = step["count"] / step["seconds"]
+    if refused:
+        with pytest.raises(ValueError, match="more than 1000/s for 2 s"):
+            loadgen_output.parse_steps([step])
+    else:
+        loadgen_output.parse_steps([step])

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from parkbench.analysis import current, tidy
-
-from . import synthetic
+from tests import synthetic
 
 
 def _rows_scanned(tmp_path, runs: int, monkeypatch) -> int:

@@ -222,7 +222,7 @@ def test_an_interpreter_is_stored_as_a_version_the_reader_accepts(spec, identity
 
 
 def test_a_plan_built_by_hand_is_only_what_it_says():
-    from tests.test_runner import plan_of
+    from tests.builders import plan_of
 
     made = plan_of(selection=(("asyncio", "event"),), grids={"asyncio:event": (1, 2, 3)}, timeout_seconds=7.0)
     assert dataclasses.replace(made, repeat=2).repeat == 2 and made.timeout_seconds == 7.0
@@ -231,7 +231,7 @@ def test_a_plan_built_by_hand_is_only_what_it_says():
 def test_a_record_that_breaks_the_results_format_fails_its_job_alone(monkeypatch):
     from parkbench.core.protocol import Job, JobKind
     from parkbench.measurement import runner
-    from tests.test_runner import ListStore, plan_of
+    from tests.builders import ListStore, plan_of
 
     def good(job):
         return {"kind": "memory", "model": job.model, "variant": job.variant, "n": job.n,

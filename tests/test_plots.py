@@ -16,9 +16,10 @@ matplotlib.use("Agg")
 
 from parkbench.analysis import current, sizing  # noqa: E402
 from parkbench.presentation import memoryplots, plots, sizing_plots
-from tests import committed
-
-from . import synthetic  # noqa: E402
+from tests import (
+    committed,
+    synthetic,  # noqa: E402
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 

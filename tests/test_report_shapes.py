@@ -5,38 +5,15 @@ error as the report itself treats one (``report.py``); one shape renders for rea
 ``test_report.py``."""
 
 import json
-import warnings
 from pathlib import Path
 
 import matplotlib
 import pytest
 
 from tests import shapes
+from tests.builders import run_notebook
 
 matplotlib.use("Agg")
-NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "report.ipynb"
-
-
-def run_notebook(results_dir: Path) -> list:
-    """Every code cell of the report, as ``parkbench report`` runs them; what it displayed."""
-    import IPython.display
-
-    shown: list = []
-    namespace = {"__name__": "report"}
-    cells = [cell for cell in json.loads(NOTEBOOK.read_text())["cells"] if cell["cell_type"] == "code"]
-    original = IPython.display.display
-    IPython.display.display = lambda *items, **_: shown.extend(items)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            for cell in cells:
-                source = "".join(line for line in cell["source"] if not line.startswith("%"))
-                if "parameters" in cell.get("metadata", {}).get("tags", []):
-                    source += f"\nresults_dir = {str(results_dir)!r}\n"
-                exec(compile(source, "report", "exec"), namespace)
-    finally:
-        IPython.display.display = original
-    return shown
 
 
 @pytest.mark.parametrize("shape", sorted(shapes.SHAPES))

@@ -1,7 +1,9 @@
 """The runner contains what its children do: failures, crashes and hangs."""
 
 import os
+import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -9,9 +11,9 @@ import pytest
 from parkbench.core.protocol import Job
 from parkbench.measurement import runner
 from parkbench.measurement.guard import Guard
-from parkbench.measurement.plan import RunPlan
 from parkbench.measurement.runner import Failure, Sweep, run_child
 from parkbench.measurement.suite import jobs as plan
+from tests.builders import ListStore, a_record, plan_of
 
 JOB = Job("memory", "asyncio", "event", 10, 0)
 
@@ -73,50 +75,6 @@ def _ends(pid, seconds=10.0):
         return process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
-
-
-def plan_of(**settings) -> RunPlan:
-    """A plan for the runner alone (it reads the timeout and the child settings); the
-    fields every stored plan has take the command line's defaults unless given."""
-    from parkbench.measurement import placement, suite, switchbench
-
-    required = {"timeout_seconds": suite.DEFAULT_TIMEOUT_SECONDS, "placements": placement.PLACEMENTS,
-                "tail_loops": switchbench.TAIL_LOOPS, "memory_budget_bytes": 0, "memory_floor_bytes": 0,
-                "guard_margin": 1.5, "selection": (), "grids": {}}
-    return RunPlan(**{**required, **settings})
-
-
-def a_record(job: Job, pss: int = 10_000_000, folder: str = "run") -> dict:
-    """A record of ``job`` that the results format takes (switch files under ``folder``,
-    the run's id)."""
-    record = {**job.as_record(), "wall_seconds": 0.5}
-    if job.kind == "memory":
-        record.update(memory={"rss": pss, "uss": pss, "pss": pss, "vms": pss, "kernel": 0},
-                      spawn_seconds=0.1, wake_seconds=0.1)
-    elif job.kind == "tail":
-        record.update(tail={key: 1e-6 for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max")})
-    else:
-        record.update(median=1e-6, mean=1e-6,
-                      stdev=0.0, values=5, file=f"{folder}/switch.json")
-    return record
-
-
-class ListStore:
-    def __init__(self):
-        self.measurements, self.failures, self.skipped, self.round_files = [], [], [], []
-
-    def add_measurement(self, record):
-        self.measurements.append(record)
-
-    def add_switch_round(self, record, round_file):
-        self.measurements.append(record)
-        self.round_files.append(round_file)
-
-    def add_failure(self, record):
-        self.failures.append(record)
-
-    def add_skip(self, record):
-        self.skipped.append(record)
 
 
 def _fake_child(fail_from=None):
@@ -217,3 +175,63 @@ def test_a_child_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
         assert list(os.listdir(short)) == []
     finally:
         shutil.rmtree(short, ignore_errors=True)
+
+
+def _leave_a_sleeper(tmp_path, popen_options=""):
+    """Run, through the runner, a child that starts a sleeping process (with
+    ``popen_options``) and exits: the sleeper's pid."""
+    marker = tmp_path / "left.pid"
+    code = ("import json, os, subprocess, sys\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+            f"                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL{popen_options})\n"
+            f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
+            "from parkbench.core import protocol\n"
+            "protocol.send({'kind': 'memory', 'model': 'asyncio', 'variant': 'event', 'n': 1, 'ok': True})\n")
+    outcome = run_child(Job("memory", "asyncio", "event", 1), timeout=60,
+                        command=[sys.executable, "-c", code])
+    assert outcome["ok"] is True
+    return int(marker.read_text())
+
+
+@pytest.mark.slow
+def test_the_runner_kills_what_a_finished_child_left_in_its_group(tmp_path):
+    pid = _leave_a_sleeper(tmp_path)
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the grandchild outlived its finished parent"
+        time.sleep(0.02)
+
+
+def test_the_runner_ends_what_a_child_left_in_groups_of_their_own_before_it_returns(tmp_path):
+    """A probe's servers and clients make process groups of their own: killing the
+    child's group missed them, and they tore down in the next probe's window."""
+    pid = _leave_a_sleeper(tmp_path, ", process_group=0")
+    # gone already, reaped too: no window of the next child sees it end or counts its reaping
+    assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_the_runner_is_the_reaper_of_what_its_children_orphan():
+    """A killed probe's workers were re-parented to init, which reaped 400 of them when it
+    next woke: inside the next probe's window (400 tasks ended elsewhere)."""
+    from parkbench.measurement import lifeline
+
+    lifeline.become_subreaper()
+    code = ("import subprocess, sys; print(subprocess.Popen(['sleep', '30'], stdout=subprocess.DEVNULL, "
+            "stderr=subprocess.DEVNULL).pid, "
+            "flush=True)")
+    parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    orphan = int(parent.stdout)
+    try:
+        with open(f"/proc/{orphan}/stat") as handle:
+            assert int(handle.read().rsplit(")", 1)[1].split()[1]) == os.getpid()
+    finally:
+        os.kill(orphan, 9)
+        os.waitpid(orphan, 0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

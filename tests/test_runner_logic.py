@@ -9,7 +9,11 @@ import pytest
 from parkbench.core.protocol import FailureKind, Job, JobKind
 from parkbench.measurement import runner, switchbench
 from parkbench.measurement.runner import Failure, Sweep, probe_command
-from tests.test_runner import ListStore, a_record, plan_of
+from tests.builders import (
+    ListStore,
+    a_record,
+    plan_of,
+)
 
 
 def test_a_memory_job_runs_the_probe_child_under_the_chosen_interpreter():
@@ -356,3 +360,18 @@ def test_a_job_survives_its_record():
     back as the same job."""
     job = Job(JobKind.SERVED, "asyncio", "connections", 100, 1, rates=(10, 20))
     assert Job.from_record(job.as_record()) == job and "primitive" not in job.as_record()
+
+
+def test_the_runner_keeps_no_job_field_a_child_adds():
+    import sys
+
+    from parkbench.core.protocol import Job, JobKind
+    from parkbench.measurement import runner
+
+    job = Job(JobKind.MEMORY, "asyncio", "event", 10)
+    code = ("import os, json\nfd = int(os.environ['PARKBENCH_RECORD_FD'])\n"
+            "os.write(fd, json.dumps({'kind': 'memory', 'model': 'asyncio', 'variant': 'event', 'n': 10,"
+            " 'primitive': 'lock', 'placement': 'same-core', 'rates': [5]}).encode())\nos.close(fd)\n")
+    record = runner.run_child(job, 20.0, [sys.executable, "-c", code])
+    assert not {"primitive", "placement", "rates"} & set(record)
+    assert Job.from_record(record) == job  # so --resume counts it done

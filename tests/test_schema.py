@@ -13,10 +13,8 @@ from parkbench.cli import main
 from parkbench.core.errors import UserError
 from parkbench.store import results
 from parkbench.store.schema import SCHEMA_VERSION
-from tests import committed
-
-from . import synthetic
-from .damage import FIXTURES, mutated, one_line_error, set_at
+from tests import committed, synthetic
+from tests.damage import FIXTURES, mutated, one_line_error, set_at
 
 COMMITTED = committed.results()
 MACHINE = "x86_64-2cpu-24gib"

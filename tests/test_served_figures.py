@@ -9,53 +9,15 @@ import pytest
 from parkbench.analysis import current, served_figures, sizing
 from parkbench.cli import main
 from tests import synthetic
-from tests.test_loadgen import document, step_record
+from tests.builders import ASYNCIO, served_record, served_run
 
-CEILING = 150_000.0
 MODEL_CPU = {"asyncio": 20e-6, "threads": 9e-6, "go": 6e-6}
-
-
-def _closed(peak: float) -> dict:
-    doc = document()
-    doc["closed"].update(count=int(peak), achieved=peak, seconds=1.0, interval_seconds=0.5,
-                         interval_rates=[peak, peak])
-    return doc
-
-
-def served_record(model, variant, w, peak, steps, cpu_per_request, round_=0, server_cpus=(1,)):
-    """A served record: the closed-loop peak, open-loop ``steps`` (offered, p99) and the
-    server CPU that makes ``cpu_per_request``."""
-    requests = int(peak)
-    opened = document(*[step_record(offered, p99=p99, seconds=1.0) for offered, p99 in steps])
-    return {"kind": "served", "model": model, "variant": variant, "n": w, "parked": w,
-            "repeat": round_, "spawn_seconds": 0.1, "wake_seconds": None, "parks_on": "p",
-            "served": {"settings": {}, "placement": {"generator_cpus": [0], "server_cpus": list(server_cpus)},
-                       "warmup_rates": [peak * 0.5, peak], "closed_run": _closed(peak), "open_run": opened,
-                       "server_cpu_seconds": cpu_per_request * requests, "server_cpu_requests": requests}}
-
-
-def _run(folder, records, ceiling=CEILING, slo=0.005, when="20260101T000000"):
-    import json
-
-    path = synthetic.write_run(folder, "m", when, records)
-    doc = json.loads(path.read_text())
-    doc["parameters"]["slo_seconds"] = slo
-    doc["generator_ceiling"] = {"settings": {}, "placement": {"generator_cpus": [0], "server_cpus": [1]},
-                                "closed_run": _closed(ceiling), "server_cpu_seconds": 1.0,
-                                "server_cpu_requests": 150_000}
-    path.write_text(json.dumps(doc))  # its figures are derived from the records when read
-    return path
-
-
-ASYNCIO = [served_record("asyncio", "connections", w, 80_000, [(20_000, 0.001), (40_000, 0.002),
-                                                               (60_000, 0.009), (80_000, 0.001)], 20e-6)
-           for w in (100, 10_000)]
 
 
 def test_figures_per_w_and_the_rate_per_core_at_the_largest_w(tmp_path):
     uneven = ASYNCIO[:1] + [served_record("asyncio", "connections", 10_000, 70_000,
                                           [(20_000, 0.001), (30_000, 0.004), (45_000, 0.02)], 25e-6)]
-    _run(tmp_path, uneven)
+    served_run(tmp_path, uneven)
     frame = current.load(tmp_path).frame
     rows = {(r.metric, r.n): r.value for r in frame[frame.metric.str.startswith("served")].itertuples()}
     assert rows[("served_peak", 100)] == pytest.approx(80_000)
@@ -71,7 +33,7 @@ def test_figures_per_w_and_the_rate_per_core_at_the_largest_w(tmp_path):
 def test_a_generator_bound_server_is_sized_by_its_cpu_per_request_and_said_so(tmp_path):
     fast = served_record("go", "connections", 100, 140_000, [(60_000, 0.001), (125_000, 0.002)], 6e-6,
                          server_cpus=(1,))
-    _run(tmp_path, [fast])
+    served_run(tmp_path, [fast])
     frame = current.load(tmp_path).frame
     bound = frame[(frame.metric == "served_generator_bound")].value.iloc[0]
     assert bound == 1  # 125,000 is more than 80% of the generator's 150,000
@@ -80,14 +42,14 @@ def test_a_generator_bound_server_is_sized_by_its_cpu_per_request_and_said_so(tm
 
 
 def test_no_rate_held_at_the_slo_gives_no_rate_to_size_by(tmp_path):
-    _run(tmp_path, [served_record("threads", "connections", 100, 90_000, [(20_000, 0.05)], 9e-6)])
+    served_run(tmp_path, [served_record("threads", "connections", 100, 90_000, [(20_000, 0.05)], 9e-6)])
     frame = current.load(tmp_path).frame
     assert "served_sustainable" not in set(frame.metric)
     assert "served_rate_per_core" not in set(frame.metric)
 
 
 def test_a_slower_slo_holds_a_higher_rate(tmp_path):
-    _run(tmp_path, ASYNCIO, slo=0.010)
+    served_run(tmp_path, ASYNCIO, slo=0.010)
     frame = current.load(tmp_path).frame
     assert frame[(frame.metric == "served_sustainable") & (frame.n == 100)].value.iloc[0] == 80_000
 
@@ -97,16 +59,16 @@ def test_rounds_give_their_median_and_a_multicore_server_is_per_core(tmp_path):
                             [(50_000, 0.001), (100_000, 0.001), (r, 0.001)], 20e-6, round_=i,
                             server_cpus=(1, 2, 3))
               for i, r in enumerate((105_000, 120_000, 110_000))]
-    _run(tmp_path, rounds, ceiling=1e6)
+    served_run(tmp_path, rounds, ceiling=1e6)
     (per_core,) = current.load(tmp_path).frame.query("metric == 'served_rate_per_core'").itertuples()
     assert per_core.value == pytest.approx(110_000 / 3)  # the median round, over three cores
 
 
 def test_the_newest_run_at_the_largest_w_speaks(tmp_path):
-    _run(tmp_path, ASYNCIO, when="20260101T000000")
+    served_run(tmp_path, ASYNCIO, when="20260101T000000")
     newer = [served_record("asyncio", "connections", w, 50_000, [(10_000, 0.001), (20_000, 0.001)], 30e-6)
              for w in (300, 10_000)]
-    _run(tmp_path, newer, when="20260102T000000")
+    served_run(tmp_path, newer, when="20260102T000000")
     loaded = current.load(tmp_path)
     (per_core,) = loaded.frame.query("metric == 'served_rate_per_core'").itertuples()
     assert (per_core.value, per_core.run_id) == (20_000, "20260102T000000Z")
@@ -118,9 +80,9 @@ def test_the_newest_run_at_the_largest_w_speaks(tmp_path):
 def test_a_newer_run_at_a_smaller_w_does_not_replace_a_larger_crowd(tmp_path):
     """A default sweep (one small W) after a --full run (W up to the ceiling) must not take
     the answer: the maps size a server at large W, where the idle crowd may tax it."""
-    _run(tmp_path, ASYNCIO, when="20260101T000000")
+    served_run(tmp_path, ASYNCIO, when="20260101T000000")
     smaller = [served_record("asyncio", "connections", 9_999, 90_000, [(10_000, 0.001), (70_000, 0.001)], 10e-6)]
-    _run(tmp_path, smaller, when="20260102T000000")
+    served_run(tmp_path, smaller, when="20260102T000000")
     loaded = current.load(tmp_path)
     (per_core,) = loaded.frame.query("metric == 'served_rate_per_core'").itertuples()
     assert (per_core.value, per_core.run_id) == (40_000, "20260101T000000Z")
@@ -152,7 +114,7 @@ def test_fit_does_not_fit_asyncio_connections_on_one_machine_at_200k_requests(tm
     memory = [dict(synthetic.memory_record("asyncio", "connections", n), connections={
         "processes": 1, "request_p50": 1e-5, "request_p99": 2e-5, "request_p999": 3e-5, "request_max": 4e-5})
         for n in (100, 1_000, 10_000)]
-    _run(tmp_path, memory + ASYNCIO)
+    served_run(tmp_path, memory + ASYNCIO)
     assert main(["fit", "--waiters", "10k", "--rate", "200k", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     (line,) = [line for line in out.splitlines() if "asyncio/connections" in line]
@@ -172,7 +134,7 @@ def test_a_served_job_holds_w_parked_before_and_after_and_stores_a_record_the_re
 
     from parkbench.core.protocol import Job, JobKind
     from parkbench.measurement import gotoolchain, runner
-    from tests.test_runner import ListStore, plan_of
+    from tests.builders import ListStore, plan_of
 
     os.environ["PARKBENCH_CACHE"] = str(session_cache)
     if gotoolchain.unavailable_reason("loadgen"):
@@ -202,7 +164,7 @@ def test_the_latency_plot_draws_one_line_per_round_and_the_slo(tmp_path):
     rounds = [served_record("asyncio", "connections", 100, peak,
                             [(peak * 0.25, 0.001), (peak * 0.5, 0.002), (peak * 0.75, 0.02)], 20e-6, round_=i)
               for i, peak in enumerate((80_000, 70_000))]
-    _run(tmp_path, rounds)
+    served_run(tmp_path, rounds)
     loaded = current.load(tmp_path)
     steps = served_figures.steps(loaded, "m")
     assert sorted(set(steps["round"])) == [0, 1] and len(steps) == 6
@@ -236,7 +198,7 @@ def test_rounds_split_on_the_generator_bound_count_as_bound(tmp_path):
     is 0.5, and the sizing must not trust a rate the generator may have capped."""
     near = served_record("go", "connections", 100, 140_000, [(125_000, 0.001)], 6e-6, round_=0)
     far = served_record("go", "connections", 100, 140_000, [(60_000, 0.001), (125_000, 0.02)], 6e-6, round_=1)
-    path = _run(tmp_path, [near, far])
+    path = served_run(tmp_path, [near, far])
     import json
 
     figure, = [f for f in served_figures.derive(json.loads(path.read_text())) if f["metric"] == "served_rate_per_core"]
@@ -252,10 +214,10 @@ def _disturbed(record, disturbed=True):
 def test_a_disturbed_served_run_does_not_replace_a_quiet_one_and_is_said(tmp_path, capsys):
     """The rest of the machine busy while a server was timed: its rates may be the
     machine's. A newer disturbed run, even at a larger W, keeps out of the answer."""
-    _run(tmp_path, [_disturbed(r, False) for r in ASYNCIO], when="20260101T000000")
+    served_run(tmp_path, [_disturbed(r, False) for r in ASYNCIO], when="20260101T000000")
     busy = [_disturbed(served_record("asyncio", "connections", w, 30_000, [(5_000, 0.001), (9_000, 0.001)], 40e-6))
             for w in (100, 19_000)]
-    _run(tmp_path, busy, when="20260102T000000")
+    served_run(tmp_path, busy, when="20260102T000000")
     loaded = current.load(tmp_path)
     (per_core,) = loaded.frame.query("metric == 'served_rate_per_core'").itertuples()
     assert (per_core.value, per_core.run_id) == (40_000, "20260101T000000Z")
@@ -265,7 +227,7 @@ def test_a_disturbed_served_run_does_not_replace_a_quiet_one_and_is_said(tmp_pat
     assert not rows.disturbed.any()
 
     only_busy = tmp_path / "busy"
-    _run(only_busy, busy, when="20260102T000000")
+    served_run(only_busy, busy, when="20260102T000000")
     loaded = current.load(only_busy)
     assert any("which the rest of the machine disturbed" in note for note in loaded.notes)
     assert served_figures.table(loaded.frame).disturbed.all()

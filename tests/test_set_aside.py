@@ -12,9 +12,8 @@ from parkbench.cli import main
 from parkbench.commands import show
 from parkbench.core.errors import UserError
 from parkbench.store import results, run_file
-
-from . import synthetic
-from .damage import FIXTURES, one_line_error
+from tests import synthetic
+from tests.damage import FIXTURES, one_line_error
 
 BAD_ID = "20300101T000000Z"
 

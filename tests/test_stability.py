@@ -2,8 +2,7 @@
 
 from parkbench.analysis import compare, current
 from parkbench.presentation import summary
-
-from . import synthetic
+from tests import synthetic
 
 
 def _run(tmp_path, name, stdev):

@@ -4,9 +4,7 @@ run of each row named."""
 
 from parkbench.analysis import current
 from parkbench.presentation import summary
-from tests import committed
-
-from . import synthetic
+from tests import committed, synthetic
 
 
 def _wide(tmp_path, records, runs=1):

@@ -1,3 +1,4 @@
+
 import pytest
 
 from parkbench.core.errors import UserError
@@ -49,3 +50,12 @@ def test_parse_size(text, value):
 def test_parse_size_rejects_malformed(text):
     with pytest.raises(UserError, match="a size must be"):
         parse_size(text)
+
+
+def test_sizes_follow_si_and_iec_exactly():
+    from parkbench.core.units import parse_size
+
+    assert parse_size("4GB") == 4 * 10**9
+    assert parse_size("4GiB") == 4 * 2**30
+    assert parse_size("512MiB") == 512 * 2**20
+    assert parse_size("4096") == 4096

@@ -4,11 +4,14 @@ the current format in memory when read, never written back."""
 import json
 import shutil
 
+import pytest
+
 from parkbench.analysis import tidy
 from parkbench.core.protocol import Job
 from parkbench.store import results, run_file
 from parkbench.store.schema import SCHEMA_VERSION
 from tests import committed
+from tests.damage import committed_copy, refused_after
 
 COMMITTED = committed.results()
 MACHINE = "x86_64-2cpu-24gib"
@@ -133,3 +136,43 @@ def test_the_records_shown_in_the_format_docs_are_committed_records_as_read():
                     and s.get("primitive") == record.get("primitive") and s.get("placement") == record.get("placement")
                     and ("failure" in s) == ("failure" in record)]
         assert _matches(record, match), record
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda d: d["measurements"][0].update(n=-5), r"measurements\[0\]\.n is -5 but its job's is 300"),
+    (lambda d: d["measurements"][0]["job"].update(model="asyncio"), r"\.model is 'threads' but its job's is 'asyncio'"),
+    (lambda d: d["measurements"][0]["job"].update(kind="tail"), r"\.kind is 'memory' but its job's is 'tail'"),
+    (lambda d: d["measurements"][0]["job"].update(repeat=3), r"\.repeat is 0 but its job's is 3"),
+    (lambda d: d["measurements"][0].pop("job"), r"measurements\[0\]\.job must be an object in results format 2"),
+    (lambda d: d["failures"][0].pop("job"), r"failures\[0\]\.job must be an object in results format 2"),
+])
+def test_a_format_2_record_whose_two_copies_disagree_is_refused(tmp_path, change, said):
+    """Format 2 held the job twice; the upgrade keeps one, so it refuses a file whose
+    copies disagree (or that lacks the copy format 2 required) rather than choose."""
+    refused_after(committed_copy(tmp_path), change, said)
+
+
+def test_format_2_fields_outside_its_job_copy_come_from_the_job_alone(tmp_path):
+    """A failure's kind and a served record's rates were the job copy's only: a value
+    beside it at the top level is not the job's and is dropped."""
+    shutil.copytree(committed.results() / MACHINE, tmp_path / MACHINE)
+    path = tmp_path / MACHINE / "20261126T181921Z.json"
+    stored = json.loads(path.read_text())
+    stored["failures"][0]["kind"] = "switch"
+    path.write_text(json.dumps(stored))
+    assert results.read_run(path)["failures"][0]["kind"] == "memory"
+    served = tmp_path / MACHINE / "20261201T081047Z.json"
+    stored = json.loads(served.read_text())
+    stored["measurements"][0]["rates"] = [1]
+    served.write_text(json.dumps(stored))
+    assert "rates" not in results.read_run(served)["measurements"][0]
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda job: job.clear(), r"job lacks 'kind'"),
+    (lambda job: job.pop("n"), r"job lacks 'n'"),
+    (lambda job: job.update(foo=1), r"job has unknown fields \['foo'\]"),
+    (lambda job: job.update(repeat=False), r"\.repeat is 0 but its job's is False"),
+])
+def test_a_format_2_job_copy_keeps_format_2_s_own_rule(tmp_path, change, said):
+    refused_after(committed_copy(tmp_path), lambda document: change(document["measurements"][0]["job"]), said)

@@ -32,7 +32,7 @@ func settle(t *testing.T, base [2]int64, site [2]string, want int64) map[string]
 }
 
 func TestProveCountsWaitersBlockedInTheirCall(t *testing.T) {
-	base := schedCounts()
+	base := settledCounts()
 	ch := make(chan struct{})
 	var done sync.WaitGroup
 	parkChan(37, ch, &done)
@@ -49,7 +49,7 @@ func TestProveCountsWaitersBlockedInTheirCall(t *testing.T) {
 }
 
 func TestProveDoesNotCountWaitersThatEnded(t *testing.T) {
-	base := schedCounts()
+	base := settledCounts()
 	ch := make(chan struct{})
 	close(ch) // every receive returns at once: the waiters end instead of parking
 	var done sync.WaitGroup
@@ -61,10 +61,26 @@ func TestProveDoesNotCountWaitersThatEnded(t *testing.T) {
 	}
 }
 
+// settledCounts is the scheduler's count once the goroutines an earlier test ended have
+// left it: the same count over 20 ms (on a busy machine they take longer than 10 ms, and a
+// baseline that still counts one makes the test's own goroutines look one fewer).
+func settledCounts() [2]int64 {
+	last := schedCounts()
+	for i := 0; i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+		now := schedCounts()
+		if now[0] == last[0] {
+			return now
+		}
+		last = now
+	}
+	return last
+}
+
 func TestProveDoesNotCountAWaiterBlockedElsewhere(t *testing.T) {
 	// cond waiters stuck on the mutex (held here) are alive, waiting and inside their
 	// function, but not in cond.Wait: not parked where the variant says.
-	base := schedCounts()
+	base := settledCounts()
 	var mu sync.Mutex
 	cond := sync.NewCond(&mu)
 	released := false

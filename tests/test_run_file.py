@@ -1,17 +1,22 @@
-"""The results store at its edges: the format git sees, where the temporary file of an
-atomic write lives, claiming run ids, and the one-line errors of folders that cannot
-be used."""
+"""Writing a run file: the format git sees, the atomic write (the temporary file beside
+its target, a failure midway leaving the old file whole), claiming run ids, the lock
+(never followed through a FIFO or a link), resume refusals that leave no lock file, a
+full disk or an unwritable folder before anything runs."""
 
 import json
 import math
 import os
+import shutil
+import signal
 from datetime import UTC, datetime
 
 import pytest
 
+from parkbench.cli import main
 from parkbench.core.errors import UserError
 from parkbench.store import files, results, run_file
-from tests import committed
+from tests import committed, synthetic
+from tests.damage import committed_copy, one_line_error
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -126,7 +131,6 @@ def test_a_run_reopened_without_its_lock_file_locks_it_again(tmp_path):
 
 
 def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
-    import shutil
 
     machine = "x86_64-2cpu-24gib"
     shutil.copytree(committed.results() / machine, tmp_path / machine)
@@ -140,7 +144,6 @@ def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
 
 
 def test_a_refused_resume_keeps_a_lock_file_it_did_not_make(tmp_path):
-    import shutil
 
     machine = "x86_64-2cpu-24gib"
     shutil.copytree(committed.results() / machine, tmp_path / machine)
@@ -150,3 +153,89 @@ def test_a_refused_resume_keeps_a_lock_file_it_did_not_make(tmp_path):
     with pytest.raises(UserError, match="of results format 1"):
         run_file.RunFile.reopen(path)
     assert lock.exists()
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "run.json"
+    files.write_json_atomic(path, {"version": "old", "values": list(range(100))})
+    before = path.read_bytes()
+
+    def fail(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(OSError):
+        files.write_json_atomic(path, {"version": "new", "values": list(range(10**5))})
+    assert path.read_bytes() == before
+    assert json.loads(before)["version"] == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temp file left
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda d: d.update(complete=True), "already complete"),
+    (lambda d: d["parameters"].update(repeat=1000), "repeat must be"),
+])
+def test_a_resume_refused_after_reopening_leaves_no_lock_file(tmp_path, capsys, change, said):
+
+    path = committed_copy(tmp_path)
+    stored = json.loads(path.read_text())
+    stored["complete"] = False
+    change(stored)
+    path.write_text(json.dumps(stored))
+    assert main(["run", "--output", str(tmp_path), "--resume", str(path)]) == 2
+    assert said in capsys.readouterr().err
+    assert not (path.parent / ".20261126T181921Z.lock").exists()
+
+
+def test_a_lock_file_that_is_a_fifo_or_a_link_is_refused_not_followed(tmp_path):
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", [], complete=False)
+    lock = path.parent / f".{path.stem}.lock"
+    lock.unlink(missing_ok=True)
+    os.mkfifo(lock)
+
+    def hung(*_):
+        raise AssertionError("opening the lock file blocked on a FIFO")
+
+    signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        with pytest.raises(UserError, match="lock file"):
+            run_file.RunFile.reopen(path)          # before: blocked forever on the FIFO
+    finally:
+        signal.alarm(0)
+    lock.unlink()
+    outside = tmp_path / "created-by-lock"
+    lock.symlink_to(outside)
+    with pytest.raises(UserError, match="lock file"):
+        run_file.RunFile.reopen(path)
+    assert not outside.exists()                   # before: created outside the folder
+
+
+def test_a_full_disk_at_the_start_leaves_nothing(tmp_path, capsys, monkeypatch):
+    def full(path, document):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_file, "write_json_atomic", full)
+    started = []
+    monkeypatch.setattr("parkbench.measurement.runner.run_child", lambda *a, **k: started.append(a))
+    status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
+                   "--output", str(tmp_path / "out"), "--machine", "m"])
+    one_line_error(capsys, status, "No space left on device")
+    assert started == [] and not (tmp_path / "out" / "m").exists()
+
+
+def test_an_unwritable_machine_folder_is_refused_before_any_child(tmp_path, capsys, monkeypatch):
+    real = os.open
+
+    def refuse_lock(path, flags, *args):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied")
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(run_file.os, "open", refuse_lock)
+    started = []
+    monkeypatch.setattr("parkbench.measurement.runner.run_child", lambda *a, **k: started.append(a))
+    status = main(["run", "--models", "asyncio:event", "--n", "5,10,20", "--only", "memory",
+                   "--output", str(tmp_path / "out"), "--machine", "m"])
+    one_line_error(capsys, status, "Permission denied")
+    assert started == []
