@@ -7,17 +7,19 @@ import warnings
 from pathlib import Path
 
 from parkbench.core.protocol import Job
-from parkbench.measurement import suite
+from parkbench.measurement import knee, suite
 from parkbench.measurement.plan import RunPlan
+from parkbench.store import loadgen_output
 from tests import synthetic
 
 
-def step_record(offered, achieved=None, p99=0.001, errors=0, timeouts=0, unsent=0, seconds=2.0):
+def step_record(offered, achieved=None, p99=0.001, errors=0, timeouts=0, unsent=0, seconds=2.0, p50=None):
     scheduled = math.ceil(offered * seconds)
     count = scheduled - errors - timeouts - unsent
     return {"offered": offered, "seconds": seconds, "count": count,
             "achieved": count / seconds if achieved is None else achieved,
-            "errors": errors, "timeouts": timeouts, "p50": min(p99, 0.0001), "p90": p99 / 2, "p99": p99,
+            "errors": errors, "timeouts": timeouts, "p50": min(p99, 0.0001) if p50 is None else p50,
+            "p90": p99 / 2, "p99": p99,
             "p999": 0.2, "max": 0.3, "interval_seconds": seconds / 2,
             "interval_rates": [count / seconds] * 2, "cpu_seconds": 0.5, "scheduled": scheduled,
             "unsent": unsent, "send_lag_p50": 0.00001, "send_lag_p99": 0.0001}
@@ -33,9 +35,28 @@ def document(*steps):
             "wall_seconds": 12.0, "complete": True, "stopped": None}
 
 
-def connections_check(rates=(12_383, 19_349), waiters=9_968):
+def connections_check(rates=(12_383, 19_349), waiters=9_968, criterion="slo"):
     return {"model": "asyncio", "variant": "connections", "waiters": waiters, "rates": list(rates),
-            "predicted_rate": 15_479.0, "predicted_capacity": 19_937, "basis": "b"}
+            "predicted_rate": 15_479.0, "predicted_capacity": 19_937, "criterion": criterion, "basis": "b"}
+
+
+def checked_record(knee_rate, waiters=9_968, rates=(12_383, 19_349), **search):
+    """A connections map check's record of format 5: the fake server of ``fake_step``
+    (its knee ``knee_rate``) run in rounds at the check's rates beside the floor."""
+    record = searched_record("asyncio", "connections", waiters, 80_000, knee_rate, 12e-6, rates=tuple(rates),
+                             **search)
+    record["rates"] = list(rates)
+    return record
+
+
+def checked_wakes_record(knee_rate, waiters=7_905_500, rates=(109_589, 171_233), **search):
+    """An in-process map check's record of format 5: a fake loop (its knee ``knee_rate``)
+    run in rounds at the check's rates (no floor)."""
+    record = wakes_record([], waiters, rates)
+    del record["wakes"]["steps"]
+    record["wakes"]["search"] = search_trials(rates[0], knee_rate, 2e-6, rates=tuple(rates), served=False,
+                                              **search)
+    return record
 
 
 def connections_check_record(steps, waiters=9_968, rates=(12_383, 19_349)):
@@ -137,6 +158,58 @@ def served_record(model, variant, w, peak, steps, cpu_per_request, round_=0, ser
             "served": {"settings": {}, "placement": {"generator_cpus": [0], "server_cpus": list(server_cpus)},
                        "warmup_rates": [peak * 0.5, peak], "closed_run": closed_run(peak), "open_run": opened,
                        "server_cpu_seconds": cpu_per_request * requests, "server_cpu_requests": requests}}
+
+
+def fake_step(rate: float, knee_rate: float, p99_at=lambda rate: 0.001, seconds: float = 0.1) -> dict:
+    """One open-loop step of a fake server that keeps up to ``knee_rate`` (p99 from
+    ``p99_at``) and queues beyond it (achieved held at its knee, the median up by 50 ms)."""
+    if rate <= knee_rate:
+        return step_record(rate, p99=p99_at(rate), seconds=seconds, p50=0.0002)
+    return step_record(rate, achieved=knee_rate, p99=0.2, seconds=seconds, p50=0.05)
+
+
+def search_trials(start, knee_rate, cpu_per_request, p99_at=lambda rate: 0.001, floor_p99=0.001, slo=0.005,
+                  judge_slo=True, ceiling=None, rates=(), served=True, floor_always=False):
+    """The stored search of a fake server (``fake_step``) beside a quiet floor (p99
+    ``floor_p99``), run by the real search (``knee.py``): what a probe stores."""
+    search = knee.Search(start, slo, ceiling * knee.GENERATOR_SHARE if ceiling else None, floor=served,
+                         judge_slo=judge_slo, floor_always=floor_always, rates=rates)
+    trials = []
+    while (asked := search.next()) is not None:
+        rate, round_, target = asked
+        step = (fake_step(rate, knee_rate, p99_at) if target == knee.SERVER
+                else step_record(rate, p99=floor_p99, seconds=0.1, p50=0.0001))
+        requests = step["count"] if target == knee.SERVER else 0
+        cpu = cpu_per_request * requests if target == knee.SERVER else None
+        trial = {"rate": rate, "round": round_, "target": target, "cpu_seconds": cpu, "requests": requests}
+        trial.update({"run": document(step)} if served else {"step": step})
+        trials.append(trial)
+        search.record(knee.Trial(rate, round_, target, loadgen_output.parse_steps([step])[0], cpu, requests))
+    return {"start": float(start), "generator_ceiling": ceiling, "judge_slo": judge_slo,
+            "floor_every_round": floor_always, "rates": list(rates), "trials": trials,
+            **({"floor_connections": 0} if served else {})}
+
+
+def wake_search_record(model, variant, w, knee_rate, start=64_000, **search):
+    """A wakes record of format 5 without rates: the wake rate's knee search of a fake
+    loop whose knee is ``knee_rate``."""
+    record = wakes_record([], w, ())
+    del record["wakes"]["steps"], record["rates"]
+    record.update(model=model, variant=variant)
+    record["wakes"]["search"] = search_trials(start, knee_rate, 2.5e-6, served=False, **search)
+    return record
+
+
+def searched_record(model, variant, w, peak, knee_rate, cpu_per_request, round_=0, server_cpus=(1,),
+                    closed_cpu_per_request=None, **search):
+    """A served record of format 5: the closed-loop peak (its CPU per request
+    ``closed_cpu_per_request``, default the open loop's) and the knee search of a fake
+    server whose knee is ``knee_rate`` (``search_trials`` takes the rest)."""
+    record = served_record(model, variant, w, peak, [], closed_cpu_per_request or cpu_per_request, round_,
+                           server_cpus)
+    del record["served"]["open_run"]
+    record["served"]["search"] = search_trials(peak * 0.5, knee_rate, cpu_per_request, **search)
+    return record
 
 
 def served_run(folder, records, ceiling=CEILING, slo=0.005, when="20260101T000000"):

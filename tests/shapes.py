@@ -1,11 +1,12 @@
 """Results folders of every partial shape the report must render: memory only, latency
-only, connections only, one model, and two models under one interpreter (synthetic
-records with pyperf files, so every reader finds what it needs)."""
+only, connections only, one model, and two models under one interpreter, one with a
+measured wake rate (synthetic records with pyperf files, so every reader finds what it
+needs)."""
 
 from pathlib import Path
 
 from tests import synthetic
-from tests.builders import held_record, tail_record
+from tests.builders import held_record, tail_record, wake_search_record
 
 RUN = "20260101T000000"
 NS = (1_000, 3_000, 10_000)
@@ -27,6 +28,8 @@ SHAPES = {
     "connections-only": [held_record(n, 2700.0, 11e-6, 30e-6) for n in NS],
     "one-model": _memory("threads", "condition") + _latency("threads", "condition", "lock", 5e-6),
     "one-interpreter": (_memory("asyncio", "event") + _latency("asyncio", "event", "future", 2e-6)
+                        + [wake_search_record("asyncio", "event", w, rate) for w, rate in ((1_000, 410_000),
+                                                                                           (10_000, 370_000))]
                         + _memory("threads", "condition") + _latency("threads", "condition", "lock", 5e-6)),
 }
 

@@ -134,19 +134,22 @@ def test_run_ends_naming_each_disturbed_series_and_the_command_to_measure_it_aga
     records += [_timed("served", "uvloop", "connections", 100, False),
                 _timed("served", "gevent", "connections", 19_000, True),
                 _timed("served", "asyncio", "connections", 9_968, True, rates=[12_383, 19_349]),
-                _timed("wakes", "asyncio", "event", 7_137_240, True, rates=[418_708, 654_232])]
+                _timed("wakes", "asyncio", "event", 7_137_240, True, rates=[418_708, 654_232]),
+                _timed("wakes", "uvloop", "event", 10_000, True)]   # the wake rate's search
     series = interference.disturbed_series(records)
     assert [(s["kind"], s["model"], s["ns"]) for s in series] == [
-        ("memory", "threads", [3_000]), ("served", "gevent", [19_000]), ("wakes", "asyncio", [9_968]),
-        ("wakes", "asyncio", [7_137_240])]
+        ("memory", "threads", [3_000]), ("served", "gevent", [19_000]), ("check", "asyncio", [9_968]),
+        ("check", "asyncio", [7_137_240]), ("wakes", "uvloop", [10_000])]
     lines = interference.warning(series, {"threads:condition": (100, 300, 1_000, 3_000)})
-    assert lines[0] == "warning: the rest of the machine disturbed 4 measurement(s):"
+    assert lines[0] == "warning: the rest of the machine disturbed 5 measurement(s):"
     assert lines[1].strip().startswith("memory threads/condition n=3,000: others busy; their kernel")
     assert lines[2].strip().endswith("--only memory --models threads:condition --n 100,300,1000,3000")
     assert lines[3].strip().startswith("served gevent/connections W=19,000: others used 3.00 CPU-s")
     assert lines[4].strip().endswith("parkbench run --only served --models gevent:connections")
     assert lines[6].strip().endswith("parkbench run --only check --models asyncio:connections")
     assert lines[8].strip().endswith("parkbench run --only check --models asyncio:event")
+    assert lines[9].strip().startswith("wakes uvloop/event W=10,000: others used 3.00 CPU-s; the loop's wake rate")
+    assert lines[10].strip().endswith("parkbench run --only served --models uvloop:event")
     assert interference.warning([], {}) == []
 
 

@@ -2,12 +2,13 @@
 profile's predicted edge, the jobs and commands they become, the verdicts of their
 records, the report's marks, and a run file's checks as untrusted input."""
 
+import dataclasses
 import json
 import shutil
 
 import pytest
 
-from parkbench.analysis import current, map_checks, served_figures, sizing
+from parkbench.analysis import current, edges, map_checks, served_figures, sizing
 from parkbench.cli import main
 from parkbench.core import protocol
 from parkbench.core.errors import UserError
@@ -17,37 +18,62 @@ from parkbench.presentation import headline
 from parkbench.store import map_check_schema, record_schema, results
 from tests import synthetic
 from tests.builders import (
+    checked_record,
+    checked_wakes_record,
     connections_check,
     connections_check_record,
     document,
-    served_record,
+    searched_record,
     served_run,
     step_record,
     wakes_record,
 )
 from tests.damage import COMMITTED_MACHINE, committed_copy, edit
 
-# uneven figures: a mix-up of capacity and rate, or of the two shares, changes every number
+
+def _edge(*points, basis="SLO: p99 within the SLO", run="20260102T000000Z"):
+    return tuple(edges.point(w, rate, spread, basis, run) for w, rate, spread in points)
+
+
+# uneven figures: a mix-up of capacity and rate, of the two shares, or of log and linear W
+# changes every number
 PROFILE = sizing.Profile("m", "asyncio", "connections", 8_300.0, 19_937, "rlimit_nofile", 0.0, 1,
                          interpreter="CPython 3.11.7", capacity_basis="predicted",
-                         memory_run="20260101T000000Z", served_per_core=15_479.0,
-                         served_basis="held at the SLO, W=19,000", served_run="20260102T000000Z")
+                         memory_run="20260101T000000Z",
+                         edge=_edge((100, 41_000, 0.1), (1_000, 30_000, 0.1), (10_000, 16_000, 0.2)))
 
 
-def test_points_sit_at_half_the_capacity_and_either_side_of_the_predicted_rate():
+def test_points_sit_at_a_held_out_w_and_either_side_of_the_edge_there():
     check = map_checks.points(PROFILE)
-    assert check["waiters"] == 9_968                   # half of 19,937, whole
-    assert check["rates"] == [12_383, 19_349]          # 0.8x and 1.25x of 15,479
-    assert check["predicted_rate"] == 15_479.0 and check["predicted_capacity"] == 19_937
+    # between the two largest W measured (1,000 and 10,000), never one the edge was drawn
+    # from: their geometric midpoint, 3,162, where the edge (log-W interpolated) is 23,000
+    assert check["waiters"] == 3_162
+    assert check["predicted_rate"] == pytest.approx(30_000 + (16_000 - 30_000) * 0.5, rel=1e-4)
+    assert check["rates"] == [round(check["predicted_rate"] * 0.8), round(check["predicted_rate"] * 1.25)]
+    assert check["predicted_capacity"] == 19_937 and check["criterion"] == "slo"
     assert "20260102T000000Z" in check["basis"] and "20260101T000000Z" in check["basis"]
     assert set(check) == set(map_check_schema.FIELDS)
+    # one measured W: twice it, the edge held flat there; never more than half the capacity
+    single = dataclasses.replace(PROFILE, edge=_edge((1_000, 30_000, 0.1)))
+    assert map_checks.points(single)["waiters"] == 2_000
+    assert map_checks.points(dataclasses.replace(single, capacity=3_000))["waiters"] == 1_500
 
 
-def test_a_profile_without_a_rate_or_room_is_not_checked():
-    from dataclasses import replace
+def test_a_check_is_judged_by_its_edge_s_criterion():
+    saturated = dataclasses.replace(PROFILE, edge=_edge((1_000, 30_000, 0.1), (10_000, 16_000, 0.2),
+                                                        basis="saturation: kept up"))
+    assert map_checks.points(saturated)["criterion"] == "saturation"
+    mixed = dataclasses.replace(PROFILE, edge=_edge((1_000, 30_000, 0.1)) + _edge(
+        (10_000, 16_000, 0.2), basis="floor-bound: kept up"))
+    assert map_checks.criterion(mixed, 3_162) == "saturation"
+    assert map_checks.criterion(PROFILE, 3_162) == "slo"
 
-    assert map_checks.points(replace(PROFILE, served_per_core=None)) is None
-    assert map_checks.points(replace(PROFILE, capacity=1)) is None
+
+def test_a_profile_without_an_edge_or_room_is_not_checked():
+    assert map_checks.points(dataclasses.replace(PROFILE, edge=())) is None
+    assert map_checks.points(dataclasses.replace(PROFILE, capacity=1)) is None
+    # a rate the offered steps cannot reach (over 10^8/s at 1.25x) is no prediction to check
+    assert map_checks.points(dataclasses.replace(PROFILE, edge=_edge((1_000, 1e300, 0.0)))) is None
 
 
 def _refused(checks, selection=None) -> str:
@@ -77,6 +103,7 @@ def test_checks_are_untrusted_input():
     assert "rates" in _refused([connections_check(rates=list(range(1, 12)))])
     assert "predicted_rate" in _refused([{**connections_check(), "predicted_rate": float("nan")}])
     assert "predicted_capacity" in _refused([{**connections_check(), "predicted_capacity": 10**400}])
+    assert "criterion" in _refused([connections_check(criterion="vibes")])
 
 
 def test_a_check_is_a_served_job_of_its_own_after_the_served_ones():
@@ -99,59 +126,107 @@ def test_no_load_generator_refuses_the_checks_too():
     assert not jobs and [job.rates for job, _ in refused] == [(12_383, 19_349)]
 
 
-def test_the_probe_is_given_the_rates_and_a_longer_step():
+def test_the_probe_is_given_the_rates_its_rounds_and_the_slo_judged():
     from parkbench.measurement.runner import probe_command
 
     job = protocol.Job(JobKind.SERVED, "asyncio", "connections", 9_968, rates=(12_383, 19_349))
-    command = probe_command(job, served={"step_seconds": 1.0, "shares": [0.5, 1.0]})
+    command = probe_command(job, served={**suite.served_settings(False), "slo_seconds": 0.005})
     chosen = json.loads(command[command.index("--served") + 1])
     assert chosen["rates"] == [12_383, 19_349] and chosen["step_seconds"] == map_check_jobs.STEP_SECONDS
+    assert chosen["judge_slo"] is True   # where the floor lets it; the verdict takes the edge's criterion
     plain = probe_command(protocol.Job(JobKind.SERVED, "asyncio", "connections", 100),
-                          served={"step_seconds": 1.0})
+                          served=suite.served_settings(False))
     assert "rates" not in json.loads(plain[plain.index("--served") + 1])
+    wakes = protocol.Job(JobKind.WAKES, "asyncio", "event", 3_162, rates=(100, 200))
+    command = probe_command(wakes, wakes={**suite.wake_settings(False), "slo_seconds": 0.005})
+    chosen = json.loads(command[command.index("--wakes") + 1])
+    assert chosen["rates"] == [100, 200] and chosen["slo_seconds"] == 0.005
+    assert chosen["step_seconds"] == map_check_jobs.STEP_SECONDS
 
 
-def test_verdicts_judge_each_rate_as_a_served_step_and_against_the_map(tmp_path):
-    # 0.8x not held (p99 over the SLO), 1.25x held: both disagree with the map
+def test_verdicts_judge_each_rate_over_its_rounds_and_against_the_map():
+    # the server's knee between the two rates: 0.8x held, 1.25x not, both agree with the map
+    rows = map_checks.verdicts(checked_record(15_000), connections_check(), 0.005)
+    assert [(r["offered"], r["held"], r["predicted"], r["agrees"]) for r in rows] == [
+        (12_383, True, True, True), (19_349, False, False, True)]
+    assert rows[0]["share"] == pytest.approx(0.8, abs=1e-4) and rows[0]["rounds"] == "2 held, 0 failed, 0 the machine's"
+    assert [map_checks.verdict_word(r) for r in rows] == ["agrees", "agrees"]
+    assert [map_checks.disagreement(r) for r in rows] == ["", ""]
+    # the knee below 0.8x: the map overstates the edge; above 1.25x: it understates it
+    low = map_checks.verdicts(checked_record(10_000), connections_check(), 0.005)
+    assert [(r["held"], r["agrees"]) for r in low] == [(False, False), (False, True)]
+    text = map_checks.disagreement(low[0])
+    assert "overstates" in text and "W=9,968" in text and "12,383" in text and "did not hold the SLO" in text
+    high = map_checks.verdicts(checked_record(25_000), connections_check(), 0.005)
+    assert [(r["held"], r["agrees"]) for r in high] == [(True, True), (True, False)]
+    assert "understates" in map_checks.disagreement(high[1]) and "1.25x" in map_checks.disagreement(high[1])
+    # held means what the edge's criterion says: a p99 over the SLO fails an SLO check, and
+    # passes a saturation one
+    slow = checked_record(25_000, p99_at=lambda rate: 0.009)
+    assert [r["held"] for r in map_checks.verdicts(slow, connections_check(), 0.005)] == [False, False]
+    by_saturation = map_checks.verdicts(slow, connections_check(criterion="saturation"), 0.005)
+    assert [(r["held"], r["criterion"]) for r in by_saturation] == [(True, "saturation"), (True, "saturation")]
+    assert "kept up (saturation)" in map_checks.disagreement(by_saturation[1])
+    # where the machine's own floor misses the SLO, saturation judges, and the row says so
+    floor = checked_record(15_000, p99_at=lambda rate: 0.009, floor_p99=0.009)
+    judged = map_checks.verdicts(floor, connections_check(), 0.005)
+    assert [(r["held"], r["criterion"]) for r in judged] == [(True, "saturation"), (False, "saturation")]
+    assert "floor missed the SLO" in judged[0]["note"]
+    # a W beyond the predicted capacity is "more than one machine" whatever the rate
+    beyond = map_checks.verdicts(checked_record(15_000, waiters=20_000), connections_check(), 0.005)
+    assert beyond[0]["predicted"] is False
+
+
+def test_a_round_the_floor_failed_too_is_the_machine_s_not_the_server_s():
+    record = checked_record(15_000)
+    trials = record["served"]["search"]["trials"]
+    first = next(t for t in trials if t["rate"] == 12_383)
+    stalled = step_record(12_383, achieved=11_000.0, p99=0.05, seconds=0.1, p50=0.02)
+    first["run"] = document(stalled)          # the server's first round at 0.8x stalled ...
+    machine = {**first, "target": "floor", "cpu_seconds": None, "requests": 0}
+    trials.insert(trials.index(first) + 1, machine)   # ... and the floor beside it too
+    again = next(t for t in trials if t["rate"] == 12_383 and t["round"] == 1)
+    trials.append({**again, "round": 2})              # so a third round was run
+    (held, _) = map_checks.verdicts(record, connections_check(), 0.005)
+    assert held["held"] is True and held["rounds"] == "2 held, 0 failed, 1 the machine's"
+    machine["run"] = document(step_record(12_383, p99=0.001, seconds=0.1))   # a quiet floor
+    (failed_once, _) = map_checks.verdicts(record, connections_check(), 0.005)
+    assert failed_once["rounds"] == "2 held, 1 failed, 0 the machine's" and failed_once["held"] is True
+
+
+def test_a_check_from_before_the_rounds_is_judged_by_its_one_step():
+    # format 4: one step per rate, held at the SLO or not
     record = connections_check_record([(12_383, 0.0059), (19_349, 0.0003)])
     rows = map_checks.verdicts(record, connections_check(), 0.005)
-    assert [(r["held"], r["predicted"], r["agrees"]) for r in rows] == [(False, True, False),
-                                                                       (True, False, False)]
-    assert rows[0]["share"] == pytest.approx(0.8, abs=1e-4)
-    texts = [map_checks.disagreement(r) for r in rows]
-    assert "overstates" in texts[0] and "W=9,968" in texts[0] and "12,383" in texts[0]
-    assert "understates" in texts[1] and "1.25x" in texts[1]
-    agreeing = map_checks.verdicts(connections_check_record([(12_383, 0.001), (19_349, 0.02)]), connections_check(), 0.005)
-    assert [r["agrees"] for r in agreeing] == [True, True]
-    assert [map_checks.disagreement(r) for r in agreeing] == ["", ""]
-    # a low p99 is not enough: 97% of the offered rate achieved is not held
-
+    assert [(r["held"], r["predicted"], r["agrees"], r["rounds"]) for r in rows] == [
+        (False, True, False, "1 step"), (True, False, False, "1 step")]
     short = connections_check_record([(12_383, 0.001)])
     short["served"]["open_run"] = document(step_record(12_383, achieved=12_000.0, p99=0.001, seconds=1.0))
     assert map_checks.verdicts(short, connections_check(), 0.005)[0]["held"] is False
-    # a W beyond the predicted capacity is "more than one machine" whatever the rate
-    beyond = map_checks.verdicts(connections_check_record([(12_383, 0.001)], waiters=20_000), connections_check(), 0.005)
-    assert beyond[0]["predicted"] is False
-    # a check the rest of the machine disturbed says so, in its row and its sentence
+
+
+def test_a_disturbed_check_says_so_in_its_row_its_sentence_and_the_report():
+    record = checked_record(10_000)
     busy = {**record, "interference": {"window_seconds": 12.0, "other_cpu_seconds": 6.0, "other_threads": 0,
                                        "running": 3, "disturbed": True, "why": "others used 6.00 CPU-s"}}
     rows = map_checks.verdicts(busy, connections_check(), 0.005)
     assert [r["disturbed"] for r in rows] == [True, True]
     assert "busy meanwhile" in map_checks.disagreement(rows[0])
-    assert "busy meanwhile" not in texts[0]
+    assert "busy meanwhile" not in map_checks.disagreement(map_checks.verdicts(record, connections_check(), 0.005)[0])
     quiet = {**record, "interference": {**busy["interference"], "disturbed": False}}
     quiet_rows = map_checks.verdicts(quiet, connections_check(), 0.005)
-    shown = headline.checks_table([{**r, "run_id": "x"} for r in rows + quiet_rows + agreeing])
+    plain = map_checks.verdicts(record, connections_check(), 0.005)
+    shown = headline.checks_table([{**r, "run_id": "x"} for r in rows + quiet_rows + plain])
     assert list(shown["rest of the machine"]) == ["busy", "busy", "quiet", "quiet", "-", "-"]  # -: not recorded
+    assert list(shown["verdict"]) == ["disagrees", "agrees"] * 3
 
 
-def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(tmp_path):
+def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(tmp_path, capsys):
     from parkbench.analysis import current
 
-    normal = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001), (40_000, 0.001)], 12e-6)
-    older = served_run(tmp_path, [normal, connections_check_record([(12_383, 0.001), (19_349, 0.001)])],
-                 when="20260101T000000")
-    newer = served_run(tmp_path, [connections_check_record([(12_383, 0.009), (19_349, 0.009)])], when="20260103T000000")
+    normal = searched_record("asyncio", "connections", 100, 80_000, 41_000, 12e-6)
+    older = served_run(tmp_path, [normal, checked_record(15_000)], when="20260101T000000")
+    newer = served_run(tmp_path, [checked_record(10_000)], when="20260103T000000")
     for path in (older, newer):
         doc = json.loads(path.read_text())
         doc["parameters"]["map_checks"] = [connections_check()]
@@ -163,10 +238,14 @@ def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(
     assert {row["run_id"] for row in found} == {"20260103T000000Z"}
     assert [row["held"] for row in found] == [False, False]
     assert map_checks.newest(figures, "other") == []
+    # show states each check's verdict
+    assert main(["show", str(tmp_path)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "asyncio/connections" in line and "9,968" in line]
+    assert [line.split()[6] for line in lines[:2]] == ["disagrees", "agrees"]
+    assert any("the map overstates this edge" in line for line in lines)
 
 
 def test_a_run_file_with_malformed_checks_is_a_one_line_error(tmp_path):
-
     path = synthetic.write_run(tmp_path, "m", "20260101T000000", [])
     doc = json.loads(path.read_text())
     doc["parameters"]["map_checks"] = [{**connections_check(), "rates": "many"}]
@@ -184,19 +263,42 @@ def test_the_maps_mark_held_and_not_held_points_on_the_checked_model_only():
     from parkbench.presentation import sizing_plots
 
     other = sizing.Profile("m", "threads", "connections", 48_000.0, 19_994, "rlimit_nofile", 0.0, 1,
-                           served_per_core=44_230.0)
-    rows = map_checks.verdicts(connections_check_record([(12_383, 0.0059), (19_349, 0.0003)]), connections_check(), 0.005)
+                           edge=_edge((100, 44_230, 0.1)))
+    rows = map_checks.verdicts(checked_record(10_000), connections_check(), 0.005)
     axis = [10 ** (k / 4) for k in range(8, 33)]
     decision = sizing_plots.decision_map([PROFILE, other], axis, axis, 24 * 2**30, 2, rows)
     marks = [line.get_gid() for ax in decision.axes for line in ax.lines if str(line.get_gid()).startswith("check:")]
-    assert sorted(marks) == ["check:held:19349", "check:not-held:12383"]
+    assert sorted(marks) == ["check:not-held:12383", "check:not-held:19349"]
     fit = sizing_plots.fit_map([PROFILE, other], axis, axis, 24 * 2**30, 2, rows)
     per_panel = [[line.get_gid() for line in ax.lines if str(line.get_gid()).startswith("check:")]
                  for ax in fit.axes[:2]]
-    assert per_panel == [["check:not-held:12383", "check:held:19349"], []]
+    assert per_panel == [["check:not-held:12383", "check:not-held:19349"], []]
     labels = [text.get_text() for legend in fit.legends for text in legend.get_texts()]
-    assert "asyncio/connections checked: held at the SLO" in labels
-    assert "asyncio/connections checked: not held at the SLO" in labels
+    assert "asyncio/connections checked: not held, DISAGREES with the map" in labels
+    assert "asyncio/connections checked: not held, agrees with the map" in labels
+    plt.close("all")
+
+
+def test_the_fit_map_draws_the_measured_edge_its_band_and_where_it_is_held_flat():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from parkbench.presentation import sizing_plots
+
+    axis = [10 ** (k / 4) for k in range(8, 33)]      # 100 .. 10^8
+    fit = sizing_plots.fit_map([PROFILE], axis, axis, 24 * 2**30, 2)
+    ax = fit.axes[0]
+    (points,) = [line for line in ax.lines if line.get_gid() == "edge:asyncio/connections"]
+    assert list(points.get_xdata()) == [100, 1_000, 10_000] and list(points.get_ydata()) == [41_000, 30_000, 16_000]
+    (band,) = [c for c in ax.collections if c.get_gid() == "band:asyncio/connections"]
+    low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
+    assert low == pytest.approx(16_000 * 0.9) and high == pytest.approx(41_000 * 1.05)
+    solid, dashed = [line for line in ax.lines if line.get_gid() is None and line.get_linestyle() in ("-", "--")][:2]
+    beyond = [x for x, y in zip(dashed.get_xdata(), dashed.get_ydata()) if y == y]
+    assert min(beyond) > 10_000 and max(beyond) <= PROFILE.capacity   # held flat to the capacity
+    assert "measured at W=100, 1,000, 10,000" in ax.get_title()
     plt.close("all")
 
 
@@ -220,7 +322,6 @@ def test_a_plan_stores_its_checks_and_a_resumed_one_meets_the_same_rule():
 
 
 def test_only_check_on_a_machine_without_figures_is_a_one_line_error(tmp_path, capsys):
-
     status = main(["run", "--only", "check", "--output", str(tmp_path), "--machine", "fresh"])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2 and len(err) == 1
@@ -233,34 +334,37 @@ def _checked(record):
 
 
 def test_a_wakes_record_offers_its_jobs_rates():
-    _checked(wakes_record([(109_589, 0.001), (171_233, 0.002)]))
-    other = wakes_record([(109_589, 0.001), (171_234, 0.002)])  # one more per second
-    with pytest.raises(UserError, match=r"wakes.steps offer \[109589, 171234\]/s, not the job's rates"):
+    _checked(checked_wakes_record(150_000))
+    _checked(wakes_record([(109_589, 0.001), (171_233, 0.002)]))       # format 4: one step a rate
+    other = checked_wakes_record(150_000, rates=(109_589, 171_234))
+    other["rates"] = [109_589, 171_233]                                 # one more per second
+    with pytest.raises(UserError, match=r"wakes.search.rates are \[109589, 171234\]/s, not the job's rates"):
         _checked(other)
-    unplanned = wakes_record([(109_589, 0.001), (171_233, 0.002)])
+    old = wakes_record([(109_589, 0.001), (171_234, 0.002)])
+    with pytest.raises(UserError, match=r"wakes.steps offer \[109589, 171234\]/s, not the job's rates"):
+        _checked(old)
+    unplanned = checked_wakes_record(150_000)     # a check's rounds in a job without rates
     del unplanned["rates"]
-    with pytest.raises(UserError, match="lacks 'rates'"):
+    with pytest.raises(UserError, match=r"wakes.search.rates are \[109589, 171233\]/s, not the job's rates \[\]"):
         _checked(unplanned)
 
 
-def test_a_served_map_check_offers_its_jobs_rates_and_may_stop_early():
-    record = connections_check_record([(12_383, 0.001), (19_349, 0.002)])
-    _checked({**record, "n": record["n"], "parked": record["n"]})
+def test_a_served_map_check_offers_its_jobs_rates():
+    _checked(checked_record(15_000))
+    stray = checked_record(15_000)
+    stray["served"]["search"]["trials"][0]["rate"] = 30_000.0
+    stray["served"]["search"]["trials"][0]["run"] = document(step_record(30_000, seconds=0.1))
+    with pytest.raises(UserError, match="offer .*none of the job's rates"):
+        _checked(stray)
     with pytest.raises(UserError, match="open_run.steps offer"):
-        _checked(connections_check_record([(19_349, 0.001), (30_000, 0.002)]))  # the first rate missing
+        _checked(connections_check_record([(19_349, 0.001), (30_000, 0.002)]))  # format 4, the first rate missing
     _checked(connections_check_record([(12_383, 0.001)]))  # a stopped run: the rates it reached
-
-
-def test_a_hand_off_too_short_to_offer_gives_no_check_not_an_overflow():
-    profile = sizing.Profile("m", "asyncio", "event", 1_100.0, 20_000_000, "memory", 5e-324, 1)
-    assert map_checks.points(profile) is None        # 1 / 5e-324 per second: nothing to offer
-    fine = sizing.Profile("m", "asyncio", "event", 1_100.0, 20_000_000, "memory", 2e-6, 1)
-    assert map_checks.points(fine)["rates"] == [400_000, 625_000]
 
 
 def _in_process_check(waiters=1_000, rates=(100, 200)):
     return {"model": "asyncio", "variant": "event", "waiters": waiters, "rates": list(rates),
-            "predicted_rate": 150.0, "predicted_capacity": 2_000, "basis": "b", "bytes_per_waiter": 1_100.0}
+            "predicted_rate": 150.0, "predicted_capacity": 2_000, "criterion": "slo", "basis": "b",
+            "bytes_per_waiter": 1_100.0}
 
 
 def test_repeated_map_checks_run_once_and_two_of_one_model_are_refused():

@@ -62,21 +62,28 @@ def test_a_new_plan_is_stored_and_reopened_unchanged():
     assert RunPlan.from_document(stored, "run.json").as_parameters() == stored
 
 
-def test_the_served_rate_is_planned_for_every_connections_server_at_one_small_w():
+def test_the_served_and_wake_rates_are_planned_at_two_w_for_every_server_and_loop():
     default = RunPlan.from_args(_args("--models", "asyncio:connections,uvloop:event,subprocess"))
     assert default.served and default.served_rounds == 1 and default.slo_seconds == 0.005
-    assert default.served_grids == {"asyncio:connections": (100,), "subprocess:connections": (20,)}
-    served = [job for job in default.jobs()[0] if job.kind == "served"]
-    assert [(job.model, job.n) for job in served] == [("asyncio", 100), ("subprocess", 20)]
+    assert default.served_grids == {"asyncio:connections": suite.SERVED_GRID,
+                                    "subprocess:connections": suite.SERVED_GRIDS["subprocess"]}
+    assert default.wake_grids == {"uvloop:event": suite.WAKE_GRID}
+    assert default.wake_settings == suite.WAKE_SETTINGS and default.served_settings == suite.SERVED_SETTINGS
+    searched = [(job.kind, job.model, job.n) for job in default.jobs()[0] if job.kind in ("served", "wakes")]
+    assert searched == [("served", "asyncio", 100), ("served", "asyncio", 1_000), ("served", "subprocess", 10),
+                        ("served", "subprocess", 100), ("wakes", "uvloop", 1_000), ("wakes", "uvloop", 10_000)]
+    assert all(job.rates is None for job in default.jobs()[0])   # searches, not map checks
     full = RunPlan.from_args(_args("--full", "--models", "asyncio:reuseport,threads:connections", "--slo", "2ms"))
     assert full.served_grids == {"asyncio:reuseport": suite.FULL_SERVED_GRIDS["reuseport"],
                                  "threads:connections": suite.FULL_SERVED_GRID}
     assert full.slo_seconds == 0.002 and full.served_settings == suite.FULL_SERVED_SETTINGS
+    assert full.served_settings["judge_slo"] and full.served_settings["floor_every_round"]
     jobs = [job for job in full.jobs()[0] if job.kind == "served"]
-    assert [job.repeat for job in jobs] == [0] * 4 + [1] * 4 + [2] * 4  # rounds interleave the servers
-    assert [(job.model, job.n) for job in jobs[:4]] == [("asyncio", 1_000), ("asyncio", 100_000),
-                                                        ("threads", 100), ("threads", 19_000)]
-    assert not RunPlan.from_args(_args("--models", "asyncio:event")).served  # nothing to serve
+    assert [(job.model, job.n) for job in jobs] == [("asyncio", 1_000), ("asyncio", 10_000), ("asyncio", 100_000),
+                                                    ("threads", 100), ("threads", 1_000), ("threads", 10_000),
+                                                    ("threads", 19_000)]
+    assert not RunPlan.from_args(_args("--models", "asyncio:event", "--only", "memory")).served  # nothing to serve
+    assert RunPlan.from_args(_args("--models", "asyncio:event")).wake_grids == {"asyncio:event": suite.WAKE_GRID}
     assert not RunPlan.from_args(_args("--models", "asyncio:connections", "--only", "memory")).served
 
 
@@ -142,7 +149,11 @@ def test_a_resumed_plan_is_de_duplicated_and_bounded_as_the_command_line_is():
     ({"served_settings": {"connections": 16}}, "served settings must name"),
     ({"served_settings": {**suite.SERVED_SETTINGS, "connections": 0}}, "served connections must be 1 to"),
     ({"served_settings": {**suite.SERVED_SETTINGS, "step_seconds": 100}}, "served step_seconds must be in"),
-    ({"served_settings": {**suite.SERVED_SETTINGS, "shares": []}}, "served shares must be 1 to 20"),
+    ({"served_settings": {**suite.SERVED_SETTINGS, "start_share": 0}}, "served start_share must be in (0, 1]"),
+    ({"served_settings": {**suite.SERVED_SETTINGS, "floor_every_round": "yes"}}, "served floor_every_round must be"),
+    ({"wake_settings": {**suite.WAKE_SETTINGS, "start": 1}}, "the wake search's start must be 10 to"),
+    ({"wake_settings": {**suite.WAKE_SETTINGS, "step_seconds": 0}}, "the wake search's step_seconds must be"),
+    ({"wake_grids": {"asyncio:event": [0]}}, "the wake grid of asyncio:event must hold"),
     ({"served": "yes"}, "served must be true or false"),
 ])
 def test_a_resumed_plan_meets_every_rule_of_a_new_one(changes, rule):

@@ -14,7 +14,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench.analysis import current, sizing  # noqa: E402
+from parkbench.analysis import current, edges, sizing  # noqa: E402
 from parkbench.presentation import memoryplots, plots, sizing_plots
 from tests import (
     committed,
@@ -136,11 +136,12 @@ def test_fit_map_uses_the_primitive_that_wakes_a_parked_waiter(tmp_path):
 
 
 def test_decision_map_colours_the_model_needing_fewest_machines():
-    def profile(model, total, capacity, seconds):
-        return sizing.Profile("m", model, "v", total, capacity, "memory", seconds, 1)
+    def profile(model, total, capacity, rate):
+        return sizing.Profile("m", model, "v", total, capacity, "memory", 1e-6, 1,
+                              edge=(edges.point(1_000, rate, 0.1, "SLO: measured", "r"),))
 
-    small = profile("asyncio", 1000.0, 1_000_000, 10e-6)     # holds many, slow hand-off
-    fast = profile("uvloop", 5000.0, 100_000, 1e-6)          # holds fewer, fast hand-off
+    small = profile("asyncio", 1000.0, 1_000_000, 100_000)   # holds many, wakes few
+    fast = profile("uvloop", 5000.0, 100_000, 1_000_000)     # holds fewer, wakes many
     grid = sizing.decision_grid([small, fast], [1e3, 1e6], [1e3, 1e6])
     # few waiters, many wake-ups: uvloop (1 machine vs 10); many waiters, few wake-ups: asyncio
     assert grid[1][0] == (fast, 1)
@@ -173,7 +174,7 @@ def test_noise_level_slopes_draw_without_a_singular_axis(tmp_path):
 def test_two_variants_of_one_model_in_the_decision_map_get_different_shades():
     def profile(variant, total, capacity, seconds, cores):
         return sizing.Profile("m", "uvloop", variant, total, capacity, "memory", seconds, cores,
-                              served_per_core=1 / seconds)
+                              edge=(edges.point(1_000, cores / seconds, 0.1, "SLO: measured", "r"),))
 
     one_loop = profile("connections", 1000.0, 10_000_000, 1e-6, 1)  # holds more
     every_core = profile("reuseport", 8000.0, 1_000_000, 1e-6, 2)   # serves twice as many

@@ -55,7 +55,7 @@ def test_the_fit_map_uses_go_same_core_hand_off_and_chooses_among_python_models(
     assert (profiles["asyncio"].placement, profiles["asyncio"].switch_seconds) == ("cross-core", 2.2e-6)
     assert sizing.candidates(profiles.values()) == [profiles["asyncio"]]
     corner, = sizing.reference_markers(profiles.values())
-    assert corner["label"] == "go/chan: measured here"
+    assert corner["label"] == "go/chan: measured here (rate: cores / hand-off, an upper bound)"
     assert corner["rate"] == pytest.approx(2 / 125e-9) and corner["waiters"] == go.capacity
     rows = {row["model"]: row for row in sizing.answer(list(profiles.values()), 1_000, 1_000)}
     assert rows["go"]["reference"] and not rows["asyncio"]["reference"]

@@ -14,15 +14,34 @@ pytestmark = pytest.mark.slow  # real probe children, pyperf or a notebook kerne
 FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
 
+def with_wake_rates(folder: Path) -> Path:
+    """The fixture results under ``folder``, each machine given a run of asyncio's wake-rate
+    search at two W (its in-process maps need a measured edge)."""
+    from tests import synthetic
+    from tests.builders import wake_search_record
+
+    shutil.copytree(FIXTURES, folder)
+    for machine, knees in (("fixture-a", ((1_000, 410_000), (10_000, 370_000))),
+                           ("fixture-b", ((1_000, 300_000), (10_000, 260_000)))):
+        synthetic.write_run(folder, machine, "20261206T120000",
+                            [wake_search_record("asyncio", "event", w, rate) for w, rate in knees])
+    return folder
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def results(tmp_path_factory):
+    return with_wake_rates(tmp_path_factory.mktemp("fixtures") / "results")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, results):
     import contextlib
     import io
 
     output = tmp_path_factory.mktemp("report")
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        assert main(["report", "--results", FIXTURES, "--output", str(output)]) == 0
+        assert main(["report", "--results", str(results), "--output", str(output)]) == 0
     (output / "stdout.txt").write_text(out.getvalue())
     (output / "stderr.txt").write_text(err.getvalue())
     return output
@@ -57,11 +76,12 @@ def test_report_has_every_plot_and_no_error_or_stderr(rendered):
     problems = [output for output in outputs if output["output_type"] == "error"
                 or (output["output_type"] == "stream" and output["name"] == "stderr")]
     assert problems == []
-    # per machine: decision map, fit map, 4 memory plots, 2 latency plots; 4 comparisons
-    assert images == 2 * 8 + 4
+    # per machine: decision map, fit map, 4 memory plots, 2 latency plots, the wake rate's
+    # latency against the offered rate; 4 comparisons
+    assert images == 2 * 9 + 4
 
 
-def test_report_page_hides_code_and_paths(rendered):
+def test_report_page_hides_code_and_paths(rendered, results):
     import base64
     import re
     import struct
@@ -69,6 +89,7 @@ def test_report_page_hides_code_and_paths(rendered):
     html = (rendered / "report.html").read_text()
     assert "import " not in html and "plots.memory_vs_n" not in html  # no code cells
     assert str(Path(FIXTURES).resolve()) not in html and str(rendered) not in html
+    assert str(results) not in html
     assert "/tmp/" not in html and "/home/" not in html
     assert 'src="http' not in html and 'import("http' not in html  # opens with no network
     assert "<title>parkbench report</title>" in html
@@ -80,8 +101,8 @@ def test_report_page_hides_code_and_paths(rendered):
         assert width >= 800  # drawn at 110 dpi, at least 8 inches wide
 
 
-def test_rendering_unchanged_results_changes_nothing(rendered, tmp_path):
-    assert main(["report", "--results", FIXTURES, "--output", str(tmp_path)]) == 0
+def test_rendering_unchanged_results_changes_nothing(rendered, results, tmp_path):
+    assert main(["report", "--results", str(results), "--output", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").read_bytes() == (rendered / "report.html").read_bytes()
     assert (tmp_path / "report.ipynb").read_bytes() == (rendered / "report.ipynb").read_bytes()
 

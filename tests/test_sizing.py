@@ -4,16 +4,22 @@ from pathlib import Path
 
 import pytest
 
-from parkbench.analysis import current, sizing
+from parkbench.analysis import current, edges, sizing
 from parkbench.analysis.sizing import Profile, machines_needed
 from parkbench.cli import main
 
 FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
 
+def _edge(*points):
+    """A measured edge: (W, rate, spread) per point."""
+    return tuple(edges.point(w, rate, spread, "SLO: test", "r1") for w, rate, spread in points)
+
+
 def _profile(**overrides):
     values = dict(machine="m", model="asyncio", variant="event", total_per_waiter=1200.0,
-                  capacity=10_000_000, capacity_limit="memory", switch_seconds=5e-6, cores=1)
+                  capacity=10_000_000, capacity_limit="memory", switch_seconds=5e-6, cores=1,
+                  edge=_edge((1_000, 200_000, 0.1)))
     values.update(overrides)
     return Profile(**values)
 
@@ -24,22 +30,40 @@ def test_a_model_bound_by_memory():
 
 
 def test_a_model_bound_by_an_os_limit():
-    threads = _profile(model="threads", capacity=22_361, capacity_limit="max_map_count",
-                       switch_seconds=8e-6)
-    # 100,000 / 22,361 = 4.47 -> 5 machines; 10,000/s fits one (125,000/s).
+    threads = _profile(model="threads", capacity=22_361, capacity_limit="max_map_count")
+    # 100,000 / 22,361 = 4.47 -> 5 machines; 10,000/s fits one (200,000/s).
     assert machines_needed(threads, 100_000, 10_000) == (5, "max_map_count")
 
 
-def test_a_model_bound_by_hand_off_rate():
-    # 1,000 waiters fit; 1,000,000 wake-ups/s at 5 µs each (200,000/s): 5 machines.
-    assert machines_needed(_profile(), 1_000, 1_000_000) == (5, "hand-off rate")
+def test_a_model_bound_by_its_measured_wake_rate_not_its_hand_off():
+    # 1,000 waiters fit; 1,000,000 wake-ups/s against the 200,000/s measured: 5 machines
+    # (one over the 5 µs hand-off would also say 200,000/s: a 4 µs one says 250,000/s, and
+    # 4 machines, which the measured edge overrules)
+    profile = _profile(switch_seconds=4e-6)
+    assert profile.handoffs_per_second == pytest.approx(250_000)   # the upper bound, shown only
+    assert machines_needed(profile, 1_000, 1_000_000) == (5, "wake rate")
+    server = _profile(variant="connections", edge=_edge((100, 40_000, 0.0)))
+    assert machines_needed(server, 100, 100_000) == (3, "request rate")
 
 
-def test_worker_processes_use_every_core():
-    workers = _profile(model="subprocess", variant="fork", capacity=20_000,
-                       capacity_limit="rlimit_nofile", switch_seconds=5e-6, cores=2)
-    assert workers.handoffs_per_second == pytest.approx(400_000)
-    assert machines_needed(workers, 1_000, 1_000_000) == (3, "hand-off rate")
+def test_the_edge_at_w_is_read_between_measured_points_in_log_w():
+    profile = _profile(edge=_edge((1_000, 400_000, 0.0), (100_000, 100_000, 0.0)))
+    # at W = 10,000 (halfway in log W): 250,000/s; 600,000/s needs 3 machines there, and
+    # 2 at W = 1,000 (400,000/s), 6 beyond the largest W (100,000/s held flat)
+    assert profile.rate_at(10_000).rate == pytest.approx(250_000)
+    assert machines_needed(profile, 10_000, 600_000) == (3, "wake rate")
+    assert machines_needed(profile, 1_000, 600_000) == (2, "wake rate")
+    assert machines_needed(profile, 1_000_000, 600_000) == (6, "wake rate")
+    assert profile.rate_at(1_000_000).extrapolated and not profile.rate_at(10_000).extrapolated
+
+
+def test_a_model_without_a_measured_edge_is_sized_for_waiters_alone():
+    bare = _profile(edge=())
+    assert machines_needed(bare, 25_000_000, 0) == (3, "memory")
+    assert machines_needed(bare, 1_000, 1) == (float("inf"), "no wake rate")
+    assert machines_needed(_profile(variant="connections", edge=()), 1_000, 1) == (float("inf"), "no served rate")
+    assert sizing.by_workload([bare, _profile()])[0][2] == [_profile()]
+    assert sizing.without_edge([bare, _profile()], "in-process") == [bare]
 
 
 def test_a_workload_that_fits_needs_one_machine():
@@ -47,7 +71,7 @@ def test_a_workload_that_fits_needs_one_machine():
 
 
 def test_grid_rows_are_rates_and_columns_waiters():
-    grid = sizing.grid(_profile(capacity=100, switch_seconds=1e-3), [10, 1_000], [10, 10_000])
+    grid = sizing.grid(_profile(capacity=100, edge=_edge((10, 1_000, 0.0))), [10, 1_000], [10, 10_000])
     assert grid == [[1, 10], [10, 10]]
 
 

@@ -22,7 +22,7 @@ def test_version_1_files_load_through_the_upgrade(tmp_path):
     (path,) = [p for p in (tmp_path / MACHINE).glob("20261126T050824Z.json")]
     before = path.read_bytes()
     document = results.read_run(path)
-    assert document["schema_version"] == SCHEMA_VERSION == 4 and document["upgraded_from"] == 1
+    assert document["schema_version"] == SCHEMA_VERSION == 5 and document["upgraded_from"] == 1
     assert document["interpreter"]["executable"] == "python"  # a name, not /work/.../python
     assert document["machine_description"]["limits"]["max_map_count"] == 65530
     assert set(document["parameters"]["grids"]) >= {"threads:condition", "subprocess:fork"}
@@ -98,6 +98,30 @@ def test_an_interrupted_version_2_run_is_resumed_and_written_in_the_current_form
     assert not any("job" in record for record in _records(written))
     assert len(written["measurements"]) == len(stored["measurements"]) == 38
     assert results.read_run(path)["skipped"][-1]["n"] == 22_000
+
+
+def test_a_run_before_the_knee_search_reads_and_resumes_with_its_plan_in_the_new_shape(tmp_path):
+    """Format 4 offered fixed shares of the peak and judged map checks at the SLO; read,
+    its plan says so in format 5's words (the smallest share is where a search starts,
+    the checks are judged at the SLO), and an interrupted one resumes by the new method."""
+    from parkbench.measurement.plan import RunPlan
+
+    shutil.copytree(COMMITTED / MACHINE, tmp_path / MACHINE)
+    path = tmp_path / MACHINE / "20261202T013159Z.json"
+    stored = json.loads(path.read_text())
+    assert stored["parameters"]["served_settings"]["shares"] == [0.3, 0.6]
+    document = results.read_run(path)
+    served = document["parameters"]["served_settings"]
+    assert "shares" not in served and served["start_share"] == 0.3
+    assert served["judge_slo"] is True and served["floor_every_round"] is False
+    assert [check["criterion"] for check in document["parameters"]["map_checks"]] == ["slo", "slo"]
+    assert served["step_seconds"] == stored["parameters"]["served_settings"]["step_seconds"]
+    RunPlan.from_document(document["parameters"], str(path))      # a resume's plan meets every rule
+    stored["complete"] = False
+    path.write_text(json.dumps(stored))
+    run = run_file.RunFile.reopen(path)
+    run._lock.close()
+    assert run.snapshot()["parameters"]["served_settings"]["start_share"] == 0.3
 
 
 def _matches(shown, stored) -> bool:

@@ -242,7 +242,6 @@ def calibration_pipe(side: Side) -> float | None:
     switch figures came from (``calibration.py``), or ``None`` if none has one."""
     import statistics
 
-
     frame = side.current.frame
     used = set(zip(frame.machine[frame.metric == "switch_latency"],
                    frame.run_id[frame.metric == "switch_latency"]))

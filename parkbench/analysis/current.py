@@ -33,6 +33,7 @@ from parkbench.analysis.served_figures import SERVED_FIGURES, SERVED_RAW
 from parkbench.analysis.served_figures import choose as choose_served
 from parkbench.analysis.slopes import FITTED
 from parkbench.analysis.tidy import TAIL_METRICS, frame_of
+from parkbench.analysis.wake_figures import WAKE_FIGURES, WAKE_RAW
 from parkbench.core.stats import slope_noise
 from parkbench.store.record_schema import REQUEST_METRICS
 from parkbench.store.results import run_order
@@ -51,6 +52,7 @@ MEMORY_FIGURES = tuple(
 SWITCH_FIGURES = ("switch_latency", "switch_latency_mean", "switch_latency_stdev",
                   "switch_latency_values", "switch_latency_round_cv")
 SERVED_METRICS = SERVED_RAW + SERVED_FIGURES
+WAKE_METRICS = WAKE_RAW + WAKE_FIGURES
 EXTRA_COLUMNS = ("basis", "detail")
 
 
@@ -190,11 +192,12 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
     raw = done[done.n.notna()]
     _choose_newest(raw[raw.metric.isin(TAIL_METRICS)], "tail", ("model", "primitive"),
                    current, pieces, "{0}/{1}")
-    served = done[done.metric.isin(SERVED_METRICS)]
-    for key, rows in served.groupby(["machine", "interpreter", "model", "variant"], sort=True):
-        chosen, notes = choose_served(rows, _newest_first)
-        current.notes.extend(f"{key[0]} {key[1]} {key[2]}/{key[3]}: {note}" for note in notes)
-        _take(current, pieces, rows[rows.run_id == chosen], key[0], chosen, "served", f"{key[2]}/{key[3]}")
+    for family, metrics in (("served", SERVED_METRICS), ("wakes", WAKE_METRICS)):
+        measured = done[done.metric.isin(metrics)]
+        for key, rows in measured.groupby(["machine", "interpreter", "model", "variant"], sort=True):
+            chosen, notes = choose_served(rows, _newest_first, family)
+            current.notes.extend(f"{key[0]} {key[1]} {key[2]}/{key[3]}: {note}" for note in notes)
+            _take(current, pieces, rows[rows.run_id == chosen], key[0], chosen, family, f"{key[2]}/{key[3]}")
     reached = _choose_newest(figures[figures.metric == "limit_reached"], "limit_reached",
                              ("model", "variant"), current, pieces, "{0}/{1}")
     ceilings = {key: rows.iloc[0] for key, rows in reached.items()}

@@ -17,11 +17,11 @@ functions: no printing, no I/O.
 import math
 from collections.abc import Sequence
 
+from parkbench.measurement.knee import GENERATOR_SHARE as GENERATOR_BOUND_SHARE
 from parkbench.store.loadgen_output import Step, check_increasing
 from parkbench.store.run_plan import DEFAULT_SLO_SECONDS, slo_problem
 
 ACHIEVED_SHARE = 0.99           # achieved / offered a sustained rate must reach
-GENERATOR_BOUND_SHARE = 0.8     # share of the generator's ceiling where it may be the limit
 
 
 def sustains(step: Step, slo_seconds: float = DEFAULT_SLO_SECONDS) -> bool:

@@ -1,41 +1,62 @@
 """The served rate's figures, from a run's ``served`` records (``probes/served_load.py``)
-and its generator ceiling, read through ``served.py`` (which checks the generator's
-output and finds the rate held at the SLO).
+and its generator ceiling.
 
 Per record, at its W idle connections (tidy rows with ``n`` = W, ``repeat`` = round):
 
-- ``served_peak``: the closed-loop peak (requests/s, K connections back to back), and
-  ``served_peak_spread``, how much it moved within the phase: (highest - lowest) over the
-  median of its equal intervals' rates;
-- ``served_sustainable``: the highest offered rate held at the SLO (requests/s), absent
-  where even the lowest step was not;
-- ``served_cpu_per_request``: the server tree's CPU time per request (seconds): the
-  network wake-up cost one core pays, whatever the machine's core count;
-- ``served_cores``: the server CPUs the model could use (1 for one interpreter);
-- ``served_generator_bound``: 1 where the sustainable rate (or, without one, the peak)
-  is within ``GENERATOR_BOUND_SHARE`` of the generator's own ceiling measured in the
-  same run: the generator, not the server, may have been the limit.
-
-Per (model, variant), the run's figure (``n`` none): ``served_rate_per_core``, what one
-core of the server serves at the SLO, at the largest W measured (the median over rounds):
-the sustainable rate over its cores; where that is generator-bound, 1 / CPU per request
-(what a core would serve were it busy only with this), its basis in ``limit``; none where
-no offered rate was held at the SLO.
+- ``served_peak``: the closed-loop peak (requests/s, K connections back to back), the
+  server's ceiling, and ``served_peak_spread``, how much it moved within the phase;
+- ``served_saturation``: the highest offered rate it kept up with, and ``served_slo``
+  the highest it served within the SLO where the machine's floor lets the SLO be judged
+  (``served_slo_judged`` 0: the floor itself missed the SLO at this W), both found by the
+  knee search (``measurement/knee.py``), replayed here from the record's trials;
+  ``served_knee_spread``: how much the knee moved between the search's rounds;
+- ``served_sustainable``: the rate the sizing uses, its basis in ``limit``: the SLO rate
+  where it can be judged, else the saturation rate; a record from before the search (its
+  open loop at fixed shares of the peak) has only the rate held at the SLO there;
+- ``served_cpu_per_request``: the server tree's CPU time per request in the open-loop
+  steps at the highest rate held at or below the sustainable one (a paced request costs
+  more than a batched one), and ``served_cpu_per_request_closed`` in the closed loop;
+- ``served_cores``: the server CPUs the model serves with (``registry.cores_used``);
+- ``served_generator_bound``: 1 where the search stopped short of the generator's own
+  ceiling (or, before the search, the rate was within ``GENERATOR_BOUND_SHARE`` of it);
+- ``served_rate_per_core``: what one core serves at that W, the median over the run's
+  rounds: the sustainable rate over its cores; where that is generator-bound, 1 / the
+  open-loop CPU per request at the highest rate held (what a core would serve were it
+  busy only with this; never the closed loop's); its basis in ``limit``; none where no
+  rate can be sized by.
 """
 
 import statistics
 
-from parkbench.analysis import served
+from parkbench.analysis import served, stored_search
 from parkbench.core import registry
 from parkbench.core.registry import in_registry_order
-from parkbench.store import loadgen_output, results, run_plan
+from parkbench.measurement import knee
+from parkbench.store import loadgen_output, run_plan
 
-SERVED_RAW = ("served_peak", "served_peak_spread", "served_sustainable", "served_cpu_per_request",
-              "served_cores", "served_generator_bound", "served_disturbed")
+SERVED_RAW = ("served_peak", "served_peak_spread", "served_saturation", "served_slo", "served_slo_judged",
+              "served_knee_spread", "served_sustainable", "served_cpu_per_request",
+              "served_cpu_per_request_closed", "served_cores", "served_generator_bound", "served_disturbed")
 SERVED_FIGURES = ("served_rate_per_core",)
-UNITS = {"served_peak": "requests/s", "served_peak_spread": "ratio", "served_sustainable": "requests/s",
-         "served_cpu_per_request": "seconds", "served_cores": "cores",
+UNITS = {"served_peak": "requests/s", "served_peak_spread": "ratio", "served_saturation": "requests/s",
+         "served_slo": "requests/s", "served_slo_judged": "flag", "served_knee_spread": "ratio",
+         "served_sustainable": "requests/s", "served_cpu_per_request": "seconds",
+         "served_cpu_per_request_closed": "seconds", "served_cores": "cores",
          "served_generator_bound": "flag", "served_disturbed": "flag", "served_rate_per_core": "requests/s"}
+# the basis of a sustainable rate, first word its label (``basis_label``): what ``fit``,
+# ``show`` and the maps say of each rate
+BASES = {"slo": "SLO: p99 within the SLO, judged against the machine's floor",
+         "saturation": "saturation: kept up; steps too short to judge a p99 (--full judges it)",
+         "floor-bound": "floor-bound: kept up (saturation); the machine's own floor missed the SLO at this W",
+         "generator-bound": "generator-bound: 1 / CPU per request at the highest rate held",
+         "before-search": "SLO: held at fixed shares of the peak (before the knee search)"}
+
+
+def basis_label(basis: str) -> str:
+    """The one-word label of a basis (``BASES``): SLO, saturation, floor-bound..."""
+    return basis.split(":", 1)[0].strip() if basis else ""
+
+
 def ceiling_peak(document: dict) -> float | None:
     """The generator's own closed-loop peak (requests/s) of a run, or ``None``."""
     found = document.get("generator_ceiling")
@@ -45,148 +66,187 @@ def ceiling_peak(document: dict) -> float | None:
     return run.closed.achieved if run.closed is not None else None
 
 
-def record_values(record: dict, slo_seconds: float, ceiling: float | None) -> dict:
-    """The figures of one served record (see the module docstring)."""
+def knee_values(search: knee.Search, trial_list) -> tuple[dict, str]:
+    """The figures of a replayed search, and the basis of the rate the sizing uses."""
+    saturation, judged = search.knee("saturation"), search.slo_judgeable()
+    slo_rate = search.knee("slo")
+    values = {"served_slo_judged": float(judged), "served_generator_bound": float(search.generator_bound)}
+    if saturation is not None:
+        values["served_saturation"] = saturation
+    if slo_rate is not None:
+        values["served_slo"] = slo_rate
+    if judged:
+        rate, criterion, basis = slo_rate, "slo", BASES["slo"]
+    else:
+        rate, criterion = saturation, "saturation"
+        basis = BASES["floor-bound" if search.judge_slo else "saturation"]
+    if rate is not None:
+        values["served_sustainable"] = rate
+        values["served_knee_spread"] = search.spread(criterion) or 0.0
+        cpu = knee.cpu_per_request(trial_list, rate)
+        if cpu:
+            values["served_cpu_per_request"] = cpu
+    if search.generator_bound:
+        basis += "; the search stopped short of the generator's own ceiling"
+    return values, basis
+
+
+def record_values(record: dict, slo_seconds: float, ceiling: float | None) -> tuple[dict, str]:
+    """The figures of one served record (see the module docstring), and the basis of its
+    sustainable rate."""
     held = record["served"]
-    closed, opened = loadgen_output.parse(held["closed_run"]), loadgen_output.parse(held["open_run"])
+    closed = loadgen_output.parse(held["closed_run"])
     peak = closed.closed.achieved if closed.closed is not None else 0.0
-    sustainable = served.sustainable_rate(opened.steps, slo_seconds)
-    cores = registry.cores_used(record["model"], record["variant"], len(held["placement"]["server_cpus"]))
-    values = {"served_peak": peak, "served_cores": cores,
-              "served_cpu_per_request": served.cpu_per_request(held["server_cpu_seconds"],
-                                                               max(held["server_cpu_requests"], 1))}
+    values = {"served_peak": peak,
+              "served_cores": registry.cores_used(record["model"], record["variant"],
+                                                  len(held["placement"]["server_cpus"])),
+              "served_cpu_per_request_closed": served.cpu_per_request(held["server_cpu_seconds"],
+                                                                      max(held["server_cpu_requests"], 1))}
     intervals = closed.closed.interval_rates if closed.closed is not None else ()
     if len(intervals) >= 2 and statistics.median(intervals) > 0:
         values["served_peak_spread"] = (max(intervals) - min(intervals)) / statistics.median(intervals)
-    if sustainable is not None:
-        values["served_sustainable"] = sustainable
-    if ceiling:
-        values["served_generator_bound"] = float(served.generator_bound(
-            sustainable if sustainable is not None else peak, ceiling))
+    if "search" in held:
+        found, basis = knee_values(stored_search.replay(held["search"], slo_seconds), stored_search.trials(held["search"]))
+        values.update(found)
+    else:  # before the search: fixed shares of the peak, judged at the SLO alone
+        basis = BASES["before-search"]
+        sustainable = served.sustainable_rate(loadgen_output.parse(held["open_run"]).steps, slo_seconds)
+        if sustainable is not None:
+            values["served_sustainable"] = sustainable
+        if ceiling:
+            values["served_generator_bound"] = float(served.generator_bound(
+                sustainable if sustainable is not None else peak, ceiling))
     activity = record.get("interference")
     if activity is not None:  # the rest of the machine while it was timed (interference.py)
         values["served_disturbed"] = float(bool(activity.get("disturbed")))
-    return values
+    return values, basis
 
 
 def rows(document: dict, base: dict) -> list[dict]:
-    """Tidy rows of a run's served records (``base``: machine, run id, interpreter)."""
+    """Tidy rows of a run's served records (``base``: machine, run id, interpreter): each
+    record's figures, then per (model, variant, W) the rate per core."""
     slo = document["parameters"].get("slo_seconds", run_plan.DEFAULT_SLO_SECONDS)
     ceiling = ceiling_peak(document)
-    found = []
+    found: list[dict] = []
+    by_w: dict[tuple, list] = {}
     for record in document["measurements"]:
         if record["kind"] != "served" or record.get("rates"):
-            continue  # a map check offers fixed rates: no search for the rate held (map_checks.py)
-        for metric, value in record_values(record, slo, ceiling).items():
-            found.append({**base, "model": record["model"], "variant": record["variant"],
-                          "placement": None, "n": record["n"], "repeat": record.get("repeat"),
-                          "metric": metric, "value": value, "unit": UNITS[metric]})
+            continue  # a map check offers fixed rates: no search for a rate (map_checks.py)
+        values, basis = record_values(record, slo, ceiling)
+        common = {**base, "model": record["model"], "variant": record["variant"], "primitive": None,
+                  "placement": None, "n": record["n"]}
+        for metric, value in values.items():
+            found.append({**common, "repeat": record.get("repeat"), "metric": metric, "value": value,
+                          "unit": UNITS[metric], "limit": basis if metric == "served_sustainable" else None})
+        by_w.setdefault((record["model"], record["variant"], record["n"]), []).append((values, basis))
+    for (model, variant, w), records in by_w.items():
+        figure = rate_per_core(records)
+        if figure is not None:
+            found.append({**base, "model": model, "variant": variant, "primitive": None, "placement": None,
+                          "n": w, "repeat": None, "metric": "served_rate_per_core", "value": figure[0],
+                          "unit": UNITS["served_rate_per_core"], "limit": figure[1]})
     return found
 
 
-def derive(document: dict) -> list[dict]:
-    """The run's ``served_rate_per_core`` figure per (model, variant)."""
-    base = {"machine": "", "run_id": "", "interpreter": ""}
-    by_key: dict = {}
-    for row in rows(document, base):
-        by_key.setdefault((row["model"], row["variant"]), {}).setdefault(
-            row["n"], {}).setdefault(row["metric"], []).append(row["value"])
-    figures = []
-    for (model, variant), by_w in by_key.items():
-        largest = by_w[max(by_w)]
-        medians = {metric: statistics.median(values) for metric, values in largest.items()}
-        bound = medians.get("served_generator_bound", 0) >= 0.5
-        if bound and medians.get("served_cpu_per_request", 0) > 0:
-            value, basis = 1 / medians["served_cpu_per_request"], "1 / CPU per request (generator-bound)"
-        elif "served_sustainable" in medians:
-            value, basis = medians["served_sustainable"] / medians["served_cores"], "held at the SLO"
-        else:
-            continue  # no rate held at the SLO: nothing to size by (the table says so)
-        figures.append({"model": model, "variant": variant, "metric": "served_rate_per_core",
-                        "value": value, "unit": UNITS["served_rate_per_core"],
-                        "limit": f"{basis}, W={max(by_w):,}"})
-    return figures
+def rate_per_core(records) -> tuple[float, str] | None:
+    """(requests/s one core serves, basis) of one W's records (values, basis), or None."""
+    medians = {metric: statistics.median(values[metric] for values, _ in records if metric in values)
+               for metric in {m for values, _ in records for m in values}}
+    basis = records[0][1]
+    if medians.get("served_generator_bound", 0) >= 0.5:
+        cpu = medians.get("served_cpu_per_request")
+        if cpu and "served_saturation" in medians:  # measured open loop, at the rate served
+            return 1 / cpu, f"{BASES['generator-bound']}; {basis}"
+        return None  # a closed loop's CPU per request overstates a paced request's rate
+    if "served_sustainable" in medians:
+        return medians["served_sustainable"] / medians["served_cores"], basis
+    return None
 
 
-def choose(rows, newest_first) -> tuple[str, list[str]]:
-    """The run whose served figures speak for one (machine, interpreter, model, variant):
-    one the rest of the machine did not disturb (``served_disturbed``) if any, then the
-    one that held the largest idle crowd W, the newest among those; and a note per newer
-    run it keeps out. ``rows``: that key's served rows of complete runs; ``newest_first``:
-    run ids ordered newest first. A default sweep's small W must not replace a ``--full``
-    run's large one: the maps size a server at large W, where an idle crowd may tax it;
-    and a disturbed run's rates may be the machine's, not the server's."""
+def choose(rows, newest_first, family: str = "served") -> tuple[str, list[str]]:
+    """The run whose served (or wake) figures speak for one (machine, interpreter,
+    model, variant): one the rest of the machine did not disturb (``served_disturbed``,
+    ``wake_disturbed``) if any, then the one that held the largest idle crowd W, the
+    newest among those; and a note per newer run it keeps out. ``rows``: that key's rows
+    of complete runs; ``newest_first``: run ids ordered newest first. A default sweep's
+    small W must not replace a ``--full`` run's large one: the maps size a model at large
+    W, where an idle crowd may tax it; and a disturbed run's rates may be the machine's."""
     order = newest_first(rows.run_id)
     with_w = rows[rows.n.notna()]
     largest = {run_id: with_w[with_w.run_id == run_id].n.max() for run_id in order}
     largest = {run_id: (0 if w != w else int(w)) for run_id, w in largest.items()}
-    flags = with_w[with_w.metric == "served_disturbed"]
+    flags = with_w[with_w.metric.isin(("served_disturbed", "wake_disturbed"))]
     disturbed = {run_id: bool((flags[flags.run_id == run_id].value > 0).any()) for run_id in order}
     chosen = max(order, key=lambda run_id: (not disturbed[run_id], largest[run_id], -order.index(run_id)))
     notes = []
+    word = "served" if family == "served" else "wake-rate"
     for newer in order[:order.index(chosen)]:
         why = ("was disturbed by the rest of the machine" if disturbed[newer] and not disturbed[chosen]
-               else f"served W up to {largest[newer]:,} only")
-        notes.append(f"served figures from run {chosen} (W up to {largest[chosen]:,}); the newer run "
+               else f"measured W up to {largest[newer]:,} only")
+        notes.append(f"{word} figures from run {chosen} (W up to {largest[chosen]:,}); the newer run "
                      f"{newer} {why} and does not replace them")
     if disturbed[chosen]:
-        notes.append(f"served figures from run {chosen}, which the rest of the machine disturbed: "
-                     f"its rates may be the machine's, not the server's (measure again on a quiet machine)")
+        notes.append(f"{word} figures from run {chosen}, which the rest of the machine disturbed: "
+                     f"its rates may be the machine's, not the {'server' if family == 'served' else 'loop'}'s "
+                     f"(measure again on a quiet machine)")
     return chosen, notes
 
 
 def table(frame):
     """One row per (machine, interpreter, model, variant, W) of the current served
-    figures: the closed-loop peak and its spread over the phase's intervals, the rate held at the SLO (NaN where none was), the CPU
-    time per request, whether the generator may have been the limit, the rate per core
-    the sizing uses, and the run."""
+    figures: the closed-loop peak, the saturation and SLO rates (NaN where none, or where
+    the SLO could not be judged), the knee's spread over rounds, the CPU time per request
+    open loop (at the rate served) and closed loop, whether the generator may have been
+    the limit, the rate per core the sizing uses with its basis, and the run."""
     import pandas as pd
 
-
-    rows = frame[frame.metric.isin(SERVED_RAW) & frame.n.notna()]
-    if rows.empty:
+    rows_ = frame[frame.metric.isin(SERVED_RAW + SERVED_FIGURES) & frame.n.notna()]
+    if rows_.empty:
         return pd.DataFrame()
-    per_core = frame[(frame.metric == "served_rate_per_core") & frame.n.isna()]
     found = []
-    for (machine, interpreter, model, variant, n), group in rows.groupby(
+    for (machine, interpreter, model, variant, n), group in rows_.groupby(
             ["machine", "interpreter", "model", "variant", "n"], sort=False):
-        medians = group.groupby("metric").value.median()
-        sizing = per_core[(per_core.machine == machine) & (per_core.interpreter == interpreter)
-                          & (per_core.model == model) & (per_core.variant == variant)]
+        raw = group[group.metric != "served_rate_per_core"]
+        medians = raw.groupby("metric").value.median()
+        per_core = group[group.metric == "served_rate_per_core"]
+        nan = float("nan")
         found.append({"machine": machine, "interpreter": interpreter, "model": model,
-                      "variant": variant, "n": int(n), "rounds": int(group.repeat.nunique()),
-                      "peak": medians.get("served_peak", float("nan")),
-                      "peak_spread": medians.get("served_peak_spread", float("nan")),
-                      "sustainable": medians.get("served_sustainable", float("nan")),
-                      "cpu_per_request": medians.get("served_cpu_per_request", float("nan")),
+                      "variant": variant, "n": int(n), "rounds": int(raw.repeat.nunique()),
+                      "peak": medians.get("served_peak", nan), "peak_spread": medians.get("served_peak_spread", nan),
+                      "saturation": medians.get("served_saturation", nan), "slo": medians.get("served_slo", nan),
+                      "slo_judged": bool(medians.get("served_slo_judged", 1) >= 0.5),
+                      "knee_spread": medians.get("served_knee_spread", nan),
+                      "sustainable": medians.get("served_sustainable", nan),
+                      "cpu_per_request": medians.get("served_cpu_per_request", nan),
+                      "cpu_per_request_closed": medians.get("served_cpu_per_request_closed", nan),
                       "generator_bound": bool(medians.get("served_generator_bound", 0) >= 0.5),
                       "disturbed": bool(medians.get("served_disturbed", 0) > 0),
-                      "rate_per_core": float(sizing.value.iloc[0]) if len(sizing) else float("nan"),
-                      "basis": str(sizing["limit"].iloc[0]) if len(sizing) else "",
+                      "rate_per_core": float(per_core.value.iloc[0]) if len(per_core) else nan,
+                      "basis": str(per_core["limit"].iloc[0]) if len(per_core) else "",
                       "run": str(group.run_id.iloc[0])})
     return in_registry_order(pd.DataFrame(found))
 
 
 def steps(current, machine: str):
-    """The open-loop steps behind the machine's current served figures, one row per step:
-    model, variant, W, round, offered, achieved, p50, p99, p999 (seconds), run. The
-    hockey stick: latency against the offered rate."""
+    """The open-loop steps behind the machine's current served figures, one row per step
+    (``stored_search.step_rows``): latency against the offered rate, the server's beside
+    the floor's; a record from before the search gives its fixed steps as round 0."""
     import pandas as pd
 
-
-    chosen = {(s["run_id"], s["what"]) for s in current.sources
-              if s["family"] == "served" and s["machine"] == machine}
     found = []
-    for run_id in sorted({run_id for run_id, _ in chosen}):
-        run = current.runs.get((machine, run_id))
-        if run is None:
-            continue
-        for record in results.read_run(run.path)["measurements"]:
-            if record["kind"] != "served" or record.get("rates") or (run_id, f"{record['model']}/{record['variant']}") not in chosen:
-                continue
-            for step in loadgen_output.parse(record["served"]["open_run"]).steps:
-                found.append({"model": record["model"], "variant": record["variant"], "n": record["n"],
-                              "round": record.get("repeat", 0), "offered": step.offered,
-                              "achieved": step.achieved, "p50": step.p50, "p99": step.p99,
-                              "p999": step.p999, "run_id": run_id})
+    for run_id, record in stored_search.current_records(current, machine, "served", "served"):
+        held = record["served"]
+        listed = (stored_search.trials(held["search"]) if "search" in held
+                  else [knee.Trial(step.offered, record.get("repeat", 0), knee.SERVER, step)
+                        for step in loadgen_output.parse(held["open_run"]).steps])
+        found += stored_search.step_rows(record, listed, run_id)
     return pd.DataFrame(found)
+
+
+def knees(table_) -> dict:
+    """(model, variant, W) -> (the sustainable rate, its basis label) of a ``table``."""
+    if table_.empty:
+        return {}
+    return {(r.model, r.variant, int(r.n)): (r.sustainable if r.sustainable == r.sustainable else None,
+                                             basis_label(r.basis))
+            for r in table_.itertuples()}

@@ -3,16 +3,19 @@ on one machine (scale up) and how many machines each needs (scale out).
 
 Per model and machine the inputs are the machine's current figures (``current.py``):
 total bytes per idle waiter (PSS plus kernel), capacity (a measured ceiling, else the
-binding memory or OS limit), and the one-way hand-off time of the model's default
-primitive (the one that wakes a parked waiter), at its slower placement. How a
-model uses cores decides its hand-off rate: one interpreter runs Python on one core at a
-time, so threads, asyncio, uvloop and gevent get ``1 / hand-off`` wake-ups per second per
-machine; subprocess workers use every core, ``cores / hand-off``. Then
+binding memory or OS limit), and the model's **measured edge** (``edges.py``): the
+rate one machine sustains at each W measured, interpolated in log W between them and
+held flat beyond: requests a connections server served while W others sat idle
+(``served_figures.py``), wake-ups a loop took while W waiters stayed parked
+(``wake_figures.py``), each per core times the cores the model serves with
+(``registry.cores_used``). Then
 
-    machines = max(ceil(W / capacity), ceil(R / hand-offs per second per machine))
+    machines = max(ceil(W / capacity), ceil(R / the edge's rate at W))
 
-Reference models (go) are measured beside the Python models for comparison: ``fit`` and
-the fit maps show them, labelled; the decision map chooses among the Python models only
+A model without a measured edge is not sized for any wake-up: the one-way hand-off of
+two waiters (cores / hand-off) is shown beside, as the upper bound it is. Reference
+models (go) are measured beside the Python models for comparison: ``fit`` and the fit
+maps show them, labelled; the decision map chooses among the Python models only
 (``candidates``) and marks the reference's one-machine corner. Everything here returns
 data; plotting lives in ``sizing_plots.py``.
 """
@@ -20,6 +23,7 @@ data; plotting lives in ``sizing_plots.py``.
 import math
 from dataclasses import dataclass
 
+from parkbench.analysis import edges
 from parkbench.core import published, registry
 from parkbench.core.registry import in_registry_order, is_connections
 
@@ -52,11 +56,10 @@ class Profile:
     placement: str = ""                 # and the placement whose median is used
     memory_run: str = ""                # run ids the figures came from
     switch_run: str = ""
-    # a connections server's requests one core serves at the SLO (served_figures.py);
-    # None where no served rate was measured
-    served_per_core: float | None = None
-    served_basis: str = ""
-    served_run: str = ""
+    # the measured edge: what one machine sustains at each W measured (requests served by a
+    # connections server, wake-ups on a loop beside W parked), ``edges.py``; empty where
+    # none was measured: then no rate can be sized by
+    edge: tuple = ()
 
     @property
     def serves_requests(self) -> bool:
@@ -65,20 +68,36 @@ class Profile:
 
     @property
     def handoffs_per_second(self) -> float:
+        """cores / one-way hand-off: an upper bound on wake-ups (two waiters, nothing
+        else on the loop), shown beside the measured rate, never sized by."""
         return self.cores / self.switch_seconds if self.switch_seconds > 0 else 0.0
+
+    def rate_at(self, waiters: float) -> edges.EdgeRate | None:
+        """The measured edge at ``waiters`` (interpolated, or held flat beyond), or None."""
+        return edges.at(self.edge, waiters)
 
     @property
     def rate_per_machine(self) -> float:
-        """Wake-ups per second one machine handles: requests served (a connections
-        server: the served rate per core times the cores it can use, 0 when none was
-        measured) or in-process hand-offs (cores / hand-off)."""
-        if self.serves_requests:
-            return (self.served_per_core or 0.0) * self.cores
-        return self.handoffs_per_second
+        """The measured rate at the largest W measured (0 where none was measured)."""
+        return self.edge[-1].rate if self.edge else 0.0
 
     @property
     def rate_name(self) -> str:
-        return "request rate" if self.serves_requests else "hand-off rate"
+        return "request rate" if self.serves_requests else "wake rate"
+
+    @property
+    def rate_basis(self) -> str:
+        """The one-word basis of the edge's rate (SLO, saturation, floor-bound...)."""
+        return self.edge[-1].basis.split(":", 1)[0].strip() if self.edge else ""
+
+    @property
+    def edge_basis(self) -> str:
+        """The basis and the runs of the measured edge (one line)."""
+        if not self.edge:
+            return ""
+        runs = ", ".join(sorted({p.run for p in self.edge if p.run}))
+        ws = ", ".join(f"{p.waiters:,}" for p in self.edge)
+        return f"{self.edge[-1].basis}; measured at W={ws}; run {runs}"
 
 
 def _machines(share: float) -> int:
@@ -90,17 +109,18 @@ def _machines(share: float) -> int:
 def machines_needed(profile: Profile, waiters: float, rate: float) -> tuple[float, str]:
     """Machines ``profile``'s model needs for ``waiters`` idle waiters and ``rate``
     wake-ups per second (``math.inf`` where one waiter needs more than a machine), and
-    what binds: its capacity limit, ``hand-off rate`` or ``request rate``. A connections
-    server without a served rate cannot be sized for any request at all (``math.inf``,
-    ``no served rate``): the hand-off of two waiters in one process is not its rate."""
+    what binds: its capacity limit, ``wake rate`` or ``request rate`` (its measured edge
+    at that W). A model without a measured edge cannot be sized for any wake-up at all
+    (``math.inf``, ``no served rate`` or ``no wake rate``): the hand-off of two waiters
+    alone is an upper bound, not a rate a loop sustains beside W parked."""
     by_waiters = _machines(waiters / profile.capacity) if profile.capacity > 0 else math.inf
-    per_machine = profile.rate_per_machine
-    if per_machine <= 0:
+    edge = profile.rate_at(waiters)
+    if edge is None or edge.rate <= 0:
         by_rate = math.inf if rate > 0 else 0
         if by_rate > by_waiters:
-            return math.inf, "no served rate"
+            return math.inf, "no served rate" if profile.serves_requests else "no wake rate"
     else:
-        by_rate = _machines(rate / per_machine)
+        by_rate = _machines(rate / edge.rate)
     machines = max(by_waiters, by_rate, 1)
     if by_rate > by_waiters:
         return machines, profile.rate_name
@@ -141,38 +161,55 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
         bound = capacity[(capacity.machine == row.machine) & (capacity.interpreter == row.interpreter)
                          & (capacity.model == row.model) & (capacity.variant == row.variant)]
         switch = handoff(frame, row.machine, row.interpreter, row.model)
-        is_server = is_connections(row.variant)
-        if bound.empty or (switch is None and not is_server):
+        machine_cores = registry.cores_used(row.model, row.variant, (cores or {}).get(row.machine) or 1)
+        edge = edge_points(frame, row, machine_cores)
+        if bound.empty or (switch is None and not edge and not is_connections(row.variant)):
             continue
         switch = switch or (0.0, "", "", "")  # a server is sized by what it serves
-        served = frame[(frame.machine == row.machine) & (frame.interpreter == row.interpreter)
-                       & (frame.model == row.model) & (frame.variant == row.variant)
-                       & (frame.metric == "served_rate_per_core") & frame.n.isna()]
         bound = bound.iloc[0]
-        machine_cores = (cores or {}).get(row.machine) or 1
         found.append(Profile(
             row.machine, row.model, row.variant, float(row.value), int(bound.value),
-            str(bound["limit"]), switch[0],
-            registry.cores_used(row.model, row.variant, machine_cores),
+            str(bound["limit"]), switch[0], machine_cores,
             interpreter=row.interpreter, capacity_basis=str(bound.basis), primitive=switch[1],
-            placement=switch[2], memory_run=row.run_id, switch_run=switch[3],
-            served_per_core=float(served.value.iloc[0]) if is_server and len(served) else None,
-            served_basis=str(served["limit"].iloc[0]) if is_server and len(served) else "",
-            served_run=str(served.run_id.iloc[0]) if is_server and len(served) else ""))
+            placement=switch[2], memory_run=row.run_id, switch_run=switch[3], edge=edge))
     return found
 
 
-WORKLOADS = (("in-process", "waiters woken in-process (a future, an event, a pipe byte; R: hand-offs/s)"),
-             ("connections", "idle connections and requests served (R: requests/s at the SLO)"))
+# per workload: the metric of the rate per core at each W, and of the knee's spread
+EDGE_METRICS = {True: ("served_rate_per_core", "served_knee_spread"),
+                False: ("wake_rate_per_core", "wake_knee_spread")}
+
+
+def edge_points(frame, row, cores: int) -> tuple:
+    """The measured edge of ``row``'s (machine, interpreter, model, variant): per W, the
+    rate per core times ``cores``, its band from the knee's spread (``edges.point``)."""
+    rate_metric, spread_metric = EDGE_METRICS[is_connections(row.variant)]
+    mine = frame[(frame.machine == row.machine) & (frame.interpreter == row.interpreter)
+                 & (frame.model == row.model) & (frame.variant == row.variant) & frame.n.notna()]
+    rates = mine[mine.metric == rate_metric]
+    spreads = mine[mine.metric == spread_metric].groupby("n").value.median()
+    return tuple(edges.point(int(r.n), float(r.value) * cores, spreads.get(r.n), str(r.limit or ""), str(r.run_id))
+                 for r in rates.sort_values("n").itertuples())
+
+
+WORKLOADS = (("in-process", "waiters woken in-process (a future, an event, a pipe byte; R: wake-ups/s "
+                            "one loop sustains beside W parked)"),
+             ("connections", "idle connections and requests served (R: requests/s served beside W idle)"))
 
 
 def by_workload(profiles_) -> list[tuple[str, str, list[Profile]]]:
-    """(key, title, profiles) per workload: in-process waiters, sized by the hand-off, and
-    connections servers with a served rate, sized by it (one without is left out: it cannot
-    be placed on a map of requests)."""
+    """(key, title, profiles) per workload: the profiles with a measured edge (a model
+    without one cannot be placed on a map of wake-ups or requests: ``without_edge``), and
+    the references (go), which the maps mark at their one-machine corner."""
     return [(key, title, [p for p in profiles_ if p.serves_requests == (key == "connections")
-                          and (key != "connections" or p.served_per_core)])
+                          and (p.edge or is_reference(p))])
             for key, title in WORKLOADS]
+
+
+def without_edge(profiles_, workload: str) -> list[Profile]:
+    """The Python profiles of ``workload`` left off its maps: no measured edge to size by."""
+    return [p for p in profiles_ if p.serves_requests == (workload == "connections") and not p.edge
+            and not is_reference(p)]
 
 
 def answer(profiles_, waiters: float, rate: float) -> list[dict]:
@@ -180,6 +217,7 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
     rows = []
     for profile in profiles_:
         machines, binding = machines_needed(profile, waiters, rate)
+        edge = profile.rate_at(waiters)
         rows.append({"machine": profile.machine, "interpreter": profile.interpreter,
                      "model": profile.model, "variant": profile.variant,
                      "reference": is_reference(profile), "machines": machines, "bound_by": binding,
@@ -187,7 +225,8 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
                      "capacity_basis": profile.capacity_basis,
                      "handoffs_per_second": profile.handoffs_per_second,
                      "rate_per_machine": profile.rate_per_machine, "rate_name": profile.rate_name,
-                     "served_basis": profile.served_basis, "served_run": profile.served_run,
+                     "rate_at": edge.rate if edge else None, "extrapolated": bool(edge and edge.extrapolated),
+                     "edge_basis": profile.edge_basis, "rate_basis": profile.rate_basis,
                      "primitive": profile.primitive, "placement": profile.placement,
                      "total_per_waiter": profile.total_per_waiter,
                      "memory_run": profile.memory_run, "switch_run": profile.switch_run})
@@ -220,10 +259,12 @@ def candidates(profiles_) -> list[Profile]:
 
 
 def reference_markers(profiles_) -> list[dict]:
-    """The one-machine corner (capacity, hand-offs per second) of each measured
-    reference profile of its default variant, labelled as measured here."""
-    return [{"label": f"{p.model}/{p.variant}: measured here", "model": p.model,
-             "waiters": p.capacity, "rate": p.rate_per_machine}
+    """The one-machine corner of each measured reference profile of its default variant
+    (capacity, and its measured rate, or where none was measured cores / hand-off, the
+    upper bound it is, said in the label), labelled as measured here."""
+    return [{"label": f"{p.model}/{p.variant}: measured here"
+                      + ("" if p.edge else " (rate: cores / hand-off, an upper bound)"),
+             "model": p.model, "waiters": p.capacity, "rate": p.rate_per_machine or p.handoffs_per_second}
             for p in profiles_ if is_reference(p)
             and p.variant == registry.MODELS[p.model].variants[0]]
 

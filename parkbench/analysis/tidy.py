@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parkbench.analysis import served_figures, slopes
+from parkbench.analysis import served_figures, slopes, wake_figures
 from parkbench.analysis.slopes import FITTED, measurement_value
 from parkbench.store import record_schema, run_reader
 from parkbench.store.checker import printable
@@ -104,7 +104,7 @@ def tidy_rows(document: dict) -> list[dict]:
                     "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
                     "repeat": record.get("repeat"),
                 })
-    rows += served_figures.rows(document, base)
+    rows += served_figures.rows(document, base) + wake_figures.rows(document, base)
     for figure in figures(document):
         rows.append({
             **base, "model": figure["model"], "variant": figure["variant"],
@@ -123,7 +123,7 @@ def figures(document: dict) -> list[dict]:
     it ended (``record_schema.STORED_FIGURES``: they depend on the limits in force then)."""
     derived = []
     if document["complete"]:  # an interrupted run speaks for nothing
-        derived = slopes.derive(document["measurements"]) + served_figures.derive(document)
+        derived = slopes.derive(document["measurements"])
     return derived + [figure for figure in document["figures"] if figure["metric"] in record_schema.STORED_FIGURES]
 
 

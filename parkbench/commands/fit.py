@@ -1,7 +1,9 @@
 """``parkbench fit``: machines each model needs for W idle waiters and R wake-ups per
 second, from each machine's current figures (``current.py``), naming where each figure
-came from: waiters woken in-process are sized by the hand-off, connections serving
-requests by the requests a server was measured to serve (``served_figures.py``)."""
+came from: each model is sized by its measured edge (``sizing.py``: the wake-ups a loop
+sustains beside W parked, the requests a server serves beside W idle), its basis named
+(SLO, saturation, floor-bound, generator-bound); an in-process row shows cores / hand-off
+beside it, the upper bound it is."""
 
 import math
 
@@ -24,6 +26,52 @@ def _label(row) -> str:
     return f"{row['model']}/{row['variant']}" + (" (ref)" if row["reference"] else "")
 
 
+WORKLOADS = ((False, "waiters woken in-process (a future, an event, a pipe byte): sized by the wake rate "
+                    "one loop sustains while W others stay parked"),
+             (True, "connections serving requests: sized by the requests a server serves while W "
+                    "others sit idle"))
+
+
+def _rate(row) -> str:
+    if row["rate_at"] is None:
+        return "-"
+    return f"{row['rate_at']:,.0f}" + ("*" if row["extrapolated"] else "")
+
+
+def _source(row, served: bool) -> str:
+    source = f"memory run {row['memory_run']}"
+    if row["edge_basis"]:
+        source += f"; rate: {row['edge_basis']}"
+    else:
+        source += ("; no served rate measured (parkbench run --only served)" if served
+                   else "; no wake rate measured (parkbench run --only served measures the loops with a "
+                        "wake driver)")
+    if not served and row["switch_run"]:
+        source += f"; hand-off {row['primitive']} {row['placement']}, run {row['switch_run']}"
+    return source
+
+
+def _table(rows, served: bool, waiters: int) -> list[str]:
+    """The lines of one workload's table: machines, what binds, capacity, the rate the
+    model sustains at W (its measured edge) with its basis, and for in-process waiters
+    the hand-off's upper bound beside it."""
+    word = "requests" if served else "wake-ups"
+    header = (f"{'machine':<20} {'interpreter':<15} {'model/variant':<24} {'machines':>8}  "
+              f"{'bound by':<14} {'capacity':>12} {'basis':<9} {word + '/s at W':>15} {'rate basis':<15}"
+              + ("" if served else f" {'1/hand-off':>11}") + "  figures from")
+    lines = [header]
+    for row in rows:
+        machines = "never" if math.isinf(row["machines"]) else f"{row['machines']:,}"
+        if row["bound_by"] in ("no served rate", "no wake rate"):
+            machines = "-"
+        bound = ("" if served else f" {row['handoffs_per_second']:>11,.0f}")
+        lines.append(
+            f"{row['machine']:<20} {row['interpreter']:<15} {_label(row):<24} {machines:>8}  "
+            f"{row['bound_by']:<14} {format_count(row['capacity']):>12} {row['capacity_basis']:<9} "
+            f"{_rate(row):>15} {row['rate_basis'] or '-':<15}{bound}  {_source(row, served)}")
+    return lines
+
+
 def run(args) -> int:
     waiters = parse_count(args.waiters)
     rate = parse_count(args.rate, allow_zero=True)
@@ -39,40 +87,22 @@ def run(args) -> int:
     profiles = sizing.profiles(frame, machine_cores(figures))
     rows = sizing.answer(profiles, waiters, rate)
     if not rows:
-        raise UserError("no model has both a total per waiter and a hand-off time in these "
-                        "results; run 'parkbench run' (memory and latency) first")
+        raise UserError("no model has both a total per waiter and a hand-off time or measured rate "
+                        "in these results; run 'parkbench run' first")
     memory_note = f", a machine of {format_bytes(memory)}" if memory else ""
     lines = [f"workload: {waiters:,} idle waiters, {rate:,} wake-ups/s{memory_note}"]
-    header = (f"{'machine':<20} {'interpreter':<15} {'model/variant':<24} {'machines':>8}  "
-              f"{'bound by':<14} {'capacity':>12} {'basis':<9} {'{rate}/s':>12}  figures from")
-    for served, title, rate_word in (
-            (False, "waiters woken in-process (a future, an event, a pipe byte): sized by the "
-                    "hand-off", "hand-offs"),
-            (True, "connections serving requests: sized by the requests one core serves at the "
-                   "SLO while the others sit idle", "requests")):
+    for served, title in WORKLOADS:
         chosen = [row for row in rows if (row["rate_name"] == "request rate") == served]
-        if not chosen:
-            continue
-        lines += ["", title, header.replace("{rate}", rate_word)]
-        for row in chosen:
-            machines = "never" if math.isinf(row["machines"]) else f"{row['machines']:,}"
-            if row["bound_by"] == "no served rate":
-                machines = "-"
-            if not served:
-                source = (f"memory run {row['memory_run']}; hand-off {row['primitive']} "
-                          f"{row['placement']}, run {row['switch_run']}")
-            elif row["served_run"]:
-                source = f"memory run {row['memory_run']}; served: {row['served_basis']}, run {row['served_run']}"
-            else:
-                source = f"memory run {row['memory_run']}; no served rate measured (parkbench run --only served)"
-            lines.append(
-                f"{row['machine']:<20} {row['interpreter']:<15} "
-                f"{_label(row):<24} {machines:>8}  {row['bound_by']:<14} "
-                f"{format_count(row['capacity']):>12} {row['capacity_basis']:<9} "
-                f"{row['rate_per_machine']:>12,.0f}  {source}")
+        if chosen:
+            lines += ["", title, *_table(chosen, served, waiters)]
+    if any(row["extrapolated"] for row in rows):
+        lines.append("*: W lies beyond the W measured; the edge's nearest measured rate is held flat there")
     if any(row["reference"] for row in rows):
         lines.append("ref: a reference runtime measured here (a goroutine), not a Python model")
-    if any(math.isinf(row["machines"]) and row["bound_by"] != "no served rate" for row in rows):
+    if any(row["bound_by"] in ("no served rate", "no wake rate") for row in rows):
+        lines.append("-: no measured rate to size by (1/hand-off is an upper bound, two waiters alone)")
+    if any(math.isinf(row["machines"]) and row["bound_by"] not in ("no served rate", "no wake rate")
+           for row in rows):
         lines.append("never: one waiter of that model needs more than a whole machine of this size")
     output.write("\n".join(lines))
     return 0

@@ -5,6 +5,7 @@ The run's plan (``plan.RunPlan``) checks every option, for a new run and for a r
 one alike, before anything is written: a run file is untrusted input.
 """
 
+import dataclasses
 import os
 import signal
 import sys
@@ -74,9 +75,6 @@ def _new_run(args, child=None):
 def _with_map_checks(plan, output, name, identity, description, only: bool):
     """``plan`` with the fit map's checked points predicted from the machine's current
     figures (``map_checks.py``); ``--only check`` without any is a one-line error."""
-    from dataclasses import replace
-
-
     checks, why = map_checks.predict(output, name, interpreter_key(identity),
                                      description.get("logical_cpus") or 1, plan.selection,
                                      plan.memory_budget_bytes, plan.guard_margin)
@@ -85,7 +83,7 @@ def _with_map_checks(plan, output, name, identity, description, only: bool):
             raise UserError(f"--only check: {why}")
         _say(f"map check skipped: {why}")
         return plan
-    return replace(plan, map_checks=tuple(checks)).checked()
+    return dataclasses.replace(plan, map_checks=tuple(checks)).checked()
 
 
 def _reopen_run(args):
@@ -214,17 +212,19 @@ def _sweep(run_file, plan, child=None) -> int:
     _say(f"{len(jobs)} probe children for {len(selection)} model variants "
          f"({len(sweep.done)} already stored); results in {run_file.path}")
     if plan.full:
-
         todo = [job for job in jobs if job not in sweep.done]
         _say(estimate.describe(estimate.plan_seconds(
             todo, run_file.path.parent, plan.wake_max_n, plan.rigorous_primitives,
-            plan.latency_mode, plan.switch_rounds, dict(plan.served_settings))))
+            plan.latency_mode, plan.switch_rounds, dict(plan.served_settings), dict(plan.wake_settings))))
 
     if plan.latency and not run_file.calibration("start"):
         run_file.set_calibration("start", calibration.measure(python))
     if any(job.kind == "served" for job in jobs) and not run_file.has_generator_ceiling:
         _say("measuring the load generator's own ceiling (against its echo server)")
         run_file.set_generator_ceiling(calibration.generator_ceiling(python, dict(plan.served_settings)))
+    ceiling = calibration.ceiling_rate(run_file.generator_ceiling())
+    if ceiling:  # a served job's search stops short of what the generator itself can do
+        sweep.served_context["generator_ceiling"] = ceiling
     try:
         sweep.run()
     except OSError as exc:

@@ -20,6 +20,8 @@ import os
 import subprocess
 import sys
 
+from parkbench.store import loadgen_output
+
 TIMEOUT_SECONDS = 60.0
 
 
@@ -55,3 +57,12 @@ def measure(python: str | None = None) -> dict | None:
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
         pass
     return None
+
+
+def ceiling_rate(found: dict | None) -> float | None:
+    """The generator's closed-loop peak (requests/s) of a ceiling measurement, or None."""
+    try:
+        closed = loadgen_output.parse(found["closed_run"]).closed if found else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return closed.achieved if closed is not None and closed.achieved > 0 else None

@@ -1,4 +1,5 @@
-"""How long a sweep will take, and how long it took, by phase (memory, switch, tail).
+"""How long a sweep will take, and how long it took, by phase (memory, switch, tail,
+served, wakes).
 
 The estimate of each planned child is its wall time in the newest earlier run of the
 machine that ran the same job (same kind, model, variant, N, primitive, placement), else
@@ -9,7 +10,7 @@ time per phase is printed when any sweep ends.
 from pathlib import Path
 
 from parkbench.core.errors import UserError
-from parkbench.measurement import map_check_jobs
+from parkbench.measurement import knee, map_check_jobs
 from parkbench.store import results
 
 # (seconds fixed, seconds per waiter) by job kind, for jobs no earlier run measured; a
@@ -19,19 +20,31 @@ DEFAULT_SECONDS = {"memory": (0.5, 25e-6), "tail": (1.0, 25e-6), "switch": (30.0
                    "served": (4.0, 100e-6), "wakes": (1.0, 25e-6)}
 
 
-def wakes_seconds(rates) -> float:
-    """An in-process map check's steps (``probes/wake_load.py``): a warm-up, then one
-    step per rate (a step that falls behind may run up to twice as long; not counted)."""
-    settings = map_check_jobs.wake_settings(rates)
-    return settings["warmup_seconds"] + len(rates) * settings["step_seconds"]
+# steps of a knee search, typically (``knee.py``; the estimate of a job no earlier run
+# timed), and what each step costs beyond its length (the generator's start and warm-up)
+SEARCH_STEPS = 16
+STEP_OVERHEAD_SECONDS = 0.15
 
 
-def served_seconds(settings: dict, rates: int | None = None) -> float:
+def _steps(rates) -> int:
+    """Steps of a search (no ``rates``) or of a map check's rounds at its ``rates``."""
+    return len(rates) * knee.ROUNDS if rates else SEARCH_STEPS
+
+
+def wakes_seconds(settings: dict, rates=None) -> float:
+    """A wakes job's steps (``probes/wake_load.py``): each a warm-up at its rate and the
+    step, the search's or a map check's rounds (a step that falls behind may run up to
+    twice as long; not counted)."""
+    chosen = map_check_jobs.wake_settings(settings, rates) if rates else settings
+    return _steps(rates) * (float(chosen.get("warmup_seconds") or 0) + float(chosen.get("step_seconds") or 0))
+
+
+def served_seconds(settings: dict, rates=None) -> float:
     """The load generator's phases in a served job: the whole warm-up (its longest),
-    the closed loop and one step per offered rate (``rates``, default one per share)."""
-    steps = rates if rates is not None else len(settings.get("shares") or ())
-    return (float(settings.get("warmup_seconds") or 0) + float(settings.get("closed_seconds") or 0)
-            + steps * float(settings.get("step_seconds") or 0))
+    the closed loop and the steps of its search or of a map check's rounds at ``rates``."""
+    chosen = map_check_jobs.served_settings(settings, rates)
+    return (float(chosen.get("warmup_seconds") or 0) + float(chosen.get("closed_seconds") or 0)
+            + _steps(rates) * (float(chosen.get("step_seconds") or 0) + STEP_OVERHEAD_SECONDS))
 
 
 def _key(job: dict) -> tuple:  # a job's stored fields (Job.as_record) or a record
@@ -63,7 +76,8 @@ QUICK_SWITCH_SECONDS = 2.5  # a quick pyperf switch benchmark here
 
 def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
                  rigorous_primitives: dict | None = None, latency_mode: str = "quick",
-                 switch_rounds: int = 1, served_settings: dict | None = None) -> dict:
+                 switch_rounds: int = 1, served_settings: dict | None = None,
+                 wake_settings: dict | None = None) -> dict:
     """Estimated seconds per phase for ``jobs``, and how many were measured before (an
     earlier wake is taken off where this sweep will not wake; an earlier rigorous
     benchmark counts as quick where this sweep runs it quick; an earlier benchmark run
@@ -92,11 +106,9 @@ def plan_seconds(jobs, machine_folder: Path, wake_max_n: dict | None = None,
             fixed, per = DEFAULT_SECONDS.get(str(job.kind), (1.0, 0.0))
             seconds = fixed + per * job.n
             if str(job.kind) == "served":
-
-                seconds += served_seconds(map_check_jobs.served_settings(served_settings or {}, job.rates),
-                                          len(job.rates) if job.rates else None)
+                seconds += served_seconds(served_settings or {}, job.rates)
             elif str(job.kind) == "wakes":
-                seconds += wakes_seconds(job.rates or ())
+                seconds += wakes_seconds(wake_settings or {}, job.rates)
         phases[str(job.kind)] = phases.get(str(job.kind), 0.0) + seconds
         models[job.model] = models.get(job.model, 0.0) + seconds
     phases["_models"] = models

@@ -139,19 +139,20 @@ def brief(why: str, limit: int = 64) -> str:
 # what a disturbed measurement of each kind loses, and how to measure it again
 _AGAIN = {"memory": ("their kernel and total figures will not replace sound ones", "--only memory"),
           "served": ("their rates may be the machine's, not the server's", "--only served"),
-          "wakes": ("the map check's verdict may be the machine's", "--only check")}
+          "wakes": ("the loop's wake rate may be the machine's", "--only served"),
+          "check": ("the map check's verdict may be the machine's", "--only check")}
 
 
 def disturbed_series(measurements) -> list[dict]:
-    """Per (kind, model, variant) whose memory, served or map-check measurements the rest
-    of the machine disturbed: the N (W) of those measurements and the first reason, in
-    run order. A map check's served job counts as a check."""
+    """Per (kind, model, variant) whose memory, served, wake-rate or map-check
+    measurements the rest of the machine disturbed: the N (W) of those measurements and
+    the first reason, in run order. A served or wakes job with rates is a map check."""
     found: dict = {}
     for record in measurements:
         activity = record.get("interference") or {}
         kind = record.get("kind")
-        if kind == "served" and record.get("rates"):
-            kind = "wakes"  # a connections map check: measured again by --only check
+        if kind in ("served", "wakes") and record.get("rates"):
+            kind = "check"  # a map check: measured again by --only check
         if kind in _AGAIN and activity.get("disturbed"):
             entry = found.setdefault((kind, record["model"], record["variant"]),
                                      {"kind": kind, "model": record["model"], "variant": record["variant"],

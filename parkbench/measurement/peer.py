@@ -184,7 +184,6 @@ def load(path) -> dict:
     """A stored check, every name and number checked; ``UserError`` in one line if not."""
     from pathlib import Path
 
-
     path = Path(path)
     try:
         document = json.loads(files.read_text(path))

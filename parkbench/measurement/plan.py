@@ -81,10 +81,13 @@ class RunPlan(StoredPlan):
             memory_floor_bytes=guard.default_floor(),
             guard_margin=guard.FULL_GUARD_MARGIN if args.full else guard.GUARD_MARGIN,
             served=only == "check" or (only in (None, "served")
-                                       and bool(suite.served_grids(selection, args.full))),
+                                       and bool(suite.served_grids(selection, args.full)
+                                                or suite.wake_grids(selection, args.full))),
             served_grids={} if only == "check" else suite.served_grids(selection, args.full),
             served_rounds=suite.FULL_SERVED_ROUNDS if args.full else 1,
             served_settings=suite.served_settings(args.full),
+            wake_grids={} if only == "check" or only not in (None, "served") else suite.wake_grids(selection, args.full),
+            wake_settings=suite.wake_settings(args.full),
             slo_seconds=args.slo if args.slo is not None else DEFAULT_SLO_SECONDS,
             python_spec=python_spec)
         return plan.checked()
@@ -196,6 +199,7 @@ class RunPlan(StoredPlan):
                           switch_rounds=self.switch_rounds,
                           served_grids=self.served_grids if self.served else None,
                           served_rounds=self.served_rounds, served_unavailable=served_unavailable,
+                          wake_grids=self.wake_grids if self.served else None,
                           map_checks=self.map_checks)
 
     def guard(self):
@@ -226,10 +230,36 @@ def _check_served(plan: RunPlan, fail) -> None:
         for key in ("warmup_seconds", "closed_seconds", "step_seconds", "reply_timeout_seconds"):
             if not is_finite_number(settings[key]) or not 0 < settings[key] <= 60:
                 fail(f"served {key} must be in (0, 60], not {settings[key]!r}")
-        shares = settings["shares"]
-        if not isinstance(shares, list) or not 1 <= len(shares) <= 20 \
-                or not all(is_finite_number(x) and 0 < x <= 5 for x in shares):
-            fail(f"served shares must be 1 to 20 numbers in (0, 5], not {shares!r}")
+        share = settings["start_share"]
+        if not is_finite_number(share) or not 0 < share <= 1:
+            fail(f"served start_share must be in (0, 1], not {share!r}")
+        for flag in ("judge_slo", "floor_every_round"):
+            if not isinstance(settings[flag], bool):
+                fail(f"served {flag} must be true or false, not {settings[flag]!r}")
+    _check_wakes(plan, fail)
+
+
+def _check_wakes(plan: RunPlan, fail) -> None:
+    """The wake searches: W grids of selected loops with a wake driver, and the search's
+    settings within reason."""
+    drivers = {suite.grid_key(m, v) for m, v in plan.selection if (m, v) in suite.WAKE_VARIANTS}
+    for key, grid in plan.wake_grids.items():
+        if key not in drivers:
+            fail(f"a wake grid for {key}, not a selected loop with a wake driver "
+                 f"({', '.join(f'{m}:{v}' for m, v in suite.WAKE_VARIANTS)})")
+        if not 1 <= len(grid) <= MAX_GRID or not all(_whole(w, 1, MAX_N) for w in grid):
+            fail(f"the wake grid of {key} must hold 1 to {MAX_GRID:,} whole N, not {list(grid)!r}")
+    settings = plan.wake_settings
+    if plan.wake_grids and set(settings) != set(suite.wake_settings(False)):
+        fail(f"wake settings must name {', '.join(sorted(suite.wake_settings(False)))}")
+    if plan.wake_grids:
+        if not is_finite_number(settings["start"]) or not 10 <= settings["start"] <= 10**8:
+            fail(f"the wake search's start must be 10 to 10^8 wakes/s, not {settings['start']!r}")
+        for key in ("step_seconds", "warmup_seconds"):
+            if not is_finite_number(settings[key]) or not 0 <= settings[key] <= 60 or (
+                    key == "step_seconds" and settings[key] == 0):
+                fail(f"the wake search's {key} must be in [0, 60] seconds (a step more than 0), "
+                     f"not {settings[key]!r}")
 
 
 def _whole(value, low: int, high: int) -> bool:

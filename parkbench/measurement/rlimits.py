@@ -19,7 +19,6 @@ def items(spec: str, source: str = "--child-rlimit") -> list[tuple[str, int]]:
     """``"nofile=64,as=2GiB"`` -> ``[("nofile", 64), ("as", 2147483648)]``, checked."""
     import resource
 
-
     parsed = []
     for item in filter(None, (part.strip() for part in str(spec).split(","))):
         name, sep, value = item.partition("=")

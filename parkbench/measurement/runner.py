@@ -50,9 +50,9 @@ class Failure:
 
 
 def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | None = None,
-                  python: str | None = None, served: dict | None = None) -> list[str]:
+                  python: str | None = None, served: dict | None = None, wakes: dict | None = None) -> list[str]:
     """The probe child of ``job``, under ``python`` (default: this interpreter);
-    ``served``: the settings of a served job."""
+    ``served``: the settings of a served job, ``wakes`` those of a wake search."""
     command = [
         python or sys.executable, "-m", "parkbench.measurement.probe_child",
         "--model", job.model, "--variant", str(job.variant), "--n", str(job.n),
@@ -63,8 +63,10 @@ def probe_command(job: Job, tail_loops: int | None = None, wake_max_n: dict | No
         command += ["--primitive", str(job.primitive), "--tail-loops", str(tail_loops)]
     if job.kind == JobKind.SERVED:  # a map check's settings offer its rates (map_checks.py)
         command += ["--served", json.dumps(map_check_jobs.served_settings(served or {}, job.rates), sort_keys=True)]
-    if job.kind == JobKind.WAKES:  # an in-process map check: its rates, on the probe's loop
-        command += ["--wakes", json.dumps(map_check_jobs.wake_settings(job.rates or ()))]
+    if job.kind == JobKind.WAKES and job.rates:  # an in-process map check: its rates, on the loop
+        command += ["--wakes", json.dumps(map_check_jobs.wake_settings(wakes or {}, job.rates), sort_keys=True)]
+    elif job.kind == JobKind.WAKES:  # the wake rate's knee search, on the probe's loop
+        command += ["--wakes", json.dumps(wakes or {}, sort_keys=True)]
     return command
 
 
@@ -228,8 +230,10 @@ class Sweep:
     """
 
     def __init__(self, jobs, plan, store, guard=None, progress=None, previous=None,
-                 switch_folder=None, python: str | None = None):
+                 switch_folder=None, python: str | None = None, served_context: dict | None = None):
         self.jobs = jobs
+        # what a served job's child is told beside the plan: the generator's own ceiling
+        self.served_context = dict(served_context or {})
         self.plan = plan  # a RunPlan: timeout, latency mode, tail loops, caps, rlimits
         self.python = python  # the interpreter of the children (None: this one)
         self.store = store
@@ -258,8 +262,10 @@ class Sweep:
         """The command of ``job``'s child, and for a switch round the pyperf file it writes
         (the store merges it into the benchmark's file) and what its record adds."""
         if job.kind != JobKind.SWITCH:
-            return probe_command(job, self.plan.tail_loops, self.plan.wake_max_n, self.python,
-                                 self.plan.served_settings), None, {}
+            served = {**self.plan.served_settings, "slo_seconds": self.plan.slo_seconds, **self.served_context}
+            wakes = {**self.plan.wake_settings, "slo_seconds": self.plan.slo_seconds}
+            return probe_command(job, self.plan.tail_loops, self.plan.wake_max_n, self.python, served,
+                                 wakes), None, {}
         primitive, where = str(job.primitive), str(job.placement)
         path = self.switch_folder / switchbench.round_filename(job.model, primitive, where, job.repeat)
         path.parent.mkdir(parents=True, exist_ok=True)

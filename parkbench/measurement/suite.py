@@ -74,14 +74,15 @@ QUICK_CONNECTIONS = {"threads": ("connections",), "asyncio": ("connections",),
 
 DEFAULT_TIMEOUT_SECONDS = 120.0
 
-# The served rate (probes/served_load.py): every connections server at one small W in the
-# default sweep; toward one process's descriptor ceiling (and past it with reuseport) in
-# the full sweep, in interleaved rounds.
-SERVED_GRID = (100,)
-SERVED_GRIDS = {"subprocess": (20,)}
-FULL_SERVED_GRIDS = {"subprocess": (20, 200), "reuseport": (1_000, 100_000)}
-FULL_SERVED_GRID = (100, 19_000)
-FULL_SERVED_ROUNDS = 3
+# The served rate (probes/served_load.py): every connections server at two W a decade
+# apart in the default sweep (the map's edge is drawn between measured W); toward one
+# process's descriptor ceiling (and past it with reuseport) in the full sweep. Each job
+# judges its candidates over rounds of its own (measurement/knee.py).
+SERVED_GRID = (100, 1_000)
+SERVED_GRIDS = {"subprocess": (10, 100)}
+FULL_SERVED_GRIDS = {"subprocess": (10, 100, 1_000), "reuseport": (1_000, 10_000, 100_000)}
+FULL_SERVED_GRID = (100, 1_000, 10_000, 19_000)
+FULL_SERVED_ROUNDS = 1
 
 
 def served_grids(selection, full: bool) -> dict[str, tuple[int, ...]]:
@@ -99,19 +100,39 @@ def served_grids(selection, full: bool) -> dict[str, tuple[int, ...]]:
     return grids
 
 
-# The load generator's settings (probes/served_load.py says what each does): K active
-# connections; a closed-loop warm-up (rounds of 0.5 s until two agree; at most 4 s, the
-# full sweep 6 s) so that a fresh asyncio server is past its slow start; the closed-loop
-# peak; open-loop steps at shares of that peak (the default sweep's two keep its served
-# step near 30 s for six servers: 4.4-4.9 s each plus the generator's ceiling; three
-# took 5.4-5.9 s each, 33 s for six).
-SERVED_SETTINGS = {"connections": 16, "warmup_seconds": 4.0, "closed_seconds": 1.0,
-                   "step_seconds": 1.0, "shares": [0.3, 0.6],
-                   "reply_timeout_seconds": 1.0}
-# steps of 1 s at least: a 10 ms stall of a shared VM is 2% of a 0.5 s step's requests,
-# past the 1% that p99 allows
+# The load generator's settings (probes/served_load.py and served_search.py say what each
+# does): K active connections; a closed-loop warm-up (rounds of 0.5 s until two agree, at
+# most warmup_seconds) so that a fresh asyncio server is past its slow start; the
+# closed-loop peak; then the knee search from start_share of that peak, in open-loop
+# steps of step_seconds each judged against the machine's floor. The default sweep's
+# short steps are judged by saturation where stalls decide their p99 (the floor says
+# where); the full sweep's steps are long enough for the SLO to speak where it can, and
+# its floor runs in every round, so that the floor's curve stands beside each server's.
+SERVED_SETTINGS = {"connections": 16, "warmup_seconds": 0.5, "closed_seconds": 0.3,
+                   "step_seconds": 0.1, "start_share": 0.5, "reply_timeout_seconds": 1.0,
+                   "judge_slo": False, "floor_every_round": False}
 FULL_SERVED_SETTINGS = {**SERVED_SETTINGS, "warmup_seconds": 6.0, "closed_seconds": 2.0,
-                        "step_seconds": 1.5, "shares": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85, 1.0]}
+                        "step_seconds": 1.0, "judge_slo": True, "floor_every_round": True}
+
+
+# The wake rate (probes/wake_load.py): the loops that have a wake driver (asyncio and
+# uvloop parked on an Event), searched at two W a decade apart by default, toward millions
+# in the full sweep.
+WAKE_VARIANTS = (("asyncio", "event"), ("uvloop", "event"))
+WAKE_GRID = (1_000, 10_000)
+FULL_WAKE_GRID = (10_000, 300_000, 3_000_000)
+WAKE_SETTINGS = {"start": 128_000, "step_seconds": 0.1, "warmup_seconds": 0.02}
+FULL_WAKE_SETTINGS = {**WAKE_SETTINGS, "step_seconds": 1.0, "warmup_seconds": 0.2}
+
+
+def wake_grids(selection, full: bool) -> dict[str, tuple[int, ...]]:
+    """W per selected loop with a wake driver: the default sweep's or the full sweep's."""
+    return {grid_key(model, variant): FULL_WAKE_GRID if full else WAKE_GRID
+            for model, variant in selection if (model, variant) in WAKE_VARIANTS}
+
+
+def wake_settings(full: bool) -> dict:
+    return dict(FULL_WAKE_SETTINGS if full else WAKE_SETTINGS)
 
 
 def served_settings(full: bool) -> dict:
@@ -148,7 +169,7 @@ def tail_grid(grid) -> tuple[int, ...]:
 def jobs(selection, grids, repeat: int = 1, *, memory: bool = True, latency: bool = False,
          primitives=None, placements=placement.PLACEMENTS, unavailable=None, switch_rounds: int = 1,
          served_grids=None, served_rounds: int = 1, served_unavailable: str | None = None,
-         map_checks=()):
+         map_checks=(), wake_grids=None):
     """Every job of a sweep in run order, and the jobs this machine cannot honour
     (with why): memory jobs per (model, variant), N ascending; then one switch job per
     (model, primitive, placement); then tail jobs over each model's tail grid, parking
@@ -171,6 +192,9 @@ def jobs(selection, grids, repeat: int = 1, *, memory: bool = True, latency: boo
         refused += [(job, served_unavailable) for job in served]
     else:
         jobs += served
+    # the wake rate searched on each loop with a driver, then the in-process map checks
+    jobs += [Job(JobKind.WAKES, model, variant, w) for model, variant in selection
+             for w in (wake_grids or {}).get(grid_key(model, variant), ())]
     jobs += [job for job in checks if job.kind == JobKind.WAKES]  # no load generator needed
     unavailable = unavailable or {}
     refused += [(job, unavailable[job.model]) for job in jobs if job.model in unavailable]

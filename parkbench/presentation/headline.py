@@ -53,7 +53,6 @@ def headline(frame, machine: str):
     binding limit (measured or predicted), and the runs the row came from."""
     import pandas as pd
 
-
     mine = frame[(frame.machine == machine) & frame.n.isna()]
     keys = mine[mine.metric == "total_per_waiter"][["machine", "interpreter", "model", "variant"]]
     keys = in_registry_order(keys.drop_duplicates().reset_index(drop=True))
@@ -152,7 +151,6 @@ def interpreters(frame, machine: str, values: dict):
     Empty when the machine has one interpreter."""
     import pandas as pd
 
-
     mine = frame[(frame.machine == machine) & frame.n.isna()]
     # a version's GIL build before its free-threaded one (``3.13.1`` < ``3.13.1t``): not
     # the set's order, which changes with the hash seed
@@ -200,14 +198,13 @@ def workload_points(profiles, points):
     """Machines each model/variant needs at a few (W, R) points, as a table of text."""
     import pandas as pd
 
-
     rows = []
     for profile in profiles:
         role = " (reference)" if sizing.is_reference(profile) else ""
         row = {"model/variant": f"{profile.model}/{profile.variant}{role}"}
         for waiters, rate in points:
             machines, binding = sizing.machines_needed(profile, waiters, rate)
-            count = "-" if binding == "no served rate" else (
+            count = "-" if binding in ("no served rate", "no wake rate") else (
                 "never" if machines == float("inf") else format_count(machines))
             row[f"W {format_count(waiters)}, R {format_count(rate)}/s"] = f"{count} ({binding})"
         rows.append(row)
@@ -240,7 +237,6 @@ def connections(frame, machine: str):
     and its limit, and a request's p50/p99 round trip at the smallest and largest N of
     idle connections, formatted for display."""
     import pandas as pd
-
 
     mine = frame[frame.machine == machine]
     table = connections_table(mine)
@@ -282,7 +278,6 @@ def plain(value) -> str:
     (``>`` needs no backslash: as ``&gt;`` it starts no quote block)."""
     import html as html_module
 
-
     text = "".join("\\" + ch if ch in "\\`*_{}[]()#+!|~-" else ch for ch in printable(value))
     return html_module.escape(text, quote=True)
 
@@ -313,17 +308,19 @@ def html(table, text: bool = False) -> str:
 
 def checks_table(rows):
     """The fit map's checked points (``map_checks.verdicts``) as the report shows them (a
-    DataFrame, numbers left as numbers): W, offered rate and its share of the predicted
-    edge, achieved, p99, held, what the map says, agreement, whether the rest of the
+    DataFrame, numbers left as numbers): W, offered rate and its share of the edge there,
+    achieved and p99 (the median round), the criterion it was judged by and its rounds,
+    held, what the map says, the verdict (agrees or disagrees), whether the rest of the
     machine was quiet, run."""
     import pandas as pd
 
     return pd.DataFrame([{"model/variant": f"{r['model']}/{r['variant']}", "W idle": r["waiters"],
                           "offered/s": r["offered"], "x predicted rate": r["share"],
                           "achieved/s": r["achieved"], "p99 (s)": r["p99"],
-                          "held at the SLO": "yes" if r["held"] else "no",
+                          "judged by": r.get("criterion", "slo") + (" (floor-bound)" if r.get("note") else ""),
+                          "rounds": r.get("rounds", "1 step"), "held": "yes" if r["held"] else "no",
                           "map says": "one machine" if r["predicted"] else "more than one",
-                          "agrees": "yes" if r["agrees"] else "NO",
+                          "verdict": "agrees" if r["agrees"] else "disagrees",
                           "rest of the machine": {True: "busy", False: "quiet"}.get(r.get("disturbed"), "-"),
                           "run": r["run_id"]}
                          for r in rows])

@@ -63,7 +63,6 @@ def _figure_value(figures, model, variant, metric):
 def _bytes_axis(ax, axis="y"):
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
-
     formatter = FuncFormatter(lambda value, _pos: format_bytes(value) if value > 0 else "0")
     target = ax.yaxis if axis == "y" else ax.xaxis
     low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()

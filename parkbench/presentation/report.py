@@ -118,7 +118,6 @@ def _execute(notebook: Path, results_dir: Path, output_dir: Path, machines) -> l
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
-
     nb = nbformat.read(notebook, as_version=4)
     index = next((i for i, cell in enumerate(nb.cells)
                   if "parameters" in cell.get("metadata", {}).get("tags", [])), None)
@@ -207,7 +206,6 @@ def images(nb):
     follows a "Decision map of `NAME`" or "Fit map of `NAME`" line in the cell tagged
     ``fit-map``."""
     import base64
-
 
     found, pending = [], None
     for cell in nb.cells:

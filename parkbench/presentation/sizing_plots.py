@@ -43,23 +43,26 @@ def _draw_references(ax, markers):
                 markerfacecolor="white", markeredgecolor="black", gid=f"reference:{marker['label']}")
 
 
-CHECK_STYLES = {True: ("o", "#1a9850", "held at the SLO"),
-                False: ("X", "#d73027", "not held at the SLO")}
+CHECK_STYLES = {True: ("o", "#1a9850", "held"),
+                False: ("X", "#d73027", "not held")}
 
 
 def _draw_checks(ax, checks) -> list:
-    """The measured map points (``map_checks.verdicts`` rows): held or not at the SLO;
-    their legend handles."""
+    """The measured map points (``map_checks.verdicts`` rows): held or not (by the edge's
+    criterion), and whether that agrees with the map; their legend handles."""
     for row in checks:
-        marker, colour, label = CHECK_STYLES[bool(row["held"])]
+        marker, colour, _label = CHECK_STYLES[bool(row["held"])]
         ax.plot(row["waiters"], row["offered"], linestyle="none", marker=marker, markersize=10,
-                markerfacecolor=colour, markeredgecolor="black", zorder=5,
+                markerfacecolor=colour, markeredgecolor="black" if row.get("agrees", True) else "#ff00ff",
+                markeredgewidth=1 if row.get("agrees", True) else 2.5, zorder=5,
                 gid=f"check:{'held' if row['held'] else 'not-held'}:{row['offered']:.0f}")
-    shown = {(row["model"], row["variant"], bool(row["held"])) for row in checks}
+    shown = {(row["model"], row["variant"], bool(row["held"]), bool(row.get("agrees", True))) for row in checks}
     return [Line2D([], [], linestyle="none", marker=CHECK_STYLES[held][0], markersize=10,
-                   markerfacecolor=CHECK_STYLES[held][1], markeredgecolor="black",
-                   label=f"{model}/{variant} checked: {CHECK_STYLES[held][2]}")
-            for model, variant, held in sorted(shown, key=lambda k: (k[0], k[1], not k[2]))]
+                   markerfacecolor=CHECK_STYLES[held][1], markeredgecolor="black" if agrees else "#ff00ff",
+                   markeredgewidth=1 if agrees else 2.5,
+                   label=f"{model}/{variant} checked: {CHECK_STYLES[held][2]}, "
+                         f"{'agrees with' if agrees else 'DISAGREES with'} the map")
+            for model, variant, held, agrees in sorted(shown, key=lambda k: (k[0], k[1], not k[2], not k[3]))]
 
 
 HATCHES = (None, "//", "\\\\", "xx")  # a model's first variant plain, the next hatched
@@ -175,15 +178,38 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
               bbox_to_anchor=(1.01, 1), fontsize=8, title="fewest machines",
               handlelength=2.5, handleheight=1.4)  # room for a hatch to show
     ax.set(xscale="log", yscale="log", xlabel="W: concurrent idle waiters",
-           ylabel=("R: requests per second (at the SLO)" if profiles[0].serves_requests
-                   else "R: wake-ups per second (in-process hand-offs)"),
+           ylabel=("R: requests per second (served beside W idle)" if profiles[0].serves_requests
+                   else "R: wake-ups per second (one loop, beside W parked)"),
            title=f"{profiles[0].machine}: which model needs the fewest machines")
     name_runs(fig, _profile_runs(everyone))
     return fig
 
 
 def _profile_runs(profiles) -> list[str]:
-    return sorted({run for p in profiles for run in (p.memory_run, p.switch_run, p.served_run) if run})
+    return sorted({run for p in profiles for run in (p.memory_run, p.switch_run, *(e.run for e in p.edge)) if run})
+
+
+def _draw_edge(ax, profile, waiters_axis, rate_floor: float) -> None:
+    """One machine's edge on a model's panel: the measured rate at each W (log-W
+    interpolated, dashed where held flat beyond the measured W), its band from the
+    knee's spread, the measured points, then down at the capacity; without a measured
+    edge, the capacity alone (no rate can be sized by)."""
+    import numpy as np
+
+    xs = [w for w in np.geomspace(waiters_axis[0], waiters_axis[-1], 200) if w <= profile.capacity]
+    xs.append(min(profile.capacity, waiters_axis[-1]))
+    if not profile.edge:
+        ax.axvline(profile.capacity, color="black", linewidth=1.2)
+        return
+    at = [profile.rate_at(w) for w in xs]
+    ax.fill_between(xs, [e.low for e in at], [e.high for e in at], color="0.3", alpha=0.25, linewidth=0,
+                    gid=f"band:{profile.model}/{profile.variant}")
+    for extrapolated, style in ((False, "-"), (True, "--")):
+        ys = [e.rate if e.extrapolated == extrapolated else np.nan for e in at]
+        ax.plot(xs, ys, color="black", linewidth=1.2, linestyle=style)
+    ax.plot([p.waiters for p in profile.edge], [p.rate for p in profile.edge], linestyle="none", marker="s",
+            markersize=4, color="black", gid=f"edge:{profile.model}/{profile.variant}")
+    ax.plot([xs[-1]] * 2, [at[-1].rate, rate_floor], color="black", linewidth=1.2)
 
 
 def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, checks=()):
@@ -205,16 +231,16 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
     for ax, profile in zip(axes.flat, profiles):
         grid = sizing.grid(profile, waiters_axis, rate_axis)
         image = _draw_mesh(ax, waiters_axis, rate_axis, grid, cmap=cmap, norm=norm)
-        ax.plot([waiters_axis[0], profile.capacity, profile.capacity],
-                [profile.rate_per_machine] * 2 + [rate_axis[0]], color="black", linewidth=1.2)
+        _draw_edge(ax, profile, waiters_axis, rate_axis[0])
         _draw_references(ax, markers)
         _draw_measured(ax, measured)
         checked += _draw_checks(ax, [row for row in checks if (row["model"], row["variant"])
                                      == (profile.model, profile.variant)])
         ax.set(xscale="log", yscale="log")
         role = " (reference, measured here)" if sizing.is_reference(profile) else ""
-        rate = (f"serves {profile.served_per_core:,.0f}/s per core x {profile.cores}"
-                if profile.serves_requests else f"{profile.primitive} hand-off, {profile.placement}")
+        rate = (f"{profile.rate_name}: {profile.rate_basis}, measured at W="
+                + ", ".join(f"{p.waiters:,}" for p in profile.edge) if profile.edge
+                else f"no measured {profile.rate_name}: no rate sized")
         ax.set_title(f"{profile.model}/{profile.variant}{role}\ncapacity {profile.capacity:,} "
                      f"({profile.capacity_basis})\n{rate}", fontsize=9)
     for ax in axes.flat[count:]:
@@ -223,7 +249,7 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
         ax.set_xlabel("W: concurrent idle waiters")
     serving = bool(profiles) and profiles[0].serves_requests
     for ax in axes[:, 0]:
-        ax.set_ylabel("R: requests per second (at the SLO)" if serving else "R: wake-ups per second")
+        ax.set_ylabel("R: requests per second" if serving else "R: wake-ups per second")
     if image is not None:
         bar = fig.colorbar(image, ax=axes, ticks=[1, 6, 55.5, 550.5, 5e17], shrink=0.8)
         bar.ax.set_yticklabels(["1 (fits)", "2-10", "11-100", "101-1000", ">1000"])
@@ -235,7 +261,8 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
     fig.legend(handles=handles, loc="lower center", ncol=max(len(handles), 1),
                fontsize=8, frameon=False)
     machine = profiles[0].machine if profiles else ""
-    fig.suptitle(f"{machine}: machines each model needs (black line: one machine's edge)\n"
+    fig.suptitle(f"{machine}: machines each model needs (black line: one machine's measured edge, "
+                 f"grey its band over rounds, dashed held flat beyond the W measured)\n"
                  f"runs: {', '.join(_profile_runs(profiles))}", gid="runs")
     return fig
 

@@ -228,7 +228,6 @@ def connections_table(frame):
     request round trips (p50, p99) at the smallest and largest N of idle connections."""
     import pandas as pd
 
-
     held = frame[frame.variant.map(is_connections)]
     if held.empty:
         return pd.DataFrame()

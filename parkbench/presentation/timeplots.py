@@ -1,7 +1,7 @@
 """The report's plots of time: the one-way hand-off by CPU placement
 (``switch_latency``), its tail while N waiters stay parked (``tail_latency``), a
 request's round trip while N connections stay idle (``request_latency``), and latency
-against the offered rate (``served_latency``). Spawn and wake per waiter are
+against the offered rate (``knee_latency``). Spawn and wake per waiter are
 ``churnplots.py``'s; the encoding and helpers are ``plots.py``'s.
 """
 
@@ -145,34 +145,45 @@ def request_latency(frame, machine):
                           f"connection, one byte and its echo)")
 
 
-def served_latency(steps, machine, slo_seconds: float | None):
-    """Latency from the intended send time against the offered rate, per connections
-    server (the hockey stick): p50 and p99 of each open-loop step, one panel per server,
-    one line per W and round (each round steps through shares of its own peak), log y,
-    the SLO drawn, the run named.
-    ``steps``: ``served_figures.steps``. ``None`` where nothing was served."""
+def knee_latency(steps, knees, machine, slo_seconds: float | None, what: str = "requests"):
+    """Latency from the intended time against the offered rate, per server (or loop):
+    the p99 of each open-loop step the knee search ran (the median over its rounds, a
+    line per W; every round a faint dot), beside it the machine's floor at the same rates
+    (grey: the generator's null echo server holding the same W; a loop has none), the
+    knee found (a dotted line at the sustainable rate, its basis named), the SLO, log
+    axes. ``steps``: ``served_figures.steps`` or ``wake_figures.steps``; ``knees``:
+    (model, variant, W) -> (rate, basis label). ``None`` where nothing was stepped."""
     if steps is None or steps.empty:
         return None
-    keys, fig, axes = _server_panels(steps, 3.6)
+    keys, fig, axes = _server_panels(steps, 4.2)
     for ax, (model, variant) in zip(axes.flat, keys):
         mine = steps[(steps.model == model) & (steps.variant == variant)]
         for style, (w, points) in zip(("-", "--", ":", "-."), sorted(mine.groupby("n"))):
-            # one line per round: each round steps through shares of its own peak
-            for first, (_, one) in zip((True,) + (False,) * 99, sorted(points.groupby("round"))):
-                one = one.sort_values("offered")
-                ax.plot(one.offered / 1e3, one.p99 * 1e3, marker="o", markersize=3, linestyle=style,
-                        color=model_colour(model), label=f"p99, W={int(w):,}" if first else None)
-                ax.plot(one.offered / 1e3, one.p50 * 1e3, marker=".", linestyle=style, alpha=0.45,
-                        color=model_colour(model), label=f"p50, W={int(w):,}" if first else None)
+            for target, colour, width in (("server", model_colour(model), 1.6), ("floor", "0.45", 1.0)):
+                rows = points[points.target == target]
+                if rows.empty:
+                    continue
+                ax.plot(rows.offered, rows.p99 * 1e3, linestyle="none", marker=".", markersize=3,
+                        color=colour, alpha=0.35)
+                median = rows.groupby("offered").p99.median()
+                label = f"W={int(w):,}" if target == "server" else f"floor, W={int(w):,}"
+                ax.plot(median.index, median.values * 1e3, marker="o", markersize=3, linestyle=style,
+                        linewidth=width, color=colour, label=label, gid=f"{target}:{model}/{variant}:{int(w)}")
+            found = knees.get((model, variant, int(w)))
+            if found and found[0]:
+                ax.axvline(found[0], color=model_colour(model), linestyle=":", linewidth=1.2)
+                ax.text(found[0], 0.98, f" knee W={int(w):,}: {found[0]:,.0f}/s ({found[1]})",
+                        transform=ax.get_xaxis_transform(), rotation=90, va="top", ha="right", fontsize=7,
+                        gid=f"knee:{model}/{variant}:{int(w)}")
         if slo_seconds:
             ax.axhline(slo_seconds * 1e3, color="black", linewidth=1, linestyle="--")
             ax.text(0.02, slo_seconds * 1e3, f" SLO {slo_seconds * 1e3:g} ms", transform=ax.get_yaxis_transform(),
                     va="bottom", fontsize=8)
-        ax.set(yscale="log", xlabel="offered rate (thousand requests/s)",
+        ax.set(xscale="log", yscale="log", xlabel=f"offered rate ({what}/s)",
                title=f"{model}/{variant}\nrun {', '.join(sorted(set(mine.run_id)))}")
         ax.title.set_fontsize(9)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    return _finish_panels(fig, axes, len(keys), "latency from intended send (ms)",
-                          f"{machine}: latency against the offered rate (open loop; a server "
-                          f"holds the rates left of where p99 crosses the SLO)")
+        ax.legend(fontsize=7, loc="upper left")
+    return _finish_panels(fig, axes, len(keys), "p99 from the intended time (ms)",
+                          f"{machine}: p99 against the offered rate ({what}; the knee search's steps, "
+                          f"the machine's floor in grey)")

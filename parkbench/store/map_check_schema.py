@@ -1,5 +1,6 @@
 """The fit map's checked points as a run's plan stores them (``parameters.map_checks``):
-per checked default model, W, the offered rates and the prediction they check. The
+per checked default model, W, the offered rates, the prediction they check and the
+criterion a rate is held by (the SLO, or saturation where the edge was judged by it). The
 checks are predicted and judged by ``analysis/map_checks.py``; this is their stored
 shape, which the reader checks (a run file is untrusted) and the plan checks again.
 """
@@ -14,7 +15,8 @@ CHECKED = {"in-process": ("asyncio", "event"),        # workload -> its default 
            "connections": ("asyncio", "connections")}
 MAX_RATE = 10**8             # the highest rate a check offers (``check``)
 FIELDS = ("model", "variant", "waiters", "rates", "predicted_rate", "predicted_capacity",
-          "basis")
+          "criterion", "basis")
+CRITERIA = ("slo", "saturation")   # what "held" means: the edge's own basis (``knee.py``)
 IN_PROCESS_FIELDS = FIELDS + ("bytes_per_waiter",)   # what the guard predicts its memory by
 
 
@@ -72,5 +74,7 @@ def check(checks, fail, selection=None) -> None:
         for key in ("predicted_rate", "predicted_capacity"):
             if not (is_finite_number(item[key]) and 0 < item[key] <= 2**63):
                 fail(f"a map check's {key} must be a positive number, not {str(item[key])[:40]}")
+        if item["criterion"] not in CRITERIA:
+            fail(f"a map check's criterion must be one of {', '.join(CRITERIA)}, not {str(item['criterion'])[:40]}")
         if not isinstance(item["basis"], str) or len(item["basis"]) > 500:
             fail("a map check's basis must be text of at most 500 characters")

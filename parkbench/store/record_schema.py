@@ -114,12 +114,19 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
             check.fail(f"{where}.memory.threads", short)
     elif kind == "served":
         check_served(check, check.key(record, "served", where), f"{where}.served")
-        _offered_as_planned(check, record["served"]["open_run"]["steps"], record.get("rates"),
-                            f"{where}.served.open_run.steps")
+        if "open_run" in record["served"]:  # fixed rates in one run: before format 5
+            _offered_as_planned(check, record["served"]["open_run"]["steps"], record.get("rates"),
+                                f"{where}.served.open_run.steps")
+        else:
+            _searched_as_planned(check, record["served"]["search"], record.get("rates"), f"{where}.served.search")
     elif kind == "wakes":
         check_wakes(check, check.key(record, "wakes", where), f"{where}.wakes")
-        _offered_as_planned(check, record["wakes"]["steps"], check.key(record, "rates", where),
-                            f"{where}.wakes.steps")
+        if "steps" in record["wakes"]:  # a map check's steps in one run: before format 5
+            if record.get("rates") is None:
+                check.fail(f"{where}.wakes", "holds steps at fixed rates, but its job names no rates")
+            _offered_as_planned(check, record["wakes"]["steps"], record.get("rates"), f"{where}.wakes.steps")
+        else:
+            _searched_as_planned(check, record["wakes"]["search"], record.get("rates"), f"{where}.wakes.search")
     elif kind == "tail":
         tail = check.dict(check.key(record, "tail", where), f"{where}.tail")
         for key in ("switch_p50", "switch_p99", "switch_p999", "switch_max"):
@@ -192,7 +199,15 @@ def check_served(check: Checker, held, where: str, open_run: bool = True) -> Non
     """A served record's (or the generator ceiling's) measurement: the load generator's
     output checked by ``loadgen_output.parse``, the server's CPU and where everything ran."""
     check.dict(held, where)
-    for run in ("closed_run", "open_run") if open_run else ("closed_run",):
+    runs = ["closed_run"]
+    if open_run:  # a served record: fixed rates (open_run) or the knee search (search), one of them
+        if ("open_run" in held) == ("search" in held):
+            check.fail(where, "must hold one of open_run (fixed rates) and search (the knee search)")
+        if "open_run" in held:
+            runs.append("open_run")
+        else:
+            check_search(check, held["search"], f"{where}.search", served=True)
+    for run in runs:
         try:
             loadgen_output.parse(check.key(held, run, where))
         except ValueError as exc:
@@ -211,13 +226,61 @@ def check_served(check: Checker, held, where: str, open_run: bool = True) -> Non
         check.number(rate, f"{where}.warmup_rates", 0, 1e9)
 
 
+MAX_TRIALS = 400          # steps of one knee search (measurement/knee.py runs far fewer)
+TARGETS = ("server", "floor")
+
+
+def check_search(check: Checker, search, where: str, served: bool) -> None:
+    """A knee search as a record stores it (``measurement/knee.py``): where it started, the
+    generator's ceiling it stopped short of (or null), and its trials in order, each one
+    open-loop step at its rate against the server or the floor: a served search's the
+    generator's whole run of that one step, a loop's the step; the server's CPU time and
+    requests beside each server step."""
+    check.dict(search, where)
+    check.number(check.key(search, "start", where), f"{where}.start", 1, 1e9)
+    check.number(search.get("generator_ceiling"), f"{where}.generator_ceiling", 0, 1e9, optional=True)
+    for flag in ("judge_slo", "floor_every_round"):
+        if flag in search:
+            check.flag(search[flag], f"{where}.{flag}")
+    rates = check.list(search.get("rates", []), f"{where}.rates")
+    if len(rates) > 10:
+        check.fail(f"{where}.rates", f"must hold at most 10 rates, not {len(rates):,}")
+    for rate in rates:
+        check.number(rate, f"{where}.rates", 1, 1e9)
+    trials = check.list(check.key(search, "trials", where), f"{where}.trials")
+    if len(trials) > MAX_TRIALS:
+        check.fail(f"{where}.trials", f"holds {len(trials):,} steps, more than {MAX_TRIALS}")
+    for i, trial in enumerate(trials):
+        at = f"{where}.trials[{i}]"
+        check.dict(trial, at)
+        rate = check.number(check.key(trial, "rate", at), f"{at}.rate", 1, 1e9)
+        check.number(check.key(trial, "round", at), f"{at}.round", 0, 100, integer=True)
+        target = check.key(trial, "target", at)
+        if target not in TARGETS or (target == "floor" and not served):
+            check.fail(f"{at}.target", f"must be {'server or floor' if served else 'server'}, not {_short(target)}")
+        try:
+            steps = (loadgen_output.parse(check.key(trial, "run", at)).steps if served
+                     else loadgen_output.parse_steps([check.key(trial, "step", at)]))
+        except ValueError as exc:
+            check.fail(at, f"is not one open-loop step ({exc})")
+        if len(steps) != 1 or steps[0].offered != rate:
+            check.fail(at, f"must be one step offering its rate ({rate:g}/s)")
+        if target == "server":
+            check.number(check.key(trial, "cpu_seconds", at), f"{at}.cpu_seconds", 0, 1e7)
+        check.number(trial.get("requests", 0), f"{at}.requests", 0, 2**53, integer=True)
+
+
 def check_wakes(check: Checker, offered, where: str) -> None:
-    """A wakes record's measurement (``probes/wake_load.py``): its open-loop steps, in
-    the load generator's step shape (``loadgen_output.parse_steps``), 1 to 10 of them."""
+    """A wakes record's measurement (``probes/wake_load.py``): a map check's open-loop
+    steps, in the load generator's step shape (``loadgen_output.parse_steps``), 1 to 10 of
+    them; or the knee search of the wake rate (``check_search``)."""
     check.dict(offered, where)
     check.number(check.key(offered, "active", where), f"{where}.active", 1, 10_000, integer=True)
     check.number(check.key(offered, "warmup_seconds", where), f"{where}.warmup_seconds", 0, 3600)
     check.number(check.key(offered, "samples_cap", where), f"{where}.samples_cap", 1, 2**40, integer=True)
+    if "steps" not in offered:
+        check_search(check, check.key(offered, "search", where), f"{where}.search", served=False)
+        return
     steps = check.list(check.key(offered, "steps", where), f"{where}.steps")
     if not 1 <= len(steps) <= 10:
         check.fail(f"{where}.steps", f"must hold 1 to 10 steps, not {len(steps):,}")
@@ -225,6 +288,17 @@ def check_wakes(check: Checker, offered, where: str) -> None:
         loadgen_output.parse_steps(steps, "steps")
     except ValueError as exc:
         check.fail(f"{where}.steps", f"are not open-loop steps ({exc})")
+
+
+def _searched_as_planned(check: Checker, search: dict, rates, where: str) -> None:
+    """A search (already checked) at the job's fixed ``rates`` (a map check's), or a
+    search proper of a job without rates; every trial at one of those rates."""
+    fixed = sorted(search.get("rates") or ())
+    if fixed != sorted(rates or ()):
+        check.fail(f"{where}.rates", f"are {_short(fixed)}/s, not the job's rates {_short(sorted(rates or ()))}/s")
+    stray = [trial["rate"] for trial in search["trials"] if fixed and trial["rate"] not in fixed]
+    if stray:
+        check.fail(f"{where}.trials", f"offer {_short(stray[:3])}/s, none of the job's rates {_short(fixed)}/s")
 
 
 def _offered_as_planned(check: Checker, steps: list, rates, where: str) -> None:

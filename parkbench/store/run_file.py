@@ -25,7 +25,7 @@ from parkbench.store.results import _checked_run, new_run_id, read_run
 from parkbench.store.schema import RUN_SCHEMA, SCHEMA_VERSION
 
 RECORD_LISTS = ("measurements", "failures", "skipped")
-RESUMABLE_FROM = (2, 3)        # older formats an interrupted run can be resumed from
+RESUMABLE_FROM = (2, 3, 4)     # older formats an interrupted run can be resumed from
 
 
 def _finite(value):
@@ -119,6 +119,9 @@ class RunFile:
     @property
     def has_generator_ceiling(self) -> bool:
         return "generator_ceiling" in self._document
+
+    def generator_ceiling(self) -> dict | None:
+        return copy.deepcopy(self._document.get("generator_ceiling"))
 
     def snapshot(self) -> dict:
         """A copy of the whole document (for readers that take one: the phases' times)."""

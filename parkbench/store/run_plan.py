@@ -222,7 +222,13 @@ class StoredPlan:
     served_rounds: int = stored("interleaved rounds of served jobs", _whole(), absent=1, default=1)
     served_settings: Mapping = stored(
         "the load generator's settings (`connections`, `warmup_seconds`, `closed_seconds`, "
-        "`step_seconds`, `shares` of the peak, `reply_timeout_seconds`)", _object, absent={},
+        "`step_seconds`, `start_share` of the peak the knee search starts at, `reply_timeout_seconds`)", _object, absent={},
+        load=lambda value: dict(value or {}), dump=dict, default={})
+    wake_grids: Mapping[str, tuple[int, ...]] = stored(
+        "W per `model:variant` whose wake rate is searched (a loop beside W parked)", _grids, absent={},
+        load=_grid_map, dump=_listed_map, default={})
+    wake_settings: Mapping = stored(
+        "the wake search's settings (`start` rate, `step_seconds`, `warmup_seconds`)", _object, absent={},
         load=lambda value: dict(value or {}), dump=dict, default={})
     slo_seconds: float = stored("the served rate's p99 objective (seconds)", _slo,
                                 absent=DEFAULT_SLO_SECONDS, default=DEFAULT_SLO_SECONDS)

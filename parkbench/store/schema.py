@@ -31,8 +31,17 @@ Format history (``schema_version``):
    one rule makes them for every run. Format-3 files are read with their other stored
    figures left out (the reader derives the same ones); an interrupted one can be
    resumed, and is then written as format 4.
+5. 2026-12-06: a served record's open loop is the knee search (``served.search``: every
+   step, against the server and the machine's floor, in order, each with the generator's
+   whole output and the server's CPU time), replayed by the reader (``knee.py``); a
+   wakes record without rates holds the wake rate's search (``wakes.search``); a map
+   check runs its rates in rounds the same way (``search`` with ``rates``) and names the
+   ``criterion`` it is judged by; the plan stores ``wake_grids`` and ``wake_settings``,
+   and new served settings. Format-4 files are read as they are (a served record's
+   ``open_run`` judged by the old rule, a map check at the SLO); an interrupted one can be
+   resumed, and is then written as format 5.
 
-``machine.json`` has its own version (``MACHINE_SCHEMA_VERSION``): formats 3 and 4 changed
+``machine.json`` has its own version (``MACHINE_SCHEMA_VERSION``): formats 3 to 5 changed
 only run files.
 """
 
@@ -45,7 +54,7 @@ from parkbench.store.checker import Checker, _short
 
 RUN_SCHEMA = "parkbench-run"
 MACHINE_SCHEMA = "parkbench-machine"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MACHINE_SCHEMA_VERSION = 2
 RUN_ID = re.compile(r"\A\d{8}T\d{6}Z(-\d{1,4})?\Z")
 

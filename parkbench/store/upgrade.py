@@ -28,7 +28,9 @@ def upgrade_run(document: dict, machine_document: dict | None) -> dict:
     upgraded = _from_1(document, machine_document) if version == 1 else dict(document)
     if version in (1, 2):
         upgraded = _from_2(upgraded)
-    upgraded = _from_3(upgraded)
+    if version in (1, 2, 3):
+        upgraded = _from_3(upgraded)
+    upgraded = _from_4(upgraded)
     upgraded["schema_version"] = SCHEMA_VERSION
     upgraded["upgraded_from"] = version
     return upgraded
@@ -101,6 +103,29 @@ def _from_3(document: dict) -> dict:
     if isinstance(document.get("figures"), list):
         upgraded["figures"] = [figure for figure in document["figures"] if not _derived(figure)]
     return upgraded
+
+
+def _from_4(document: dict) -> dict:
+    """Format 4 judged a map check's rates at the SLO alone (one step each), and offered
+    a served job's open loop at fixed ``shares`` of its peak; format 5 stores the
+    criterion each check is judged by, and searches for the knee from ``start_share`` of
+    the peak (the smallest share), its steps judged against the floor. A resumed format-4
+    run measures what is left by the new method; each record says which one it used."""
+    parameters = document.get("parameters")
+    if not isinstance(parameters, dict):
+        return document
+    parameters = dict(parameters)
+    if isinstance(parameters.get("map_checks"), list):
+        parameters["map_checks"] = [{**item, "criterion": item.get("criterion", "slo")}
+                                    if isinstance(item, dict) else item for item in parameters["map_checks"]]
+    served = parameters.get("served_settings")
+    if isinstance(served, dict) and "shares" in served:
+        shares = served["shares"]
+        kept = {key: value for key, value in served.items() if key != "shares"}
+        parameters["served_settings"] = {
+            **kept, "start_share": min(shares) if isinstance(shares, list) and shares else 0.5,
+            "judge_slo": True, "floor_every_round": False}
+    return {**document, "parameters": parameters}
 
 
 def _derived(figure) -> bool:

@@ -148,7 +148,8 @@ def _ephemeral_ports() -> int:
     return limits.ephemeral_ports(PROC_ROOT) or DEFAULT_EPHEMERAL_PORTS
 
 
-def _start_client(port: int, n: int, source: str) -> _Client:
+def start_client(port: int, n: int, source: str) -> _Client:
+    """A client child holding ``n`` idle connections to ``port`` from ``source``."""
     env = dict(os.environ, PARKBENCH_CLIENT_PARENT=str(os.getpid()))
     process = subprocess.Popen(
         [sys.executable, "-m", "parkbench.measurement.conn_client", "--port", str(port), "--n", str(n),
@@ -251,13 +252,13 @@ def park(n: int, variant: str, measure, serve, primitive: str) -> dict:
         conntrack_before = limits.read_int(CONNTRACK_COUNT)
         slabs_before = kernel_split.slabinfo()
         start = time.perf_counter()
-        clients = [_start_client(port, share, source) for share, source in plan]
+        clients = [start_client(port, share, source) for share, source in plan]
         _wait_arrived(n, servers, clients, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
         spawn_seconds = time.perf_counter() - start
         excluded = [client.process.pid for client in clients]
         views, checked = proof.measured(n, lambda: _summed(servers), lambda: measure(
             exclude=excluded, port=port, servers=[server.pid for server in servers],
-            settle=lambda: _settle(n, servers)))
+            settle=lambda: _settle(n, servers), waiters=n))
         if "served" in views:  # a served job: requests answered under load, no memory
             return _served_result(n, spawn_seconds, primitive, views["served"], checked, note,
                                   processes, why, clients, port)

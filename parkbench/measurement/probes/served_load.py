@@ -16,10 +16,13 @@ W idle connections are proved parked, calls ``measure`` here instead of reading 
    ``asyncio.start_server``, 35-40k/s in the first session, 87-95k/s after); then the measured phase, whose achieved
    rate is the peak. The server tree's CPU time (utime + stime, from /proc) over that
    phase, divided by the requests it answered, is the **CPU time per request**.
-3. **Open loop.** The same K connections at offered rates stepped up to past the peak
-   (shares of it, geometric), each request timed from its intended send time (the
-   generator corrects coordinated omission); the analysis finds the highest rate held at
-   the SLO. A map check (``map_checks.py``) offers the rates its settings name instead.
+3. **The knee.** Open-loop steps (each request timed from its intended send time: the
+   generator corrects coordinated omission) at rates the knee search chooses
+   (``measurement/knee.py``, run by ``served_search.py``), from ``start_share`` of the
+   peak, each judged against the machine's floor (the generator's null echo server
+   holding the same W idle connections) and over rounds; the server tree's CPU time over
+   each step gives the CPU per request at that rate. A map check (``map_checks.py``)
+   runs the same rounds at the rates its settings name instead of searching.
 4. **Parked again.** The generator's connections close; the probe waits until every
    count of the server's proof is W again, so the proof after the measurement holds.
 
@@ -34,11 +37,13 @@ import subprocess
 import time
 
 from parkbench.measurement import gotoolchain, interference, lifeline
+from parkbench.measurement.probes import served_search
+from parkbench.measurement.probes.loadgen_driver import answered, cpu_seconds, pin, placement, run_generator
 
 WARMUP_ROUND_SECONDS = 0.5      # a closed-loop round of the warm-up
 WARMUP_STABLE = 0.10            # two rounds within this of each other: warm
-SETTINGS = ("connections", "warmup_seconds", "closed_seconds", "step_seconds", "shares",
-            "reply_timeout_seconds")  # what --served JSON holds (the run's plan chose them)
+SETTINGS = ("connections", "warmup_seconds", "closed_seconds", "step_seconds", "start_share",
+            "reply_timeout_seconds", "judge_slo", "floor_every_round", "slo_seconds")  # what --served JSON holds (the run's plan chose them)
 
 
 def settings(text: str) -> dict:
@@ -48,74 +53,6 @@ def settings(text: str) -> dict:
     if missing:
         raise ValueError(f"--served lacks {', '.join(sorted(missing))}")
     return chosen
-
-
-def placement(cpus: list[int]) -> dict:
-    """CPUs of the generator and of the servers, and what that means."""
-    if len(cpus) < 2:
-        return {"generator_cpus": cpus, "server_cpus": cpus,
-                "note": "one CPU: the generator and the server share it"}
-    return {"generator_cpus": cpus[:1], "server_cpus": cpus[1:],
-            "note": f"generator on CPU {cpus[0]}, servers on {len(cpus) - 1} other CPU(s)"}
-
-
-def _tree(pids) -> list[int]:
-    """Every process of the trees under ``pids`` (a worker-per-connection server forks)."""
-    import psutil
-
-    found = []
-    for pid in pids:
-        try:
-            root = psutil.Process(pid)
-            found += [root.pid] + [child.pid for child in root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-    return found
-
-
-def pin(pids, cpus) -> int:
-    """Pin every task (thread) of every process of the trees under ``pids`` to ``cpus``
-    (``sched_setaffinity`` on a pid pins one thread only); how many were pinned."""
-    pinned = 0
-    for pid in _tree(pids):
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                os.sched_setaffinity(int(task), cpus)
-                pinned += 1
-            except OSError:
-                continue  # a task that ended meanwhile
-    return pinned
-
-
-def cpu_seconds(pids) -> float:
-    """User plus system CPU time of the trees under ``pids``, living processes only (the
-    servers outlive the measurement, and their handlers' threads are theirs)."""
-    import psutil
-
-    total = 0.0
-    for pid in _tree(pids):
-        try:
-            times = psutil.Process(pid).cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
-def run_generator(binary, port: int, arguments: list[str], cpus, timeout: float) -> dict:
-    """One run of the generator against 127.0.0.1:``port``, pinned to ``cpus``: its JSON."""
-    command = [str(binary), "-addr", f"127.0.0.1:{port}", *arguments,
-               "-max-seconds", f"{timeout:g}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 10,
-                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise RuntimeError(f"the load generator failed: {last}")
-    return json.loads(done.stdout)
 
 
 def warm_up(binary, port: int, common: list[str], cpus, chosen: dict) -> list[float]:
@@ -140,9 +77,11 @@ def _plan_seconds(chosen: dict, steps: int) -> float:
             + phases * (2 * chosen["reply_timeout_seconds"] + 0.5) + 5)
 
 
-def measure_served(binary, port: int, servers: list[int], settle, chosen: dict) -> dict:
-    """Closed loop then open loop against the servers (pids) listening on ``port``; then
-    ``settle()`` until only the W idle connections are held. The ``served`` record."""
+def measure_served(binary, port: int, servers: list[int], settle, chosen: dict, waiters: int) -> dict:
+    """Warm-up and the closed-loop peak against the servers (pids) listening on ``port``,
+    then the knee search against them and the machine's floor (``served_search.py``), or
+    a map check's fixed rates; then ``settle()`` until only the W idle connections are
+    held. The ``served`` record."""
     where = placement(sorted(os.sched_getaffinity(0)))
     pinned = pin(servers, where["server_cpus"])
     common = ["-connections", str(chosen["connections"]),
@@ -156,18 +95,16 @@ def measure_served(binary, port: int, servers: list[int], settle, chosen: dict) 
     peak = (closed.get("closed") or {}).get("achieved") or 0
     if not peak > 0:
         raise RuntimeError("the closed loop served no request")
-    rates = (sorted(chosen["rates"]) if chosen.get("rates")  # a map check's predicted edge
-             else sorted({max(1, round(peak * share)) for share in chosen["shares"]}))
-    opened = run_generator(binary, port, [*common, "-warmup", "0s", "-closed", "0s",
-                                          "-step", f"{chosen['step_seconds']}s",
-                                          "-rates", ",".join(map(str, rates))],
-                           where["generator_cpus"], _plan_seconds(chosen, len(rates)))
+    found = {"settings": chosen, "placement": {**where, "server_tasks_pinned": pinned},
+             "warmup_rates": warmup, "closed_run": closed, "server_cpu_seconds": server_cpu,
+             "server_cpu_requests": answered(closed)}
+    limit = 3600.0  # the floor outlives every step; it ends with the search
+    with served_search.Floor(binary, waiters, where["server_cpus"], limit) as floor:
+        found["search"] = served_search.search(binary, port, servers, floor, chosen, where, peak)
     settle_start = time.perf_counter()
     settle()
-    return {"settings": chosen, "placement": {**where, "server_tasks_pinned": pinned},
-            "warmup_rates": warmup, "closed_run": closed, "open_run": opened, "server_cpu_seconds": server_cpu,
-            "server_cpu_requests": _answered(closed),
-            "settle_seconds": time.perf_counter() - settle_start}
+    found["settle_seconds"] = time.perf_counter() - settle_start
+    return found
 
 
 def measurer(chosen: dict, activity: dict):
@@ -175,18 +112,13 @@ def measurer(chosen: dict, activity: dict):
     idle, and in ``activity`` what the rest of the machine did while it was timed."""
     binary = gotoolchain.binary("loadgen")
 
-    def measure(port, servers, settle, **_context) -> dict:
+    def measure(port, servers, settle, waiters, **_context) -> dict:
         before = interference.snapshot()
-        found = {"served": measure_served(binary, port, servers, settle, chosen)}
+        found = {"served": measure_served(binary, port, servers, settle, chosen, waiters)}
         activity.update(interference.between(before, interference.snapshot()))
         return found
 
     return measure
-
-
-def _answered(run: dict) -> int:
-    """Requests a closed-loop run of the generator had answered (warm-up included)."""
-    return sum(((run.get(phase) or {}).get("count") or 0) for phase in ("warmup", "closed"))
 
 
 def ceiling(binary, chosen: dict) -> dict:
@@ -220,7 +152,7 @@ def ceiling(binary, chosen: dict) -> dict:
             echo.kill()
             echo.communicate()
     return {"settings": chosen, "placement": where, "closed_run": closed,
-            "server_cpu_seconds": server_cpu, "server_cpu_requests": _answered(closed)}
+            "server_cpu_seconds": server_cpu, "server_cpu_requests": answered(closed)}
 
 
 def main(argv=None) -> int:
@@ -228,7 +160,6 @@ def main(argv=None) -> int:
     as one JSON line (the runner's calibration of the served rate)."""
     import argparse
     import sys
-
 
     parser = argparse.ArgumentParser(prog="python -m parkbench.measurement.probes.served_load")
     parser.add_argument("--ceiling", metavar="JSON", required=True, help="the served settings")

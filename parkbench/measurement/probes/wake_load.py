@@ -39,11 +39,12 @@ import time
 from array import array
 from collections import deque
 
-from parkbench.measurement import interference
+from parkbench.measurement import interference, knee
+from parkbench.store import loadgen_output
 
 ACTIVE = 16                 # active tasks the wake-ups go to
 WARMUP_SECONDS = 0.5        # at the first rate, not recorded
-INTERVAL_SECONDS = 0.5      # achieved rate per interval, for a spread
+INTERVALS = 5               # equal parts of a step with a rate each (the last takes later wakes)
 STOP_AFTER = 2.0            # a step offers for at most this many times its length
 SPIN_SECONDS = 0.001        # sleep on the loop's timer until this close to a wake
 MAX_SAMPLES = 1_000_000     # latencies kept per step (8 MB); a reservoir beyond
@@ -89,17 +90,18 @@ class Pool:
         self.t0 = 0.0
         self.latency = Samples()
         self.intervals: list[int] = []
+        self.interval = 1.0
         self.last = 0.0
 
     def start(self, t0: float, seconds: float) -> None:
         self.t0, self.latency, self.last = t0, Samples(), t0
-        self.intervals = [0] * (int(seconds * STOP_AFTER / INTERVAL_SECONDS) + 2)
+        self.intervals, self.interval = [0] * INTERVALS, seconds / INTERVALS
 
     def ran(self, intended: float) -> None:
         """A woken task ran: its latency from the intended time."""
         now = self.clock()
         self.latency.add(now - intended)
-        self.intervals[min(int((now - self.t0) / INTERVAL_SECONDS), len(self.intervals) - 1)] += 1
+        self.intervals[min(int((now - self.t0) / self.interval), INTERVALS - 1)] += 1
         self.last = now
 
     def arm(self, future) -> None:
@@ -160,39 +162,55 @@ async def drive(pool: Pool, rate: float, seconds: float, wait=pace) -> dict:
     latency = pool.latency
     ordered = sorted(latency.values)
     lags = sorted(lag.values)
-    used = max(1, math.ceil(elapsed / INTERVAL_SECONDS))
     return {"seconds": elapsed, "count": latency.count, "achieved": latency.count / elapsed,
             "errors": 0, "timeouts": 0,
             "p50": latency.quantile(0.5, ordered), "p90": latency.quantile(0.9, ordered),
             "p99": latency.quantile(0.99, ordered), "p999": latency.quantile(0.999, ordered),
-            "max": latency.max, "interval_seconds": INTERVAL_SECONDS,
-            "interval_rates": [count / INTERVAL_SECONDS for count in pool.intervals[:used]],
+            "max": latency.max, "interval_seconds": pool.interval,
+            "interval_rates": [count / pool.interval for count in pool.intervals],
             "cpu_seconds": time.process_time() - cpu, "offered": float(rate),
             "scheduled": scheduled, "unsent": scheduled - sent,
             "send_lag_p50": lag.quantile(0.5, lags), "send_lag_p99": lag.quantile(0.99, lags)}
 
 
 async def offer(settings: dict, clock=time.perf_counter, wait=pace) -> dict:
-    """Every step of ``settings`` (``rates``, ``step_seconds``, optional
-    ``warmup_seconds``) on the running loop, with ``ACTIVE`` tasks of its own; they end
-    before this returns."""
-    rates, seconds = [float(rate) for rate in settings["rates"]], float(settings["step_seconds"])
+    """Every step of ``settings`` on the running loop, with ``ACTIVE`` tasks of its own
+    (they end before this returns): the knee search from ``start``
+    (``measurement/knee.py``: no floor here; each step of ``step_seconds`` after
+    ``warmup_seconds`` at its own rate), or a map check's rounds at its fixed ``rates``."""
+    seconds = float(settings["step_seconds"])
     warmup = float(settings.get("warmup_seconds", WARMUP_SECONDS))
     pool = Pool(ACTIVE, clock)
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(_active(pool)) for _ in range(pool.size)]
     while len(pool.idle) < pool.size:
         await asyncio.sleep(0)
+    found: dict = {"active": pool.size, "warmup_seconds": warmup, "samples_cap": MAX_SAMPLES}
     try:
-        if warmup > 0:
-            await drive(pool, rates[0], warmup, wait)
-        steps = [await drive(pool, rate, seconds, wait) for rate in rates]
+        found["search"] = await _search(pool, settings, seconds, warmup, wait)
     finally:   # the active tasks end here: only the W idle ones stay for the proof
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return {"active": pool.size, "warmup_seconds": warmup, "samples_cap": MAX_SAMPLES,
-            "steps": steps}
+    return found
+
+
+async def _search(pool: Pool, settings: dict, seconds: float, warmup: float, wait) -> dict:
+    """The knee search of the wake rate, steps on this loop: every trial, in order."""
+    rates = tuple(sorted(float(rate) for rate in settings.get("rates") or ()))
+    start = float(settings.get("start") or (rates[0] if rates else knee.MIN_RATE))
+    search = knee.Search(start, float(settings["slo_seconds"]), floor=False, rates=rates)
+    trials = []
+    while (asked := search.next()) is not None:
+        rate, round_, _ = asked
+        if warmup > 0:
+            await drive(pool, rate, warmup, wait)
+        step = await drive(pool, rate, seconds, wait)
+        trials.append({"rate": rate, "round": round_, "target": knee.SERVER, "step": step,
+                       "cpu_seconds": step["cpu_seconds"], "requests": step["count"]})
+        search.record(knee.Trial(rate, round_, knee.SERVER, loadgen_output.parse_steps([step])[0],
+                                 step["cpu_seconds"], step["count"]))
+    return {"start": start, "generator_ceiling": None, "rates": list(rates), "trials": trials}
 
 
 def measurer(chosen: dict, activity: dict):

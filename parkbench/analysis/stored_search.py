@@ -1,0 +1,54 @@
+"""A knee search as a record stores it (``served.search`` of a served record,
+``wakes.search`` of a wakes record; ``record_schema.check_search`` checked it on
+reading), replayed by the rule it ran by (``measurement/knee.py``): the served rate's,
+the wake rate's and the map checks' figures are read off the replay, never off what the
+probe concluded.
+"""
+
+from parkbench.measurement import knee
+from parkbench.store import loadgen_output, results
+
+
+def trials(search: dict) -> list:
+    """A stored search's trials as ``knee.Trial``\\s: a served trial holds the
+    generator's whole run of its one step, a loop's the step itself."""
+    found = []
+    for trial in search["trials"]:
+        step = (loadgen_output.parse(trial["run"]).steps[0] if "run" in trial
+                else loadgen_output.parse_steps([trial["step"]])[0])
+        found.append(knee.Trial(float(trial["rate"]), int(trial["round"]), trial["target"], step,
+                                trial.get("cpu_seconds"), int(trial.get("requests") or 0)))
+    return found
+
+
+def replay(search: dict, slo_seconds: float, floor: bool = True) -> knee.Search:
+    """The knee search (or a map check's rounds at fixed rates) of a stored record."""
+    ceiling = search.get("generator_ceiling")
+    return knee.replay(trials(search), search["start"], slo_seconds,
+                       ceiling * knee.GENERATOR_SHARE if ceiling else None, floor,
+                       search.get("judge_slo", True), search.get("floor_every_round", False),
+                       search.get("rates") or ())
+
+
+def current_records(current, machine: str, family: str, kind: str):
+    """(run id, record) of each ``kind`` record without rates (no map check) behind
+    ``machine``'s current ``family`` figures (``current.sources``)."""
+    chosen = {(s["run_id"], s["what"]) for s in current.sources
+              if s["family"] == family and s["machine"] == machine}
+    for run_id in sorted({run_id for run_id, _ in chosen}):
+        run = current.runs.get((machine, run_id))
+        if run is None:
+            continue
+        for record in results.read_run(run.path)["measurements"]:
+            if (record["kind"] == kind and not record.get("rates")
+                    and (run_id, f"{record['model']}/{record['variant']}") in chosen):
+                yield run_id, record
+
+
+def step_rows(record: dict, trial_list, run_id: str) -> list[dict]:
+    """One row per trial of a record: model, variant, W, target, round, offered,
+    achieved, p50, p99, p999 (seconds), run."""
+    return [{"model": record["model"], "variant": record["variant"], "n": record["n"],
+             "target": trial.target, "round": trial.round, "offered": trial.step.offered,
+             "achieved": trial.step.achieved, "p50": trial.step.p50, "p99": trial.step.p99,
+             "p999": trial.step.p999, "run_id": run_id} for trial in trial_list]

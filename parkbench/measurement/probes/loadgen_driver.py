@@ -1,0 +1,92 @@
+"""Running the load generator (``benchmarks/loadgen``) from a served probe: where it and
+the servers run, one run of it pinned to its CPU, and the servers' CPU time, read from
+outside their process trees (user plus system: a network server spends most of its time
+in the kernel)."""
+
+import json
+import os
+import subprocess
+
+import psutil
+
+from parkbench.measurement import procstat
+
+
+def placement(cpus: list[int]) -> dict:
+    """CPUs of the generator and of the servers, and what that means."""
+    if len(cpus) < 2:
+        return {"generator_cpus": cpus, "server_cpus": cpus,
+                "note": "one CPU: the generator and the server share it"}
+    return {"generator_cpus": cpus[:1], "server_cpus": cpus[1:],
+            "note": f"generator on CPU {cpus[0]}, servers on {len(cpus) - 1} other CPU(s)"}
+
+
+def _tree(pids) -> list[int]:
+    """Every process of the trees under ``pids`` (a worker-per-connection server forks)."""
+    found = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            found += [root.pid] + [child.pid for child in root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def pin(pids, cpus) -> int:
+    """Pin every task (thread) of every process of the trees under ``pids`` to ``cpus``
+    (``sched_setaffinity`` on a pid pins one thread only); how many were pinned."""
+    pinned = 0
+    for pid in _tree(pids):
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                os.sched_setaffinity(int(task), cpus)
+                pinned += 1
+            except OSError:
+                continue  # a task that ended meanwhile
+    return pinned
+
+
+def cpu_seconds(pids, proc: str = "/proc") -> float:
+    """User plus system CPU time of the trees under ``pids``, read from /proc/<pid>/stat
+    (``procstat.py``): each process's own (a zombie's too: a worker that served a
+    connection and ended, not reaped yet) and what it reaped of its ended children
+    (cutime, cstime), so that a process that ends between two readings still counts:
+    read before and after a step, the difference is the CPU the tree spent in it. The
+    server outlives the measurement; its threads' times are its own."""
+    table = dict(procstat.each(proc))
+    children: dict[int, list[int]] = {}
+    for pid, fields in table.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    ticks, stack, seen = 0, list(pids), set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen or pid not in table:
+            continue
+        seen.add(pid)
+        ticks += sum(int(value) for value in table[pid][11:15])  # utime, stime, cutime, cstime
+        stack += children.get(pid, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_generator(binary, port: int, arguments: list[str], cpus, timeout: float) -> dict:
+    """One run of the generator against 127.0.0.1:``port``, pinned to ``cpus``: its JSON."""
+    command = [str(binary), "-addr", f"127.0.0.1:{port}", *arguments,
+               "-max-seconds", f"{timeout:g}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 10,
+                          preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise RuntimeError(f"the load generator failed: {last}")
+    return json.loads(done.stdout)
+
+
+def answered(run: dict) -> int:
+    """Requests a run of the generator had answered, its warm-up included (the server's
+    CPU time is read over the whole run)."""
+    return sum(((run.get(phase) or {}).get("count") or 0) for phase in ("warmup", "closed")) + sum(
+        step.get("count") or 0 for step in run.get("steps") or ())

@@ -1,0 +1,117 @@
+"""The served rate's knee, found against the machine's own floor (``measurement/knee.py``
+says the rule): open-loop steps of the load generator at candidate rates, each a run of
+its own (``-warmup-rate R -rates R``), against the server under test and, where the
+rule asks, against the floor: the generator's null echo server (``loadgen -echo``,
+placed on the server's CPUs) holding the same W idle connections (client children of
+its own, as the server's are), so that a stall of the machine shows in both.
+
+Each step's trial keeps the generator's whole output (untrusted until the analysis
+checks it), and for the server the CPU time of its process tree over that run and the
+requests it answered (the warm-up at the same rate, then the step): the CPU time per
+request *at that rate*, where a paced request costs more than a batched one.
+"""
+
+import json
+import os
+import subprocess
+import time
+
+from parkbench.measurement import knee, lifeline
+from parkbench.measurement.probes import connections, loadgen_driver
+from parkbench.store import loadgen_output
+
+STEP_WARMUP_SECONDS = 0.05      # the generator's warm-up before each step, at its rate
+
+
+class Floor:
+    """The generator's null echo server, on ``cpus``, holding ``n`` idle connections;
+    ends (with its clients) when the ``with`` ends, however it ends."""
+
+    def __init__(self, binary, n: int, cpus, limit_seconds: float):
+        self.binary, self.n, self.cpus, self.limit = binary, n, cpus, limit_seconds
+        self.echo: subprocess.Popen | None = None
+        self.clients: list = []
+        self.port = 0
+
+    def __enter__(self) -> "Floor":
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.echo = subprocess.Popen(
+            [str(self.binary), "-echo", "127.0.0.1:0", "-max-seconds", f"{self.limit:g}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0,
+            preexec_fn=lambda: os.sched_setaffinity(0, self.cpus))
+        assert self.echo.stdout is not None
+        listening = json.loads(self.echo.stdout.readline() or "{}").get("listening", "")
+        self.port = int(listening.rsplit(":", 1)[1]) if ":" in listening else 0
+        if not self.port:
+            raise RuntimeError("the floor's echo server did not listen")
+        self.clients = [connections.start_client(self.port, share, source)
+                        for share, source in connections.client_plan(self.n)]
+        deadline = time.monotonic() + connections.CLIENT_START_SECONDS * max(1.0, self.n / 10_000)
+        while not all(client.line for client in self.clients):
+            for client in self.clients:
+                client.poll_line()
+                if client.line and not client.line.startswith("connected"):
+                    raise RuntimeError(f"the floor's idle clients failed: {client.line}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the floor's {self.n:,} idle connections did not open in time")
+            time.sleep(connections.POLL_SECONDS)
+
+    def __exit__(self, *_exc) -> None:
+        for client in self.clients:
+            lifeline.kill_group(client.process.pid)
+            client.process.wait()
+        if self.echo is not None:
+            lifeline.kill_group(self.echo.pid)
+            self.echo.communicate()
+
+
+def step(binary, port: int, rate: float, chosen: dict, cpus, servers=None) -> dict:
+    """One open-loop step at ``rate``: the generator's output, and with ``servers`` (the
+    server's pids) their CPU time over the run and the requests answered in it."""
+    common = ["-connections", str(chosen["connections"]), "-timeout", f"{chosen['reply_timeout_seconds']}s",
+              "-warmup", f"{STEP_WARMUP_SECONDS}s", "-warmup-rate", f"{rate:g}", "-rates", f"{rate:g}",
+              "-step", f"{chosen['step_seconds']}s", "-closed", "0s"]
+    before = loadgen_driver.cpu_seconds(servers) if servers else 0.0
+    run = loadgen_driver.run_generator(binary, port, common, cpus, plan_seconds(chosen))
+    if not servers:
+        return {"run": run, "cpu_seconds": None, "requests": 0}
+    return {"run": run, "cpu_seconds": loadgen_driver.cpu_seconds(servers) - before,
+            "requests": loadgen_driver.answered(run)}
+
+
+def plan_seconds(chosen: dict) -> float:
+    """The longest one step's run may take (warm-up, step, drains and dials)."""
+    return STEP_WARMUP_SECONDS + chosen["step_seconds"] + 2 * (2 * chosen["reply_timeout_seconds"] + 0.5) + 5
+
+
+def search(binary, port: int, servers, floor: Floor, chosen: dict, where: dict, peak: float) -> dict:
+    """The knee search from ``start_share`` of the closed-loop ``peak`` (at most the
+    generator's own ceiling, where known), or a map check's rounds at its fixed
+    ``rates``: every trial, in order."""
+    ceiling = chosen.get("generator_ceiling")
+    start = max(knee.MIN_RATE, peak * chosen["start_share"])
+    rates = tuple(sorted(chosen.get("rates") or ()))
+    found = knee.Search(start, chosen["slo_seconds"], ceiling * knee.GENERATOR_SHARE if ceiling else None,
+                        judge_slo=chosen["judge_slo"], floor_always=chosen["floor_every_round"], rates=rates)
+    trials = []
+    while (asked := found.next()) is not None:
+        rate, round_, target = asked
+        at_server = target == knee.SERVER
+        result = step(binary, port if at_server else floor.port, rate, chosen, where["generator_cpus"],
+                      servers if at_server else None)
+        trials.append({"rate": rate, "round": round_, "target": target, **result})
+        parsed = loadgen_output.parse(result["run"])
+        if not parsed.steps:
+            raise RuntimeError(f"the load generator ran no step at {rate:,.0f}/s")
+        found.record(knee.Trial(rate, round_, target, parsed.steps[0], result["cpu_seconds"],
+                                result["requests"]))
+    return {"start": start, "generator_ceiling": ceiling, "judge_slo": chosen["judge_slo"],
+            "floor_every_round": chosen["floor_every_round"], "rates": list(rates),
+            "floor_connections": floor.n, "trials": trials}
