@@ -296,3 +296,19 @@ def test_a_step_schedules_no_more_than_its_rate_for_its_time(extra, refused):
             loadgen_output.parse_steps([step])
     else:
         loadgen_output.parse_steps([step])
+
+
+@pytest.mark.slow
+def test_the_generator_s_ceiling_is_measured_with_the_sweep_s_own_settings(loadgen, session_cache, monkeypatch):
+    """What ``run`` does before its served jobs, with the settings a plan stores (a
+    ceiling that failed went unsaid, and every generator-bound rate with it)."""
+    import os
+
+    from parkbench.measurement import calibration, suite
+
+    monkeypatch.setenv("PARKBENCH_CACHE", str(session_cache))
+    for full in (False, True):
+        found = calibration.generator_ceiling(None, {**suite.served_settings(full), "closed_seconds": 0.3,
+                                                     "warmup_seconds": 0.5})
+        assert found is not None and calibration.ceiling_rate(found) > 1_000
+        assert found["placement"]["generator_cpus"] != found["placement"]["server_cpus"] or os.cpu_count() == 1

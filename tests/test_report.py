@@ -167,13 +167,20 @@ def test_a_stopped_report_leaves_no_kernel_and_no_files(tmp_path, signum):
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     kernel = None
-    while kernel is None:  # the synchronisation point: the kernel started (its files exist)
-        assert report.poll() is None and time.monotonic() < deadline, report.stderr.read()
-        kernel = next((child for child in psutil.Process(report.pid).children()
-                       if _is_kernel(child)), None)
-        time.sleep(0.05)
-    report.send_signal(signum)
-    _, err = report.communicate(timeout=60)
+    try:
+        while kernel is None:  # the synchronisation point: the kernel started (its files exist)
+            assert report.poll() is None and time.monotonic() < deadline, report.stderr.read()
+            kernel = next((child for child in psutil.Process(report.pid).children()
+                           if _is_kernel(child)), None)
+            time.sleep(0.05)
+        report.send_signal(signum)
+        _, err = report.communicate(timeout=60)
+    finally:  # a failed wait leaves no report (and its kernel) running for hours
+        if report.poll() is None:
+            for process in psutil.Process(report.pid).children(recursive=True):
+                process.kill()
+            report.kill()
+            report.communicate()
     if signum == signal.SIGTERM:
         assert report.returncode == 130 and err == "parkbench: interrupted\n", err
     psutil.wait_procs([kernel], timeout=5)

@@ -223,6 +223,9 @@ def _sweep(run_file, plan, child=None) -> int:
         _say("measuring the load generator's own ceiling (against its echo server)")
         run_file.set_generator_ceiling(calibration.generator_ceiling(python, dict(plan.served_settings)))
     ceiling = calibration.ceiling_rate(run_file.generator_ceiling())
+    if any(job.kind == "served" for job in jobs) and not ceiling:
+        _say("the load generator's own ceiling could not be measured: no served rate will be marked "
+             "generator-bound in this run")
     if ceiling:  # a served job's search stops short of what the generator itself can do
         sweep.served_context["generator_ceiling"] = ceiling
     try:

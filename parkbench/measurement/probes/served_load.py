@@ -46,10 +46,14 @@ SETTINGS = ("connections", "warmup_seconds", "closed_seconds", "step_seconds", "
             "reply_timeout_seconds", "judge_slo", "floor_every_round", "slo_seconds")  # what --served JSON holds (the run's plan chose them)
 
 
-def settings(text: str) -> dict:
-    """The served settings of ``--served JSON`` (the plan checked them)."""
+CEILING_SETTINGS = ("connections", "warmup_seconds", "closed_seconds", "reply_timeout_seconds")
+
+
+def settings(text: str, required=SETTINGS) -> dict:
+    """The served settings of ``--served JSON`` (the plan checked them), or the subset a
+    ceiling needs (``CEILING_SETTINGS``)."""
     chosen = json.loads(text)
-    missing = set(SETTINGS) - set(chosen)
+    missing = set(required) - set(chosen)
     if missing:
         raise ValueError(f"--served lacks {', '.join(sorted(missing))}")
     return chosen
@@ -165,7 +169,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ceiling", metavar="JSON", required=True, help="the served settings")
     args = parser.parse_args(argv)
     lifeline.die_with_parent(os.environ.get("PARKBENCH_RUNNER_PID"))  # the run's set-up
-    print(json.dumps(ceiling(gotoolchain.binary("loadgen"), settings(args.ceiling))))
+    print(json.dumps(ceiling(gotoolchain.binary("loadgen"), settings(args.ceiling, CEILING_SETTINGS))))
     sys.stdout.flush()
     return 0
 
