@@ -124,9 +124,13 @@ def test_a_first_rate_that_fails_makes_the_search_go_down():
     assert nothing.knee("saturation") is None
 
 
-def test_the_search_stops_short_of_the_generator_s_ceiling_and_says_so():
+def test_the_search_goes_up_to_the_generator_s_ceiling_and_no_further_and_says_so():
     search = run(knee.Search(start=2_000, slo_seconds=0.005, ceiling=20_000), server(10**6), floor())
-    assert search.generator_bound and search.knee("saturation") == 16_000
+    assert search.generator_bound and search.knee("saturation") == 20_000
+    assert max(c.rate for c in search.candidates.values()) == 20_000
+    # a knee between the last doubling and the ceiling is the server's, found as any other
+    below = run(knee.Search(start=2_000, slo_seconds=0.005, ceiling=20_000), server(18_500), floor())
+    assert not below.generator_bound and 18_500 / knee.PRECISION <= below.knee("saturation") <= 18_500
 
 
 def test_a_stored_search_replays_to_the_same_knees_and_spread():

@@ -22,7 +22,9 @@ judged on this machine at this W: the SLO rate is then ``None`` and the saturati
 speaks, marked so.
 
 **The search.** Rates rise geometrically by ``FACTOR`` from ``start`` until the server
-fails to keep up (or fall when the first fails), then bisection (geometric midpoints)
+fails to keep up (or fall when the first fails; and never past ``ceiling``, the share of
+the generator's own ceiling it speaks for: held there, the search stops and says the
+rate is generator-bound), then bisection (geometric midpoints)
 between the highest rate held and the lowest failed until they are within
 ``PRECISION``; the same for the SLO below the saturation knee. Each candidate is judged
 over up to ``ROUNDS`` rounds and held in the majority (two rounds that agree decide);
@@ -234,7 +236,9 @@ class Search:
         if failed is None:
             rate = held * FACTOR
             if self.ceiling and rate >= self.ceiling:
-                self.generator_bound = True  # past here the generator would be judged
+                if held * PRECISION < self.ceiling:
+                    return self.ceiling      # the highest rate the generator speaks for
+                self.generator_bound = True  # held there: past it the generator would be judged
                 return None
             return rate
         return math.sqrt(held * failed) if failed / held > PRECISION else None

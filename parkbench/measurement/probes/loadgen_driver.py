@@ -51,26 +51,50 @@ def pin(pids, cpus) -> int:
     return pinned
 
 
+def _run_seconds(proc: str, pid: int) -> float:
+    """The run time of ``pid``'s living threads, in nanoseconds' precision (the first
+    field of each /proc/<pid>/task/<tid>/schedstat; a zombie keeps its own): 0 where
+    none can be read."""
+    try:
+        paths = [f"{proc}/{pid}/task/{tid}/schedstat" for tid in os.listdir(f"{proc}/{pid}/task")]
+    except OSError:
+        paths = []
+    total = 0
+    for path in paths or [f"{proc}/{pid}/schedstat"]:
+        try:
+            with open(path) as handle:
+                total += int(handle.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
 def cpu_seconds(pids, proc: str = "/proc") -> float:
-    """User plus system CPU time of the trees under ``pids``, read from /proc/<pid>/stat
-    (``procstat.py``): each process's own (a zombie's too: a worker that served a
-    connection and ended, not reaped yet) and what it reaped of its ended children
-    (cutime, cstime), so that a process that ends between two readings still counts:
-    read before and after a step, the difference is the CPU the tree spent in it. The
-    server outlives the measurement; its threads' times are its own."""
+    """User plus system CPU time of the trees under ``pids``: per process, its own (a
+    zombie's too: a worker that served a connection and ended, not reaped yet) and what
+    it reaped of its ended children (cutime, cstime), so that a process that ends
+    between two readings still counts: read before and after a step, the difference is
+    the CPU the tree spent in it. A process's own time is the larger of /proc/<pid>/stat's
+    utime + stime (which holds its ended threads, but in whole clock ticks: a worker per
+    connection, 16 a step, each lost up to 10 ms of its few) and its living threads' run
+    time in nanoseconds (``_run_seconds``). The server outlives the measurement."""
     table = dict(procstat.each(proc))
     children: dict[int, list[int]] = {}
     for pid, fields in table.items():
         children.setdefault(int(fields[1]), []).append(pid)
-    ticks, stack, seen = 0, list(pids), set()
+    tick = os.sysconf("SC_CLK_TCK")
+    total, stack, seen = 0.0, list(pids), set()
     while stack:
         pid = stack.pop()
         if pid in seen or pid not in table:
             continue
         seen.add(pid)
-        ticks += sum(int(value) for value in table[pid][11:15])  # utime, stime, cutime, cstime
+        fields = table[pid]
+        own = (int(fields[11]) + int(fields[12])) / tick          # utime, stime
+        reaped = (int(fields[13]) + int(fields[14])) / tick       # cutime, cstime
+        total += max(own, _run_seconds(proc, pid)) + reaped
         stack += children.get(pid, [])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def run_generator(binary, port: int, arguments: list[str], cpus, timeout: float) -> dict:
