@@ -181,9 +181,8 @@ def search_trials(start, knee_rate, cpu_per_request, p99_at=lambda rate: 0.001, 
                 else step_record(rate, p99=floor_p99, seconds=0.1, p50=0.0001))
         requests = step["count"] if target == knee.SERVER else 0
         cpu = cpu_per_request * requests if target == knee.SERVER else None
-        trial = {"rate": rate, "round": round_, "target": target, "cpu_seconds": cpu, "requests": requests}
-        trial.update({"run": document(step)} if served else {"step": step})
-        trials.append(trial)
+        trials.append({"rate": rate, "round": round_, "target": target, "step": step, "cpu_seconds": cpu,
+                       "requests": requests})
         search.record(knee.Trial(rate, round_, target, loadgen_output.parse_steps([step])[0], cpu, requests))
     return {"start": float(start), "generator_ceiling": ceiling, "judge_slo": judge_slo,
             "floor_every_round": floor_always, "rates": list(rates), "trials": trials,

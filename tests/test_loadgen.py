@@ -7,6 +7,7 @@ own echo server on 127.0.0.1, a check of its output's shape, not of timing. Test
 need a toolchain are slow and skip with the reason where none is found. The analysis
 tests are plain unit tests on hand-made steps."""
 
+import contextlib
 import copy
 import json
 import math
@@ -312,3 +313,35 @@ def test_the_generator_s_ceiling_is_measured_with_the_sweep_s_own_settings(loadg
                                                      "warmup_seconds": 0.5})
         assert found is not None and calibration.ceiling_rate(found) > 1_000
         assert found["placement"]["generator_cpus"] != found["placement"]["server_cpus"] or os.cpu_count() == 1
+
+
+@slow
+def test_a_stepper_holds_its_connections_and_fails_in_one_line(loadgen, echo):
+    from parkbench.measurement.probes import loadgen_driver
+
+    _, address = echo
+    port = int(address.rsplit(":", 1)[1])
+    arguments = ["-connections", "2", "-step", "0.05s", "-warmup", "0.01s", "-timeout", "1s"]
+    with loadgen_driver.Stepper(loadgen, port, arguments, [0], 10.0) as stepper:
+        answers = [stepper.step(rate) for rate in (2_000, 1_000, 2_000)]   # any order
+        process = stepper.process
+    assert [a["step"]["offered"] for a in answers] == [2_000, 1_000, 2_000]
+    assert [a["step"]["count"] for a in answers] == [100, 50, 100] and answers[1]["warmup"]["count"] == 10
+    assert all(loadgen_output.parse_steps([a["step"]])[0].errors == 0 for a in answers)
+    assert process.poll() is not None                   # ended with the with
+    with socket_closed() as closed:
+        with pytest.raises(RuntimeError, match=r"^the load generator failed at 1,000/s: .*connect"):
+            with loadgen_driver.Stepper(loadgen, closed, arguments, [0], 10.0) as stepper:
+                stepper.step(1_000)
+
+
+@contextlib.contextmanager
+def socket_closed():
+    """A loopback port nothing listens on."""
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    yield port

@@ -182,14 +182,14 @@ def test_a_round_the_floor_failed_too_is_the_machine_s_not_the_server_s():
     trials = record["served"]["search"]["trials"]
     first = next(t for t in trials if t["rate"] == 12_383)
     stalled = step_record(12_383, achieved=11_000.0, p99=0.05, seconds=0.1, p50=0.02)
-    first["run"] = document(stalled)          # the server's first round at 0.8x stalled ...
+    first["step"] = stalled                   # the server's first round at 0.8x stalled ...
     machine = {**first, "target": "floor", "cpu_seconds": None, "requests": 0}
     trials.insert(trials.index(first) + 1, machine)   # ... and the floor beside it too
     again = next(t for t in trials if t["rate"] == 12_383 and t["round"] == 1)
     trials.append({**again, "round": 2})              # so a third round was run
     (held, _) = map_checks.verdicts(record, connections_check(), 0.005)
     assert held["held"] is True and held["rounds"] == "2 held, 0 failed, 1 the machine's"
-    machine["run"] = document(step_record(12_383, p99=0.001, seconds=0.1))   # a quiet floor
+    machine["step"] = step_record(12_383, p99=0.001, seconds=0.1)   # a quiet floor
     (failed_once, _) = map_checks.verdicts(record, connections_check(), 0.005)
     assert failed_once["rounds"] == "2 held, 1 failed, 0 the machine's" and failed_once["held"] is True
 
@@ -353,7 +353,7 @@ def test_a_served_map_check_offers_its_jobs_rates():
     _checked(checked_record(15_000))
     stray = checked_record(15_000)
     stray["served"]["search"]["trials"][0]["rate"] = 30_000.0
-    stray["served"]["search"]["trials"][0]["run"] = document(step_record(30_000, seconds=0.1))
+    stray["served"]["search"]["trials"][0]["step"] = step_record(30_000, seconds=0.1)
     with pytest.raises(UserError, match="offer .*none of the job's rates"):
         _checked(stray)
     with pytest.raises(UserError, match="open_run.steps offer"):

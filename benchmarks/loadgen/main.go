@@ -7,6 +7,7 @@
 //	        [-intervals 5] [-warmup 1s] [-warmup-rate R] [-closed 2s] [-timeout 1s]
 //	        [-max-seconds 60]
 //	loadgen -echo 127.0.0.1:0 [-max-seconds 60]
+//	loadgen -addr 127.0.0.1:PORT -interactive [-connections 16] [-step 2s] [-warmup 1s] ...
 //
 // Phases, in order, on the same K connections: a warm-up (open loop at -warmup-rate,
 // default the first rate, or closed loop when there are no rates; not recorded), one
@@ -45,7 +46,10 @@
 //	       send_lag_p99 (actual send - intended send: the generator's own lateness plus
 //	       waiting for a late reply)
 //
-// A step interrupted by a signal or the time bound is left out. -echo prints
+// A step interrupted by a signal or the time bound is left out. With -interactive the
+// generator connects, then reads one offered rate per line from stdin and answers each
+// with one JSON line, the step (after -warmup at that rate, not recorded), on the same K
+// connections from step to step; end of input ends it (interact.go). -echo prints
 // {"listening": "IP:port"} once it listens, serves until SIGTERM/SIGINT or -max-seconds,
 // then prints {connections, bytes, cpu_user_seconds, cpu_system_seconds, stopped}.
 //
@@ -89,6 +93,7 @@ type options struct {
 	warmupRate      float64
 	intervals       int
 	maxSeconds      float64
+	interactive     bool
 }
 
 func parseOptions(arguments []string) (options, error) {
@@ -106,6 +111,7 @@ func parseOptions(arguments []string) (options, error) {
 	flags.DurationVar(&o.closed, "closed", 2*time.Second, "closed-loop phase (0: none)")
 	flags.DurationVar(&o.timeout, "timeout", time.Second, "longest wait for one reply")
 	flags.Float64Var(&o.maxSeconds, "max-seconds", 60, "hard bound on the whole run")
+	flags.BoolVar(&o.interactive, "interactive", false, "read a rate per line from stdin, answer a step per line")
 	if err := flags.Parse(arguments); err != nil {
 		return o, err
 	}
@@ -256,8 +262,10 @@ func checkPlan(o options) error {
 }
 
 func generate(o options, signals <-chan os.Signal) int {
-	if err := checkPlan(o); err != nil {
-		fail(1, "%v", err)
+	if !o.interactive {
+		if err := checkPlan(o); err != nil {
+			fail(1, "%v", err)
+		}
 	}
 	began := time.Now()
 	g, err := newGenerator(o.addr, o.connections, o.timeout)
@@ -272,6 +280,19 @@ func generate(o options, signals <-chan os.Signal) int {
 	time.AfterFunc(bound, func() { g.stop("time bound") })
 	time.AfterFunc(bound+5*time.Second, func() { fail(1, "did not stop within 5 s of its time bound") })
 
+	if o.interactive {
+		err := interact(g, o, os.Stdin, os.Stdout)
+		why := g.stopReason()
+		g.stop("done")
+		if err != nil {
+			fail(2, "%v", err)
+		}
+		if why != "" {
+			warn("stopped early (%s)", why)
+			return 3
+		}
+		return 0
+	}
 	result := output{Format: 1, Address: o.addr, Connections: o.connections,
 		TimeoutSeconds: o.timeout.Seconds(), GoVersion: runtime.Version(),
 		GOMAXPROCS: runtime.GOMAXPROCS(0), Steps: []stepOut{}}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -110,5 +111,44 @@ func TestOptionsAreCheckedAndThePlanBounded(t *testing.T) {
 	o.maxSeconds = 17
 	if err := checkPlan(o); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestInteractiveStepsRunOnTheSameConnectionsInAnyOrder(t *testing.T) {
+	e := echoForTest(t)
+	g, err := newGenerator(e.ln.Addr().String(), 4, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.stop("done")
+	o := options{step: 100 * time.Millisecond, warmup: 20 * time.Millisecond, intervals: 5}
+	var out strings.Builder
+	if err := interact(g, o, strings.NewReader("2000\n\n1000\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d steps for two rates: %q", len(lines), out.String())
+	}
+	for i, want := range []float64{2000, 1000} {
+		var answer interactOut
+		if err := json.Unmarshal([]byte(lines[i]), &answer); err != nil {
+			t.Fatal(err)
+		}
+		step := answer.Step
+		if step.Offered != want || step.Count != int64(want/10) || step.Scheduled != step.Count ||
+			len(step.IntervalRates) != 5 {
+			t.Fatalf("step %d: offered %g, %d of %d replies, intervals %v", i, step.Offered, step.Count,
+				step.Scheduled, step.IntervalRates)
+		}
+		if answer.Warmup.Count != int64(want/50) || *answer.Warmup.Offered != want { // 20 ms at the rate
+			t.Fatalf("warm-up %d: %d replies at %g/s", i, answer.Warmup.Count, *answer.Warmup.Offered)
+		}
+	}
+	if e.connections.Load() != 4 { // the warm-ups and both steps on the first four connections
+		t.Fatalf("%d connections made", e.connections.Load())
+	}
+	if err := interact(g, o, strings.NewReader("fast\n"), &out); err == nil || !strings.Contains(err.Error(), "not a rate") {
+		t.Fatalf("a bad line: %v", err)
 	}
 }

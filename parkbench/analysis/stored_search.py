@@ -10,12 +10,10 @@ from parkbench.store import loadgen_output, results
 
 
 def trials(search: dict) -> list:
-    """A stored search's trials as ``knee.Trial``\\s: a served trial holds the
-    generator's whole run of its one step, a loop's the step itself."""
+    """A stored search's trials as ``knee.Trial``\\s (each holds its step)."""
     found = []
     for trial in search["trials"]:
-        step = (loadgen_output.parse(trial["run"]).steps[0] if "run" in trial
-                else loadgen_output.parse_steps([trial["step"]])[0])
+        step = loadgen_output.parse_steps([trial["step"]])[0]
         found.append(knee.Trial(float(trial["rate"]), int(trial["round"]), trial["target"], step,
                                 trial.get("cpu_seconds"), int(trial.get("requests") or 0)))
     return found

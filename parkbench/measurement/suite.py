@@ -101,18 +101,18 @@ def served_grids(selection, full: bool) -> dict[str, tuple[int, ...]]:
 
 
 # The load generator's settings (probes/served_load.py and served_search.py say what each
-# does): K active connections; a closed-loop warm-up (rounds of 0.5 s until two agree, at
+# does): K active connections; a closed-loop warm-up (rounds of 0.25 s until two agree, at
 # most warmup_seconds) so that a fresh asyncio server is past its slow start; the
 # closed-loop peak; then the knee search from start_share of that peak, in open-loop
 # steps of step_seconds each judged against the machine's floor. The default sweep's
 # short steps are judged by saturation where stalls decide their p99 (the floor says
 # where); the full sweep's steps are long enough for the SLO to speak where it can, and
 # its floor runs in every round, so that the floor's curve stands beside each server's.
-SERVED_SETTINGS = {"connections": 16, "warmup_seconds": 0.5, "closed_seconds": 0.3,
-                   "step_seconds": 0.1, "start_share": 0.5, "reply_timeout_seconds": 1.0,
+SERVED_SETTINGS = {"connections": 16, "warmup_seconds": 0.5, "closed_seconds": 0.2,
+                   "step_seconds": 0.08, "start_share": 0.75, "reply_timeout_seconds": 1.0,
                    "judge_slo": False, "floor_every_round": False}
-FULL_SERVED_SETTINGS = {**SERVED_SETTINGS, "warmup_seconds": 6.0, "closed_seconds": 2.0,
-                        "step_seconds": 1.0, "judge_slo": True, "floor_every_round": True}
+FULL_SERVED_SETTINGS = {**SERVED_SETTINGS, "warmup_seconds": 2.0, "closed_seconds": 1.0,
+                        "step_seconds": 0.5, "judge_slo": True, "floor_every_round": True}
 
 
 # The wake rate (probes/wake_load.py): the loops that have a wake driver (asyncio and
@@ -121,8 +121,8 @@ FULL_SERVED_SETTINGS = {**SERVED_SETTINGS, "warmup_seconds": 6.0, "closed_second
 WAKE_VARIANTS = (("asyncio", "event"), ("uvloop", "event"))
 WAKE_GRID = (1_000, 10_000)
 FULL_WAKE_GRID = (10_000, 300_000, 3_000_000)
-WAKE_SETTINGS = {"start": 128_000, "step_seconds": 0.1, "warmup_seconds": 0.02}
-FULL_WAKE_SETTINGS = {**WAKE_SETTINGS, "step_seconds": 1.0, "warmup_seconds": 0.2}
+WAKE_SETTINGS = {"start": 256_000, "step_seconds": 0.08, "warmup_seconds": 0.02}
+FULL_WAKE_SETTINGS = {**WAKE_SETTINGS, "step_seconds": 0.5, "warmup_seconds": 0.1}
 
 
 def wake_grids(selection, full: bool) -> dict[str, tuple[int, ...]]:

@@ -233,9 +233,9 @@ TARGETS = ("server", "floor")
 def check_search(check: Checker, search, where: str, served: bool) -> None:
     """A knee search as a record stores it (``measurement/knee.py``): where it started, the
     generator's ceiling it stopped short of (or null), and its trials in order, each one
-    open-loop step at its rate against the server or the floor: a served search's the
-    generator's whole run of that one step, a loop's the step; the server's CPU time and
-    requests beside each server step."""
+    open-loop step at its rate (the generator's, or a loop's in the same shape) against
+    the server or (served only) the floor; the server's CPU time and requests beside each
+    server step."""
     check.dict(search, where)
     check.number(check.key(search, "start", where), f"{where}.start", 1, 1e9)
     check.number(search.get("generator_ceiling"), f"{where}.generator_ceiling", 0, 1e9, optional=True)
@@ -259,8 +259,7 @@ def check_search(check: Checker, search, where: str, served: bool) -> None:
         if target not in TARGETS or (target == "floor" and not served):
             check.fail(f"{at}.target", f"must be {'server or floor' if served else 'server'}, not {_short(target)}")
         try:
-            steps = (loadgen_output.parse(check.key(trial, "run", at)).steps if served
-                     else loadgen_output.parse_steps([check.key(trial, "step", at)]))
+            steps = loadgen_output.parse_steps([check.key(trial, "step", at)])
         except ValueError as exc:
             check.fail(at, f"is not one open-loop step ({exc})")
         if len(steps) != 1 or steps[0].offered != rate:

@@ -114,3 +114,58 @@ def answered(run: dict) -> int:
     CPU time is read over the whole run)."""
     return sum(((run.get(phase) or {}).get("count") or 0) for phase in ("warmup", "closed")) + sum(
         step.get("count") or 0 for step in run.get("steps") or ())
+
+
+class Stepper:
+    """The generator in ``-interactive`` mode against 127.0.0.1:``port``, pinned to
+    ``cpus``: its K connections stay open from step to step (a server that spawns a
+    thread or a process per connection does so once), and ``step(rate)`` runs the
+    warm-up and one step at ``rate``: the generator's answer, {warmup, step}. It ends
+    (its process group killed) when the ``with`` ends, however it ends."""
+
+    def __init__(self, binary, port: int, arguments: list[str], cpus, step_timeout: float):
+        self.command = [str(binary), "-addr", f"127.0.0.1:{port}", "-interactive", *arguments,
+                        "-max-seconds", "86400"]
+        self.cpus, self.step_timeout = cpus, step_timeout
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Stepper":
+        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, process_group=0,
+                                        preexec_fn=lambda: os.sched_setaffinity(0, self.cpus))
+        return self
+
+    def step(self, rate: float) -> dict:
+        """One step at ``rate`` (its warm-up first); a one-line ``RuntimeError`` where the
+        generator fails or takes longer than ``step_timeout``."""
+        import select
+
+        assert self.process is not None and self.process.stdin and self.process.stdout
+        try:
+            self.process.stdin.write(f"{rate:g}\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass  # it has ended: its stderr says why, below
+        ready, _, _ = select.select([self.process.stdout], [], [], self.step_timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self._end()
+            why = "did not answer in time" if not ready else (
+                (self.process.stderr.read() or "").strip().splitlines() or ["ended"])[-1]
+            raise RuntimeError(f"the load generator failed at {rate:,.0f}/s: {why}")
+        return json.loads(line)
+
+    def _end(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, 9)
+        if self.process is not None:
+            self.process.wait()
+
+    def __exit__(self, *_exc) -> None:
+        if self.process is not None and self.process.stdin:
+            try:
+                self.process.stdin.close()   # end of input: the generator ends
+                self.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._end()

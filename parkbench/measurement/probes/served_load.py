@@ -9,7 +9,7 @@ W idle connections are proved parked, calls ``measure`` here instead of reading 
    machine of one CPU they share it, and the record says so. A model that can use several
    cores (worker processes, Go, the reuseport servers) is given every server CPU and sized
    per core by the analysis (``served.py``).
-2. **Closed loop.** K connections back to back: a warm-up in rounds of half a second, each
+2. **Closed loop.** K connections back to back: a warm-up in rounds of a quarter second, each
    on new connections, until two agree within 10%, at most ``warmup_seconds`` (a fresh
    asyncio streams server serves its first connections at under half the rate it serves
    every later ones at, however long they last: measured by hand against a plain
@@ -40,7 +40,7 @@ from parkbench.measurement import gotoolchain, interference, lifeline
 from parkbench.measurement.probes import served_search
 from parkbench.measurement.probes.loadgen_driver import answered, cpu_seconds, pin, placement, run_generator
 
-WARMUP_ROUND_SECONDS = 0.5      # a closed-loop round of the warm-up
+WARMUP_ROUND_SECONDS = 0.25     # a closed-loop round of the warm-up
 WARMUP_STABLE = 0.10            # two rounds within this of each other: warm
 SETTINGS = ("connections", "warmup_seconds", "closed_seconds", "step_seconds", "start_share",
             "reply_timeout_seconds", "judge_slo", "floor_every_round", "slo_seconds")  # what --served JSON holds (the run's plan chose them)

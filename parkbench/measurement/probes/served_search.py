@@ -1,14 +1,17 @@
 """The served rate's knee, found against the machine's own floor (``measurement/knee.py``
-says the rule): open-loop steps of the load generator at candidate rates, each a run of
-its own (``-warmup-rate R -rates R``), against the server under test and, where the
-rule asks, against the floor: the generator's null echo server (``loadgen -echo``,
-placed on the server's CPUs) holding the same W idle connections (client children of
-its own, as the server's are), so that a stall of the machine shows in both.
+says the rule): open-loop steps of the load generator at candidate rates against the
+server under test and, where the rule asks, against the floor: the generator's null echo
+server (``loadgen -echo``, placed on the server's CPUs) holding the same W idle
+connections (client children of its own, as the server's are), so that a stall of the
+machine shows in both. Two generators, one at each, held open through the search
+(``loadgen -interactive``, ``loadgen_driver.Stepper``): their connections stay up from
+step to step, so a server that spawns a thread or a process per connection does it once,
+not in every step (it did, and a threads server's knee moved 1.5x between runs).
 
-Each step's trial keeps the generator's whole output (untrusted until the analysis
-checks it), and for the server the CPU time of its process tree over that run and the
-requests it answered (the warm-up at the same rate, then the step): the CPU time per
-request *at that rate*, where a paced request costs more than a batched one.
+Each step's trial keeps the generator's step (untrusted until the analysis checks it),
+and for the server the CPU time of its process tree over the step's warm-up and the step
+and the requests it answered in both: the CPU time per request *at that rate*, where a
+paced request costs more than a batched one.
 """
 
 import json
@@ -20,7 +23,8 @@ from parkbench.measurement import knee, lifeline
 from parkbench.measurement.probes import connections, loadgen_driver
 from parkbench.store import loadgen_output
 
-STEP_WARMUP_SECONDS = 0.05      # the generator's warm-up before each step, at its rate
+STEP_WARMUP_SECONDS = 0.02      # the generator's warm-up before each step, at its rate
+INTERVALS = 5                   # equal parts of a step, each with its rate (knee.throughput)
 
 
 class Floor:
@@ -72,22 +76,27 @@ class Floor:
             self.echo.communicate()
 
 
-def step(binary, port: int, rate: float, chosen: dict, cpus, servers=None) -> dict:
-    """One open-loop step at ``rate``: the generator's output, and with ``servers`` (the
-    server's pids) their CPU time over the run and the requests answered in it."""
-    common = ["-connections", str(chosen["connections"]), "-timeout", f"{chosen['reply_timeout_seconds']}s",
-              "-warmup", f"{STEP_WARMUP_SECONDS}s", "-warmup-rate", f"{rate:g}", "-rates", f"{rate:g}",
-              "-step", f"{chosen['step_seconds']}s", "-closed", "0s"]
+def stepper(binary, port: int, chosen: dict, cpus) -> loadgen_driver.Stepper:
+    """The generator held open against ``port`` for the search's steps."""
+    arguments = ["-connections", str(chosen["connections"]), "-timeout", f"{chosen['reply_timeout_seconds']}s",
+                 "-warmup", f"{STEP_WARMUP_SECONDS}s", "-step", f"{chosen['step_seconds']}s",
+                 "-intervals", str(INTERVALS)]
+    return loadgen_driver.Stepper(binary, port, arguments, cpus, plan_seconds(chosen))
+
+
+def step(generator: loadgen_driver.Stepper, rate: float, servers=None) -> dict:
+    """One open-loop step at ``rate``: the step, and with ``servers`` (the server's pids)
+    their CPU time over its warm-up and the step, and the requests answered in both."""
     before = loadgen_driver.cpu_seconds(servers) if servers else 0.0
-    run = loadgen_driver.run_generator(binary, port, common, cpus, plan_seconds(chosen))
+    answer = generator.step(rate)
     if not servers:
-        return {"run": run, "cpu_seconds": None, "requests": 0}
-    return {"run": run, "cpu_seconds": loadgen_driver.cpu_seconds(servers) - before,
-            "requests": loadgen_driver.answered(run)}
+        return {"step": answer["step"], "cpu_seconds": None, "requests": 0}
+    return {"step": answer["step"], "cpu_seconds": loadgen_driver.cpu_seconds(servers) - before,
+            "requests": int(answer["step"]["count"]) + int(answer["warmup"]["count"])}
 
 
 def plan_seconds(chosen: dict) -> float:
-    """The longest one step's run may take (warm-up, step, drains and dials)."""
+    """The longest one step may take (warm-up, step, drains and dials)."""
     return STEP_WARMUP_SECONDS + chosen["step_seconds"] + 2 * (2 * chosen["reply_timeout_seconds"] + 0.5) + 5
 
 
@@ -101,17 +110,15 @@ def search(binary, port: int, servers, floor: Floor, chosen: dict, where: dict, 
     found = knee.Search(start, chosen["slo_seconds"], ceiling * knee.GENERATOR_SHARE if ceiling else None,
                         judge_slo=chosen["judge_slo"], floor_always=chosen["floor_every_round"], rates=rates)
     trials = []
-    while (asked := found.next()) is not None:
-        rate, round_, target = asked
-        at_server = target == knee.SERVER
-        result = step(binary, port if at_server else floor.port, rate, chosen, where["generator_cpus"],
-                      servers if at_server else None)
-        trials.append({"rate": rate, "round": round_, "target": target, **result})
-        parsed = loadgen_output.parse(result["run"])
-        if not parsed.steps:
-            raise RuntimeError(f"the load generator ran no step at {rate:,.0f}/s")
-        found.record(knee.Trial(rate, round_, target, parsed.steps[0], result["cpu_seconds"],
-                                result["requests"]))
+    cpus = where["generator_cpus"]
+    with stepper(binary, port, chosen, cpus) as at_server, stepper(binary, floor.port, chosen, cpus) as at_floor:
+        while (asked := found.next()) is not None:
+            rate, round_, target = asked
+            server = target == knee.SERVER
+            result = step(at_server if server else at_floor, rate, servers if server else None)
+            trials.append({"rate": rate, "round": round_, "target": target, **result})
+            found.record(knee.Trial(rate, round_, target, loadgen_output.parse_steps([result["step"]])[0],
+                                    result["cpu_seconds"], result["requests"]))
     return {"start": start, "generator_ceiling": ceiling, "judge_slo": chosen["judge_slo"],
             "floor_every_round": chosen["floor_every_round"], "rates": list(rates),
             "floor_connections": floor.n, "trials": trials}
