@@ -150,8 +150,8 @@ class Stepper:
         line = self.process.stdout.readline() if ready else ""
         if not line:
             self._end()
-            why = "did not answer in time" if not ready else (
-                (self.process.stderr.read() or "").strip().splitlines() or ["ended"])[-1]
+            said = self.process.stderr.read() if self.process.stderr else ""
+            why = "did not answer in time" if not ready else ((said or "").strip().splitlines() or ["ended"])[-1]
             raise RuntimeError(f"the load generator failed at {rate:,.0f}/s: {why}")
         return json.loads(line)
 
