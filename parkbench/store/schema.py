@@ -31,7 +31,7 @@ Format history (``schema_version``):
    one rule makes them for every run. Format-3 files are read with their other stored
    figures left out (the reader derives the same ones); an interrupted one can be
    resumed, and is then written as format 4.
-5. 2026-12-06: a served record's open loop is the knee search (``served.search``: every
+5. 2026-12-07: a served record's open loop is the knee search (``served.search``: every
    step, against the server and the machine's floor, in order, each with the generator's
    whole output and the server's CPU time), replayed by the reader (``knee.py``); a
    wakes record without rates holds the wake rate's search (``wakes.search``); a map
