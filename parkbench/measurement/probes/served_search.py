@@ -15,6 +15,7 @@ paced request costs more than a batched one.
 """
 
 import json
+import math
 import os
 import subprocess
 import time
@@ -25,15 +26,19 @@ from parkbench.store import loadgen_output
 
 STEP_WARMUP_SECONDS = 0.02      # the generator's warm-up before each step, at its rate
 INTERVALS = 5                   # equal parts of a step, each with its rate (knee.throughput)
+FLOOR_SPARE = 64                # descriptors an echo server keeps for the steps' connections
 
 
 class Floor:
-    """The generator's null echo server, on ``cpus``, holding ``n`` idle connections;
-    ends (with its clients) when the ``with`` ends, however it ends."""
+    """The generator's null echo servers, on ``cpus``, holding ``n`` idle connections
+    between them (one process holds as many as its descriptors allow, as a server's
+    process does: at W = 100,000 one alone stopped accepting near 20,000 here); the
+    search's steps go to the first. Ends (with its clients) when the ``with`` ends,
+    however it ends."""
 
     def __init__(self, binary, n: int, cpus, limit_seconds: float):
         self.binary, self.n, self.cpus, self.limit = binary, n, cpus, limit_seconds
-        self.echo: subprocess.Popen | None = None
+        self.echoes: list[subprocess.Popen] = []
         self.clients: list = []
         self.port = 0
 
@@ -45,18 +50,24 @@ class Floor:
             raise
         return self
 
-    def _start(self) -> None:
-        self.echo = subprocess.Popen(
+    def _listen(self) -> int:
+        echo = subprocess.Popen(
             [str(self.binary), "-echo", "127.0.0.1:0", "-max-seconds", f"{self.limit:g}"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, process_group=0,
             preexec_fn=lambda: os.sched_setaffinity(0, self.cpus))
-        assert self.echo.stdout is not None
-        listening = json.loads(self.echo.stdout.readline() or "{}").get("listening", "")
-        self.port = int(listening.rsplit(":", 1)[1]) if ":" in listening else 0
-        if not self.port:
+        self.echoes.append(echo)
+        assert echo.stdout is not None
+        listening = json.loads(echo.stdout.readline() or "{}").get("listening", "")
+        port = int(listening.rsplit(":", 1)[1]) if ":" in listening else 0
+        if not port:
             raise RuntimeError("the floor's echo server did not listen")
-        self.clients = [connections.start_client(self.port, share, source)
-                        for share, source in connections.client_plan(self.n)]
+        return port
+
+    def _start(self) -> None:
+        ports = [self._listen() for _ in range(echo_processes(self.n))]
+        self.port = ports[0]
+        self.clients = [connections.start_client(ports[echo], share, source)
+                        for share, source, echo in floor_plan(self.n, len(ports))]
         deadline = time.monotonic() + connections.CLIENT_START_SECONDS * max(1.0, self.n / 10_000)
         while not all(client.line for client in self.clients):
             for client in self.clients:
@@ -71,9 +82,25 @@ class Floor:
         for client in self.clients:
             lifeline.kill_group(client.process.pid)
             client.process.wait()
-        if self.echo is not None:
-            lifeline.kill_group(self.echo.pid)
-            self.echo.communicate()
+        for echo in self.echoes:
+            lifeline.kill_group(echo.pid)
+            echo.communicate()
+
+
+def echo_processes(n: int) -> int:
+    """How many echo servers hold ``n`` idle connections and the steps' connections: one
+    per process's descriptors (its hard limit less the margin), as a server spreads them."""
+    return max(1, math.ceil((n + FLOOR_SPARE) / connections.per_process_connections()))
+
+
+def floor_plan(n: int, echoes: int) -> list[tuple[int, str, int]]:
+    """(connections, source address, echo server) per floor client: each source's share
+    (``connections.client_plan``) split evenly over the ``echoes`` servers."""
+    plan: list[tuple[int, str, int]] = []
+    for share, source in connections.client_plan(n):
+        parts = [share // echoes + (1 if j < share % echoes else 0) for j in range(echoes)]
+        plan.extend((part, source, j) for j, part in enumerate(parts) if part)
+    return plan
 
 
 def stepper(binary, port: int, chosen: dict, cpus) -> loadgen_driver.Stepper:
@@ -121,4 +148,4 @@ def search(binary, port: int, servers, floor: Floor, chosen: dict, where: dict, 
                                     result["cpu_seconds"], result["requests"]))
     return {"start": start, "generator_ceiling": ceiling, "judge_slo": chosen["judge_slo"],
             "floor_every_round": chosen["floor_every_round"], "rates": list(rates),
-            "floor_connections": floor.n, "trials": trials}
+            "floor_connections": floor.n, "floor_servers": len(floor.echoes), "trials": trials}
