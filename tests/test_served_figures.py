@@ -2,6 +2,7 @@
 connections server is sized by, its current source, show's table, and fit sizing a
 server by the requests it serves (never by the in-process hand-off)."""
 
+import copy
 import math
 
 import pytest
@@ -266,3 +267,48 @@ def test_a_disturbed_served_run_does_not_replace_a_quiet_one_and_is_said(tmp_pat
     assert main(["show", str(only_busy)]) == 0
     shown = [line for line in capsys.readouterr().out.splitlines() if "asyncio/connections" in line and "µs" in line]
     assert len(shown) == 2 and all("(disturbed: the machine was busy)" in line for line in shown)
+
+
+def _floor_missing(records, misses: int):
+    """The records with the first ``misses`` floor steps of the first record over the SLO."""
+    floor = [t for t in records[0]["served"]["search"]["trials"] if t["target"] == "floor"]
+    for trial in floor[:misses]:
+        trial["step"]["p99"] = 0.008
+    return records
+
+
+def test_a_run_whose_floor_missed_the_slo_in_over_1_step_in_20_is_judged_by_saturation(tmp_path):
+    # the server's p99 grows past the SLO at 30k/s, its saturation knee is 41k/s (23k at
+    # W 10,000): SLO and saturation rates differ, so the basis shows in the rate
+    knees = {100: 41_000, 1_000: 30_000, 10_000: 23_000}
+    records = [searched_record("asyncio", "connections", w, 80_000, k, 20e-6, floor_always=True,
+                               p99_at=lambda rate: 0.001 if rate < 20_000 else 0.009) for w, k in knees.items()]
+    steps = sum(t["target"] == "floor" for r in records for t in r["served"]["search"]["trials"])
+    allowed = int(served_figures.FLOOR_MISS_LIMIT * steps)
+    # pooled over the run: 1 in 20 of all the floor's steps, every one in the first record
+    assert allowed >= 1 and allowed / sum(t["target"] == "floor" for t in records[0]["served"]["search"]["trials"]) > 0.05
+    for misses, label in ((allowed, "SLO"), (allowed + 1, "floor-bound")):
+        folder = tmp_path / str(misses)
+        served_run(folder, _floor_missing(copy.deepcopy(records), misses))
+        frame = current.load(folder).frame
+        per_core = {r.n: r for r in frame[frame.metric == "served_rate_per_core"].itertuples()}
+        rows = {(r.metric, r.n): r.value for r in frame[frame.metric.str.startswith("served")].itertuples()}
+        for w in knees:
+            assert served_figures.basis_label(per_core[w].limit) == label, (misses, w)
+            wanted = rows[("served_slo", w)] if label == "SLO" else rows[("served_saturation", w)]
+            assert per_core[w].value == wanted and rows[("served_slo_judged", w)] == (label == "SLO")
+        if label == "floor-bound":
+            assert "1 step in 20 of this run" in per_core[100].limit and ("served_slo", 100) not in rows
+
+
+@pytest.mark.parametrize("over, judged", [(2, True), (3, False)])
+def test_the_run_judges_the_slo_up_to_exactly_1_floor_step_in_20(over, judged):
+    # 40 floor steps in two records (and server steps over the SLO, which do not count)
+    def record(p99s):
+        trials = [{"target": "floor", "step": {"p99": p99}} for p99 in p99s]
+        trials += [{"target": "server", "step": {"p99": 0.009}}] * 5
+        return {"kind": "served", "served": {"search": {"trials": trials}}}
+    document = {"measurements": [record([0.0051] * over + [0.005] * (20 - over)), record([0.001] * 20),
+                                 {"kind": "memory"}]}
+    assert served_figures.floor_misses(document, 0.005) == (over, 40)
+    assert served_figures.run_judges_slo(document, 0.005) is judged
