@@ -242,3 +242,18 @@ def test_a_figure_in_prose_is_the_committed_files(name):
     found = re.search(pattern, text, re.S)
     assert found, f"{page}: the sentence of {name!r} is gone (or reworded): update CLAIMS"
     assert found.groups() == compute(), f"{page}: {name}: the prose says {found.groups()}, the files {compute()}"
+
+
+def test_the_readme_fit_example_is_what_fit_prints_from_the_committed_results(capsys):
+    from parkbench.cli import main
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("$ parkbench fit --waiters 200k --rate 50k\n", 1)[1].split("```", 1)[0]
+    shown = [line for line in block.splitlines() if line and line != "..."]
+    assert len(shown) >= 8
+    assert main(["fit", "--waiters", "200k", "--rate", "50k", "--results", str(committed.results())]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    # each line shown is the start of a printed line (the README cuts the widest columns), in order
+    where = [next((i for i, line in enumerate(printed) if line.startswith(row)), None) for row in shown]
+    assert None not in where, [row for row, i in zip(shown, where) if i is None]
+    assert where == sorted(where)
