@@ -298,7 +298,7 @@ def test_the_fit_map_draws_the_measured_edge_its_band_and_where_it_is_held_flat(
     solid, dashed = [line for line in ax.lines if line.get_gid() is None and line.get_linestyle() in ("-", "--")][:2]
     beyond = [x for x, y in zip(dashed.get_xdata(), dashed.get_ydata()) if y == y]
     assert min(beyond) > 10_000 and max(beyond) <= PROFILE.capacity   # held flat to the capacity
-    assert "measured at W=100, 1,000, 10,000" in ax.get_title()
+    assert "W 100-10,000 (3)" in ax.get_title()
     plt.close("all")
 
 

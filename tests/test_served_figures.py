@@ -312,3 +312,11 @@ def test_the_run_judges_the_slo_up_to_exactly_1_floor_step_in_20(over, judged):
                                  {"kind": "memory"}]}
     assert served_figures.floor_misses(document, 0.005) == (over, 40)
     assert served_figures.run_judges_slo(document, 0.005) is judged
+
+
+@pytest.mark.parametrize("value, label", [(200_000, "200k"), (300_000, ""), (5_000_000, "5M"), (50, "50"),
+                                          (1_000, ""), (2_000, "2k")])
+def test_a_rate_axis_labels_its_minor_ticks_at_two_and_five_only(value, label):
+    from parkbench.presentation import timeplots
+
+    assert timeplots._two_and_five(value) == label

@@ -220,8 +220,8 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
     count = len(profiles)
     columns = min(count, 3) or 1
     rows_n = math.ceil(count / columns) or 1
-    fig, axes = plt.subplots(rows_n, columns, figsize=(4.8 * columns, 4.0 * rows_n + 0.8),
-                             squeeze=False, sharex=True, sharey=True)
+    fig, axes = plt.subplots(rows_n, columns, figsize=(4.8 * columns, 4.0 * rows_n + 1.2),
+                             squeeze=False, sharex=True, sharey=True, layout="constrained")
     cmap = ListedColormap(["#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"])
     norm = BoundaryNorm([0.5, 1.5, 10.5, 100.5, 1000.5, 1e18], cmap.N)
     image = None
@@ -238,9 +238,9 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
                                      == (profile.model, profile.variant)])
         ax.set(xscale="log", yscale="log")
         role = " (reference, measured here)" if sizing.is_reference(profile) else ""
-        rate = (f"{profile.rate_name}: {profile.rate_basis}, measured at W="
-                + ", ".join(f"{p.waiters:,}" for p in profile.edge) if profile.edge
-                else f"no measured {profile.rate_name}: no rate sized")
+        measured_at = [p.waiters for p in profile.edge]
+        rate = (f"{profile.rate_name}: {profile.rate_basis}, W {min(measured_at):,}-{max(measured_at):,} "
+                f"({len(measured_at)})" if profile.edge else f"no measured {profile.rate_name}: no rate sized")
         ax.set_title(f"{profile.model}/{profile.variant}{role}\ncapacity {profile.capacity:,} "
                      f"({profile.capacity_basis})\n{rate}", fontsize=9)
     for ax in axes.flat[count:]:
@@ -258,8 +258,9 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
         measured, markers = _off_the_map(axes.flat[0], measured), _off_the_map(axes.flat[0], markers)
     handles = _measured_handles(measured) + _reference_handles(markers)
     handles += list({handle.get_label(): handle for handle in checked}.values())
-    fig.legend(handles=handles, loc="lower center", ncol=max(len(handles), 1),
-               fontsize=8, frameon=False)
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2),
+                   fontsize=8, frameon=False)
     machine = profiles[0].machine if profiles else ""
     fig.suptitle(f"{machine}: machines each model needs (black line: one machine's measured edge, "
                  f"grey its band over rounds, dashed held flat beyond the W measured)\n"

@@ -5,7 +5,10 @@ against the offered rate (``knee_latency``). Spawn and wake per waiter are
 ``churnplots.py``'s; the encoding and helpers are ``plots.py``'s.
 """
 
+import math
+
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter
 
 from parkbench.core.registry import is_connections
 from parkbench.presentation.plots import _labels, _mine, _models_in_order, model_colour, name_runs, runs_of
@@ -183,7 +186,15 @@ def knee_latency(steps, knees, machine, slo_seconds: float | None, what: str = "
                title=f"{model}/{variant}\nrun {', '.join(sorted(set(mine.run_id)))}")
         ax.title.set_fontsize(9)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+        ax.xaxis.set_minor_formatter(FuncFormatter(_two_and_five))  # every minor label collided
+        ax.legend(fontsize=6, loc="upper left", framealpha=0.6)
     return _finish_panels(fig, axes, len(keys), "p99 from the intended time (ms)",
-                          f"{machine}: p99 against the offered rate ({what}; the knee search's steps, "
-                          f"the machine's floor in grey)")
+                          f"{machine}: p99 against the offered rate ({what}; the knee search's steps"
+                          + (", the machine's floor in grey)" if (steps.target == "floor").any() else ")"))
+
+
+def _two_and_five(value: float, _position=None) -> str:
+    """A minor tick's label on a log axis: only at 2 and 5 times a power of ten (k, M)."""
+    if value <= 0 or round(value / 10 ** math.floor(math.log10(value)), 6) not in (2.0, 5.0):
+        return ""
+    return f"{value / 1e6:g}M" if value >= 1e6 else f"{value / 1e3:g}k" if value >= 1e3 else f"{value:g}"
