@@ -392,3 +392,12 @@ def test_an_incomplete_run_s_checks_speak_for_nothing(tmp_path):
     edit(copy, interrupted)
     figures = current.load([folder])
     assert {row["run_id"] for row in map_checks.newest(figures, COMMITTED_MACHINE)} == before   # not the newer copy
+
+
+def test_a_held_out_w_is_never_a_midpoint_cut_down_onto_a_measured_w():
+    # measured at 100, 1,000, 10,000 and 19,000 with a capacity of 19,936: the midpoint of
+    # the two largest (13,784) is over half the capacity, and cut to 9,968 it would sit
+    # beside the measured 10,000; the largest midpoint under it is 3,162
+    measured = dataclasses.replace(PROFILE, capacity=19_936, edge=_edge(
+        (100, 40_000, 0.1), (1_000, 30_000, 0.1), (10_000, 16_000, 0.2), (19_000, 15_000, 0.2)))
+    assert map_checks.held_out_waiters(measured) == 3_162

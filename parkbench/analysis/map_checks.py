@@ -5,9 +5,9 @@ The map says a model fits one machine while W is within its capacity and R withi
 measured edge at W (``sizing.machines_needed``, ``edges.py``). For each workload's
 default model (``CHECKED``), a run with checks (``parkbench run --full`` or ``--only
 check``) takes the machine's current figures *before* it measures anything and plans
-one job at a **held-out W**: the geometric midpoint of the two largest W the edge was
-measured at (``edges.held_out``; twice the only one where one was measured), never
-more than half the capacity, and ``SHARES`` of the edge's rate there offered open loop
+one job at a **held-out W**: the largest geometric midpoint of two neighbouring W the
+edge was measured at that is at most half the capacity (``edges.held_out``; twice the
+only one where one was measured, capped there), and ``SHARES`` of the edge's rate there offered open loop
 (0.8x: the map says it fits; 1.25x: it says it does not). Each rate is run in rounds
 and judged exactly as the knee search judges a candidate (``measurement/knee.py``: held
 in the majority of rounds; a connections round the machine's floor failed too is the
@@ -43,14 +43,16 @@ WAITER_SHARE = 0.5           # of the capacity: the most a check parks
 
 
 def held_out_waiters(profile) -> int | None:
-    """The W a check of ``profile`` parks: between its two largest measured W (never one
-    the edge was drawn from), else twice its only one; at most ``WAITER_SHARE`` of the
-    capacity; None without an edge."""
+    """The W a check of ``profile`` parks: the largest midpoint of two neighbouring
+    measured W (never one the edge was drawn from) within ``WAITER_SHARE`` of the
+    capacity, else twice its only (or largest) one, capped there; None without an edge."""
     if not profile.edge:
         return None
-    between = edges.held_out(profile.edge)
-    waiters = between[-1] if between else 2 * profile.edge[-1].waiters
-    return min(waiters, max(1, int(profile.capacity * WAITER_SHARE)))
+    cap = max(1, int(profile.capacity * WAITER_SHARE))
+    # the largest midpoint under the cap: one above it, cut down to the cap, landed next
+    # to a measured W (9,968 beside 10,000 for asyncio streams here)
+    between = [w for w in edges.held_out(profile.edge) if w <= cap]
+    return between[-1] if between else min(2 * profile.edge[-1].waiters, cap)
 
 
 def criterion(profile, waiters: int) -> str:

@@ -100,7 +100,7 @@ def run(args) -> int:
     if any(row["reference"] for row in rows):
         lines.append("ref: a reference runtime measured here (a goroutine), not a Python model")
     if any(row["bound_by"] in ("no served rate", "no wake rate") for row in rows):
-        lines.append("-: no measured rate to size by (1/hand-off is an upper bound, two waiters alone)")
+        lines.append("-: no measured rate to size by (1/hand-off: two waiters, a wake at a time; shown, never sized by)")
     if any(math.isinf(row["machines"]) and row["bound_by"] not in ("no served rate", "no wake rate")
            for row in rows):
         lines.append("never: one waiter of that model needs more than a whole machine of this size")
