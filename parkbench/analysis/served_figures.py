@@ -97,8 +97,8 @@ def run_judges_slo(document: dict, slo_seconds: float) -> bool:
 def knee_values(search: knee.Search, trial_list, run_judges: bool = True) -> tuple[dict, str]:
     """The figures of a replayed search, and the basis of the rate the sizing uses;
     ``run_judges`` False: the run's floor missed the SLO too often for any verdict."""
-    saturation = search.knee("saturation")
-    judged = search.slo_judgeable() and run_judges
+    saturation, floor_held = search.knee("saturation"), search.slo_judgeable()
+    judged = floor_held and run_judges
     slo_rate = search.knee("slo") if judged else None
     values = {"served_slo_judged": float(judged), "served_generator_bound": float(search.generator_bound)}
     if saturation is not None:
@@ -110,7 +110,7 @@ def knee_values(search: knee.Search, trial_list, run_judges: bool = True) -> tup
     else:
         rate, criterion = saturation, "saturation"
         basis = BASES["saturation" if not search.judge_slo
-                      else "floor-bound" if not search.slo_judgeable() else "floor-run"]
+                      else "floor-bound" if not floor_held else "floor-run"]
     if rate is not None:
         values["served_sustainable"] = rate
         values["served_knee_spread"] = search.spread(criterion) or 0.0
@@ -233,30 +233,22 @@ def table(frame):
     the limit, the rate per core the sizing uses with its basis, and the run."""
     import pandas as pd
 
-    rows_ = frame[frame.metric.isin(SERVED_RAW + SERVED_FIGURES) & frame.n.notna()]
-    if rows_.empty:
+    nan = float("nan")
+    found = [{**key, "rounds": rounds,
+              "peak": medians.get("served_peak", nan), "peak_spread": medians.get("served_peak_spread", nan),
+              "saturation": medians.get("served_saturation", nan), "slo": medians.get("served_slo", nan),
+              "slo_judged": bool(medians.get("served_slo_judged", 1) >= 0.5),
+              "knee_spread": medians.get("served_knee_spread", nan),
+              "sustainable": medians.get("served_sustainable", nan),
+              "cpu_per_request": medians.get("served_cpu_per_request", nan),
+              "cpu_per_request_closed": medians.get("served_cpu_per_request_closed", nan),
+              "generator_bound": bool(medians.get("served_generator_bound", 0) >= 0.5),
+              "disturbed": bool(medians.get("served_disturbed", 0) > 0),
+              "rate_per_core": rate, "basis": basis, "run": run}
+             for key, medians, rate, basis, run, rounds
+             in stored_search.per_w(frame, SERVED_RAW, "served_rate_per_core")]
+    if not found:
         return pd.DataFrame()
-    found = []
-    for (machine, interpreter, model, variant, n), group in rows_.groupby(
-            ["machine", "interpreter", "model", "variant", "n"], sort=False):
-        raw = group[group.metric != "served_rate_per_core"]
-        medians = raw.groupby("metric").value.median()
-        per_core = group[group.metric == "served_rate_per_core"]
-        nan = float("nan")
-        found.append({"machine": machine, "interpreter": interpreter, "model": model,
-                      "variant": variant, "n": int(n), "rounds": int(raw.repeat.nunique()),
-                      "peak": medians.get("served_peak", nan), "peak_spread": medians.get("served_peak_spread", nan),
-                      "saturation": medians.get("served_saturation", nan), "slo": medians.get("served_slo", nan),
-                      "slo_judged": bool(medians.get("served_slo_judged", 1) >= 0.5),
-                      "knee_spread": medians.get("served_knee_spread", nan),
-                      "sustainable": medians.get("served_sustainable", nan),
-                      "cpu_per_request": medians.get("served_cpu_per_request", nan),
-                      "cpu_per_request_closed": medians.get("served_cpu_per_request_closed", nan),
-                      "generator_bound": bool(medians.get("served_generator_bound", 0) >= 0.5),
-                      "disturbed": bool(medians.get("served_disturbed", 0) > 0),
-                      "rate_per_core": float(per_core.value.iloc[0]) if len(per_core) else nan,
-                      "basis": str(per_core["limit"].iloc[0]) if len(per_core) else "",
-                      "run": str(group.run_id.iloc[0])})
     return in_registry_order(pd.DataFrame(found))
 
 

@@ -50,3 +50,20 @@ def step_rows(record: dict, trial_list, run_id: str) -> list[dict]:
              "target": trial.target, "round": trial.round, "offered": trial.step.offered,
              "achieved": trial.step.achieved, "p50": trial.step.p50, "p99": trial.step.p99,
              "p999": trial.step.p999, "run_id": run_id} for trial in trial_list]
+
+
+def per_w(frame, raw: tuple, figure: str):
+    """The current figures of a searched rate per (machine, interpreter, model, variant,
+    W): yields that key as a dict (``n`` a whole number), the medians of the ``raw``
+    metrics over rounds (a Series by metric), the ``figure`` row's value and basis (NaN
+    and "" where none), its run, and how many rounds. Nothing where no row."""
+    rows = frame[frame.metric.isin(raw + (figure,)) & frame.n.notna()]
+    names = ["machine", "interpreter", "model", "variant", "n"]
+    for key, group in rows.groupby(names, sort=False):
+        measured = group[group.metric != figure]
+        rate = group[group.metric == figure]
+        yield ({**dict(zip(names, key)), "n": int(key[-1])}, measured.groupby("metric").value.median(),
+               float(rate.value.iloc[0]) if len(rate) else float("nan"),
+               str(rate["limit"].iloc[0]) if len(rate) else "", str(group.run_id.iloc[0]),
+               int(measured.repeat.nunique()))
+

@@ -81,23 +81,15 @@ def table(frame):
     the sizing uses with its basis, and the run (a DataFrame)."""
     import pandas as pd
 
-    rows_ = frame[frame.metric.isin(WAKE_RAW + WAKE_FIGURES) & frame.n.notna()]
-    if rows_.empty:
-        return pd.DataFrame()
-    found = []
     nan = float("nan")
-    for (machine, interpreter, model, variant, n), group in rows_.groupby(
-            ["machine", "interpreter", "model", "variant", "n"], sort=False):
-        medians = group[group.metric != "wake_rate_per_core"].groupby("metric").value.median()
-        rate = group[group.metric == "wake_rate_per_core"]
-        found.append({"machine": machine, "interpreter": interpreter, "model": model, "variant": variant,
-                      "n": int(n), "saturation": medians.get("wake_saturation", nan),
-                      "slo": medians.get("wake_slo", nan), "knee_spread": medians.get("wake_knee_spread", nan),
-                      "cpu_per_wake": medians.get("wake_cpu_per_wake", nan),
-                      "disturbed": bool(medians.get("wake_disturbed", 0) > 0),
-                      "rate_per_core": float(rate.value.iloc[0]) if len(rate) else nan,
-                      "basis": str(rate["limit"].iloc[0]) if len(rate) else "",
-                      "run": str(group.run_id.iloc[0])})
+    found = [{**key, "saturation": medians.get("wake_saturation", nan), "slo": medians.get("wake_slo", nan),
+              "knee_spread": medians.get("wake_knee_spread", nan),
+              "cpu_per_wake": medians.get("wake_cpu_per_wake", nan),
+              "disturbed": bool(medians.get("wake_disturbed", 0) > 0),
+              "rate_per_core": rate, "basis": basis, "run": run}
+             for key, medians, rate, basis, run, _ in stored_search.per_w(frame, WAKE_RAW, "wake_rate_per_core")]
+    if not found:
+        return pd.DataFrame()
     return in_registry_order(pd.DataFrame(found))
 
 
