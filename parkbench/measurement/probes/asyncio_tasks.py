@@ -146,8 +146,7 @@ async def _park(n: int, measure, wake: bool, variant: str = "event") -> dict:
     if note is None:
         go.set()
     else:
-        for _, probe_end in pairs:
-            probe_end.send(b"w")
+        sockets.wake(pairs)
     await all_finished
     result["wake_seconds"] = time.perf_counter() - start
     tasks.clear()

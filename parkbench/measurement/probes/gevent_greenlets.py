@@ -131,8 +131,7 @@ def park(n: int, variant: str, measure, wake: bool = True) -> dict:
     if note is None:
         go.set()
     else:
-        for _, probe_end in pairs:
-            probe_end.send(b"w")
+        sockets.wake(pairs)
     all_finished.wait()
     result["wake_seconds"] = time.perf_counter() - start
     greenlets.clear()

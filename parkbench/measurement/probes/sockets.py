@@ -34,3 +34,9 @@ def socketpairs(n: int, make_pair) -> list:
                 probe_end.close()
             raise LimitReached(len(pairs), exc) from exc
     return pairs
+
+
+def wake(pairs) -> None:
+    """One byte to each pair's probe end: the waiter parked on its other end wakes."""
+    for _, probe_end in pairs:
+        probe_end.send(b"w")

@@ -186,8 +186,7 @@ def _park_on_sockets(n: int, measure, wake: bool) -> dict:
     if not wake:
         return result
     start = time.perf_counter()
-    for _, probe_end in pairs:
-        probe_end.send(b"w")
+    sockets.wake(pairs)
     for thread in threads:
         thread.join()
     result["wake_seconds"] = time.perf_counter() - start
