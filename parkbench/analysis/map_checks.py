@@ -7,8 +7,8 @@ default model (``CHECKED``), a run with checks (``parkbench run --full`` or ``--
 check``) takes the machine's current figures *before* it measures anything and plans
 one job at a **held-out W**: the largest geometric midpoint of two neighbouring W the
 edge was measured at that is at most half the capacity (``edges.held_out``; twice the
-only one where one was measured, capped there), and ``SHARES`` of the edge's rate there offered open loop
-(0.8x: the map says it fits; 1.25x: it says it does not). Each rate is run in rounds
+only one where one was measured, capped there), and ``SHARES`` of the edge's rate there
+offered open loop (0.8x: the map says it fits; 1.25x: it says it does not). Each rate is run in rounds
 and judged exactly as the knee search judges a candidate (``measurement/knee.py``: held
 in the majority of rounds; a connections round the machine's floor failed too is the
 machine's, run again), by the **criterion of the edge**: within the SLO where the edge
