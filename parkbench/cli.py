@@ -117,7 +117,8 @@ def _add_run(commands) -> None:
                             "memory available at the start (default 50%%) or a size such as 8GiB")
     sweep.add_argument("--python", action="append", metavar="SPEC",
                        help="run the probe children under another interpreter: a path, or a "
-                            "version found on PATH or in pyenv (3.13, 3.12.1, 3.13t); "
+                            "version found on PATH, in pyenv or among the builds of "
+                            "scripts/build_python.py (3.13, 3.12.1, 3.13t); "
                             "repeatable, one run per interpreter (default: this one)")
     run.add_argument("--resume", metavar="RUN",
                      help="finish an interrupted run (its file, or its run id) with its stored "

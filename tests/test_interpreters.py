@@ -51,6 +51,28 @@ def test_a_free_threaded_build_is_told_apart(pyenv):
     assert interpreters.identify(interpreters.resolve("3.13"))["gil_disabled"] is False
 
 
+def test_a_version_finds_the_builds_of_build_python_beside_pyenv(pyenv, tmp_path, monkeypatch):
+    # scripts/build_python.py puts CPython 3.13.5t in the cache: newer than pyenv's 3.13.1t
+    monkeypatch.setenv("PARKBENCH_CACHE", str(tmp_path / "cache"))
+    built = fake_interpreter(tmp_path / "cache/pythons/3.13.5t/bin/python3.13t",
+                             interpreter_identity("3.13.5", gil_disabled=True))
+    fake_interpreter(tmp_path / "cache/pythons/3.13.5/bin/python3.13", interpreter_identity("3.13.5"))
+    assert interpreters.resolve("3.13t") == built
+    assert interpreters.resolve("3.13.1t") == pyenv / "versions/3.13.1t/bin/python3.13t"
+    assert interpreters.resolve("3.13") == tmp_path / "cache/pythons/3.13.5/bin/python3.13"
+    assert interpreters.resolve("3.12") == pyenv / "versions/3.12.1/bin/python3.12"
+
+
+def test_a_missing_version_names_both_places_and_the_build_command(pyenv, tmp_path, monkeypatch):
+    monkeypatch.setenv("PARKBENCH_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(UserError) as raised:
+        interpreters.resolve("3.14t")
+    assert str(raised.value) == (
+        f"--python 3.14t: no such interpreter on PATH (python3.14t) or in pyenv "
+        f"({pyenv / 'versions'}) or {tmp_path / 'cache/pythons'}; build it: "
+        f"python3 scripts/build_python.py 3.14t")
+
+
 @pytest.mark.parametrize("spec, message", [
     ("3.14", "no such interpreter on PATH (python3.14) or in pyenv"),
     ("3.13.9", "--python 3.13.9: no such interpreter in pyenv"),
@@ -200,3 +222,42 @@ def test_a_told_version_that_is_no_plain_release_is_refused(tmp_path, version):
 def test_a_release_or_pre_release_version_is_accepted(tmp_path, version):
     identity = {**interpreter_identity("3.12.1"), "version": version}
     assert interpreters.identify(fake_interpreter(tmp_path / "python", identity))["version"] == version
+
+
+FIXTURE_PIP = Path(__file__).parent / "fixtures" / "pip"
+COMPILER_FAILURE = """\
+  error: subprocess-exited-with-error
+
+  × Building wheel for uvloop (pyproject.toml) did not run successfully.
+  │ exit code: 1
+  ╰─> [4 lines of output]
+      Collecting Cython
+      Building wheel for uvloop (pyproject.toml): started
+      uvloop/loop.c:1234:10: error: 'PyThreadState' has no member named 'recursion_depth'
+      uvloop/loop.c:2000:3: error: second error, not the cause
+      error: command '/usr/bin/gcc' failed with exit code 1
+      [end of output]
+
+  note: This error originates from a subprocess, and is likely not a problem with pip.
+  ERROR: Failed building wheel for uvloop
+ERROR: Could not build wheels for uvloop, which is required to install pyproject.toml-based projects
+"""
+NO_VERSION = """\
+WARNING: Location 'file:///opt/pypi/simple/gevent/' is ignored: it is neither a file nor a directory.
+ERROR: Could not find a version that satisfies the requirement gevent (from versions: none)
+ERROR: No matching distribution found for gevent
+"""
+
+
+@pytest.mark.parametrize("output, reason", [
+    # pip on a free-threaded 3.13, as it was: gevent's build needs cffi, which refuses it
+    ((FIXTURE_PIP / "gevent-3.13t-cffi.txt").read_text(),
+     "cffi: RuntimeError: CFFI does not support the free-threaded build of CPython 3.13. Upgrade to "
+     "free-threaded 3.14 or newer to use CFFI with the free-threaded build."),
+    (COMPILER_FAILURE, "uvloop: uvloop/loop.c:1234:10: error: 'PyThreadState' has no member named "
+                       "'recursion_depth'"),
+    (NO_VERSION, "ERROR: No matching distribution found for gevent"),
+    ("", "no output"),
+])
+def test_a_failed_install_is_told_by_pip_s_own_reason_not_its_boilerplate(output, reason):
+    assert interpreters.pip_reason(output) == reason

@@ -160,7 +160,7 @@ def _run(args) -> int:
         status = 0
         for each in children:
             each.prepare(_say)
-            _say(f"probe children under CPython {each.identity['version']} ({each.found})")
+            _say(f"probe children under {interpreter_key(each.identity)} ({each.found})")
             run_file, plan = _new_run(args, each)
             status = _run_one(run_file, plan, each) or status
         return status

@@ -5,8 +5,9 @@ hand-off benchmark and the tail probes run under the interpreter SPEC names:
 
 - a path to an interpreter, or
 - a version: ``3.13`` finds ``python3.13`` on PATH, else pyenv's newest 3.13.x
-  (``$PYENV_ROOT/versions``, default ``~/.pyenv``); ``3.12.1`` that exact build;
-  ``3.13t`` a free-threaded build (``python3.13t``).
+  (``$PYENV_ROOT/versions``, default ``~/.pyenv``) or of the builds
+  ``scripts/build_python.py`` made (``pythons/`` in the cache folder); ``3.12.1`` that
+  exact build; ``3.13t`` a free-threaded build (``python3.13t``).
 
 It must be CPython 3.11 or newer (the probe children use ``asyncio.Runner``). Each
 interpreter gets an environment of its own in the cache folder (a venv, created on first
@@ -81,8 +82,10 @@ def resolve(spec: str) -> Path:
         if found and Path(found).parent.name != "shims":
             return Path(found)
     candidates = []
-    versions = pyenv_root() / "versions"
-    if versions.is_dir():
+    roots = (pyenv_root() / "versions", built_pythons())
+    for versions in roots:
+        if not versions.is_dir():
+            continue
         for folder in versions.iterdir():
             name = re.match(r"^(\d+)\.(\d+)\.(\d+)(t?)$", folder.name)
             if not name or (name[1], name[2], name[4]) != (major, minor, threaded):
@@ -91,11 +94,19 @@ def resolve(spec: str) -> Path:
                 continue
             python = folder / "bin" / f"python{major}.{minor}{threaded}"
             if python.is_file():
-                candidates.append((int(name[3]), python))
+                candidates.append((int(name[3]), str(python)))
     if not candidates:
         where = f"on PATH (python{major}.{minor}{threaded}) or " if micro is None else ""
-        raise UserError(f"--python {spec}: no such interpreter {where}in pyenv ({versions})")
-    return max(candidates)[1]
+        build = (f"; build it: python3 scripts/build_python.py {major}.{minor}{threaded}"
+                 if micro is None else "")
+        raise UserError(f"--python {spec}: no such interpreter {where}in pyenv ({roots[0]}) "
+                        f"or {roots[1]}{build}")
+    return Path(max(candidates)[1])
+
+
+def built_pythons() -> Path:
+    """Where ``scripts/build_python.py`` puts the interpreters it builds."""
+    return gotoolchain.cache_folder() / "pythons"
 
 
 def identify(python: Path) -> dict:
@@ -215,9 +226,34 @@ def _run(command, failure: str) -> None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UserError(f"{failure} ({exc})") from None
     if done.returncode:
-        errors = [line for line in done.stderr.strip().splitlines()
-                  if line.strip() and not line.startswith("WARNING")] or ["no output"]
-        raise UserError(f"{failure}: {errors[-1][:300]}")
+        raise UserError(f"{failure}: {pip_reason(done.stderr)[:300]}")
+
+
+# pip's own framing, never the reason: its notes, warnings, the "subprocess exited" banner,
+# the box it draws around a build's output
+_BOILERPLATE = re.compile(r"^(note:|hint:|WARNING:|error: subprocess-exited-with-error|[×│╰]|\[end of output\]"
+                          r"|\[\d+ lines of output\])")
+_REASONS = (re.compile(r"^\S+:\d+(:\d+)?: (fatal )?error: "),            # the compiler's first error
+            re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit): "),     # a Python exception (a setup script's)
+            re.compile(r"^ERROR: "),                                    # pip's own (no such version...)
+            re.compile(r"^error: "))                                     # a build tool's
+_PACKAGE = re.compile(r"^(?:Collecting|Building wheel for|Running setup\.py install for) ([A-Za-z0-9][\w.-]*)")
+
+
+def pip_reason(stderr: str) -> str:
+    """The line of pip's output that says why an install failed, with the package it was
+    building then: the compiler's first error, else a setup script's exception, else
+    pip's own ERROR line; never pip's boilerplate ("This error originates from a
+    subprocess")."""
+    lines = [line.strip() for line in (stderr or "").splitlines()]
+    lines = [line for line in lines if line and not _BOILERPLATE.match(line)]
+    for pattern in _REASONS:
+        found = [i for i, line in enumerate(lines) if pattern.match(line)]
+        if found:
+            at = found[0] if pattern is _REASONS[0] else found[-1]
+            packages = [m[1] for m in map(_PACKAGE.match, lines[:at]) if m]
+            return (f"{packages[-1]}: " if packages else "") + lines[at]
+    return lines[-1] if lines else "no output"
 
 
 class Child:
