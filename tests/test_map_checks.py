@@ -238,6 +238,11 @@ def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(
     assert {row["run_id"] for row in found} == {"20260103T000000Z"}
     assert [row["held"] for row in found] == [False, False]
     assert map_checks.newest(figures, "other") == []
+    # one interpreter's maps take its own runs' checks, each named with its interpreter
+    label = figures.runs[("m", "20260103T000000Z")].interpreter
+    assert {row["interpreter"] for row in found} == {label}
+    assert map_checks.newest(figures, "m", label) == found
+    assert map_checks.newest(figures, "m", label + "t") == []
     # show states each check's verdict
     assert main(["show", str(tmp_path)]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if "asyncio/connections" in line and "9,968" in line]

@@ -243,12 +243,14 @@ def of_workload(rows, workload: str) -> list[dict]:
     return [row for row in rows if workload_of(row["variant"]) == workload]
 
 
-def newest(current, machine: str) -> list[dict]:
+def newest(current, machine: str, interpreter: str | None = None) -> list[dict]:
     """The verdicts of ``machine``'s checks, per workload those of the newest complete run
-    that checked it (a newer run that checked only one workload hides no other; none: [])."""
+    that checked it (a newer run that checked only one workload hides no other; none: []);
+    ``interpreter``: only that interpreter's runs (the maps of its profiles)."""
 
     # an incomplete (interrupted) run speaks for nothing, its checks included
-    runs = sorted((run for (name, _), run in current.runs.items() if name == machine and run.complete),
+    runs = sorted((run for (name, _), run in current.runs.items() if name == machine and run.complete
+                   and interpreter in (None, run.interpreter)),
                   key=lambda run: results.run_order(run.run_id), reverse=True)
     read: dict = {}
     found: list[dict] = []
@@ -260,6 +262,6 @@ def newest(current, machine: str) -> list[dict]:
                 read[run.path] = of_run(results.read_run(run.path))
             rows = of_workload(read[run.path], workload)
             if rows:
-                found += rows
+                found += [dict(row, interpreter=run.interpreter) for row in rows]
                 break
     return found

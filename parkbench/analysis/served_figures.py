@@ -123,15 +123,16 @@ def knee_values(search: knee.Search, trial_list, run_judges: bool = True) -> tup
 
 
 def record_values(record: dict, slo_seconds: float, ceiling: float | None,
-                  run_judges: bool = True) -> tuple[dict, str]:
+                  run_judges: bool = True, free_threaded: bool = False) -> tuple[dict, str]:
     """The figures of one served record (see the module docstring), and the basis of its
-    sustainable rate (``run_judges``: ``run_judges_slo`` of its run)."""
+    sustainable rate (``run_judges``: ``run_judges_slo`` of its run; ``free_threaded``: its
+    interpreter has no GIL, so its threads serve on every server CPU)."""
     held = record["served"]
     closed = loadgen_output.parse(held["closed_run"])
     peak = closed.closed.achieved if closed.closed is not None else 0.0
     values = {"served_peak": peak,
               "served_cores": registry.cores_used(record["model"], record["variant"],
-                                                  len(held["placement"]["server_cpus"])),
+                                                  len(held["placement"]["server_cpus"]), free_threaded),
               "served_cpu_per_request_closed": served.cpu_per_request(held["server_cpu_seconds"],
                                                                       max(held["server_cpu_requests"], 1))}
     intervals = closed.closed.interval_rates if closed.closed is not None else ()
@@ -160,12 +161,13 @@ def rows(document: dict, base: dict) -> list[dict]:
     record's figures, then per (model, variant, W) the rate per core."""
     slo = document["parameters"].get("slo_seconds", run_plan.DEFAULT_SLO_SECONDS)
     ceiling, run_judges = ceiling_peak(document), run_judges_slo(document, slo)
+    free_threaded = bool((document.get("interpreter") or {}).get("gil_disabled"))
     found: list[dict] = []
     by_w: dict[tuple, list] = {}
     for record in document["measurements"]:
         if record["kind"] != "served" or record.get("rates"):
             continue  # a map check offers fixed rates: no search for a rate (map_checks.py)
-        values, basis = record_values(record, slo, ceiling, run_judges)
+        values, basis = record_values(record, slo, ceiling, run_judges, free_threaded)
         common = {**base, "model": record["model"], "variant": record["variant"], "primitive": None,
                   "placement": None, "n": record["n"]}
         for metric, value in values.items():
@@ -252,14 +254,14 @@ def table(frame):
     return in_registry_order(pd.DataFrame(found))
 
 
-def steps(current, machine: str):
+def steps(current, machine: str, interpreter: str | None = None):
     """The open-loop steps behind the machine's current served figures, one row per step
     (``stored_search.step_rows``): latency against the offered rate, the server's beside
     the floor's; a record from before the search gives its fixed steps as round 0."""
     import pandas as pd
 
     found = []
-    for run_id, record in stored_search.current_records(current, machine, "served", "served"):
+    for run_id, record in stored_search.current_records(current, machine, "served", "served", interpreter):
         held = record["served"]
         listed = (stored_search.trials(held["search"]) if "search" in held
                   else [knee.Trial(step.offered, record.get("repeat", 0), knee.SERVER, step)

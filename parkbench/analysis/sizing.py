@@ -23,7 +23,7 @@ data; plotting lives in ``sizing_plots.py``.
 import math
 from dataclasses import dataclass
 
-from parkbench.analysis import edges
+from parkbench.analysis import edges, tidy
 from parkbench.core import published, registry
 from parkbench.core.registry import in_registry_order, is_connections
 
@@ -161,7 +161,8 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
         bound = capacity[(capacity.machine == row.machine) & (capacity.interpreter == row.interpreter)
                          & (capacity.model == row.model) & (capacity.variant == row.variant)]
         switch = handoff(frame, row.machine, row.interpreter, row.model)
-        machine_cores = registry.cores_used(row.model, row.variant, (cores or {}).get(row.machine) or 1)
+        machine_cores = registry.cores_used(row.model, row.variant, (cores or {}).get(row.machine) or 1,
+                                            tidy.is_free_threaded(row.interpreter))
         edge = edge_points(frame, row, machine_cores)
         if bound.empty or (switch is None and not edge and not is_connections(row.variant)):
             continue
@@ -206,6 +207,16 @@ def by_workload(profiles_) -> list[tuple[str, str, list[Profile]]]:
             for key, title in WORKLOADS]
 
 
+def with_free_threaded(profiles_, primary: str) -> list[Profile]:
+    """The profiles of the ``primary`` interpreter and, beside them, those of a
+    free-threaded interpreter's models that use every core only without the GIL (OS
+    threads): the rows a decision map adds, where a bigger machine helps threads too."""
+    return [p for p in profiles_ if p.interpreter == primary
+            or (tidy.is_free_threaded(p.interpreter) and p.interpreter != primary
+                and registry.serves_every_core(p.model, p.variant, free_threaded=True)
+                and not registry.serves_every_core(p.model, p.variant))]
+
+
 def without_edge(profiles_, workload: str) -> list[Profile]:
     """The Python profiles of ``workload`` left off its maps: no measured edge to size by."""
     return [p for p in profiles_ if p.serves_requests == (workload == "connections") and not p.edge
@@ -219,7 +230,7 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
         machines, binding = machines_needed(profile, waiters, rate)
         edge = profile.rate_at(waiters)
         rows.append({"machine": profile.machine, "interpreter": profile.interpreter,
-                     "model": profile.model, "variant": profile.variant,
+                     "model": profile.model, "variant": profile.variant, "cores": profile.cores,
                      "reference": is_reference(profile), "machines": machines, "bound_by": binding,
                      "capacity": profile.capacity, "capacity_limit": profile.capacity_limit,
                      "capacity_basis": profile.capacity_basis,
@@ -271,8 +282,8 @@ def reference_markers(profiles_) -> list[dict]:
 
 def best(profiles_, waiters: float, rate: float) -> tuple[Profile, float]:
     """The profile needing the fewest machines for one workload point, and how many it
-    needs. Ties go to the faster hand-off (more room for wake-ups), then to the smaller
-    total per waiter (more room for waiters)."""
+    needs. Ties go to the higher measured rate per machine (more room for wake-ups),
+    then to the smaller total per waiter (more room for waiters)."""
     scored = [(machines_needed(p, waiters, rate)[0], -p.rate_per_machine, p.total_per_waiter, i, p)
               for i, p in enumerate(profiles_)]
     machines, _, _, _, profile = min(scored, key=lambda item: item[:4])

@@ -28,14 +28,15 @@ def replay(search: dict, slo_seconds: float, floor: bool = True) -> knee.Search:
                        search.get("rates") or ())
 
 
-def current_records(current, machine: str, family: str, kind: str):
+def current_records(current, machine: str, family: str, kind: str, interpreter: str | None = None):
     """(run id, record) of each ``kind`` record without rates (no map check) behind
-    ``machine``'s current ``family`` figures (``current.sources``)."""
+    ``machine``'s current ``family`` figures (``current.sources``); ``interpreter``: only
+    those of that interpreter's runs."""
     chosen = {(s["run_id"], s["what"]) for s in current.sources
               if s["family"] == family and s["machine"] == machine}
     for run_id in sorted({run_id for run_id, _ in chosen}):
         run = current.runs.get((machine, run_id))
-        if run is None:
+        if run is None or interpreter not in (None, run.interpreter):
             continue
         for record in results.read_run(run.path)["measurements"]:
             if (record["kind"] == kind and not record.get("rates")

@@ -61,6 +61,12 @@ def interpreter_key(interpreter: dict | None) -> str:
     return printable(f"{interpreter.get('implementation', '?')} {interpreter.get('version', '?')}{suffix}")
 
 
+def is_free_threaded(label: str) -> bool:
+    """Whether an interpreter's label (``interpreter_key``) names a build without the GIL
+    (``CPython 3.13.5t``): its threads run Python on every core."""
+    return str(label).endswith("t")
+
+
 def _run_info(path: Path, document: dict) -> Run:
     description = document.get("machine_description") or {}
     return Run(path=Path(path), machine=document["machine"], run_id=document["run_id"],

@@ -93,13 +93,13 @@ def table(frame):
     return in_registry_order(pd.DataFrame(found))
 
 
-def steps(current, machine: str):
+def steps(current, machine: str, interpreter: str | None = None):
     """The steps behind the machine's current wake figures, one row per step
     (``stored_search.step_rows``; the target is always the loop: a DataFrame)."""
     import pandas as pd
 
     found = []
-    for run_id, record in stored_search.current_records(current, machine, "wakes", "wakes"):
+    for run_id, record in stored_search.current_records(current, machine, "wakes", "wakes", interpreter):
         if "search" in record["wakes"]:
             found += stored_search.step_rows(record, stored_search.trials(record["wakes"]["search"]), run_id)
     return pd.DataFrame(found)

@@ -56,7 +56,7 @@ def _table(rows, served: bool, waiters: int) -> list[str]:
     model sustains at W (its measured edge) with its basis, and for in-process waiters
     the hand-off's upper bound beside it."""
     word = "requests" if served else "wake-ups"
-    header = (f"{'machine':<20} {'interpreter':<15} {'model/variant':<24} {'machines':>8}  "
+    header = (f"{'machine':<20} {'interpreter':<15} {'model/variant':<24} {'cores':>5} {'machines':>8}  "
               f"{'bound by':<14} {'capacity':>12} {'basis':<9} {word + '/s at W':>15} {'rate basis':<15}"
               + ("" if served else f" {'1/hand-off':>11}") + "  figures from")
     lines = [header]
@@ -66,7 +66,7 @@ def _table(rows, served: bool, waiters: int) -> list[str]:
             machines = "-"
         bound = ("" if served else f" {row['handoffs_per_second']:>11,.0f}")
         lines.append(
-            f"{row['machine']:<20} {row['interpreter']:<15} {_label(row):<24} {machines:>8}  "
+            f"{row['machine']:<20} {row['interpreter']:<15} {_label(row):<24} {row['cores']:>5} {machines:>8}  "
             f"{row['bound_by']:<14} {format_count(row['capacity']):>12} {row['capacity_basis']:<9} "
             f"{_rate(row):>15} {row['rate_basis'] or '-':<15}{bound}  {_source(row, served)}")
     return lines
@@ -97,6 +97,8 @@ def run(args) -> int:
             lines += ["", title, *_table(chosen, served, waiters)]
     if any(row["extrapolated"] for row in rows):
         lines.append("*: W lies beyond the W measured; the edge's nearest measured rate is held flat there")
+    lines.append("cores: the cores a machine gives the model (every core for worker processes, Go, "
+                 "reuseport servers and threads without the GIL; one for one interpreter)")
     if any(row["reference"] for row in rows):
         lines.append("ref: a reference runtime measured here (a goroutine), not a Python model")
     if any(row["bound_by"] in ("no served rate", "no wake rate") for row in rows):

@@ -158,6 +158,9 @@ def interpreters(frame, machine: str, values: dict):
     if len(labels) < 2:
         return pd.DataFrame()
     base = labels[0]
+    # a free-threaded build beside the GIL build of its own version: the ratio that
+    # tells what the build costs (``3.13.5t`` against ``3.13.5``)
+    twins = {label: label[:-1] for label in labels if label.endswith("t") and label[:-1] in labels}
     rows = []
     for model, variants in QUICK_VARIANTS.items():
         primitive = registry.MODELS[model].primitives[0]
@@ -184,8 +187,22 @@ def interpreters(frame, machine: str, values: dict):
                     "same-core hand-off": _text(same, format_seconds) + f" ({primitive})",
                     f"hand-off vs {base}": _ratio(same, base_same),
                     "difference": verdict,
+                    **({"free-threaded vs GIL build": _twin_ratios(mine, model, variant, primitive, label, twins)}
+                       if twins else {}),
                 })
     return pd.DataFrame(rows)
+
+
+def _twin_ratios(mine, model: str, variant: str, primitive: str, label: str, twins: dict) -> str:
+    """A free-threaded build's total per waiter and same-core hand-off over its GIL
+    build's (``twins``: free-threaded label -> GIL label), or ``-``."""
+    if label not in twins:
+        return "-"
+    one, gil = mine[mine.interpreter == label], mine[mine.interpreter == twins[label]]
+    memory = _ratio(_value(one, model, variant, "total_per_waiter"), _value(gil, model, variant, "total_per_waiter"))
+    same = _ratio(_value(one, model, primitive, "switch_latency", "same-core"),
+                  _value(gil, model, primitive, "switch_latency", "same-core"))
+    return f"memory {memory}, hand-off {same}"
 
 
 def _ratio(row, base) -> str:
@@ -199,8 +216,12 @@ def workload_points(profiles, points):
     import pandas as pd
 
     rows = []
+    labels = [profile.interpreter for profile in profiles]
+    usual = max(set(labels), key=labels.count) if labels else None
     for profile in profiles:
         role = " (reference)" if sizing.is_reference(profile) else ""
+        if profile.interpreter != usual:  # free-threaded threads beside the others
+            role += f" ({plain(profile.interpreter)}, {profile.cores} cores)"
         row = {"model/variant": f"{profile.model}/{profile.variant}{role}"}
         for waiters, rate in points:
             machines, binding = sizing.machines_needed(profile, waiters, rate)

@@ -139,7 +139,7 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     grid = sizing.decision_grid(profiles, waiters_axis, rate_axis)
     winners = sorted({cell[0] for row in grid for cell in row},
                      key=lambda p: (_models_in_order([p.model] + [q.model for q in profiles]).index(p.model),
-                                    p.variant))
+                                    p.variant, p.interpreter))
     index = {id(p): i for i, p in enumerate(winners)}
     codes = np.array([[index[id(cell[0])] for cell in row] for row in grid])
     machines = np.array([[cell[1] for cell in row] for row in grid], dtype=float)
@@ -169,7 +169,8 @@ def decision_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: 
     checked = _draw_checks(ax, checks)
     handles: list = [plt.Rectangle((0, 0), 1, 1, facecolor=colours[i], alpha=0.6, edgecolor="black",
                                    linewidth=0, hatch=hatches[i],
-                                   label=f"{p.model}/{p.variant} ({p.interpreter})")
+                                   label=f"{p.model}/{p.variant} ({p.interpreter}, "
+                                         f"{p.cores} core{'s' if p.cores > 1 else ''})")
                      for i, p in enumerate(winners)]
     handles += [Line2D([], [], color="black", linewidth=1.0, linestyle=style, label=text)  # type: ignore[arg-type]
                 for _level, style, text in contours]
@@ -235,12 +236,15 @@ def fit_map(profiles, waiters_axis, rate_axis, memory_bytes: float, cores: int, 
         _draw_references(ax, markers)
         _draw_measured(ax, measured)
         checked += _draw_checks(ax, [row for row in checks if (row["model"], row["variant"])
-                                     == (profile.model, profile.variant)])
+                                     == (profile.model, profile.variant)
+                                     and row.get("interpreter", profile.interpreter) == profile.interpreter])
         ax.set(xscale="log", yscale="log")
         role = " (reference, measured here)" if sizing.is_reference(profile) else ""
         measured_at = [p.waiters for p in profile.edge]
         rate = (f"{profile.rate_name}: {profile.rate_basis}, W {min(measured_at):,}-{max(measured_at):,} "
                 f"({len(measured_at)})" if profile.edge else f"no measured {profile.rate_name}: no rate sized")
+        if len({p.interpreter for p in profiles}) > 1:  # free-threaded threads beside the others
+            role += f" ({profile.interpreter}, {profile.cores} core{'s' if profile.cores > 1 else ''})"
         ax.set_title(f"{profile.model}/{profile.variant}{role}\ncapacity {profile.capacity:,} "
                      f"({profile.capacity_basis})\n{rate}", fontsize=9)
     for ax in axes.flat[count:]:
