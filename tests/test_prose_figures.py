@@ -136,6 +136,130 @@ def _wake_repeats() -> tuple:
               for bound in (min(by_model[model]), max(by_model[model]))))
 
 
+FREE, GIL13 = "CPython 3.13.5t", "CPython 3.13.5"   # both built by scripts/build_python.py
+FREE_RUNS = {"sweep": ("20261207T014159Z", "20261207T014410Z"),   # default sweeps, 3.13t then 3.13
+             "full served": ("20261207T022042Z", "20261207T022242Z")}  # --full --only served, threads
+
+
+def _per_w(run_id, model, variant, metric, w) -> float:
+    from parkbench.analysis import tidy
+
+    frame, _ = tidy.load_runs([committed.results() / MACHINE / f"{run_id}.json"])
+    rows = frame[(frame.model == model) & (frame.variant == variant) & (frame.metric == metric) & (frame.n == w)]
+    assert len(rows) == 1, (run_id, model, variant, metric, w, len(rows))
+    return float(rows.value.iloc[0])
+
+
+def _handoff(interpreter, primitive, placement) -> float:
+    frame = _figures().frame
+    rows = frame[(frame.model == "threads") & (frame.primitive == primitive) & (frame.placement == placement)
+                 & (frame.metric == "switch_latency") & (frame.interpreter == interpreter) & frame.n.isna()]
+    assert len(rows) == 1, (interpreter, primitive, placement, len(rows))
+    return float(rows.value.iloc[0])
+
+
+def _checked(name) -> dict:
+    return json.loads((committed.results() / MACHINE / name).read_text())
+
+
+def _independent(interpreter) -> dict:
+    row, = [r for r in _checked("interpreter-check.json")["rows"]
+            if (r["interpreter"], r["model"]) == (interpreter, "threads")]
+    return row
+
+
+def _thread(metric, interpreter) -> float:
+    return _value("threads", "condition", metric, interpreter)
+
+
+def _free_readme() -> tuple:
+    return (FREE.split()[1], f"{_thread('rss_per_waiter', FREE) / KIB:.1f}",
+            f"{_thread('rss_per_waiter', FREE) / _thread('rss_per_waiter', GIL13):.1f}",
+            f"{_thread('rss_per_waiter', GIL13) / KIB:.1f}", f"{_thread('total_per_waiter', FREE) / KIB:.0f}",
+            f"{_thread('vms_per_waiter', FREE) / MIB:.1f}", f"{_thread('capacity', FREE):,.0f}",
+            f"{_thread('capacity', GIL13):,.0f}")
+
+
+def _free_table() -> tuple:
+    found = []
+    for metric, unit in (("rss_per_waiter", KIB), ("independent", KIB), ("vms_per_waiter", MIB),
+                         ("kernel_per_waiter", KIB), ("total_per_waiter", KIB)):
+        for interpreter in (GIL13, FREE):
+            value = (_independent(interpreter)["independent_rss_per_waiter"] if metric == "independent"
+                     else _thread(metric, interpreter))
+            found.append(_three_figures(value / unit))
+    return (*found, *(f"{_thread('capacity', i):,.0f}" for i in (GIL13, FREE)))
+
+
+def _three_figures(value: float) -> str:
+    """As format_bytes prints a figure: three significant digits (16.1, 8.02, 109)."""
+    return f"{value:.3g}" if value >= 100 else (f"{value:.2f}" if value < 10 else f"{value:.1f}")
+
+
+def _free_agreement() -> tuple:
+    found = []
+    for interpreter in (FREE, GIL13):
+        row = _independent(interpreter)
+        difference = row["parkbench_rss_per_waiter"] / row["independent_rss_per_waiter"] - 1
+        found.append(f"{abs(difference) * 100:.1f}% {'under' if difference < 0 else 'over'}")
+    return tuple(found)
+
+
+def cause_table() -> str:
+    """The methodology's table of thread_memory_cause.py's settings, from its file."""
+    lines = ["| setting | interpreter | RSS per thread | VMS per thread | GIL on when read |",
+             "| --- | --- | ---: | ---: | --- |"]
+    for row in _checked("thread-memory-cause.json")["rows"]:
+        lines.append(f"| {row['setting']} | {row['interpreter']} | {row['rss_per_thread'] / KIB:.1f} KiB | "
+                     f"{row['vms_per_thread'] / MIB:.2f} MiB | {', '.join(map(str, row['gil_enabled'])).lower()} |")
+    return "\n".join(lines)
+
+
+def _cause(setting) -> dict:
+    row, = [r for r in _checked("thread-memory-cause.json")["rows"] if r["setting"] == setting]
+    return row
+
+
+def _cause_figures() -> tuple:
+    rss = {name: _cause(name)["rss_per_thread"] for name in (
+        "free-threaded", "free-threaded, K=1,000 objects", "GIL build", "GIL build, K=1,000 objects",
+        "free-threaded, woken by each arrival", "GIL build, woken by each arrival")}
+    return (f"{(rss['free-threaded, K=1,000 objects'] - rss['free-threaded']) / KIB:.0f} KiB",
+            f"{(rss['GIL build, K=1,000 objects'] - rss['GIL build']) / KIB:.0f} KiB",
+            f"{rss['free-threaded, woken by each arrival'] / KIB:.1f} KiB",
+            f"{rss['GIL build, woken by each arrival'] / KIB:.1f} KiB",
+            f"{(_cause('free-threaded, 256 KiB stacks')['vms_per_thread'] - _cause('GIL build, 256 KiB stacks')['vms_per_thread']) / MIB:.1f} MiB",
+            f"{_thread('capacity', FREE) / _thread('capacity', GIL13):.2f}")
+
+
+def _free_handoffs() -> tuple:
+    from parkbench.core.units import format_seconds
+
+    figures = [format_seconds(_handoff(i, p, where)) for p in ("lock", "queue") for i in (FREE, GIL13)
+               for where in ("same-core", "cross-core")]
+    return (*figures, f"{_handoff(FREE, 'lock', 'same-core') / _handoff(GIL13, 'lock', 'same-core'):.1f}")
+
+
+def _free_served() -> tuple:
+    from parkbench.analysis import sizing
+    from parkbench.commands.fit import machine_cores
+
+    full_free, full_gil = FREE_RUNS["full served"]
+    threads = [f"{_per_w(run, 'threads', 'connections', 'served_rate_per_core', 10_000):,.0f}"
+               for run in (full_free, full_gil)]
+    free, gil = FREE_RUNS["sweep"]
+    served = {model: [_per_w(run, model, "connections", "served_rate_per_core", 1000) for run in (free, gil)]
+              for model in ("asyncio", "uvloop")}
+    wakes = [_per_w(run, "asyncio", "event", "wake_rate_per_core", 1000) for run in (free, gil)]
+    profile, = [p for p in sizing.profiles(_figures().frame, machine_cores(_figures()))
+                if (p.interpreter, p.model, p.variant) == (FREE, "threads", "connections")]
+    machines, bound = sizing.machines_needed(profile, 10_000, 100_000)
+    return (*threads, *(f"{(1 - a / b) * 100:.0f}" for a, b in served.values()),
+            *(f"{v:,.0f}" for pair in served.values() for v in pair),
+            f"{(1 - wakes[0] / wakes[1]) * 100:.0f}", *(f"{v:,.0f}" for v in wakes),
+            f"{profile.cores}", f"{profile.rate_at(10_000).rate:,.0f}", f"{machines:,}", bound)
+
+
 KIB, MIB = 1024.0, 1024.0**2
 WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
@@ -145,6 +269,39 @@ def _task():
 
 
 CLAIMS = {
+    "free-threaded threads in the README": (
+        "README.md", r"\(free-threaded CPython ([\d.]+t)\) a parked thread costs ([\d.]+) KiB of RSS, ([\d.]+) times "
+                     r"the ([\d.]+)\s+KiB of the GIL build of the same version, (\d+) KiB in all, and reserves "
+                     r"([\d.]+) MiB of address\s+space; threads stop at ([\d,]+) there, ([\d,]+) with the GIL",
+        _free_readme),
+    "free-threaded threads table": (
+        "docs/methodology.md", r"\| RSS per parked thread \| ([\d.]+) KiB \| ([\d.]+) KiB \|\n"
+                               r"\| an independent probe \(`interpreter_check.py`\) \| ([\d.]+) KiB \| ([\d.]+) KiB \|\n"
+                               r"\| VMS per thread \(address space reserved\) \| ([\d.]+) MiB \| ([\d.]+) MiB \|\n"
+                               r"\| kernel memory per thread \| ([\d.]+) KiB \| ([\d.]+) KiB \|\n"
+                               r"\| total per thread \(PSS \+ kernel\) \| ([\d.]+) KiB \| ([\d.]+) KiB \|\n"
+                               r"\| thread ceiling \(`vm.max_map_count`, measured\) \| ([\d,]+) \| ([\d,]+) \|",
+        _free_table),
+    "free-threaded independent probe": (
+        "docs/methodology.md", r"parkbench is ([\d.]+% \w+) it on 3.13t, ([\d.]+% \w+) on 3.13", _free_agreement),
+    "why a free-threaded thread costs more": (
+        "docs/methodology.md", r"objects and keeps them costs\s+(\d+ KiB) more, against (\d+ KiB) with.*?"
+                               r"a\s+thread costs ([\d.]+ KiB) \(([\d.]+ KiB) on the GIL build\).*?"
+                               r"what remains on 3.13t, ([\d.]+ MiB) per thread.*?threads, ([\d.]+)x",
+        _cause_figures),
+    "free-threaded hand-offs": (
+        "docs/methodology.md", r"`lock` (\S+ µs) same-core and (\S+ µs) cross-core on 3.13t, (\S+ µs)\s+and (\S+ µs) on "
+                               r"3.13 \(`queue` (\S+ µs) and (\S+ µs), against (\S+ µs) and (\S+ µs);.*?"
+                               r"same-core hand-off is ([\d.]+)x\s+slower",
+        _free_handoffs),
+    "free-threaded served": (
+        "docs/methodology.md", r"at W = 10,000\s+([\d,]+) requests/s on 3.13t and ([\d,]+) on 3.13.*?"
+                               r"asyncio and uvloop serve (\d+)% and (\d+)% less.*?asyncio ([\d,]+) against ([\d,]+) "
+                               r"requests/s, uvloop ([\d,]+) against\s+([\d,]+)\), and an asyncio loop wakes (\d+)% "
+                               r"fewer tasks \(([\d,]+) against ([\d,]+) wake-ups/s\).*?\((\d+) here: ([\d,]+) "
+                               r"requests/s at\s+W = 10,000 in `fit --waiters 10k --rate 100k`, (\d+) machine, bound "
+                               r"by `(\w+)`, the descriptors\)",
+        _free_served),
     "an asyncio and a uvloop task": (
         "README.md", r"A parked asyncio or uvloop task costs about ([\d.]+) KiB",
         lambda: (f"{_task() / KIB:.1f}",)),
@@ -257,3 +414,16 @@ def test_the_readme_fit_example_is_what_fit_prints_from_the_committed_results(ca
     where = [next((i for i, line in enumerate(printed) if line.startswith(row)), None) for row in shown]
     assert None not in where, [row for row, i in zip(shown, where) if i is None]
     assert where == sorted(where)
+
+
+def test_the_thread_memory_cause_table_is_the_committed_file():
+    text = (ROOT / "docs" / "methodology.md").read_text()
+    assert cause_table() in text, "docs/methodology.md: regenerate the cause table from thread-memory-cause.json"
+
+
+@pytest.mark.parametrize("interpreter", [FREE, GIL13])
+def test_a_thread_s_rss_agrees_with_the_independent_probe_run_beside_it(interpreter):
+    row = _independent(interpreter)
+    # the check compared the figure the machine shows now, not an older one
+    assert row["parkbench_rss_per_waiter"] == pytest.approx(_thread("rss_per_waiter", interpreter))
+    assert abs(row["parkbench_rss_per_waiter"] / row["independent_rss_per_waiter"] - 1) <= 0.05

@@ -72,20 +72,23 @@ elif model == "gevent":
     gevent.joinall(greenlets)
 else:
     import threading
-    condition, arrived, go = threading.Condition(), [0], [False]
+    # each arrival tells the main thread alone: a notify_all per arrival would wake every
+    # thread parked before it (N^2/2 wake-ups), which on a free-threaded build adds
+    # memory to each thread (benchmarks/checks/thread_memory_cause.py measures it)
+    condition, arrived, go = threading.Condition(), threading.Semaphore(0), [False]
 
     def waiter():
         with condition:
-            arrived[0] += 1
-            condition.notify_all()
+            arrived.release()
             while not go[0]:
                 condition.wait()
     threads = [threading.Thread(target=waiter, daemon=True) for _ in range(n)]
     for thread in threads:
         thread.start()
-    with condition:
-        while arrived[0] < n:
-            condition.wait()
+    for _ in range(n):
+        arrived.acquire()
+    with condition:  # the last arrival released inside the lock: once we hold it, all wait
+        assert len(condition._waiters) == n
     report()
     with condition:
         go[0] = True
