@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -261,12 +262,15 @@ def main(argv=None) -> int:
         prog="build_python.py", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("labels", nargs="*", metavar="LABEL",
-                        help=f"3.13t (free-threaded) or 3.13 (GIL); default: {' '.join(DEFAULT_LABELS)}")
+                        help=f"MAJOR.MINOR (a GIL build) or MAJOR.MINORt (free-threaded, 3.13 on), "
+                             f"as the suite serves them; default: {' '.join(DEFAULT_LABELS)}")
     parser.add_argument("--suite", default=DEFAULT_SUITE,
                         help=f"the Debian suite whose source package to build (default {DEFAULT_SUITE})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="make -j (default: every CPU)")
     args = parser.parse_args(argv)
+    if argv is None:  # as a command: a closed pipe (| head -1) ends it quietly, as it does cat
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     say = lambda line: print(f"build_python: {line}", flush=True)  # noqa: E731
     try:
         labels = args.labels or list(DEFAULT_LABELS)

@@ -298,7 +298,7 @@ CLAIMS = {
         "docs/methodology.md", r"at W = 10,000\s+([\d,]+) requests/s on 3.13t and ([\d,]+) on 3.13.*?"
                                r"asyncio and uvloop serve (\d+)% and (\d+)% less.*?asyncio ([\d,]+) against ([\d,]+) "
                                r"requests/s, uvloop ([\d,]+) against\s+([\d,]+)\), and an asyncio loop wakes (\d+)% "
-                               r"fewer tasks \(([\d,]+) against ([\d,]+) wake-ups/s\).*?\((\d+) here: ([\d,]+) "
+                               r"fewer tasks \(([\d,]+) against ([\d,]+) wake-ups/s,\s+W = 1,000\).*?\((\d+) here: ([\d,]+) "
                                r"requests/s at\s+W = 10,000 in `fit --waiters 10k --rate 100k`, (\d+) machine, bound "
                                r"by `(\w+)`, the descriptors\)",
         _free_served),
