@@ -254,3 +254,20 @@ def test_a_series_reason_is_brief_and_whole():
     record = _memory("threads", "condition", 100, 1, disturbed=True, why=why)
     (figure,) = [f for f in slopes.derive_memory([record]) if f["metric"] == "disturbed_points"]
     assert figure["limit"] == "others used 0.76 CPU-s in a 0.37 s window"
+
+
+def test_a_disturbed_hand_off_is_named_with_its_round_and_measured_again_under_the_same_options():
+    rounds = [dict(_timed("switch", "threads", None, 0, disturbed), primitive="lock", placement=where, repeat=r)
+              for where, r, disturbed in (("same-core", 0, False), ("cross-core", 1, True), ("same-core", 2, True))]
+    tail = dict(_timed("tail", "threads", "condition", 3_000, True), primitive="lock")
+    series = interference.disturbed_series(rounds + [tail])
+    assert [(s["kind"], s["primitive"], s["ns"]) for s in series] == [
+        ("switch", "lock", ["cross-core round 2", "same-core round 3"]), ("tail", "lock", [3_000])]
+    lines = interference.warning(series, {}, " --python 3.13t --output /tmp/r --machine m")
+    assert lines[1].strip().startswith("switch threads/lock cross-core round 2, same-core round 3: others used")
+    assert lines[1].endswith("a quiet run's figure stays")
+    assert lines[2].strip() == ("measure again on a quiet machine: parkbench run --only latency --models threads "
+                                "--primitives lock --python 3.13t --output /tmp/r --machine m")
+    assert lines[3].strip().startswith("tail threads/condition n=3,000: others used")
+    assert lines[4].strip() == ("measure again on a quiet machine: parkbench run --only latency --models "
+                                "threads:condition --primitives lock --python 3.13t --output /tmp/r --machine m")

@@ -235,3 +235,18 @@ def _alive(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_runner_records_the_window_of_each_timed_child_and_only_those(monkeypatch):
+    monkeypatch.setattr(runner, "run_child", _fake_child())
+    busy = {"window_seconds": 1.0, "other_cpu_seconds": 0.9, "other_threads": 0, "running": 3,
+            "disturbed": True, "why": "other processes used 0.90 CPU-s in a 1.00 s window"}
+    monkeypatch.setattr(runner.interference, "snapshot", lambda: {"at": "now"})
+    monkeypatch.setattr(runner.interference, "between", lambda before, after: dict(busy))
+    jobs, _ = plan([("threads", "condition")], {"threads:condition": (10, 100, 1000)},
+                   latency=True, primitives={"threads": ("lock",)}, placements=())
+    store = ListStore()
+    Sweep(jobs, plan_of(timeout_seconds=5), store).run()
+    kinds = {m["kind"]: m for m in store.measurements}
+    assert kinds["tail"]["interference"] == busy          # timed here: the runner's window
+    assert "interference" not in kinds["memory"]          # a memory probe records its own

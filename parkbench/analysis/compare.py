@@ -161,6 +161,14 @@ def _spreads(side: Side) -> dict:
     return {key[2:]: cv for key, cv in switch_figures.spreads(side.current.frame).items()}
 
 
+def _disturbed(side: Side) -> set:
+    """(model, primitive, placement) of the side's hand-offs the rest of the machine
+    disturbed while they were timed (``current``: kept only for want of a quiet one)."""
+    frame = side.current.frame
+    rows = frame[(frame.metric == "switch_latency") & (frame.basis == "disturbed")]
+    return {(row.model, row.primitive, row.placement) for row in rows.itertuples()}
+
+
 def _side_table(side: Side) -> dict:
     frame = side.current.frame
     frame = frame[frame.metric.isin(COMPARED) & frame.n.isna()]
@@ -182,6 +190,7 @@ def compare(side_a: Side, side_b: Side):
     spreads_a, spreads_b = _spreads(side_a), _spreads(side_b)
     noises_a, noises_b = _noises(side_a), _noises(side_b)
     values_a, values_b = _switch_values(side_a), _switch_values(side_b)
+    busy_a, busy_b = _disturbed(side_a), _disturbed(side_b)
     rows = []
     for key in sorted(set(table_a) | set(table_b)):
         a, b = table_a.get(key), table_b.get(key)
@@ -224,6 +233,13 @@ def compare(side_a: Side, side_b: Side):
                 row["status"] = ("unstable: " + ", ".join(unstable) if row["status"] == "compared"
                                  else row["status"] + "; unstable: " + ", ".join(unstable))
             switch_key = (key[0], key[1], key[2])
+            busy = [side for side, found in (("A", busy_a), ("B", busy_b)) if switch_key in found]
+            if busy:  # the machine's load would pass for the model's, or the interpreter's
+                row["status"] = (f"disturbed: {' and '.join(busy)}" if row["status"] == "compared"
+                                 else row["status"] + f"; disturbed: {' and '.join(busy)}")
+                row["verdict"] = f"not judged: {' and '.join(busy)} timed on a busy machine"
+                rows.append(row)
+                continue
             p = mann_whitney_p(values_a.get(switch_key, []), values_b.get(switch_key, []))
             row["p_value"] = p
             if not math.isnan(p):

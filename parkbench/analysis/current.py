@@ -10,7 +10,10 @@ figures come from **the newest complete run that measured them**, and carry its 
   A newer fit that is not sound does not replace a sound older one; a note says so.
   Raw points of different runs are never fitted or plotted together.
 - switch latency per (model, primitive, placement), and tail latency per (model,
-  primitive): the newest complete run that timed it.
+  primitive): the newest complete run that timed it undisturbed (``switch_disturbed``,
+  ``tail_disturbed``: the rest of the machine busy while it was timed); a disturbed
+  run never replaces a quiet one, and where only disturbed runs timed it, the newest
+  speaks, marked (``basis`` "disturbed") and noted.
 - the served rate per (model, variant) (``served_figures.choose``): the complete run that
   served requests under load with the largest idle crowd W, the newest among those.
 - capacity (``current_capacity.py``): a measured ceiling (``limit_reached`` from
@@ -50,7 +53,8 @@ MEMORY_FIGURES = tuple(
                    "nonlinear", "at_min_n", "at_max_n")
 ) + ("max_n", "min_n", "disturbed_points")
 SWITCH_FIGURES = ("switch_latency", "switch_latency_mean", "switch_latency_stdev",
-                  "switch_latency_values", "switch_latency_round_cv")
+                  "switch_latency_values", "switch_latency_round_cv", "switch_disturbed")
+TAIL_FLAG = "tail_disturbed"
 SERVED_METRICS = SERVED_RAW + SERVED_FIGURES
 WAKE_METRICS = WAKE_RAW + WAKE_FIGURES
 EXTRA_COLUMNS = ("basis", "detail")
@@ -187,11 +191,11 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
     pieces: list = []
     memory_runs = _choose_memory(done, current, pieces)
     figures = done[done.n.isna()]
-    _choose_newest(figures[figures.metric.isin(SWITCH_FIGURES)], "switch",
-                   ("model", "primitive", "placement"), current, pieces, "{0}/{1} {2}")
+    _choose_quiet(figures[figures.metric.isin(SWITCH_FIGURES)], "switch", "switch_disturbed",
+                  ("model", "primitive", "placement"), current, pieces, "{0}/{1} {2}")
     raw = done[done.n.notna()]
-    _choose_newest(raw[raw.metric.isin(TAIL_METRICS)], "tail", ("model", "primitive"),
-                   current, pieces, "{0}/{1}")
+    _choose_quiet(raw[raw.metric.isin((*TAIL_METRICS, TAIL_FLAG))], "tail", TAIL_FLAG,
+                  ("model", "primitive"), current, pieces, "{0}/{1}")
     for family, metrics in (("served", SERVED_METRICS), ("wakes", WAKE_METRICS)):
         measured = done[done.metric.isin(metrics)]
         for key, rows in measured.groupby(["machine", "interpreter", "model", "variant"], sort=True):
@@ -234,6 +238,30 @@ def _choose_newest(rows, family: str, keys: tuple, current: Current, pieces: lis
         _take(current, pieces, mine[mine.run_id == newest], key[0], newest, family, label.format(*key[2:]))
         chosen[(key[0], key[1], *key[2:])] = mine[mine.run_id == newest]
     return chosen
+
+
+def _choose_quiet(rows, family: str, flag: str, keys: tuple, current: Current, pieces: list,
+                  label: str) -> None:
+    """Per (machine, interpreter, ``keys``) of ``rows``: the newest complete run whose
+    ``flag`` rows say the rest of the machine did not disturb it speaks, else the newest
+    (its rows' ``basis`` "disturbed", and a note); a disturbed newer run is noted as set
+    aside. The rule of hand-off (switch) and tail figures."""
+    for key, mine in rows.groupby(["machine", "interpreter", *keys], sort=True, dropna=False):
+        order = _newest_first(mine.run_id)
+        flags = mine[mine.metric == flag]
+        busy = set(flags.run_id[flags.value > 0])
+        chosen = next((run_id for run_id in order if run_id not in busy), order[0])
+        what = label.format(*key[2:])
+        current.notes += [f"{key[0]} {key[1]} {what}: {family} figures from run {chosen}; the newer run "
+                          f"{newer} was disturbed by the rest of the machine and does not replace them"
+                          for newer in order[:order.index(chosen)]]
+        kept = mine[mine.run_id == chosen]
+        if chosen in busy:
+            current.notes.append(f"{key[0]} {key[1]} {what}: {family} figures from run {chosen}, which the "
+                                 f"rest of the machine disturbed: the hand-off may be the machine's "
+                                 f"(parkbench run --only latency times it again)")
+            kept = kept.assign(basis="disturbed")
+        _take(current, pieces, kept, key[0], chosen, family, what, "disturbed" if chosen in busy else "")
 
 
 def _choose_memory(done, current: Current, pieces: list) -> dict:

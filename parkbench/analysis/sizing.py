@@ -56,6 +56,7 @@ class Profile:
     placement: str = ""                 # and the placement whose median is used
     memory_run: str = ""                # run ids the figures came from
     switch_run: str = ""
+    switch_disturbed: bool = False   # timed on a busy machine, for want of a quiet run
     # the measured edge: what one machine sustains at each W measured (requests served by a
     # connections server, wake-ups on a loop beside W parked), ``edges.py``; empty where
     # none was measured: then no rate can be sized by
@@ -128,7 +129,7 @@ def machines_needed(profile: Profile, waiters: float, rate: float) -> tuple[floa
 
 
 def handoff(frame, machine: str, interpreter: str, model: str):
-    """(seconds, primitive, placement, run id) of the hand-off that wakes ``model``'s
+    """(seconds, primitive, placement, run id, disturbed) of the hand-off that wakes ``model``'s
     parked waiter: its default primitive (the registry's first; another measured one
     only when that was not timed), at the slower of its placements (a wake-up can land
     on either), or ``None``."""
@@ -144,7 +145,8 @@ def handoff(frame, machine: str, interpreter: str, model: str):
     if registered and registered.handoff_placement in set(chosen.placement):
         chosen = chosen[chosen.placement == registered.handoff_placement]
     slowest = chosen.loc[chosen.value.idxmax()]
-    return float(slowest.value), order[0], str(slowest.placement), str(slowest.run_id)
+    return (float(slowest.value), order[0], str(slowest.placement), str(slowest.run_id),
+            slowest.get("basis") == "disturbed")
 
 
 def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
@@ -166,13 +168,14 @@ def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
         edge = edge_points(frame, row, machine_cores)
         if bound.empty or (switch is None and not edge and not is_connections(row.variant)):
             continue
-        switch = switch or (0.0, "", "", "")  # a server is sized by what it serves
+        switch = switch or (0.0, "", "", "", False)  # a server is sized by what it serves
         bound = bound.iloc[0]
         found.append(Profile(
             row.machine, row.model, row.variant, float(row.value), int(bound.value),
             str(bound["limit"]), switch[0], machine_cores,
             interpreter=row.interpreter, capacity_basis=str(bound.basis), primitive=switch[1],
-            placement=switch[2], memory_run=row.run_id, switch_run=switch[3], edge=edge))
+            placement=switch[2], memory_run=row.run_id, switch_run=switch[3], switch_disturbed=switch[4],
+            edge=edge))
     return found
 
 
@@ -240,7 +243,8 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
                      "edge_basis": profile.edge_basis, "rate_basis": profile.rate_basis,
                      "primitive": profile.primitive, "placement": profile.placement,
                      "total_per_waiter": profile.total_per_waiter,
-                     "memory_run": profile.memory_run, "switch_run": profile.switch_run})
+                     "memory_run": profile.memory_run, "switch_run": profile.switch_run,
+                     "switch_disturbed": profile.switch_disturbed})
     return sorted(rows, key=lambda r: (r["machines"], r["total_per_waiter"]))
 
 

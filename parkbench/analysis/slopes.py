@@ -112,7 +112,8 @@ def derive(measurements: list[dict]) -> list[dict]:
 def derive_switch(records: list[dict]) -> list[dict]:
     """Per (model, primitive, placement): ``switch_latency`` (the median of the one-way
     hand-off's pyperf values, pooled over the benchmark's interleaved rounds), its mean,
-    standard deviation and number of values; with two rounds or more,
+    standard deviation and number of values; ``switch_disturbed``, how many rounds the
+    rest of the machine disturbed (where rounds recorded it); with two rounds or more,
     ``switch_latency_round_cv``, how much the rounds' medians differ (standard deviation
     over mean): the run-to-run stability a single pyperf spread cannot show."""
     groups: dict = {}
@@ -124,6 +125,12 @@ def derive_switch(records: list[dict]) -> list[dict]:
         figures += [{"model": model, "variant": None, "primitive": primitive, "placement": where,
                      "metric": metric, "value": stats[stat], "unit": unit}
                     for stat, metric, unit in SWITCH_STATS]
+        timed = [r["interference"] for r in rounds if r.get("interference") is not None]
+        if timed:  # rounds the rest of the machine disturbed (runs before 2026-12-07: none)
+            figures.append({"model": model, "variant": None, "primitive": primitive, "placement": where,
+                            "metric": "switch_disturbed", "unit": "rounds",
+                            "value": float(sum(bool(activity.get("disturbed")) for activity in timed)),
+                            "limit": next((brief(a.get("why", "")) for a in timed if a.get("disturbed")), None)})
         medians = [r["median"] for r in rounds]
         if len(medians) >= 2:
             figures.append({"model": model, "variant": None, "primitive": primitive, "placement": where,

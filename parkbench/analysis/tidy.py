@@ -102,14 +102,15 @@ def tidy_rows(document: dict) -> list[dict]:
                 rows.append({**common, "metric": "maps_added", "unit": "mappings",
                              "value": record["memory"]["maps"] - baseline_maps})
         elif record["kind"] == "tail":
-            for metric in TAIL_METRICS:
-                rows.append({
-                    **base, "model": record["model"], "variant": record["variant"],
-                    "primitive": record["primitive"],
-                    "placement": record.get("placement"), "metric": metric,
-                    "n": record["n"], "value": record["tail"][metric], "unit": "seconds",
-                    "repeat": record.get("repeat"),
-                })
+            common = {**base, "model": record["model"], "variant": record["variant"],
+                      "primitive": record["primitive"], "placement": record.get("placement"),
+                      "n": record["n"], "repeat": record.get("repeat")}
+            rows += [{**common, "metric": metric, "value": record["tail"][metric], "unit": "seconds"}
+                     for metric in TAIL_METRICS]
+            activity = record.get("interference")
+            if activity is not None:  # the rest of the machine while it timed (runner.py)
+                rows.append({**common, "metric": "tail_disturbed", "unit": "flag",
+                             "value": float(bool(activity.get("disturbed")))})
     rows += served_figures.rows(document, base) + wake_figures.rows(document, base)
     for figure in figures(document):
         rows.append({

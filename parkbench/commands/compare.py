@@ -20,6 +20,8 @@ def format_value(value, unit: str, noise=None) -> str:
 
 
 def verdict(row) -> str:
+    if isinstance(row.verdict, str) and row.verdict.startswith("not judged"):  # a disturbed side
+        return row.verdict if row.status.startswith("disturbed") else f"{row.verdict}; {row.status}"
     if row.status != "compared" and not row.status.startswith(("differ", "unstable")):
         return row.status  # only on one side, or a curve
     if row.significant is None or output.is_missing(row.significant):

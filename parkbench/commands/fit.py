@@ -48,6 +48,8 @@ def _source(row, served: bool) -> str:
                         "wake driver)")
     if not served and row["switch_run"]:
         source += f"; hand-off {row['primitive']} {row['placement']}, run {row['switch_run']}"
+        if row.get("switch_disturbed"):
+            source += " (disturbed: timed on a busy machine, no quiet run timed it)"
     return source
 
 

@@ -243,6 +243,17 @@ def _sweep(run_file, plan, child=None) -> int:
     _say(estimate.describe(estimate.phase_seconds(run_file.snapshot()), "took"))
     show.print_summary([run_file.path.parent], selection=selection, run_id=run_file.run_id,
                        interpreter=interpreter_key(run_file.interpreter))
-    for line in interference.warning(interference.disturbed_series(records["measurements"]), plan.grids):
+    for line in interference.warning(interference.disturbed_series(records["measurements"]), plan.grids,
+                                     _again(run_file, child)):
         _say(line)
     return 0
+
+
+def _again(run_file, child) -> str:
+    """The options a command that measures this run's series again keeps: its
+    interpreter, results folder and machine (a bare command would measure under
+    another interpreter, into another folder)."""
+    kept = f" --python {child.version_spec}" if child is not None else ""
+    if run_file.path.parent.parent.resolve() != Path("results").resolve():  # the default --output
+        kept += f" --output {run_file.path.parent.parent}"
+    return kept + f" --machine {run_file.path.parent.name}"

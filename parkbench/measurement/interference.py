@@ -140,7 +140,9 @@ def brief(why: str, limit: int = 64) -> str:
 _AGAIN = {"memory": ("their kernel and total figures will not replace sound ones", "--only memory"),
           "served": ("their rates may be the machine's, not the server's", "--only served"),
           "wakes": ("the loop's wake rate may be the machine's", "--only served"),
-          "check": ("the map check's verdict may be the machine's", "--only check")}
+          "check": ("the map check's verdict may be the machine's", "--only check"),
+          "switch": ("the hand-off may be the machine's; a quiet run's figure stays", "--only latency"),
+          "tail": ("the tail may be the machine's; a quiet run's figure stays", "--only latency")}
 
 
 def disturbed_series(measurements) -> list[dict]:
@@ -154,17 +156,21 @@ def disturbed_series(measurements) -> list[dict]:
         if kind in ("served", "wakes") and record.get("rates"):
             kind = "check"  # a map check: measured again by --only check
         if kind in _AGAIN and activity.get("disturbed"):
-            entry = found.setdefault((kind, record["model"], record["variant"]),
+            primitive = record.get("primitive") if kind in ("switch", "tail") else None
+            entry = found.setdefault((kind, record["model"], record["variant"], primitive),
                                      {"kind": kind, "model": record["model"], "variant": record["variant"],
-                                      "ns": [], "why": activity.get("why", "")})
-            entry["ns"].append(record["n"])
+                                      "primitive": primitive, "ns": [], "why": activity.get("why", "")})
+            # a hand-off round has no N: its round and placement say which
+            entry["ns"].append(f"{record.get('placement')} round {record.get('repeat', 0) + 1}"
+                               if kind == "switch" else record["n"])
     return list(found.values())
 
 
-def warning(series, grids) -> list[str]:
+def warning(series, grids, again: str = "") -> list[str]:
     """The lines ``run`` ends with when measurements were disturbed: which, why, what it
     costs, and the command that measures each series again (a memory series: its whole
-    grid, in fresh processes)."""
+    grid, in fresh processes; ``again``: the run's own options that command keeps, such
+    as ``--python 3.13t --output DIR``)."""
     if not series:
         return []
     lines = [f"warning: the rest of the machine disturbed {sum(len(s['ns']) for s in series)} "
@@ -172,12 +178,19 @@ def warning(series, grids) -> list[str]:
     for entry in series:
         kind = entry.get("kind", "memory")
         cost, only = _AGAIN[kind]
-        command = f"parkbench run {only} --models {entry['model']}:{entry['variant']}"
+        if kind == "switch":
+            command = f"parkbench run {only} --models {entry['model']} --primitives {entry['primitive']}"
+            label, what = f"{entry['model']}/{entry['primitive']}", ""
+        else:
+            command = f"parkbench run {only} --models {entry['model']}:{entry['variant']}"
+            label, what = f"{entry['model']}/{entry['variant']}", ("n=" if kind in ("memory", "tail") else "W=")
+        if kind == "tail":
+            command += f" --primitives {entry['primitive']}"
         if kind == "memory":
             grid = grids.get(f"{entry['model']}:{entry['variant']}") or sorted(set(entry["ns"]))
             command += f" --n {','.join(str(n) for n in grid)}"
-        what = "n" if kind == "memory" else "W"
-        lines.append(f"  {kind} {entry['model']}/{entry['variant']} {what}={', '.join(f'{n:,}' for n in entry['ns'])}: "
+        where = ", ".join(f"{n:,}" if isinstance(n, int) else n for n in entry["ns"])
+        lines.append(f"  {kind} {label} {what}{where}: "
                      f"{printable(entry['why'])}; {cost}")  # a resumed file's text: escaped
-        lines.append(f"    measure again on a quiet machine: {command}")
+        lines.append(f"    measure again on a quiet machine: {command}{again}")
     return lines

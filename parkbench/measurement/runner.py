@@ -30,7 +30,7 @@ from parkbench.core import protocol
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import OPTIONAL_FIELDS, FailureKind, Job, JobKind
 from parkbench.core.units import format_bytes
-from parkbench.measurement import lifeline, map_check_jobs, switchbench
+from parkbench.measurement import interference, lifeline, map_check_jobs, switchbench
 from parkbench.measurement.guard import available_bytes
 from parkbench.store import record_schema
 
@@ -212,6 +212,9 @@ def _outcome(job: Job, code: int, data: bytes, out: str, err: str, wall: float) 
     return record
 
 
+TIMED_HERE = (JobKind.SWITCH, JobKind.TAIL)  # the runner reads their window (interference.py)
+
+
 def _stop_reason(job: Job, failure: str | None = None) -> str:
     """Why the rest of ``job``'s series does not run."""
     where = f"round {job.repeat + 1}" if job.kind == JobKind.SWITCH else f"n={job.n:,}"
@@ -298,8 +301,13 @@ class Sweep:
                     continue
             command, round_file, adds = self._child(job)
             floor = self.guard.floor_bytes if self.guard is not None else None
+            # a hand-off timed: what the rest of the machine did meanwhile goes with it (a
+            # memory, served or wakes probe records its own window, inside the child)
+            before = interference.snapshot() if job.kind in TIMED_HERE else None
             outcome = run_child(job, self.plan.timeout_seconds, command, memory_floor=floor,
                                 env={"PARKBENCH_CHILD_RLIMITS": self.plan.child_rlimits})
+            if before is not None and not isinstance(outcome, Failure) and "interference" not in outcome:
+                adds = {**adds, "interference": interference.between(before, interference.snapshot())}
             if not isinstance(outcome, Failure):
                 outcome = self._checked(job, {**outcome, **adds})
             if isinstance(outcome, Failure):

@@ -46,8 +46,11 @@ def latency_table(frame, pipes=None):
     wide = wide.rename(columns=lambda placement: f"switch {placement}")
     for (machine, interpreter, model, primitive, placement), cv in spreads(frame).items():
         wide.loc[(machine, interpreter, model, primitive), f"cv {placement}"] = cv
-    runs = pd.concat([switch, frame[frame["metric"].isin(TAIL)]]).groupby(keys, sort=False).run_id.agg(
-        lambda ids: ", ".join(sorted(set(ids))))
+    timed = pd.concat([switch, frame[frame["metric"].isin(TAIL)]])
+    if "basis" in timed:  # a run kept for want of a quiet one (current.py) says so
+        timed = timed.assign(run_id=[run + (" (disturbed)" if basis == "disturbed" else "")
+                                     for run, basis in zip(timed.run_id, timed.basis)])
+    runs = timed.groupby(keys, sort=False).run_id.agg(lambda ids: ", ".join(sorted(set(ids))))
     tail = frame[frame["metric"].isin(["switch_p50", "switch_p99", "switch_p999", "switch_max"])]
     if not tail.empty:
         largest = tail[tail["n"] == tail.groupby(keys)["n"].transform("max")]
@@ -308,7 +311,9 @@ def render(wide, notes=(), latency=None, connections=None) -> str:
         "its cost per waiter at the smallest and the largest N measured, never as one slope.\n"
         "spread: standard deviation over mean of a hand-off's pyperf values, or of the medians\n"
         "of its three interleaved rounds if larger; unstable above 10% (pyperf's own\n"
-        "threshold): compare such figures only as ratios in one run.\n"
+        "threshold): compare such figures only as ratios in one run. A run marked (disturbed)\n"
+        "timed its hand-offs while the rest of the machine was busy: kept only where no quiet\n"
+        "run timed them, never replacing one.\n"
         "vs go: total/waiter, and same-core hand-off, over a goroutine's (go/chan, the measured\n"
         "reference; a connection over go/connections) on the same machine and interpreter. vs pipe: the same-core hand-off over\n"
         "its run's calibration (a one-byte pipe hand-off between two processes on one CPU,\n"
