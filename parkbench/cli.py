@@ -133,7 +133,8 @@ def _add_readers(commands) -> None:
     show.add_argument("results", nargs="?", default="results",
                       help="results folder, machine folder or run file (default results/)")
     show.add_argument("--format", choices=("table", "json"), default="table",
-                      help="table (default) or json: tidy records, one JSON object per line")
+                      help="table (default) or json: JSON Lines, one object per current "
+                           "figure, then one per checked map point (\"kind\": \"map_check\")")
 
     limits_cmd = commands.add_parser("limits", help="OS limits, the binding limit per model, and "
                                                     "each prediction checked against a measured ceiling")
@@ -156,7 +157,8 @@ def _add_readers(commands) -> None:
     comparison.add_argument("a", help="a run file, a machine folder, or a machine name")
     comparison.add_argument("b", help="the same, for the other side")
     comparison.add_argument("--results", default="results", help="where machine names live")
-    comparison.add_argument("--format", choices=("table", "json"), default="table")
+    comparison.add_argument("--format", choices=("table", "json"), default="table",
+                            help="table (default) or json: JSON Lines, one object per compared figure")
     comparison.add_argument("--interpreter-a", help="only A's figures of the interpreter this "
                                                     "names exactly (3.13.1, not 3.13.1t), else of "
                                                     "those whose label holds it, e.g. 3.12")

@@ -248,6 +248,20 @@ def test_check_records_stay_out_of_the_served_figures_and_the_newest_run_speaks(
     lines = [line for line in capsys.readouterr().out.splitlines() if "asyncio/connections" in line and "9,968" in line]
     assert [line.split()[6] for line in lines[:2]] == ["disagrees", "agrees"]
     assert any("the map overstates this edge" in line for line in lines)
+    # show's json: a record per checked point after the figures, with its verdict
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    checks = [record for record in records if record.get("kind") == "map_check"]
+    assert [(c["waiters"], c["held"], c["agrees"], c["run_id"]) for c in checks] == [
+        (9_968, False, False, "20260103T000000Z"), (9_968, False, True, "20260103T000000Z")]
+    assert records[-len(checks):] == checks and len(records) > len(checks)
+    # fit: the row of the checked edge says what the check found, and in which run
+    synthetic.write_run(tmp_path, "m", "20260102T000000",
+                        [synthetic.memory_record("asyncio", "connections", n) for n in (1_000, 3_000, 12_000)])
+    assert main(["fit", "--waiters", "1k", "--rate", "1k", "--results", str(tmp_path)]) == 0
+    row, = [line for line in capsys.readouterr().out.splitlines() if "asyncio/connections" in line]
+    assert ("map checked at W=9,968 (run 20260103T000000Z): 0.80x not held, 1.25x not held: "
+            "DISAGREES with the map") in row
 
 
 def test_a_run_file_with_malformed_checks_is_a_one_line_error(tmp_path):

@@ -7,7 +7,7 @@ beside it, the upper bound it is."""
 
 import math
 
-from parkbench.analysis import current, sizing
+from parkbench.analysis import current, map_checks, sizing
 from parkbench.commands import output
 from parkbench.core.errors import UserError
 from parkbench.core.units import format_bytes, format_count, parse_count, parse_size
@@ -38,6 +38,25 @@ def _rate(row) -> str:
     return f"{row['rate_at']:,.0f}" + ("*" if row["extrapolated"] else "")
 
 
+def _checked(figures, rows) -> dict:
+    """(machine, interpreter, model, variant) -> the newest map checks of its edge."""
+    found: dict = {}
+    for machine, interpreter in sorted({(row["machine"], row["interpreter"]) for row in rows}):
+        for check in map_checks.newest(figures, machine, interpreter):
+            found.setdefault((machine, interpreter, check["model"], check["variant"]), []).append(check)
+    return found
+
+
+def _check_text(checks) -> str:
+    """'; map checked at W=9,968 (run R): 0.80x held, 1.25x not held: agrees with the map'."""
+    if not checks:
+        return ""
+    points = ", ".join(f"{c['share']:.2f}x {'held' if c['held'] else 'not held'}" for c in checks)
+    agrees = all(c["agrees"] for c in checks)
+    return (f"; map checked at W={checks[0]['waiters']:,} (run {checks[0]['run_id']}): {points}: "
+            + ("agrees with the map" if agrees else "DISAGREES with the map (show says where)"))
+
+
 def _source(row, served: bool) -> str:
     source = f"memory run {row['memory_run']}"
     if row["edge_basis"]:
@@ -46,6 +65,7 @@ def _source(row, served: bool) -> str:
         source += ("; no served rate measured (parkbench run --only served)" if served
                    else "; no wake rate measured (parkbench run --only served measures the loops with a "
                         "wake driver)")
+    source += _check_text(row.get("checks"))
     if not served and row["switch_run"]:
         source += f"; hand-off {row['primitive']} {row['placement']}, run {row['switch_run']}"
         if row.get("switch_disturbed"):
@@ -88,6 +108,9 @@ def run(args) -> int:
         frame = frame[frame.machine == args.machine]
     profiles = sizing.profiles(frame, machine_cores(figures))
     rows = sizing.answer(profiles, waiters, rate)
+    checked = _checked(figures, rows)
+    for row in rows:  # each edge a check confirmed or refuted says so, with its run
+        row["checks"] = checked.get((row["machine"], row["interpreter"], row["model"], row["variant"]), [])
     if not rows:
         raise UserError("no model has both a total per waiter and a hand-off time or measured rate "
                         "in these results; run 'parkbench run' first")

@@ -30,6 +30,12 @@ def json_lines(frame) -> None:
         sys.stdout.write(json.dumps(clean) + "\n")
 
 
+def json_records(records) -> None:
+    """One JSON object per record (plain dicts) on stdout, after ``json_lines``' rows."""
+    for record in records:
+        sys.stdout.write(json.dumps({key: _plain(value) for key, value in record.items()}) + "\n")
+
+
 def is_missing(value) -> bool:
     import pandas as pd
 

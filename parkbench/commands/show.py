@@ -124,6 +124,15 @@ def checks_text(current) -> str:
     return "\n".join(lines)
 
 
+def check_records(current) -> list[dict]:
+    """A JSON record per checked map point of each machine's newest checks (``kind``
+    "map_check"), after the figures' rows: the verdicts the table prints."""
+    keys = ("model", "variant", "waiters", "offered", "share", "held", "criterion", "predicted",
+            "agrees", "achieved", "p99", "rounds", "disturbed", "interpreter", "run_id")
+    return [{"kind": "map_check", "machine": machine, **{key: row.get(key) for key in keys}}
+            for machine in sorted(set(current.frame.machine)) for row in map_checks.newest(current, machine)]
+
+
 def print_summary(paths, selection=None, run_id=None, interpreter=None) -> None:
     """The summary of ``paths``; with ``selection`` ((model, variant) pairs) only their
     rows, and only the latency of run ``run_id``: what a run just measured, read as the
@@ -152,6 +161,7 @@ def run(args) -> int:
         figures = current.load([args.results])
         output.set_aside(figures.set_aside)
         output.json_lines(figures.frame)
+        output.json_records(check_records(figures))
         return 0
     print_summary([args.results])
     return 0
