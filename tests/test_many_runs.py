@@ -11,25 +11,41 @@ from parkbench.analysis import current, tidy
 from tests import synthetic
 
 
-def _rows_scanned(tmp_path, runs: int, monkeypatch) -> int:
+def _rows_scanned(tmp_path, runs: int, monkeypatch, served: bool = False) -> int:
     """Rows that boolean masks scan while ``current.select`` chooses from ``runs`` runs
-    of one model (each sound, three N)."""
-    folder = tmp_path / f"{runs}-runs"
+    of one model (each sound, three N); with ``served``, each run has a served record
+    too, and only the scans of choosing its served run are counted."""
+    from tests.builders import searched_record
+
+    folder = tmp_path / f"{runs}-runs{'-served' if served else ''}"
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for index in range(runs):
         records = [synthetic.memory_record("asyncio", "event", n) for n in (1_000, 10_000, 100_000)]
+        if served:
+            records.append(searched_record("asyncio", "event", 1_000, 90_000, 60_000, 20e-6))
         synthetic.write_run(folder, "m", start + timedelta(hours=index), records)
     frame, found = tidy.load_runs(folder)
     scanned = [0]
+    counting_now = [not served]  # served: only while the served (and wake) run is chosen
     real = pd.DataFrame.__getitem__
 
     def counting(self, key):
-        if isinstance(key, (pd.Series, list)) or str(getattr(key, "dtype", "")) == "bool":
+        if counting_now[0] and (isinstance(key, (pd.Series, list)) or str(getattr(key, "dtype", "")) == "bool"):
             scanned[0] += len(self)
         return real(self, key)
 
+    def choosing(*args, **kwargs):
+        counting_now[0] = True
+        try:
+            return real_choose(*args, **kwargs)
+        finally:
+            counting_now[0] = False
+
+    real_choose = current.choose_served
     with monkeypatch.context() as patch:
         patch.setattr(pd.DataFrame, "__getitem__", counting)
+        if served:
+            patch.setattr(current, "choose_served", choosing)
         chosen = current.select(frame, found)
     assert set(chosen.frame[chosen.frame.metric == "rss_per_waiter"].run_id) == {
         (start + timedelta(hours=runs - 1)).strftime("%Y%m%dT%H%M%SZ")}  # the newest sound one
@@ -40,4 +56,11 @@ def test_choosing_from_k_runs_scans_rows_linear_in_k(tmp_path, monkeypatch):
     few, many = _rows_scanned(tmp_path, 8, monkeypatch), _rows_scanned(tmp_path, 32, monkeypatch)
     # 4x the runs: 4x the rows to scan, plus slack for per-key work; one filter of the
     # whole table per run would scan 16x
+    assert many <= 5 * few, (few, many)
+
+
+def test_choosing_served_figures_from_k_runs_scans_rows_linear_in_k(tmp_path, monkeypatch):
+    # served_figures.choose filtered the key's rows once per run (issue 37, item 9)
+    few = _rows_scanned(tmp_path, 16, monkeypatch, served=True)
+    many = _rows_scanned(tmp_path, 64, monkeypatch, served=True)
     assert many <= 5 * few, (few, many)

@@ -36,13 +36,14 @@ COMMANDS = {
 }
 
 
-def small_run(source: Path) -> dict:
+def small_run(source: Path, kind: str = "memory") -> dict:
     """One model/variant of ``source``: its memory points and figures, and its model's
-    hand-off figures; no switch or tail records (they name pyperf files)."""
+    hand-off figures (or with ``kind`` "served", its served records: the knee search's
+    steps); no switch or tail records (they name pyperf files)."""
     document = json.loads(source.read_text())
-    first = next(r for r in document["measurements"] if r["kind"] == "memory")
+    first = next(r for r in document["measurements"] if r["kind"] == kind)
     model, variant = first["model"], first["variant"]
-    document["measurements"] = [r for r in document["measurements"] if r["kind"] == "memory"
+    document["measurements"] = [r for r in document["measurements"] if r["kind"] == kind
                                 and (r["model"], r["variant"]) == (model, variant)]
     document["figures"] = [f for f in document["figures"] if f["model"] == model
                            and (f["variant"] == variant or f["metric"].startswith("switch_latency"))]
@@ -87,13 +88,15 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="1000,3000,10000", help="comma list of file counts")
     parser.add_argument("--commands", default="show,fit", help="comma list of: show, fit, compare")
     parser.add_argument("--source", type=Path, default=SOURCE, help="the run file to copy from")
+    parser.add_argument("--kind", choices=("memory", "served"), default="memory",
+                        help="the records copied: a memory series (default) or a served one")
     parser.add_argument("--profile", action="store_true", help="print cProfile's hot spots")
     parser.add_argument("--tree", type=Path, default=ROOT,
                         help="a folder holding the parkbench package to time, e.g. an older "
                              "commit's (git archive COMMIT parkbench | tar -x -C DIR); "
                              "default: this checkout")
     args = parser.parse_args(argv)
-    document = small_run(args.source)
+    document = small_run(args.source, args.kind)
     commands = args.commands.split(",")
     print(f"copies of {args.source.name} ({len(document['measurements'])} points, "
           f"{len(document['figures'])} figures) per run file")
