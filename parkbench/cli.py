@@ -42,7 +42,7 @@ def _positive_float(text: str) -> float:
 
 def _seconds(text: str) -> float:
     try:
-        return parse_seconds(text, "--slo")
+        return parse_seconds(text, "the SLO")  # argparse names the option itself
     except UserError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -51,3 +51,11 @@ def test_an_earlier_whole_benchmark_counts_one_round_share(tmp_path):
     phases = estimate.plan_seconds(rounds, tmp_path / "m", None, None, "rigorous", switch_rounds=3)
     assert phases["switch"] == pytest.approx(36.0)  # three rounds of 12 s, not of 36 s
     assert phases["_models"] == {"asyncio": pytest.approx(36.0)}
+
+
+def test_a_run_where_nothing_ran_says_so_without_empty_parentheses():
+    from parkbench.measurement import estimate
+
+    text = estimate.describe({"_models": {}}, "took")
+    assert "()" not in text and text.startswith("took: 0")
+    assert estimate.describe({"memory": 30.0}, "took") == "took: 30 s (memory 30 s)"

@@ -112,8 +112,8 @@ def test_fit_command_answers_one_workload(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--waiters", "lots", "--rate", "5"], "N must be a positive whole number"),
-    (["--waiters", "5", "--rate", "-3"], "N must be a whole number (0 or more)"),
+    (["--waiters", "lots", "--rate", "5"], "--waiters must be a positive whole number"),
+    (["--waiters", "5", "--rate", "-3"], "--rate must be a whole number (0 or more)"),
     (["--waiters", "5", "--rate", "5", "--memory", "big"], "a size must be"),
     (["--waiters", "5", "--rate", "5", "--machine", "nosuch"], "unknown machine 'nosuch'"),
 ])

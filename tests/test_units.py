@@ -2,7 +2,14 @@
 import pytest
 
 from parkbench.core.errors import UserError
-from parkbench.core.units import format_bytes, format_seconds, parse_count, parse_count_list, parse_size
+from parkbench.core.units import (
+    format_bytes,
+    format_seconds,
+    parse_count,
+    parse_count_list,
+    parse_seconds,
+    parse_size,
+)
 
 
 @pytest.mark.parametrize("text, value", [
@@ -59,3 +66,32 @@ def test_sizes_follow_si_and_iec_exactly():
     assert parse_size("4GiB") == 4 * 2**30
     assert parse_size("512MiB") == 512 * 2**20
     assert parse_size("4096") == 4096
+
+
+@pytest.mark.parametrize("parse, text", [
+    (parse_seconds, "٥ms"),    # an Arabic-Indic five: int() and \d take it, the options must not
+    (parse_seconds, "５ms"),    # a fullwidth five
+    (parse_count, "１０k"),
+    (parse_size, "٤GiB"),
+])
+def test_digits_of_other_scripts_are_refused_not_read_as_numbers(parse, text):
+    with pytest.raises(UserError, match="not '"):
+        parse(text)
+
+
+def test_a_run_id_of_other_digits_is_no_run_id():
+    from parkbench.store.schema import RUN_ID
+
+    assert RUN_ID.fullmatch("20261207T014159Z") and not RUN_ID.fullmatch("٢٠٢٦١٢٠٧T014159Z")
+
+
+@pytest.mark.parametrize("reason", ["/r/m/x.json is 209,726,151 bytes, more than a run file may be",
+                                    "/r/m/x.json: not JSON", "is 209,726,151 bytes"])
+def test_a_set_aside_file_is_named_once_and_followed_by_a_colon(reason):
+    from pathlib import Path
+
+    from parkbench.store.run_reader import SetAside
+
+    text = SetAside(Path("/r/m/x.json"), reason).text()
+    assert text.startswith("/r/m/x.json: ") and text.count("/r/m/x.json") == 1
+    assert text.endswith(reason.split("x.json")[-1].lstrip(": "))

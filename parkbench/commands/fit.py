@@ -95,8 +95,8 @@ def _table(rows, served: bool, waiters: int) -> list[str]:
 
 
 def run(args) -> int:
-    waiters = parse_count(args.waiters)
-    rate = parse_count(args.rate, allow_zero=True)
+    waiters = parse_count(args.waiters, what="--waiters")
+    rate = parse_count(args.rate, allow_zero=True, what="--rate")
     memory = parse_size(args.memory) if args.memory is not None else None
     figures = current.load(args.results, memory_bytes=memory)
     output.set_aside(figures.set_aside)

@@ -59,7 +59,7 @@ class Model:
 
 
 THREAD_STACK_MIN = 32 * 1024  # threading.stack_size() refuses less
-_STACK_VARIANT = re.compile(r"^stack-(\d+)([km]?)$")
+_STACK_VARIANT = re.compile(r"^stack-([0-9]+)([km]?)$")
 
 
 def stack_variant_bytes(variant: str) -> int | None:

@@ -11,7 +11,8 @@ from parkbench.core.errors import UserError
 
 _SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}
 MAX_COUNT = 10**15
-_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*$")
+# [0-9], never \d: \d takes every script's digits ('٥ms' read as 5 ms, issue 37)
+_COUNT = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgG]?)\s*$")
 
 
 def is_finite_number(value) -> bool:
@@ -22,12 +23,13 @@ def is_finite_number(value) -> bool:
     return isinstance(value, int) or math.isfinite(value)
 
 
-def parse_count(text: str, allow_zero: bool = False) -> int:
+def parse_count(text: str, allow_zero: bool = False, what: str = "N") -> int:
     """``"10k"`` -> 10000, ``"1.5M"`` -> 1500000; positive whole numbers only (or zero,
-    with ``allow_zero``), at most ``MAX_COUNT``."""
+    with ``allow_zero``), at most ``MAX_COUNT``; ``what`` names it in the error (an
+    option such as ``--waiters``)."""
     kind = "a whole number (0 or more)" if allow_zero else "a positive whole number"
     match = _COUNT.fullmatch(str(text))
-    rule = f"N must be {kind} such as 100, 10k or 1M, at most {MAX_COUNT:,}, not {text!r}"
+    rule = f"{what} must be {kind} such as 100, 10k or 1M, at most {MAX_COUNT:,}, not {text!r}"
     if not match:
         raise UserError(rule)
     number, suffix = match.groups()
@@ -45,7 +47,7 @@ def parse_count_list(text: str) -> list[int]:
     return [parse_count(item) for item in items]
 
 
-_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(?:([kKmMgGtT])(i?)([bB]?))?\s*")
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(?:([kKmMgGtT])(i?)([bB]?))?\s*")
 _SIZE_POWERS = {"k": 1, "m": 2, "g": 3, "t": 4}
 MAX_SIZE = 2**62
 
@@ -92,7 +94,7 @@ def format_bytes(value: float) -> str:
     return f"{sign}{value:.3g} {unit}"
 
 
-_SECONDS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|ms|us|µs)?\s*$")
+_SECONDS = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(s|ms|us|µs)?\s*$")
 
 
 def parse_seconds(text: str, what: str = "a time") -> float:

@@ -137,8 +137,9 @@ def _minutes(seconds: float) -> str:
 def describe(phases: dict, verb: str = "estimate") -> str:
     parts = {kind: seconds for kind, seconds in phases.items() if not kind.startswith("_")}
     total = sum(parts.values())
-    text = f"{verb}: {_minutes(total)} (" + ", ".join(
-        f"{kind} {_minutes(seconds)}" for kind, seconds in sorted(parts.items())) + ")"
+    text = f"{verb}: {_minutes(total)}"
+    if parts:  # nothing ran (every job skipped): no empty "()"
+        text += " (" + ", ".join(f"{kind} {_minutes(seconds)}" for kind, seconds in sorted(parts.items())) + ")"
     if "_models" in phases:
         text += "; by workload: " + ", ".join(
             f"{model} {_minutes(seconds)} ({seconds / total:.0%})"

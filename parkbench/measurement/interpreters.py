@@ -36,9 +36,9 @@ MIN_VERSION = (3, 11)
 # what each model's children need beyond psutil and pyperf (every model needs those)
 MODEL_PACKAGES = {"gevent": ("gevent",), "uvloop": ("uvloop",)}
 BASE_PACKAGES = ("psutil", "pyperf")
-_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
+_VERSION = re.compile(r"^([0-9]+)\.([0-9]+)(?:\.([0-9]+))?(t?)$")
 # platform.python_version() of a release or pre-release: 3.12.1, 3.13.0rc1, 3.14.0a2+
-_RELEASE = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}(?:(?:a|b|rc)\d{1,3})?\+?")
+_RELEASE = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:(?:a|b|rc)[0-9]{1,3})?\+?")
 INSTALL_TIMEOUT_SECONDS = 900.0
 MAX_MARKER_BYTES = 2**20
 
@@ -87,7 +87,7 @@ def resolve(spec: str) -> Path:
         if not versions.is_dir():
             continue
         for folder in versions.iterdir():
-            name = re.match(r"^(\d+)\.(\d+)\.(\d+)(t?)$", folder.name)
+            name = re.match(r"^([0-9]+)\.([0-9]+)\.([0-9]+)(t?)$", folder.name)
             if not name or (name[1], name[2], name[4]) != (major, minor, threaded):
                 continue
             if micro is not None and name[3] != micro:
@@ -232,8 +232,8 @@ def _run(command, failure: str) -> None:
 # pip's own framing, never the reason: its notes, warnings, the "subprocess exited" banner,
 # the box it draws around a build's output
 _BOILERPLATE = re.compile(r"^(note:|hint:|WARNING:|error: subprocess-exited-with-error|[×│╰]|\[end of output\]"
-                          r"|\[\d+ lines of output\])")
-_REASONS = (re.compile(r"^\S+:\d+(:\d+)?: (fatal )?error: "),            # the compiler's first error
+                          r"|\[[0-9]+ lines of output\])")
+_REASONS = (re.compile(r"^\S+:[0-9]+(:[0-9]+)?: (fatal )?error: "),            # the compiler's first error
             re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit): "),     # a Python exception (a setup script's)
             re.compile(r"^ERROR: "),                                    # pip's own (no such version...)
             re.compile(r"^error: "))                                     # a build tool's

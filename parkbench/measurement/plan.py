@@ -269,5 +269,5 @@ def _whole(value, low: int, high: int) -> bool:
 def _version(value) -> bool:
     import re
 
-    return isinstance(value, str) and re.fullmatch(r"\d+\.\d+(\.\d+)?t?", value) is not None
+    return isinstance(value, str) and re.fullmatch(r"[0-9]+\.[0-9]+(\.[0-9]+)?t?", value) is not None
 

@@ -56,7 +56,7 @@ RUN_SCHEMA = "parkbench-run"
 MACHINE_SCHEMA = "parkbench-machine"
 SCHEMA_VERSION = 5
 MACHINE_SCHEMA_VERSION = 2
-RUN_ID = re.compile(r"\A\d{8}T\d{6}Z(-\d{1,4})?\Z")
+RUN_ID = re.compile(r"\A[0-9]{8}T[0-9]{6}Z(-[0-9]{1,4})?\Z")
 
 
 # --- checks ----------------------------------------------------------------------------
