@@ -45,7 +45,7 @@ def test_a_newer_version_is_refused_in_one_line(tmp_path, capsys):
     path.write_text(json.dumps(document))
     assert main(["show", str(tmp_path)]) == 0  # set aside, named; the other runs answer
     err = capsys.readouterr().err
-    assert err.startswith(f"parkbench: skipped {path} has schema version {SCHEMA_VERSION + 1}, newer than this parkbench reads ({SCHEMA_VERSION})")
+    assert err.startswith(f"parkbench: skipped: {path} has schema version {SCHEMA_VERSION + 1}, newer than this parkbench reads ({SCHEMA_VERSION})")
     assert len(err.strip().splitlines()) == 1
     assert main(["check", str(tmp_path)]) == 2
 

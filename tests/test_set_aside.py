@@ -39,7 +39,7 @@ def _skipped_line(err: str, folder) -> str:
     """The stderr of a command that set the bad file aside: that one line."""
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"parkbench: skipped {_bad(folder)}"), lines[0]
+    assert lines[0].startswith(f"parkbench: skipped: {_bad(folder)}"), lines[0]
     assert "measurements[0].n is -5 but its job's is 10" in lines[0], lines[0]
     return lines[0]
 
@@ -181,7 +181,7 @@ def test_a_symlinked_run_file_is_set_aside_in_one_line(plain, tmp_path, capsys):
     assert main(["show", str(plain)]) == 0
     captured = capsys.readouterr()
     assert captured.out.replace(str(plain), "{folder}") == expected
-    assert captured.err.strip() == (f"parkbench: skipped {link} is a symbolic link, not a regular "
+    assert captured.err.strip() == (f"parkbench: skipped: {link} is a symbolic link, not a regular "
                                     f"file (a results file is never read through a link: put the "
                                     f"file itself there)")
     assert main(["check", str(plain)]) == 2
@@ -210,7 +210,7 @@ def test_a_fifo_among_good_run_files_is_set_aside_without_hanging(plain, tmp_pat
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert captured.out.replace(str(plain), "{folder}") == expected
-    assert captured.err.strip() == f"parkbench: skipped {fifo} is not a regular file"
+    assert captured.err.strip() == f"parkbench: skipped: {fifo} is not a regular file"
     assert capsys.readouterr().out.startswith(f"bad: {fifo} is not a regular file")
 
 
@@ -246,7 +246,7 @@ def test_a_second_file_of_one_run_is_set_aside_naming_both(plain, tmp_path, caps
     captured = capsys.readouterr()
     assert captured.out.replace(str(plain), "{folder}") == expected
     assert captured.err.strip().splitlines() == [
-        f"parkbench: skipped {path}: run {GOOD_A} of machine fixture-a again; it is read from "
+        f"parkbench: skipped: {path}: run {GOOD_A} of machine fixture-a again; it is read from "
         f"{original} (a run counts once: remove one of the two)" for path in (copy, link)]
     assert main(["check", str(plain)]) == 2
     out = capsys.readouterr().out.splitlines()

@@ -166,7 +166,7 @@ def test_fuzzed_run_files_give_exit_0_or_one_line_exit_2(tmp_path, capsys):
         if status == 2:
             assert len(captured.err.strip().splitlines()) == 1, (case, captured.err)
         else:  # a fuzzed file set aside: one line naming it
-            assert all(line.startswith(f"parkbench: skipped {path}")
+            assert all(line.startswith(f"parkbench: skipped: {path}")
                        for line in captured.err.strip().splitlines()), (case, captured.err)
         outcomes[status] += 1
         if status == 0 and not captured.err and rendered < 6:

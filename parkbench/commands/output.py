@@ -18,9 +18,9 @@ def write(text: str) -> None:
 
 def set_aside(refused_files) -> None:
     """One line on stderr per run file a reader set aside (``run_reader.SetAside``),
-    naming it and what is wrong: ``parkbench: skipped <file>: <reason>``."""
+    naming it and what is wrong: ``parkbench: skipped: <file>: <reason>`` (or ``<file> is ...``)."""
     for refused in refused_files:
-        print(f"parkbench: skipped {printable(refused.text())}", file=sys.stderr, flush=True)
+        print(f"parkbench: skipped: {printable(refused.text())}", file=sys.stderr, flush=True)
 
 
 def json_lines(frame) -> None:

@@ -35,10 +35,9 @@ class SetAside:
 
     def text(self) -> str:
         """``<path>: <what is wrong>`` (the reason as the reader gave it)."""
-        reason = self.reason
-        if reason.startswith(str(self.path)):  # "X.json is 209,726,151 bytes, ...": the path once
-            reason = reason[len(str(self.path)):].lstrip(": ")
-        return f"{self.path}: {reason}"
+        if self.reason.startswith(str(self.path)):
+            return self.reason
+        return f"{self.path}: {self.reason}"
 
 
 class FirstOfEachRun:
