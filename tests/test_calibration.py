@@ -50,3 +50,37 @@ def test_the_calibration_runs_in_a_child_and_gives_both_figures():
     assert measured is not None and measured["repeats"] == calibration_child.REPEATS
     assert 0 < measured["python_loop_ns"] < 10_000
     assert 1e-8 < measured["pipe_one_way_seconds"] < 1e-2
+
+
+HUNG_CEILING = """#!/bin/sh
+# a ceiling child whose echo server (here: a sleeper in its group) outlives it, and which hangs
+sleep 300 &
+echo $! > "{pid_file}"
+exec sleep 300
+"""
+
+
+def test_a_hung_generator_ceiling_ends_at_the_run_s_timeout_with_its_echo_server(tmp_path):
+    import os
+    import time
+
+    pid_file = tmp_path / "echo.pid"
+    fake = tmp_path / "python"
+    fake.write_text(HUNG_CEILING.format(pid_file=pid_file))
+    fake.chmod(0o755)
+    started = time.monotonic()
+    assert measured_calibration.generator_ceiling(str(fake), {}, timeout=1.0) is None
+    assert time.monotonic() - started < 10          # the run's --timeout, not 120 s
+    echo = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # killed with its group; reaped by init meanwhile
+        try:
+            with open(f"/proc/{echo}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(echo, 9)
+        raise AssertionError("the ceiling's echo server outlived it")

@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 
+from parkbench.measurement import lifeline
 from parkbench.store import loadgen_output
 
 TIMEOUT_SECONDS = 60.0
@@ -30,19 +31,33 @@ def _tied_env() -> dict:
     return dict(os.environ, PARKBENCH_RUNNER_PID=str(os.getpid()))
 
 
-def generator_ceiling(python: str | None, settings: dict) -> dict | None:
+def generator_ceiling(python: str | None, settings: dict, timeout: float = 120.0) -> dict | None:
     """The load generator's closed-loop peak against its own echo server, in a fresh
-    child (``probes/served_load.py``), or ``None`` if it failed (then no served figure is
-    flagged as the generator's, and the run says so)."""
+    child (``probes/served_load.py``), or ``None`` if it failed or outlived ``timeout``
+    (the run's ``--timeout``; then no served figure is flagged as the generator's, and the
+    run says so). The child runs in a session of its own, and the whole session (its
+    echo server, its generator) is killed when it ends, however it ends: a timeout of
+    ``subprocess.run`` kills the direct child only, and the echo server kept listening."""
     try:
-        done = subprocess.run([python or sys.executable, "-m", "parkbench.measurement.probes.served_load",
-                               "--ceiling", json.dumps(settings, sort_keys=True)],
-                              capture_output=True, text=True, timeout=120, env=_tied_env())
-        if done.returncode == 0:
-            return json.loads(done.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
-        pass
-    return None
+        child = subprocess.Popen([python or sys.executable, "-m", "parkbench.measurement.probes.served_load",
+                                  "--ceiling", json.dumps(settings, sort_keys=True)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=_tied_env(), start_new_session=True)
+    except OSError:
+        return None
+    try:
+        out, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:  # Ctrl-C of the runner and a timeout alike: nothing of it left running
+        lifeline.kill_group(child.pid)
+        if child.returncode is None:
+            child.kill()
+            child.communicate()
+    try:
+        return json.loads(out.strip().splitlines()[-1]) if child.returncode == 0 else None
+    except (ValueError, IndexError):
+        return None
 
 
 def measure(python: str | None = None) -> dict | None:

@@ -132,9 +132,15 @@ def ceiling(binary, chosen: dict) -> dict:
     it (``served.GENERATOR_BOUND_SHARE``)."""
     where = placement(sorted(os.sched_getaffinity(0)))
     limit = _plan_seconds(chosen, 0)
+    parent = os.getpid()
+
+    def placed_and_tied():  # on the server CPUs, and dead with this child however it ends
+        os.sched_setaffinity(0, where["server_cpus"])
+        lifeline.die_with_parent(parent)
+
     echo = subprocess.Popen([str(binary), "-echo", "127.0.0.1:0", "-max-seconds", f"{limit + 5:g}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: os.sched_setaffinity(0, where["server_cpus"]))
+                            preexec_fn=placed_and_tied)
     try:
         assert echo.stdout is not None
         listening = json.loads(echo.stdout.readline() or "{}").get("listening", "")
