@@ -84,3 +84,30 @@ def test_a_hung_generator_ceiling_ends_at_the_run_s_timeout_with_its_echo_server
     else:
         os.kill(echo, 9)
         raise AssertionError("the ceiling's echo server outlived it")
+
+
+def _ceiling(**closed):
+    from tests.builders import closed_run
+
+    run = closed_run(50_000)
+    run["closed"].update(closed)
+    return {"settings": {}, "placement": {}, "closed_run": run, "server_cpu_seconds": 1.0,
+            "server_cpu_requests": 50_000}
+
+
+@pytest.mark.parametrize("closed, problem", [
+    ({}, ""),
+    # the issue's: its echo server killed midway (interval rates 49,595 ... 9,895, 0; 16 errors)
+    ({"errors": 16, "count": 49_984, "achieved": 49_984, "interval_rates": [49_595, 58_695, 60_120, 9_895, 0]},
+     "16 errors and 0 timeouts"),
+    ({"interval_rates": [50_000, 52_000, 20_000], "interval_seconds": 1.0, "seconds": 3.0, "count": 150_000},
+     "its one-second rates fell to 20,000/s against a median of 50,000/s"),
+])
+def test_a_ceiling_that_was_not_steady_is_no_ceiling(closed, problem):
+    from parkbench.analysis import served_figures
+
+    found = _ceiling(**closed)
+    assert measured_calibration.ceiling_problem(found) == problem
+    expected = None if problem else found["closed_run"]["closed"]["achieved"]
+    assert measured_calibration.ceiling_rate(found) == expected
+    assert served_figures.ceiling_peak({"generator_ceiling": found}) == expected

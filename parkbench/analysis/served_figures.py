@@ -73,7 +73,8 @@ def ceiling_peak(document: dict) -> float | None:
     if not found:
         return None
     run = loadgen_output.parse(found["closed_run"])
-    return run.closed.achieved if run.closed is not None else None
+    # a ceiling cut short (its echo server stopped, the run interrupted) is no ceiling
+    return run.closed.achieved if run.closed is not None and not loadgen_output.unsteady(run.closed) else None
 
 
 def floor_misses(document: dict, slo_seconds: float) -> tuple[int, int]:

@@ -225,8 +225,9 @@ def _sweep(run_file, plan, child=None) -> int:
                                                                      plan.timeout_seconds))
     ceiling = calibration.ceiling_rate(run_file.generator_ceiling())
     if any(job.kind == "served" for job in jobs) and not ceiling:
-        _say("the load generator's own ceiling could not be measured: no served rate will be marked "
-             "generator-bound in this run")
+        why = calibration.ceiling_problem(run_file.generator_ceiling())
+        _say(f"the load generator's own ceiling could not be measured ({why}): no served rate will "
+             f"be marked generator-bound in this run")
     if ceiling:  # a served job's search stops short of what the generator itself can do
         sweep.served_context["generator_ceiling"] = ceiling
     try:

@@ -75,9 +75,20 @@ def measure(python: str | None = None) -> dict | None:
 
 
 def ceiling_rate(found: dict | None) -> float | None:
-    """The generator's closed-loop peak (requests/s) of a ceiling measurement, or None."""
+    """The generator's closed-loop peak (requests/s) of a ceiling measurement, or None:
+    none measured, or one that was not steady (``loadgen_output.unsteady``)."""
+    if found is None or ceiling_problem(found):
+        return None
+    closed = loadgen_output.parse(found["closed_run"]).closed
+    return closed.achieved if closed is not None else None
+
+
+def ceiling_problem(found: dict | None) -> str:
+    """Why a ceiling measurement cannot be used ('' when it can)."""
     try:
         closed = loadgen_output.parse(found["closed_run"]).closed if found else None
     except (ValueError, KeyError, TypeError):
-        return None
-    return closed.achieved if closed is not None and closed.achieved > 0 else None
+        return "its output is not the generator's"
+    if closed is None:
+        return "not measured"
+    return loadgen_output.unsteady(closed)

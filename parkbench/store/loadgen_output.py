@@ -136,6 +136,27 @@ def _phase(value, kind: type[P], where: str) -> P:
     return phase
 
 
+# a closed-loop interval below this share of the phase's median: the run was cut short
+STEADY_SHARE = 0.5
+
+
+def unsteady(phase: Phase) -> str:
+    """Why a closed-loop phase cannot stand for a steady rate ('' if it can): errors or
+    timeouts (its server stopped answering), or an interval far below the phase's median
+    (stopped, killed or stalled midway). The generator's ceiling is one such phase."""
+    import statistics
+
+    if phase.errors or phase.timeouts:
+        return f"{phase.errors:,} errors and {phase.timeouts:,} timeouts"
+    rates = phase.interval_rates
+    if len(rates) >= 2:
+        median = statistics.median(rates)
+        if median <= 0 or min(rates) < STEADY_SHARE * median:
+            return (f"its one-second rates fell to {min(rates):,.0f}/s against a median of "
+                    f"{median:,.0f}/s")
+    return "" if phase.achieved > 0 else "no request answered"
+
+
 def parse(document: object) -> Run:
     """The generator's output, checked; ``ValueError`` naming the first broken rule."""
     names = [field.name for field in fields(Run)]
