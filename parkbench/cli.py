@@ -73,10 +73,12 @@ def _add_run(commands) -> None:
     run = commands.add_parser("run", help="run a sweep, store results, print a summary")
     # the options of a run's plan: a resumed run keeps its stored plan and refuses them
     sweep = run.add_argument_group("the sweep's plan (refused with --resume)")
-    sweep.add_argument("--models", help="comma list of MODEL (all its variants) or MODEL:VARIANT, "
-                                        "or 'all' (default: the quick sweep's variants)")
+    sweep.add_argument("--models", help="comma list of MODEL (the variants the default sweep runs "
+                                        "for it), MODEL:all (every variant), MODEL:VARIANT, or 'all' "
+                                        "(default: the quick sweep's variants)")
     sweep.add_argument("--n", metavar="N,N,...", help="comma list of N for every selected model, e.g. 1k,10k,100k "
-                                   "(default: each model's quick grid)")
+                                   "(default: each model's quick grid); with --only served, the W "
+                                   "of the served and wake jobs")
     sweep.add_argument("--repeat", type=_positive_int,
                        help="fresh children per N, 1 to 100 (default 1)")
     run.add_argument("--output", default="results", help="results folder (default results/)")

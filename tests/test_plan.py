@@ -26,9 +26,12 @@ def _stored(**changes) -> dict:
 # --- selections and grids ----------------------------------------------------------------
 
 
-def test_a_bare_model_selects_all_its_variants_or_its_default():
-    assert selection.parse_selection("subprocess") == [("subprocess", v) for v in
-                                                 ("fork", "exec", "forkserver", "spawn", "sleep", "connections")]
+def test_a_bare_model_selects_the_default_sweep_s_variants_and_model_all_every_one():
+    # 'asyncio' once meant all six variants, 100k reuseport connections among them (issue 37)
+    assert selection.parse_selection("asyncio") == [("asyncio", "event"), ("asyncio", "connections")]
+    assert selection.parse_selection("subprocess") == [("subprocess", v) for v in ("fork", "exec", "connections")]
+    assert selection.parse_selection("subprocess:all") == [("subprocess", v) for v in
+                                                     ("fork", "exec", "forkserver", "spawn", "sleep", "connections")]
     assert selection.parse_selection("subprocess", bare_model_default=True) == [("subprocess", "fork")]
     assert selection.parse_selection(None) == [(m, v) for chosen in (suite.QUICK_VARIANTS, suite.QUICK_CONNECTIONS)
                                           for m, vs in chosen.items() for v in vs]
@@ -301,3 +304,20 @@ def test_a_run_file_copied_under_another_name_is_not_resumed(tmp_path):
     args = build_parser().parse_args(["run", "--resume", str(copy), "--output", str(tmp_path)])
     with pytest.raises(UserError, match="holds run 20260101T000000Z: a run file is named by its run id"):
         run._reopen_run(args)
+
+
+def test_n_with_only_served_is_the_w_of_the_served_and_wake_jobs():
+    from parkbench.cli import build_parser
+
+    def planned(*argv):
+        return plan.RunPlan.from_args(build_parser().parse_args(["run", *argv]))
+
+    # one W is a served grid (a memory grid would need three N: that error named threads:condition)
+    one = planned("--only", "served", "--n", "100")
+    assert set(one.served_grids.values()) == {(100,)} and set(one.wake_grids.values()) == {(100,)}
+    chosen = planned("--only", "served", "--n", "10000,100,1000,100", "--models", "asyncio:connections")
+    assert chosen.served_grids == {"asyncio:connections": (100, 1_000, 10_000)}
+    # without --only served, --n stays the memory grid, and the served W the default sweep's
+    both = planned("--n", "100,1000,10000", "--models", "asyncio:connections")
+    assert both.grids == {"asyncio:connections": (100, 1_000, 10_000)}
+    assert both.served_grids == {"asyncio:connections": suite.SERVED_GRID}

@@ -20,7 +20,7 @@ from parkbench.core.stats import MIN_DISTINCT_N
 from parkbench.core.units import is_finite_number
 from parkbench.measurement import guard, limits, placement, rlimits, suite, switchbench
 from parkbench.measurement.guard import Guard
-from parkbench.measurement.selection import parse_primitives, selection_and_grids
+from parkbench.measurement.selection import parse_primitives, selection_and_grids, served_override
 from parkbench.store import map_check_schema
 from parkbench.store.run_plan import DEFAULT_SLO_SECONDS, StoredPlan, slo_problem
 
@@ -83,10 +83,11 @@ class RunPlan(StoredPlan):
             served=only == "check" or (only in (None, "served")
                                        and bool(suite.served_grids(selection, args.full)
                                                 or suite.wake_grids(selection, args.full))),
-            served_grids={} if only == "check" else suite.served_grids(selection, args.full),
+            served_grids={} if only == "check" else _w_given(suite.served_grids(selection, args.full), args),
             served_rounds=suite.FULL_SERVED_ROUNDS if args.full else 1,
             served_settings=suite.served_settings(args.full),
-            wake_grids={} if only == "check" or only not in (None, "served") else suite.wake_grids(selection, args.full),
+            wake_grids=({} if only == "check" or only not in (None, "served")
+                        else _w_given(suite.wake_grids(selection, args.full), args)),
             wake_settings=suite.wake_settings(args.full),
             slo_seconds=args.slo if args.slo is not None else DEFAULT_SLO_SECONDS,
             python_spec=python_spec)
@@ -204,6 +205,13 @@ class RunPlan(StoredPlan):
 
     def guard(self):
         return Guard(self.memory_budget_bytes, self.memory_floor_bytes, self.guard_margin)
+
+
+def _w_given(grids: dict, args) -> dict:
+    """``grids`` (W per served or wake variant) with ``--n``'s W where ``--only served``
+    was given them (``selection.served_override``)."""
+    given = served_override(args)
+    return grids if given is None else {key: given for key in grids}
 
 
 def _check_served(plan: RunPlan, fail) -> None:

@@ -13,10 +13,12 @@ from parkbench.measurement import suite
 def parse_selection(text: str | None, bare_model_default: bool = False) -> list[tuple[str, str]]:
     """``"threads,subprocess:fork"`` -> [(model, variant), ...], each once.
 
-    A bare model name selects all its variants (with ``bare_model_default``, its
-    default variant: the first of the quick sweep's); ``model:variant`` selects one;
-    ``all`` selects every model and variant. ``None`` selects the default sweep's
-    variants (``suite.QUICK_VARIANTS`` and ``suite.QUICK_CONNECTIONS``).
+    A bare model name selects the variants the default sweep runs for it (with
+    ``bare_model_default``, only the first of them), ``model:all`` every variant it has
+    (``asyncio`` once meant all six, 100k reuseport connections among them: issue 37);
+    ``model:variant`` selects one; ``all`` selects every model and variant. ``None``
+    selects the default sweep's variants (``suite.QUICK_VARIANTS`` and
+    ``suite.QUICK_CONNECTIONS``).
     """
     if text is None:
         return [(model, v) for chosen in (suite.QUICK_VARIANTS, suite.QUICK_CONNECTIONS)
@@ -30,15 +32,17 @@ def parse_selection(text: str | None, bare_model_default: bool = False) -> list[
         name, colon, variant = item.partition(":")
         model = registry.get(name)
         if colon and not variant:
-            raise UserError(f"--models {item!r} names no variant; give MODEL for all its variants "
-                            f"or MODEL:VARIANT, e.g. {name}:{model.variants[0]}")
+            raise UserError(f"--models {item!r} names no variant; give MODEL for the default sweep's "
+                            f"variants, MODEL:all for all of them or MODEL:VARIANT, e.g. {name}:{model.variants[0]}")
         variants: tuple[str, ...]
-        if variant:
+        if variant == "all":
+            variants = model.variants
+        elif variant:
             variants = (registry.check_variant(model, variant),)
         elif bare_model_default:
             variants = suite.QUICK_VARIANTS[model.name][:1]
         else:
-            variants = model.variants
+            variants = (*suite.QUICK_VARIANTS[model.name], *suite.QUICK_CONNECTIONS.get(model.name, ()))
         selected += [(model.name, chosen) for chosen in variants if (model.name, chosen) not in selected]
     if not selected:
         raise UserError(f"--models needs at least one model; accepted: {', '.join(registry.MODELS)}")
@@ -80,5 +84,15 @@ def selection_and_grids(args, limits_now):
         predicted = suite.predicted_capacity(model, variant, limits_now)
         return selection, {suite.grid_key(model, variant): suite.to_limit_grid(start, predicted)}, "memory"
     selection = parse_selection(args.models)
-    override = parse_count_list(args.n) if args.n is not None else None
+    # with --only served, --n is the W of the served and wake jobs (served_override), not
+    # a memory grid: a memory grid needs three N, a served W one
+    override = parse_count_list(args.n) if args.n is not None and args.only != "served" else None
     return selection, suite.grids_for(selection, override), args.only
+
+
+def served_override(args) -> tuple[int, ...] | None:
+    """The W ``--n`` gives the served and wake jobs of ``--only served`` (distinct,
+    ascending), or ``None``."""
+    if args.n is None or args.only != "served" or args.full or args.to_limit:
+        return None
+    return tuple(sorted(set(parse_count_list(args.n))))
