@@ -94,3 +94,13 @@ def test_fit_says_a_hand_off_beside_a_row_was_timed_on_a_busy_machine(tmp_path, 
     assert main(["fit", "--waiters", "10k", "--rate", "1k", "--results", str(tmp_path)]) == 0
     row, = [line for line in capsys.readouterr().out.splitlines() if "asyncio/event" in line]
     assert "hand-off future same-core, run 20261201T110000Z (disturbed: timed on a busy machine" in row
+
+
+def test_the_report_s_headline_marks_a_hand_off_kept_from_a_busy_machine(tmp_path):
+    from parkbench.presentation import headline
+    from tests.synthetic import memory_record
+
+    write_run(tmp_path, "m", "20261201T110000",
+              [memory_record("asyncio", "event", n) for n in (1_000, 3_000, 12_000, 50_000)] + [_switch(BUSY, True)])
+    row = headline.headline(current.load(tmp_path).frame, "m").set_index("model/variant").loc["asyncio/event"]
+    assert row["same-core"].endswith(" disturbed") and not row["cross-core"].endswith("disturbed")

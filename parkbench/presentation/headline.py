@@ -47,6 +47,11 @@ def _spread(spread: dict, key, primitive: str, placement: str) -> str:
     return "" if cv is None else " " + stability(cv)
 
 
+def _busy(row) -> str:
+    """' disturbed' after a hand-off timed on a busy machine (``current.py``), or ''."""
+    return " disturbed" if row is not None and getattr(row, "basis", None) == "disturbed" else ""
+
+
 def headline(frame, machine: str):
     """Per model/variant of ``machine``'s current figures: bytes per waiter (RSS, PSS,
     kernel, total), the default primitive's hand-off by placement, capacity with its
@@ -78,8 +83,8 @@ def headline(frame, machine: str):
                                    _value(one, key.model, key.variant, "kernel_noise")),
             "total/waiter": _text(memory, format_bytes, _value(one, key.model, key.variant, "total_noise")),
             "hand-off": primitive,
-            "same-core": _text(same, format_seconds) + _spread(spread, key, primitive, "same-core"),
-            "cross-core": _text(cross, format_seconds) + _spread(spread, key, primitive, "cross-core"),
+            "same-core": _text(same, format_seconds) + _spread(spread, key, primitive, "same-core") + _busy(same),
+            "cross-core": _text(cross, format_seconds) + _spread(spread, key, primitive, "cross-core") + _busy(cross),
             "vs go": _versus(memory, same,
                              references[is_connections(key.variant)].get(key.interpreter)),
             "capacity": _text(capacity, format_count),
@@ -158,8 +163,7 @@ def interpreters(frame, machine: str, values: dict):
     if len(labels) < 2:
         return pd.DataFrame()
     base = labels[0]
-    # a free-threaded build beside the GIL build of its own version: the ratio that
-    # tells what the build costs (``3.13.5t`` against ``3.13.5``)
+    # a free-threaded build against the GIL build of its version (3.13.5t / 3.13.5)
     twins = {label: label[:-1] for label in labels if label.endswith("t") and label[:-1] in labels}
     rows = []
     for model, variants in QUICK_VARIANTS.items():
@@ -194,8 +198,7 @@ def interpreters(frame, machine: str, values: dict):
 
 
 def _twin_ratios(mine, model: str, variant: str, primitive: str, label: str, twins: dict) -> str:
-    """A free-threaded build's total per waiter and same-core hand-off over its GIL
-    build's (``twins``: free-threaded label -> GIL label), or ``-``."""
+    """A free-threaded build's total per waiter and hand-off over its GIL build's, or -."""
     if label not in twins:
         return "-"
     one, gil = mine[mine.interpreter == label], mine[mine.interpreter == twins[label]]
