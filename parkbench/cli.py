@@ -12,6 +12,7 @@ import errno
 import importlib
 import math
 import os
+import re
 import sys
 
 from parkbench.core.errors import EXIT_USER_ERROR, UserError
@@ -20,21 +21,19 @@ from parkbench.measurement.suite import DEFAULT_TIMEOUT_SECONDS, FULL_TIMEOUT_SE
 from parkbench.store.run_plan import DEFAULT_SLO_SECONDS
 
 
+# ASCII digits only: int() and float() take every script's digits (and 1_0, 1e1, nan)
+_WHOLE, _DECIMAL = re.compile(r"\s*[0-9]+\s*"), re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*")
+
+
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = int(text) if _WHOLE.fullmatch(text) else 0
     if not 1 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100, not {text!r}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = float(text) if _DECIMAL.fullmatch(text) else math.nan
     if not 0 < value <= 86400:
         raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, 86400], not {text!r}")
     return value

@@ -170,6 +170,9 @@ def test_an_ascii_terminal_gets_the_table(tmp_path):
     (["run", "--memory-budget", "0.5"], "a size must be"),
     (["run", "--repeat", "0"], "from 1 to 100"),
     (["run", "--repeat", "1000000000"], "from 1 to 100"),
+    (["run", "--repeat", "٢"], "from 1 to 100"),          # an Arabic-Indic two: int() takes it
+    (["run", "--timeout", "٥"], "number of seconds"),
+    (["run", "--timeout", "1e1"], "number of seconds"),
     (["run", "--n", "100,200,10g"], "grid threads:condition holds 10000000000; N must be a whole number from 1 to 1,000,000,000"),
 ])
 def test_unclear_input_is_a_one_line_error(tmp_path, capsys, argv, message):
