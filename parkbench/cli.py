@@ -20,7 +20,6 @@ from parkbench.core.units import format_seconds, parse_seconds
 from parkbench.measurement.suite import DEFAULT_TIMEOUT_SECONDS, FULL_TIMEOUT_SECONDS
 from parkbench.store.run_plan import DEFAULT_SLO_SECONDS
 
-
 # ASCII digits only: int() and float() take every script's digits (and 1_0, 1e1, nan)
 _WHOLE, _DECIMAL = re.compile(r"\s*[0-9]+\s*"), re.compile(r"\s*[0-9]+(\.[0-9]+)?\s*")
 
