@@ -223,3 +223,18 @@ def test_a_full_disk_mid_sweep_keeps_what_was_stored_and_says_how_to_resume(tmp_
     assert "--resume" in line and "2 measurements are in" in line  # the run file's 4th write failed
     (path,) = (tmp_path / "m").glob("2*.json")
     assert len(results.read_run(path)["measurements"]) == 2
+
+
+def test_a_runner_started_with_sigint_ignored_still_stops_on_it(tmp_path, tag):
+    # a shell's background job (cmd &) starts with SIGINT ignored; Python installs no
+    # handler then, and the runner ran to the end whatever it was sent
+    output = tmp_path / "res"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "parkbench", "run", *SWEEP, "--output", str(output)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    path = _wait_for_measurements(output, 2, runner)
+    runner.send_signal(signal.SIGINT)
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130 and "--resume" in err
+    assert results.read_run(path)["complete"] is False

@@ -142,12 +142,16 @@ def _say(text: str) -> None:
 
 def run(args) -> int:
     """The command; SIGTERM is an interrupt like Ctrl-C from its first step (the set-up
-    too: an interpreter's environment, the Go build, the calibration)."""
+    too: an interpreter's environment, the Go build, the calibration), and so is SIGINT
+    even where it arrived ignored (a shell's background job starts with SIGINT ignored,
+    and Python then installs no handler: 'kill -INT' did nothing, issue 37)."""
     previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return _run(args)
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _run(args) -> int:
