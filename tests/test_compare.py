@@ -230,3 +230,18 @@ def test_significance_says_yes_for_clearly_different_and_no_for_identical(tmp_pa
     table = compare.compare(a, _side_with_values(tmp_path, "c", list(fast)))
     row = table[table.metric == "switch_latency"].iloc[0]
     assert bool(row.significant) is False and row.p_value > 0.5
+
+
+def test_compare_sets_served_rates_side_by_side_w_by_w(tmp_path, capsys):
+    from parkbench.cli import main
+    from tests.builders import searched_record, served_run
+
+    for side, knee in (("a", 40_000), ("b", 60_000)):
+        served_run(tmp_path / side, [searched_record("asyncio", "connections", w, 90_000, knee, 20e-6)
+                                     for w in (10_000, 100)])
+    assert main(["compare", str(tmp_path / "a" / "m"), str(tmp_path / "b" / "m")]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if "served_rate_per_core" in line]
+    assert [row[1] for row in rows] == ["W=100", "W=10,000"]      # by W, not as text
+    for row in rows:
+        a, b, ratio = float(row[3].replace(",", "")), float(row[5].replace(",", "")), float(row[7])
+        assert row[4] == row[6] == "requests/s" and 1.3 < b / a < 1.6 and ratio == pytest.approx(b / a, rel=1e-2)

@@ -130,6 +130,8 @@ def _context(side: Side, row) -> dict:
     grid = (parameters.get("grids") or {}).get(f"{row.model}:{row.variant}")
     if row.metric == "capacity":
         return {"interpreter": row.interpreter, "basis": row.basis}
+    if row.metric in PER_W:  # a rate's basis (SLO, saturation, floor-bound...) says what it is
+        return {"interpreter": row.interpreter, "basis": str(row.basis).split(":", 1)[0]}
     return {"interpreter": row.interpreter, "grid": tuple(grid) if grid else None}
 
 
@@ -169,16 +171,30 @@ def _disturbed(side: Side) -> set:
     return {(row.model, row.primitive, row.placement) for row in rows.itertuples()}
 
 
+# a rate per W (served: requests per core while W sit idle; wakes: per loop beside W
+# parked), compared W by W: the W takes the placement column ("W=10,000")
+PER_W = ("served_rate_per_core", "wake_rate_per_core")
+
+
 def _side_table(side: Side) -> dict:
     frame = side.current.frame
-    frame = frame[frame.metric.isin(COMPARED) & frame.n.isna()]
+    frame = frame[(frame.metric.isin(COMPARED) & frame.n.isna()) | (frame.metric.isin(PER_W) & frame.n.notna())]
     table = {}
     for row in frame.itertuples():
         placement = row.placement if isinstance(row.placement, str) else ""
+        if row.metric in PER_W:
+            placement = f"W={int(row.n):,}"
         name = row.primitive if row.metric.startswith("switch") else row.variant  # a hand-off's primitive
         table[(row.model, name, placement, row.metric)] = (
             float(row.value), row.unit, row.run_id, _context(side, row))
     return table
+
+
+def _order(key: tuple):
+    """Rows by model, variant, then placement, a W by its number (W=100 before W=1,000)."""
+    placement = key[2]
+    w = int(placement[2:].replace(",", "")) if placement.startswith("W=") else -1
+    return key[0], key[1], w, placement, key[3]
 
 
 def compare(side_a: Side, side_b: Side):
@@ -192,7 +208,7 @@ def compare(side_a: Side, side_b: Side):
     values_a, values_b = _switch_values(side_a), _switch_values(side_b)
     busy_a, busy_b = _disturbed(side_a), _disturbed(side_b)
     rows = []
-    for key in sorted(set(table_a) | set(table_b)):
+    for key in sorted(set(table_a) | set(table_b), key=_order):
         a, b = table_a.get(key), table_b.get(key)
         either = a if a is not None else b
         assert either is not None

@@ -1,5 +1,6 @@
 """``parkbench compare A B``: two machines, machine folders or run files side by side,
-every figure with its unit, the ratio B/A, and significance for latency."""
+every figure with its unit, the ratio B/A, and significance for latency; served and wake
+rates W by W (their basis must match, or the row says they differ)."""
 
 from parkbench.analysis import compare
 from parkbench.commands import output
@@ -16,6 +17,8 @@ def format_value(value, unit: str, noise=None) -> str:
         return format_seconds(value)
     if unit == "waiters":
         return f"{format_count(value)} waiters"
+    if unit.endswith("/s"):  # a served or wake rate: 99,030 requests/s
+        return f"{value:,.0f} {unit}"
     return f"{value:.4g} {unit}"
 
 
