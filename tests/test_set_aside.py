@@ -275,3 +275,18 @@ def test_a_run_named_twice_on_the_command_line_is_read_once(plain, tmp_path, cap
     assert len(figures.frame) == len(current.load([original]).frame)
     assert [item.path for item in figures.set_aside] == [copy]
     assert str(original) in figures.set_aside[0].text()
+
+
+def test_skips_of_one_run_with_one_reason_are_one_note():
+    from types import SimpleNamespace
+
+    from parkbench.commands.show import failure_notes
+
+    why = "gevent could not be installed for CPython 3.13.5t: pip failed: cffi: RuntimeError: ..."
+    skipped = [{"kind": "memory", "model": "gevent", "variant": "event", "n": n, "reason": why}
+               for n in (1_000, 3_000, 10_000)] + [
+              {"kind": "memory", "model": "asyncio", "variant": "event", "n": 10**7, "reason": "predicted peak"}]
+    run = SimpleNamespace(machine="m", run_id="r", failures=[], skipped=skipped)
+    notes = failure_notes(SimpleNamespace(used_runs=lambda: [run]))
+    assert notes == [f"m r: 3 jobs (memory gevent/event n=1,000, memory gevent/event n=3,000 ...) skipped: {why}",
+                     "m r: memory asyncio/event n=10,000,000 skipped: predicted peak"]

@@ -20,9 +20,13 @@ def failure_notes(current) -> list[str]:
         for failure in run.failures:
             notes.append(f"{run.machine} {run.run_id}: {_job_label(failure)} failed: "
                          f"{printable(failure['reason'])}")
+        by_reason: dict[str, list[str]] = {}  # a model pip could not install: one line, not 19
         for skip in run.skipped:
-            notes.append(f"{run.machine} {run.run_id}: {_job_label(skip)} skipped: "
-                         f"{printable(skip['reason'])}")
+            by_reason.setdefault(skip["reason"], []).append(_job_label(skip))
+        for reason, jobs in by_reason.items():
+            what = jobs[0] if len(jobs) == 1 else (
+                f"{len(jobs)} jobs ({', '.join(jobs[:2])}{' ...' if len(jobs) > 2 else ''})")
+            notes.append(f"{run.machine} {run.run_id}: {what} skipped: {printable(reason)}")
     return notes
 
 
