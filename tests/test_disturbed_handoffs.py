@@ -104,3 +104,17 @@ def test_the_report_s_headline_marks_a_hand_off_kept_from_a_busy_machine(tmp_pat
               [memory_record("asyncio", "event", n) for n in (1_000, 3_000, 12_000, 50_000)] + [_switch(BUSY, True)])
     row = headline.headline(current.load(tmp_path).frame, "m").set_index("model/variant").loc["asyncio/event"]
     assert row["same-core"].endswith(" disturbed") and not row["cross-core"].endswith("disturbed")
+
+
+def test_the_report_s_hand_off_bars_say_which_was_timed_on_a_busy_machine(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from parkbench.presentation import timeplots
+
+    write_run(tmp_path, "m", "20261201T110000",
+              [_switch(BUSY, True), {**switch_record("asyncio", "future", "cross-core", "r", QUIET),
+                                     "interference": _busy({})["interference"] | {"disturbed": False}}])
+    figure = timeplots.switch_latency(current.load(tmp_path).frame, "m")
+    texts = [text.get_text() for text in figure.axes[0].texts]
+    assert sorted(texts) == ["  2 µs", "  5.5 µs (disturbed)"]

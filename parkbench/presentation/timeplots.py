@@ -34,6 +34,7 @@ def switch_latency(frame, machine, values: dict | None = None):
         widths: list[float] = []
         low: list[float] = []
         high: list[float] = []
+        busy: list[str] = []  # a hand-off timed on a busy machine, kept for want of a quiet one
 
         for y, label in enumerate(labels):
             if label not in rows:
@@ -50,10 +51,12 @@ def switch_latency(frame, machine, values: dict | None = None):
                 high.append(0)
             ys.append(y + i * height)
             widths.append(median)
+            busy.append(" (disturbed)" if getattr(row, "basis", None) == "disturbed" else "")
         ax.barh(ys, widths, height, xerr=[low, high], label=placement, color=f"C{i}",
                 error_kw={"elinewidth": 1, "capsize": 2})
-        for bar_y, width, whisker in zip(ys, widths, high):
-            ax.text(width + whisker, bar_y, f"  {width:.3g} µs", va="center", fontsize=7)
+        for bar_y, width, whisker, mark in zip(ys, widths, high, busy):
+            ax.text(width + whisker, bar_y, f"  {width:.3g} µs{mark}", va="center", fontsize=7,
+                    gid=f"disturbed:{bar_y}" if mark else None)
     ax.set_yticks([y + 0.4 - height / 2 for y in range(len(labels))], labels)
     ax.invert_yaxis()
     ax.set(xlabel="one-way hand-off (µs): pyperf median; whisker: 25th to 75th percentile",
