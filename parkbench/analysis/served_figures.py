@@ -31,7 +31,7 @@ import statistics
 from parkbench.analysis import served, stored_search
 from parkbench.core import registry
 from parkbench.core.registry import in_registry_order
-from parkbench.measurement import knee
+from parkbench.measurement import calibration, knee
 from parkbench.store import loadgen_output, run_plan
 
 SERVED_RAW = ("served_peak", "served_peak_spread", "served_saturation", "served_slo", "served_slo_judged",
@@ -69,12 +69,8 @@ def basis_label(basis: str) -> str:
 
 def ceiling_peak(document: dict) -> float | None:
     """The generator's own closed-loop peak (requests/s) of a run, or ``None``."""
-    found = document.get("generator_ceiling")
-    if not found:
-        return None
-    run = loadgen_output.parse(found["closed_run"])
     # a ceiling cut short (its echo server stopped, the run interrupted) is no ceiling
-    return run.closed.achieved if run.closed is not None and not loadgen_output.unsteady(run.closed) else None
+    return calibration.ceiling_rate(document.get("generator_ceiling"))
 
 
 def floor_misses(document: dict, slo_seconds: float) -> tuple[int, int]:
@@ -212,21 +208,19 @@ def choose(rows, newest_first, family: str = "served") -> tuple[str, list[str]]:
     # one pass each (grouped), not a filter of the rows per run: a folder of k runs
     # measured once a night cost k² (issue 37: 1,000 files 30 s, 4,000 files 226 s)
     found = with_w.groupby("run_id").n.max()
-    largest = {run_id: (int(found[run_id]) if run_id in found.index and found[run_id] == found[run_id] else 0)
-               for run_id in order}
+    largest = {run_id: int(found.get(run_id, 0)) for run_id in order}
     flags = with_w[with_w.metric.isin(("served_disturbed", "wake_disturbed"))]
-    busy = set(flags.run_id[flags.value > 0])
-    disturbed = {run_id: run_id in busy for run_id in order}
+    disturbed = set(flags.run_id[flags.value > 0])
     rank = {run_id: i for i, run_id in enumerate(order)}
-    chosen = max(order, key=lambda run_id: (not disturbed[run_id], largest[run_id], -rank[run_id]))
+    chosen = max(order, key=lambda run_id: (run_id not in disturbed, largest[run_id], -rank[run_id]))
     notes = []
     word = "served" if family == "served" else "wake-rate"
     for newer in order[:rank[chosen]]:
-        why = ("was disturbed by the rest of the machine" if disturbed[newer] and not disturbed[chosen]
+        why = ("was disturbed by the rest of the machine" if newer in disturbed and chosen not in disturbed
                else f"measured W up to {largest[newer]:,} only")
         notes.append(f"{word} figures from run {chosen} (W up to {largest[chosen]:,}); the newer run "
                      f"{newer} {why} and does not replace them")
-    if disturbed[chosen]:
+    if chosen in disturbed:
         notes.append(f"{word} figures from run {chosen}, which the rest of the machine disturbed: "
                      f"its rates may be the machine's, not the {'server' if family == 'served' else 'loop'}'s "
                      f"(measure again on a quiet machine)")

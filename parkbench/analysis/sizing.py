@@ -215,7 +215,7 @@ def with_free_threaded(profiles_, primary: str) -> list[Profile]:
     free-threaded interpreter's models that use every core only without the GIL (OS
     threads): the rows a decision map adds, where a bigger machine helps threads too."""
     return [p for p in profiles_ if p.interpreter == primary
-            or (tidy.is_free_threaded(p.interpreter) and p.interpreter != primary
+            or (tidy.is_free_threaded(p.interpreter)
                 and registry.serves_every_core(p.model, p.variant, free_threaded=True)
                 and not registry.serves_every_core(p.model, p.variant))]
 

@@ -77,18 +77,21 @@ def measure(python: str | None = None) -> dict | None:
 def ceiling_rate(found: dict | None) -> float | None:
     """The generator's closed-loop peak (requests/s) of a ceiling measurement, or None:
     none measured, or one that was not steady (``loadgen_output.unsteady``)."""
-    if found is None or ceiling_problem(found):
-        return None
-    closed = loadgen_output.parse(found["closed_run"]).closed
-    return closed.achieved if closed is not None else None
+    closed, problem = _ceiling_phase(found)
+    return None if problem or closed is None else closed.achieved
 
 
 def ceiling_problem(found: dict | None) -> str:
     """Why a ceiling measurement cannot be used ('' when it can)."""
+    return _ceiling_phase(found)[1]
+
+
+def _ceiling_phase(found: dict | None):
+    """(the ceiling's closed-loop phase, why it cannot be used or '')."""
     try:
         closed = loadgen_output.parse(found["closed_run"]).closed if found else None
     except (ValueError, KeyError, TypeError):
-        return "its output is not the generator's"
+        return None, "its output is not the generator's"
     if closed is None:
-        return "not measured"
-    return loadgen_output.unsteady(closed)
+        return None, "not measured"
+    return closed, loadgen_output.unsteady(closed)

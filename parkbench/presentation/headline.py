@@ -2,7 +2,7 @@
 variant, no index. The notebook only displays them.
 """
 
-from parkbench.analysis import sizing
+from parkbench.analysis import sizing, tidy
 from parkbench.analysis.compare import mann_whitney_p
 from parkbench.analysis.compare import verdict as compare_verdict
 from parkbench.analysis.switch_figures import spreads
@@ -164,7 +164,7 @@ def interpreters(frame, machine: str, values: dict):
         return pd.DataFrame()
     base = labels[0]
     # a free-threaded build against the GIL build of its version (3.13.5t / 3.13.5)
-    twins = {label: label[:-1] for label in labels if label.endswith("t") and label[:-1] in labels}
+    twins = {label: label[:-1] for label in labels if tidy.is_free_threaded(label) and label[:-1] in labels}
     rows = []
     for model, variants in QUICK_VARIANTS.items():
         primitive = registry.MODELS[model].primitives[0]
