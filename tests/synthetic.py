@@ -36,13 +36,14 @@ def switch_record(model, primitive, placement, run_id, median):
 
 
 def write_run(folder, machine, when, records, failures=(), limits=LIMITS, complete=True,
-              interpreter=INTERPRETER, calibration=None):
+              interpreter=INTERPRETER, calibration=None, host=None, cpu_model=None):
     """A run file of ``records`` started at ``when`` (a datetime or 'YYYYmmddTHHMMSS'),
     its figures derived as ``parkbench run`` derives them."""
     if isinstance(when, str):
         when = datetime.strptime(when, "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
     run = run_file.RunFile.create(folder, machine, {"repeat": 1, "grids": {}}, interpreter,
-                                 {"logical_cpus": 2, "limits": limits}, now=when)
+                                 {"logical_cpus": 2, "limits": limits,
+                                  **({"cpu_model": cpu_model} if cpu_model else {})}, now=when, host=host)
     records = [dict(record) for record in records]
     for record in records:
         if record["kind"] == "switch":

@@ -104,7 +104,7 @@ def test_unusable_folders_are_one_line_errors(tmp_path):
 def test_a_new_run_document_is_whole_and_finishing_stamps_it(tmp_path):
     run = _create(tmp_path)
     document = json.loads(run.path.read_text())
-    assert set(document) == {"schema", "schema_version", "run_id", "machine", "started_at",
+    assert set(document) == {"schema", "schema_version", "run_id", "machine", "host", "started_at",
                              "finished_at", "complete", "parameters", "interpreter",
                              "machine_description", "measurements", "failures", "skipped",
                              "figures"}
@@ -137,7 +137,7 @@ def test_a_run_of_an_older_format_cannot_be_resumed(tmp_path):
     path = tmp_path / machine / "20261126T050824Z.json"
     with pytest.raises(UserError) as error:
         run_file.RunFile.reopen(path)
-    assert str(error.value) == f"{path} is of results format 1; only runs of format 2, 3, 4 or 5 can be resumed"
+    assert str(error.value) == f"{path} is of results format 1; only runs of format 2, 3, 4, 5 or 6 can be resumed"
     with pytest.raises(UserError, match="of results format 1"):  # not "being written": let go
         run_file.RunFile.reopen(path)
     assert not (path.parent / ".20261126T050824Z.lock").exists()  # a refusal leaves no lock file

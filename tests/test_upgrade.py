@@ -22,7 +22,7 @@ def test_version_1_files_load_through_the_upgrade(tmp_path):
     (path,) = [p for p in (tmp_path / MACHINE).glob("20261126T050824Z.json")]
     before = path.read_bytes()
     document = results.read_run(path)
-    assert document["schema_version"] == SCHEMA_VERSION == 5 and document["upgraded_from"] == 1
+    assert document["schema_version"] == SCHEMA_VERSION == 6 and document["upgraded_from"] == 1
     assert document["interpreter"]["executable"] == "python"  # a name, not /work/.../python
     assert document["machine_description"]["limits"]["max_map_count"] == 65530
     assert set(document["parameters"]["grids"]) >= {"threads:condition", "subprocess:fork"}

@@ -31,7 +31,7 @@ returns data; nothing prints.
 from dataclasses import dataclass, field
 from typing import Any
 
-from parkbench.analysis import current_capacity, tidy
+from parkbench.analysis import current_capacity, host_mix, tidy
 from parkbench.analysis.served_figures import SERVED_FIGURES, SERVED_RAW
 from parkbench.analysis.served_figures import choose as choose_served
 from parkbench.analysis.slopes import FITTED
@@ -218,6 +218,7 @@ def select(frame, runs: dict, limits: dict | None = None, memory_bytes: int | No
         if column not in result:
             result[column] = None
     current.frame = result.reset_index(drop=True)
+    current.notes += host_mix.notes(current)
     return current
 
 

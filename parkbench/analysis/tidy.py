@@ -51,6 +51,8 @@ class Run:
     # (model, primitive, placement) -> its pyperf file, relative to the machine folder
     switch_files: dict = field(default_factory=dict)
     calibration: dict | None = None   # calibration.py's measurements at start and end
+    host: dict | None = None          # the host it ran on (store/hosts.py); None: not recorded
+    cpu_model: str | None = None      # from its machine description
 
 
 def interpreter_key(interpreter: dict | None) -> str:
@@ -77,7 +79,8 @@ def _run_info(path: Path, document: dict) -> Run:
                upgraded_from=document.get("upgraded_from"),
                switch_files={(r["model"], r["primitive"], r["placement"]): r["file"]
                              for r in document["measurements"] if r["kind"] == "switch"},
-               calibration=document.get("calibration"))
+               calibration=document.get("calibration"), host=document.get("host"),
+               cpu_model=description.get("cpu_model"))
 
 
 def tidy_rows(document: dict) -> list[dict]:

@@ -7,10 +7,11 @@ beside it, the upper bound it is."""
 
 import math
 
-from parkbench.analysis import current, map_checks, sizing
+from parkbench.analysis import current, host_mix, map_checks, sizing
 from parkbench.commands import output
 from parkbench.core.errors import UserError
 from parkbench.core.units import format_bytes, format_count, parse_count, parse_size
+from parkbench.store.checker import printable
 
 
 def machine_cores(current) -> dict:
@@ -131,5 +132,8 @@ def run(args) -> int:
     if any(math.isinf(row["machines"]) and row["bound_by"] not in ("no served rate", "no wake rate")
            for row in rows):
         lines.append("never: one waiter of that model needs more than a whole machine of this size")
+    machines = {row["machine"] for row in rows}
+    lines += [f"hosts: {printable(host_mix.note(machine, entries))}"
+              for machine, entries in host_mix.mixed(figures).items() if machine in machines]
     output.write("\n".join(lines))
     return 0

@@ -29,7 +29,7 @@ from parkbench.measurement import (
 from parkbench.measurement.interpreters import Child, is_current
 from parkbench.measurement.plan import RunPlan
 from parkbench.measurement.runner import Failure
-from parkbench.store import files, results, schema
+from parkbench.store import files, hosts, results, schema
 from parkbench.store.run_file import RunFile
 
 
@@ -63,12 +63,15 @@ def _new_run(args, child=None):
     identity = child.identity if child is not None else machine.python_info()
     if args.only == "check" or (plan.full and args.only in (None, "served")):
         plan = _with_map_checks(plan, output, name, identity, description, args.only == "check")
+    here = machine.host()
     run_file = RunFile.create(output, name, plan.as_parameters(), identity,
-                                      machine.without_name(description))
+                              machine.without_name(description), host=here)
     try:
-        results.write_machine(output, description)
+        folder = results.ensure_machine(output, results.machine_kind(description), here)
     except OSError as exc:
         raise UserError(f"cannot write {output / name / 'machine.json'}: {exc.strerror or exc}") from None
+    for line in machine.strangers(folder, results.machine_kind(description), here):
+        _say(line)
     return run_file, plan
 
 
@@ -109,6 +112,10 @@ def _reopen_run(args):
                             f"its run id (a copy under another name would store under the wrong one)")
         if run_file.complete:
             raise UserError(f"run {run_file.run_id} is already complete; nothing to resume")
+        if run_file.host and not hosts.same(run_file.host, machine.host()):
+            raise UserError(f"run {run_file.run_id} started on host {hosts.label(run_file.host)}, "
+                            f"not this one ({hosts.label(machine.host())}): resume it there, "
+                            f"or start a new run here")
         plan = RunPlan.from_document(run_file.parameters, str(path))
         child = None
         if plan.python_spec is not None:  # checked with the plan: a version such as 3.12

@@ -1,7 +1,7 @@
 """``parkbench show``: the current figures of stored results (``current.py``), as a
 table per machine and interpreter, or as tidy JSON lines."""
 
-from parkbench.analysis import calibration, current, map_checks, served_figures, wake_figures
+from parkbench.analysis import calibration, current, host_mix, map_checks, served_figures, wake_figures
 from parkbench.commands import output
 from parkbench.core.protocol import Job
 from parkbench.core.units import format_seconds
@@ -165,6 +165,8 @@ def run(args) -> int:
         figures = current.load([args.results])
         output.set_aside(figures.set_aside)
         output.json_lines(figures.frame)
+        output.json_records({"kind": "hosts", "machine": machine, **entry}
+                            for machine, entries in host_mix.speaking(figures).items() for entry in entries)
         output.json_records(check_records(figures))
         return 0
     print_summary([args.results])

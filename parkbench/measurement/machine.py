@@ -2,12 +2,16 @@
 
 The name is chosen once (``--machine``, ``PARKBENCH_MACHINE``, or a default derived
 from the hardware) and stored in the user's config, so later runs file their results in
-the same ``results/<machine>/`` folder even if the hostname changes.
+the same ``results/<machine>/`` folder even if the hostname changes. A name is a machine
+*kind* (``identity``: what ``machine.json`` holds, never its changing state); which host
+ran a run is the run's own record (``host``).
 """
 
+import hashlib
 import json
 import os
 import platform
+import socket
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -16,6 +20,7 @@ import psutil
 
 from parkbench.core.errors import UserError
 from parkbench.measurement import limits
+from parkbench.store import hosts, results
 from parkbench.store.boundedread import read_regular
 from parkbench.store.checker import is_plain_name
 
@@ -99,6 +104,37 @@ def python_info() -> dict:
         "abi": sysconfig.get_config_var("SOABI"),
         "gil_disabled": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
     }
+
+
+def host(machine_id: Path = Path("/etc/machine-id")) -> dict:
+    """Which host this is: its name and a short hash of its machine id (the id itself
+    stays private; ``None`` where the OS has none)."""
+    try:
+        raw = machine_id.read_bytes()[:4096].strip()
+    except OSError:
+        raw = b""
+    name = "".join(ch for ch in socket.gethostname() if ch.isprintable())[:253] or "unknown"
+    return {"hostname": name, "id": hashlib.sha256(raw).hexdigest()[:12] if raw else None}
+
+
+def strangers(folder: dict, kind: dict, here: dict) -> list[str]:
+    """What to tell a run whose host, or machine kind, is not the one that first filed
+    results in the folder (``folder``: its machine.json): one line, naming what differs
+    and the ``--machine`` that keeps the two apart; none where they agree."""
+    differs = [f"{key} {kind.get(key)!r} here, {folder.get(key)!r} there"
+               for key in results.KIND_FIELDS if key in folder and folder.get(key) != kind.get(key)]
+    first = folder.get("first_host")
+    if (first is None or hosts.same(first, here)) and not differs:  # None: never recorded
+        return []
+    name = kind["name"]
+    suffix = "".join(ch for ch in here["hostname"].lower() if ch.isalnum() or ch in "._-").strip("._-")
+    suggestion = f"{name}-{suffix or here.get('id') or 'b'}"[:64]
+    who = (f"were first filed by host {hosts.label(first)}; this is {hosts.label(here)}"
+           if first is not None and not hosts.same(first, here) else f"are filed here by {hosts.label(here)}")
+    kind_note = f"; its machine kind differs ({'; '.join(differs)})" if differs else ""
+    return [f"note: the results of machine {name!r} {who}{kind_note}: this run's figures join them "
+            f"(show, fit and the report say which host each came from); to keep them apart, "
+            f"run with --machine {suggestion}"]
 
 
 def without_name(description: dict) -> dict:

@@ -1,6 +1,8 @@
 """The results store: plain, versioned JSON under ``results/<machine>/``, read back.
 
-- ``machine.json``: the machine's latest description (``machine.describe``), no paths.
+- ``machine.json``: the machine kind the folder is named for (``machine.identity``) and
+  the host that first filed results in it; written once, never rewritten by a run (an
+  older format's file is brought to the current one once), so a clone stays clean.
 - ``<run-id>.json``: one sweep (written by ``run_file.RunFile``): the machine description
   and OS limits in force when it ran, the interpreter, its plan, every raw measurement,
   failure and skip, and the figures that depend on the machine's limits when it ended.
@@ -32,13 +34,41 @@ def run_order(run_id: str) -> tuple[str, int]:
     return base, int(suffix) if suffix.isdigit() else 1
 
 
-def write_machine(folder: Path, description: dict) -> Path:
-    path = Path(folder) / description["name"] / "machine.json"
+# What names a machine kind: machine.json holds these and nothing that changes between
+# its runs (free memory, tasks, kernel and package versions are each run's own).
+KIND_FIELDS = ("architecture", "cpu_model", "logical_cpus", "physical_cpus", "memory_gib")
+
+
+def machine_kind(description: dict) -> dict:
+    """The machine kind of a description (``machine.describe``, or an older machine.json):
+    its name and ``KIND_FIELDS``."""
+    if "memory_gib" in description:
+        gib = description["memory_gib"]
+    else:
+        total = description.get("memory_total")
+        gib = round(total / 2**30) if isinstance(total, int) and total > 0 else None
+    return {"name": description["name"],
+            **{key: description.get(key) for key in KIND_FIELDS if key != "memory_gib"}, "memory_gib": gib}
+
+
+def ensure_machine(folder: Path, kind: dict, host: dict) -> dict:
+    """The machine.json of ``kind``'s folder, as stored: written where there is none
+    (``host`` its first host); one of an older format (which held changing state, as
+    every run's own file does) rewritten once with the kind it recorded and no first host
+    (it never named one); otherwise left byte for byte as it is, whatever this run's
+    machine or host. The caller compares."""
+    path = Path(folder) / kind["name"] / "machine.json"
+    first: dict | None = host
+    if path.is_file() or path.is_symlink():
+        stored = read_machine(path)
+        if stored["schema_version"] == MACHINE_SCHEMA_VERSION:
+            return stored
+        kind, first = machine_kind({**stored, "name": kind["name"]}), None
     document = {"schema": MACHINE_SCHEMA, "schema_version": MACHINE_SCHEMA_VERSION,
-                **upgrade.describe_from_machine_json(description)}
+                **kind, "first_host": first}
     schema.check_machine(json.loads(json.dumps(document)), str(path))  # as its reader will
     write_json_atomic(path, document)
-    return path
+    return document
 
 
 # --- reading -------------------------------------------------------------------------

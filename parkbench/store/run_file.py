@@ -25,7 +25,7 @@ from parkbench.store.results import _checked_run, new_run_id, read_run
 from parkbench.store.schema import RUN_SCHEMA, SCHEMA_VERSION
 
 RECORD_LISTS = ("measurements", "failures", "skipped")
-RESUMABLE_FROM = (2, 3, 4)     # older formats an interrupted run can be resumed from
+RESUMABLE_FROM = (2, 3, 4, 5)    # older formats an interrupted run can be resumed from
 
 
 def _finite(value):
@@ -100,6 +100,10 @@ class RunFile:
         return copy.deepcopy(self._document.get("interpreter"))
 
     @property
+    def host(self) -> dict | None:
+        return copy.deepcopy(self._document.get("host"))
+
+    @property
     def pyperf_folder(self) -> Path:
         """Where the run's pyperf files lie: ``<machine>/<run-id>/``."""
         return self.path.with_suffix("")
@@ -135,8 +139,10 @@ class RunFile:
 
     @classmethod
     def create(cls, folder: Path, machine: str, parameters: dict, interpreter: dict,
-               machine_description: dict, now: datetime | None = None) -> "RunFile":
-        """A new run: claims a fresh run id (never one another run holds) and saves."""
+               machine_description: dict, now: datetime | None = None,
+               host: dict | None = None) -> "RunFile":
+        """A new run: claims a fresh run id (never one another run holds) and saves;
+        ``host`` names the host it runs on (``machine.host``; None: not recorded)."""
         base = new_run_id(now)
         machine_folder = Path(folder) / machine
         created = not machine_folder.exists()
@@ -164,6 +170,7 @@ class RunFile:
             "schema_version": SCHEMA_VERSION,
             "run_id": run_id,
             "machine": machine,
+            "host": host,
             "started_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
             "finished_at": None,
             "complete": False,

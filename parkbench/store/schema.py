@@ -41,21 +41,31 @@ Format history (``schema_version``):
    ``open_run`` judged by the old rule, a map check at the SLO); an interrupted one can be
    resumed, and is then written as format 5.
 
-``machine.json`` has its own version (``MACHINE_SCHEMA_VERSION``): formats 3 to 5 changed
-only run files.
+6. 2026-12-07: each run file names the ``host`` it ran on (``hostname``, and ``id``: the
+   first 12 hex digits of the SHA-256 of /etc/machine-id, or null). Format-5 files are
+   read as they are (host not recorded); an interrupted one can be resumed, and is then
+   written as format 6.
+
+``machine.json`` has its own version (``MACHINE_SCHEMA_VERSION``): 1 and 2 held the
+machine's latest description, rewritten by every run (free memory and tasks in use
+included, so a clone was dirty after any sweep); 3 (2026-12-07) holds only the machine
+kind the folder is named for (``architecture``, ``cpu_model``, ``logical_cpus``,
+``physical_cpus``, ``memory_gib``) and ``first_host``, and no run rewrites it (one of an
+older version is brought to version 3 by the next run, with the kind it recorded and
+``first_host`` null: it never named a host).
 """
 
 import re
 
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import Job
-from parkbench.store import record_schema, run_plan
+from parkbench.store import hosts, record_schema, run_plan
 from parkbench.store.checker import Checker, _short
 
 RUN_SCHEMA = "parkbench-run"
 MACHINE_SCHEMA = "parkbench-machine"
-SCHEMA_VERSION = 5
-MACHINE_SCHEMA_VERSION = 2
+SCHEMA_VERSION = 6
+MACHINE_SCHEMA_VERSION = 3
 RUN_ID = re.compile(r"\A[0-9]{8}T[0-9]{6}Z(-[0-9]{1,4})?\Z")
 
 
@@ -101,9 +111,12 @@ def check_machine(document, source: str) -> dict:
     check.name(check.key(document, "name", "the machine file"), "name")
     check_limits(check, document.get("limits"), "limits")
     check.number(document.get("logical_cpus"), "logical_cpus", 1, 1 << 20, optional=True, integer=True)
+    check.number(document.get("physical_cpus"), "physical_cpus", 1, 1 << 20, optional=True, integer=True)
     check.number(document.get("memory_total"), "memory_total", 0, 2**63, optional=True, integer=True)
+    check.number(document.get("memory_gib"), "memory_gib", 0, 2**33, optional=True, integer=True)
     for key in ("cpu_model", "kernel", "os", "architecture"):
         check.text(document.get(key), key, optional=True)
+    hosts.check(check, document.get("first_host"), "first_host")
     return document
 
 
@@ -120,6 +133,7 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
                               f"a run file lives in results/<its machine>/")
     check.flag(check.key(document, "complete", "the run file"), "complete")
     run_plan.check_shapes(check, check.key(document, "parameters", "the run file"))
+    hosts.check(check, document.get("host"), "host")
     interpreter = document.get("interpreter")
     if interpreter is not None:
         check.dict(interpreter, "interpreter")
