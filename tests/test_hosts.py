@@ -175,6 +175,8 @@ def test_one_host_and_runs_that_recorded_none_are_not_a_mix(tmp_path, capsys):
     figures = current.load(tmp_path)
     assert host_mix.mixed(figures) == {}
     assert not [note for note in figures.notes if "hosts under one machine name" in note]
+    assert main(["show", str(tmp_path), "--format", "json"]) == 0
+    assert not [line for line in capsys.readouterr().out.splitlines() if '"kind": "hosts"' in line]
 
 
 def test_runs_of_one_host_on_two_cpu_models_are_a_mix_too(tmp_path):

@@ -24,7 +24,9 @@ def test_version_1_files_load_through_the_upgrade(tmp_path):
     document = results.read_run(path)
     assert document["schema_version"] == SCHEMA_VERSION == 6 and document["upgraded_from"] == 1
     assert document["interpreter"]["executable"] == "python"  # a name, not /work/.../python
-    assert document["machine_description"]["limits"]["max_map_count"] == 65530
+    described = document["machine_description"]  # machine.json's kind: format 1 recorded none
+    assert (described["cpu_model"], described["memory_gib"], described.get("limits")) == ("AMD EPYC", 24, None)
+    assert described["source"].startswith("machine.json at upgrade")
     assert set(document["parameters"]["grids"]) >= {"threads:condition", "subprocess:fork"}
     assert all(record["kind"] in ("memory", "switch", "tail") for record in document["measurements"])
     assert path.read_bytes() == before  # never rewritten in place

@@ -152,7 +152,7 @@ def _from_1(document: dict, machine_document: dict | None) -> dict:
     description: dict | None = None
     if isinstance(machine_document, dict):
         description = describe_from_machine_json(machine_document)
-        description["source"] = "machine.json at upgrade (format 1 did not record it)"
+        description["source"] = "machine.json at upgrade (format 1 did not record it)"  # its kind alone, since version 3
     if description is not None and "packages" in environment:
         description["packages"] = environment["packages"]
     upgraded["machine_description"] = description
@@ -180,7 +180,7 @@ def _from_1(document: dict, machine_document: dict | None) -> dict:
 
 def describe_from_machine_json(machine_document: dict) -> dict:
     description = {key: value for key, value in machine_document.items()
-                   if key not in ("schema", "schema_version")}
+                   if key not in ("schema", "schema_version", "first_host")}
     if isinstance(description.get("python"), dict):
         description["python"] = _executable_name(description["python"])
     return description
