@@ -21,7 +21,7 @@ def step_record(offered, achieved=None, p99=0.001, errors=0, timeouts=0, unsent=
             "errors": errors, "timeouts": timeouts, "p50": min(p99, 0.0001) if p50 is None else p50,
             "p90": p99 / 2, "p99": p99,
             "p999": 0.2, "max": 0.3, "interval_seconds": seconds / 2,
-            "interval_rates": [count / seconds] * 2, "cpu_seconds": 0.5, "scheduled": scheduled,
+            "interval_rates": [count / seconds] * 2, "cpu_seconds": max(0.5, count / 200_000), "scheduled": scheduled,
             "unsent": unsent, "send_lag_p50": 0.00001, "send_lag_p99": 0.0001}
 
 
@@ -144,7 +144,7 @@ CEILING = 150_000.0
 def closed_run(peak: float) -> dict:
     doc = document()
     doc["closed"].update(count=int(peak), achieved=peak, seconds=1.0, interval_seconds=0.5,
-                         interval_rates=[peak, peak])
+                         interval_rates=[peak, peak], cpu_seconds=max(0.5, peak / 200_000))
     return doc
 
 

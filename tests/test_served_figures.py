@@ -216,10 +216,11 @@ def test_the_latency_plot_draws_the_server_the_floor_and_the_knee(tmp_path):
 
 def test_the_peak_s_spread_is_its_intervals_range_over_their_median():
     record = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001)], 20e-6)
-    record["served"]["closed_run"]["closed"]["interval_rates"] = [100_000, 60_000, 70_000]
+    closed = record["served"]["closed_run"]["closed"]
+    closed.update(interval_rates=[110_000, 60_000, 70_000], interval_seconds=1 / 3)  # 80,000 in 1 s
     values, _ = served_figures.record_values(record, 0.005, None)
-    assert values["served_peak_spread"] == pytest.approx(40_000 / 70_000)   # not over the mean
-    record["served"]["closed_run"]["closed"]["interval_rates"] = [80_000]
+    assert values["served_peak_spread"] == pytest.approx(50_000 / 70_000)   # not over the mean (80,000)
+    closed.update(interval_rates=[80_000], interval_seconds=1.0)
     assert "served_peak_spread" not in served_figures.record_values(record, 0.005, None)[0]
 
 

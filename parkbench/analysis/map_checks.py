@@ -135,7 +135,7 @@ def _legacy_steps(record: dict) -> tuple:
     """The offered steps of a check record from before the rounds (format 4): the load
     generator's open-loop steps of a served job, or the wake probe's of a wakes job."""
     if record["kind"] == "wakes":
-        return loadgen_output.parse_steps(record["wakes"]["steps"], "wakes.steps")
+        return loadgen_output.parse_steps(record["wakes"]["steps"], "wakes.steps", generator=False)
     return loadgen_output.parse(record["served"]["open_run"]).steps
 
 

@@ -13,7 +13,7 @@ def trials(search: dict) -> list:
     """A stored search's trials as ``knee.Trial``\\s (each holds its step)."""
     found = []
     for trial in search["trials"]:
-        step = loadgen_output.parse_steps([trial["step"]])[0]
+        step = loadgen_output.parse_steps([trial["step"]], generator=False)[0]  # checked as read
         found.append(knee.Trial(float(trial["rate"]), int(trial["round"]), trial["target"], step,
                                 trial.get("cpu_seconds"), int(trial.get("requests") or 0)))
     return found

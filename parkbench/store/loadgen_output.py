@@ -83,6 +83,20 @@ def _keys(value, names, where: str) -> dict:
 
 
 MAX_VALUE = 1e15   # no time, rate or count of a generator's output comes near it
+# A reply over loopback TCP costs each side at least a read and a write system call: no
+# side here came within 4x of a microsecond a reply (the fastest: the generator at 4.0 µs,
+# the Go server at 4.2 µs, over every committed run). More replies than one a CPU
+# microsecond (beyond a few, for a clock's grain) were not measured; they were written.
+MAX_REPLIES_PER_CPU_SECOND = 1_000_000
+CPU_GRAIN_REPLIES = 1_000
+
+
+def cpu_bound(replies: float, cpu_seconds: float) -> str:
+    """Why ``replies`` cannot have cost ``cpu_seconds`` of CPU ('' if they can)."""
+    if replies > MAX_REPLIES_PER_CPU_SECOND * cpu_seconds + CPU_GRAIN_REPLIES:
+        return (f"{replies:,.0f} replies in {cpu_seconds:g} s of CPU: more than one a CPU microsecond, "
+                f"which no loopback reply costs")
+    return ""
 
 
 def _number(value, where: str) -> float:
@@ -104,7 +118,7 @@ def _text(value, where: str) -> str:
     return value
 
 
-def _phase(value, kind: type[P], where: str) -> P:
+def _phase(value, kind: type[P], where: str, generator: bool = True) -> P:
     names = [field.name for field in fields(kind)]
     raw = _keys(value, names, where)
     found: dict = {}
@@ -133,7 +147,26 @@ def _phase(value, kind: type[P], where: str) -> P:
         if phase.scheduled > phase.offered * phase.seconds + 1:  # a rate over a time: no more
             _fail(where, f"scheduled {phase.scheduled} requests, more than {phase.offered:g}/s "
                          f"for {phase.seconds:g} s")
+    if generator:
+        _generator_rules(phase, where)
     return phase
+
+
+def _generator_rules(phase: Phase, where: str) -> None:
+    """What the load generator's own phases obey (its JSON: ``benchmarks/loadgen``), checked
+    against each other: rates against the phase's length, replies against CPU time. A
+    loop's steps in its shape (``probes/wake_load.py``) count differently."""
+    # each reply is counted in one of equal parts of the phase's planned length (its
+    # seconds: that length, or until its last reply, where later)
+    intervals = len(phase.interval_rates)
+    if intervals * phase.interval_seconds > phase.seconds * (1 + 1e-6) + 1e-6:
+        _fail(where, f"has {intervals} intervals of {phase.interval_seconds:g} s, more than its {phase.seconds:g} s")
+    counted = sum(phase.interval_rates) * phase.interval_seconds
+    if abs(counted - phase.count) > max(1.0, 1e-6 * phase.count):
+        _fail(where, f"counts {counted:,.0f} replies in its intervals, not its {phase.count:,}")
+    too_cheap = cpu_bound(phase.count, phase.cpu_seconds)
+    if too_cheap:
+        _fail(where, f"claims {too_cheap} (the generator's own CPU)")
 
 
 # a closed-loop phase whose rate over its whole length is under this share of its best
@@ -193,14 +226,14 @@ def parse(document: object) -> Run:
     return run
 
 
-def parse_steps(steps: object, where: str = "steps") -> tuple[Step, ...]:
-    """Open-loop steps in the generator's shape (its ``steps``, or another open loop's
-    that writes the same shape: ``probes/wake_load.py``), each checked as ``parse``
-    checks a step, in increasing offered rate; ``ValueError`` naming the first broken
-    rule."""
+def parse_steps(steps: object, where: str = "steps", generator: bool = True) -> tuple[Step, ...]:
+    """Open-loop steps in the generator's shape (its ``steps``, or, not ``generator``,
+    another open loop's that writes the same shape: ``probes/wake_load.py``), each
+    checked as ``parse`` checks a step, in increasing offered rate; ``ValueError`` naming
+    the first broken rule."""
     if not isinstance(steps, list) or len(steps) > 1000:
         _fail(where, "must be a list of at most 1000 steps")
-    parsed = tuple(_phase(step, Step, f"{where}[{i}]") for i, step in enumerate(steps))
+    parsed = tuple(_phase(step, Step, f"{where}[{i}]", generator) for i, step in enumerate(steps))
     check_increasing(parsed)
     return parsed
 

@@ -207,14 +207,20 @@ def check_served(check: Checker, held, where: str, open_run: bool = True) -> Non
             runs.append("open_run")
         else:
             check_search(check, held["search"], f"{where}.search", served=True)
+    address = check.text(held.get("server_address"), f"{where}.server_address", optional=True, limit=64)
     for run in runs:
         try:
-            loadgen_output.parse(check.key(held, run, where))
+            parsed = loadgen_output.parse(check.key(held, run, where))
         except ValueError as exc:
             check.fail(f"{where}.{run}", f"is not the load generator's output ({exc})")
-    check.number(check.key(held, "server_cpu_seconds", where), f"{where}.server_cpu_seconds", 0, 1e7)
-    check.number(check.key(held, "server_cpu_requests", where), f"{where}.server_cpu_requests", 0,
-                 2**53, integer=True)
+        if address is not None and parsed.address != address:  # format 6 names the server
+            check.fail(f"{where}.{run}.address", f"is {_short(parsed.address)}, not the server's {address}")
+    cpu = check.number(check.key(held, "server_cpu_seconds", where), f"{where}.server_cpu_seconds", 0, 1e7)
+    requests = check.number(check.key(held, "server_cpu_requests", where), f"{where}.server_cpu_requests", 0,
+                            2**53, integer=True)
+    too_cheap = loadgen_output.cpu_bound(requests, cpu)
+    if too_cheap:
+        check.fail(f"{where}.server_cpu_requests", f"claim {too_cheap} (the server's, read by parkbench)")
     placement = check.dict(check.key(held, "placement", where), f"{where}.placement")
     for side in ("generator_cpus", "server_cpus"):
         cpus = check.list(check.key(placement, side, f"{where}.placement"), f"{where}.placement.{side}")
@@ -259,14 +265,18 @@ def check_search(check: Checker, search, where: str, served: bool) -> None:
         if target not in TARGETS or (target == "floor" and not served):
             check.fail(f"{at}.target", f"must be {'server or floor' if served else 'server'}, not {_short(target)}")
         try:
-            steps = loadgen_output.parse_steps([check.key(trial, "step", at)])
+            steps = loadgen_output.parse_steps([check.key(trial, "step", at)], generator=served)
         except ValueError as exc:
             check.fail(at, f"is not one open-loop step ({exc})")
         if len(steps) != 1 or steps[0].offered != rate:
             check.fail(at, f"must be one step offering its rate ({rate:g}/s)")
+        cpu = None
         if target == "server":
-            check.number(check.key(trial, "cpu_seconds", at), f"{at}.cpu_seconds", 0, 1e7)
-        check.number(trial.get("requests", 0), f"{at}.requests", 0, 2**53, integer=True)
+            cpu = check.number(check.key(trial, "cpu_seconds", at), f"{at}.cpu_seconds", 0, 1e7)
+        requests = check.number(trial.get("requests", 0), f"{at}.requests", 0, 2**53, integer=True)
+        too_cheap = loadgen_output.cpu_bound(requests, cpu) if served and cpu is not None else ""
+        if too_cheap:
+            check.fail(f"{at}.requests", f"claim {too_cheap} (the server's, read by parkbench)")
 
 
 def check_wakes(check: Checker, offered, where: str) -> None:
@@ -284,7 +294,7 @@ def check_wakes(check: Checker, offered, where: str) -> None:
     if not 1 <= len(steps) <= 10:
         check.fail(f"{where}.steps", f"must hold 1 to 10 steps, not {len(steps):,}")
     try:
-        loadgen_output.parse_steps(steps, "steps")
+        loadgen_output.parse_steps(steps, "steps", generator=False)
     except ValueError as exc:
         check.fail(f"{where}.steps", f"are not open-loop steps ({exc})")
 

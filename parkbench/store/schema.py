@@ -42,7 +42,9 @@ Format history (``schema_version``):
    resumed, and is then written as format 5.
 
 6. 2026-12-07: each run file names the ``host`` it ran on (``hostname``, and ``id``: the
-   first 12 hex digits of the SHA-256 of /etc/machine-id, or null). Format-5 files are
+   first 12 hex digits of the SHA-256 of /etc/machine-id, or null), and a served record
+   (and the generator's ceiling) the ``server_address`` its generator was pointed at,
+   which the generator's output must name. Format-5 files are
    read as they are (host not recorded); an interrupted one can be resumed, and is then
    written as format 6.
 

@@ -6,6 +6,7 @@ in the kernel)."""
 import json
 import os
 import subprocess
+import time
 
 import psutil
 
@@ -98,15 +99,43 @@ def cpu_seconds(pids, proc: str = "/proc") -> float:
 
 
 def run_generator(binary, port: int, arguments: list[str], cpus, timeout: float) -> dict:
-    """One run of the generator against 127.0.0.1:``port``, pinned to ``cpus``: its JSON."""
+    """One run of the generator against 127.0.0.1:``port``, pinned to ``cpus``: its JSON,
+    cross-checked against what is known here (``vouched``)."""
     command = [str(binary), "-addr", f"127.0.0.1:{port}", *arguments,
                "-max-seconds", f"{timeout:g}"]
+    started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 10,
                           preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    elapsed = time.perf_counter() - started
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise RuntimeError(f"the load generator failed: {last}")
-    return json.loads(done.stdout)
+    found = json.loads(done.stdout)
+    claimed = sum(((found.get(phase) or {}).get("seconds") or 0) for phase in ("warmup", "closed")) + sum(
+        step.get("seconds") or 0 for step in found.get("steps") or ())
+    return vouched(found, port, claimed, elapsed)
+
+
+# the generator's clock and this one's: a phase of planned length ends a little after it
+CLOCK_SLACK_SECONDS = 0.05
+
+
+def vouched(found, port: int, claimed_seconds: float, elapsed: float):
+    """The generator's output where what can be checked here holds: it ran against this
+    server (its ``address``), and its phases, ``claimed_seconds`` in all, fit in the
+    ``elapsed`` seconds it ran (a rate over a step it did not run for is no rate); a
+    one-line ``RuntimeError`` where not (the job fails: a tampered or broken generator
+    never gives a figure)."""
+    if not isinstance(found, dict):
+        raise RuntimeError("the load generator's output is not a JSON object")
+    address = found.get("address", f"127.0.0.1:{port}")  # an interactive step names none
+    if address != f"127.0.0.1:{port}":
+        raise RuntimeError(f"the load generator's output names {str(address)[:40]!r}, not the server "
+                           f"it was pointed at (127.0.0.1:{port})")
+    if not isinstance(claimed_seconds, (int, float)) or claimed_seconds > elapsed * 1.05 + CLOCK_SLACK_SECONDS:
+        raise RuntimeError(f"the load generator claims {claimed_seconds:g} s of load in a run of "
+                           f"{elapsed:.3f} s")
+    return found
 
 
 def answered(run: dict) -> int:
@@ -126,6 +155,7 @@ class Stepper:
     def __init__(self, binary, port: int, arguments: list[str], cpus, step_timeout: float):
         self.command = [str(binary), "-addr", f"127.0.0.1:{port}", "-interactive", *arguments,
                         "-max-seconds", "86400"]
+        self.port = port
         self.cpus, self.step_timeout = cpus, step_timeout
         self.process: subprocess.Popen | None = None
 
@@ -146,14 +176,19 @@ class Stepper:
             self.process.stdin.flush()
         except OSError:
             pass  # it has ended: its stderr says why, below
+        started = time.perf_counter()
         ready, _, _ = select.select([self.process.stdout], [], [], self.step_timeout)
         line = self.process.stdout.readline() if ready else ""
+        elapsed = time.perf_counter() - started
         if not line:
             self._end()
             said = self.process.stderr.read() if self.process.stderr else ""
             why = "did not answer in time" if not ready else ((said or "").strip().splitlines() or ["ended"])[-1]
             raise RuntimeError(f"the load generator failed at {rate:,.0f}/s: {why}")
-        return json.loads(line)
+        answer = json.loads(line)
+        claimed = sum(((answer.get(part) or {}).get("seconds") or 0) for part in ("warmup", "step")) \
+            if isinstance(answer, dict) else 0
+        return vouched(answer, self.port, claimed, elapsed)
 
     def _end(self) -> None:
         if self.process is not None and self.process.poll() is None:

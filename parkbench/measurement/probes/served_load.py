@@ -101,7 +101,7 @@ def measure_served(binary, port: int, servers: list[int], settle, chosen: dict, 
         raise RuntimeError("the closed loop served no request")
     found = {"settings": chosen, "placement": {**where, "server_tasks_pinned": pinned},
              "warmup_rates": warmup, "closed_run": closed, "server_cpu_seconds": server_cpu,
-             "server_cpu_requests": answered(closed)}
+             "server_cpu_requests": answered(closed), "server_address": f"127.0.0.1:{port}"}
     limit = 3600.0  # the floor outlives every step; it ends with the search
     with served_search.Floor(binary, waiters, where["server_cpus"], limit) as floor:
         found["search"] = served_search.search(binary, port, servers, floor, chosen, where, peak)
@@ -161,7 +161,7 @@ def ceiling(binary, chosen: dict) -> dict:
         except subprocess.TimeoutExpired:
             echo.kill()
             echo.communicate()
-    return {"settings": chosen, "placement": where, "closed_run": closed,
+    return {"settings": chosen, "placement": where, "closed_run": closed, "server_address": f"127.0.0.1:{port}",
             "server_cpu_seconds": server_cpu, "server_cpu_requests": answered(closed)}
 
 

@@ -208,7 +208,7 @@ async def _search(pool: Pool, settings: dict, seconds: float, warmup: float, wai
         step = await drive(pool, rate, seconds, wait)
         trials.append({"rate": rate, "round": round_, "target": knee.SERVER, "step": step,
                        "cpu_seconds": step["cpu_seconds"], "requests": step["count"]})
-        search.record(knee.Trial(rate, round_, knee.SERVER, loadgen_output.parse_steps([step])[0],
+        search.record(knee.Trial(rate, round_, knee.SERVER, loadgen_output.parse_steps([step], generator=False)[0],
                                  step["cpu_seconds"], step["count"]))
     return {"start": start, "generator_ceiling": None, "rates": list(rates), "trials": trials}
 
