@@ -14,7 +14,7 @@ from parkbench.core import protocol
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import JobKind
 from parkbench.measurement import map_check_jobs, suite
-from parkbench.presentation import headline
+from parkbench.presentation import rate_tables
 from parkbench.store import map_check_schema, record_schema, results
 from tests import synthetic
 from tests.builders import (
@@ -216,7 +216,7 @@ def test_a_disturbed_check_says_so_in_its_row_its_sentence_and_the_report():
     quiet = {**record, "interference": {**busy["interference"], "disturbed": False}}
     quiet_rows = map_checks.verdicts(quiet, connections_check(), 0.005)
     plain = map_checks.verdicts(record, connections_check(), 0.005)
-    shown = headline.checks_table([{**r, "run_id": "x"} for r in rows + quiet_rows + plain])
+    shown = rate_tables.checks_table([{**r, "run_id": "x"} for r in rows + quiet_rows + plain])
     assert list(shown["rest of the machine"]) == ["busy", "busy", "quiet", "quiet", "-", "-"]  # -: not recorded
     assert list(shown["verdict"]) == ["disagrees", "agrees"] * 3
 

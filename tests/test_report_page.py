@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 from parkbench.analysis import current, edges, sizing, switch_figures  # noqa: E402
 from parkbench.presentation import (  # noqa: E402
     churnplots,
+    glossary,
     headline,
     memoryplots,
     sizing_plots,
@@ -70,6 +71,37 @@ def test_the_headline_runs_column_is_a_short_key_that_loses_no_run(machine):
     for full, short in zip(table["runs"], shown["runs"]):
         assert len(short) <= 3 * len(key), short  # "1, 3", never 16-character ids
         assert sorted(numbers[k] for k in short.split(", ")) == sorted(full.split(", "))
+
+
+# A 1,400 px page: the notebook's body leaves about 1,350 px; a table is kept within 90%
+# of it, so that another font (or a row added) does not push its last column off. Widths
+# are estimated from characters: 12 px DejaVu Sans averages under 6.5 px a character (the
+# old table, 182 characters and 12 columns, measured 1,365 px in Chromium at 1,400 px).
+PAGE_PX, CHAR_PX, PADDING_PX, LAST_MIN_PX = 1_350, 6.5, 12, 108
+
+
+def _estimated_width(table) -> float:
+    """A table's width as the notebook's CSS lays it out: each column as wide as its widest
+    cell (no wrapping) or the longest word of its header (headers wrap), plus padding; the
+    last column at least 9em."""
+    widths = [max([len(str(cell)) for cell in table[column]] + [max(map(len, column.split()))]) * CHAR_PX
+              + PADDING_PX for column in table.columns]
+    widths[-1] = max(widths[-1], LAST_MIN_PX)
+    return sum(widths)
+
+
+def test_the_headline_table_fits_a_1400_px_page_and_keeps_its_facts(machine):
+    _figures, name, frame = machine
+    table = headline.headline(frame, name).drop(columns=["interpreter"])
+    shown, _key = headline.run_key(table)
+    assert _estimated_width(shown) <= 0.9 * PAGE_PX, _estimated_width(shown)
+    # nothing lost: every binding limit named in full under the table, every primitive said
+    notes = headline.headline_notes(shown, frame)
+    for limit in set(frame[frame.metric == "capacity"]["limit"]):
+        label = glossary.short_limit(limit)
+        assert any(cell.startswith(label + ", ") for cell in shown["binding limit"]), limit
+        assert label == limit or f"{label} = {limit}" in notes
+    assert "threads lock" in notes and "asyncio future" in notes
 
 
 def _mesh_extent(axis):
