@@ -11,12 +11,20 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench.analysis import current, edges, sizing, switch_figures  # noqa: E402
+from parkbench.analysis import (  # noqa: E402
+    current,
+    edges,
+    served_figures,
+    sizing,
+    switch_figures,
+    wake_figures,
+)
 from parkbench.presentation import (  # noqa: E402
     churnplots,
     glossary,
     headline,
     memoryplots,
+    rate_tables,
     sizing_plots,
     timeplots,
 )
@@ -102,6 +110,25 @@ def test_the_headline_table_fits_a_1400_px_page_and_keeps_its_facts(machine):
         assert any(cell.startswith(label + ", ") for cell in shown["binding limit"]), limit
         assert label == limit or f"{label} = {limit}" in notes
     assert "threads lock" in notes and "asyncio future" in notes
+
+
+@pytest.mark.parametrize("kind", ["served", "wakes"])
+def test_the_rate_tables_say_words_not_booleans_and_separate_thousands(machine, kind):
+    import re
+
+    figures, name, _frame = machine
+    analysis = served_figures if kind == "served" else wake_figures
+    rows = analysis.table(figures.frame)
+    rows = rows[rows.machine == name]
+    assert len(rows) >= 4
+    shown, key = getattr(rate_tables, kind)(rows)
+    cells = [str(cell) for column in shown.columns for cell in shown[column]]
+    assert not {"True", "False", "nan"} & set(cells)
+    assert not [cell for cell in cells if re.search(r"(?<![\d,.])\d{4,}(?![\d,])", cell)]  # 19000, not 19,000
+    w = "W idle" if kind == "served" else "W parked"
+    assert {f"{int(n):,}" for n in rows.n} == set(shown[w])
+    assert sorted(run for _number, run in key) == sorted(set(rows.run))
+    assert _estimated_width(shown) <= PAGE_PX
 
 
 def _mesh_extent(axis):
