@@ -118,6 +118,15 @@ def test_the_1m_tasks_figures_are_named_in_their_own_unit(rendered):
     assert not re.search(r"\d[\d,.]* (MB|MiB|KB|KiB)\b", prose)
 
 
+def test_the_glossary_comes_before_the_first_table(rendered):
+    html = (rendered / "report.html").read_text()
+    glossary = html.index("Words used on this page")
+    assert glossary < html.index("The answer in one table")
+    for term in ("rlimit_nofile_hard", "max_map_count", "USS", "churn", "generator-bound", "N^b",
+                 "x predicted rate"):
+        assert term in html[glossary:html.index("The answer in one table")], term
+
+
 def test_rendering_unchanged_results_changes_nothing(rendered, results, tmp_path):
     assert main(["report", "--results", str(results), "--output", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").read_bytes() == (rendered / "report.html").read_bytes()

@@ -131,6 +131,37 @@ def test_the_rate_tables_say_words_not_booleans_and_separate_thousands(machine, 
     assert _estimated_width(shown) <= PAGE_PX
 
 
+def _defined() -> set:
+    """The words the glossary defines: each term, and each part of 'a / b' and 'name (short)'."""
+    import re
+
+    words = set()
+    for term in glossary.TERMS:
+        words |= {part.strip() for part in re.split(r" / |[()]", term) if part.strip()}
+    return words
+
+
+def test_the_glossary_defines_each_term_the_page_uses(machine):
+    figures, name, frame = machine
+    defined = _defined()
+    # the words issue 37 found unexplained where they were used
+    assert {"rlimit_nofile_hard", "max_map_count", "PSS", "USS", "churn", "generator-bound",
+            "N^b", "x predicted rate", "floor-bound", "SLO", "saturation", "knee", "round"} <= defined
+    # and every one the figures can put on the page: each binding limit, in full and short
+    for limit in set(frame[frame.metric == "capacity"]["limit"]) | set(glossary.LIMITS):
+        assert limit in defined and glossary.short_limit(limit) in defined, limit
+    served = served_figures.table(figures.frame)
+    for label in set(served.basis.map(served_figures.basis_label)):
+        assert label in defined, label
+    assert "x predicted rate" in rate_tables.checks_table(
+        [{"model": "m", "variant": "v", "waiters": 1, "offered": 1.0, "share": 0.8, "achieved": 1.0,
+          "p99": 0.001, "held": True, "predicted": True, "agrees": True, "run_id": "r"}]).columns
+    churn = churnplots.spawn_and_wake(frame, name)
+    exponents = [t.get_text() for ax in churn.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+                 if "N^" in t.get_text()]
+    assert exponents and "N^b" in defined
+
+
 def _mesh_extent(axis):
     """The edges pcolormesh(shading="nearest") gives cell centres: half a step out."""
     return axis[0] - (axis[1] - axis[0]) / 2, axis[-1] + (axis[-1] - axis[-2]) / 2
