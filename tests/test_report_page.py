@@ -270,6 +270,44 @@ def test_churn_is_one_panel_per_model_with_the_two_phases_apart(machine):
         assert len(ax.get_legend().get_texts()) <= 8
 
 
+def _points_under_legends(figure) -> list:
+    """Each data point (a line's vertex, a scatter's offset) that an axes' legend box
+    covers, in display coordinates after drawing: (axes title, x, y)."""
+    import numpy as np
+
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    covered = []
+    for ax in figure.axes:
+        legend = ax.get_legend()
+        if legend is None or not ax.get_visible():
+            continue
+        box = legend.get_window_extent(renderer)
+        drawn = [(np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float),
+                  line.get_linestyle() not in ("None", "none", " ", "")) for line in ax.lines]
+        drawn += [(np.asarray(c.get_offsets(), float), False) for c in ax.collections if len(c.get_offsets())]
+        for points, joined in drawn:
+            points = points[np.isfinite(points).all(axis=1)]
+            if not len(points):
+                continue
+            shown = ax.transData.transform(points)
+            if joined and len(shown) > 1:  # a line's segments too, sampled in display space
+                steps = np.linspace(0, 1, 12)[:, None]
+                shown = np.vstack([a + (b - a) * steps for a, b in zip(shown[:-1], shown[1:])])
+            for x, y in shown:
+                if box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1:
+                    covered.append((ax.get_title(), round(x), round(y)))
+    return covered
+
+
+@pytest.mark.parametrize("plot", ["memory_vs_n", "views_per_waiter", "spawn_and_wake"])
+def test_no_legend_covers_a_data_point(machine, plot):
+    _figures, name, frame = machine
+    module = churnplots if plot == "spawn_and_wake" else memoryplots
+    figure = getattr(module, plot)(frame, name)
+    assert _points_under_legends(figure) == []
+
+
 def test_every_plot_names_the_runs_its_figures_came_from(machine):
     figures, name, frame = machine
     values = {key[2:]: v for key, v in switch_figures.switch_values(figures).items() if key[0] == name}

@@ -38,9 +38,9 @@ def memory_vs_n(frame, machine, view: str = "total"):
     markers = _variant_markers(raw)
     columns = min(len(models), 3) or 1
     rows_n = math.ceil(len(models) / columns) or 1
-    fig, axes = plt.subplots(rows_n, columns, figsize=(4.6 * columns, 3.6 * rows_n), squeeze=False)
+    fig, axes = plt.subplots(rows_n, columns, figsize=(4.6 * columns, 4.9 * rows_n), squeeze=False)
     for ax, model in zip(axes.flat, models):
-        notes = []
+        notes = {}
         for variant, points in raw[raw.model == model].groupby("variant", sort=False):
             label = f"{model}/{variant}"
             ns = points.n.astype(float)
@@ -50,23 +50,24 @@ def memory_vs_n(frame, machine, view: str = "total"):
             slope = _figure_value(mine, model, variant, f"{view}_per_waiter")
             fixed = _figure_value(mine, model, variant, f"{view}_fixed")
             r2 = _figure_value(mine, model, variant, f"{view}_fit_r2")
+            notes[label] = variant
             if slope is not None and fixed is not None:
                 low, high = ns.min(), ns.max()
                 xs = [low * (high / low) ** (k / 60) for k in range(61)]
                 ax.plot(xs, [fixed + slope * x for x in xs], color=colour, linewidth=1.2,
                         linestyle="-" if marker == "o" else "--", label=f"{label} fit",
                         gid=f"fit:{label}")
-                notes.append(f"{variant}: {_per(slope)}/waiter, R² {r2:.4f}" if r2 is not None
-                             else f"{variant}: {_per(slope)}/waiter")
+                notes[label] = (f"{variant}: {_per(slope)}/waiter, R² {r2:.4f}" if r2 is not None
+                                else f"{variant}: {_per(slope)}/waiter")
         ax.set(xscale="log", yscale="log", title=model, xlabel="N parked waiters")
         _bytes_axis(ax)
-        ax.text(0.02, 0.98, "\n".join(notes), transform=ax.transAxes, va="top", fontsize=8,
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
         ax.grid(True, which="major", alpha=0.3)
-        if len(set(raw[raw.model == model].variant)) > 1:
-            points = [c for c in ax.collections if str(c.get_gid()).startswith("points:")]
-            ax.legend(handles=points, labels=[c.get_label() for c in points], loc="lower right",
-                      fontsize=8, title="points; lines: fits", title_fontsize=7)
+        # below the axes, the slope and R² in each entry: inside, the legend and a text box
+        # of slopes covered points (asyncio, uvloop, subprocess at N 10^2-10^3)
+        points = [c for c in ax.collections if str(c.get_gid()).startswith("points:")]
+        ax.legend(handles=points, labels=[notes[c.get_label()] for c in points], loc="upper center",
+                  bbox_to_anchor=(0.5, -0.2), fontsize=8, title="points (lines: fits), slope per waiter",
+                  title_fontsize=7, frameon=False)
     for ax in axes.flat[len(models):]:
         ax.axis("off")
     for ax in axes[:, 0]:
