@@ -298,6 +298,34 @@ def test_the_maps_mark_held_and_not_held_points_on_the_checked_model_only():
     plt.close("all")
 
 
+def test_a_checked_point_wears_its_model_colour_not_the_winners():
+    """The asyncio check sat on threads' region of the decision map as a red cross: read as a
+    threads failure. Each marker is filled with the checked model's colour, and its legend
+    entry, drawn the same, names that model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from parkbench.presentation import plots, sizing_plots
+
+    other = sizing.Profile("m", "threads", "connections", 48_000.0, 19_994, "rlimit_nofile", 0.0, 1,
+                           edge=_edge((100, 44_230, 0.1)))
+    rows = map_checks.verdicts(checked_record(10_000), connections_check(), 0.005)
+    axis = [10 ** (k / 4) for k in range(8, 33)]
+    for figure in (sizing_plots.decision_map([PROFILE, other], axis, axis, 24 * 2**30, 2, rows),
+                   sizing_plots.fit_map([PROFILE, other], axis, axis, 24 * 2**30, 2, rows)):
+        marks = [line for ax in figure.axes for line in ax.lines if str(line.get_gid()).startswith("check:")]
+        assert marks and {to_hex(line.get_markerfacecolor()) for line in marks} == {plots.model_colour("asyncio")}
+        legends = [ax.get_legend() for ax in figure.axes if ax.get_legend()] + list(figure.legends)
+        handles = [h for legend in legends for h in legend.legend_handles if "checked" in h.get_label()]
+        assert handles and all(h.get_label().startswith("asyncio/connections checked") for h in handles)
+        assert {to_hex(h.get_markerfacecolor()) for h in handles} == {plots.model_colour("asyncio")}
+        assert {h.get_marker() for h in handles} <= {line.get_marker() for line in marks}
+    plt.close("all")
+
+
 def test_the_fit_map_draws_the_measured_edge_its_band_and_where_it_is_held_flat():
     import matplotlib
 
