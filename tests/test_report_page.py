@@ -308,6 +308,42 @@ def test_no_legend_covers_a_data_point(machine, plot):
     assert _points_under_legends(figure) == []
 
 
+def test_each_w_of_a_served_panel_has_its_own_style_and_every_style_is_in_the_legend(machine):
+    """W=100 and W=19,000 were drawn alike (solid), the knee and SLO lines and the rounds'
+    dots had no legend entry, and the SLO's label sat where the lines crossed it."""
+    from matplotlib.colors import to_hex
+
+    figures, name, _frame = machine
+    primary = headline.primary_interpreter(figures.frame[figures.frame.machine == name], name)
+    table = served_figures.table(figures.frame)
+    figure = timeplots.knee_latency(served_figures.steps(figures, name, primary),
+                                    served_figures.knees(table[(table.machine == name) & (table.interpreter == primary)]),
+                                    name, 0.005)
+
+    def style(line):
+        return (to_hex(line.get_color()), str(line.get_linestyle()), line.get_marker())
+
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) >= 4
+    for ax in panels:
+        servers = [line for line in ax.lines if str(line.get_gid()).startswith("server:")]
+        assert len(servers) >= 3
+        assert len({(to_hex(line.get_color()), str(line.get_linestyle())) for line in servers}) == len(servers)
+        assert len({line.get_marker() for line in servers}) == len(servers)
+        handles = ax.get_legend().legend_handles
+        shown = {style(handle) for handle in handles}
+        assert len(shown) == len(handles)  # one entry per style
+        for line in ax.lines:  # every drawn style named: a knee by its W's colour and line style
+            if str(line.get_gid()).startswith("knee:"):
+                assert (to_hex(line.get_color()), str(line.get_linestyle())) in {s[:2] for s in shown}
+            elif str(line.get_gid()).startswith("round:"):
+                assert any(s[1] == "None" for s in shown)
+            else:
+                assert style(line) in shown, line.get_gid()
+        assert list(ax.texts) == []  # the SLO and the knees named in the legend, not written on the lines
+    assert _points_under_legends(figure) == []
+
+
 def test_every_plot_names_the_runs_its_figures_came_from(machine):
     figures, name, frame = machine
     values = {key[2:]: v for key, v in switch_figures.switch_values(figures).items() if key[0] == name}
