@@ -12,7 +12,7 @@ from parkbench.core import protocol
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import JobKind
 from parkbench.measurement import guard, map_check_jobs, suite
-from parkbench.presentation import headline
+from parkbench.presentation import rate_tables
 from parkbench.store import map_check_schema, record_schema
 from tests.builders import checked_wakes_record, wakes_record
 
@@ -151,7 +151,7 @@ def test_a_run_with_both_checks_gives_verdicts_of_both_kinds():
                                                         ("connections", True), ("connections", False)]
     assert [r["variant"] for r in map_checks.of_workload(rows, "in-process")] == ["event", "event"]
     assert [r["variant"] for r in map_checks.of_workload(rows, "connections")] == ["connections"] * 2
-    table = headline.checks_table(rows)
+    table = rate_tables.checks_table(rows)
     assert list(table["model/variant"]) == ["asyncio/event"] * 2 + ["asyncio/connections"] * 2
 
 

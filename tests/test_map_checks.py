@@ -14,7 +14,7 @@ from parkbench.core import protocol
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import JobKind
 from parkbench.measurement import map_check_jobs, suite
-from parkbench.presentation import headline
+from parkbench.presentation import rate_tables
 from parkbench.store import map_check_schema, record_schema, results
 from tests import synthetic
 from tests.builders import (
@@ -216,7 +216,7 @@ def test_a_disturbed_check_says_so_in_its_row_its_sentence_and_the_report():
     quiet = {**record, "interference": {**busy["interference"], "disturbed": False}}
     quiet_rows = map_checks.verdicts(quiet, connections_check(), 0.005)
     plain = map_checks.verdicts(record, connections_check(), 0.005)
-    shown = headline.checks_table([{**r, "run_id": "x"} for r in rows + quiet_rows + plain])
+    shown = rate_tables.checks_table([{**r, "run_id": "x"} for r in rows + quiet_rows + plain])
     assert list(shown["rest of the machine"]) == ["busy", "busy", "quiet", "quiet", "-", "-"]  # -: not recorded
     assert list(shown["verdict"]) == ["disagrees", "agrees"] * 3
 
@@ -295,6 +295,34 @@ def test_the_maps_mark_held_and_not_held_points_on_the_checked_model_only():
     labels = [text.get_text() for legend in fit.legends for text in legend.get_texts()]
     assert "asyncio/connections checked: not held, DISAGREES with the map" in labels
     assert "asyncio/connections checked: not held, agrees with the map" in labels
+    plt.close("all")
+
+
+def test_a_checked_point_wears_its_model_colour_not_the_winners():
+    """The asyncio check sat on threads' region of the decision map as a red cross: read as a
+    threads failure. Each marker is filled with the checked model's colour, and its legend
+    entry, drawn the same, names that model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from parkbench.presentation import plots, sizing_plots
+
+    other = sizing.Profile("m", "threads", "connections", 48_000.0, 19_994, "rlimit_nofile", 0.0, 1,
+                           edge=_edge((100, 44_230, 0.1)))
+    rows = map_checks.verdicts(checked_record(10_000), connections_check(), 0.005)
+    axis = [10 ** (k / 4) for k in range(8, 33)]
+    for figure in (sizing_plots.decision_map([PROFILE, other], axis, axis, 24 * 2**30, 2, rows),
+                   sizing_plots.fit_map([PROFILE, other], axis, axis, 24 * 2**30, 2, rows)):
+        marks = [line for ax in figure.axes for line in ax.lines if str(line.get_gid()).startswith("check:")]
+        assert marks and {to_hex(line.get_markerfacecolor()) for line in marks} == {plots.model_colour("asyncio")}
+        legends = [ax.get_legend() for ax in figure.axes if ax.get_legend()] + list(figure.legends)
+        handles = [h for legend in legends for h in legend.legend_handles if "checked" in h.get_label()]
+        assert handles and all(h.get_label().startswith("asyncio/connections checked") for h in handles)
+        assert {to_hex(h.get_markerfacecolor()) for h in handles} == {plots.model_colour("asyncio")}
+        assert {h.get_marker() for h in handles} <= {line.get_marker() for line in marks}
     plt.close("all")
 
 

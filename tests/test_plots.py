@@ -44,30 +44,43 @@ def two_runs(tmp_path_factory):
     return folder
 
 
-def _bars_by_label(ax):
-    labels = [tick.get_text() for tick in ax.get_yticklabels()]
-    bars = {}
-    for patch in ax.patches:
-        centre = patch.get_y() + patch.get_height() / 2
-        index = min(range(len(ax.get_yticks())), key=lambda i: abs(ax.get_yticks()[i] - centre))
-        bars[labels[index]] = patch
-    return bars
-
-
-def test_each_capacity_label_sits_on_its_own_bar_and_states_its_value(two_runs):
+def test_each_capacity_label_sits_on_its_own_point_and_states_its_value(two_runs):
     frame = current.load(two_runs).frame
     figure = memoryplots.capacity(frame, "fixture-a")
     ax = figure.axes[0]
-    bars = _bars_by_label(ax)
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    points = {str(line.get_gid())[6:]: line for line in ax.lines if str(line.get_gid()).startswith("point:")}
     capacity = frame[frame.metric == "capacity"]
-    assert len(ax.texts) == len(capacity) == len(bars)
+    assert len(ax.texts) == len(capacity) == len(points)
     for text in ax.texts:
-        y = text.get_position()[1]
-        label = min(bars, key=lambda name: abs(bars[name].get_y() + bars[name].get_height() / 2 - y))
+        label = labels[round(text.get_position()[1])]
         model, variant = label.split("/")
         value = capacity[(capacity.model == model) & (capacity.variant == variant)].value.iloc[0]
         assert f"{int(value):,}" in text.get_text(), (label, text.get_text())
-        assert bars[label].get_width() == pytest.approx(value)
+        assert list(points[label].get_xdata()) == [pytest.approx(value)]
+        assert list(points[label].get_ydata()) == [text.get_position()[1]]
+
+
+def test_no_bar_stands_on_a_log_axis_and_every_value_is_written():
+    """A bar on a log axis measures from where the axis starts, not from zero: 41 B of
+    kernel drew as 40% of 8.34 KiB. The per-view and capacity plots draw dots, each value
+    written beside its dot."""
+    frame = current.load(committed.results()).frame
+    machine = sorted(frame.machine.unique())[0]
+    views, held = memoryplots.views_per_waiter(frame, machine), memoryplots.capacity(frame, machine)
+    for figure in (views, held):
+        for ax in figure.axes:
+            if ax.get_xscale() == "log" or ax.get_yscale() == "log":
+                assert [patch for patch in ax.patches if patch.get_visible()] == []
+    ax = views.axes[0]
+    dots = {str(line.get_gid())[5:]: line for line in ax.lines if str(line.get_gid()).startswith("view:")}
+    assert set(dots) == {name for _metric, name in memoryplots.VIEWS}
+    written = {str(text.get_gid()) for text in ax.texts}
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    for name, line in dots.items():
+        for label, x in zip(labels, line.get_xdata()):
+            assert f"value:{label}:{name}" in written or f"said:{label}:{name}" in written, (label, name)
+            assert (x == x) == (f"value:{label}:{name}" in written)
 
 
 def _points_and_lines(figure):

@@ -101,6 +101,32 @@ def test_report_page_hides_code_and_paths(rendered, results):
         assert width >= 800  # drawn at 110 dpi, at least 8 inches wide
 
 
+def test_the_1m_tasks_figures_are_named_in_their_own_unit(rendered):
+    """The chart's values are MiB (labelled MB): the page says MiB, converts to MB of 10^6
+    bytes only where it says so, and quotes no figure in its prose (the table holds them)."""
+    import re
+
+    from parkbench.core import published
+
+    html = (rendered / "report.html").read_text()
+    section = html[html.index("The famous"):html.index("Where each figure came from")]
+    for figure in published.ONE_MILLION_TASKS:
+        assert f"{figure.value:,.1f} MiB" in section, figure.label
+        assert f"{figure.base / 1e6:,.0f} MB" in section
+        assert f"{figure.value:,.0f} MB" not in section  # a MiB figure called MB
+    prose = section[:section.index("<table")]
+    assert not re.search(r"\d[\d,.]* (MB|MiB|KB|KiB)\b", prose)
+
+
+def test_the_glossary_comes_before_the_first_table(rendered):
+    html = (rendered / "report.html").read_text()
+    glossary = html.index("Words used on this page")
+    assert glossary < html.index("The answer in one table")
+    for term in ("rlimit_nofile_hard", "max_map_count", "USS", "churn", "generator-bound", "N^b",
+                 "x predicted rate"):
+        assert term in html[glossary:html.index("The answer in one table")], term
+
+
 def test_rendering_unchanged_results_changes_nothing(rendered, results, tmp_path):
     assert main(["report", "--results", str(results), "--output", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").read_bytes() == (rendered / "report.html").read_bytes()

@@ -11,11 +11,20 @@ import pytest
 
 matplotlib.use("Agg")
 
-from parkbench.analysis import current, edges, sizing, switch_figures  # noqa: E402
+from parkbench.analysis import (  # noqa: E402
+    current,
+    edges,
+    served_figures,
+    sizing,
+    switch_figures,
+    wake_figures,
+)
 from parkbench.presentation import (  # noqa: E402
     churnplots,
+    glossary,
     headline,
     memoryplots,
+    rate_tables,
     sizing_plots,
     timeplots,
 )
@@ -70,6 +79,87 @@ def test_the_headline_runs_column_is_a_short_key_that_loses_no_run(machine):
     for full, short in zip(table["runs"], shown["runs"]):
         assert len(short) <= 3 * len(key), short  # "1, 3", never 16-character ids
         assert sorted(numbers[k] for k in short.split(", ")) == sorted(full.split(", "))
+
+
+# A 1,400 px page: the notebook's body leaves about 1,350 px; a table is kept within 90%
+# of it, so that another font (or a row added) does not push its last column off. Widths
+# are estimated from characters: 12 px DejaVu Sans averages under 6.5 px a character (the
+# old table, 182 characters and 12 columns, measured 1,365 px in Chromium at 1,400 px).
+PAGE_PX, CHAR_PX, PADDING_PX, LAST_MIN_PX = 1_350, 6.5, 12, 108
+
+
+def _estimated_width(table) -> float:
+    """A table's width as the notebook's CSS lays it out: each column as wide as its widest
+    cell (no wrapping) or the longest word of its header (headers wrap), plus padding; the
+    last column at least 9em."""
+    widths = [max([len(str(cell)) for cell in table[column]] + [max(map(len, column.split()))]) * CHAR_PX
+              + PADDING_PX for column in table.columns]
+    widths[-1] = max(widths[-1], LAST_MIN_PX)
+    return sum(widths)
+
+
+def test_the_headline_table_fits_a_1400_px_page_and_keeps_its_facts(machine):
+    _figures, name, frame = machine
+    table = headline.headline(frame, name).drop(columns=["interpreter"])
+    shown, _key = headline.run_key(table)
+    assert _estimated_width(shown) <= 0.9 * PAGE_PX, _estimated_width(shown)
+    # nothing lost: every binding limit named in full under the table, every primitive said
+    notes = headline.headline_notes(shown, frame)
+    for limit in set(frame[frame.metric == "capacity"]["limit"]):
+        label = glossary.short_limit(limit)
+        assert any(cell.startswith(label + ", ") for cell in shown["binding limit"]), limit
+        assert label == limit or f"{label} = {limit}" in notes
+    assert "threads lock" in notes and "asyncio future" in notes
+
+
+@pytest.mark.parametrize("kind", ["served", "wakes"])
+def test_the_rate_tables_say_words_not_booleans_and_separate_thousands(machine, kind):
+    import re
+
+    figures, name, _frame = machine
+    analysis = served_figures if kind == "served" else wake_figures
+    rows = analysis.table(figures.frame)
+    rows = rows[rows.machine == name]
+    assert len(rows) >= 4
+    shown, key = getattr(rate_tables, kind)(rows)
+    cells = [str(cell) for column in shown.columns for cell in shown[column]]
+    assert not {"True", "False", "nan"} & set(cells)
+    assert not [cell for cell in cells if re.search(r"(?<![\d,.])\d{4,}(?![\d,])", cell)]  # 19000, not 19,000
+    w = "W idle" if kind == "served" else "W parked"
+    assert {f"{int(n):,}" for n in rows.n} == set(shown[w])
+    assert sorted(run for _number, run in key) == sorted(set(rows.run))
+    assert _estimated_width(shown) <= PAGE_PX
+
+
+def _defined() -> set:
+    """The words the glossary defines: each term, and each part of 'a / b' and 'name (short)'."""
+    import re
+
+    words = set()
+    for term in glossary.TERMS:
+        words |= {part.strip() for part in re.split(r" / |[()]", term) if part.strip()}
+    return words
+
+
+def test_the_glossary_defines_each_term_the_page_uses(machine):
+    figures, name, frame = machine
+    defined = _defined()
+    # the words issue 37 found unexplained where they were used
+    assert {"rlimit_nofile_hard", "max_map_count", "PSS", "USS", "churn", "generator-bound",
+            "N^b", "x predicted rate", "floor-bound", "SLO", "saturation", "knee", "round"} <= defined
+    # and every one the figures can put on the page: each binding limit, in full and short
+    for limit in set(frame[frame.metric == "capacity"]["limit"]) | set(glossary.LIMITS):
+        assert limit in defined and glossary.short_limit(limit) in defined, limit
+    served = served_figures.table(figures.frame)
+    for label in set(served.basis.map(served_figures.basis_label)):
+        assert label in defined, label
+    assert "x predicted rate" in rate_tables.checks_table(
+        [{"model": "m", "variant": "v", "waiters": 1, "offered": 1.0, "share": 0.8, "achieved": 1.0,
+          "p99": 0.001, "held": True, "predicted": True, "agrees": True, "run_id": "r"}]).columns
+    churn = churnplots.spawn_and_wake(frame, name)
+    exponents = [t.get_text() for ax in churn.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+                 if "N^" in t.get_text()]
+    assert exponents and "N^b" in defined
 
 
 def _mesh_extent(axis):
@@ -178,6 +268,80 @@ def test_churn_is_one_panel_per_model_with_the_two_phases_apart(machine):
         if len(styles) == 2:
             assert styles["spawn"] != styles["wake"]
         assert len(ax.get_legend().get_texts()) <= 8
+
+
+def _points_under_legends(figure) -> list:
+    """Each data point (a line's vertex, a scatter's offset) that an axes' legend box
+    covers, in display coordinates after drawing: (axes title, x, y)."""
+    import numpy as np
+
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    covered = []
+    for ax in figure.axes:
+        legend = ax.get_legend()
+        if legend is None or not ax.get_visible():
+            continue
+        box = legend.get_window_extent(renderer)
+        drawn = [(np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float),
+                  line.get_linestyle() not in ("None", "none", " ", "")) for line in ax.lines]
+        drawn += [(np.asarray(c.get_offsets(), float), False) for c in ax.collections if len(c.get_offsets())]
+        for points, joined in drawn:
+            points = points[np.isfinite(points).all(axis=1)]
+            if not len(points):
+                continue
+            shown = ax.transData.transform(points)
+            if joined and len(shown) > 1:  # a line's segments too, sampled in display space
+                steps = np.linspace(0, 1, 12)[:, None]
+                shown = np.vstack([a + (b - a) * steps for a, b in zip(shown[:-1], shown[1:])])
+            for x, y in shown:
+                if box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1:
+                    covered.append((ax.get_title(), round(x), round(y)))
+    return covered
+
+
+@pytest.mark.parametrize("plot", ["memory_vs_n", "views_per_waiter", "spawn_and_wake"])
+def test_no_legend_covers_a_data_point(machine, plot):
+    _figures, name, frame = machine
+    module = churnplots if plot == "spawn_and_wake" else memoryplots
+    figure = getattr(module, plot)(frame, name)
+    assert _points_under_legends(figure) == []
+
+
+def test_each_w_of_a_served_panel_has_its_own_style_and_every_style_is_in_the_legend(machine):
+    """W=100 and W=19,000 were drawn alike (solid), the knee and SLO lines and the rounds'
+    dots had no legend entry, and the SLO's label sat where the lines crossed it."""
+    from matplotlib.colors import to_hex
+
+    figures, name, _frame = machine
+    primary = headline.primary_interpreter(figures.frame[figures.frame.machine == name], name)
+    table = served_figures.table(figures.frame)
+    figure = timeplots.knee_latency(served_figures.steps(figures, name, primary),
+                                    served_figures.knees(table[(table.machine == name) & (table.interpreter == primary)]),
+                                    name, 0.005)
+
+    def style(line):
+        return (to_hex(line.get_color()), str(line.get_linestyle()), line.get_marker())
+
+    panels = [ax for ax in figure.axes if ax.get_visible()]
+    assert len(panels) >= 4
+    for ax in panels:
+        servers = [line for line in ax.lines if str(line.get_gid()).startswith("server:")]
+        assert len(servers) >= 3
+        assert len({(to_hex(line.get_color()), str(line.get_linestyle())) for line in servers}) == len(servers)
+        assert len({line.get_marker() for line in servers}) == len(servers)
+        handles = ax.get_legend().legend_handles
+        shown = {style(handle) for handle in handles}
+        assert len(shown) == len(handles)  # one entry per style
+        for line in ax.lines:  # every drawn style named: a knee by its W's colour and line style
+            if str(line.get_gid()).startswith("knee:"):
+                assert (to_hex(line.get_color()), str(line.get_linestyle())) in {s[:2] for s in shown}
+            elif str(line.get_gid()).startswith("round:"):
+                assert any(s[1] == "None" for s in shown)
+            else:
+                assert style(line) in shown, line.get_gid()
+        assert list(ax.texts) == []  # the SLO and the knees named in the legend, not written on the lines
+    assert _points_under_legends(figure) == []
 
 
 def test_every_plot_names_the_runs_its_figures_came_from(machine):

@@ -201,15 +201,17 @@ def test_the_latency_plot_draws_the_server_the_floor_and_the_knee(tmp_path):
     knees = served_figures.knees(table)
     figure = timeplots.knee_latency(steps, knees, "m", 0.005)
     (ax,) = [ax for ax in figure.axes if ax.get_visible()]
-    gids = {line.get_gid() for line in ax.get_lines()} | {text.get_gid() for text in ax.texts}
+    gids = {line.get_gid() for line in ax.get_lines()}
     assert {"server:asyncio/connections:100", "floor:asyncio/connections:100",
             "server:asyncio/connections:10000", "floor:asyncio/connections:10000",
             "knee:asyncio/connections:100", "knee:asyncio/connections:10000"} <= gids
     (server,) = [line for line in ax.get_lines() if line.get_gid() == "server:asyncio/connections:10000"]
     mine = steps[(steps.n == 10_000) & (steps.target == "server")]
     assert list(server.get_xdata()) == sorted(set(mine.offered))  # one point per rate, the median round
-    (knee_text,) = [text for text in ax.texts if text.get_gid() == "knee:asyncio/connections:10000"]
-    assert f"{knees[('asyncio', 'connections', 10_000)][0]:,.0f}/s (SLO)" in knee_text.get_text()
+    # the knee's rate and basis in its W's legend entry, not written across the lines
+    assert f"W=10,000, knee {knees[('asyncio', 'connections', 10_000)][0]:,.0f}/s (SLO)" == server.get_label()
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert server.get_label() in labels and "SLO 5 ms" in labels
     assert any(list(line.get_ydata()) == [5.0, 5.0] for line in ax.get_lines())  # the SLO, in ms
     assert timeplots.knee_latency(steps.iloc[0:0], knees, "m", 0.005) is None
 

@@ -30,7 +30,7 @@ def spawn_and_wake(frame, machine):
     models = plots._models_in_order(raw.model)
     columns = min(len(models), COLUMNS)
     lines = math.ceil(len(models) / columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.9 * lines + 0.6), sharex=True,
+    fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 5.2 * lines + 0.6), sharex=True,
                              sharey=True, squeeze=False)
     for ax, model in zip(axes.flat, models):
         handles = []
@@ -54,7 +54,9 @@ def spawn_and_wake(frame, machine):
                                   label=variant + (f" ({', '.join(notes)})" if notes else "")))
         ax.set(xscale="log", yscale="log", title=model)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(handles=handles, fontsize=8, loc="best", title="variant", title_fontsize=8)
+        # below the axes: inside ("best"), it covered the threads' points at N 10^4
+        ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17),
+                  title="variant", title_fontsize=8, frameon=False, ncol=2)
     for ax in list(axes.flat)[len(models):]:
         ax.set_visible(False)
     for row in axes:

@@ -10,6 +10,7 @@ from parkbench.core import registry
 from parkbench.core.registry import in_registry_order, is_connections
 from parkbench.core.units import format_bytes, format_count, format_seconds
 from parkbench.measurement.suite import QUICK_VARIANTS
+from parkbench.presentation.glossary import limits_key, short_limit
 from parkbench.presentation.summary import (
     CONNECTIONS_REFERENCE,
     REFERENCE,
@@ -82,13 +83,12 @@ def headline(frame, machine: str):
             "kernel/waiter": _text(_value(one, key.model, key.variant, "kernel_per_waiter"), format_bytes,
                                    _value(one, key.model, key.variant, "kernel_noise")),
             "total/waiter": _text(memory, format_bytes, _value(one, key.model, key.variant, "total_noise")),
-            "hand-off": primitive,
             "same-core": _text(same, format_seconds) + _spread(spread, key, primitive, "same-core") + _busy(same),
             "cross-core": _text(cross, format_seconds) + _spread(spread, key, primitive, "cross-core") + _busy(cross),
-            "vs go": _versus(memory, same,
-                             references[is_connections(key.variant)].get(key.interpreter)),
+            "vs go: memory, hand-off": _versus(memory, same,
+                                               references[is_connections(key.variant)].get(key.interpreter)),
             "capacity": _text(capacity, format_count),
-            "binding limit": "-" if capacity is None else f"{capacity['limit']} ({capacity.basis})",
+            "binding limit": "-" if capacity is None else f"{short_limit(capacity['limit'])}, {capacity.basis}",
             "runs": ", ".join(sorted(runs)),
         })
     return pd.DataFrame(rows)
@@ -121,14 +121,26 @@ def _reference(mine, variant: str) -> dict:
 
 
 def _versus(memory, same, reference) -> str:
-    """'0.44x memory, 15x hand-off': a row's total per waiter and same-core hand-off
-    over the reference's; '-' without a reference."""
+    """'0.44x, 15x': a row's total per waiter and same-core hand-off over the
+    reference's (the column says which is which); '-' without a reference."""
     if reference is None or memory is None:
         return "-"
-    text = f"{format_ratio(memory.value / reference[0])} memory"
+    text = format_ratio(memory.value / reference[0])
     if same is not None and same.value == same.value:
-        text += f", {format_ratio(same.value / reference[1])} hand-off"
+        text += f", {format_ratio(same.value / reference[1])}"
     return text
+
+
+def headline_notes(table, frame) -> str:
+    """The lines under the headline table: each model's hand-off primitive (the column
+    the table leaves out) and the full names of the binding limits it shortens."""
+    models = list(dict.fromkeys(label.split("/")[0] for label in table["model/variant"]))
+    primitives = "; ".join(f"{model} {registry.MODELS[model].primitives[0]}" for model in models
+                           if model in registry.MODELS)
+    limits = frame[(frame.metric == "capacity") & frame.n.isna()]["limit"].dropna()
+    key = limits_key(sorted(set(limits)))
+    return (f"Hand-off timed with each model's default primitive: {primitives}."
+            + (f" Binding limits: {key} (see the glossary)." if key else ""))
 
 
 def primary_interpreter(frame, machine: str) -> str | None:
@@ -328,23 +340,3 @@ def html(table, text: bool = False) -> str:
     or every column left (``text``)."""
     return table.to_html(index=False, escape=True, border=0,
                          classes="parkbench text" if text else "parkbench")
-
-
-def checks_table(rows):
-    """The fit map's checked points (``map_checks.verdicts``) as the report shows them (a
-    DataFrame, numbers left as numbers): W, offered rate and its share of the edge there,
-    achieved and p99 (the median round), the criterion it was judged by and its rounds,
-    held, what the map says, the verdict (agrees or disagrees), whether the rest of the
-    machine was quiet, run."""
-    import pandas as pd
-
-    return pd.DataFrame([{"model/variant": f"{r['model']}/{r['variant']}", "W idle": r["waiters"],
-                          "offered/s": r["offered"], "x predicted rate": r["share"],
-                          "achieved/s": r["achieved"], "p99 (s)": r["p99"],
-                          "judged by": r.get("criterion", "slo") + (" (floor-bound)" if r.get("note") else ""),
-                          "rounds": r.get("rounds", "1 step"), "held": "yes" if r["held"] else "no",
-                          "map says": "one machine" if r["predicted"] else "more than one",
-                          "verdict": "agrees" if r["agrees"] else "disagrees",
-                          "rest of the machine": {True: "busy", False: "quiet"}.get(r.get("disturbed"), "-"),
-                          "run": r["run_id"]}
-                         for r in rows])

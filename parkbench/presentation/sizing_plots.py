@@ -43,24 +43,29 @@ def _draw_references(ax, markers):
                 markerfacecolor="white", markeredgecolor="black", gid=f"reference:{marker['label']}")
 
 
-CHECK_STYLES = {True: ("o", "#1a9850", "held"),
-                False: ("X", "#d73027", "not held")}
+CHECK_MARKERS = {True: ("o", "held"), False: ("X", "not held")}  # the verdict: by shape
+
+
+def _check_style(row) -> dict:
+    """A checked point's look: its shape says held or not, its fill is the checked model's
+    colour (green and red read as another model's verdict where they sat on that model's
+    region of the decision map), a magenta rim where it disagrees with the map."""
+    agrees = row.get("agrees", True)
+    return {"linestyle": "none", "marker": CHECK_MARKERS[bool(row["held"])][0], "markersize": 10,
+            "markerfacecolor": model_colour(row["model"]),
+            "markeredgecolor": "black" if agrees else "#ff00ff", "markeredgewidth": 1.2 if agrees else 2.5}
 
 
 def _draw_checks(ax, checks) -> list:
     """The measured map points (``map_checks.verdicts`` rows): held or not (by the edge's
-    criterion), and whether that agrees with the map; their legend handles."""
+    criterion), and whether that agrees with the map; their legend handles, each naming
+    the model and variant checked."""
     for row in checks:
-        marker, colour, _label = CHECK_STYLES[bool(row["held"])]
-        ax.plot(row["waiters"], row["offered"], linestyle="none", marker=marker, markersize=10,
-                markerfacecolor=colour, markeredgecolor="black" if row.get("agrees", True) else "#ff00ff",
-                markeredgewidth=1 if row.get("agrees", True) else 2.5, zorder=5,
+        ax.plot(row["waiters"], row["offered"], zorder=5, **_check_style(row),
                 gid=f"check:{'held' if row['held'] else 'not-held'}:{row['offered']:.0f}")
     shown = {(row["model"], row["variant"], bool(row["held"]), bool(row.get("agrees", True))) for row in checks}
-    return [Line2D([], [], linestyle="none", marker=CHECK_STYLES[held][0], markersize=10,
-                   markerfacecolor=CHECK_STYLES[held][1], markeredgecolor="black" if agrees else "#ff00ff",
-                   markeredgewidth=1 if agrees else 2.5,
-                   label=f"{model}/{variant} checked: {CHECK_STYLES[held][2]}, "
+    return [Line2D([], [], **_check_style({"model": model, "held": held, "agrees": agrees}),
+                   label=f"{model}/{variant} checked: {CHECK_MARKERS[held][1]}, "
                          f"{'agrees with' if agrees else 'DISAGREES with'} the map")
             for model, variant, held, agrees in sorted(shown, key=lambda k: (k[0], k[1], not k[2], not k[3]))]
 

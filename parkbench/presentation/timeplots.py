@@ -8,6 +8,7 @@ against the offered rate (``knee_latency``). Spawn and wake per waiter are
 import math
 
 import matplotlib.pyplot as plt
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from parkbench.core.registry import is_connections
@@ -110,14 +111,14 @@ def _percentile_panel(ax, rows, stem: str, title: str, xlabel: str) -> None:
     ax.legend(fontsize=9)
 
 
-def _server_panels(rows, width: float):
+def _server_panels(rows, width: float, height: float = 3.4):
     """(model, variant) keys of ``rows`` in registry order, and a figure of one panel each,
     up to four a row, sharing the y axis."""
     keys = sorted({(r.model, r.variant) for r in rows.itertuples()},
                   key=lambda k: (_models_in_order([k[0]] + list(rows.model)).index(k[0]), k[1]))
     columns = min(len(keys), 4)
     lines = -(-len(keys) // columns)
-    fig, axes = plt.subplots(lines, columns, figsize=(width * columns, 3.4 * lines), sharey=True,
+    fig, axes = plt.subplots(lines, columns, figsize=(width * columns, height * lines), sharey=True,
                              squeeze=False)
     return keys, fig, axes
 
@@ -151,46 +152,58 @@ def request_latency(frame, machine):
                           f"connection, one byte and its echo)")
 
 
+# Each W of a panel its own line style and marker (the server's line in the model's
+# colour, the floor's in grey, the knee's vertical line): a W told apart by both, and named
+# in the legend. Two W drawn alike (W=100 and W=19,000, both solid) read as one series.
+W_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1, 1, 1)), "v"),
+            ((0, (1, 1)), "P"))
+FLOOR_COLOUR = "0.55"
+SLO_STYLE = {"color": "#b8860b", "linewidth": 1.4, "linestyle": (0, (8, 3))}  # no model's colour
+
+
 def knee_latency(steps, knees, machine, slo_seconds: float | None, what: str = "requests"):
     """Latency from the intended time against the offered rate, per server (or loop):
-    the p99 of each open-loop step the knee search ran (the median over its rounds, a
-    line per W; every round a faint dot), beside it the machine's floor at the same rates
-    (grey: the generator's null echo server holding the same W; a loop has none), the
-    knee found (a dotted line at the sustainable rate, its basis named), the SLO, log
-    axes. ``steps``: ``served_figures.steps`` or ``wake_figures.steps``; ``knees``:
-    (model, variant, W) -> (rate, basis label). ``None`` where nothing was stepped."""
+    the p99 of each open-loop step the knee search ran, a line per W through the median
+    over its rounds (each round's step a small hollow marker of that W), beside it the
+    machine's floor at the same rates (grey: the generator's null echo server holding the
+    same W; a loop has none), the knee found (a vertical line in the W's style), the SLO,
+    log axes. Every drawn style is named in the panel's legend, below the axes: the knee's
+    rate and basis with its W. ``steps``: ``served_figures.steps`` or
+    ``wake_figures.steps``; ``knees``: (model, variant, W) -> (rate, basis label). ``None``
+    where nothing was stepped."""
     if steps is None or steps.empty:
         return None
-    keys, fig, axes = _server_panels(steps, 4.2)
+    keys, fig, axes = _server_panels(steps, 4.2, 5.4)
     for ax, (model, variant) in zip(axes.flat, keys):
         mine = steps[(steps.model == model) & (steps.variant == variant)]
-        for style, (w, points) in zip(("-", "--", ":", "-."), sorted(mine.groupby("n"))):
-            for target, colour, width in (("server", model_colour(model), 1.6), ("floor", "0.45", 1.0)):
+        for (style, marker), (w, points) in zip(W_STYLES * 4, sorted(mine.groupby("n"))):
+            found = knees.get((model, variant, int(w)))
+            for target, colour, width in (("server", model_colour(model), 1.6), ("floor", FLOOR_COLOUR, 1.0)):
                 rows = points[points.target == target]
                 if rows.empty:
                     continue
-                ax.plot(rows.offered, rows.p99 * 1e3, linestyle="none", marker=".", markersize=3,
-                        color=colour, alpha=0.35)
+                ax.plot(rows.offered, rows.p99 * 1e3, linestyle="none", marker=marker, markersize=3,
+                        markerfacecolor="none", color=colour, alpha=0.5, gid=f"round:{target}:{int(w)}")
                 median = rows.groupby("offered").p99.median()
-                label = f"W={int(w):,}" if target == "server" else f"floor, W={int(w):,}"
-                ax.plot(median.index, median.values * 1e3, marker="o", markersize=3, linestyle=style,
+                label = f"floor, W={int(w):,}" if target == "floor" else f"W={int(w):,}" + (
+                    f", knee {found[0]:,.0f}/s ({found[1]})" if found and found[0] else "")
+                ax.plot(median.index, median.values * 1e3, marker=marker, markersize=3.5, linestyle=style,
                         linewidth=width, color=colour, label=label, gid=f"{target}:{model}/{variant}:{int(w)}")
-            found = knees.get((model, variant, int(w)))
             if found and found[0]:
-                ax.axvline(found[0], color=model_colour(model), linestyle=":", linewidth=1.2)
-                ax.text(found[0], 0.98, f" knee W={int(w):,}: {found[0]:,.0f}/s ({found[1]})",
-                        transform=ax.get_xaxis_transform(), rotation=90, va="top", ha="right", fontsize=7,
-                        gid=f"knee:{model}/{variant}:{int(w)}")
+                ax.axvline(found[0], color=model_colour(model), linestyle=style, linewidth=1.0, alpha=0.8,
+                           gid=f"knee:{model}/{variant}:{int(w)}")
         if slo_seconds:
-            ax.axhline(slo_seconds * 1e3, color="black", linewidth=1, linestyle="--")
-            ax.text(0.02, slo_seconds * 1e3, f" SLO {slo_seconds * 1e3:g} ms", transform=ax.get_yaxis_transform(),
-                    va="bottom", fontsize=8)
+            ax.axhline(slo_seconds * 1e3, label=f"SLO {slo_seconds * 1e3:g} ms", gid="slo", **SLO_STYLE)
         ax.set(xscale="log", yscale="log", xlabel=f"offered rate ({what}/s)",
                title=f"{model}/{variant}\nrun {', '.join(sorted(set(mine.run_id)))}")
         ax.title.set_fontsize(9)
         ax.grid(True, alpha=0.3)
         ax.xaxis.set_minor_formatter(FuncFormatter(_two_and_five))  # every minor label collided
-        ax.legend(fontsize=6, loc="upper left", framealpha=0.6)
+        handles = [line for line in ax.lines if line.get_label() and not line.get_label().startswith("_")]
+        handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", color="0.3",
+                              markersize=3, label="one round's step (hollow; lines: median of rounds)"))
+        ax.legend(handles=handles, fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1,
+                  frameon=False, title="vertical line: the knee found, in its W's style", title_fontsize=6.5)
     return _finish_panels(fig, axes, len(keys), "p99 from the intended time (ms)",
                           f"{machine}: p99 against the offered rate ({what}; the knee search's steps"
                           + (", the machine's floor in grey)" if (steps.target == "floor").any() else ")"))
