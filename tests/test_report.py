@@ -16,15 +16,20 @@ FIXTURES = str(Path(__file__).parent / "fixtures" / "results")
 
 def with_wake_rates(folder: Path) -> Path:
     """The fixture results under ``folder``, each machine given a run of asyncio's wake-rate
-    search at two W (its in-process maps need a measured edge)."""
+    search at two W (its in-process maps need a measured edge); fixture-a's two runs come
+    from two hosts (vm, box-2), fixture-b's from one."""
     from tests import synthetic
     from tests.builders import wake_search_record
+    from tests.damage import edit
 
     shutil.copytree(FIXTURES, folder)
-    for machine, knees in (("fixture-a", ((1_000, 410_000), (10_000, 370_000))),
-                           ("fixture-b", ((1_000, 300_000), (10_000, 260_000)))):
+    (first,) = (folder / "fixture-a").glob("2*.json")
+    edit(first, lambda document: document.update(host={"hostname": "vm", "id": "3d1219c7c4c5"}))
+    for machine, knees, host in (("fixture-a", ((1_000, 410_000), (10_000, 370_000)),
+                                  {"hostname": "box-2", "id": "a1b2c3d4e5f6"}),
+                                 ("fixture-b", ((1_000, 300_000), (10_000, 260_000)), None)):
         synthetic.write_run(folder, machine, "20261206T120000",
-                            [wake_search_record("asyncio", "event", w, rate) for w, rate in knees])
+                            [wake_search_record("asyncio", "event", w, rate) for w, rate in knees], host=host)
     return folder
 
 
@@ -125,6 +130,15 @@ def test_the_glossary_comes_before_the_first_table(rendered):
     for term in ("rlimit_nofile_hard", "max_map_count", "USS", "churn", "generator-bound", "N^b",
                  "x predicted rate"):
         assert term in html[glossary:html.index("The answer in one table")], term
+
+
+def test_measured_on_says_when_a_machine_s_figures_come_from_two_hosts(rendered):
+    html = (rendered / "report.html").read_text()
+    measured_on = html[html.index("Measured on"):html.index("Words used on this page")]
+    assert measured_on.count("more than one host or CPU") == 1
+    said = measured_on[measured_on.index("more than one host or CPU"):]
+    assert "fixture-a: current figures come from 2 hosts under one machine name" in said
+    assert "vm (3d1219c7c4c5)" in said and "box-2 (a1b2c3d4e5f6)" in said
 
 
 def test_rendering_unchanged_results_changes_nothing(rendered, results, tmp_path):
