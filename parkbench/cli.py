@@ -142,6 +142,10 @@ def _add_readers(commands) -> None:
                             help="results folder whose current figures of this machine give "
                                  "the per-waiter costs and measured ceilings (default results/)")
     limits_cmd.add_argument("--machine", help="machine name (default: stored, or derived once)")
+    limits_cmd.add_argument("--live", action="store_true",
+                            help="predict capacity from this machine's limits now (memory available "
+                                 "now included) instead of the limits in force when each run ran, "
+                                 "which show, fit and the report use")
 
     fit = commands.add_parser("fit", help="machines each model needs for W idle waiters and R wake-ups per second")
     fit.add_argument("--waiters", required=True, help="concurrent idle waiters, e.g. 200k")

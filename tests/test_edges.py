@@ -49,3 +49,32 @@ def test_a_check_goes_to_the_geometric_middle_of_each_pair_of_measured_w():
     assert edges.held_out(POINTS) == [1_000, 100_000]
     assert edges.held_out((edges.point(10, 1, 0), edges.point(11, 1, 0))) == []   # no W between
     assert edges.held_out((edges.point(1_000, 1, 0), edges.point(19_000, 1, 0))) == [round(math.sqrt(19e6))]
+
+
+MIXED = (edges.point(100, 50_000, 0.2, "floor-bound: the floor missed", "r1"),
+         edges.point(1_000, 40_000, 0.1, "generator-bound: 1 / CPU", "r1"),
+         edges.point(10_000, 30_000, 0.1, "generator-bound: 1 / CPU", "r1"),
+         edges.point(100_000, 20_000, 0.1, "SLO: p99 within", "r2"))
+
+
+@pytest.mark.parametrize("waiters, basis, word", [
+    (1_000, "generator-bound: 1 / CPU", "generator-bound"),       # a measured W: its own basis
+    (3_000, "generator-bound: 1 / CPU", "generator-bound"),       # between two of one basis
+    (100, "floor-bound: the floor missed", "floor-bound"),
+    (50, "floor-bound: the floor missed", "floor-bound"),          # beyond: the nearest's
+    (10**7, "SLO: p99 within", "SLO"),
+    (300, "floor-bound: the floor missed (W=100) to generator-bound: 1 / CPU (W=1,000)",
+     "floor-bound to generator-bound"),                            # between two that differ: both
+])
+def test_the_rate_at_w_names_the_basis_of_the_points_it_comes_from(waiters, basis, word):
+    """issue 37.3: fit named the basis of the largest W (floor-bound) beside the rate at W
+    = 10,000, which show's served table calls generator-bound."""
+    from parkbench.analysis.sizing import Profile, answer
+
+    assert edges.at(MIXED, waiters).basis == basis
+    profile = Profile("m", "threads", "connections", 40_000.0, 19_936, "rlimit_nofile", 1e-5, 1, edge=MIXED)
+    assert profile.rate_basis_at(waiters) == word
+    assert profile.edge_basis_at(waiters).startswith(basis + "; measured at W=100, 1,000, 10,000, 100,000")
+    assert profile.rate_basis == "floor-bound/generator-bound/SLO"   # a map panel's: every basis, in W order
+    (row,) = answer([profile], waiters, 1_000)                          # what fit prints
+    assert (row["rate_basis"], row["edge_basis"]) == (word, profile.edge_basis_at(waiters))

@@ -111,6 +111,41 @@ def test_limits_command_names_the_binding_limit_per_model(tmp_path, capsys):
         assert "raise:" in line
 
 
+def _capacity_of(out: str, label: str, interpreter: str = "CPython 3.11.7") -> str:
+    line = next(line for line in out.splitlines()
+                if line.strip().startswith(label + " ") and f"[{interpreter}," in line)
+    return line.split()[1]
+
+
+def test_limits_gives_the_capacity_show_and_fit_give_and_live_says_it_is_now(tmp_path, capsys, monkeypatch):
+    """issue 37.3: limits gave asyncio/event 14.1M, then 14.3M a minute later (the memory
+    free at that moment), where show and fit gave 20.8M (the memory free when the run ran)."""
+    from parkbench.analysis import current
+    from tests.damage import COMMITTED_MACHINE, committed_copy
+
+    committed_copy(tmp_path)
+    real = limits.read
+    monkeypatch.setattr(limits, "read", lambda *a: {**real(*a), "memory_available": 2**30})  # 1 GiB free now
+    frame = current.load(tmp_path / COMMITTED_MACHINE).frame
+    shown = frame[(frame.metric == "capacity") & (frame.model == "asyncio") & (frame.variant == "event")
+                  & (frame.interpreter == "CPython 3.11.7")].value.iloc[0]
+    assert main(["limits", "--results", str(tmp_path), "--machine", COMMITTED_MACHINE]) == 0
+    out = capsys.readouterr().out
+    assert _capacity_of(out, "asyncio/event") == f"{int(shown):,}"
+    assert "the limits in force when that run ran, as show, fit and the report give it" in out
+    assert main(["limits", "--results", str(tmp_path), "--machine", COMMITTED_MACHINE, "--live"]) == 0
+    live = capsys.readouterr().out
+    now = current.load(tmp_path / COMMITTED_MACHINE, limits=limits.read()).frame
+    predicted_now = now[(now.metric == "capacity") & (now.model == "asyncio") & (now.variant == "event")
+                        & (now.interpreter == "CPython 3.11.7")].value.iloc[0]
+    assert predicted_now < 10**6 < shown   # 1 GiB free now, some 24 GiB when the run ran
+    assert _capacity_of(live, "asyncio/event") == f"{int(predicted_now):,}"
+    assert "the limits above, now (--live" in live
+    # a variant whose memory run recorded no limits is not predicted from today's
+    line = next(line for line in out.splitlines() if line.strip().startswith("threads/stack-256k"))
+    assert "not predicted: its memory run recorded no OS limits" in line
+
+
 @pytest.mark.slow
 def test_to_limit_against_a_lowered_descriptor_limit_stops_cleanly(tmp_path, capsys):
     out = tmp_path / "res"

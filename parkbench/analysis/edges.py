@@ -24,12 +24,19 @@ class EdgePoint:
 
 @dataclass(frozen=True)
 class EdgeRate:
-    """The edge at one W: the rate, its band, and whether W lies beyond the measured."""
+    """The edge at one W: the rate, its band, whether W lies beyond the measured, and the
+    basis of the measured point(s) it comes from (both, where two with different bases)."""
 
     rate: float
     low: float
     high: float
     extrapolated: bool
+    basis: str = ""
+
+
+def word(basis: str) -> str:
+    """The one-word name of a basis (``floor-bound: kept up ...`` -> ``floor-bound``)."""
+    return basis.split(":", 1)[0].strip()
 
 
 def point(waiters: int, rate: float, spread: float | None, basis: str = "", run: str = "") -> EdgePoint:
@@ -48,10 +55,10 @@ def at(points, waiters: float) -> EdgeRate | None:
     if waiters <= ordered[0].waiters or len(ordered) == 1:
         first = ordered[0] if waiters <= ordered[0].waiters else ordered[-1]
         beyond = waiters < ordered[0].waiters or waiters > ordered[-1].waiters
-        return EdgeRate(first.rate, first.low, first.high, beyond)
+        return EdgeRate(first.rate, first.low, first.high, beyond, first.basis)
     if waiters >= ordered[-1].waiters:
         last = ordered[-1]
-        return EdgeRate(last.rate, last.low, last.high, waiters > last.waiters)
+        return EdgeRate(last.rate, last.low, last.high, waiters > last.waiters, last.basis)
     for left, right in zip(ordered, ordered[1:]):
         if left.waiters <= waiters <= right.waiters:
             share = (math.log(waiters) - math.log(left.waiters)) / (math.log(right.waiters) - math.log(left.waiters))
@@ -59,7 +66,12 @@ def at(points, waiters: float) -> EdgeRate | None:
             def mix(a: float, b: float, share=share) -> float:
                 return a + (b - a) * share
 
-            return EdgeRate(mix(left.rate, right.rate), mix(left.low, right.low), mix(left.high, right.high), False)
+            if waiters in (left.waiters, right.waiters) or left.basis == right.basis:
+                basis = left.basis if waiters == left.waiters or left.basis == right.basis else right.basis
+            else:  # drawn from two points of different bases: both named
+                basis = f"{left.basis} (W={left.waiters:,}) to {right.basis} (W={right.waiters:,})"
+            return EdgeRate(mix(left.rate, right.rate), mix(left.low, right.low), mix(left.high, right.high),
+                            False, basis)
     raise AssertionError("unreachable: waiters lies between the ends")
 
 

@@ -88,17 +88,32 @@ class Profile:
 
     @property
     def rate_basis(self) -> str:
-        """The one-word basis of the edge's rate (SLO, saturation, floor-bound...)."""
-        return self.edge[-1].basis.split(":", 1)[0].strip() if self.edge else ""
+        """The one-word bases of the edge's rates over its W (SLO, saturation, floor-bound...),
+        each once, in W order: ``floor-bound/generator-bound`` where they differ."""
+        words = [edges.word(p.basis) for p in sorted(self.edge, key=lambda p: p.waiters)]
+        return "/".join(dict.fromkeys(word for word in words if word))
 
-    @property
-    def edge_basis(self) -> str:
-        """The basis and the runs of the measured edge (one line)."""
-        if not self.edge:
+    def rate_basis_at(self, waiters: float) -> str:
+        """The one-word basis of the rate at ``waiters``: that of the measured point(s) the
+        rate there comes from (``floor-bound to generator-bound`` between two that differ)."""
+        edge = self.rate_at(waiters)
+        if edge is None:
+            return ""
+        return " to ".join(dict.fromkeys(edges.word(part.split(" (W=")[0]) for part in edge.basis.split(") to ")))
+
+    def edge_basis_at(self, waiters: float) -> str:
+        """The basis of the rate at ``waiters``, and the W and runs of the measured edge (one line)."""
+        edge = self.rate_at(waiters)
+        if edge is None:
             return ""
         runs = ", ".join(sorted({p.run for p in self.edge if p.run}))
         ws = ", ".join(f"{p.waiters:,}" for p in self.edge)
-        return f"{self.edge[-1].basis}; measured at W={ws}; run {runs}"
+        return f"{edge.basis}; measured at W={ws}; run {runs}"
+
+    @property
+    def edge_basis(self) -> str:
+        """The basis of the edge at its largest W, its W and runs (one line)."""
+        return self.edge_basis_at(max(p.waiters for p in self.edge)) if self.edge else ""
 
 
 def _machines(share: float) -> int:
@@ -240,7 +255,7 @@ def answer(profiles_, waiters: float, rate: float) -> list[dict]:
                      "handoffs_per_second": profile.handoffs_per_second,
                      "rate_per_machine": profile.rate_per_machine, "rate_name": profile.rate_name,
                      "rate_at": edge.rate if edge else None, "extrapolated": bool(edge and edge.extrapolated),
-                     "edge_basis": profile.edge_basis, "rate_basis": profile.rate_basis,
+                     "edge_basis": profile.edge_basis_at(waiters), "rate_basis": profile.rate_basis_at(waiters),
                      "primitive": profile.primitive, "placement": profile.placement,
                      "total_per_waiter": profile.total_per_waiter,
                      "memory_run": profile.memory_run, "switch_run": profile.switch_run,

@@ -79,8 +79,9 @@ def _table(rows, served: bool, waiters: int) -> list[str]:
     model sustains at W (its measured edge) with its basis, and for in-process waiters
     the hand-off's upper bound beside it."""
     word = "requests" if served else "wake-ups"
+    basis = max([15] + [len(row["rate_basis"] or "") for row in rows])  # "floor-bound to generator-bound"
     header = (f"{'machine':<20} {'interpreter':<15} {'model/variant':<24} {'cores':>5} {'machines':>8}  "
-              f"{'bound by':<14} {'capacity':>12} {'basis':<9} {word + '/s at W':>15} {'rate basis':<15}"
+              f"{'bound by':<14} {'capacity':>12} {'basis':<9} {word + '/s at W':>15} {'rate basis':<{basis}}"
               + ("" if served else f" {'1/hand-off':>11}") + "  figures from")
     lines = [header]
     for row in rows:
@@ -91,7 +92,7 @@ def _table(rows, served: bool, waiters: int) -> list[str]:
         lines.append(
             f"{row['machine']:<20} {row['interpreter']:<15} {_label(row):<24} {row['cores']:>5} {machines:>8}  "
             f"{row['bound_by']:<14} {format_count(row['capacity']):>12} {row['capacity_basis']:<9} "
-            f"{_rate(row):>15} {row['rate_basis'] or '-':<15}{bound}  {_source(row, served)}")
+            f"{_rate(row):>15} {row['rate_basis'] or '-':<{basis}}{bound}  {_source(row, served)}")
     return lines
 
 

@@ -1,7 +1,9 @@
 """``parkbench limits``: the OS limits that bound waiters on this machine, then the
 capacity of each model and variant: measured where a sweep met the ceiling, else
-predicted from this machine's current figures and its live limits, with the run each
-figure came from."""
+predicted from this machine's current figures and the limits in force when each run ran
+(the figure show, fit and the report give), or with ``--live`` from the limits now
+(memory available now: it moves from one call to the next), with the run each figure
+came from."""
 
 from pathlib import Path
 
@@ -49,13 +51,16 @@ def limit_lines(values: dict) -> list[str]:
     return [f"  {name.ljust(width)}  {value}" for name, value in rows]
 
 
-def capacity_rows(name: str, results_folder: Path, values: dict) -> tuple[list[dict], list[dict]]:
+def capacity_rows(name: str, results_folder: Path, values: dict, live: bool = False) -> tuple[list[dict], list[dict]]:
     """One row per registered model and variant, and per variant with stored figures;
-    and the predictions checked against measured ceilings (``current.Current.checks``)."""
+    and the predictions checked against measured ceilings (``current.Current.checks``).
+    A prediction from stored figures uses the limits in force when their run ran (as
+    every other reader does), or ``values`` (this machine's now) where ``live``; a
+    variant without stored figures can only be predicted from ``values``."""
     folder = Path(results_folder) / name
     stored, checks = None, []
     if results.has_runs(folder):
-        figures = current.load([folder], limits=values)
+        figures = current.load([folder], limits=values if live else None)
         output.set_aside(figures.set_aside)
         stored, checks = figures.frame, figures.checks
     rows, seen = [], set()
@@ -66,6 +71,16 @@ def capacity_rows(name: str, results_folder: Path, values: dict) -> tuple[list[d
                          "waiters": int(row.value), "limit": row.limit, "basis": row.basis,
                          "detail": row.detail, "run": row.run_id,
                          "how": limits.HOW_TO_RAISE.get(row.limit, "")})
+    if stored is not None:  # memory figures whose run recorded no limits (format 1): nothing to predict by
+        memory = stored[stored.metric == "rss_per_waiter"]
+        for row in memory.itertuples():
+            if (row.model, row.variant) in seen:
+                continue
+            seen.add((row.model, row.variant))
+            rows.append({"label": f"{row.model}/{row.variant}", "interpreter": row.interpreter,
+                         "waiters": None, "limit": "-", "basis": "not predicted",
+                         "detail": "its memory run recorded no OS limits (format-1 runs did not); "
+                                   "--live predicts from the limits now", "run": row.run_id, "how": ""})
     for model in registry.MODELS.values():
         for variant in model.variants:
             if (model.name, variant) in seen:
@@ -74,7 +89,7 @@ def capacity_rows(name: str, results_folder: Path, values: dict) -> tuple[list[d
             rows.append({"label": f"{model.name}/{variant}", "interpreter": "",
                          "waiters": bound.waiters if bound else None,
                          "limit": bound.limit if bound else "none known",
-                         "basis": "predicted, OS only (no memory figures stored)",
+                         "basis": "predicted, OS only (no memory figures stored; the limits now)",
                          "detail": bound.detail if bound else "", "run": "",
                          "how": bound.how_to_raise if bound else ""})
     order = {f"{m.name}/{v}": i for i, (m, v) in enumerate(
@@ -98,10 +113,14 @@ def check_lines(checks: list[dict]) -> list[str]:
 def run(args) -> int:
     values = limits.read()
     name = machine.resolve_name(args.machine)
-    rows, checks = capacity_rows(name, Path(args.results), values)
+    rows, checks = capacity_rows(name, Path(args.results), values, live=args.live)
+    which = ("the limits above, now (--live: memory available now included, so it moves from one "
+             "call to the next; show, fit and the report use the limits in force when each run ran)"
+             if args.live else "the limits in force when that run ran, as show, fit and the report "
+             "give it (--live: the limits above, now)")
     lines = [f"limits that bound waiters on this machine ({name}):", *limit_lines(values), "",
-             "capacity per model (measured: a sweep met the OS ceiling; predicted: the smallest "
-             "bound from the run's figures and the limits above):"]
+             f"capacity per model (measured: a sweep met the OS ceiling; predicted: the smallest "
+             f"bound from the run's figures and {which}):"]
     widths = [max(len(row["label"]) for row in rows),
               max(len(f"{row['waiters']:,}") if row["waiters"] is not None else 1 for row in rows),
               max(len(row["limit"]) for row in rows)]
