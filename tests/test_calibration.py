@@ -117,3 +117,70 @@ def test_a_ceiling_that_was_not_steady_is_no_ceiling(closed, problem):
     expected = None if problem else found["closed_run"]["closed"]["achieved"]
     assert measured_calibration.ceiling_rate(found) == expected
     assert served_figures.ceiling_peak({"generator_ceiling": found}) == expected
+
+
+QUIET = {"window_seconds": 1.0, "other_cpu_seconds": 0.0, "other_threads": 0, "running": 1,
+         "disturbed": False, "why": ""}
+BUSY = {**QUIET, "other_cpu_seconds": 0.9, "disturbed": True,
+        "why": "other processes used 0.90 CPU-s in a 1.00 s window (over 20% of a CPU)"}
+
+
+def test_a_ceiling_round_on_a_busy_machine_is_no_ceiling_and_the_highest_quiet_one_is(monkeypatch):
+    """issue 37.7: on a busy machine the ceiling stored 2,168/s with no error (against a
+    real 45-60k), and every served row was flagged generator-bound."""
+    activities = [BUSY, QUIET, QUIET]
+    rates = [2_168.0, 50_000.0, 52_000.0]
+    _patch_rounds(monkeypatch, rates, activities)
+    found = measured_calibration.generator_ceiling(None, {}, timeout=60)
+    assert measured_calibration.ceiling_rate(found) == 52_000.0
+    assert [a["achieved"] for a in found["attempts"]] == rates
+    assert found["attempts"][0]["why_not"].startswith("measured while the rest of the machine was busy: other processes")
+    assert [a["why_not"] for a in found["attempts"][1:]] == ["", ""]
+    assert found["interference"] == QUIET
+
+
+def test_a_ceiling_whose_every_round_was_disturbed_is_none_and_says_why(monkeypatch):
+    from parkbench.analysis import served_figures
+
+    _patch_rounds(monkeypatch, [2_168.0, 3_000.0, 2_500.0, 2_900.0], [BUSY] * 4)
+    found = measured_calibration.generator_ceiling(None, {}, timeout=60)
+    assert len(found["attempts"]) == measured_calibration.CEILING_ATTEMPTS
+    assert measured_calibration.ceiling_rate(found) is None
+    assert "busy" in measured_calibration.ceiling_problem(found)
+    assert served_figures.ceiling_peak({"generator_ceiling": found}) is None   # as read, too
+
+
+def test_the_ceiling_s_rounds_share_the_run_s_timeout(monkeypatch):
+    given = _patch_rounds(monkeypatch, [2_168.0] * 4, [BUSY] * 4, seconds_each=4.0)
+    found = measured_calibration.generator_ceiling(None, {}, timeout=10)
+    assert given == [10, 6, 2] and len(found["attempts"]) == 3   # 12 s of rounds: none after the 10th
+
+
+def _patch_rounds(monkeypatch, rates, activities, seconds_each=1.0):
+    clock = {"now": 0.0}
+    given: list = []
+    pending = list(zip(rates, activities))
+    current = {}
+
+    def one_round(python, settings, timeout):
+        given.append(timeout)
+        clock["now"] += seconds_each
+        rate, current["activity"] = pending.pop(0)
+        return _ceiling(count=int(rate), achieved=rate, interval_rates=[rate, rate],
+                        cpu_seconds=max(0.5, rate / 200_000))
+
+    monkeypatch.setattr(measured_calibration, "_ceiling_round", one_round)
+    monkeypatch.setattr(measured_calibration.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(measured_calibration.interference, "snapshot", lambda: None)
+    monkeypatch.setattr(measured_calibration.interference, "between", lambda before, after: current["activity"])
+    return given
+
+
+def test_a_disturbed_calibration_gives_no_pipe_figure_and_compare_marks_it():
+    quiet, busy = _calibration(2e-6, 4e-6), _calibration(2e-6, 9e-6)
+    busy["end"]["interference"] = BUSY
+    assert calibration.pipe_seconds(busy) == 2e-6                    # the quiet start alone
+    assert calibration.pipe_seconds(busy, disturbed=True) == 9e-6
+    assert calibration.pipe_seconds(quiet) == pytest.approx(3e-6)
+    line, = calibration_lines(2e-6, 9e-6, busy_b=True)
+    assert "B 9 µs (timed on a busy machine)" in line and "B/A" not in line

@@ -264,18 +264,22 @@ def compare(side_a: Side, side_b: Side):
     columns = KEY + ["unit", "a", "b", "ratio", "p_value", "significant", "verdict", "status", "run_a",
                      "run_b", "noise_a", "noise_b"]
     table = pd.DataFrame(rows, columns=columns)
-    table.attrs.update(a=side_a.label, b=side_b.label, calibration_a=calibration_pipe(side_a),
-                       calibration_b=calibration_pipe(side_b))
+    for name, side in (("a", side_a), ("b", side_b)):  # a quiet calibration, else a disturbed one, marked
+        quiet = calibration_pipe(side)
+        table.attrs[f"calibration_{name}"] = quiet if quiet is not None else calibration_pipe(side, disturbed=True)
+        table.attrs[f"calibration_{name}_disturbed"] = quiet is None and table.attrs[f"calibration_{name}"] is not None
+    table.attrs.update(a=side_a.label, b=side_b.label)
     return table
 
 
-def calibration_pipe(side: Side) -> float | None:
+def calibration_pipe(side: Side, disturbed: bool = False) -> float | None:
     """The side's calibration pipe hand-off (seconds): the median over the runs its
-    switch figures came from (``calibration.py``), or ``None`` if none has one."""
+    switch figures came from (``calibration.py``) of their quiet calibrations (with
+    ``disturbed``, of those the rest of the machine disturbed), or ``None`` if none has one."""
     import statistics
 
     frame = side.current.frame
     used = set(zip(frame.machine[frame.metric == "switch_latency"],
                    frame.run_id[frame.metric == "switch_latency"]))
-    values = [seconds for key, seconds in calibration.pipes(side.current).items() if key in used]
+    values = [seconds for key, seconds in calibration.pipes(side.current, disturbed).items() if key in used]
     return statistics.median(values) if values else None

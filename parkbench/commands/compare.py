@@ -34,13 +34,18 @@ def verdict(row) -> str:
     return text if row.status == "compared" else f"{text}; {row.status}"
 
 
-def calibration_lines(a, b) -> list[str]:
-    """How fast each side's machine was when its hand-offs were timed (calibration.py)."""
+def calibration_lines(a, b, busy_a: bool = False, busy_b: bool = False) -> list[str]:
+    """How fast each side's machine was when its hand-offs were timed (calibration.py);
+    a side whose only calibration the rest of the machine disturbed is marked, and then
+    no B/A is drawn from it."""
     if a is None and b is None:
         return []
-    text = (f"calibration (one-byte pipe hand-off on one CPU): A {format_seconds(a) if a else '-'}, "
-            f"B {format_seconds(b) if b else '-'}")
-    if a and b:
+
+    def side(value, busy: bool) -> str:
+        return (format_seconds(value) if value else "-") + (" (timed on a busy machine)" if busy else "")
+
+    text = f"calibration (one-byte pipe hand-off on one CPU): A {side(a, busy_a)}, B {side(b, busy_b)}"
+    if a and b and not (busy_a or busy_b):
         text += (f" (B/A {b / a:.3g}): a hand-off B/A near this is the machine's speed, "
                  f"not the model's")
     return [text]
@@ -56,7 +61,9 @@ def run(args) -> int:
         output.json_lines(table)
         return 0
     lines = [f"A: {table.attrs['a']}", f"B: {table.attrs['b']}"]
-    lines += calibration_lines(table.attrs.get("calibration_a"), table.attrs.get("calibration_b"))
+    lines += calibration_lines(table.attrs.get("calibration_a"), table.attrs.get("calibration_b"),
+                               bool(table.attrs.get("calibration_a_disturbed")),
+                               bool(table.attrs.get("calibration_b_disturbed")))
     lines += [f"{'model/variant':<24} {'placement':<11} {'metric':<18} {'A':>20} {'B':>20} "
              f"{'B/A':>7}  significant / status"]
     for row in table.itertuples():

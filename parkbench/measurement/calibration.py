@@ -9,9 +9,17 @@ pins itself to one CPU; the runner is never pinned):
 - ``pipe_one_way_seconds``: a one-byte hand-off between two processes over pipes, both
   on one CPU (the kernel's wake-up path, the floor under every blocking hand-off).
 
-A run measures both at its start and at its end; a hand-off figure is shown beside its
-ratio to the run's pipe hand-off (``vs pipe``), and ``compare`` sets the two runs'
-calibrations side by side. Run by hand: ``python -m parkbench.measurement.calibration_child``
+A run measures both at its start and at its end, each with what the rest of the machine
+did meanwhile (``interference``: a disturbed calibration is no context for a quiet
+figure); a hand-off figure is shown beside its ratio to the run's pipe hand-off (``vs
+pipe``), and ``compare`` sets the two runs' calibrations side by side.
+
+The load generator's own ceiling is measured as a server is: in rounds
+(``CEILING_ROUNDS`` quiet and steady ones wanted, at most ``CEILING_ATTEMPTS`` within
+the run's ``--timeout``), each with the rest of the machine's activity; a round that
+was disturbed, or not steady (errors, timeouts, a collapsing interval), is no ceiling,
+and the highest usable round is (a ceiling is what the generator can do: a stall only
+lowers it). Every round's rate and why it was not used are stored beside it. Run by hand: ``python -m parkbench.measurement.calibration_child``
 (the child); the run's pipe hand-off as a figure is ``analysis/calibration.py``'s.
 """
 
@@ -19,11 +27,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 
-from parkbench.measurement import lifeline
+from parkbench.measurement import interference, lifeline
 from parkbench.store import loadgen_output
 
 TIMEOUT_SECONDS = 60.0
+CEILING_ROUNDS = 2        # quiet, steady rounds of the generator's ceiling wanted
+CEILING_ATTEMPTS = 4      # rounds tried at most
 
 
 def _tied_env() -> dict:
@@ -32,12 +43,43 @@ def _tied_env() -> dict:
 
 
 def generator_ceiling(python: str | None, settings: dict, timeout: float = 120.0) -> dict | None:
-    """The load generator's closed-loop peak against its own echo server, in a fresh
-    child (``probes/served_load.py``), or ``None`` if it failed or outlived ``timeout``
-    (the run's ``--timeout``; then no served figure is flagged as the generator's, and the
-    run says so). The child runs in a session of its own, and the whole session (its
-    echo server, its generator) is killed when it ends, however it ends: a timeout of
-    ``subprocess.run`` kills the direct child only, and the echo server kept listening."""
+    """The load generator's own ceiling (see the module's docstring): the highest quiet,
+    steady round, with ``attempts`` (every round's rate and why it was not used) and its
+    ``interference``; where no round was usable, the last measured, its problem said by
+    ``ceiling_problem``; ``None`` if none ran. All rounds together stay within ``timeout``
+    (the run's ``--timeout``)."""
+    deadline = time.monotonic() + timeout
+    attempts: list[dict] = []
+    usable: list[dict] = []
+    last = None
+    while len(attempts) < CEILING_ATTEMPTS and len(usable) < CEILING_ROUNDS:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        before = interference.snapshot()
+        found = _ceiling_round(python, settings, left)
+        if found is None:
+            attempts.append({"achieved": None, "why_not": "failed, or outlived the run's --timeout"})
+            continue
+        found["interference"] = interference.between(before, interference.snapshot())
+        why = ceiling_problem(found)
+        closed, _ = _ceiling_phase(found)
+        attempts.append({"achieved": closed.achieved if closed is not None else None, "why_not": why})
+        last = found
+        if not why:
+            usable.append(found)
+    if not attempts:
+        return None
+    chosen = max(usable, key=lambda found: ceiling_rate(found) or 0.0) if usable else last
+    return {**chosen, "attempts": attempts} if chosen is not None else None
+
+
+def _ceiling_round(python: str | None, settings: dict, timeout: float) -> dict | None:
+    """One round of the generator's ceiling in a fresh child (``probes/served_load.py``),
+    or ``None`` if it failed or outlived ``timeout``. The child runs in a session of its
+    own, and the whole session (its echo server, its generator) is killed when it ends,
+    however it ends: a timeout of ``subprocess.run`` kills the direct child only, and the
+    echo server kept listening."""
     try:
         child = subprocess.Popen([python or sys.executable, "-m", "parkbench.measurement.probes.served_load",
                                   "--ceiling", json.dumps(settings, sort_keys=True)],
@@ -61,14 +103,19 @@ def generator_ceiling(python: str | None, settings: dict, timeout: float = 120.0
 
 
 def measure(python: str | None = None) -> dict | None:
-    """Both measurements in a fresh child (under ``python``); ``None`` if it failed (a
-    calibration is context, never a reason to stop a sweep)."""
+    """Both measurements in a fresh child (under ``python``), with what the rest of the
+    machine did meanwhile (``interference``); ``None`` if it failed (a calibration is
+    context, never a reason to stop a sweep)."""
     try:
+        before = interference.snapshot()
         done = subprocess.run([python or sys.executable, "-m", "parkbench.measurement.calibration_child"],
                               capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
                               env=_tied_env())
         if done.returncode == 0:
-            return json.loads(done.stdout.strip().splitlines()[-1])
+            measured = json.loads(done.stdout.strip().splitlines()[-1])
+            if isinstance(measured, dict):
+                measured["interference"] = interference.between(before, interference.snapshot())
+            return measured
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError):
         pass
     return None
@@ -87,11 +134,17 @@ def ceiling_problem(found: dict | None) -> str:
 
 
 def _ceiling_phase(found: dict | None):
-    """(the ceiling's closed-loop phase, why it cannot be used or '')."""
+    """(the ceiling's closed-loop phase, why it cannot be used or ''): not steady, or
+    measured while the rest of the machine was busy (a ceiling measured so, 2,168/s with
+    no error against a real 45-60k, made every served row generator-bound)."""
     try:
         closed = loadgen_output.parse(found["closed_run"]).closed if found else None
     except (ValueError, KeyError, TypeError):
         return None, "its output is not the generator's"
     if closed is None:
         return None, "not measured"
-    return closed, loadgen_output.unsteady(closed)
+    unsteady = loadgen_output.unsteady(closed)
+    activity = (found or {}).get("interference") or {}
+    if not unsteady and activity.get("disturbed"):
+        return closed, f"measured while the rest of the machine was busy: {activity.get('why') or 'disturbed'}"
+    return closed, unsteady

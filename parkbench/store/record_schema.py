@@ -60,17 +60,22 @@ def check_job(check: Checker, record, where: str) -> None:
             check.fail(f"{where}.{key}", "belongs to results format 2; format 3 names the job once")
 
 
+def check_interference(check: Checker, activity, where: str) -> None:
+    """What the rest of the machine did while something was measured
+    (``interference.between``), where recorded (None: not recorded)."""
+    if activity is None:
+        return
+    check.dict(activity, where)
+    for key, low, high in (("window_seconds", 0, 1e7), ("other_cpu_seconds", 0, 1e9),
+                           ("other_threads", -(2**31), 2**31), ("running", 0, 2**31)):
+        check.number(check.key(activity, key, where), f"{where}.{key}", low, high)
+    check.flag(check.key(activity, "disturbed", where), f"{where}.disturbed")
+    check.text(activity.get("why"), f"{where}.why", optional=True, limit=300)
+
+
 def check_record(check: Checker, record, where: str, run_id: str) -> None:
     _check_record(check, record, where, run_id)
-    activity = record.get("interference")
-    if activity is not None:  # interference.between: the rest of the machine meanwhile
-        check.dict(activity, f"{where}.interference")
-        for key, low, high in (("window_seconds", 0, 1e7), ("other_cpu_seconds", 0, 1e9),
-                               ("other_threads", -(2**31), 2**31), ("running", 0, 2**31)):
-            check.number(check.key(activity, key, f"{where}.interference"),
-                         f"{where}.interference.{key}", low, high)
-        check.flag(check.key(activity, "disturbed", f"{where}.interference"), f"{where}.interference.disturbed")
-        check.text(activity.get("why"), f"{where}.interference.why", optional=True, limit=300)
+    check_interference(check, record.get("interference"), f"{where}.interference")
     if record["kind"] != "switch" and "parked" in record and record["parked"] != record["n"]:
         check.fail(f"{where}.parked", f"must be the N proved parked ({record['n']:,}), "
                                       f"not {_short(record['parked'])}")

@@ -163,9 +163,19 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
                          f"calibration.{when}.pipe_one_way_seconds", 1e-9, 1.0)
             check.number(measured.get("pipe_spread"), f"calibration.{when}.pipe_spread", 0, 100,
                          optional=True)
-    if document.get("generator_ceiling") is not None:
-        record_schema.check_served(check, document["generator_ceiling"], "generator_ceiling",
-                                   open_run=False)
+            record_schema.check_interference(check, measured.get("interference"), f"calibration.{when}.interference")
+    ceiling = document.get("generator_ceiling")
+    if ceiling is not None:
+        record_schema.check_served(check, ceiling, "generator_ceiling", open_run=False)
+        record_schema.check_interference(check, ceiling.get("interference"), "generator_ceiling.interference")
+        attempts = check.list(ceiling.get("attempts", []), "generator_ceiling.attempts")
+        if len(attempts) > 10:
+            check.fail("generator_ceiling.attempts", f"holds {len(attempts):,} rounds, more than 10")
+        for i, attempt in enumerate(attempts):
+            at = f"generator_ceiling.attempts[{i}]"
+            check.dict(attempt, at)
+            check.number(attempt.get("achieved"), f"{at}.achieved", 0, 1e9, optional=True)
+            check.text(attempt.get("why_not"), f"{at}.why_not", limit=400)
     for index, record in enumerate(check.list(check.key(document, "measurements", "the run file"),
                                               "measurements")):
         record_schema.check_record(check, record, f"measurements[{index}]", run_id)
