@@ -69,7 +69,8 @@ def test_a_hung_generator_ceiling_ends_at_the_run_s_timeout_with_its_echo_server
     fake.write_text(HUNG_CEILING.format(pid_file=pid_file))
     fake.chmod(0o755)
     started = time.monotonic()
-    assert measured_calibration.generator_ceiling(str(fake), {}, timeout=1.0) is None
+    assert measured_calibration.generator_ceiling(str(fake), {}, timeout=1.0) == (
+        None, "no result within 1 s (the run's --timeout)")
     assert time.monotonic() - started < 10          # the run's --timeout, not 120 s
     echo = int(pid_file.read_text())
     deadline = time.monotonic() + 5
@@ -117,3 +118,42 @@ def test_a_ceiling_that_was_not_steady_is_no_ceiling(closed, problem):
     expected = None if problem else found["closed_run"]["closed"]["achieved"]
     assert measured_calibration.ceiling_rate(found) == expected
     assert served_figures.ceiling_peak({"generator_ceiling": found}) == expected
+
+
+FAILED_CEILING = """#!/bin/sh
+# a ceiling child refused by the port range, as served_load's main ends then
+echo 'Traceback (most recent call last):' >&2
+echo "{line}" >&2
+exit 1
+"""
+
+
+def test_a_ceiling_that_failed_is_stored_null_with_its_reason(tmp_path):
+    """issue 37.11: a ceiling the port range refused was stored as a bare null, and the
+    run said only "not measured". The null keeps the child's reason beside it
+    (``generator_ceiling_failure``), which the run's warning shows; a ceiling measured
+    later (``--resume``) replaces both."""
+    import json
+
+    from parkbench.store import results, run_file
+
+    line = ("parkbench.measurement.probes.connections.TooManyConnections: the generator's ceiling needs 17 "
+            "of the 16 ports of net.ipv4.ip_local_port_range")
+    fake = tmp_path / "python"
+    fake.write_text(FAILED_CEILING.format(line=line))
+    fake.chmod(0o755)
+    found, why = measured_calibration.generator_ceiling(str(fake), {}, timeout=30.0)
+    assert (found, why) == (None, line)
+    run = run_file.RunFile.create(tmp_path, "m", {"repeat": 1}, {"implementation": "CPython"}, {}, now=None)
+    run.set_generator_ceiling(found, why)
+    stored = results.read_run(run.path)
+    assert stored["generator_ceiling"] is None and stored["generator_ceiling_failure"] == line
+    assert measured_calibration.ceiling_problem(stored["generator_ceiling"], stored["generator_ceiling_failure"]) == line
+    assert measured_calibration.ceiling_problem(None) == "not measured"  # a run before the reason was kept
+    run.set_generator_ceiling({**_ceiling(), "placement": {"generator_cpus": [0], "server_cpus": [1]}})
+    assert "generator_ceiling_failure" not in json.loads(run.path.read_text())
+    document = json.loads(run.path.read_text())
+    document["generator_ceiling_failure"] = line  # beside a measured ceiling: not the reader's to choose
+    run.path.write_text(json.dumps(document))
+    with pytest.raises(Exception, match="generator_ceiling_failure is only beside a null generator_ceiling"):
+        results.read_run(run.path)

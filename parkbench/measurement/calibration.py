@@ -31,33 +31,37 @@ def _tied_env() -> dict:
     return dict(os.environ, PARKBENCH_RUNNER_PID=str(os.getpid()))
 
 
-def generator_ceiling(python: str | None, settings: dict, timeout: float = 120.0) -> dict | None:
+def generator_ceiling(python: str | None, settings: dict, timeout: float = 120.0) -> tuple[dict | None, str]:
     """The load generator's closed-loop peak against its own echo server, in a fresh
-    child (``probes/served_load.py``), or ``None`` if it failed or outlived ``timeout``
-    (the run's ``--timeout``; then no served figure is flagged as the generator's, and the
-    run says so). The child runs in a session of its own, and the whole session (its
-    echo server, its generator) is killed when it ends, however it ends: a timeout of
-    ``subprocess.run`` kills the direct child only, and the echo server kept listening."""
+    child (``probes/served_load.py``): (the measurement, ''), or (``None``, why not: the
+    child's last line, such as a port range too narrow for its connections, or that it
+    outlived ``timeout``, the run's ``--timeout``; then no served figure is flagged as
+    the generator's, and the run says why). The child runs in a session of its own, and
+    the whole session (its echo server, its generator) is killed when it ends, however
+    it ends: a timeout of ``subprocess.run`` kills the direct child only, and the echo
+    server kept listening."""
     try:
         child = subprocess.Popen([python or sys.executable, "-m", "parkbench.measurement.probes.served_load",
                                   "--ceiling", json.dumps(settings, sort_keys=True)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  env=_tied_env(), start_new_session=True)
-    except OSError:
-        return None
+    except OSError as exc:
+        return None, f"its child did not start ({exc.strerror or exc})"
     try:
-        out, _ = child.communicate(timeout=timeout)
+        out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None
+        return None, f"no result within {timeout:g} s (the run's --timeout)"
     finally:  # Ctrl-C of the runner and a timeout alike: nothing of it left running
         lifeline.kill_group(child.pid)
         if child.returncode is None:
             child.kill()
             child.communicate()
+    if child.returncode != 0:
+        return None, ((err or "").strip().splitlines() or [f"exit status {child.returncode}"])[-1][:500]
     try:
-        return json.loads(out.strip().splitlines()[-1]) if child.returncode == 0 else None
+        return json.loads(out.strip().splitlines()[-1]), ""
     except (ValueError, IndexError):
-        return None
+        return None, "its output is not JSON"
 
 
 def measure(python: str | None = None) -> dict | None:
@@ -81,9 +85,10 @@ def ceiling_rate(found: dict | None) -> float | None:
     return None if problem or closed is None else closed.achieved
 
 
-def ceiling_problem(found: dict | None) -> str:
-    """Why a ceiling measurement cannot be used ('' when it can)."""
-    return _ceiling_phase(found)[1]
+def ceiling_problem(found: dict | None, failure: str | None = None) -> str:
+    """Why a ceiling measurement cannot be used ('' when it can): ``failure``, the
+    reason a run stored beside a null ceiling, where there is one."""
+    return failure if found is None and failure else _ceiling_phase(found)[1]
 
 
 def _ceiling_phase(found: dict | None):
