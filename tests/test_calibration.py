@@ -69,7 +69,8 @@ def test_a_hung_generator_ceiling_ends_at_the_run_s_timeout_with_its_echo_server
     fake.write_text(HUNG_CEILING.format(pid_file=pid_file))
     fake.chmod(0o755)
     started = time.monotonic()
-    assert measured_calibration.generator_ceiling(str(fake), {}, timeout=1.0) is None
+    assert measured_calibration.generator_ceiling(str(fake), {}, timeout=1.0) == (
+        None, "no result within 1 s (the run's --timeout)")
     assert time.monotonic() - started < 10          # the run's --timeout, not 120 s
     echo = int(pid_file.read_text())
     deadline = time.monotonic() + 5
@@ -131,8 +132,8 @@ def test_a_ceiling_round_on_a_busy_machine_is_no_ceiling_and_the_highest_quiet_o
     activities = [BUSY, QUIET, QUIET]
     rates = [2_168.0, 50_000.0, 52_000.0]
     _patch_rounds(monkeypatch, rates, activities)
-    found = measured_calibration.generator_ceiling(None, {}, timeout=60)
-    assert measured_calibration.ceiling_rate(found) == 52_000.0
+    found, failure = measured_calibration.generator_ceiling(None, {}, timeout=60)
+    assert failure == "" and measured_calibration.ceiling_rate(found) == 52_000.0
     assert [a["achieved"] for a in found["attempts"]] == rates
     assert found["attempts"][0]["why_not"].startswith("measured while the rest of the machine was busy: other processes")
     assert [a["why_not"] for a in found["attempts"][1:]] == ["", ""]
@@ -143,7 +144,7 @@ def test_a_ceiling_whose_every_round_was_disturbed_is_none_and_says_why(monkeypa
     from parkbench.analysis import served_figures
 
     _patch_rounds(monkeypatch, [2_168.0, 3_000.0, 2_500.0, 2_900.0], [BUSY] * 4)
-    found = measured_calibration.generator_ceiling(None, {}, timeout=60)
+    found, _ = measured_calibration.generator_ceiling(None, {}, timeout=60)
     assert len(found["attempts"]) == measured_calibration.CEILING_ATTEMPTS
     assert measured_calibration.ceiling_rate(found) is None
     assert "busy" in measured_calibration.ceiling_problem(found)
@@ -152,7 +153,7 @@ def test_a_ceiling_whose_every_round_was_disturbed_is_none_and_says_why(monkeypa
 
 def test_the_ceiling_s_rounds_share_the_run_s_timeout(monkeypatch):
     given = _patch_rounds(monkeypatch, [2_168.0] * 4, [BUSY] * 4, seconds_each=4.0)
-    found = measured_calibration.generator_ceiling(None, {}, timeout=10)
+    found, _ = measured_calibration.generator_ceiling(None, {}, timeout=10)
     assert given == [10, 6, 2] and len(found["attempts"]) == 3   # 12 s of rounds: none after the 10th
 
 
@@ -167,7 +168,7 @@ def _patch_rounds(monkeypatch, rates, activities, seconds_each=1.0):
         clock["now"] += seconds_each
         rate, current["activity"] = pending.pop(0)
         return _ceiling(count=int(rate), achieved=rate, interval_rates=[rate, rate],
-                        cpu_seconds=max(0.5, rate / 200_000))
+                        cpu_seconds=max(0.5, rate / 200_000)), ""
 
     monkeypatch.setattr(measured_calibration, "_ceiling_round", one_round)
     monkeypatch.setattr(measured_calibration.time, "monotonic", lambda: clock["now"])
@@ -184,3 +185,42 @@ def test_a_disturbed_calibration_gives_no_pipe_figure_and_compare_marks_it():
     assert calibration.pipe_seconds(quiet) == pytest.approx(3e-6)
     line, = calibration_lines(2e-6, 9e-6, busy_b=True)
     assert "B 9 µs (timed on a busy machine)" in line and "B/A" not in line
+
+
+FAILED_CEILING = """#!/bin/sh
+# a ceiling child refused by the port range, as served_load's main ends then
+echo 'Traceback (most recent call last):' >&2
+echo "{line}" >&2
+exit 1
+"""
+
+
+def test_a_ceiling_that_failed_is_stored_null_with_its_reason(tmp_path):
+    """issue 37.11: a ceiling the port range refused was stored as a bare null, and the
+    run said only "not measured". The null keeps the child's reason beside it
+    (``generator_ceiling_failure``), which the run's warning shows; a ceiling measured
+    later (``--resume``) replaces both."""
+    import json
+
+    from parkbench.store import results, run_file
+
+    line = ("parkbench.measurement.probes.connections.TooManyConnections: the generator's ceiling needs 17 "
+            "of the 16 ports of net.ipv4.ip_local_port_range")
+    fake = tmp_path / "python"
+    fake.write_text(FAILED_CEILING.format(line=line))
+    fake.chmod(0o755)
+    found, why = measured_calibration.generator_ceiling(str(fake), {}, timeout=30.0)
+    assert (found, why) == (None, line)
+    run = run_file.RunFile.create(tmp_path, "m", {"repeat": 1}, {"implementation": "CPython"}, {}, now=None)
+    run.set_generator_ceiling(found, why)
+    stored = results.read_run(run.path)
+    assert stored["generator_ceiling"] is None and stored["generator_ceiling_failure"] == line
+    assert measured_calibration.ceiling_problem(stored["generator_ceiling"], stored["generator_ceiling_failure"]) == line
+    assert measured_calibration.ceiling_problem(None) == "not measured"  # a run before the reason was kept
+    run.set_generator_ceiling({**_ceiling(), "placement": {"generator_cpus": [0], "server_cpus": [1]}})
+    assert "generator_ceiling_failure" not in json.loads(run.path.read_text())
+    document = json.loads(run.path.read_text())
+    document["generator_ceiling_failure"] = line  # beside a measured ceiling: not the reader's to choose
+    run.path.write_text(json.dumps(document))
+    with pytest.raises(Exception, match="generator_ceiling_failure is only beside a null generator_ceiling"):
+        results.read_run(run.path)

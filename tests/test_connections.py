@@ -325,3 +325,93 @@ def test_a_server_out_of_descriptors_names_the_hard_limit_it_met():
     assert capacity.derive_limits_reached([far], [], limits_)[0]["limit"] == "rlimit_nofile_hard"
     socket = dict(failure, variant="socket", reached=9_990)
     assert capacity.derive_limits_reached([socket], [], limits_)[0]["limit"] == "rlimit_nofile"
+
+
+def _served(n, tmp_path, monkeypatch, ports):
+    """A served job's child (in this process) at W = ``n`` with a port range of ``ports``
+    ports: its one-line refusal, or ``None`` where the pre-check let it start (a server
+    starting raises here: nothing runs)."""
+    import json
+
+    from parkbench.measurement import gotoolchain, probe_child
+
+    _port_range(tmp_path / str(ports), monkeypatch, f"40000 {40000 + ports - 1}\n")
+
+    def started(count):
+        raise AssertionError("started")
+
+    monkeypatch.setattr(connections.conn_server, "listeners", started)
+    monkeypatch.setattr(gotoolchain, "binary", lambda program: program)  # no build: nothing runs it
+    settings = {**suite.served_settings(False), "slo_seconds": 0.005}
+    try:
+        probe_child.run("asyncio", "connections", n, served=json.dumps(settings))
+    except connections.TooManyConnections as refused:
+        return str(refused)
+    except AssertionError as exc:
+        assert str(exc) == "started"
+        return None
+    raise AssertionError("neither refused nor started")
+
+
+def test_a_served_job_the_port_range_cannot_hold_is_refused_naming_it_before_it_starts(tmp_path, monkeypatch):
+    """issue 37.11: with a narrow range the pre-check passed a served job (it counted
+    the W idle clients alone) and the generator then failed as "could not connect 5 of
+    16 connections". Every pair's need counts now: the generator's 16 connections from
+    127.0.0.1 to one port, beside the listening ports the job binds in the range (the
+    server's and the floor's echo server): 18 ports."""
+    said = _served(100, tmp_path, monkeypatch, 17)
+    assert said == ("a served job at W=100 needs 18 of the 17 ports of net.ipv4.ip_local_port_range: the load "
+                    "generator's 16 connections from 127.0.0.1 to one port, beside 2 listening ports bound in "
+                    "the range; raise it: sysctl -w net.ipv4.ip_local_port_range='1024 65535'")
+    assert _served(100, tmp_path, monkeypatch, 18) is None  # exactly enough: it starts
+
+
+def test_the_floor_s_idle_connections_count_the_listening_ports_beside_them(tmp_path, monkeypatch):
+    """The floor's W connect while the server's port and the floor's are bound: one port
+    fewer for each source address than the server's W had. 100 ports: the server's W fit
+    up to 250 x 92 = 23,000, the floor's up to 250 x 91 = 22,750."""
+    from parkbench.measurement.probes import served_search
+
+    _port_range(tmp_path, monkeypatch, "40000 40099\n")
+    assert sum(share for share, _ in connections.client_plan(22_800)) == 22_800
+    with pytest.raises(connections.TooManyConnections) as refused:
+        served_search.ports_fit(22_800, {"connections": 16})
+    assert str(refused.value).startswith("22,800 connections are more than the 22,750 the clients can open")
+    assert "net.ipv4.ip_local_port_range, 100 ports, 8 kept free and 1 more listening ports" in str(refused.value)
+    served_search.ports_fit(22_750, {"connections": 16})
+
+
+def test_the_generator_s_ceiling_is_refused_before_its_echo_server_starts(tmp_path, monkeypatch):
+    from parkbench.measurement.probes import served_load
+
+    _port_range(tmp_path, monkeypatch, "40000 40015\n")
+    def nothing_may_start(cpus):
+        raise AssertionError("the ceiling went on")
+
+    monkeypatch.setattr(served_load, "placement", nothing_may_start)
+    with pytest.raises(connections.TooManyConnections, match=r"^the generator's ceiling needs 17 of the 16 ports "
+                       r"of net.ipv4.ip_local_port_range: the load generator's 16 connections from 127.0.0.1 "
+                       r"to one port, beside 1 listening port bound"):
+        served_load.ceiling("loadgen", {**suite.served_settings(False)})
+
+
+@pytest.mark.parametrize("said, names_the_range", [
+    ("loadgen: could not connect 5 of 16 connections to 127.0.0.1:40001 (last: dial tcp "
+     "127.0.0.1:40001: connect: cannot assign requested address)", True),
+    ("loadgen: could not connect 16 of 16 connections to 127.0.0.1:40001 (last: dial tcp "
+     "127.0.0.1:40001: connect: connection refused)", False),
+])
+def test_a_generator_that_found_no_free_port_names_the_range(tmp_path, monkeypatch, said, names_the_range):
+    """At run time (a range narrowed after the pre-check, ports held by others), the
+    failure names the range where the kernel found no free local port, and only there."""
+    from parkbench.measurement.probes import loadgen_driver
+
+    _port_range(tmp_path, monkeypatch, "40000 40011\n")
+    fake = tmp_path / "loadgen"
+    fake.write_text(f"#!/bin/sh\necho '{said}' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    with pytest.raises(RuntimeError) as failed:
+        loadgen_driver.run_generator(fake, 40001, [], [0], 10.0)
+    assert str(failed.value).startswith(f"the load generator failed: {said}")
+    note = ": no local port was free; net.ipv4.ip_local_port_range holds 12 ports; raise it: sysctl -w"
+    assert (note in str(failed.value)) == names_the_range

@@ -72,24 +72,58 @@ def test_a_probe_child_proves_goroutines_parked_and_reads_their_memory(goprobe, 
         assert record["wake_seconds"] > 0
 
 
-def test_the_hand_off_is_a_pyperf_file_near_a_direct_ping_pong(goprobe, tmp_path):
+# A pyperf worker of the switch benchmark run in-process, with every answer of the Go
+# program's ping-pong recorded as it reaches go_goroutines (loops asked, nanoseconds told).
+WORKER = """
+import json, runpy, sys
+from parkbench.measurement.probes import go_goroutines as g
+told = []
+ask = g._Program.ask
+def recorded(self, command):
+    answer = ask(self, command)
+    if command.isdigit():
+        told.append([int(command), answer["ns"]])
+    return answer
+g._Program.ask = recorded
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    hellos = [hello for _server, hello in g._servers.values()]
+    print(json.dumps({"told": told, "hellos": hellos}), file=sys.stderr)
+"""
+
+
+def test_the_hand_off_in_the_pyperf_file_is_the_direct_ping_pong_per_one_way_hand_off(goprobe, tmp_path):
+    """The switch benchmark's values are the direct ping-pong's own time (the Go
+    program's nanoseconds for ``loops`` round trips, one goroutine pair on one CPU) over
+    2 x ``loops``: each value checked against the answer it came from, in order, warm-ups
+    included. A property of the method, not a time: a busy machine changes the times
+    and both sides alike (it once failed a 5x bound at load 10); a value that is a round
+    trip (``INNER_LOOPS = 1``), another unit or another placement fails it."""
     import pyperf
 
     from parkbench.measurement import switchbench
 
-    output = tmp_path / "switch.json"
+    output, loops, values, warmups = tmp_path / "switch.json", 20_000, 3, 1
     command = switchbench.switch_command("go", "chan", "same-core", output, "quick")
-    command[command.index("--processes") + 1] = "2"  # two worker processes are enough here
+    command = [command[0], "-c", WORKER, *command[1:command.index("--processes")],
+               "--worker", "--loops", str(loops), "--values", str(values), "--warmups", str(warmups)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stderr.strip().splitlines()[-1])
+    (hello,) = seen["hellos"]  # one program, both goroutines on one CPU
+    assert len(hello["cpus_a"]) == 1 and hello["cpus_a"] == hello["cpus_b"] and hello["gomaxprocs"] == 1
     benchmark = pyperf.Benchmark.load(str(output))
     assert benchmark.get_metadata()["inner_loops"] == 2
     assert benchmark.get_metadata()["parkbench_model"] == "go"
-    loops = 200_000
-    direct = _pingpong(loops, (0, 0))
-    assert direct["observed"]["a"] == [0] and direct["observed"]["gomaxprocs"] == 1
-    one_way = direct["seconds"] / loops / 2
-    assert one_way / 5 < benchmark.median() < one_way * 5
+    assert benchmark.get_metadata()["parkbench_cpus"] == ",".join(map(str, hello["cpus_a"] * 2))
+    (run,) = benchmark.get_runs()
+    stored = [value for _loops, value in run.warmups] + list(run.values)
+    assert len(seen["told"]) == len(stored) == warmups + values
+    for (asked, ns), value in zip(seen["told"], stored):
+        assert asked == loops
+        assert value == pytest.approx(ns / 1e9 / (2 * loops), rel=1e-12)
 
 
 def test_the_go_hand_off_agrees_with_a_clock_outside_the_program(goprobe, tmp_path):

@@ -295,11 +295,11 @@ def test_the_generator_s_ceiling_is_measured_with_the_sweep_s_own_settings(loadg
 
     monkeypatch.setenv("PARKBENCH_CACHE", str(session_cache))
     for full in (False, True):
-        found = calibration.generator_ceiling(None, {**suite.served_settings(full), "closed_seconds": 0.3,
-                                                     "warmup_seconds": 0.5})
+        found, failure = calibration.generator_ceiling(None, {**suite.served_settings(full), "closed_seconds": 0.3,
+                                                              "warmup_seconds": 0.5})
         # beside a busy machine (the suite's other worker) every round may be refused as
         # disturbed: the settings still drove the generator, each round's rate says so
-        assert found is not None and max(a["achieved"] or 0 for a in found["attempts"]) > 1_000
+        assert found is not None and failure == "" and max(a["achieved"] or 0 for a in found["attempts"]) > 1_000
         assert calibration.ceiling_rate(found) or "busy" in calibration.ceiling_problem(found)
         assert found["placement"]["generator_cpus"] != found["placement"]["server_cpus"] or os.cpu_count() == 1
 

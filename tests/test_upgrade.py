@@ -202,3 +202,23 @@ def test_format_2_fields_outside_its_job_copy_come_from_the_job_alone(tmp_path):
 ])
 def test_a_format_2_job_copy_keeps_format_2_s_own_rule(tmp_path, change, said):
     refused_after(committed_copy(tmp_path), lambda document: change(document["measurements"][0]["job"]), said)
+
+
+def _first_switch(change):
+    """A change for ``refused_after``: ``change`` applied to the first switch record of
+    round 0 (format 2 kept its ``round``, a top-level ``repeat`` and a ``job`` copy)."""
+    def changed(document):
+        change(next(r for r in document["measurements"] if r["kind"] == "switch" and r["round"] == 0))
+    return changed
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda r: r.update(round=1), r"measurements\[36\]\.round is 1 but its repeat is 0$"),
+    (lambda r: (r.update(round=1), r.pop("repeat")), r"measurements\[36\]\.round is 1 but its job's repeat is 0$"),
+    (lambda r: r.update(round=1, repeat=1), r"measurements\[36\]\.round is 1 but its job's repeat is 0$"),
+    (lambda r: r.update(round=True), r"measurements\[36\]\.round is True but its repeat is 0$"),
+])
+def test_a_format_2_switch_record_whose_round_differs_from_its_repeat_is_refused(tmp_path, change, said):
+    """issue 37.11: a switch record's round is its repeat; one that says another is
+    refused in one line naming ``round``, never read as one of the two."""
+    refused_after(committed_copy(tmp_path, "20261126T145655Z"), _first_switch(change), said)

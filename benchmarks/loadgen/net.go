@@ -118,9 +118,9 @@ func newGenerator(addr string, k int, timeout time.Duration) (*generator, error)
 		}
 		g.links = append(g.links, &link{clock: clock, sent: 'a'})
 	}
-	if failed := g.redial(); failed > 0 {
+	if failed, last := g.redial(); failed > 0 {
 		g.stop("")
-		return nil, fmt.Errorf("could not connect %d of %d connections to %s", failed, k, addr)
+		return nil, fmt.Errorf("could not connect %d of %d connections to %s (last: %v)", failed, k, addr, last)
 	}
 	return g, nil
 }
@@ -128,10 +128,12 @@ func newGenerator(addr string, k int, timeout time.Duration) (*generator, error)
 func (g *generator) now() int64 { return int64(time.Since(g.base)) }
 
 // redial connects every link without a connection, all within one timeout; it returns
-// how many could not be connected.
-func (g *generator) redial() int {
+// how many could not be connected, and the last error (what the kernel said, such as
+// "cannot assign requested address": no local port was free).
+func (g *generator) redial() (int, error) {
 	dialer := net.Dialer{Deadline: time.Now().Add(g.timeout)}
 	failed := 0
+	var last error
 	for _, l := range g.links {
 		if l.conn != nil {
 			continue
@@ -148,9 +150,10 @@ func (g *generator) redial() int {
 		g.mu.Unlock()
 		if err != nil {
 			failed++
+			last = err
 		}
 	}
-	return failed
+	return failed, last
 }
 
 // stop ends the run: every connection and timer is closed, so every wait returns.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,21 @@ func TestInteractiveStepsRunOnTheSameConnectionsInAnyOrder(t *testing.T) {
 	}
 	if err := interact(g, o, strings.NewReader("fast\n"), &out); err == nil || !strings.Contains(err.Error(), "not a rate") {
 		t.Fatalf("a bad line: %v", err)
+	}
+}
+
+// A generator that cannot connect says what the kernel said (parkbench names the port
+// range where it said "cannot assign requested address": no local port was free).
+func TestAFailedDialSaysWhatTheKernelSaid(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = newGenerator(addr, 2, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "could not connect 2 of 2 connections to "+addr+" (last: ") ||
+		!strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("%v", err)
 	}
 }

@@ -232,11 +232,11 @@ def _sweep(run_file, plan, child=None) -> int:
         run_file.set_calibration("start", calibration.measure(python))
     if any(job.kind == "served" for job in jobs) and not run_file.has_generator_ceiling:
         _say("measuring the load generator's own ceiling (against its echo server)")
-        run_file.set_generator_ceiling(calibration.generator_ceiling(python, dict(plan.served_settings),
-                                                                     plan.timeout_seconds))
+        run_file.set_generator_ceiling(*calibration.generator_ceiling(python, dict(plan.served_settings),
+                                                                      plan.timeout_seconds))
     ceiling = calibration.ceiling_rate(run_file.generator_ceiling())
     if any(job.kind == "served" for job in jobs) and not ceiling:
-        why = calibration.ceiling_problem(run_file.generator_ceiling())
+        why = calibration.ceiling_problem(run_file.generator_ceiling(), run_file.generator_ceiling_failure())
         _say(f"the load generator's own ceiling could not be measured ({why}): no served rate will "
              f"be marked generator-bound in this run")
     if ceiling:  # a served job's search stops short of what the generator itself can do

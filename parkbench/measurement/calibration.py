@@ -42,41 +42,43 @@ def _tied_env() -> dict:
     return dict(os.environ, PARKBENCH_RUNNER_PID=str(os.getpid()))
 
 
-def generator_ceiling(python: str | None, settings: dict, timeout: float = 120.0) -> dict | None:
-    """The load generator's own ceiling (see the module's docstring): the highest quiet,
-    steady round, with ``attempts`` (every round's rate and why it was not used) and its
-    ``interference``; where no round was usable, the last measured, its problem said by
-    ``ceiling_problem``; ``None`` if none ran. All rounds together stay within ``timeout``
-    (the run's ``--timeout``)."""
+def generator_ceiling(python: str | None, settings: dict, timeout: float = 120.0) -> tuple[dict | None, str]:
+    """The load generator's own ceiling (see the module's docstring): (the highest quiet,
+    steady round with ``attempts``, every round's rate and why it was not used, and its
+    ``interference``, ''); where no round was usable, (the last measured, '') and its
+    problem said by ``ceiling_problem``; where none ran, (``None``, why not: the last
+    round's child's last line, such as a port range too narrow for its connections, or
+    that it outlived the run's ``--timeout``). All rounds together stay within ``timeout``."""
     deadline = time.monotonic() + timeout
     attempts: list[dict] = []
     usable: list[dict] = []
-    last = None
+    last, failure = None, "no round ran within the run's --timeout"
     while len(attempts) < CEILING_ATTEMPTS and len(usable) < CEILING_ROUNDS:
         left = deadline - time.monotonic()
         if left <= 0:
             break
         before = interference.snapshot()
-        found = _ceiling_round(python, settings, left)
+        found, failure = _ceiling_round(python, settings, left)
         if found is None:
-            attempts.append({"achieved": None, "why_not": "failed, or outlived the run's --timeout"})
+            attempts.append({"achieved": None, "why_not": failure[:400]})
             continue
         found["interference"] = interference.between(before, interference.snapshot())
         why = ceiling_problem(found)
         closed, _ = _ceiling_phase(found)
-        attempts.append({"achieved": closed.achieved if closed is not None else None, "why_not": why})
+        attempts.append({"achieved": closed.achieved if closed is not None else None, "why_not": why[:400]})
         last = found
         if not why:
             usable.append(found)
-    if not attempts:
-        return None
     chosen = max(usable, key=lambda found: ceiling_rate(found) or 0.0) if usable else last
-    return {**chosen, "attempts": attempts} if chosen is not None else None
+    if chosen is None:
+        return None, failure
+    return {**chosen, "attempts": attempts}, ""
 
 
-def _ceiling_round(python: str | None, settings: dict, timeout: float) -> dict | None:
-    """One round of the generator's ceiling in a fresh child (``probes/served_load.py``),
-    or ``None`` if it failed or outlived ``timeout``. The child runs in a session of its
+def _ceiling_round(python: str | None, settings: dict, timeout: float) -> tuple[dict | None, str]:
+    """One round of the generator's ceiling in a fresh child (``probes/served_load.py``):
+    (its measurement, ''), or (``None``, why not: the child's last line, or that it
+    outlived ``timeout``). The child runs in a session of its
     own, and the whole session (its echo server, its generator) is killed when it ends,
     however it ends: a timeout of ``subprocess.run`` kills the direct child only, and the
     echo server kept listening."""
@@ -85,21 +87,23 @@ def _ceiling_round(python: str | None, settings: dict, timeout: float) -> dict |
                                   "--ceiling", json.dumps(settings, sort_keys=True)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                  env=_tied_env(), start_new_session=True)
-    except OSError:
-        return None
+    except OSError as exc:
+        return None, f"its child did not start ({exc.strerror or exc})"
     try:
-        out, _ = child.communicate(timeout=timeout)
+        out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return None
+        return None, f"no result within {timeout:.3g} s (the run's --timeout)"
     finally:  # Ctrl-C of the runner and a timeout alike: nothing of it left running
         lifeline.kill_group(child.pid)
         if child.returncode is None:
             child.kill()
             child.communicate()
+    if child.returncode != 0:
+        return None, ((err or "").strip().splitlines() or [f"exit status {child.returncode}"])[-1][:500]
     try:
-        return json.loads(out.strip().splitlines()[-1]) if child.returncode == 0 else None
+        return json.loads(out.strip().splitlines()[-1]), ""
     except (ValueError, IndexError):
-        return None
+        return None, "its output is not JSON"
 
 
 def measure(python: str | None = None) -> dict | None:
@@ -128,9 +132,10 @@ def ceiling_rate(found: dict | None) -> float | None:
     return None if problem or closed is None else closed.achieved
 
 
-def ceiling_problem(found: dict | None) -> str:
-    """Why a ceiling measurement cannot be used ('' when it can)."""
-    return _ceiling_phase(found)[1]
+def ceiling_problem(found: dict | None, failure: str | None = None) -> str:
+    """Why a ceiling measurement cannot be used ('' when it can): ``failure``, the
+    reason a run stored beside a null ceiling, where there is one."""
+    return failure if found is None and failure else _ceiling_phase(found)[1]
 
 
 def _ceiling_phase(found: dict | None):

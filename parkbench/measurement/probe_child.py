@@ -94,9 +94,11 @@ def run(model: str, variant: str, n: int, primitive: str | None = None,
     baseline["kernel_meminfo"] = kernel_baseline
     # a probe child imports only what its job measures: its baseline is part of the figure
     if served is not None:
-        from parkbench.measurement.probes import served_load  # only a served child drives load
+        from parkbench.measurement.probes import served_load, served_search  # only a served child drives load
 
-        measure, kind = served_load.measurer(served_load.settings(served), activity), "served"
+        chosen = served_load.settings(served)
+        served_search.ports_fit(n, chosen)  # a job the port range cannot hold is refused before it starts
+        measure, kind = served_load.measurer(chosen, activity), "served"
     elif wakes is not None:
         from parkbench.measurement.probes import wake_load  # only a wakes child offers wake-ups
 

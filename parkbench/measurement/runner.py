@@ -21,7 +21,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from parkbench.core import protocol
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import OPTIONAL_FIELDS, FailureKind, Job, JobKind
 from parkbench.core.units import format_bytes
-from parkbench.measurement import interference, lifeline, map_check_jobs, switchbench
+from parkbench.measurement import interference, lifeline, map_check_jobs, scratch, switchbench
 from parkbench.measurement.guard import available_bytes
 from parkbench.store import record_schema
 
@@ -126,9 +125,10 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
     channel = _Channel()
     start = time.perf_counter()
     # a temporary folder of the child's own, removed when it ends: what a child leaves
-    # in $TMPDIR (multiprocessing's pymp-* folders, a forkserver's socket) goes with it
-    scratch = tempfile.mkdtemp(prefix="pb-")  # short: a forkserver socket path must fit 108 B
-    env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()), TMPDIR=scratch,
+    # in $TMPDIR (multiprocessing's pymp-* folders, a forkserver's socket) goes with it;
+    # inside the runner's, which a later run sweeps if this one is killed (scratch.py)
+    folder = scratch.child_folder()
+    env = dict(os.environ, **(env or {}), PARKBENCH_RUNNER_PID=str(os.getpid()), TMPDIR=folder,
                **{protocol.RECORD_FD_ENV: str(channel.write_fd)})
     lifeline.become_subreaper()  # what the child leaves is reaped here (end_session)
     try:
@@ -137,7 +137,7 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
                                  start_new_session=True, text=True, env=env,
                                  pass_fds=(channel.write_fd,))
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
         raise
     channel.started()
     try:
@@ -149,7 +149,7 @@ def run_child(job: Job, timeout: float, command=None, memory_floor: int | None =
         # all the child left (its group, and its servers' and clients' own groups), gone
         lifeline.end_session(child.pid)  # before the next child's window (interference.py)
         data = channel.data()
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
     if isinstance(stopped, Failure):
         return stopped
     out, err = stopped

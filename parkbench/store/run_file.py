@@ -127,6 +127,10 @@ class RunFile:
     def generator_ceiling(self) -> dict | None:
         return copy.deepcopy(self._document.get("generator_ceiling"))
 
+    def generator_ceiling_failure(self) -> str | None:
+        """Why the ceiling is null: what its child said, stored with it."""
+        return self._document.get("generator_ceiling_failure")
+
     def snapshot(self) -> dict:
         """A copy of the whole document (for readers that take one: the phases' times)."""
         return copy.deepcopy(self._document)
@@ -229,18 +233,25 @@ class RunFile:
             raise UserError(f"not stored, as its reader would refuse it: {exc}") from None
         write_json_atomic(self.path, document)
 
-    def _change(self, key: str, value) -> None:
-        """Set ``key`` and save; if saving fails, the document stays what the disk holds."""
+    def _change(self, key: str, value, **others) -> None:
+        """Set ``key`` (and each of ``others``; ``None`` there removes it) and save; if
+        saving fails, the document stays what the disk holds."""
         missing = object()
-        before = self._document.get(key, missing)
+        before = {name: self._document.get(name, missing) for name in (key, *others)}
         self._document[key] = value
+        for name, other in others.items():
+            if other is None:
+                self._document.pop(name, None)
+            else:
+                self._document[name] = other
         try:
             self.save()
         except BaseException:
-            if before is missing:
-                del self._document[key]
-            else:
-                self._document[key] = before
+            for name, old in before.items():
+                if old is missing:
+                    self._document.pop(name, None)
+                else:
+                    self._document[name] = old
             raise
 
     def _append(self, key: str, record: dict) -> None:
@@ -263,9 +274,11 @@ class RunFile:
         """The calibration measured at the run's ``start`` or ``end``."""
         self._change("calibration", {**(self._document.get("calibration") or {}), when: measured})
 
-    def set_generator_ceiling(self, found: dict | None) -> None:
-        """The load generator's own ceiling, measured before the served jobs."""
-        self._change("generator_ceiling", found)
+    def set_generator_ceiling(self, found: dict | None, failure: str = "") -> None:
+        """The load generator's own ceiling, measured before the served jobs, or null
+        and why (``generator_ceiling_failure``)."""
+        self._change("generator_ceiling", found,
+                     generator_ceiling_failure=(failure or None) if found is None else None)
 
     def add_measurement(self, record: dict) -> None:
         self._append("measurements", record)

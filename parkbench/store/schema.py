@@ -176,6 +176,10 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
             check.dict(attempt, at)
             check.number(attempt.get("achieved"), f"{at}.achieved", 0, 1e9, optional=True)
             check.text(attempt.get("why_not"), f"{at}.why_not", limit=400)
+    if document.get("generator_ceiling_failure") is not None:
+        check.text(document["generator_ceiling_failure"], "generator_ceiling_failure", limit=500)
+        if document.get("generator_ceiling") is not None:
+            check.fail("generator_ceiling_failure", "is only beside a null generator_ceiling")
     for index, record in enumerate(check.list(check.key(document, "measurements", "the run file"),
                                               "measurements")):
         record_schema.check_record(check, record, f"measurements[{index}]", run_id)

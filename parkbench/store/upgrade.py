@@ -77,10 +77,9 @@ def _named_once(record, measurement: bool, where: str):
     if measurement and kind == "switch":
         if "round" not in record:
             record["whole"] = True
-        elif "repeat" not in record:
-            record["repeat"] = record["round"]
-        if record.pop("round", record.get("repeat")) != record.get("repeat"):
-            raise ValueError(f"{where}.round differs from its repeat")
+        else:
+            _same_round(record, job, where)
+            record["repeat"] = record.pop("round")
         if record.get("n") is None:  # format 2 wrote none; the job's 0 says it does not apply
             record.pop("n", None)
     top = _top_level_fields(record, measurement)
@@ -93,6 +92,15 @@ def _named_once(record, measurement: bool, where: str):
         else:
             record.pop(key, None)  # not the job's: format 2 never read it
     return record
+
+
+def _same_round(record: dict, job: dict, where: str) -> None:
+    """A format-2 switch record's ``round`` is its repeat three times over (``round``, the
+    top-level ``repeat`` and its job's); ``ValueError`` naming ``round`` where another
+    copy says otherwise (the same value and type: true is not 1)."""
+    for other, copy in (("its repeat", record), ("its job's repeat", job)):
+        if "repeat" in copy and json.dumps(copy["repeat"]) != json.dumps(record["round"]):
+            raise ValueError(f"{where}.round is {record['round']!r} but {other} is {copy['repeat']!r}")
 
 
 def _from_3(document: dict) -> dict:

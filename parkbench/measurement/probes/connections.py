@@ -120,17 +120,21 @@ class TooManyConnections(Exception):
     """N is more than the loopback clients can open here: refused before anything starts."""
 
 
-def client_plan(n: int) -> list[tuple[int, str]]:
+def client_plan(n: int, listening: int = 1) -> list[tuple[int, str]]:
     """(connections, source address) per client child: each within one process's
     descriptors and one source address's ephemeral ports; ``TooManyConnections``
-    naming the limit when N does not fit in ``limits.CLIENT_SOURCES`` of them."""
+    naming the limit when N does not fit in ``limits.CLIENT_SOURCES`` of them.
+    ``listening``: the job's listening sockets bound in the range by then (connect never
+    shares their ports); the first is one of the ``PORTS_KEPT_FREE``, each other one
+    comes off every address's share."""
     ports, descriptors = _ephemeral_ports(), per_process_connections()
-    cap = min(descriptors, limits.ports_per_client(ports))
+    cap = min(descriptors, limits.ports_per_client(ports - (listening - 1)))
     most = cap * limits.CLIENT_SOURCES
     if n > most:
         if cap < descriptors:
+            more = f" and {listening - 1:,} more listening ports" if listening > 1 else ""
             why = (f"the ephemeral port range (net.ipv4.ip_local_port_range, {ports:,} ports, "
-                   f"{limits.PORTS_KEPT_FREE} kept free) lets each of {limits.CLIENT_SOURCES} "
+                   f"{limits.PORTS_KEPT_FREE} kept free{more}) lets each of {limits.CLIENT_SOURCES} "
                    f"loopback client addresses open {cap:,}; {limits.HOW_TO_RAISE['ephemeral_ports']}")
         else:
             why = (f"each of {limits.CLIENT_SOURCES} client processes holds {cap:,} (its hard "
@@ -140,6 +144,31 @@ def client_plan(n: int) -> list[tuple[int, str]]:
     count = max(1, math.ceil(n / cap))
     shares = [n // count + (1 if i < n % count else 0) for i in range(count)]
     return [(share, f"127.0.0.{2 + i}") for i, share in enumerate(shares)]
+
+
+RAISE_RANGE = "sysctl -w net.ipv4.ip_local_port_range='1024 65535'"
+
+
+def generator_ports(connections: int, listening: int, what: str) -> None:
+    """That the load generator's ``connections``, all from 127.0.0.1 to one port, find
+    their ports beside the ``listening`` ports the job's listening sockets took from the
+    range (connect never shares one); ``TooManyConnections`` naming the range if not."""
+    ports = _ephemeral_ports()
+    if connections + listening > ports:
+        raise TooManyConnections(
+            f"{what} needs {connections + listening:,} of the {ports:,} ports of "
+            f"net.ipv4.ip_local_port_range: the load generator's {connections:,} connections from "
+            f"127.0.0.1 to one port, beside {listening:,} listening port{'s' * (listening != 1)} "
+            f"bound in the range; raise it: {RAISE_RANGE}")
+
+
+def port_range_note(failure: str) -> str:
+    """``failure`` (a connect on loopback that failed), with what the port range holds
+    where the kernel found no free local port (EADDRNOTAVAIL) in it."""
+    if "cannot assign requested address" not in failure:
+        return failure
+    return (f"{failure}: no local port was free; net.ipv4.ip_local_port_range holds "
+            f"{_ephemeral_ports():,} ports; raise it: {RAISE_RANGE}")
 
 
 def _ephemeral_ports() -> int:

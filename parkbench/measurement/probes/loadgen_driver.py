@@ -11,6 +11,7 @@ import time
 import psutil
 
 from parkbench.measurement import procstat
+from parkbench.measurement.probes import connections
 
 
 def placement(cpus: list[int]) -> dict:
@@ -109,7 +110,7 @@ def run_generator(binary, port: int, arguments: list[str], cpus, timeout: float)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise RuntimeError(f"the load generator failed: {last}")
+        raise RuntimeError(f"the load generator failed: {connections.port_range_note(last)}")
     found = json.loads(done.stdout)
     claimed = sum(((found.get(phase) or {}).get("seconds") or 0) for phase in ("warmup", "closed")) + sum(
         step.get("seconds") or 0 for step in found.get("steps") or ())
@@ -183,7 +184,8 @@ class Stepper:
         if not line:
             self._end()
             said = self.process.stderr.read() if self.process.stderr else ""
-            why = "did not answer in time" if not ready else ((said or "").strip().splitlines() or ["ended"])[-1]
+            why = "did not answer in time" if not ready else connections.port_range_note(
+                ((said or "").strip().splitlines() or ["ended"])[-1])
             raise RuntimeError(f"the load generator failed at {rate:,.0f}/s: {why}")
         answer = json.loads(line)
         claimed = sum(((answer.get(part) or {}).get("seconds") or 0) for part in ("warmup", "step")) \

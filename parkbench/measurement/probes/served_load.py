@@ -37,7 +37,7 @@ import subprocess
 import time
 
 from parkbench.measurement import gotoolchain, interference, lifeline
-from parkbench.measurement.probes import served_search
+from parkbench.measurement.probes import connections, served_search
 from parkbench.measurement.probes.loadgen_driver import answered, cpu_seconds, pin, placement, run_generator
 
 WARMUP_ROUND_SECONDS = 0.25     # a closed-loop round of the warm-up
@@ -130,6 +130,7 @@ def ceiling(binary, chosen: dict) -> dict:
     (``loadgen -echo``, a goroutine per connection), placed as a served job places a
     server. No server rate measured beside it on this machine means much within 80% of
     it (``served.GENERATOR_BOUND_SHARE``)."""
+    connections.generator_ports(chosen["connections"], 1, "the generator's ceiling")  # its echo server's port
     where = placement(sorted(os.sched_getaffinity(0)))
     limit = _plan_seconds(chosen, 0)
     parent = os.getpid()

@@ -97,10 +97,24 @@ def floor_plan(n: int, echoes: int) -> list[tuple[int, str, int]]:
     """(connections, source address, echo server) per floor client: each source's share
     (``connections.client_plan``) split evenly over the ``echoes`` servers."""
     plan: list[tuple[int, str, int]] = []
-    for share, source in connections.client_plan(n):
+    for share, source in connections.client_plan(n, listening=1 + echoes):  # the server's port too
         parts = [share // echoes + (1 if j < share % echoes else 0) for j in range(echoes)]
         plan.extend((part, source, j) for j, part in enumerate(parts) if part)
     return plan
+
+
+def ports_fit(n: int, chosen: dict) -> None:
+    """Before a served job at W = ``n`` starts anything, that each of its loopback
+    connections will find an ephemeral port: a port is unique per (source address,
+    destination port) pair, and a listening socket bound in the range takes its port
+    from every pair. Beside the server's W idle connections (``connections.park``
+    checks them), the floor's W over their own ports beside every listening port (the
+    server's and the floor's echo servers'), and the generator's ``connections`` from
+    127.0.0.1 to the server and to the floor beside them too: ``TooManyConnections``
+    naming the range and how many ports were needed where one does not fit."""
+    listening = 1 + echo_processes(n)
+    connections.generator_ports(chosen["connections"], listening, f"a served job at W={n:,}")
+    floor_plan(n, listening - 1)
 
 
 def stepper(binary, port: int, chosen: dict, cpus) -> loadgen_driver.Stepper:
