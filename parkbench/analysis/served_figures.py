@@ -136,8 +136,9 @@ def record_values(record: dict, slo_seconds: float, ceiling: float | None,
     if len(intervals) >= 2 and statistics.median(intervals) > 0:
         values["served_peak_spread"] = (max(intervals) - min(intervals)) / statistics.median(intervals)
     if "search" in held:
-        found, basis = knee_values(stored_search.replay(held["search"], slo_seconds),
-                                   stored_search.trials(held["search"]), run_judges)
+        listed = stored_search.trials(held["search"])  # parsed once: replayed, then CPU read off
+        found, basis = knee_values(stored_search.replay(held["search"], slo_seconds, trial_list=listed),
+                                   listed, run_judges)
         values.update(found)
     else:  # before the search: fixed shares of the peak, judged at the SLO alone
         basis = BASES["before-search"]

@@ -19,10 +19,12 @@ def trials(search: dict) -> list:
     return found
 
 
-def replay(search: dict, slo_seconds: float, floor: bool = True) -> knee.Search:
-    """The knee search (or a map check's rounds at fixed rates) of a stored record."""
+def replay(search: dict, slo_seconds: float, floor: bool = True, trial_list=None) -> knee.Search:
+    """The knee search (or a map check's rounds at fixed rates) of a stored record;
+    ``trial_list``: its ``trials`` where the caller has them already (parsing a search's
+    steps is most of reading a served run file)."""
     ceiling = search.get("generator_ceiling")
-    return knee.replay(trials(search), search["start"], slo_seconds,
+    return knee.replay(trials(search) if trial_list is None else trial_list, search["start"], slo_seconds,
                        ceiling * knee.GENERATOR_SHARE if ceiling else None, floor,
                        search.get("judge_slo", True), search.get("floor_every_round", False),
                        search.get("rates") or ())

@@ -32,7 +32,8 @@ BASIS = "SLO: woken within the SLO beside W parked (one loop: no floor to judge 
 def record_values(record: dict, slo_seconds: float) -> dict:
     """The figures of one searching wakes record."""
     held = record["wakes"]["search"]
-    search = stored_search.replay(held, slo_seconds, floor=False)
+    listed = stored_search.trials(held)  # parsed once: replayed, then CPU read off
+    search = stored_search.replay(held, slo_seconds, floor=False, trial_list=listed)
     values = {}
     for name, rate in (("wake_saturation", search.knee("saturation")), ("wake_slo", search.knee("slo"))):
         if rate is not None:
@@ -41,7 +42,7 @@ def record_values(record: dict, slo_seconds: float) -> dict:
     if rate is not None:
         values["wake_sustainable"] = rate
         values["wake_knee_spread"] = search.spread("slo") or 0.0
-        cpu = knee.cpu_per_request(stored_search.trials(held), rate)
+        cpu = knee.cpu_per_request(listed, rate)
         if cpu:
             values["wake_cpu_per_wake"] = cpu
     activity = record.get("interference")
