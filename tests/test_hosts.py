@@ -77,7 +77,7 @@ def test_another_host_is_told_which_and_given_a_name_of_its_own(tmp_path, monkey
     capsys.readouterr()
     _new_run(tmp_path, monkeypatch, host=HOST_B)
     (line,) = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
-    assert "first filed by host vm (3d1219c7c4c5); this is box-2 (a1b2c3d4e5f6)" in line
+    assert "this host, box-2 (a1b2c3d4e5f6), files its runs under machine 'm', whose results host vm (3d1219c7c4c5) filed first:" in line
     assert line.endswith("run with --machine m-box-2")
     assert json.loads((tmp_path / "m" / "machine.json").read_text())["first_host"] == HOST_A
 
@@ -99,7 +99,7 @@ def test_another_machine_kind_under_the_name_is_told_what_differs(tmp_path, monk
     capsys.readouterr()
     _new_run(tmp_path, monkeypatch, cpu="Intel Xeon")
     (line,) = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
-    assert "are filed here by vm (3d1219c7c4c5)" in line and "cpu_model 'Intel Xeon' here, 'AMD EPYC' there" in line
+    assert "this host, vm (3d1219c7c4c5), files its runs under machine 'm', whose machine kind differs" in line and "cpu_model 'Intel Xeon' here, 'AMD EPYC' there" in line
 
 
 def test_a_host_id_is_a_short_hash_of_the_machine_id_never_the_id(tmp_path):

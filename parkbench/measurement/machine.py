@@ -129,12 +129,14 @@ def strangers(folder: dict, kind: dict, here: dict) -> list[str]:
     name = kind["name"]
     suffix = "".join(ch for ch in here["hostname"].lower() if ch.isalnum() or ch in "._-").strip("._-")
     suggestion = f"{name}-{suffix or here.get('id') or 'b'}"[:64]
-    who = (f"were first filed by host {hosts.label(first)}; this is {hosts.label(here)}"
-           if first is not None and not hosts.same(first, here) else f"are filed here by {hosts.label(here)}")
-    kind_note = f"; its machine kind differs ({'; '.join(differs)})" if differs else ""
-    return [f"note: the results of machine {name!r} {who}{kind_note}: this run's figures join them "
-            f"(show, fit and the report say which host each came from); to keep them apart, "
-            f"run with --machine {suggestion}"]
+    reasons = []
+    if first is not None and not hosts.same(first, here):
+        reasons.append(f"whose results host {hosts.label(first)} filed first")
+    if differs:
+        reasons.append(f"whose machine kind differs ({'; '.join(differs)})")
+    return [f"note: this host, {hosts.label(here)}, files its runs under machine {name!r}, "
+            f"{' and '.join(reasons)}: its figures join that machine's (show, fit and the report say "
+            f"which host and CPU each came from); to keep them apart, run with --machine {suggestion}"]
 
 
 def without_name(description: dict) -> dict:
