@@ -245,3 +245,23 @@ def test_compare_sets_served_rates_side_by_side_w_by_w(tmp_path, capsys):
     for row in rows:
         a, b, ratio = float(row[3].replace(",", "")), float(row[5].replace(",", "")), float(row[7])
         assert row[4] == row[6] == "requests/s" and 1.3 < b / a < 1.6 and ratio == pytest.approx(b / a, rel=1e-2)
+
+
+def test_a_served_rate_measured_on_a_busy_machine_is_not_judged(tmp_path):
+    """issue 37 (a helper's attack): compare set a quiet run's 110,559 requests/s beside a
+    busy one's 78,916 with a B/A of 0.714, a 29% drop that was the machine's load."""
+    from tests.builders import searched_record, served_run
+
+    busy = {"window_seconds": 1.0, "other_cpu_seconds": 0.9, "other_threads": 0, "running": 3,
+            "disturbed": True, "why": "other processes used 0.90 CPU-s"}
+    for side, knee, activity in (("a", 60_000, None), ("b", 40_000, busy)):
+        records = [searched_record("asyncio", "connections", w, 90_000, knee, 20e-6) for w in (100, 10_000)]
+        if activity:
+            records[1]["interference"] = activity          # only B's W=10,000 was disturbed
+        served_run(tmp_path / side, records)
+    table = compare.compare(compare.resolve(str(tmp_path / "a" / "m"), tmp_path),
+                            compare.resolve(str(tmp_path / "b" / "m"), tmp_path))
+    rates = table[table.metric == "served_rate_per_core"].set_index("placement")
+    assert rates.loc["W=10,000", "verdict"] == "not judged: B measured on a busy machine"
+    assert rates.loc["W=10,000", "status"] == "disturbed: B" and math.isnan(rates.loc["W=10,000", "ratio"])
+    assert rates.loc["W=100", "status"] == "compared" and rates.loc["W=100", "ratio"] == pytest.approx(40 / 60, rel=0.05)

@@ -174,6 +174,16 @@ def _disturbed(side: Side) -> set:
 # a rate per W (served: requests per core while W sit idle; wakes: per loop beside W
 # parked), compared W by W: the W takes the placement column ("W=10,000")
 PER_W = ("served_rate_per_core", "wake_rate_per_core")
+RATE_FLAGS = {"served_rate_per_core": "served_disturbed", "wake_rate_per_core": "wake_disturbed"}
+
+
+def _disturbed_rates(side: Side) -> set:
+    """(model, variant, "W=...", metric) of the side's rates per W that the rest of the
+    machine disturbed while they were measured (kept only for want of a quiet run)."""
+    frame = side.current.frame
+    flags = frame[frame.metric.isin(list(RATE_FLAGS.values())) & frame.n.notna() & (frame.value > 0)]
+    metric_of = {flag: metric for metric, flag in RATE_FLAGS.items()}
+    return {(row.model, row.variant, f"W={int(row.n):,}", metric_of[row.metric]) for row in flags.itertuples()}
 
 
 def _side_table(side: Side) -> dict:
@@ -197,6 +207,15 @@ def _order(key: tuple):
     return key[0], key[1], w, placement, key[3]
 
 
+def _not_judged(row: dict, busy: list, how: str) -> dict:
+    """``row`` marked as taken on a busy machine by the sides ``busy``: no verdict, no B/A."""
+    row["status"] = (f"disturbed: {' and '.join(busy)}" if row["status"] == "compared"
+                     else row["status"] + f"; disturbed: {' and '.join(busy)}")
+    row["verdict"] = f"not judged: {' and '.join(busy)} {how} on a busy machine"
+    row["ratio"] = math.nan if how == "measured" else row["ratio"]
+    return row
+
+
 def compare(side_a: Side, side_b: Side):
     """The comparison table of two sides (see the module docstring)."""
     import pandas as pd
@@ -207,6 +226,7 @@ def compare(side_a: Side, side_b: Side):
     noises_a, noises_b = _noises(side_a), _noises(side_b)
     values_a, values_b = _switch_values(side_a), _switch_values(side_b)
     busy_a, busy_b = _disturbed(side_a), _disturbed(side_b)
+    rates_a, rates_b = _disturbed_rates(side_a), _disturbed_rates(side_b)
     rows = []
     for key in sorted(set(table_a) | set(table_b), key=_order):
         a, b = table_a.get(key), table_b.get(key)
@@ -240,6 +260,10 @@ def compare(side_a: Side, side_b: Side):
         differs = [name for name in a[3] if a[3][name] != b[3].get(name)]
         if differs:
             row["status"] = "differ: " + ", ".join(differs)
+        busy_rate = [side for side, found in (("A", rates_a), ("B", rates_b)) if key in found]
+        if busy_rate:  # a busy machine's rate would pass for a slower server or loop
+            rows.append(_not_judged(row, busy_rate, "measured"))
+            continue
         row["ratio"] = b[0] / a[0] if a[0] else math.nan
         if key[3] == "switch_latency":
             unstable = [f"{side} ±{cv * 100:.0f}%" for side, cv in
@@ -251,10 +275,7 @@ def compare(side_a: Side, side_b: Side):
             switch_key = (key[0], key[1], key[2])
             busy = [side for side, found in (("A", busy_a), ("B", busy_b)) if switch_key in found]
             if busy:  # the machine's load would pass for the model's, or the interpreter's
-                row["status"] = (f"disturbed: {' and '.join(busy)}" if row["status"] == "compared"
-                                 else row["status"] + f"; disturbed: {' and '.join(busy)}")
-                row["verdict"] = f"not judged: {' and '.join(busy)} timed on a busy machine"
-                rows.append(row)
+                rows.append(_not_judged(row, busy, "timed"))
                 continue
             p = mann_whitney_p(values_a.get(switch_key, []), values_b.get(switch_key, []))
             row["p_value"] = p
