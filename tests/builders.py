@@ -144,7 +144,7 @@ CEILING = 150_000.0
 def closed_run(peak: float) -> dict:
     doc = document()
     doc["closed"].update(count=int(peak), achieved=peak, seconds=1.0, interval_seconds=0.5,
-                         interval_rates=[peak, peak], cpu_seconds=max(0.5, peak / 200_000))
+                         interval_rates=[peak, peak], cpu_seconds=max(0.5, peak / 400_000))
     return doc
 
 

@@ -66,17 +66,56 @@ def test_a_generator_phase_that_contradicts_itself_is_refused(change, said):
 
 
 def test_the_issue_s_tampered_record_is_refused_as_read(tmp_path):
-    """Consistent with itself, a billion replies: the server's CPU read by parkbench (0 s)
-    says no server answered them."""
+    """The issue's billion replies: no generator sends them in the CPU time a second holds."""
     record = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001)], 20e-6)
     path = synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
 
     def tamper(document):
         served = document["measurements"][0]["served"]
         served["closed_run"]["closed"].update(count=10**9, achieved=1e9, interval_rates=[1e9, 1e9],
-                                              cpu_seconds=5000.0)
-        served.update(server_cpu_requests=10**9, server_cpu_seconds=0.0)
-    refused_after(path, tamper, r"server_cpu_requests claim 1,000,000,000 replies in 0 s of CPU")
+                                              cpu_seconds=1001.0)
+        served.update(server_cpu_requests=10**9, server_cpu_seconds=1001.0)
+    refused_after(path, tamper, r"closed claims 1001 s of CPU in a 1 s phase on 1 CPU\(s\)")
+
+
+def test_replies_the_server_s_cpu_time_cannot_hold_are_refused_as_read(tmp_path):
+    """A generator document consistent with itself (2,000,000 replies in 1 s at 4 s of its
+    CPU): the server's CPU read by parkbench (0 s) says no server answered them."""
+    record = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001)], 20e-6)
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
+
+    def tamper(document):
+        served = document["measurements"][0]["served"]
+        served["closed_run"]["closed"].update(count=2 * 10**6, achieved=2e6, interval_rates=[2e6, 2e6],
+                                              cpu_seconds=4.0)
+        served.update(server_cpu_requests=2 * 10**6, server_cpu_seconds=0.0)
+    refused_after(path, tamper, r"server_cpu_requests claim 2,000,000 replies in 0 s of CPU")
+
+
+def test_a_server_cpu_time_beyond_the_time_its_cpus_had_is_refused(tmp_path):
+    """The attack's consistent billion: 1,001 s of server CPU in a 1 s phase on one CPU."""
+    record = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001)], 20e-6)
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
+    refused_after(path, lambda d: d["measurements"][0]["served"].update(server_cpu_seconds=1001.0),
+                  r"server_cpu_seconds claim 1001 s of CPU in a 2 s phase on 1 CPU\(s\)")
+
+
+def test_a_served_rate_beyond_the_run_s_own_generator_ceiling_is_refused(tmp_path):
+    """A rate the generator could not send: over twice its own quiet, steady ceiling."""
+    from tests.builders import CEILING
+
+    record = served_record("asyncio", "connections", 100, 80_000, [(20_000, 0.001)], 20e-6)
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", [record])
+
+    def tamper(document):
+        document["generator_ceiling"] = {"settings": {}, "placement": {"generator_cpus": [0], "server_cpus": [1]},
+                                         "closed_run": closed_run(CEILING), "server_cpu_seconds": 1.0,
+                                         "server_cpu_requests": int(CEILING)}
+        closed = document["measurements"][0]["served"]["closed_run"]["closed"]
+        rate = 2.5 * CEILING
+        closed.update(count=int(rate), achieved=rate, interval_rates=[rate, rate], cpu_seconds=2.0)
+        document["measurements"][0]["served"]["server_cpu_requests"] = int(rate)
+    refused_after(path, tamper, r"closed_run achieved 375,000/s, more than 2x the run's own generator ceiling \(150,000/s\)")
 
 
 def test_a_record_whose_generator_named_another_server_is_refused_as_read(tmp_path):

@@ -1,5 +1,5 @@
 """A knee search as a record stores it (``served.search`` of a served record,
-``wakes.search`` of a wakes record; ``record_schema.check_search`` checked it on
+``wakes.search`` of a wakes record; ``served_schema.check_search`` checked it on
 reading), replayed by the rule it ran by (``measurement/knee.py``): the served rate's,
 the wake rate's and the map checks' figures are read off the replay, never off what the
 probe concluded.

@@ -21,6 +21,8 @@ def check(check: Checker, value, where: str) -> dict | None:
     check.text(value.get("hostname"), f"{where}.hostname", limit=253)
     if not value.get("hostname"):
         check.fail(f"{where}.hostname", "must not be empty")
+    if not value["hostname"].isprintable():  # a control, format or bidi character: never written
+        check.fail(f"{where}.hostname", "must be printable text (no control, format or direction characters)")
     if value.get("id") is not None and not (isinstance(value["id"], str) and HOST_ID.match(value["id"])):
         check.fail(f"{where}.id", "must be 12 lowercase hex digits (a hash of /etc/machine-id) or null")
     return value

@@ -223,7 +223,28 @@ def parse(document: object) -> Run:
               complete=raw["complete"], stopped=stopped)
     if run.connections < 1 or run.gomaxprocs < 1:
         _fail("connections, gomaxprocs", "must be at least 1")
+    for where, phase in ([("closed", run.closed)] if run.closed else []) + [
+            (f"steps[{i}]", step) for i, step in enumerate(run.steps)]:
+        beyond = beyond_wall(phase.cpu_seconds, phase.seconds, run.gomaxprocs)
+        if beyond:
+            _fail(where, f"claims {beyond} (the generator's own CPU, on {run.gomaxprocs} of its threads)")
     return run
+
+
+# CPU time a process tree spends in a phase, over the phase's length times the CPUs it
+# may use: at most 1.97 for the generator (its runtime's threads beside GOMAXPROCS) and
+# 2.74 for a server (a short step's CPU is read over its warm-up and drain too), over
+# every committed run; more was not spent, it was written
+CPU_WALL_FACTOR = 4.0
+CPU_WALL_SLACK_SECONDS = 0.5
+
+
+def beyond_wall(cpu_seconds: float, seconds: float, cpus: int) -> str:
+    """Why ``cpu_seconds`` cannot have been spent in ``seconds`` on ``cpus`` CPUs ('' if it can)."""
+    if cpu_seconds > CPU_WALL_FACTOR * seconds * max(cpus, 1) + CPU_WALL_SLACK_SECONDS:
+        return (f"{cpu_seconds:g} s of CPU in a {seconds:g} s phase on {cpus} CPU(s): more than "
+                f"{CPU_WALL_FACTOR:g}x the time the CPUs had")
+    return ""
 
 
 def parse_steps(steps: object, where: str = "steps", generator: bool = True) -> tuple[Step, ...]:

@@ -61,7 +61,7 @@ import re
 
 from parkbench.core.errors import UserError
 from parkbench.core.protocol import Job
-from parkbench.store import hosts, record_schema, run_plan
+from parkbench.store import hosts, record_schema, run_plan, served_schema
 from parkbench.store.checker import Checker, _short
 
 RUN_SCHEMA = "parkbench-run"
@@ -151,38 +151,15 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
         check_limits(check, description.get("limits"), "machine_description.limits")
         check.number(description.get("logical_cpus"), "machine_description.logical_cpus", 1,
                      1 << 20, optional=True, integer=True)
-    calibration = document.get("calibration")
-    if calibration is not None:
-        check.dict(calibration, "calibration")
-        for when in ("start", "end"):
-            if calibration.get(when) is None:
-                continue
-            measured = check.dict(calibration[when], f"calibration.{when}")
-            check.number(measured.get("python_loop_ns"), f"calibration.{when}.python_loop_ns", 0, 1e9)
-            check.number(measured.get("pipe_one_way_seconds"),
-                         f"calibration.{when}.pipe_one_way_seconds", 1e-9, 1.0)
-            check.number(measured.get("pipe_spread"), f"calibration.{when}.pipe_spread", 0, 100,
-                         optional=True)
-            record_schema.check_interference(check, measured.get("interference"), f"calibration.{when}.interference")
-    ceiling = document.get("generator_ceiling")
-    if ceiling is not None:
-        record_schema.check_served(check, ceiling, "generator_ceiling", open_run=False)
-        record_schema.check_interference(check, ceiling.get("interference"), "generator_ceiling.interference")
-        attempts = check.list(ceiling.get("attempts", []), "generator_ceiling.attempts")
-        if len(attempts) > 10:
-            check.fail("generator_ceiling.attempts", f"holds {len(attempts):,} rounds, more than 10")
-        for i, attempt in enumerate(attempts):
-            at = f"generator_ceiling.attempts[{i}]"
-            check.dict(attempt, at)
-            check.number(attempt.get("achieved"), f"{at}.achieved", 0, 1e9, optional=True)
-            check.text(attempt.get("why_not"), f"{at}.why_not", limit=400)
-    if document.get("generator_ceiling_failure") is not None:
-        check.text(document["generator_ceiling_failure"], "generator_ceiling_failure", limit=500)
-        if document.get("generator_ceiling") is not None:
-            check.fail("generator_ceiling_failure", "is only beside a null generator_ceiling")
+    _check_calibration_and_ceiling(check, document)
     for index, record in enumerate(check.list(check.key(document, "measurements", "the run file"),
                                               "measurements")):
         record_schema.check_record(check, record, f"measurements[{index}]", run_id)
+    bound = served_schema.usable_ceiling(document.get("generator_ceiling"))
+    if bound is not None:
+        for index, record in enumerate(document["measurements"]):
+            if record["kind"] == "served":
+                served_schema.check_under_ceiling(check, record, f"measurements[{index}]", bound)
     for index, record in enumerate(check.list(check.key(document, "failures", "the run file"),
                                               "failures")):
         record_schema.check_failure(check, record, f"failures[{index}]", reached=True)
@@ -198,3 +175,37 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
                                               "figures")):
         record_schema.check_figure(check, figure, f"figures[{index}]")
     return document
+
+
+def _check_calibration_and_ceiling(check: Checker, document: dict) -> None:
+    """The run's calibration and the generator's ceiling (each with what the rest of the
+    machine did meanwhile), and why a null ceiling is null."""
+    calibration = document.get("calibration")
+    if calibration is not None:
+        check.dict(calibration, "calibration")
+        for when in ("start", "end"):
+            if calibration.get(when) is None:
+                continue
+            measured = check.dict(calibration[when], f"calibration.{when}")
+            check.number(measured.get("python_loop_ns"), f"calibration.{when}.python_loop_ns", 0, 1e9)
+            check.number(measured.get("pipe_one_way_seconds"),
+                         f"calibration.{when}.pipe_one_way_seconds", 1e-9, 1.0)
+            check.number(measured.get("pipe_spread"), f"calibration.{when}.pipe_spread", 0, 100,
+                         optional=True)
+            record_schema.check_interference(check, measured.get("interference"), f"calibration.{when}.interference")
+    ceiling = document.get("generator_ceiling")
+    if ceiling is not None:
+        served_schema.check_served(check, ceiling, "generator_ceiling", open_run=False)
+        record_schema.check_interference(check, ceiling.get("interference"), "generator_ceiling.interference")
+        attempts = check.list(ceiling.get("attempts", []), "generator_ceiling.attempts")
+        if len(attempts) > 10:
+            check.fail("generator_ceiling.attempts", f"holds {len(attempts):,} rounds, more than 10")
+        for i, attempt in enumerate(attempts):
+            at = f"generator_ceiling.attempts[{i}]"
+            check.dict(attempt, at)
+            check.number(attempt.get("achieved"), f"{at}.achieved", 0, 1e9, optional=True)
+            check.text(attempt.get("why_not"), f"{at}.why_not", limit=400)
+    if document.get("generator_ceiling_failure") is not None:
+        check.text(document["generator_ceiling_failure"], "generator_ceiling_failure", limit=500)
+        if document.get("generator_ceiling") is not None:
+            check.fail("generator_ceiling_failure", "is only beside a null generator_ceiling")
