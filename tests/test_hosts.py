@@ -170,6 +170,22 @@ def test_figures_of_two_hosts_under_one_name_are_said_by_show_fit_and_json(tmp_p
         ("not recorded", ["20260103T000000Z"])]
 
 
+def test_a_host_without_a_machine_id_is_the_one_of_its_name_that_has_one(tmp_path):
+    """A helper's attack: 'vm (0035969ec53f)' and 'vm (no machine id)' were counted as two
+    hosts, where run's own rule (``hosts.same``) takes them for one."""
+    _runs(tmp_path, (HOST_A, {"hostname": "vm", "id": None}))
+    figures = current.load(tmp_path)
+    assert host_mix.mixed(figures) == {}
+    assert [e["host"] for e in host_mix.speaking(figures)["m"]] == ["vm (3d1219c7c4c5)", "not recorded"]
+
+
+@pytest.mark.parametrize("name", ["evil\u202egnp.exe", "a\x1b[31mred", "two\nlines", "nul\x00"])
+def test_a_hostname_the_writer_never_writes_is_refused(tmp_path, name):
+    path = synthetic.write_run(tmp_path, "m", "20260101T000000", [synthetic.memory_record("asyncio", "event", 10)])
+    refused_after(path, lambda document: document.update(host={"hostname": name, "id": None}),
+                  "host.hostname must be printable text")
+
+
 def test_one_host_and_runs_that_recorded_none_are_not_a_mix(tmp_path, capsys):
     _runs(tmp_path, (HOST_A, {**HOST_A, "hostname": "vm-renamed"}))  # one machine id: one host
     figures = current.load(tmp_path)

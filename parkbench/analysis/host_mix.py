@@ -12,10 +12,15 @@ from parkbench.store import hosts
 from parkbench.store.results import run_order
 
 
-def _key(host: dict | None) -> str:
+def _key(host: dict | None, ids_by_name: dict) -> str:
+    """One key per host as ``hosts.same`` tells them apart: by machine id, and a host
+    without one by its name, or as the one host of that name that has an id."""
     if not host:
         return ""
-    return f"id:{host['id']}" if host.get("id") else f"name:{host.get('hostname')}"
+    if host.get("id"):
+        return f"id:{host['id']}"
+    ids = ids_by_name.get(host.get("hostname"), set())
+    return f"id:{next(iter(ids))}" if len(ids) == 1 else f"name:{host.get('hostname')}"
 
 
 def speaking(current) -> dict[str, list[dict]]:
@@ -23,11 +28,19 @@ def speaking(current) -> dict[str, list[dict]]:
     per host and CPU model, ``{"host": label, "cpu_model": ..., "runs": [run ids, oldest
     first]}``, in the order of their oldest runs."""
     grouped: dict[str, dict[tuple, dict]] = {}
-    for machine, run_id in sorted({(s["machine"], s["run_id"]) for s in current.sources}):
-        run = current.runs.get((machine, run_id))
+    speakers = [(machine, run_id, current.runs.get((machine, run_id)))
+                for machine, run_id in sorted({(s["machine"], s["run_id"]) for s in current.sources})]
+    ids_by_name: dict = {}
+    for machine, _, run in speakers:
+        if run is not None and run.host and run.host.get("id"):
+            ids_by_name.setdefault((machine, run.host.get("hostname")), set()).add(run.host["id"])
+    for machine, run_id, run in speakers:
         host, cpu = (run.host, run.cpu_model) if run is not None else (None, None)
+        names = {name: ids for (owner, name), ids in ids_by_name.items() if owner == machine}
+        key = _key(host, names)
+        named = {**host, "id": key[3:]} if host and key.startswith("id:") else host  # one host, one label
         entry = grouped.setdefault(machine, {}).setdefault(
-            (_key(host), cpu), {"host": hosts.label(host), "cpu_model": cpu, "runs": []})
+            (key, cpu), {"host": hosts.label(named), "cpu_model": cpu, "runs": []})
         entry["runs"].append(run_id)
     result = {}
     for machine, entries in grouped.items():
