@@ -140,7 +140,8 @@ def test_each_prediction_a_ceiling_can_check_is_checked_under_the_limits_in_forc
     assert (own["predicted"], own["measured"], own["capacity_uses_ceiling"]) == (
         int((CEILING_MAPS - A_HELD) / 3.0), REACHED, False)
     note, = [n for n in figures.notes if f"{B} threads/condition: capacity checked" in n]
-    assert note.endswith(f"predicted 19,173 from 2.60 mappings per thread counted at N 2,900; "
+    assert note.endswith(f"predicted 19,173 from 2.60 mappings per thread counted at N 2,900 under the limits "
+                         f"in force at the ceiling; "
                          f"measured 16,000 ({A}, run 20260101T000000Z): the prediction is 19.8% over; "
                          f"the capacity takes the mappings per thread at that ceiling")
 

@@ -39,3 +39,18 @@ def test_fit_s_capacity_is_show_s(figures):
     capacity = figures.frame[figures.frame.metric == "capacity"]
     shown = {(r.interpreter, r.model, r.variant): int(r.value) for r in capacity.itertuples()}
     assert profiles and all(shown[(p.interpreter, p.model, p.variant)] == p.capacity for p in profiles)
+
+
+def test_fit_names_every_variant_it_cannot_size_and_why(figures, capsys):
+    """A helper's attack: fit left out threads/stack-256k and five more without a word,
+    where show lists them and limits --live predicts their capacity."""
+    from parkbench.cli import main
+
+    assert main(["fit", "--waiters", "10k", "--rate", "100k", "--results", str(committed.results())]) == 0
+    out = capsys.readouterr().out
+    (line,) = [line for line in out.splitlines() if line.startswith("not sized (no capacity")]
+    assert "CPython 3.11.7 threads/stack-256k" in line and "CPython 3.11.7 subprocess/spawn" in line
+    totals = figures.frame[(figures.frame.metric == "total_per_waiter") & figures.frame.n.isna()]
+    for row in totals.itertuples():   # each variant is a row of fit's tables, or named as not sized
+        label = f"{row.interpreter} {row.model}/{row.variant}"
+        assert label in out or f"{row.interpreter:<15} {row.model}/{row.variant}" in out, label

@@ -246,7 +246,8 @@ def describe_check(check: dict) -> str:
     where = check["ceiling_interpreter"]
     if check["ceiling_variant"] != check["variant"]:
         where += f" {check['model']}/{check['ceiling_variant']}"
-    text = (f"predicted {check['predicted']:,} from {check['predicted_from']}; measured "
+    text = (f"predicted {check['predicted']:,} from {check['predicted_from']} under the limits in force at "
+            f"the ceiling; measured "
             f"{check['measured']:,} ({where}, run {check['ceiling_run']}): {verdict}")
     if check["capacity_uses_ceiling"]:
         text += "; the capacity takes the mappings per thread at that ceiling"

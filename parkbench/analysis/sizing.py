@@ -164,6 +164,25 @@ def handoff(frame, machine: str, interpreter: str, model: str):
             slowest.get("basis") == "disturbed")
 
 
+def unsized(current_frame, sized) -> dict[str, list[str]]:
+    """The variants with a total per waiter that ``profiles`` could not size (``sized``
+    its profiles), by why: no capacity (a memory run that recorded no OS limits), or
+    neither a hand-off nor a measured rate; each ``machine interpreter model/variant``."""
+    frame = current_frame
+    totals = frame[(frame.metric == "total_per_waiter") & frame.n.isna()]
+    capacity = frame[frame.metric == "capacity"]
+    bounded = set(zip(capacity.machine, capacity.interpreter, capacity.model, capacity.variant))
+    done = {(p.machine, p.interpreter, p.model, p.variant) for p in sized}
+    found: dict[str, list[str]] = {}
+    for row in in_registry_order(totals.reset_index(drop=True)).itertuples():
+        key = (row.machine, row.interpreter, row.model, row.variant)
+        if key in done:
+            continue
+        why = "no capacity" if key not in bounded else "no hand-off or measured rate"
+        found.setdefault(why, []).append(f"{row.machine} {row.interpreter} {row.model}/{row.variant}")
+    return found
+
+
 def profiles(current_frame, cores: dict | None = None) -> list[Profile]:
     """A ``Profile`` per (machine, interpreter, model, variant) of a machine's current
     figures (``current.select``) that has a total per waiter, a capacity and a

@@ -13,6 +13,9 @@ from parkbench.core.errors import UserError
 from parkbench.core.units import format_bytes, format_count, parse_count, parse_size
 from parkbench.store.checker import printable
 
+UNSIZED_HINT = {"no capacity": ": their memory runs recorded no OS limits; 'parkbench limits --live' "
+                               "predicts one from this machine's limits now"}
+
 
 def machine_cores(current) -> dict:
     """machine -> logical CPUs, from the newest run that recorded them."""
@@ -109,6 +112,7 @@ def run(args) -> int:
                             f"{', '.join(sorted(set(frame.machine)))}")
         frame = frame[frame.machine == args.machine]
     profiles = sizing.profiles(frame, machine_cores(figures))
+    unsized = sizing.unsized(frame, profiles)
     rows = sizing.answer(profiles, waiters, rate)
     checked = _checked(figures, rows)
     for row in rows:  # each edge a check confirmed or refuted says so, with its run
@@ -133,6 +137,7 @@ def run(args) -> int:
     if any(math.isinf(row["machines"]) and row["bound_by"] not in ("no served rate", "no wake rate")
            for row in rows):
         lines.append("never: one waiter of that model needs more than a whole machine of this size")
+    lines += [f"not sized ({why}{UNSIZED_HINT.get(why, '')}): {', '.join(labels)}" for why, labels in unsized.items()]
     machines = {row["machine"] for row in rows}
     lines += [f"hosts: {printable(host_mix.note(machine, entries))}"
               for machine, entries in host_mix.mixed(figures).items() if machine in machines]
