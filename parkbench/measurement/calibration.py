@@ -30,7 +30,7 @@ import sys
 import time
 
 from parkbench.measurement import interference, lifeline
-from parkbench.store import loadgen_output
+from parkbench.store import served_schema
 
 TIMEOUT_SECONDS = 60.0
 CEILING_ROUNDS = 2        # quiet, steady rounds of the generator's ceiling wanted
@@ -63,8 +63,7 @@ def generator_ceiling(python: str | None, settings: dict, timeout: float = 120.0
             attempts.append({"achieved": None, "why_not": failure[:400]})
             continue
         found["interference"] = interference.between(before, interference.snapshot())
-        why = ceiling_problem(found)
-        closed, _ = _ceiling_phase(found)
+        closed, why = served_schema.ceiling_phase(found)
         attempts.append({"achieved": closed.achieved if closed is not None else None, "why_not": why[:400]})
         last = found
         if not why:
@@ -127,29 +126,11 @@ def measure(python: str | None = None) -> dict | None:
 
 def ceiling_rate(found: dict | None) -> float | None:
     """The generator's closed-loop peak (requests/s) of a ceiling measurement, or None:
-    none measured, or one that was not steady (``loadgen_output.unsteady``)."""
-    closed, problem = _ceiling_phase(found)
-    return None if problem or closed is None else closed.achieved
+    none measured, or one that cannot be used (``served_schema.ceiling_phase``)."""
+    return served_schema.usable_ceiling(found)
 
 
 def ceiling_problem(found: dict | None, failure: str | None = None) -> str:
     """Why a ceiling measurement cannot be used ('' when it can): ``failure``, the
     reason a run stored beside a null ceiling, where there is one."""
-    return failure if found is None and failure else _ceiling_phase(found)[1]
-
-
-def _ceiling_phase(found: dict | None):
-    """(the ceiling's closed-loop phase, why it cannot be used or ''): not steady, or
-    measured while the rest of the machine was busy (a ceiling measured so, 2,168/s with
-    no error against a real 45-60k, made every served row generator-bound)."""
-    try:
-        closed = loadgen_output.parse(found["closed_run"]).closed if found else None
-    except (ValueError, KeyError, TypeError):
-        return None, "its output is not the generator's"
-    if closed is None:
-        return None, "not measured"
-    unsteady = loadgen_output.unsteady(closed)
-    activity = (found or {}).get("interference") or {}
-    if not unsteady and activity.get("disturbed"):
-        return closed, f"measured while the rest of the machine was busy: {activity.get('why') or 'disturbed'}"
-    return closed, unsteady
+    return failure if found is None and failure else served_schema.ceiling_phase(found)[1]

@@ -73,15 +73,17 @@ def check_interference(check: Checker, activity, where: str) -> None:
     check.text(activity.get("why"), f"{where}.why", optional=True, limit=300)
 
 
-def check_record(check: Checker, record, where: str, run_id: str) -> None:
-    _check_record(check, record, where, run_id)
+def check_record(check: Checker, record, where: str, run_id: str, ceiling: float | None = None) -> None:
+    """A record as its run file holds it; ``ceiling``: the run's usable generator ceiling,
+    which no served rate may exceed by much (``served_schema.check_served``)."""
+    _check_record(check, record, where, run_id, ceiling)
     check_interference(check, record.get("interference"), f"{where}.interference")
     if record["kind"] != "switch" and "parked" in record and record["parked"] != record["n"]:
         check.fail(f"{where}.parked", f"must be the N proved parked ({record['n']:,}), "
                                       f"not {_short(record['parked'])}")
 
 
-def _check_record(check: Checker, record, where: str, run_id: str) -> None:
+def _check_record(check: Checker, record, where: str, run_id: str, ceiling: float | None) -> None:
     check.dict(record, where)
     check_job(check, record, where)
     kind = record["kind"]
@@ -118,7 +120,7 @@ def _check_record(check: Checker, record, where: str, run_id: str) -> None:
         if short:
             check.fail(f"{where}.memory.threads", short)
     elif kind == "served":
-        check_served(check, check.key(record, "served", where), f"{where}.served")
+        check_served(check, check.key(record, "served", where), f"{where}.served", ceiling=ceiling)
         if "open_run" in record["served"]:  # fixed rates in one run: before format 5
             _offered_as_planned(check, record["served"]["open_run"]["steps"], record.get("rates"),
                                 f"{where}.served.open_run.steps")

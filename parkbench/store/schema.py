@@ -152,14 +152,10 @@ def check_run(document, source: str, folder_name: str | None = None) -> dict:
         check.number(description.get("logical_cpus"), "machine_description.logical_cpus", 1,
                      1 << 20, optional=True, integer=True)
     _check_calibration_and_ceiling(check, document)
+    ceiling = served_schema.usable_ceiling(document.get("generator_ceiling"))  # checked just above
     for index, record in enumerate(check.list(check.key(document, "measurements", "the run file"),
                                               "measurements")):
-        record_schema.check_record(check, record, f"measurements[{index}]", run_id)
-    bound = served_schema.usable_ceiling(document.get("generator_ceiling"))
-    if bound is not None:
-        for index, record in enumerate(document["measurements"]):
-            if record["kind"] == "served":
-                served_schema.check_under_ceiling(check, record, f"measurements[{index}]", bound)
+        record_schema.check_record(check, record, f"measurements[{index}]", run_id, ceiling)
     for index, record in enumerate(check.list(check.key(document, "failures", "the run file"),
                                               "failures")):
         record_schema.check_failure(check, record, f"failures[{index}]", reached=True)
