@@ -39,7 +39,7 @@ def test_beyond_the_measured_w_the_nearest_rate_is_held_flat_and_marked():
     assert (below.rate, below.extrapolated) == (50_000, True)
     assert not edges.at(POINTS, 100).extrapolated and not edges.at(POINTS, 1_000_000).extrapolated
     one = (edges.point(1_000, 30_000, 0.0),)
-    assert edges.at(one, 1_000) == edges.EdgeRate(30_000, 30_000, 30_000, False)
+    assert edges.at(one, 1_000) == edges.EdgeRate(30_000, 30_000, 30_000, False, (("", 1_000),))
     assert edges.at(one, 2_000).extrapolated and edges.at(one, 500).extrapolated
     assert edges.at((), 1_000) is None
     assert edges.at(tuple(reversed(POINTS)), 1_000).rate == pytest.approx(35_000)   # in any order

@@ -5,7 +5,8 @@ use), with the same basis; no model show lists with a measured rate is "no rate"
 
 import pytest
 
-from parkbench.analysis import current, edges, sizing
+from parkbench.analysis import current, sizing
+from parkbench.analysis.served_figures import basis_label
 from parkbench.commands.fit import machine_cores
 from tests import committed
 from tests.damage import COMMITTED_MACHINE
@@ -30,7 +31,7 @@ def test_fit_s_rate_at_each_measured_w_is_show_s_per_core_rate_times_its_cores(f
         profile = by_key[(interpreter, model, variant)]
         (row,) = [r for r in sizing.answer([profile], w, 1) if r["model"] == model]
         assert row["rate_at"] == pytest.approx(per_core * profile.cores), (interpreter, model, variant, w)
-        assert row["rate_basis"] == edges.word(basis), (interpreter, model, variant, w)
+        assert row["rate_basis"] == basis_label(basis), (interpreter, model, variant, w)
         assert row["bound_by"] not in ("no served rate", "no wake rate")
 
 

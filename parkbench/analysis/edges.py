@@ -25,18 +25,26 @@ class EdgePoint:
 @dataclass(frozen=True)
 class EdgeRate:
     """The edge at one W: the rate, its band, whether W lies beyond the measured, and the
-    basis of the measured point(s) it comes from (both, where two with different bases)."""
+    measured point(s) it comes from (``sources``: (basis, W) of one point, or of the two
+    around W)."""
 
     rate: float
     low: float
     high: float
     extrapolated: bool
-    basis: str = ""
+    sources: tuple[tuple[str, int], ...] = ()
 
+    @property
+    def bases(self) -> tuple[str, ...]:
+        """The bases the rate comes from, each once (two where the points around W differ)."""
+        return tuple(dict.fromkeys(basis for basis, _ in self.sources))
 
-def word(basis: str) -> str:
-    """The one-word name of a basis (``floor-bound: kept up ...`` -> ``floor-bound``)."""
-    return basis.split(":", 1)[0].strip()
+    @property
+    def basis(self) -> str:
+        """The basis of the rate in words: both, with their W, where two differ."""
+        if len(self.bases) < 2:
+            return self.bases[0] if self.bases else ""
+        return " to ".join(f"{basis} (W={waiters:,})" for basis, waiters in self.sources)
 
 
 def point(waiters: int, rate: float, spread: float | None, basis: str = "", run: str = "") -> EdgePoint:
@@ -55,10 +63,10 @@ def at(points, waiters: float) -> EdgeRate | None:
     if waiters <= ordered[0].waiters or len(ordered) == 1:
         first = ordered[0] if waiters <= ordered[0].waiters else ordered[-1]
         beyond = waiters < ordered[0].waiters or waiters > ordered[-1].waiters
-        return EdgeRate(first.rate, first.low, first.high, beyond, first.basis)
+        return EdgeRate(first.rate, first.low, first.high, beyond, ((first.basis, first.waiters),))
     if waiters >= ordered[-1].waiters:
         last = ordered[-1]
-        return EdgeRate(last.rate, last.low, last.high, waiters > last.waiters, last.basis)
+        return EdgeRate(last.rate, last.low, last.high, waiters > last.waiters, ((last.basis, last.waiters),))
     for left, right in zip(ordered, ordered[1:]):
         if left.waiters <= waiters <= right.waiters:
             share = (math.log(waiters) - math.log(left.waiters)) / (math.log(right.waiters) - math.log(left.waiters))
@@ -66,12 +74,11 @@ def at(points, waiters: float) -> EdgeRate | None:
             def mix(a: float, b: float, share=share) -> float:
                 return a + (b - a) * share
 
-            if waiters in (left.waiters, right.waiters) or left.basis == right.basis:
-                basis = left.basis if waiters == left.waiters or left.basis == right.basis else right.basis
-            else:  # drawn from two points of different bases: both named
-                basis = f"{left.basis} (W={left.waiters:,}) to {right.basis} (W={right.waiters:,})"
+            # at a measured W, that point's basis; between two, both points'
+            sources = tuple((p.basis, p.waiters) for p in (left, right) if waiters not in (left.waiters, right.waiters)
+                            or waiters == p.waiters)
             return EdgeRate(mix(left.rate, right.rate), mix(left.low, right.low), mix(left.high, right.high),
-                            False, basis)
+                            False, sources)
     raise AssertionError("unreachable: waiters lies between the ends")
 
 

@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 from parkbench.analysis import edges, tidy
+from parkbench.analysis.served_figures import basis_label
 from parkbench.core import published, registry
 from parkbench.core.registry import in_registry_order, is_connections
 
@@ -90,7 +91,7 @@ class Profile:
     def rate_basis(self) -> str:
         """The one-word bases of the edge's rates over its W (SLO, saturation, floor-bound...),
         each once, in W order: ``floor-bound/generator-bound`` where they differ."""
-        words = [edges.word(p.basis) for p in sorted(self.edge, key=lambda p: p.waiters)]
+        words = [basis_label(p.basis) for p in sorted(self.edge, key=lambda p: p.waiters)]
         return "/".join(dict.fromkeys(word for word in words if word))
 
     def rate_basis_at(self, waiters: float) -> str:
@@ -99,7 +100,7 @@ class Profile:
         edge = self.rate_at(waiters)
         if edge is None:
             return ""
-        return " to ".join(dict.fromkeys(edges.word(part.split(" (W=")[0]) for part in edge.basis.split(") to ")))
+        return " to ".join(dict.fromkeys(basis_label(basis) for basis in edge.bases))
 
     def edge_basis_at(self, waiters: float) -> str:
         """The basis of the rate at ``waiters``, and the W and runs of the measured edge (one line)."""
