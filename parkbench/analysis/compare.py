@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from parkbench.analysis import calibration, current, switch_figures
+from parkbench.analysis.served_figures import basis_label
 from parkbench.core.errors import UserError
 from parkbench.store import checker, results
 
@@ -131,7 +132,7 @@ def _context(side: Side, row) -> dict:
     if row.metric == "capacity":
         return {"interpreter": row.interpreter, "basis": row.basis}
     if row.metric in PER_W:  # a rate's basis (SLO, saturation, floor-bound...) says what it is
-        return {"interpreter": row.interpreter, "basis": str(row.basis).split(":", 1)[0]}
+        return {"interpreter": row.interpreter, "basis": basis_label(str(row.basis))}
     return {"interpreter": row.interpreter, "grid": tuple(grid) if grid else None}
 
 

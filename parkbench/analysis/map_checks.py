@@ -31,6 +31,7 @@ one way or 1.25 the other, and the report, ``show`` and ``fit`` state every one.
 """
 
 from parkbench.analysis import current, edges, served, sizing, stored_search
+from parkbench.analysis.served_figures import basis_label
 from parkbench.core.errors import UserError
 from parkbench.core.registry import workload as workload_of
 from parkbench.core.units import format_bytes
@@ -58,10 +59,8 @@ def held_out_waiters(profile) -> int | None:
 def criterion(profile, waiters: int) -> str:
     """What held means at ``waiters``: the SLO where every measured point around it was
     judged at the SLO, else saturation (a check is judged as its edge was)."""
-    ordered = sorted(profile.edge, key=lambda p: p.waiters)
-    below = [p for p in ordered if p.waiters <= waiters][-1:]
-    above = [p for p in ordered if p.waiters >= waiters][:1]
-    labels = {p.basis.split(":", 1)[0].strip() for p in below + above}
+    edge = profile.rate_at(waiters)  # the measured point(s) around W
+    labels = {basis_label(basis) for basis in (edge.bases if edge else ())}
     return "slo" if labels == {"SLO"} else "saturation"
 
 

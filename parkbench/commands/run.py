@@ -63,14 +63,14 @@ def _new_run(args, child=None):
     identity = child.identity if child is not None else machine.python_info()
     if args.only == "check" or (plan.full and args.only in (None, "served")):
         plan = _with_map_checks(plan, output, name, identity, description, args.only == "check")
-    here = machine.host()
+    here, kind = machine.host(), results.machine_kind(description)
     run_file = RunFile.create(output, name, plan.as_parameters(), identity,
                               machine.without_name(description), host=here)
     try:
-        folder = results.ensure_machine(output, results.machine_kind(description), here)
+        folder = results.ensure_machine(output, kind, here)
     except OSError as exc:
         raise UserError(f"cannot write {output / name / 'machine.json'}: {exc.strerror or exc}") from None
-    for line in machine.strangers(folder, results.machine_kind(description), here):
+    for line in machine.strangers(folder, kind, here):
         _say(line)
     return run_file, plan
 
@@ -112,9 +112,10 @@ def _reopen_run(args):
                             f"its run id (a copy under another name would store under the wrong one)")
         if run_file.complete:
             raise UserError(f"run {run_file.run_id} is already complete; nothing to resume")
-        if run_file.host and not hosts.same(run_file.host, machine.host()):
+        here = machine.host()
+        if run_file.host and not hosts.same(run_file.host, here):
             raise UserError(f"run {run_file.run_id} started on host {hosts.label(run_file.host)}, "
-                            f"not this one ({hosts.label(machine.host())}): resume it there, "
+                            f"not this one ({hosts.label(here)}): resume it there, "
                             f"or start a new run here")
         plan = RunPlan.from_document(run_file.parameters, str(path))
         child = None

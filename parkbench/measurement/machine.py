@@ -3,7 +3,7 @@
 The name is chosen once (``--machine``, ``PARKBENCH_MACHINE``, or a default derived
 from the hardware) and stored in the user's config, so later runs file their results in
 the same ``results/<machine>/`` folder even if the hostname changes. A name is a machine
-*kind* (``identity``: what ``machine.json`` holds, never its changing state); which host
+*kind* (``results.machine_kind``: what ``machine.json`` holds, never its changing state); which host
 ran a run is the run's own record (``host``).
 """
 

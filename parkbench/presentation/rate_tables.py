@@ -53,7 +53,7 @@ def wakes(rows):
         saturation=rows.saturation.map(_rate), slo=rows.slo.map(_rate),
         knee_spread=rows.knee_spread.map(_share), cpu_per_wake=rows.cpu_per_wake.map(_micro(2)),
         rate_per_core=rows.rate_per_core.map(_rate), disturbed=rows.disturbed.map(_quiet),
-        basis=rows.basis.map(lambda v: v.split(":")[0]))
+        basis=rows.basis.map(served_figures.basis_label))
     shown = shown.rename(columns={"n": "W parked", "slo": "SLO rate", "knee_spread": "knee spread",
                                   "cpu_per_wake": "CPU per wake", "rate_per_core": "per loop (sizing)",
                                   "disturbed": "rest of the machine"})

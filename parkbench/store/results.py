@@ -1,6 +1,6 @@
 """The results store: plain, versioned JSON under ``results/<machine>/``, read back.
 
-- ``machine.json``: the machine kind the folder is named for (``machine.identity``) and
+- ``machine.json``: the machine kind the folder is named for (``machine_kind``) and
   the host that first filed results in it; written once, never rewritten by a run (an
   older format's file is brought to the current one once), so a clone stays clean.
 - ``<run-id>.json``: one sweep (written by ``run_file.RunFile``): the machine description
