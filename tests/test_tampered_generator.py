@@ -35,14 +35,16 @@ def test_a_generator_that_claims_more_load_than_it_ran_gives_no_figure(tmp_path)
     honest = closed_run(50_000)   # 1 s of warm-up and 1 s closed: 2 s claimed
     with pytest.raises(RuntimeError, match=r"claims 2 s of load in a run of 0\.\d+ s"):
         loadgen_driver.run_generator(_fake_generator(tmp_path, honest), 4000, [], [0], 30)
-    assert loadgen_driver.vouched(honest, 4000, 2.0, 2.0) is honest   # on time: as it is
+    assert loadgen_driver.claimed_seconds(honest) == 2.0
+    assert loadgen_driver.vouched(honest, 4000, 2.0) is honest   # on time: as it is
 
 
 def test_an_interactive_step_is_held_to_the_time_it_took():
     answer = {"warmup": {"seconds": 0.02}, "step": step_record(1000, seconds=0.2)}
-    assert loadgen_driver.vouched(answer, 4000, 0.22, 0.25) is answer
+    assert loadgen_driver.claimed_seconds(answer) == pytest.approx(0.22)
+    assert loadgen_driver.vouched(answer, 4000, 0.25) is answer
     with pytest.raises(RuntimeError, match="claims 0.22 s of load in a run of 0.010 s"):
-        loadgen_driver.vouched(answer, 4000, 0.22, 0.01)
+        loadgen_driver.vouched(answer, 4000, 0.01)
 
 
 def _closed(**change):

@@ -30,14 +30,13 @@ def speaking(current) -> dict[str, list[dict]]:
     grouped: dict[str, dict[tuple, dict]] = {}
     speakers = [(machine, run_id, current.runs.get((machine, run_id)))
                 for machine, run_id in sorted({(s["machine"], s["run_id"]) for s in current.sources})]
-    ids_by_name: dict = {}
+    ids_by_name: dict[str, dict] = {}  # per machine: hostname -> the machine ids it was seen with
     for machine, _, run in speakers:
         if run is not None and run.host and run.host.get("id"):
-            ids_by_name.setdefault((machine, run.host.get("hostname")), set()).add(run.host["id"])
+            ids_by_name.setdefault(machine, {}).setdefault(run.host.get("hostname"), set()).add(run.host["id"])
     for machine, run_id, run in speakers:
         host, cpu = (run.host, run.cpu_model) if run is not None else (None, None)
-        names = {name: ids for (owner, name), ids in ids_by_name.items() if owner == machine}
-        key = _key(host, names)
+        key = _key(host, ids_by_name.get(machine, {}))
         named = {**host, "id": key[3:]} if host and key.startswith("id:") else host  # one host, one label
         entry = grouped.setdefault(machine, {}).setdefault(
             (key, cpu), {"host": hosts.label(named), "cpu_model": cpu, "runs": []})

@@ -111,30 +111,35 @@ def run_generator(binary, port: int, arguments: list[str], cpus, timeout: float)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise RuntimeError(f"the load generator failed: {connections.port_range_note(last)}")
-    found = json.loads(done.stdout)
-    claimed = sum(((found.get(phase) or {}).get("seconds") or 0) for phase in ("warmup", "closed")) + sum(
-        step.get("seconds") or 0 for step in found.get("steps") or ())
-    return vouched(found, port, claimed, elapsed)
+    return vouched(json.loads(done.stdout), port, elapsed)
 
 
 # the generator's clock and this one's: a phase of planned length ends a little after it
 CLOCK_SLACK_SECONDS = 0.05
 
 
-def vouched(found, port: int, claimed_seconds: float, elapsed: float):
+def claimed_seconds(found: dict) -> float:
+    """The load a generator's answer claims, in seconds: its phases (``warmup``,
+    ``closed``, an interactive ``step``) and every one of its ``steps``."""
+    phases = [found.get(part) for part in ("warmup", "closed", "step")] + list(found.get("steps") or ())
+    return sum((phase or {}).get("seconds") or 0 for phase in phases)
+
+
+def vouched(found, port: int, elapsed: float):
     """The generator's output where what can be checked here holds: it ran against this
-    server (its ``address``), and its phases, ``claimed_seconds`` in all, fit in the
-    ``elapsed`` seconds it ran (a rate over a step it did not run for is no rate); a
-    one-line ``RuntimeError`` where not (the job fails: a tampered or broken generator
-    never gives a figure)."""
+    server (its ``address``), and its phases (``claimed_seconds``) fit in the ``elapsed``
+    seconds it ran (a rate over a step it did not run for is no rate); a one-line
+    ``RuntimeError`` where not (the job fails: a tampered or broken generator never gives
+    a figure)."""
     if not isinstance(found, dict):
         raise RuntimeError("the load generator's output is not a JSON object")
+    claimed = claimed_seconds(found)
     address = found.get("address", f"127.0.0.1:{port}")  # an interactive step names none
     if address != f"127.0.0.1:{port}":
         raise RuntimeError(f"the load generator's output names {str(address)[:40]!r}, not the server "
                            f"it was pointed at (127.0.0.1:{port})")
-    if not isinstance(claimed_seconds, (int, float)) or claimed_seconds > elapsed * 1.05 + CLOCK_SLACK_SECONDS:
-        raise RuntimeError(f"the load generator claims {claimed_seconds:g} s of load in a run of "
+    if not isinstance(claimed, (int, float)) or claimed > elapsed * 1.05 + CLOCK_SLACK_SECONDS:
+        raise RuntimeError(f"the load generator claims {claimed:g} s of load in a run of "
                            f"{elapsed:.3f} s")
     return found
 
@@ -187,10 +192,7 @@ class Stepper:
             why = "did not answer in time" if not ready else connections.port_range_note(
                 ((said or "").strip().splitlines() or ["ended"])[-1])
             raise RuntimeError(f"the load generator failed at {rate:,.0f}/s: {why}")
-        answer = json.loads(line)
-        claimed = sum(((answer.get(part) or {}).get("seconds") or 0) for part in ("warmup", "step")) \
-            if isinstance(answer, dict) else 0
-        return vouched(answer, self.port, claimed, elapsed)
+        return vouched(json.loads(line), self.port, elapsed)
 
     def _end(self) -> None:
         if self.process is not None and self.process.poll() is None:
