@@ -8,6 +8,7 @@ import re
 import pytest
 
 from parkbench.analysis import current, slopes
+from parkbench.analysis.fit_quality import MIN_R2
 from parkbench.analysis.slopes import scaling
 from parkbench.core.stats import fit_line
 from parkbench.presentation import summary
@@ -80,7 +81,7 @@ def test_the_committed_wake_curves_are_shown_as_curves_and_memory_as_slopes():
     # gevent's wake-all grows too (its exponent), though four points up to 500,000 do not
     # always pin it down enough to be drawn as a curve
     assert rows[("gevent", "event")]["wake_exponent"] > 1.1
-    weak = [key for key, row in rows.items() if row["rss_fit_r2"] < current.MIN_R2]
+    weak = [key for key, row in rows.items() if row["rss_fit_r2"] < MIN_R2]
     for model, variant in weak:  # a fit too weak to stand is said to be so, never drawn as a curve
         assert any(f"{model}/{variant}: no run fits memory" in note for note in figures.notes)
     for key, row in rows.items():

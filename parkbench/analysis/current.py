@@ -6,7 +6,7 @@ figures come from **the newest complete run that measured them**, and carry its 
 
 - memory (every ``*_per_waiter``, ``*_fixed``, ``*_fit_r2``, ``max_n`` and the raw
   points behind them): the newest complete run with a fit of that model/variant whose
-  fit is *sound* (N spans at least ``MIN_SPAN`` and R² of RSS at least ``MIN_R2``).
+  fit is *sound* (``fit_quality``: N spans at least ``MIN_SPAN`` and R² of RSS at least ``MIN_R2``).
   A newer fit that is not sound does not replace a sound older one; a note says so.
   Raw points of different runs are never fitted or plotted together.
 - switch latency per (model, primitive, placement), and tail latency per (model,
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from parkbench.analysis import current_capacity, host_mix, tidy
-from parkbench.analysis.fit_quality import MIN_R2, MIN_SPAN, memory_quality  # noqa: F401 (current.MIN_R2 too)
+from parkbench.analysis.fit_quality import memory_quality
 from parkbench.analysis.served_figures import SERVED_FIGURES, SERVED_RAW
 from parkbench.analysis.served_figures import choose as choose_served
 from parkbench.analysis.slopes import FITTED

@@ -31,8 +31,8 @@ import statistics
 from parkbench.analysis import served, stored_search
 from parkbench.core import registry
 from parkbench.core.registry import in_registry_order
-from parkbench.measurement import calibration, knee
-from parkbench.store import loadgen_output, run_plan
+from parkbench.measurement import knee
+from parkbench.store import loadgen_output, run_plan, served_schema
 
 SERVED_RAW = ("served_peak", "served_peak_spread", "served_saturation", "served_slo", "served_slo_judged",
               "served_knee_spread", "served_sustainable", "served_cpu_per_request",
@@ -69,8 +69,8 @@ def basis_label(basis: str) -> str:
 
 def ceiling_peak(document: dict) -> float | None:
     """The generator's own closed-loop peak (requests/s) of a run, or ``None``."""
-    # a ceiling cut short (its echo server stopped, the run interrupted) is no ceiling
-    return calibration.ceiling_rate(document.get("generator_ceiling"))
+    # a ceiling cut short, or measured on a busy machine, is no ceiling (the store's one rule)
+    return served_schema.usable_ceiling(document.get("generator_ceiling"))
 
 
 def floor_misses(document: dict, slo_seconds: float) -> tuple[int, int]:
