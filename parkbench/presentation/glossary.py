@@ -91,7 +91,7 @@ def short_limit(name: str) -> str:
 
 
 def limits_key(names) -> str:
-    """'map count = max_map_count; fds (hard) = rlimit_nofile_hard': the short labels of
+    """'map count = max_map_count; fds hard = rlimit_nofile_hard': the short labels of
     the limits ``names`` that differ from their names, for the line under a table."""
     shown = [f"{short_limit(name)} = {name}" for name in dict.fromkeys(names)
              if short_limit(name) != name]
